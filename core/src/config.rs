@@ -1,0 +1,327 @@
+//! The configuration file (`--config`, `config/forkdebt.toml`, `$XDG_CONFIG_HOME/forkdebt/`).
+//!
+//! Every key of DESIGN.md is here with its default; an unknown key is an error that names it
+//! and its line (serde's `deny_unknown_fields` + toml's spans). Secrets are never values in
+//! this file: only `*_env` (a variable's name) or `*_file` (a path), read by [`Secret`].
+
+use crate::evr::DEFAULT_RELEASE_MARKER;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Parse { path: String, line: usize, message: String },
+    #[error("{path}: {key}: {message}")]
+    Invalid { path: String, key: String, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database: Option<String>,
+    pub contact: Option<String>,
+    #[serde(default)]
+    pub downstream: Vec<DownstreamConfig>,
+    #[serde(default)]
+    pub distro: Vec<DistroConfig>,
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    pub chat: Option<ChatConfig>,
+    pub email: Option<EmailConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamConfig {
+    pub name: String,
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
+    pub base: Option<String>,
+    pub release_marker: Option<String>,
+    /// Macros the downstream's builds define, used for `%if` and `%{?dist}` (`rhel = "9"`).
+    #[serde(default)]
+    pub macros: HashMap<String, String>,
+}
+
+impl DownstreamConfig {
+    pub fn release_marker(&self) -> &str {
+        self.release_marker.as_deref().unwrap_or(DEFAULT_RELEASE_MARKER)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistroConfig {
+    pub name: String,
+    pub koji_url: Option<String>,
+    pub koji_tag: Option<String>,
+    pub repodata_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    pub bugzilla: Option<UrlSource>,
+    pub github: Option<UrlSource>,
+    pub gitlab: Option<UrlSource>,
+    pub pagure: Option<PagureSource>,
+    pub fedora_wiki: Option<FedoraWikiSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlSource {
+    pub url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagureSource {
+    #[serde(default)]
+    pub urls: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FedoraWikiSource {
+    pub url: Option<String>,
+    #[serde(default)]
+    pub releases: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub admins: Vec<String>,
+    pub matrix: Option<MatrixConfig>,
+    pub irc: Option<IrcConfig>,
+    pub discord: Option<DiscordConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    pub homeserver: String,
+    pub user: String,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub rooms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IrcConfig {
+    pub server: String,
+    pub port: Option<u16>,
+    pub tls: Option<bool>,
+    pub nick: Option<String>,
+    pub sasl_password_env: Option<String>,
+    pub sasl_password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub channels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub channels: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub smtp_url: Option<String>,
+    pub from: Option<String>,
+    pub schedule: Option<String>,
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub recipient: Vec<Recipient>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    pub address: String,
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+/// The database used when neither `--database` nor `database =` says otherwise.
+pub const DEFAULT_DATABASE: &str = "sqlite://forkdebt.db";
+
+impl Config {
+    /// Parses `text` read from `path` (the path only names errors).
+    ///
+    /// # Errors
+    /// A TOML or schema error, with the line; an invalid regex or a duplicate name.
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_string(),
+            line: e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            message: e.message().to_string(),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a config file.
+    ///
+    /// # Errors
+    /// As [`Config::parse`], or the file cannot be read.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text, &shown)
+    }
+
+    /// The config file to use when `--config` is not given: `config/forkdebt.toml` in the
+    /// working directory, else `$XDG_CONFIG_HOME/forkdebt/forkdebt.toml`; `None` if neither.
+    pub fn default_path() -> Option<PathBuf> {
+        let local = PathBuf::from("config/forkdebt.toml");
+        if local.is_file() {
+            return Some(local);
+        }
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        let p = xdg.join("forkdebt/forkdebt.toml");
+        p.is_file().then_some(p)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_string(),
+            key,
+            message,
+        };
+        let mut names = std::collections::HashSet::new();
+        for (i, d) in self.downstream.iter().enumerate() {
+            if !names.insert(d.name.as_str()) {
+                return Err(invalid(format!("downstream[{i}].name"), format!("`{}` is used twice", d.name)));
+            }
+            if let Err(e) = regex::Regex::new(d.release_marker()) {
+                return Err(invalid(format!("downstream[{i}].release_marker"), e.to_string()));
+            }
+            if let Some(base) = &d.base {
+                if !self.distro.iter().any(|x| &x.name == base) {
+                    return Err(invalid(format!("downstream[{i}].base"), format!("no [[distro]] is named `{base}`")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> &str {
+        self.database.as_deref().unwrap_or(DEFAULT_DATABASE)
+    }
+}
+
+/// A secret read from an environment variable or a file. Its `Debug` and `Display` never
+/// show the value, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Reads a secret from `env` (a variable name) or `file`; `Ok(None)` when neither is set.
+    ///
+    /// # Errors
+    /// The variable is named but unset or empty, or the file cannot be read.
+    pub fn load(env: Option<&str>, file: Option<&Path>) -> Result<Option<Secret>, String> {
+        if let Some(var) = env {
+            return match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Some(Secret(v.trim().to_string()))),
+                _ => Err(format!("environment variable {var} is not set")),
+            };
+        }
+        if let Some(path) = file {
+            return std::fs::read_to_string(path)
+                .map(|v| Some(Secret(v.trim().to_string())))
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()));
+        }
+        Ok(None)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A database URL for logs: the password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.split_once('@') {
+            if let Some((user, _)) = userinfo.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_naming_key_and_line() {
+        let err = Config::parse("database = \"sqlite://x.db\"\n\n[[downstream]]\nname = \"a\"\npathz = []\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f.toml:5:"), "{err}");
+        assert!(err.contains("pathz"), "{err}");
+    }
+
+    #[test]
+    fn bad_regex_and_unknown_base_are_named() {
+        let err = Config::parse("[[downstream]]\nname = \"a\"\nrelease_marker = \"(\"\n", "f").unwrap_err();
+        assert!(err.to_string().contains("downstream[0].release_marker"), "{err}");
+        let err = Config::parse("[[downstream]]\nname = \"a\"\nbase = \"c9s\"\n", "f").unwrap_err();
+        assert!(err.to_string().contains("no [[distro]] is named `c9s`"), "{err}");
+    }
+
+    #[test]
+    fn secrets_and_passwords_never_print() {
+        let s = Secret("hunter2".into());
+        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+        assert_eq!(redact_url("postgres://u:hunter2@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite://forkdebt.db"), "sqlite://forkdebt.db");
+    }
+}

@@ -1,0 +1,74 @@
+//! References hidden in patch file names, by the conventions real dist-gits use:
+//! `35.patch` (GitHub's `pull/35.patch`), `16838_16857_improve_path_search.patch` (PR numbers),
+//! `f1901d3...4db2b.patch` (a commit), `Fix-foo---154-.patch` (a squash-merge subject
+//! "Fix foo (#154)" turned into a file name), `rhbz1234567.patch`, `CVE-2020-13776.patch`.
+//! `git format-patch` numbering (`0001-subject.patch`) is not a reference.
+
+use super::refs::{self, TextContext};
+use crate::model::{Confidence, Reference};
+use regex::Regex;
+use std::sync::LazyLock;
+
+static LEADING_NUMBERS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([1-9]\d*(?:_[1-9]\d*)*)_[A-Za-z]").expect("static regex"));
+static SQUASH_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"---?(\d+)-?$").expect("static regex"));
+static RHBZ: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:rh)?(?:bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)").expect("static regex"));
+static PR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:pr|pull|mr)[-_#]?(\d+)(?:[-_.]|$)").expect("static regex"));
+static GH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])gh[-_#]?(\d+)(?:[-_.]|$)").expect("static regex"));
+static CVE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)CVE-\d{4}-\d{4,7}").expect("static regex"));
+
+/// The references a patch's file name implies.
+pub fn refs(file: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
+    let stem = file
+        .trim_end_matches(".gz")
+        .trim_end_matches(".xz")
+        .trim_end_matches(".patch")
+        .trim_end_matches(".diff");
+    let mut out = Vec::new();
+    if stem.len() == 40 && refs::is_sha(stem) {
+        out.push(refs::commit_ref(ctx, stem, Confidence::Medium));
+        return out;
+    }
+    if !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()) && !stem.starts_with('0') {
+        out.push(number(ctx, stem, Confidence::Medium));
+        return out;
+    }
+    if let Some(c) = LEADING_NUMBERS.captures(stem) {
+        for n in c[1].split('_') {
+            out.push(number(ctx, n, Confidence::Low));
+        }
+    }
+    if let Some(c) = SQUASH_SUFFIX.captures(stem).filter(|c| stem.len() > c[0].len()) {
+        out.push(with_confidence(refs::pr_of_upstream(ctx, &c[1]), Confidence::Medium));
+    }
+    if let Some(c) = RHBZ.captures(stem) {
+        out.push(refs::rhbz_ref(ctx, &c[1], Confidence::Medium));
+    }
+    if let Some(c) = PR.captures(stem) {
+        out.push(refs::pr_of_upstream(ctx, &c[1]));
+    }
+    if let Some(c) = GH.captures(stem) {
+        out.push(refs::github_ambiguous_ref(ctx, &c[1]));
+    }
+    for m in CVE.find_iter(stem) {
+        out.extend(refs::extract(&m.as_str().to_ascii_uppercase(), ctx));
+    }
+    out
+}
+
+/// A number standing for a pull request: of the upstream, or a Red Hat bug when it is that big.
+fn number(ctx: &TextContext<'_>, n: &str, confidence: Confidence) -> Reference {
+    let big = n.parse::<u64>().unwrap_or(0) >= refs::RHBZ_MIN_BARE_ID;
+    if big {
+        return refs::rhbz_ref(ctx, n, Confidence::Low);
+    }
+    with_confidence(refs::pr_of_upstream(ctx, n), confidence)
+}
+
+fn with_confidence(mut r: Reference, c: Confidence) -> Reference {
+    r.confidence = r.confidence.min(c);
+    r
+}

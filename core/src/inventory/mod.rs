@@ -1,0 +1,385 @@
+//! Inventory: scanning downstream dist-git folders for carried patches and their upstream
+//! references. Reads files, never executes them.
+//!
+//! - [`text`]: untrusted bytes to lines (binary, UTF-8, line length).
+//! - [`macros`]: RPM macro expansion and `%if` evaluation, no shell, no lua.
+//! - [`spec`]: spec files: tags, `Patch` lines with their comments, `%changelog`.
+//! - [`patch`]: patch headers (format-patch, trailers, DEP-3, Yocto, SUSE) and change size.
+//! - [`refs`]: references in free text; [`filename`]: references in patch file names.
+//! - [`project`]: the upstream project from `Source0`/`URL`.
+//! - [`deviations`]: the TOML inventory of policy deviations.
+//! - [`history`]: carried patches over a git repository's first-parent history.
+//! - this module: walking the tree and putting a [`Package`] together.
+
+pub mod deviations;
+pub mod filename;
+pub mod history;
+pub mod macros;
+pub mod patch;
+pub mod project;
+pub mod refs;
+pub mod spec;
+pub mod text;
+
+use crate::evr::{DEFAULT_RELEASE_MARKER, split_release};
+use crate::model::{Claim, Confidence, Deviation, Package, Patch, PatchState, Reference, Role, Warning};
+use rayon::prelude::*;
+use refs::TextContext;
+use regex::Regex;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The file a dist-git root may hold for what no spec shows.
+pub const INVENTORY_FILE: &str = "forkdebt-inventory.toml";
+
+/// Spec and patch files larger than this are not read: no real one comes near, and a hostile
+/// tree must not make the scan read gigabytes.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How a downstream's specs are read.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Macros the downstream's builds define (`dist = ".el9"`, `rhel = "9"`).
+    pub macros: HashMap<String, String>,
+    /// The local Release marker (`[[downstream]] release_marker`).
+    pub release_marker: Regex,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            macros: HashMap::new(),
+            release_marker: Regex::new(DEFAULT_RELEASE_MARKER).expect("static regex"),
+        }
+    }
+}
+
+/// What a scan found.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub packages: Vec<Package>,
+    pub deviations: Vec<Deviation>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Scans every `*.spec` below `roots`. Never fails: unreadable parts become warnings.
+pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
+    let mut inv = Inventory::default();
+    let mut specs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for root in roots {
+        find_specs(root, &mut specs, &mut inv.warnings);
+    }
+    specs.sort();
+    let scanned: Vec<(Option<Package>, Vec<Warning>)> = specs
+        .par_iter()
+        .map(|(root, spec)| {
+            let mut w = Vec::new();
+            let p = scan_spec(root, spec, opts, &mut w);
+            (p, w)
+        })
+        .collect();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (pkg, mut w) in scanned {
+        inv.warnings.append(&mut w);
+        let Some(pkg) = pkg else { continue };
+        if let Some(first) = seen.get(&pkg.name) {
+            inv.warnings.push(Warning {
+                path: pkg.spec_path.clone(),
+                line: None,
+                message: format!("package {} is already defined by {first}; this spec is ignored", pkg.name),
+            });
+            continue;
+        }
+        seen.insert(pkg.name.clone(), pkg.spec_path.clone());
+        inv.packages.push(pkg);
+    }
+    for root in roots {
+        let file = root.join(INVENTORY_FILE);
+        if file.is_file() {
+            let shown = display(&file);
+            match std::fs::read_to_string(&file) {
+                Ok(text) => deviations::parse(&text, &shown, &mut inv.deviations, &mut inv.warnings),
+                Err(e) => inv.warnings.push(Warning {
+                    path: shown,
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                }),
+            }
+        }
+    }
+    inv
+}
+
+fn display(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn find_specs(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec<Warning>) {
+    if !root.exists() {
+        warnings.push(Warning {
+            path: display(root),
+            line: None,
+            message: "no such folder".into(),
+        });
+        return;
+    }
+    // Links are followed (dist-git trees link shared folders); walkdir reports loops as errors.
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "spec") => {
+                out.push((root.to_path_buf(), e.into_path()));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let path = e.path().map(display).unwrap_or_else(|| display(root));
+                let message = if e.loop_ancestor().is_some() {
+                    "symbolic link loop; not followed".to_string()
+                } else {
+                    format!("cannot read: {}", e.io_error().map_or(e.to_string(), |io| io.to_string()))
+                };
+                warnings.push(Warning { path, line: None, message });
+            }
+        }
+    }
+}
+
+/// Reads a file of at most [`MAX_FILE_BYTES`]; a warning otherwise.
+fn read_limited(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Option<Vec<u8>> {
+    let warn = |warnings: &mut Vec<Warning>, message: String| {
+        warnings.push(Warning {
+            path: shown.to_string(),
+            line: None,
+            message,
+        })
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_FILE_BYTES => {
+            warn(warnings, format!("{} bytes is more than the {MAX_FILE_BYTES} read; skipped", m.len()));
+            None
+        }
+        Ok(_) => match std::fs::read(path) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn(warnings, format!("cannot read: {e}"));
+                None
+            }
+        },
+        Err(e) => {
+            warn(warnings, format!("cannot read: {e}"));
+            None
+        }
+    }
+}
+
+fn scan_spec(root: &Path, spec_path: &Path, opts: &ScanOptions, warnings: &mut Vec<Warning>) -> Option<Package> {
+    let rel = spec_path.strip_prefix(root).unwrap_or(spec_path);
+    let shown = display(rel);
+    let bytes = read_limited(spec_path, &shown, warnings)?;
+    let spec = spec::parse(&bytes, &shown, &opts.macros, warnings);
+    let name = match &spec.name {
+        Some(n) if !n.is_empty() && !n.contains('%') => n.clone(),
+        _ => {
+            let stem = spec_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            warnings.push(Warning {
+                path: shown.clone(),
+                line: None,
+                message: format!("no usable Name: tag; using the file name `{stem}`"),
+            });
+            stem
+        }
+    };
+    let upstream = project::detect(spec.sources.iter().map(String::as_str), spec.url.as_deref());
+    let release = spec.release.clone().unwrap_or_default();
+    let parts = split_release(&release, &opts.release_marker);
+    let epoch = spec.epoch.as_deref().and_then(|e| match e.trim().parse::<u32>() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            warnings.push(Warning {
+                path: shown.clone(),
+                line: None,
+                message: format!("Epoch `{e}` is not a number; ignored"),
+            });
+            None
+        }
+    });
+    let spec_dir = spec_path.parent().unwrap_or(root);
+    let mut pkg = Package {
+        name,
+        spec_path: shown.clone(),
+        epoch,
+        version: spec.version.clone().unwrap_or_default(),
+        release,
+        local_marker: parts.local_marker,
+        dist_tag: parts.dist_tag,
+        upstream,
+        url: spec.url.clone(),
+        source0: spec.source0().map(str::to_string),
+        patches: Vec::with_capacity(spec.patches.len()),
+        changelog_refs: Vec::new(),
+    };
+    for sp in &spec.patches {
+        let p = build_patch(sp, &pkg, &shown, root, spec_dir, warnings);
+        pkg.patches.push(p);
+    }
+    attach_changelog(&mut pkg, &spec.changelog, &shown);
+    for p in &mut pkg.patches {
+        refs::dedup(&mut p.refs);
+    }
+    refs::dedup(&mut pkg.changelog_refs);
+    Some(pkg)
+}
+
+/// Where a spec's patches live: beside it, in `sources/` or `SOURCES/` beside it, or in the
+/// package folder's `sources/` when the spec is in `specfiles/` (or `SPECS/`).
+fn locate_patch(spec_dir: &Path, file: &str) -> Option<PathBuf> {
+    let parent = spec_dir.parent();
+    let dirs = [
+        Some(spec_dir.to_path_buf()),
+        Some(spec_dir.join("sources")),
+        Some(spec_dir.join("SOURCES")),
+        parent.map(|p| p.join("sources")),
+        parent.map(|p| p.join("SOURCES")),
+    ];
+    dirs.into_iter().flatten().map(|d| d.join(file)).find(|p| p.is_file())
+}
+
+fn build_patch(
+    sp: &spec::SpecPatch,
+    pkg: &Package,
+    spec_shown: &str,
+    root: &Path,
+    spec_dir: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Patch {
+    let upstream = pkg.upstream.as_ref();
+    let is_url = sp.value.starts_with("http://") || sp.value.starts_with("https://") || sp.value.starts_with("ftp://");
+    let file = if is_url {
+        let no_query = sp.value.split(['?', '#']).next().unwrap_or(&sp.value);
+        no_query.rsplit('/').next().unwrap_or(no_query).to_string()
+    } else {
+        sp.value.clone()
+    };
+    let mut patch = Patch {
+        file: file.clone(),
+        number: sp.number,
+        condition: sp.condition.clone(),
+        ..Patch::default()
+    };
+    let tag = sp.number.map_or("Patch".to_string(), |n| format!("Patch{n}"));
+    if is_url {
+        let ctx = TextContext::new(upstream, format!("{spec_shown}:{} ({tag} URL)", sp.line), Role::Origin);
+        patch.refs.extend(refs::classify_url(&sp.value, &ctx));
+    }
+    for (line, comment) in &sp.comments {
+        let mut ctx = TextContext::new(upstream, format!("{spec_shown}:{line} (comment above {tag})"), Role::Origin);
+        if sp.shared_comment {
+            ctx.max_confidence = Confidence::Medium;
+            ctx.found_in.push_str(", shared by a series");
+        }
+        patch.refs.extend(refs::extract(comment, &ctx));
+        if let Some(state) = patch::suse_tag_claim(comment) {
+            patch.claims.push(Claim {
+                state,
+                evidence: format!("{spec_shown}:{line}: {comment}"),
+            });
+        }
+    }
+    let base = file.rsplit('/').next().unwrap_or(&file);
+    let ctx = TextContext::new(upstream, format!("{base} (file name)"), Role::Origin);
+    patch.refs.extend(filename::refs(base, &ctx));
+
+    match locate_patch(spec_dir, &file) {
+        Some(found) => {
+            let rel = display(found.strip_prefix(root).unwrap_or(&found));
+            if let Some(bytes) = read_limited(&found, &rel, warnings) {
+                let info = patch::parse(&bytes, &rel, upstream, warnings);
+                patch.subject = info.subject;
+                patch.author = info.author;
+                patch.date = info.date;
+                patch.lines_added = info.lines_added;
+                patch.lines_removed = info.lines_removed;
+                patch.refs.extend(info.refs);
+                patch.claims.extend(info.claims);
+            }
+            patch.path = Some(rel);
+        }
+        None if is_url => {}
+        None => warnings.push(Warning {
+            path: spec_shown.to_string(),
+            line: Some(sp.line),
+            message: format!("{tag} names `{file}`, which is not beside the spec nor in sources/"),
+        }),
+    }
+    patch
+}
+
+/// Puts `%changelog` references on the patches they talk about; the rest stay on the package.
+fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown: &str) {
+    static BACKPORT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?)\b").expect("static regex")
+    });
+    for cl in lines {
+        let ctx = TextContext::new(
+            pkg.upstream.as_ref(),
+            format!("{spec_shown}:{} (%changelog)", cl.line),
+            Role::Origin,
+        );
+        let found = refs::extract(&cl.text, &ctx);
+        // Which patches does this line talk about? By file name, or by a shared reference.
+        let mut targets: HashSet<usize> = pkg
+            .patches
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.file.len() > 4 && cl.text.contains(p.file.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        for r in &found {
+            for (i, p) in pkg.patches.iter().enumerate() {
+                if p.refs.iter().any(|pr| same_target(pr, r)) {
+                    targets.insert(i);
+                }
+            }
+        }
+        if targets.is_empty() {
+            pkg.changelog_refs.extend(found);
+            continue;
+        }
+        let backport = BACKPORT.is_match(&cl.text);
+        for i in targets {
+            let p = &mut pkg.patches[i];
+            p.refs.extend(found.iter().cloned());
+            if backport {
+                p.claims.push(Claim {
+                    state: PatchState::Merged,
+                    evidence: format!("{spec_shown}:{}: {}", cl.line, cl.text),
+                });
+            }
+        }
+    }
+}
+
+/// Two references name the same thing: equal ids, or a commit and its abbreviation.
+fn same_target(a: &Reference, b: &Reference) -> bool {
+    use crate::model::RefKind::*;
+    if a.kind == b.kind && a.id == b.id && a.kind != Url {
+        return true;
+    }
+    if a.kind == UpstreamCommit && b.kind == UpstreamCommit {
+        let sha = |r: &Reference| r.id.rsplit('@').next().unwrap_or_default().to_string();
+        let (x, y) = (sha(a), sha(b));
+        return x.len() >= 7 && y.len() >= 7 && (x.starts_with(&y) || y.starts_with(&x));
+    }
+    // "#16803" in the changelog and PR #16803 found in a file name.
+    if b.kind == Ambiguous && a.kind != Ambiguous {
+        let n = b.id.trim_start_matches('#');
+        return a.id.rsplit(['#', '!']).next() == Some(n) && a.id.contains(['#', '!']);
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,449 @@
+//! Patch file scanning: the header before the first diff and the size of the change.
+//!
+//! Headers come in several dialects and often mixed: `git format-patch` mail
+//! (`From <sha> Mon Sep 17 00:00:00 2001`, `From:`, `Date:`, `Subject:`), kernel and git
+//! trailers (`(cherry picked from commit ...)`, `Backport-of:`, `Link:`, `Fixes:`, `Closes:`),
+//! Debian DEP-3 (`Origin`, `Bug`, `Bug-<Vendor>`, `Forwarded`, `Applied-Upstream`), Yocto
+//! `Upstream-Status:`, SUSE (`Patch-mainline:`, `Git-commit:`, `References:`), openSUSE
+//! `PATCH-FIX-UPSTREAM` tags, and Mercurial export headers.
+
+use super::refs::{self, TextContext};
+use super::text;
+use crate::model::{Claim, Confidence, PatchState, RefKind, Reference, Role, UpstreamProject, Warning};
+use regex::Regex;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatchInfo {
+    pub subject: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub refs: Vec<Reference>,
+    pub claims: Vec<Claim>,
+    pub lines_added: u32,
+    pub lines_removed: u32,
+    /// Header lines seen before the first diff.
+    pub header_lines: u32,
+}
+
+static FORMAT_PATCH_FROM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^From ([0-9a-f]{40}) \w{3} \w{3} ").expect("static regex"));
+static FIELD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$").expect("static regex"));
+static CHERRY_PICK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?").expect("static regex")
+});
+static KERNEL_UPSTREAM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:\[\s*)?(?:upstream\s+)?commit\s+([0-9a-f]{12,40})(?:\s+upstream)?\.?\s*\]?\s*$")
+        .expect("static regex")
+});
+static SUSE_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"PATCH-(FIX|FEATURE|NEEDS)-([A-Z]+)").expect("static regex"));
+static SQUASH_SUBJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(#(\d+)\)\s*$").expect("static regex"));
+static SUBJECT_PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:\[[^\]]*\]\s*)+").expect("static regex"));
+static ORIGIN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?|taken from upstream|from upstream|upstream (?:commit|pr|pull request|merge request))\b")
+        .expect("static regex")
+});
+static HUNK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@").expect("static regex"));
+
+/// Parses a patch file. `upstream` resolves bare numbers; `path` goes into warnings and
+/// `found_in`.
+pub fn parse(bytes: &[u8], path: &str, upstream: Option<&UpstreamProject>, warnings: &mut Vec<Warning>) -> PatchInfo {
+    let mut info = PatchInfo::default();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        warnings.push(Warning {
+            path: path.to_string(),
+            line: None,
+            message: "empty patch file".into(),
+        });
+        return info;
+    }
+    let Some(text) = text::decode(bytes, path, warnings) else {
+        return info;
+    };
+    let mut h = Header::new(path, upstream);
+    let mut line_warnings = Vec::new();
+    let mut in_header = true;
+    let mut first_diff_line = None;
+    let mut hunk_old = 0u32;
+    let mut hunk_new = 0u32;
+    let mut prev: &str = "";
+    for (n, line) in text::lines(&text, path, &mut line_warnings) {
+        if in_header {
+            if starts_diff(line, prev) {
+                in_header = false;
+                first_diff_line = Some(n);
+            } else {
+                h.line(n, line);
+                prev = line;
+                continue;
+            }
+        }
+        // Counting the change: hunk headers say how many old/new lines follow.
+        if hunk_old > 0 || hunk_new > 0 {
+            match line.as_bytes().first() {
+                Some(b'+') => {
+                    info.lines_added += 1;
+                    hunk_new = hunk_new.saturating_sub(1);
+                }
+                Some(b'-') => {
+                    info.lines_removed += 1;
+                    hunk_old = hunk_old.saturating_sub(1);
+                }
+                Some(b'\\') => {}
+                _ => {
+                    hunk_old = hunk_old.saturating_sub(1);
+                    hunk_new = hunk_new.saturating_sub(1);
+                }
+            }
+        } else if let Some(c) = HUNK.captures(line) {
+            hunk_old = c.get(1).map_or(1, |m| m.as_str().parse().unwrap_or(0));
+            hunk_new = c.get(2).map_or(1, |m| m.as_str().parse().unwrap_or(0));
+        }
+    }
+    warnings.append(&mut line_warnings);
+    info.header_lines = h.lines;
+    if h.lines == 0 {
+        warnings.push(Warning {
+            path: path.to_string(),
+            line: first_diff_line.or(Some(1)),
+            message: "no header before the first diff: nothing in the file says where it comes from".into(),
+        });
+    } else if first_diff_line.is_none() {
+        warnings.push(Warning {
+            path: path.to_string(),
+            line: None,
+            message: "no diff found in the patch file".into(),
+        });
+    }
+    h.finish(&mut info);
+    info
+}
+
+/// A diff starts with `diff `, `Index: `, `@@ `, or a `--- ` line followed by `+++ `.
+fn starts_diff(line: &str, prev: &str) -> bool {
+    line.starts_with("diff ")
+        || line.starts_with("Index: ")
+        || line.starts_with("@@ ")
+        || (line.starts_with("+++ ") && prev.starts_with("--- "))
+}
+
+struct Header<'a> {
+    path: &'a str,
+    upstream: Option<&'a UpstreamProject>,
+    lines: u32,
+    /// After format-patch's `---` separator comes the diffstat, not message text.
+    in_diffstat: bool,
+    /// The field whose value continues on indented lines (`Subject:` folding, DEP-3).
+    continuing: Option<String>,
+    subject: Option<String>,
+    author: Option<String>,
+    date: Option<String>,
+    subject_line: u32,
+    refs: Vec<Reference>,
+    claims: Vec<Claim>,
+}
+
+impl<'a> Header<'a> {
+    fn new(path: &'a str, upstream: Option<&'a UpstreamProject>) -> Self {
+        Header {
+            path,
+            upstream,
+            lines: 0,
+            in_diffstat: false,
+            continuing: None,
+            subject: None,
+            author: None,
+            date: None,
+            subject_line: 0,
+            refs: Vec::new(),
+            claims: Vec::new(),
+        }
+    }
+
+    fn ctx(&self, n: u32, what: &str, role: Role) -> TextContext<'a> {
+        TextContext::new(self.upstream, format!("{}:{n} ({what})", self.path), role)
+    }
+
+    fn claim(&mut self, state: PatchState, n: u32, text: &str) {
+        self.claims.push(Claim {
+            state,
+            evidence: format!("{}:{n}: {}", self.path, text.trim()),
+        });
+    }
+
+    fn extract(&mut self, n: u32, text: &str, what: &str, role: Role) {
+        let ctx = self.ctx(n, what, role);
+        self.refs.extend(refs::extract(text, &ctx));
+    }
+
+    fn line(&mut self, n: u32, line: &str) {
+        self.lines += 1;
+        if line.trim().is_empty() {
+            self.continuing = None;
+            return;
+        }
+        if self.in_diffstat {
+            return;
+        }
+        if line == "---" {
+            self.in_diffstat = true;
+            return;
+        }
+        if n == 1 {
+            if let Some(c) = FORMAT_PATCH_FROM.captures(line) {
+                let sha = c[1].to_string();
+                if sha.bytes().any(|b| b != b'0') {
+                    let ctx = self.ctx(n, "format-patch From line", Role::Origin);
+                    let mut r = refs::commit_ref(&ctx, &sha, Confidence::Low);
+                    r.note = Some("the commit git format-patch was run on; it may be a local one".into());
+                    self.refs.push(r);
+                }
+                return;
+            }
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some(field) = self.continuing.clone() {
+                self.field(n, &field, line.trim(), true);
+                return;
+            }
+        }
+        if let Some(hg) = line.strip_prefix("# ") {
+            if let Some(node) = hg.strip_prefix("Node ID ") {
+                let ctx = self.ctx(n, "hg export Node ID", Role::Origin);
+                let mut r = refs::commit_ref(&ctx, node.trim(), Confidence::Low);
+                r.note = Some("the Mercurial changeset exported; it may be a local one".into());
+                self.refs.push(r);
+                return;
+            }
+            if let Some(user) = hg.strip_prefix("User ") {
+                self.author.get_or_insert(user.trim().to_string());
+                return;
+            }
+        }
+        if let Some(c) = CHERRY_PICK.captures(line) {
+            let ctx = self.ctx(n, "cherry picked from", Role::Origin);
+            self.refs.push(refs::commit_ref(&ctx, &c[1], Confidence::High));
+            self.claim(PatchState::Merged, n, line);
+            return;
+        }
+        if let Some(c) = KERNEL_UPSTREAM.captures(line) {
+            let ctx = self.ctx(n, "upstream commit", Role::Origin);
+            self.refs.push(refs::commit_ref(&ctx, &c[1], Confidence::High));
+            self.claim(PatchState::Merged, n, line);
+            return;
+        }
+        if let Some(c) = FIELD.captures(line) {
+            let (key, value) = (c[1].to_string(), c[2].to_string());
+            if self.field(n, &key, &value, false) {
+                self.continuing = Some(key);
+                return;
+            }
+        }
+        self.continuing = None;
+        self.body_line(n, line);
+    }
+
+    /// Handles `Key: value`; false when the key means nothing special (then it is body text).
+    fn field(&mut self, n: u32, key: &str, value: &str, continued: bool) -> bool {
+        let lower = key.to_ascii_lowercase();
+        match lower.as_str() {
+            "subject" | "description" => {
+                if lower == "subject" || self.subject.is_none() || continued {
+                    if continued {
+                        if let Some(s) = self.subject.as_mut().filter(|_| lower == "subject") {
+                            s.push(' ');
+                            s.push_str(value);
+                        }
+                    } else if lower == "subject" || self.subject.is_none() {
+                        self.subject = Some(SUBJECT_PREFIX.replace(value, "").trim().to_string());
+                        self.subject_line = n;
+                    }
+                }
+                // DEP-3 descriptions are prose about the change: references there are related.
+                if lower == "description" {
+                    self.extract(n, value, "Description", Role::Related);
+                }
+                true
+            }
+            "from" | "author" => {
+                if !continued {
+                    self.author.get_or_insert(value.trim().to_string());
+                }
+                true
+            }
+            "date" | "last-update" => {
+                if !continued && lower == "date" {
+                    self.date.get_or_insert(value.trim().to_string());
+                }
+                true
+            }
+            "backport-of" | "upstream-commit" | "git-commit" | "upstream" | "origin" | "applied-upstream" => {
+                self.origin_field(n, &lower, value);
+                true
+            }
+            "link" => {
+                self.extract(n, value, "Link", Role::Origin);
+                true
+            }
+            "fixes" | "closes" | "resolves" | "related" | "references" | "see-also" | "bug" => {
+                // Fixes: names what the patch fixes, never the patch itself. A kernel-style
+                // `Fixes: <sha> ("subject")` is an upstream commit, related.
+                let mut found = refs::extract(&format!("{key}: {value}"), &self.ctx(n, key, Role::Related));
+                if found.is_empty() {
+                    if let Some(sha) = value.split_whitespace().next().filter(|s| refs::is_sha(s) && s.len() >= 8) {
+                        let ctx = self.ctx(n, key, Role::Related);
+                        found.push(refs::commit_ref(&ctx, sha, Confidence::Medium));
+                    } else if let Some(num) = Some(value.trim().trim_start_matches('#'))
+                        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    {
+                        found = refs::extract(&format!("issue #{num}"), &self.ctx(n, key, Role::Related));
+                    }
+                }
+                for r in &mut found {
+                    r.role = Role::Related;
+                }
+                self.refs.extend(found);
+                true
+            }
+            l if l.starts_with("bug-") => {
+                self.extract(n, value, key, Role::Related);
+                true
+            }
+            "forwarded" => {
+                let v = value.trim().to_ascii_lowercase();
+                match v.as_str() {
+                    "no" => self.claim(PatchState::NotSent, n, &format!("Forwarded: {value}")),
+                    "not-needed" | "not needed" => self.claim(PatchState::NotNeeded, n, &format!("Forwarded: {value}")),
+                    _ => {
+                        self.claim(PatchState::Submitted, n, &format!("Forwarded: {value}"));
+                        // Where it was forwarded to is the patch's own PR/MR/mail.
+                        self.extract(n, value, "Forwarded", Role::Origin);
+                    }
+                }
+                true
+            }
+            "upstream-status" => {
+                self.upstream_status(n, value);
+                true
+            }
+            "patch-mainline" => {
+                let v = value.trim();
+                let lv = v.to_ascii_lowercase();
+                if lv.starts_with("no") || lv.starts_with("never") {
+                    self.claim(PatchState::NotSent, n, &format!("Patch-mainline: {v}"));
+                } else if lv.starts_with("submitted") || lv.starts_with("queued") {
+                    self.claim(PatchState::Submitted, n, &format!("Patch-mainline: {v}"));
+                } else if lv.starts_with('v') || lv.starts_with(|c: char| c.is_ascii_digit()) {
+                    self.claim(PatchState::Merged, n, &format!("Patch-mainline: {v}"));
+                }
+                self.extract(n, v, key, Role::Origin);
+                true
+            }
+            "signed-off-by" | "reviewed-by" | "acked-by" | "tested-by" | "reported-by" | "suggested-by"
+            | "co-authored-by" | "cc" | "to" | "message-id" | "mime-version" | "content-type"
+            | "content-transfer-encoding" | "in-reply-to" | "git-repo" | "x-mailer" => true,
+            _ => false,
+        }
+    }
+
+    fn origin_field(&mut self, n: u32, key: &str, value: &str) {
+        let v = value.trim();
+        let mut found = refs::extract(v, &self.ctx(n, key, Role::Origin));
+        // `Backport-of: <sha>`, `Git-commit: <sha>`: a bare sha is the upstream commit.
+        if let Some(sha) = v.split([' ', ',']).find(|s| refs::is_sha(s) && s.len() >= 7) {
+            if !found.iter().any(|r| r.kind == RefKind::UpstreamCommit) {
+                let ctx = self.ctx(n, key, Role::Origin);
+                found.push(refs::commit_ref(&ctx, sha, Confidence::High));
+            }
+        }
+        for r in &mut found {
+            if r.kind == RefKind::UpstreamCommit && r.confidence == Confidence::Medium {
+                r.confidence = Confidence::High;
+            }
+        }
+        let lv = v.to_ascii_lowercase();
+        match key {
+            "origin" if lv.starts_with("upstream") || lv.starts_with("backport") => {
+                self.claim(PatchState::Merged, n, &format!("Origin: {v}"))
+            }
+            "origin" => {}
+            _ => self.claim(PatchState::Merged, n, &format!("{key}: {v}")),
+        }
+        self.refs.extend(found);
+    }
+
+    fn upstream_status(&mut self, n: u32, value: &str) {
+        let v = value.trim();
+        let word = v.split(|c: char| c.is_whitespace() || c == '[').next().unwrap_or_default();
+        let state = match word.to_ascii_lowercase().as_str() {
+            "pending" => Some(PatchState::NotSent),
+            "submitted" => Some(PatchState::Submitted),
+            "backport" | "accepted" => Some(PatchState::Merged),
+            "inappropriate" => Some(PatchState::NotNeeded),
+            "denied" => Some(PatchState::Denied),
+            _ => None,
+        };
+        if let Some(s) = state {
+            self.claim(s, n, &format!("Upstream-Status: {v}"));
+        }
+        // The bracket names where: the PR it was submitted as, the commit it backports.
+        let role = Role::Origin;
+        self.extract(n, v, "Upstream-Status", role);
+    }
+
+    fn body_line(&mut self, n: u32, line: &str) {
+        if let Some(c) = SUSE_TAG.captures(line) {
+            self.suse_tag(n, line, &c[1], &c[2]);
+        }
+        // Prose that says it carries an upstream change names the patch's origin; other
+        // mentions (see #12, reported in bug 345) are related.
+        let role = if ORIGIN_WORDS.is_match(line) { Role::Origin } else { Role::Related };
+        self.extract(n, line, "patch description", role);
+    }
+
+    fn suse_tag(&mut self, n: u32, line: &str, kind: &str, target: &str) {
+        let state = match (kind, target) {
+            ("NEEDS", _) => None,
+            (_, "UPSTREAM") => Some(PatchState::Submitted),
+            _ => Some(PatchState::NotNeeded),
+        };
+        if let Some(s) = state {
+            self.claim(s, n, line);
+        }
+    }
+
+    fn finish(mut self, info: &mut PatchInfo) {
+        if let Some(subject) = &self.subject {
+            // GitHub's squash merge ends the subject with "(#154)": that PR is the patch.
+            if let Some(c) = SQUASH_SUBJECT.captures(subject) {
+                let ctx = self.ctx(self.subject_line, "Subject (#N) of a squash merge", Role::Origin);
+                self.refs.push(refs::pr_of_upstream(&ctx, &c[1]));
+            }
+            let no_squash = SQUASH_SUBJECT.replace(subject, "");
+            let ctx = self.ctx(self.subject_line, "Subject", Role::Origin);
+            let mut found = refs::extract(&no_squash, &ctx);
+            found.retain(|r| r.kind != RefKind::Ambiguous);
+            self.refs.extend(found);
+        }
+        info.subject = self.subject;
+        info.author = self.author;
+        info.date = self.date;
+        info.refs = self.refs;
+        info.claims = self.claims;
+    }
+}
+
+/// openSUSE's tag on the comment above a Patch line: `# PATCH-FIX-UPSTREAM name bnc#1 -- why`.
+pub fn suse_tag_claim(comment: &str) -> Option<PatchState> {
+    let c = SUSE_TAG.captures(comment)?;
+    match (&c[1], &c[2]) {
+        ("NEEDS", _) => None,
+        (_, "UPSTREAM") => Some(PatchState::Submitted),
+        _ => Some(PatchState::NotNeeded),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,508 @@
+//! Upstream references in free text: URLs, CVE ids, bug numbers, PR and commit mentions.
+//!
+//! One line of text is read in passes, strongest first; each pass blanks what it took so a
+//! weaker pass cannot read the same characters again (the number inside a PR URL is not also
+//! a bare `#N`). A bare number is resolved from its context — the package's upstream project,
+//! the words around it, the magnitude of Red Hat Bugzilla ids — or kept as
+//! [`RefKind::Ambiguous`] with its candidates.
+
+use crate::model::{Confidence, RefKind, Reference, Role, UpstreamProject};
+use regex::{Captures, Regex};
+use std::sync::LazyLock;
+
+/// Red Hat Bugzilla ids passed 100000 in 2003; GitHub PR and issue numbers of the projects a
+/// distribution patches stay below that (systemd: ~40000 in 2026). So a bare number at or above
+/// this is read as a Red Hat bug, below it the context must decide.
+pub const RHBZ_MIN_BARE_ID: u64 = 100_000;
+
+/// Where a piece of text sits, which decides defaults for what is found in it.
+#[derive(Debug, Clone)]
+pub struct TextContext<'a> {
+    pub upstream: Option<&'a UpstreamProject>,
+    /// `path:line (what)` recorded on each reference.
+    pub found_in: String,
+    pub role: Role,
+    /// References found here are at most this sure (a comment shared by several patches).
+    pub max_confidence: Confidence,
+}
+
+impl<'a> TextContext<'a> {
+    pub fn new(upstream: Option<&'a UpstreamProject>, found_in: String, role: Role) -> Self {
+        TextContext {
+            upstream,
+            found_in,
+            role,
+            max_confidence: Confidence::High,
+        }
+    }
+
+    fn make(&self, kind: RefKind, id: String, url: Option<String>, confidence: Confidence) -> Reference {
+        Reference {
+            kind,
+            id,
+            url,
+            role: self.role,
+            confidence: confidence.min(self.max_confidence),
+            found_in: self.found_in.clone(),
+            note: None,
+        }
+    }
+}
+
+macro_rules! re {
+    ($name:ident, $pat:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($pat).expect("static regex"));
+    };
+}
+
+re!(URL, r#"https?://[^\s<>"'`\]\[)(]+"#);
+re!(CVE, r"(?i)\bCVE-(\d{4})-(\d{4,7})\b");
+re!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
+re!(LAUNCHPAD, r"(?i)\blp\s*#\s*(\d+)");
+re!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
+re!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
+re!(RHBZ_WORD, r"(?i)\b(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?(\d{3,8})\b");
+re!(BUG_WORD, r"(?i)\bbug\s*#?\s*(\d{6,8})\b");
+re!(REPO_NUMBER, r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b");
+re!(
+    PR_WORD,
+    r"(?i)\b(?:PR|PRs|pull\s+requests?|pull-request|pull|merge\s+requests?|MR)\s*(?:#|!|no\.?|number)?\s*(\d+)((?:\s*(?:,|and|&|\+)\s*#?\d+)*)"
+);
+re!(ISSUE_WORD, r"(?i)\b(?:issue|issues|gh)\s*#?\s*(\d+)\b");
+re!(CLOSING, r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|related)\s*:?\s*#(\d+)\b");
+re!(HASH_NUMBER, r"(?:^|[^\w&/])#(\d+)\b");
+re!(BANG_NUMBER, r"(?:^|[\s(])!(\d+)\b");
+re!(LEADING_NUMBER, r"^\s*#?\s*(\d{3,8})\s*(?:[-:–]|\s+-)\s");
+re!(FULL_SHA, r"\b([0-9a-f]{40})\b");
+re!(
+    SHORT_SHA,
+    r"(?i)\b(?:commit|cherry[- ]?pick(?:ed)?(?:\s+from(?:\s+commit)?)?|backport(?:ed|s)?(?:\s+of)?(?:\s+commit)?|upstream(?:\s+commit)?|revert(?:s|ed)?)\s*:?\s+([0-9a-f]{7,39})\b"
+);
+re!(FEDORA_CHANGE_TEXT, r"\bChanges/([A-Za-z0-9_.+-]+)");
+
+/// Blanks `range` in `text` so later passes do not read it again.
+fn blank(text: &mut String, range: std::ops::Range<usize>) {
+    text.replace_range(range.clone(), &" ".repeat(range.len()));
+}
+
+/// Finds every reference in one line (or one header value) of text.
+pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
+    let mut out = Vec::new();
+    let mut text = line.to_string();
+
+    // 1. URLs: a full URL is the strongest evidence there is.
+    let urls: Vec<(std::ops::Range<usize>, String)> =
+        URL.find_iter(&text).map(|m| (m.range(), m.as_str().to_string())).collect();
+    for (range, url) in urls {
+        if let Some(r) = classify_url(&url, ctx) {
+            out.push(r);
+        }
+        blank(&mut text, range);
+    }
+
+    // 2. Identifiers that need no context.
+    take(&mut text, &CVE, |c| {
+        let id = format!("CVE-{}-{}", &c[1], &c[2]);
+        let url = format!("https://www.cve.org/CVERecord?id={id}");
+        out.push(ctx.make(RefKind::Cve, id, Some(url), Confidence::High));
+    });
+    take(&mut text, &SUSE_BUG, |c| {
+        let id = format!("{}#{}", c[1].to_lowercase(), &c[2]);
+        let url = format!("https://bugzilla.suse.com/show_bug.cgi?id={}", &c[2]);
+        out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
+    });
+    take(&mut text, &LAUNCHPAD, |c| {
+        let url = format!("https://bugs.launchpad.net/bugs/{}", &c[1]);
+        out.push(ctx.make(RefKind::Url, format!("lp#{}", &c[1]), Some(url), Confidence::High));
+    });
+    take(&mut text, &JIRA_RHEL, |c| {
+        let id = format!("{}-{}", &c[1], &c[2]);
+        let url = format!("https://issues.redhat.com/browse/{id}");
+        out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
+    });
+    take(&mut text, &GH_SHORTHAND, |c| {
+        out.push(github_number(ctx, &c[1], &c[2], &c[3], None, Confidence::Medium));
+    });
+    take(&mut text, &RHBZ_WORD, |c| out.push(rhbz(ctx, &c[1], Confidence::High)));
+    take(&mut text, &BUG_WORD, |c| out.push(rhbz(ctx, &c[1], Confidence::Medium)));
+    take(&mut text, &FEDORA_CHANGE_TEXT, |c| {
+        let url = format!("https://fedoraproject.org/wiki/Changes/{}", &c[1]);
+        out.push(ctx.make(RefKind::FedoraChange, c[1].to_string(), Some(url), Confidence::Medium));
+    });
+
+    // 3. Commits: a full sha anywhere, a short one only after a word that says "commit".
+    take(&mut text, &FULL_SHA, |c| out.push(commit(ctx, &c[1], Confidence::Medium)));
+    take(&mut text, &SHORT_SHA, |c| {
+        let sha = &c[1];
+        // A run of digits is a number, not an abbreviated sha.
+        if sha.bytes().any(|b| b.is_ascii_alphabetic()) && sha.bytes().any(|b| b.is_ascii_digit()) {
+            out.push(commit(ctx, sha, Confidence::Medium));
+        }
+    });
+
+    // 4. Numbers with a repository: `owner/repo#N`, `group/project!N`.
+    let said_pr = PR_WORD.is_match(&text);
+    take(&mut text, &REPO_NUMBER, |c| {
+        let (owner, repo, sigil, n) = (&c[1], &c[2], &c[3], &c[4]);
+        if sigil == "!" {
+            let path = format!("{owner}/{repo}");
+            out.push(gitlab_mr(ctx, "gitlab.com", &path, n, Confidence::Medium));
+        } else {
+            let kind = said_pr.then_some(RefKind::GithubPr);
+            out.push(github_number(ctx, owner, repo, n, kind, Confidence::Medium));
+        }
+    });
+
+    // 5. Numbers whose kind the words say; the project comes from the package's upstream.
+    let closing_role = Role::Related;
+    take(&mut text, &CLOSING, |c| {
+        let n = &c[1];
+        let mut r = if parse_id(n) >= RHBZ_MIN_BARE_ID {
+            rhbz(ctx, n, Confidence::Medium)
+        } else {
+            issue_of_upstream(ctx, n)
+        };
+        r.role = closing_role;
+        out.push(r);
+    });
+    take(&mut text, &PR_WORD, |c| {
+        out.push(pr_of_upstream(ctx, &c[1]));
+        // "PR 16838 and 16857", "PRs #12, #13"
+        for extra in c[2].split(|ch: char| !ch.is_ascii_digit()).filter(|s| !s.is_empty()) {
+            out.push(pr_of_upstream(ctx, extra));
+        }
+    });
+    take(&mut text, &ISSUE_WORD, |c| {
+        let mut r = issue_of_upstream(ctx, &c[1]);
+        r.role = Role::Related;
+        out.push(r);
+    });
+    if matches!(ctx.upstream, Some(UpstreamProject::Gitlab { .. })) {
+        take(&mut text, &BANG_NUMBER, |c| out.push(pr_of_upstream(ctx, &c[1])));
+    }
+
+    // 6. Bare numbers: magnitude or ambiguity.
+    take(&mut text, &LEADING_NUMBER, |c| out.push(bare_number(ctx, &c[1])));
+    take(&mut text, &HASH_NUMBER, |c| out.push(bare_number(ctx, &c[1])));
+    out
+}
+
+/// Runs `re` over `text`, hands each match to `f`, then blanks the matches.
+fn take(text: &mut String, re: &Regex, mut f: impl FnMut(&Captures<'_>)) {
+    let mut ranges = Vec::new();
+    for c in re.captures_iter(text) {
+        f(&c);
+        if let Some(m) = c.get(0) {
+            ranges.push(m.range());
+        }
+    }
+    for r in ranges {
+        blank(text, r);
+    }
+}
+
+fn parse_id(n: &str) -> u64 {
+    n.parse().unwrap_or(0)
+}
+
+fn rhbz(ctx: &TextContext<'_>, n: &str, confidence: Confidence) -> Reference {
+    let n = n.trim_start_matches('0');
+    let url = format!("https://bugzilla.redhat.com/show_bug.cgi?id={n}");
+    ctx.make(RefKind::Rhbz, n.to_string(), Some(url), confidence)
+}
+
+fn commit(ctx: &TextContext<'_>, sha: &str, confidence: Confidence) -> Reference {
+    let sha = sha.to_ascii_lowercase();
+    match ctx.upstream {
+        Some(UpstreamProject::Github { owner, repo }) => ctx.make(
+            RefKind::UpstreamCommit,
+            format!("{owner}/{repo}@{sha}"),
+            Some(format!("https://github.com/{owner}/{repo}/commit/{sha}")),
+            confidence,
+        ),
+        Some(UpstreamProject::Gitlab { host, path }) => ctx.make(
+            RefKind::UpstreamCommit,
+            format!("{path}@{sha}"),
+            Some(format!("https://{host}/{path}/-/commit/{sha}")),
+            confidence,
+        ),
+        Some(UpstreamProject::Pagure { host, path }) => ctx.make(
+            RefKind::UpstreamCommit,
+            format!("{path}@{sha}"),
+            Some(format!("https://{host}/{path}/c/{sha}")),
+            confidence,
+        ),
+        _ => ctx.make(RefKind::UpstreamCommit, sha, None, confidence),
+    }
+}
+
+fn github_number(
+    ctx: &TextContext<'_>,
+    owner: &str,
+    repo: &str,
+    n: &str,
+    kind: Option<RefKind>,
+    confidence: Confidence,
+) -> Reference {
+    let n = n.trim_start_matches('0');
+    let id = format!("{owner}/{repo}#{n}");
+    match kind {
+        Some(RefKind::GithubPr) => {
+            let url = format!("https://github.com/{owner}/{repo}/pull/{n}");
+            ctx.make(RefKind::GithubPr, id, Some(url), confidence)
+        }
+        Some(RefKind::GithubIssue) => {
+            let url = format!("https://github.com/{owner}/{repo}/issues/{n}");
+            ctx.make(RefKind::GithubIssue, id, Some(url), confidence)
+        }
+        // GitHub numbers PRs and issues in one sequence and `/issues/N` redirects to the PR,
+        // so the URL is right either way; the kind waits for the sync to ask GitHub.
+        _ => {
+            let url = format!("https://github.com/{owner}/{repo}/issues/{n}");
+            let mut r = ctx.make(RefKind::Ambiguous, id, Some(url), Confidence::Low);
+            r.note = Some(format!("github-pr or github-issue of {owner}/{repo}"));
+            r
+        }
+    }
+}
+
+fn gitlab_mr(ctx: &TextContext<'_>, host: &str, path: &str, n: &str, confidence: Confidence) -> Reference {
+    let url = format!("https://{host}/{path}/-/merge_requests/{n}");
+    ctx.make(RefKind::GitlabMr, format!("{path}!{n}"), Some(url), confidence)
+}
+
+fn pagure_pr(ctx: &TextContext<'_>, host: &str, path: &str, n: &str, confidence: Confidence) -> Reference {
+    let url = format!("https://{host}/{path}/pull-request/{n}");
+    ctx.make(RefKind::PagurePr, format!("{path}#{n}"), Some(url), confidence)
+}
+
+/// "PR 123": a pull/merge request of the package's upstream project.
+pub(crate) fn pr_of_upstream(ctx: &TextContext<'_>, n: &str) -> Reference {
+    let n = n.trim_start_matches('0');
+    match ctx.upstream {
+        Some(UpstreamProject::Github { owner, repo }) => {
+            github_number(ctx, owner, repo, n, Some(RefKind::GithubPr), Confidence::Medium)
+        }
+        Some(UpstreamProject::Gitlab { host, path }) => gitlab_mr(ctx, host, path, n, Confidence::Medium),
+        Some(UpstreamProject::Pagure { host, path }) => pagure_pr(ctx, host, path, n, Confidence::Medium),
+        _ => ambiguous(ctx, n, "a pull request, but the package's upstream project is not on a known forge"),
+    }
+}
+
+fn issue_of_upstream(ctx: &TextContext<'_>, n: &str) -> Reference {
+    match ctx.upstream {
+        Some(UpstreamProject::Github { owner, repo }) => {
+            github_number(ctx, owner, repo, n, Some(RefKind::GithubIssue), Confidence::Medium)
+        }
+        _ => ambiguous(ctx, n, "an issue, but of which tracker the context does not say"),
+    }
+}
+
+fn ambiguous(ctx: &TextContext<'_>, n: &str, why: &str) -> Reference {
+    let mut r = ctx.make(RefKind::Ambiguous, format!("#{n}"), None, Confidence::Low);
+    r.note = Some(why.to_string());
+    r
+}
+
+/// A number with no word that names its kind.
+fn bare_number(ctx: &TextContext<'_>, n: &str) -> Reference {
+    if parse_id(n) >= RHBZ_MIN_BARE_ID {
+        let mut r = rhbz(ctx, n, Confidence::Low);
+        r.note = Some("bare number read as a Red Hat Bugzilla id by its magnitude".into());
+        return r;
+    }
+    let candidates = match ctx.upstream {
+        Some(p @ UpstreamProject::Github { .. }) => format!("pull request or issue of {}", p.describe()),
+        Some(p) => format!("pull request or issue of {}, or an old Red Hat bug", p.describe()),
+        None => "a pull request, an issue or a bug of an unknown tracker".to_string(),
+    };
+    ambiguous(ctx, n, &candidates)
+}
+
+/// Classifies one URL. `None` for URLs that are no reference (a project's home page in the
+/// URL: tag is handled by the spec parser, not here).
+pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
+    let url = raw.trim_end_matches(['.', ',', ';', ':', '\'', '"', '>', '}', '*']);
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return None;
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.to_ascii_lowercase();
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let path = path.split('#').next().unwrap_or_default();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let strip_ext = |s: &str| -> String {
+        s.trim_end_matches(".patch").trim_end_matches(".diff").to_string()
+    };
+    let high = Confidence::High;
+
+    match host.as_str() {
+        "github.com" | "www.github.com" if segs.len() >= 4 => {
+            let (o, r) = (segs[0], segs[1]);
+            let n = strip_ext(segs[3]);
+            match segs[2] {
+                "pull" if segs.get(4) == Some(&"commits") && segs.len() > 5 => {
+                    let sha = strip_ext(segs[5]);
+                    return Some(github_commit(ctx, o, r, &sha));
+                }
+                "pull" if is_number(&n) => return Some(github_number(ctx, o, r, &n, Some(RefKind::GithubPr), high)),
+                "issues" if is_number(&n) => {
+                    return Some(github_number(ctx, o, r, &n, Some(RefKind::GithubIssue), high));
+                }
+                "commit" if is_sha(&n) => return Some(github_commit(ctx, o, r, &n)),
+                _ => {}
+            }
+        }
+        "patch-diff.githubusercontent.com" if segs.len() >= 5 && segs[0] == "raw" && segs[3] == "pull" => {
+            let n = strip_ext(segs[4]);
+            if is_number(&n) {
+                return Some(github_number(ctx, segs[1], segs[2], &n, Some(RefKind::GithubPr), high));
+            }
+        }
+        "bugzilla.redhat.com" | "bugzilla.rh" => {
+            let id = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("id="))
+                .map(str::to_string)
+                .or_else(|| segs.last().map(|s| s.to_string()))
+                .unwrap_or_default();
+            if is_number(&id) {
+                return Some(rhbz(ctx, &id, high));
+            }
+            if CVE.is_match(&id) {
+                let cve = id.to_ascii_uppercase();
+                return Some(ctx.make(RefKind::Cve, cve, Some(url.to_string()), high));
+            }
+        }
+        "fedoraproject.org" | "www.fedoraproject.org" => {
+            if let Some(pos) = segs.iter().position(|s| *s == "Changes") {
+                if let Some(name) = segs.get(pos + 1) {
+                    let r = ctx.make(RefKind::FedoraChange, name.to_string(), Some(url.to_string()), high);
+                    return Some(r);
+                }
+            }
+        }
+        "nvd.nist.gov" | "www.cve.org" | "cve.mitre.org" | "access.redhat.com" => {
+            if let Some(m) = CVE.captures(url) {
+                let id = format!("CVE-{}-{}", &m[1], &m[2]);
+                return Some(ctx.make(RefKind::Cve, id, Some(url.to_string()), high));
+            }
+        }
+        "pagure.io" | "src.fedoraproject.org" => {
+            if let Some(pos) = segs.iter().position(|s| *s == "pull-request") {
+                if let Some(n) = segs.get(pos + 1).filter(|n| is_number(n)) {
+                    let project = segs[..pos].join("/");
+                    return Some(pagure_pr(ctx, &host, &project, n, high));
+                }
+            }
+            if let Some(pos) = segs.iter().position(|s| *s == "c") {
+                if let Some(sha) = segs.get(pos + 1).map(|s| strip_ext(s)).filter(|s| is_sha(s)) {
+                    let project = segs[..pos].join("/");
+                    let id = format!("{project}@{sha}");
+                    return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
+                }
+            }
+        }
+        _ => {}
+    }
+
+    // GitLab instances: gitlab.com, gitlab.freedesktop.org, gitlab.gnome.org, salsa...
+    if let Some(dash) = segs.iter().position(|s| *s == "-") {
+        let project = segs[..dash].join("/");
+        match (segs.get(dash + 1), segs.get(dash + 2).map(|s| strip_ext(s))) {
+            (Some(&"merge_requests"), Some(n)) if is_number(&n) => {
+                return Some(gitlab_mr(ctx, &host, &project, &n, high));
+            }
+            (Some(&"commit"), Some(sha)) if is_sha(&sha) => {
+                let id = format!("{project}@{sha}");
+                return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
+            }
+            _ => {}
+        }
+    }
+    // cgit / gitweb: `commit/?id=<sha>`, `;h=<sha>`, `/commit/<sha>` on any host.
+    let sha_param = query
+        .split(['&', ';'])
+        .find_map(|kv| kv.strip_prefix("id=").or_else(|| kv.strip_prefix("h=")))
+        .filter(|s| is_sha(s));
+    let commit_path = segs
+        .windows(2)
+        .find(|w| w[0] == "commit" || w[0] == "c" || w[0] == "commits")
+        .map(|w| strip_ext(w[1]))
+        .filter(|s| is_sha(s));
+    if let Some(sha) = sha_param.map(str::to_string).or(commit_path) {
+        let id = format!("{host}@{}", sha.to_ascii_lowercase());
+        return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
+    }
+    if let Some(m) = CVE.captures(url) {
+        let id = format!("CVE-{}-{}", &m[1], &m[2]);
+        return Some(ctx.make(RefKind::Cve, id, Some(url.to_string()), high));
+    }
+    Some(ctx.make(RefKind::Url, url.to_string(), Some(url.to_string()), high))
+}
+
+fn github_commit(ctx: &TextContext<'_>, owner: &str, repo: &str, sha: &str) -> Reference {
+    let sha = sha.to_ascii_lowercase();
+    ctx.make(
+        RefKind::UpstreamCommit,
+        format!("{owner}/{repo}@{sha}"),
+        Some(format!("https://github.com/{owner}/{repo}/commit/{sha}")),
+        Confidence::High,
+    )
+}
+
+fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub(crate) fn is_sha(s: &str) -> bool {
+    (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Public for the file-name and header parsers: a commit of the package's upstream.
+pub(crate) fn commit_ref(ctx: &TextContext<'_>, sha: &str, confidence: Confidence) -> Reference {
+    commit(ctx, sha, confidence)
+}
+
+/// Public for the file-name parser: a bug number known to be Red Hat's.
+pub(crate) fn rhbz_ref(ctx: &TextContext<'_>, n: &str, confidence: Confidence) -> Reference {
+    rhbz(ctx, n, confidence)
+}
+
+/// Public for the file-name parser: `gh123`, GitHub but PR or issue unknown.
+pub(crate) fn github_ambiguous_ref(ctx: &TextContext<'_>, n: &str) -> Reference {
+    match ctx.upstream {
+        Some(UpstreamProject::Github { owner, repo }) => github_number(ctx, owner, repo, n, None, Confidence::Low),
+        _ => ambiguous(ctx, n, "a GitHub number, but the package's upstream is not on GitHub"),
+    }
+}
+
+/// Keeps one reference per (kind, id, role), the most confident, in first-seen order.
+pub fn dedup(refs: &mut Vec<Reference>) {
+    let mut best: std::collections::HashMap<(RefKind, String, Role), usize> = Default::default();
+    let mut keep: Vec<Reference> = Vec::with_capacity(refs.len());
+    for r in refs.drain(..) {
+        let key = (r.kind, r.id.clone(), r.role);
+        match best.get(&key) {
+            Some(&i) if keep[i].confidence >= r.confidence => {}
+            Some(&i) => keep[i] = r,
+            None => {
+                best.insert(key, keep.len());
+                keep.push(r);
+            }
+        }
+    }
+    // An ambiguous `#N` is settled when the same number was also found with a kind.
+    let resolved: std::collections::HashSet<String> = keep
+        .iter()
+        .filter(|r| r.kind != RefKind::Ambiguous)
+        .filter_map(|r| r.id.rsplit(['#', '!']).next().map(str::to_string))
+        .collect();
+    keep.retain(|r| {
+        r.kind != RefKind::Ambiguous || !r.id.rsplit(['#', '!']).next().is_some_and(|n| resolved.contains(n))
+    });
+    *refs = keep;
+}
+
+#[cfg(test)]
+mod tests;

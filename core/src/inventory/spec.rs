@@ -1,0 +1,469 @@
+//! Spec file scanning: the preamble tags forkdebt needs, every `Patch` line with the comment
+//! block above it, and `%changelog`. Macros are expanded, never executed (see [`super::macros`]).
+//!
+//! The parser is line-based and forgiving: whatever it cannot read becomes a [`Warning`] with
+//! file and line, and the rest of the file is still read. `rpm-spec` (crates.io) parses spec
+//! syntax but keeps no comments and expands no macros, which is exactly what is needed here.
+
+use super::macros::{Macros, eval_condition};
+use super::text;
+use crate::model::Warning;
+use regex::Regex;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// One `PatchN:` line (or `%patchlist` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecPatch {
+    pub number: Option<u32>,
+    /// The value, macros expanded: a file name or a URL.
+    pub value: String,
+    pub line: u32,
+    /// The comment block directly above, `(line, text without '#')`.
+    pub comments: Vec<(u32, String)>,
+    /// The comment block also stands above earlier `Patch` lines (a series under one comment).
+    pub shared_comment: bool,
+    /// `%if` conditions that could not be evaluated, joined with ` && `.
+    pub condition: Option<String>,
+}
+
+/// One line of `%changelog` with the entry it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogLine {
+    pub line: u32,
+    pub text: String,
+    pub entry_date: Option<String>,
+    pub entry_evr: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecFile {
+    pub name: Option<String>,
+    pub epoch: Option<String>,
+    pub version: Option<String>,
+    pub release: Option<String>,
+    pub url: Option<String>,
+    /// `SourceN` values in order, macros expanded (`Source0` first when present).
+    pub sources: Vec<String>,
+    pub patches: Vec<SpecPatch>,
+    pub changelog: Vec<ChangelogLine>,
+}
+
+impl SpecFile {
+    pub fn source0(&self) -> Option<&str> {
+        self.sources.first().map(String::as_str)
+    }
+}
+
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([A-Za-z][A-Za-z0-9]*)(\([^)]*\))?\s*:\s*(.*?)\s*$").expect("static regex"));
+static CHANGELOG_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\*\s+(\w{3}\s+\w{3}\s+\d{1,2}\s+(?:\d\d:\d\d:\d\d\s+(?:\w+\s+)?)?\d{4})\s+(.*?)\s*$")
+        .expect("static regex")
+});
+
+/// Sections that end the preamble. `%package` starts a sub-preamble (Patch lines allowed there).
+const SECTIONS: &[&str] = &[
+    "description", "prep", "build", "install", "check", "clean", "files", "changelog", "pre",
+    "post", "preun", "postun", "pretrans", "posttrans", "preuninstall", "triggerin", "triggerun",
+    "triggerpostun", "triggerprein", "filetriggerin", "filetriggerun", "filetriggerpostun",
+    "transfiletriggerin", "transfiletriggerun", "transfiletriggerpostun", "verifyscript",
+    "generate_buildrequires", "conf", "patchlist", "sourcelist", "package",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Preamble,
+    SubPackage,
+    PatchList,
+    SourceList,
+    Changelog,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+enum Truth {
+    Known(bool),
+    Unknown(String),
+}
+
+#[derive(Debug, Clone)]
+struct CondFrame {
+    line: u32,
+    truth: Truth,
+    /// A branch of this `%if`/`%elif` chain was already known-true.
+    taken: bool,
+    /// The enclosing frames all allowed this one to be read at all.
+    parent_active: bool,
+}
+
+struct State<'a> {
+    path: &'a str,
+    macros: Macros,
+    spec: SpecFile,
+    section: Section,
+    conds: Vec<CondFrame>,
+    comments: Vec<(u32, String)>,
+    /// The last line was a Patch line that consumed `comments` (a series may follow).
+    series_comment: Option<Vec<(u32, String)>>,
+    next_patch_number: u32,
+    entry_date: Option<String>,
+    entry_evr: Option<String>,
+    warnings: &'a mut Vec<Warning>,
+}
+
+/// Parses one spec file. `predefined` are the downstream's macros (`dist`, `rhel`...).
+pub fn parse(bytes: &[u8], path: &str, predefined: &HashMap<String, String>, warnings: &mut Vec<Warning>) -> SpecFile {
+    let Some(text) = text::decode(bytes, path, warnings) else {
+        return SpecFile::default();
+    };
+    let mut local_warnings = Vec::new();
+    let mut st = State {
+        path,
+        macros: Macros::new(predefined),
+        spec: SpecFile::default(),
+        section: Section::Preamble,
+        conds: Vec::new(),
+        comments: Vec::new(),
+        series_comment: None,
+        next_patch_number: 0,
+        entry_date: None,
+        entry_evr: None,
+        warnings: &mut local_warnings,
+    };
+    // Join backslash continuations into logical lines, keeping the first line's number.
+    let mut lines: Vec<(u32, String)> = Vec::new();
+    let mut pending: Option<(u32, String)> = None;
+    let mut line_warnings = Vec::new();
+    for (n, l) in text::lines(&text, path, &mut line_warnings) {
+        let (start, mut acc) = pending.take().unwrap_or((n, String::new()));
+        if let Some(body) = l.strip_suffix('\\').filter(|_| acc.len() < text::MAX_LINE_BYTES) {
+            acc.push_str(body);
+            acc.push('\n');
+            pending = Some((start, acc));
+        } else {
+            acc.push_str(l);
+            lines.push((start, acc));
+        }
+    }
+    if let Some(p) = pending {
+        lines.push(p);
+    }
+    st.warnings.append(&mut line_warnings);
+    for (n, l) in &lines {
+        st.line(*n, l);
+    }
+    for frame in &st.conds {
+        st.warnings.push(Warning {
+            path: path.to_string(),
+            line: Some(frame.line),
+            message: "%if is never closed by %endif".into(),
+        });
+    }
+    let spec = std::mem::take(&mut st.spec);
+    warnings.append(&mut local_warnings);
+    spec
+}
+
+impl State<'_> {
+    fn warn(&mut self, line: u32, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: self.path.to_string(),
+            line: Some(line),
+            message: message.into(),
+        });
+    }
+
+    fn active(&self) -> bool {
+        self.conds
+            .last()
+            .is_none_or(|f| f.parent_active && !matches!(f.truth, Truth::Known(false)))
+    }
+
+    fn unknown_condition(&self) -> Option<String> {
+        let parts: Vec<&str> = self
+            .conds
+            .iter()
+            .filter_map(|f| match &f.truth {
+                Truth::Unknown(s) => Some(s.as_str()),
+                Truth::Known(_) => None,
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" && "))
+    }
+
+    fn evaluate(&self, directive: &str, arg: &str) -> Truth {
+        match directive {
+            "if" | "elif" => {
+                let e = self.macros.expand(arg);
+                match (e.unresolved, eval_condition(&e.text)) {
+                    (false, Some(b)) => Truth::Known(b),
+                    _ => Truth::Unknown(format!("%{directive} {arg}")),
+                }
+            }
+            // Architecture and OS conditions depend on the build host: patches under them are
+            // carried all the same.
+            _ => Truth::Unknown(format!("%{directive} {arg}")),
+        }
+    }
+
+    fn line(&mut self, n: u32, raw: &str) {
+        let trimmed = raw.trim();
+        if self.section == Section::Changelog {
+            self.changelog_line(n, raw);
+            return;
+        }
+        if let Some(rest) = trimmed.strip_prefix('%') {
+            let (word, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let arg = arg.trim();
+            if self.conditional(n, word, arg) {
+                return;
+            }
+            if !self.active() {
+                return;
+            }
+            match word {
+                "global" | "define" => {
+                    let (name, value) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
+                    let name = name.trim_end_matches("()");
+                    if word == "global" {
+                        // %global expands its body at definition time.
+                        let v = self.macros.expand(value.trim()).text;
+                        self.macros.define(name, &v);
+                    } else {
+                        self.macros.define(name, value.trim());
+                    }
+                    self.comments.clear();
+                    return;
+                }
+                "undefine" => {
+                    self.comments.clear();
+                    return;
+                }
+                _ => {}
+            }
+            let section_word = word.split(['(', '{']).next().unwrap_or(word);
+            if SECTIONS.contains(&section_word) {
+                self.section = match section_word {
+                    "changelog" => Section::Changelog,
+                    "package" => Section::SubPackage,
+                    "patchlist" => Section::PatchList,
+                    "sourcelist" => Section::SourceList,
+                    _ => Section::Other,
+                };
+                self.comments.clear();
+                self.series_comment = None;
+                return;
+            }
+        }
+        if !self.active() {
+            return;
+        }
+        match self.section {
+            Section::Preamble | Section::SubPackage => self.preamble_line(n, trimmed),
+            Section::PatchList => {
+                if let Some(c) = trimmed.strip_prefix('#') {
+                    self.comments.push((n, c.trim().to_string()));
+                } else if trimmed.is_empty() {
+                    self.comments.clear();
+                    self.series_comment = None;
+                } else {
+                    let number = self.next_patch_number;
+                    self.add_patch(n, Some(number), trimmed);
+                }
+            }
+            Section::SourceList => {
+                if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                    let v = self.macros.expand(trimmed).text;
+                    self.spec.sources.push(v);
+                }
+            }
+            Section::Changelog | Section::Other => {}
+        }
+    }
+
+    /// Handles `%if`-family lines; true when the line was one.
+    fn conditional(&mut self, n: u32, word: &str, arg: &str) -> bool {
+        match word {
+            "if" | "ifarch" | "ifnarch" | "ifos" | "ifnos" => {
+                let parent_active = self.active();
+                let truth = self.evaluate(word, arg);
+                let taken = matches!(truth, Truth::Known(true));
+                self.conds.push(CondFrame { line: n, truth, taken, parent_active });
+                true
+            }
+            "elif" | "elifarch" | "elifos" => {
+                let Some(frame) = self.conds.last().cloned() else {
+                    self.warn(n, format!("%{word} without %if"));
+                    return true;
+                };
+                let truth = if frame.taken {
+                    Truth::Known(false)
+                } else {
+                    match (&frame.truth, self.evaluate(word, arg)) {
+                        // An earlier branch might have been taken: this one is uncertain too.
+                        (Truth::Unknown(_), Truth::Known(_)) => Truth::Unknown(format!("%{word} {arg}")),
+                        (_, t) => t,
+                    }
+                };
+                let taken = frame.taken || matches!(truth, Truth::Known(true));
+                if let Some(f) = self.conds.last_mut() {
+                    f.truth = truth;
+                    f.taken = taken;
+                }
+                true
+            }
+            "else" => {
+                match self.conds.last_mut() {
+                    Some(f) => {
+                        f.truth = match &f.truth {
+                            _ if f.taken => Truth::Known(false),
+                            Truth::Known(_) => Truth::Known(true),
+                            Truth::Unknown(c) => Truth::Unknown(format!("!({c})")),
+                        };
+                        f.taken = true;
+                    }
+                    None => self.warn(n, "%else without %if"),
+                }
+                true
+            }
+            "endif" => {
+                if self.conds.pop().is_none() {
+                    self.warn(n, "%endif without %if");
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn preamble_line(&mut self, n: u32, trimmed: &str) {
+        if trimmed.is_empty() {
+            self.comments.clear();
+            self.series_comment = None;
+            return;
+        }
+        if let Some(c) = trimmed.strip_prefix('#') {
+            if self.series_comment.is_some() {
+                self.series_comment = None;
+                self.comments.clear();
+            }
+            self.comments.push((n, c.trim().to_string()));
+            return;
+        }
+        let Some(caps) = TAG.captures(trimmed) else {
+            self.comments.clear();
+            self.series_comment = None;
+            return;
+        };
+        let tag = caps[1].to_ascii_lowercase();
+        let raw_value = caps[3].to_string();
+        let value = self.macros.expand(&raw_value).text;
+        if let Some(num) = tag.strip_prefix("patch") {
+            let number = if num.is_empty() {
+                Some(self.next_patch_number)
+            } else {
+                match num.parse::<u32>() {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        self.warn(n, format!("patch tag `{}` has no valid number", &caps[1]));
+                        None
+                    }
+                }
+            };
+            if num.is_empty() || number.is_some() {
+                self.add_patch(n, number, &raw_value);
+            }
+            return;
+        }
+        self.comments.clear();
+        self.series_comment = None;
+        let main = self.section == Section::Preamble;
+        match tag.as_str() {
+            "name" if main => {
+                self.macros.define("name", &value);
+                self.spec.name.get_or_insert(value);
+            }
+            "version" if main => {
+                self.macros.define("version", &value);
+                self.spec.version.get_or_insert(value);
+            }
+            "release" if main => {
+                self.macros.define("release", &value);
+                self.spec.release.get_or_insert(value);
+            }
+            "epoch" if main => {
+                self.macros.define("epoch", &value);
+                self.spec.epoch.get_or_insert(value);
+            }
+            "url" if main => {
+                self.macros.define("url", &value);
+                self.spec.url.get_or_insert(value);
+            }
+            t if t.starts_with("source") => {
+                let idx = t.trim_start_matches("source");
+                if idx == "0" || (idx.is_empty() && self.spec.sources.is_empty()) {
+                    self.macros.define("SOURCE0", &value);
+                    self.spec.sources.insert(0, value);
+                } else {
+                    self.spec.sources.push(value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn add_patch(&mut self, n: u32, number: Option<u32>, raw_value: &str) {
+        let value = self.macros.expand(raw_value.trim()).text;
+        let (comments, shared) = match (&self.series_comment, self.comments.is_empty()) {
+            (Some(series), true) => (series.clone(), true),
+            _ => (std::mem::take(&mut self.comments), false),
+        };
+        self.series_comment = Some(comments.clone());
+        if let Some(num) = number {
+            self.next_patch_number = self.next_patch_number.max(num.saturating_add(1));
+        }
+        if value.is_empty() {
+            self.warn(n, "Patch line with no file name");
+            return;
+        }
+        let condition = self.unknown_condition();
+        self.spec.patches.push(SpecPatch {
+            number,
+            value,
+            line: n,
+            comments,
+            shared_comment: shared,
+            condition,
+        });
+    }
+
+    fn changelog_line(&mut self, n: u32, raw: &str) {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed == "%autochangelog" {
+            return;
+        }
+        if let Some(c) = CHANGELOG_ENTRY.captures(trimmed) {
+            self.entry_date = Some(c[1].to_string());
+            // "Name <mail> - 1:2.3-4.fb1" or "Name <mail> 2.3-4"
+            let who = &c[2];
+            let evr = who
+                .rsplit_once(" - ")
+                .map(|(_, e)| e)
+                .or_else(|| who.rsplit_once("> ").map(|(_, e)| e))
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.contains(' '));
+            self.entry_evr = evr.map(str::to_string);
+            return;
+        }
+        self.spec.changelog.push(ChangelogLine {
+            line: n,
+            text: trimmed.to_string(),
+            entry_date: self.entry_date.clone(),
+            entry_evr: self.entry_evr.clone(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,16 @@
+//! forkdebt-core: the domain model, RPM EVR ordering, dist-git inventory scanning, and the
+//! store. Knows nothing of upstream services or chat (those crates build on this one).
+//!
+//! - [`model`]: packages, patches, references, states.
+//! - [`evr`]: RPM version ordering and Release anatomy.
+//! - [`inventory`]: scanning spec files and patches.
+//! - [`config`]: the configuration file.
+//! - [`store`]: SQLite / PostgreSQL persistence.
+//! - [`report`]: the stable JSON report and its table and Markdown renderings.
+
+pub mod config;
+pub mod evr;
+pub mod inventory;
+pub mod model;
+pub mod report;
+pub mod store;

@@ -1,0 +1,333 @@
+//! The inventory's domain model: what a downstream carries and where each patch comes from.
+//!
+//! - [`Reference`]: one pointer upstream (a PR, a commit, a bug...) with its [`RefKind`],
+//!   [`Role`], [`Confidence`] and where it was found.
+//! - [`Patch`]: one carried patch with its header facts, references and claimed status.
+//! - [`Package`]: one spec file's package with its EVR, upstream project and patches.
+//! - [`Warning`]: a soft error of the scan, naming file and line.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a reference points at. The names are the stable strings of `report --format json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefKind {
+    GithubPr,
+    GithubIssue,
+    UpstreamCommit,
+    GitlabMr,
+    PagurePr,
+    Rhbz,
+    Cve,
+    FedoraChange,
+    Url,
+    /// A bare number (`#1234`) whose meaning the context does not settle; `note` lists the
+    /// candidates. Kept rather than guessed.
+    Ambiguous,
+}
+
+impl RefKind {
+    pub const ALL: [RefKind; 10] = [
+        RefKind::GithubPr,
+        RefKind::GithubIssue,
+        RefKind::UpstreamCommit,
+        RefKind::GitlabMr,
+        RefKind::PagurePr,
+        RefKind::Rhbz,
+        RefKind::Cve,
+        RefKind::FedoraChange,
+        RefKind::Url,
+        RefKind::Ambiguous,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefKind::GithubPr => "github-pr",
+            RefKind::GithubIssue => "github-issue",
+            RefKind::UpstreamCommit => "upstream-commit",
+            RefKind::GitlabMr => "gitlab-mr",
+            RefKind::PagurePr => "pagure-pr",
+            RefKind::Rhbz => "rhbz",
+            RefKind::Cve => "cve",
+            RefKind::FedoraChange => "fedora-change",
+            RefKind::Url => "url",
+            RefKind::Ambiguous => "ambiguous",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RefKind> {
+        RefKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for RefKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How sure the scanner is that the reference means what its kind says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// Resolved from context: magnitude of a number, a file-name convention.
+    Low,
+    /// A number with words that name its kind and a known upstream project ("PR 123").
+    Medium,
+    /// A full URL or an unambiguous trailer (`(cherry picked from commit ...)`).
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Confidence> {
+        [Confidence::Low, Confidence::Medium, Confidence::High]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+    /// One step less sure (for a comment shared by several `Patch` lines, for example).
+    pub fn lower(self) -> Confidence {
+        match self {
+            Confidence::High => Confidence::Medium,
+            _ => Confidence::Low,
+        }
+    }
+}
+
+/// Whether the reference is the patch itself upstream, or something it relates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The patch's own upstream form: its PR, MR, commit, or the bug it was written for.
+    Origin,
+    /// Named by `Fixes:`, `Closes:`, DEP-3 `Bug:`: an issue the patch addresses, not the patch.
+    Related,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Origin => "origin",
+            Role::Related => "related",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "origin" => Some(Role::Origin),
+            "related" => Some(Role::Related),
+            _ => None,
+        }
+    }
+}
+
+/// One upstream reference of a patch (or of a package's changelog, or a deviation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reference {
+    pub kind: RefKind,
+    /// Canonical id: `owner/repo#16838`, `owner/repo@<sha>`, `1234567`, `CVE-2020-13776`...
+    pub id: String,
+    pub url: Option<String>,
+    pub role: Role,
+    pub confidence: Confidence,
+    /// Where it was found: `path:line (what)`.
+    pub found_in: String,
+    /// For ambiguous references, the candidates; otherwise how it was resolved, if notable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The status a patch claims for itself (Yocto `Upstream-Status`, DEP-3 `Forwarded` /
+/// `Applied-Upstream`, openSUSE `PATCH-FIX-*` tags, cherry-pick trailers), before any upstream
+/// lookup confirms it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PatchState {
+    /// Written here and never sent upstream (or no reference at all: local-only).
+    NotSent,
+    Submitted,
+    /// Merged upstream (a backport or cherry-pick of an upstream commit).
+    Merged,
+    /// Upstream said it is not needed there (Yocto `Inappropriate`, DEP-3 `not-needed`).
+    NotNeeded,
+    /// Upstream rejected it.
+    Denied,
+    /// References exist but nothing says where they stand.
+    Unknown,
+    /// No longer in dist-git.
+    Dropped,
+}
+
+impl PatchState {
+    pub const ALL: [PatchState; 7] = [
+        PatchState::NotSent,
+        PatchState::Submitted,
+        PatchState::Merged,
+        PatchState::NotNeeded,
+        PatchState::Denied,
+        PatchState::Unknown,
+        PatchState::Dropped,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchState::NotSent => "not-sent",
+            PatchState::Submitted => "submitted",
+            PatchState::Merged => "merged",
+            PatchState::NotNeeded => "not-needed",
+            PatchState::Denied => "denied",
+            PatchState::Unknown => "unknown",
+            PatchState::Dropped => "dropped",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PatchState> {
+        PatchState::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for PatchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status claim with the text that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Claim {
+    pub state: PatchState,
+    pub evidence: String,
+}
+
+/// One carried patch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Patch {
+    /// The file name as the spec names it (macros expanded; a URL's last segment).
+    pub file: String,
+    /// `N` of `PatchN`, or the position in `%patchlist`.
+    pub number: Option<u32>,
+    /// Path of the patch file relative to the scanned folder, if it was found.
+    pub path: Option<String>,
+    /// The spec's `%if` condition around the `Patch` line, when it could not be evaluated.
+    pub condition: Option<String>,
+    pub subject: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub lines_added: u32,
+    pub lines_removed: u32,
+    pub refs: Vec<Reference>,
+    pub claims: Vec<Claim>,
+}
+
+impl Patch {
+    /// A patch with no upstream reference at all is local-only.
+    pub fn is_local_only(&self) -> bool {
+        self.refs.is_empty()
+    }
+
+    /// The inventory's view of the patch's state: the strongest claim, else not-sent for a
+    /// local-only patch, else unknown (references, but no word on where they stand).
+    pub fn inventory_state(&self) -> PatchState {
+        // Order of strength: an explicit refusal or "not needed" beats "merged" beats
+        // "submitted" beats "pending".
+        let rank = |s: PatchState| match s {
+            PatchState::Denied => 5,
+            PatchState::NotNeeded => 4,
+            PatchState::Merged => 3,
+            PatchState::Submitted => 2,
+            PatchState::NotSent => 1,
+            _ => 0,
+        };
+        if let Some(best) = self.claims.iter().map(|c| c.state).max_by_key(|s| rank(*s)) {
+            return best;
+        }
+        if self.is_local_only() {
+            PatchState::NotSent
+        } else {
+            PatchState::Unknown
+        }
+    }
+}
+
+/// The project a package is packaged from, as told by `Source0` / `URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "forge", rename_all = "kebab-case")]
+pub enum UpstreamProject {
+    /// `repo` is where pull requests live (`systemd/systemd` for `systemd/systemd-stable`).
+    Github { owner: String, repo: String },
+    Gitlab { host: String, path: String },
+    Pagure { host: String, path: String },
+    Other { url: String },
+}
+
+impl UpstreamProject {
+    pub fn describe(&self) -> String {
+        match self {
+            UpstreamProject::Github { owner, repo } => format!("github:{owner}/{repo}"),
+            UpstreamProject::Gitlab { host, path } => format!("gitlab:{host}/{path}"),
+            UpstreamProject::Pagure { host, path } => format!("pagure:{host}/{path}"),
+            UpstreamProject::Other { url } => url.clone(),
+        }
+    }
+}
+
+/// One package of a downstream, from its spec file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    /// Spec path relative to the scanned folder.
+    pub spec_path: String,
+    pub epoch: Option<u32>,
+    pub version: String,
+    pub release: String,
+    /// The downstream's local release marker found in `release` (`fb6`, `hs+fb`).
+    pub local_marker: Option<String>,
+    /// The distribution tag found in `release` (`el9`, `fc34`).
+    pub dist_tag: Option<String>,
+    pub upstream: Option<UpstreamProject>,
+    pub url: Option<String>,
+    pub source0: Option<String>,
+    pub patches: Vec<Patch>,
+    /// References in `%changelog` lines that match no carried patch.
+    pub changelog_refs: Vec<Reference>,
+}
+
+impl Package {
+    /// `epoch:version-release`, the epoch left out when absent.
+    pub fn evr(&self) -> String {
+        match self.epoch {
+            Some(e) => format!("{e}:{}-{}", self.version, self.release),
+            None => format!("{}-{}", self.version, self.release),
+        }
+    }
+}
+
+/// A soft error: the scan goes on, and says what and where.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Warning {
+    pub path: String,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.path, l, self.message),
+            None => write!(f, "{}: {}", self.path, self.message),
+        }
+    }
+}
+
+/// A policy deviation from the TOML inventory: something no spec shows, retired by a Change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Deviation {
+    pub name: String,
+    pub package: Option<String>,
+    pub description: String,
+    pub refs: Vec<Reference>,
+}

@@ -1,0 +1,414 @@
+//! Writing a scan: one transaction per downstream, idempotent. Unchanged rows only get their
+//! `last_seen` moved; changed ones are rewritten; a patch (or package) no longer in dist-git
+//! is kept and marked dropped with the date, never deleted.
+
+use super::{QueryContext, Result, Store, fingerprint, timestamp};
+use crate::inventory::Inventory;
+use crate::model::{Package, Patch, Reference};
+use sqlx::{AssertSqlSafe, Row};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use std::collections::HashMap;
+
+/// Rows per multi-row INSERT: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
+const INSERT_CHUNK_ROWS: usize = 200;
+
+/// What a scan changed in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScanSummary {
+    pub packages: usize,
+    pub patches: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub dropped: usize,
+    pub packages_removed: usize,
+    pub warnings: usize,
+}
+
+type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
+
+/// A multi-row `INSERT ... VALUES ($1,$2),($3,$4)...` for `rows` rows of `cols` columns.
+fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * cols * 5 + suffix.len());
+    sql.push_str(prefix);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    sql
+}
+
+fn patch_fingerprint(p: &Patch) -> String {
+    fingerprint(&serde_json::to_vec(p).unwrap_or_default())
+}
+
+fn package_fingerprint(p: &Package) -> String {
+    // The package row without its patches (they have their own rows).
+    let head = Package {
+        patches: Vec::new(),
+        ..p.clone()
+    };
+    fingerprint(&serde_json::to_vec(&head).unwrap_or_default())
+}
+
+fn opt_i64(v: Option<u32>) -> Option<i64> {
+    v.map(i64::from)
+}
+
+fn bind_patch<'q>(q: AnyQuery<'q>, package_id: i64, p: &Patch, fp: String, now: &str) -> AnyQuery<'q> {
+    q.bind(package_id)
+        .bind(p.file.clone())
+        .bind(opt_i64(p.number))
+        .bind(p.path.clone())
+        .bind(p.condition.clone())
+        .bind(p.subject.clone())
+        .bind(p.author.clone())
+        .bind(p.date.clone())
+        .bind(i64::from(p.lines_added))
+        .bind(i64::from(p.lines_removed))
+        .bind(p.inventory_state().as_str())
+        .bind(serde_json::to_string(&p.claims).unwrap_or_else(|_| "[]".into()))
+        .bind(fp)
+        .bind(now.to_string())
+        .bind(now.to_string())
+}
+const PATCH_COLS: usize = 15;
+const PATCH_INSERT: &str = "INSERT INTO patches (package_id, file, number, path, condition, subject, author, \
+     authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen)";
+
+fn bind_ref<'q>(q: AnyQuery<'q>, patch_id: i64, r: &Reference) -> AnyQuery<'q> {
+    q.bind(patch_id)
+        .bind(r.kind.as_str())
+        .bind(r.id.clone())
+        .bind(r.url.clone())
+        .bind(r.role.as_str())
+        .bind(r.confidence.as_str())
+        .bind(r.found_in.clone())
+        .bind(r.note.clone())
+}
+const REF_COLS: usize = 8;
+const REF_INSERT: &str = "INSERT INTO patch_refs (patch_id, kind, ref_id, url, role, confidence, found_in, note)";
+
+impl Store {
+    /// Records the result of scanning `downstream` at `now`.
+    ///
+    /// # Errors
+    /// A database error; the transaction is rolled back and nothing stored before is lost.
+    pub async fn apply_inventory(
+        &self,
+        downstream: &str,
+        inv: &Inventory,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ScanSummary> {
+        let now = timestamp(now);
+        let mut tx = self.pool.begin().await.ctx("starting the scan transaction")?;
+        let ds_id: i64 = sqlx::query(
+            "INSERT INTO downstreams (name, last_scan_at) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET last_scan_at = excluded.last_scan_at RETURNING id",
+        )
+        .bind(downstream.to_string())
+        .bind(now.clone())
+        .fetch_one(&mut *tx)
+        .await
+        .ctx("recording the downstream")?
+        .try_get(0)
+        .ctx("reading the downstream id")?;
+
+        // What is stored now.
+        let mut known_pkgs: HashMap<String, (i64, String)> = HashMap::new();
+        for row in sqlx::query("SELECT id, name, fingerprint FROM packages WHERE downstream_id = $1")
+            .bind(ds_id)
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("loading packages")?
+        {
+            known_pkgs.insert(
+                row.try_get("name").ctx("reading packages")?,
+                (row.try_get("id").ctx("reading packages")?, row.try_get("fingerprint").ctx("reading packages")?),
+            );
+        }
+        let mut known_patches: HashMap<(i64, String), (i64, String, bool)> = HashMap::new();
+        for row in sqlx::query(
+            "SELECT p.id, p.package_id, p.file, p.fingerprint, p.dropped_at FROM patches p \
+             JOIN packages k ON k.id = p.package_id WHERE k.downstream_id = $1",
+        )
+        .bind(ds_id)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("loading patches")?
+        {
+            let dropped: Option<String> = row.try_get("dropped_at").ctx("reading patches")?;
+            known_patches.insert(
+                (row.try_get("package_id").ctx("reading patches")?, row.try_get("file").ctx("reading patches")?),
+                (row.try_get("id").ctx("reading patches")?, row.try_get("fingerprint").ctx("reading patches")?, dropped.is_some()),
+            );
+        }
+
+        let mut summary = ScanSummary {
+            packages: inv.packages.len(),
+            warnings: inv.warnings.len(),
+            ..ScanSummary::default()
+        };
+        let mut seen_pkg_ids = Vec::with_capacity(inv.packages.len());
+        let mut new_patches: Vec<(i64, &Patch, String)> = Vec::new();
+        let mut rewritten: Vec<(i64, &Patch, String)> = Vec::new();
+        let mut seen_patch_ids: Vec<i64> = Vec::new();
+
+        for pkg in &inv.packages {
+            let fp = package_fingerprint(pkg);
+            let upstream = pkg.upstream.as_ref().map(|u| serde_json::to_string(u).unwrap_or_default());
+            let changelog = serde_json::to_string(&pkg.changelog_refs).unwrap_or_else(|_| "[]".into());
+            let pkg_id = match known_pkgs.get(&pkg.name) {
+                Some((id, old)) if *old == fp => *id,
+                Some((id, _)) => {
+                    sqlx::query(
+                        "UPDATE packages SET spec_path = $1, epoch = $2, version = $3, release = $4, \
+                         local_marker = $5, dist_tag = $6, upstream = $7, url = $8, source0 = $9, \
+                         changelog_refs = $10, fingerprint = $11, removed_at = NULL WHERE id = $12",
+                    )
+                    .bind(pkg.spec_path.clone())
+                    .bind(opt_i64(pkg.epoch))
+                    .bind(pkg.version.clone())
+                    .bind(pkg.release.clone())
+                    .bind(pkg.local_marker.clone())
+                    .bind(pkg.dist_tag.clone())
+                    .bind(upstream)
+                    .bind(pkg.url.clone())
+                    .bind(pkg.source0.clone())
+                    .bind(changelog)
+                    .bind(fp)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("updating a package")?;
+                    *id
+                }
+                None => sqlx::query(
+                    "INSERT INTO packages (downstream_id, name, spec_path, epoch, version, release, \
+                     local_marker, dist_tag, upstream, url, source0, changelog_refs, fingerprint, \
+                     first_seen, last_seen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
+                     RETURNING id",
+                )
+                .bind(ds_id)
+                .bind(pkg.name.clone())
+                .bind(pkg.spec_path.clone())
+                .bind(opt_i64(pkg.epoch))
+                .bind(pkg.version.clone())
+                .bind(pkg.release.clone())
+                .bind(pkg.local_marker.clone())
+                .bind(pkg.dist_tag.clone())
+                .bind(upstream)
+                .bind(pkg.url.clone())
+                .bind(pkg.source0.clone())
+                .bind(changelog)
+                .bind(fp)
+                .bind(now.clone())
+                .bind(now.clone())
+                .fetch_one(&mut *tx)
+                .await
+                .ctx("inserting a package")?
+                .try_get(0)
+                .ctx("reading a package id")?,
+            };
+            seen_pkg_ids.push(pkg_id);
+            summary.patches += pkg.patches.len();
+            let mut files_here = std::collections::HashSet::new();
+            for patch in &pkg.patches {
+                if !files_here.insert(patch.file.as_str()) {
+                    continue; // the same file named twice in one spec: one row
+                }
+                let fp = patch_fingerprint(patch);
+                match known_patches.get(&(pkg_id, patch.file.clone())) {
+                    Some((id, old, dropped)) if *old == fp && !dropped => {
+                        seen_patch_ids.push(*id);
+                        summary.unchanged += 1;
+                    }
+                    Some((id, _, _)) => {
+                        seen_patch_ids.push(*id);
+                        rewritten.push((*id, patch, fp));
+                        summary.changed += 1;
+                    }
+                    None => {
+                        new_patches.push((pkg_id, patch, fp));
+                        summary.added += 1;
+                    }
+                }
+            }
+        }
+
+        // Rewritten patches: new facts, references replaced, dropped mark cleared.
+        for (id, p, fp) in &rewritten {
+            sqlx::query(
+                "UPDATE patches SET number = $1, path = $2, condition = $3, subject = $4, author = $5, \
+                 authored = $6, lines_added = $7, lines_removed = $8, state = $9, claims = $10, \
+                 fingerprint = $11, dropped_at = NULL WHERE id = $12",
+            )
+            .bind(opt_i64(p.number))
+            .bind(p.path.clone())
+            .bind(p.condition.clone())
+            .bind(p.subject.clone())
+            .bind(p.author.clone())
+            .bind(p.date.clone())
+            .bind(i64::from(p.lines_added))
+            .bind(i64::from(p.lines_removed))
+            .bind(p.inventory_state().as_str())
+            .bind(serde_json::to_string(&p.claims).unwrap_or_else(|_| "[]".into()))
+            .bind(fp.clone())
+            .bind(*id)
+            .execute(&mut *tx)
+            .await
+            .ctx("updating a patch")?;
+            sqlx::query("DELETE FROM patch_refs WHERE patch_id = $1")
+                .bind(*id)
+                .execute(&mut *tx)
+                .await
+                .ctx("replacing references")?;
+        }
+        let mut ref_rows: Vec<(i64, &Reference)> = rewritten
+            .iter()
+            .flat_map(|(id, p, _)| p.refs.iter().map(move |r| (*id, r)))
+            .collect();
+
+        // New patches in multi-row inserts; RETURNING maps ids back by (package, file).
+        for chunk in new_patches.chunks(INSERT_CHUNK_ROWS) {
+            let sql = values_sql(PATCH_INSERT, PATCH_COLS, chunk.len(), "RETURNING id, package_id, file");
+            // Only `$n` placeholders are generated; every value is bound.
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (pkg_id, p, fp) in chunk {
+                q = bind_patch(q, *pkg_id, p, fp.clone(), &now);
+            }
+            let rows = q.fetch_all(&mut *tx).await.ctx("inserting patches")?;
+            let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(rows.len());
+            for row in rows {
+                ids.insert(
+                    (row.try_get(1).ctx("reading patch ids")?, row.try_get(2).ctx("reading patch ids")?),
+                    row.try_get(0).ctx("reading patch ids")?,
+                );
+            }
+            for (pkg_id, p, _) in chunk {
+                if let Some(id) = ids.get(&(*pkg_id, p.file.clone())) {
+                    seen_patch_ids.push(*id);
+                    ref_rows.extend(p.refs.iter().map(|r| (*id, r)));
+                }
+            }
+        }
+        for chunk in ref_rows.chunks(INSERT_CHUNK_ROWS) {
+            let sql = values_sql(REF_INSERT, REF_COLS, chunk.len(), "");
+            // Only `$n` placeholders are generated; every value is bound.
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (id, r) in chunk {
+                q = bind_ref(q, *id, r);
+            }
+            q.execute(&mut *tx).await.ctx("inserting references")?;
+        }
+
+        // Everything seen is seen now; whatever was carried and was not seen is dropped.
+        sqlx::query("UPDATE packages SET last_seen = $1 WHERE downstream_id = $2 AND removed_at IS NULL")
+            .bind(now.clone())
+            .bind(ds_id)
+            .execute(&mut *tx)
+            .await
+            .ctx("marking packages seen")?;
+        let seen_pkgs: std::collections::HashSet<i64> = seen_pkg_ids.iter().copied().collect();
+        for (id, _) in known_pkgs.values().filter(|(id, _)| !seen_pkgs.contains(id)) {
+            let n = sqlx::query("UPDATE packages SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL")
+                .bind(now.clone())
+                .bind(*id)
+                .execute(&mut *tx)
+                .await
+                .ctx("marking a package removed")?;
+            summary.packages_removed += n.rows_affected() as usize;
+        }
+        let seen: std::collections::HashSet<i64> = seen_patch_ids.iter().copied().collect();
+        let gone: Vec<i64> = known_patches
+            .values()
+            .filter(|(id, _, dropped)| !dropped && !seen.contains(id))
+            .map(|(id, _, _)| *id)
+            .collect();
+        for id in &gone {
+            sqlx::query("UPDATE patches SET dropped_at = $1 WHERE id = $2")
+                .bind(now.clone())
+                .bind(*id)
+                .execute(&mut *tx)
+                .await
+                .ctx("marking a patch dropped")?;
+        }
+        summary.dropped = gone.len();
+        sqlx::query(
+            "UPDATE patches SET last_seen = $1 WHERE dropped_at IS NULL AND package_id IN \
+             (SELECT id FROM packages WHERE downstream_id = $2)",
+        )
+        .bind(now.clone())
+        .bind(ds_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("marking patches seen")?;
+
+        self.write_deviations(&mut tx, ds_id, inv, &now).await?;
+        let warnings: Vec<String> = inv.warnings.iter().map(ToString::to_string).collect();
+        sqlx::query(
+            "INSERT INTO scans (downstream_id, scanned_at, packages, patches, added, changed, dropped, warnings) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(ds_id)
+        .bind(now.clone())
+        .bind(summary.packages as i64)
+        .bind(summary.patches as i64)
+        .bind(summary.added as i64)
+        .bind(summary.changed as i64)
+        .bind(summary.dropped as i64)
+        .bind(serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()))
+        .execute(&mut *tx)
+        .await
+        .ctx("recording the scan")?;
+        tx.commit().await.ctx("committing the scan")?;
+        Ok(summary)
+    }
+
+    async fn write_deviations(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        ds_id: i64,
+        inv: &Inventory,
+        now: &str,
+    ) -> Result<()> {
+        for d in &inv.deviations {
+            sqlx::query(
+                "INSERT INTO deviations (downstream_id, name, package, description, refs, first_seen, last_seen) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (downstream_id, name) DO UPDATE SET \
+                 package = excluded.package, description = excluded.description, refs = excluded.refs, \
+                 last_seen = excluded.last_seen, removed_at = NULL",
+            )
+            .bind(ds_id)
+            .bind(d.name.clone())
+            .bind(d.package.clone())
+            .bind(d.description.clone())
+            .bind(serde_json::to_string(&d.refs).unwrap_or_else(|_| "[]".into()))
+            .bind(now.to_string())
+            .execute(&mut **tx)
+            .await
+            .ctx("recording a deviation")?;
+        }
+        sqlx::query("UPDATE deviations SET removed_at = $1 WHERE downstream_id = $2 AND last_seen < $1 AND removed_at IS NULL")
+            .bind(now.to_string())
+            .bind(ds_id)
+            .execute(&mut **tx)
+            .await
+            .ctx("marking deviations removed")?;
+        Ok(())
+    }
+}

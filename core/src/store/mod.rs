@@ -1,0 +1,178 @@
+//! The store: SQLite (a file, created on first use) or PostgreSQL, chosen once by URL.
+//!
+//! Both backends go through sqlx's `Any` driver with the same SQL (`$1` placeholders, `ON
+//! CONFLICT`, `RETURNING` work on both); only the migrations differ, one folder per backend
+//! with paired file names. That keeps one code path for every query instead of two copies of
+//! each (atuin's trait-per-backend shape), at the price of the `Any` type set: integers are
+//! BIGINT, times are RFC 3339 text, structured values JSON text.
+//!
+//! - [`Store::open`]: connect, SQLite pragmas, migrations.
+//! - [`inventory`]: writing a scan (idempotent; vanished patches are marked dropped).
+//! - [`read`]: loading packages, patches and references back.
+//! - [`history`]: carried patches over git history.
+
+mod history;
+pub use history::HistoryRow;
+mod inventory;
+mod read;
+
+pub use inventory::ScanSummary;
+pub use read::{StoredPackage, StoredPatch};
+
+use crate::config::redact_url;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Executor, Row};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migrating database {url}: {source}")]
+    Migrate {
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database error while {what}: {source}")]
+    Query {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Adds the context of a query to a sqlx error.
+pub(crate) trait QueryContext<T> {
+    fn ctx(self, what: &'static str) -> Result<T>;
+}
+
+impl<T> QueryContext<T> for std::result::Result<T, sqlx::Error> {
+    fn ctx(self, what: &'static str) -> Result<T> {
+        self.map_err(|source| StoreError::Query { what, source })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A cheap handle to the database (the pool is reference counted).
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+/// Writers wait this long for SQLite's lock before failing (another forkdebt process).
+const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+    ///
+    /// # Errors
+    /// An unsupported scheme, a failed connection or migration; the URL in the error has its
+    /// password hidden.
+    pub async fn open(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, connect_url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let mut u = format!("sqlite:{rest}");
+            if !rest.contains("memory") && !rest.contains("mode=") {
+                u.push(if rest.contains('?') { '&' } else { '?' });
+                u.push_str("mode=rwc");
+            }
+            (Backend::Sqlite, u)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        let shown = redact_url(url);
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers (chat, web) never block the writer (scan, sync).
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute(SQLITE_BUSY_TIMEOUT).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
+            .await
+            .map_err(|source| StoreError::Connect { url: shown.clone(), source })?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { url: shown, source })?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Names of the downstreams that were ever scanned.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn downstreams(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT name FROM downstreams ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("listing downstreams")?;
+        rows.iter().map(|r| r.try_get::<String, _>(0).ctx("reading downstreams")).collect()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, as stored: RFC 3339 UTC with seconds, so text order is time order.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A stable 64-bit FNV-1a of `bytes`, hex. Used to see whether a stored row changed; std's
+/// hasher is not guaranteed stable across Rust releases, and a crate is overkill for this.
+pub(crate) fn fingerprint(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
