@@ -1,1 +1,94 @@
-fn main(){}
+//! forkdebt: how much a downstream carries on top of its distribution, and what upstream did
+//! with it. `main` only parses arguments, runs one command and maps the result to an exit code.
+
+mod commands;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "forkdebt", version, about = "Track the patches a downstream carries against upstream")]
+struct Cli {
+    /// Configuration file [default: config/forkdebt.toml, else $XDG_CONFIG_HOME/forkdebt/forkdebt.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB [default: config's `database`, else sqlite://forkdebt.db]
+    #[arg(long, global = true, value_name = "URL", env = "FORKDEBT_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the database (or bring its schema up to date).
+    Init,
+    /// Scan dist-git folders for carried patches and their upstream references.
+    Scan {
+        /// Folders to scan [default: the configured downstreams' paths]
+        paths: Vec<PathBuf>,
+        /// Record the scan under this downstream [default: the only configured one, else "default"]
+        #[arg(long)]
+        downstream: Option<String>,
+        /// Also walk each folder's git first-parent history for the debt trend.
+        #[arg(long)]
+        history: bool,
+    },
+    /// Report carried patches per package.
+    Report {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Only this downstream.
+        #[arg(long)]
+        downstream: Option<String>,
+    },
+    /// Show one package's patches with every reference and where it was found.
+    Show {
+        package: String,
+        /// Only this downstream.
+        #[arg(long)]
+        downstream: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Markdown,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("forkdebt: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // `{:#}` prints the whole cause chain on one line.
+            eprintln!("forkdebt: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

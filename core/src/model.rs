@@ -224,9 +224,14 @@ pub struct Patch {
 }
 
 impl Patch {
-    /// A patch with no upstream reference at all is local-only.
+    /// A patch with no upstream reference at all, and no claim to have been sent or taken
+    /// from upstream, is local-only.
     pub fn is_local_only(&self) -> bool {
         self.refs.is_empty()
+            && !self
+                .claims
+                .iter()
+                .any(|c| matches!(c.state, PatchState::Submitted | PatchState::Merged | PatchState::Denied))
     }
 
     /// The inventory's view of the patch's state: the strongest claim, else not-sent for a
@@ -245,7 +250,7 @@ impl Patch {
         if let Some(best) = self.claims.iter().map(|c| c.state).max_by_key(|s| rank(*s)) {
             return best;
         }
-        if self.is_local_only() {
+        if self.refs.is_empty() {
             PatchState::NotSent
         } else {
             PatchState::Unknown

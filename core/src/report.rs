@@ -155,36 +155,40 @@ fn table() -> Table {
     t
 }
 
-/// One row per package: carried patches by state. Removed packages are left out.
+/// One row per package: carried patches by state. Removed packages are left out; the
+/// downstream column only appears when there is more than one.
 pub fn table_text(packages: &[StoredPackage]) -> String {
+    let live: Vec<&StoredPackage> = packages.iter().filter(|p| p.removed_at.is_none()).collect();
+    let several = live.iter().any(|p| p.downstream != live[0].downstream);
     let mut t = table();
-    t.set_header(vec![
-        "downstream", "package", "evr", "carried", "local", "merged", "sent", "unknown", "dropped",
-    ]);
+    let mut header = vec!["package", "evr", "carried", "local", "merged", "sent", "unknown", "dropped"];
+    if several {
+        header.insert(0, "downstream");
+    }
+    t.set_header(header);
     let mut totals = [0usize; 6];
-    for p in packages.iter().filter(|p| p.removed_at.is_none()) {
+    for p in &live {
         let carried = p.carried().count();
         let local = p.carried().filter(|x| x.patch.is_local_only()).count();
         let merged = count(p, PatchState::Merged);
         let sent = count(p, PatchState::Submitted);
         let unknown = count(p, PatchState::Unknown);
         let dropped = p.patches.len() - carried;
-        for (t, v) in totals.iter_mut().zip([carried, local, merged, sent, unknown, dropped]) {
+        let values = [carried, local, merged, sent, unknown, dropped];
+        for (t, v) in totals.iter_mut().zip(values) {
             *t += v;
         }
-        t.add_row(vec![
-            p.downstream.clone(),
-            p.package.name.clone(),
-            p.package.evr(),
-            carried.to_string(),
-            local.to_string(),
-            merged.to_string(),
-            sent.to_string(),
-            unknown.to_string(),
-            dropped.to_string(),
-        ]);
+        let mut row = vec![p.package.name.clone(), p.package.evr()];
+        if several {
+            row.insert(0, p.downstream.clone());
+        }
+        row.extend(values.iter().map(ToString::to_string));
+        t.add_row(row);
     }
-    let mut row = vec!["total".to_string(), String::new(), String::new()];
+    let mut row = vec![format!("total ({} packages)", live.len()), String::new()];
+    if several {
+        row.insert(0, String::new());
+    }
     row.extend(totals.iter().map(ToString::to_string));
     t.add_row(row);
     t.to_string()

@@ -13,7 +13,7 @@ static LEADING_NUMBERS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([1-9]\d*(?:_[1-9]\d*)*)_[A-Za-z]").expect("static regex"));
 static SQUASH_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"---?(\d+)-?$").expect("static regex"));
 static RHBZ: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:rh)?(?:bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:rh(?:bz|bug)?|bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)").expect("static regex"));
 static PR: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:pr|pull|mr)[-_#]?(\d+)(?:[-_.]|$)").expect("static regex"));
 static GH: LazyLock<Regex> =

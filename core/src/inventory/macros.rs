@@ -16,6 +16,10 @@ const MAX_OUTPUT_BYTES: usize = 256 * 1024;
 #[derive(Debug, Default, Clone)]
 pub struct Macros {
     values: HashMap<String, String>,
+    /// In `%if` conditions an undefined `%{?x}` leaves the result unknown instead of empty:
+    /// whether the build defines `rhel` or `fedora` is not in the spec, and a patch under
+    /// `%if 0%{?rhel}` is carried all the same. Configure the downstream's macros to decide.
+    strict_queries: bool,
 }
 
 /// The result of expanding one string.
@@ -30,7 +34,21 @@ impl Macros {
     pub fn new(predefined: &HashMap<String, String>) -> Macros {
         Macros {
             values: predefined.clone(),
+            strict_queries: false,
         }
+    }
+
+    /// Expands a `%if` expression: like [`Macros::expand`], but an undefined `%{?x}` makes
+    /// the result unresolved.
+    pub fn expand_condition(&self, s: &str) -> Expanded {
+        let mut out = String::with_capacity(s.len());
+        let mut unresolved = false;
+        let strict = Macros {
+            values: self.values.clone(),
+            strict_queries: true,
+        };
+        strict.expand_into(s, 0, &mut out, &mut unresolved);
+        Expanded { text: out, unresolved }
     }
 
     pub fn define(&mut self, name: &str, value: &str) {
@@ -131,6 +149,11 @@ impl Macros {
                 None => (body, None),
             };
             let defined = self.values.contains_key(name);
+            if !defined && self.strict_queries {
+                out.push_str(whole);
+                *unresolved = true;
+                return;
+            }
             match (defined != negate, alt) {
                 (true, Some(a)) => self.expand_into(a, depth + 1, out, unresolved),
                 (true, None) if !negate => {
@@ -368,6 +391,9 @@ mod tests {
         assert_eq!(m.expand("%{short}").text, "systemd-x");
         assert_eq!(m.expand("100%%").text, "100%");
         assert!(!m.expand("%{name}").unresolved);
+        // In conditions, whether the build defines a macro is unknown unless configured.
+        assert!(m.expand_condition("0%{?rhel} >= 9").unresolved);
+        assert!(!m.expand_condition("0%{?gitcommit:1}").unresolved);
     }
 
     #[test]

@@ -374,9 +374,9 @@ fn same_target(a: &Reference, b: &Reference) -> bool {
         return x.len() >= 7 && y.len() >= 7 && (x.starts_with(&y) || y.starts_with(&x));
     }
     // "#16803" in the changelog and PR #16803 found in a file name.
-    if b.kind == Ambiguous && a.kind != Ambiguous {
-        let n = b.id.trim_start_matches('#');
-        return a.id.rsplit(['#', '!']).next() == Some(n) && a.id.contains(['#', '!']);
+    if b.kind == Ambiguous && b.id.starts_with('#') {
+        let n = &b.id[1..];
+        return a.id.contains(['#', '!']) && a.id.rsplit(['#', '!']).next() == Some(n);
     }
     false
 }

@@ -32,9 +32,17 @@ static FIELD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([A-Za-z][A-Za-z0
 static CHERRY_PICK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?").expect("static regex")
 });
-static KERNEL_UPSTREAM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:\[\s*)?(?:upstream\s+)?commit\s+([0-9a-f]{12,40})(?:\s+upstream)?\.?\s*\]?\s*$")
+/// Kernel stable `commit <sha> upstream.`, `[ Upstream commit <sha> ]`, glibc's
+/// `Upstream commit: <sha>`: the upstream commit this is a backport of.
+static UPSTREAM_COMMIT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*\[?\s*(?:upstream\s+commit\s*:?\s*([0-9a-f]{12,40})|commit\s+([0-9a-f]{12,40})\s+upstream)\.?\s*\]?\s*$")
         .expect("static regex")
+});
+/// `git show` / `git log -p` output starts with `commit <sha>`.
+static GIT_SHOW_COMMIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^commit ([0-9a-f]{40})\b").expect("static regex"));
+/// Fedora glibc's patch header fields, keys with a space: `Upstream status: committed`.
+static FEDORA_FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(Short description|Upstream status|Author\(s\)):\s*(.*)$").expect("static regex")
 });
 static SUSE_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"PATCH-(FIX|FEATURE|NEEDS)-([A-Z]+)").expect("static regex"));
@@ -135,6 +143,10 @@ struct Header<'a> {
     lines: u32,
     /// After format-patch's `---` separator comes the diffstat, not message text.
     in_diffstat: bool,
+    /// The header is `git show` output (`commit <sha>`, `Author:`, indented message).
+    git_show: bool,
+    /// The header is `hg export` output (`# HG changeset patch`, `# Node ID`).
+    hg: bool,
     /// The field whose value continues on indented lines (`Subject:` folding, DEP-3).
     continuing: Option<String>,
     subject: Option<String>,
@@ -152,6 +164,8 @@ impl<'a> Header<'a> {
             upstream,
             lines: 0,
             in_diffstat: false,
+            git_show: false,
+            hg: false,
             continuing: None,
             subject: None,
             author: None,
@@ -192,6 +206,14 @@ impl<'a> Header<'a> {
             return;
         }
         if n == 1 {
+            if let Some(c) = GIT_SHOW_COMMIT.captures(line) {
+                self.git_show = true;
+                let ctx = self.ctx(n, "git show commit line", Role::Origin);
+                let mut r = refs::commit_ref(&ctx, &c[1], Confidence::Low);
+                r.note = Some("the commit git show was run on; it may be a local one".into());
+                self.refs.push(r);
+                return;
+            }
             if let Some(c) = FORMAT_PATCH_FROM.captures(line) {
                 let sha = c[1].to_string();
                 if sha.bytes().any(|b| b != b'0') {
@@ -221,6 +243,19 @@ impl<'a> Header<'a> {
                 self.author.get_or_insert(user.trim().to_string());
                 return;
             }
+            if ["Parent ", "Date ", "Branch ", "HG changeset patch", "EXP-Topic "]
+                .iter()
+                .any(|k| hg.starts_with(k))
+            {
+                self.hg = true;
+                return;
+            }
+        }
+        // Mercurial export: the first line after the `# ` header is the subject.
+        if self.hg && self.subject.is_none() && !line.starts_with('#') {
+            self.subject = Some(line.trim().to_string());
+            self.subject_line = n;
+            return;
         }
         if let Some(c) = CHERRY_PICK.captures(line) {
             let ctx = self.ctx(n, "cherry picked from", Role::Origin);
@@ -228,10 +263,21 @@ impl<'a> Header<'a> {
             self.claim(PatchState::Merged, n, line);
             return;
         }
-        if let Some(c) = KERNEL_UPSTREAM.captures(line) {
+        if let Some(c) = UPSTREAM_COMMIT.captures(line) {
+            let sha = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
             let ctx = self.ctx(n, "upstream commit", Role::Origin);
-            self.refs.push(refs::commit_ref(&ctx, &c[1], Confidence::High));
+            self.refs.push(refs::commit_ref(&ctx, sha, Confidence::High));
             self.claim(PatchState::Merged, n, line);
+            return;
+        }
+        if let Some(c) = FEDORA_FIELD.captures(line) {
+            self.fedora_field(n, &c[1], &c[2]);
+            return;
+        }
+        // `git show` format: the first indented line after the `commit` header is the subject.
+        if self.git_show && self.subject.is_none() && line.starts_with("    ") {
+            self.subject = Some(line.trim().to_string());
+            self.subject_line = n;
             return;
         }
         if let Some(c) = FIELD.captures(line) {
@@ -348,6 +394,35 @@ impl<'a> Header<'a> {
         }
     }
 
+    fn fedora_field(&mut self, n: u32, key: &str, value: &str) {
+        let v = value.trim();
+        match key.to_ascii_lowercase().as_str() {
+            "short description" => {
+                self.subject.get_or_insert(v.to_string());
+                self.subject_line = n;
+            }
+            "upstream status" => {
+                let lv = v.to_ascii_lowercase();
+                let state = if lv.starts_with("not-needed") || lv.contains("only") {
+                    Some(PatchState::NotNeeded)
+                } else if lv.starts_with("committed") || lv.starts_with("merged") {
+                    Some(PatchState::Merged)
+                } else if lv.starts_with("http") || lv.starts_with("submitted") || lv.starts_with("pending") {
+                    Some(PatchState::Submitted)
+                } else {
+                    None
+                };
+                if let Some(s) = state {
+                    self.claim(s, n, &format!("Upstream status: {v}"));
+                }
+                self.extract(n, v, "Upstream status", Role::Origin);
+            }
+            _ => {
+                self.author.get_or_insert(v.to_string());
+            }
+        }
+    }
+
     fn origin_field(&mut self, n: u32, key: &str, value: &str) {
         let v = value.trim();
         let mut found = refs::extract(v, &self.ctx(n, key, Role::Origin));
@@ -364,12 +439,22 @@ impl<'a> Header<'a> {
             }
         }
         let lv = v.to_ascii_lowercase();
-        match key {
-            "origin" if lv.starts_with("upstream") || lv.starts_with("backport") => {
-                self.claim(PatchState::Merged, n, &format!("Origin: {v}"))
-            }
-            "origin" => {}
-            _ => self.claim(PatchState::Merged, n, &format!("{key}: {v}")),
+        let names_commit = found.iter().any(|r| r.kind == RefKind::UpstreamCommit);
+        let names_request = found
+            .iter()
+            .any(|r| matches!(r.kind, RefKind::GithubPr | RefKind::GitlabMr | RefKind::PagurePr));
+        let state = match key {
+            // DEP-3: "upstream" or "backport" origin means taken from upstream.
+            "origin" if lv.starts_with("upstream") || lv.starts_with("backport") => Some(PatchState::Merged),
+            "origin" => None,
+            // `Upstream: <url>` says where it is upstream: merged only if that is a commit.
+            "upstream" if names_commit => Some(PatchState::Merged),
+            "upstream" if names_request => Some(PatchState::Submitted),
+            "upstream" => None,
+            _ => Some(PatchState::Merged),
+        };
+        if let Some(state) = state {
+            self.claim(state, n, &format!("{}: {v}", display_key(key)));
         }
         self.refs.extend(found);
     }
@@ -433,6 +518,17 @@ impl<'a> Header<'a> {
         info.refs = self.refs;
         info.claims = self.claims;
     }
+}
+
+/// A header key as people write it (`applied-upstream` -> `Applied-Upstream`).
+fn display_key(key: &str) -> String {
+    key.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// openSUSE's tag on the comment above a Patch line: `# PATCH-FIX-UPSTREAM name bnc#1 -- why`.

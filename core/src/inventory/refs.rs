@@ -131,7 +131,12 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     });
 
     // 3. Commits: a full sha anywhere, a short one only after a word that says "commit".
-    take(&mut text, &FULL_SHA, |c| out.push(commit(ctx, &c[1], Confidence::Medium)));
+    take(&mut text, &FULL_SHA, |c| {
+        // An all-zero id is git's and hg's "no commit" (a root's parent), never a reference.
+        if c[1].bytes().any(|b| b != b'0') {
+            out.push(commit(ctx, &c[1], Confidence::Medium));
+        }
+    });
     take(&mut text, &SHORT_SHA, |c| {
         let sha = &c[1];
         // A run of digits is a number, not an abbreviated sha.
@@ -500,6 +505,30 @@ pub fn dedup(refs: &mut Vec<Reference>) {
         .collect();
     keep.retain(|r| {
         r.kind != RefKind::Ambiguous || !r.id.rsplit(['#', '!']).next().is_some_and(|n| resolved.contains(n))
+    });
+    // One commit named twice (a format-patch `From` line and a cherry-pick trailer, a full
+    // and an abbreviated sha, with and without the repository): keep the surest, longest.
+    let sha = |r: &Reference| r.id.rsplit('@').next().unwrap_or_default().to_string();
+    let commits: Vec<(String, Confidence, usize)> = keep
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == RefKind::UpstreamCommit)
+        .map(|(i, r)| (sha(r), r.confidence, i))
+        .collect();
+    let mut drop = std::collections::HashSet::new();
+    for (a, ca, ia) in &commits {
+        for (b, cb, ib) in &commits {
+            let same = ia != ib && a.len() >= 7 && b.starts_with(a.as_str());
+            // `a` is covered by `b`: same or longer sha, at least as sure (ties: keep first).
+            if same && (cb > ca || (cb == ca && (b.len() > a.len() || ib < ia))) {
+                drop.insert(*ia);
+            }
+        }
+    }
+    let mut i = 0;
+    keep.retain(|_| {
+        i += 1;
+        !drop.contains(&(i - 1))
     });
     *refs = keep;
 }

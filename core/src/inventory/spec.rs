@@ -195,7 +195,7 @@ impl State<'_> {
     fn evaluate(&self, directive: &str, arg: &str) -> Truth {
         match directive {
             "if" | "elif" => {
-                let e = self.macros.expand(arg);
+                let e = self.macros.expand_condition(arg);
                 match (e.unresolved, eval_condition(&e.text)) {
                     (false, Some(b)) => Truth::Known(b),
                     _ => Truth::Unknown(format!("%{directive} {arg}")),
@@ -415,8 +415,20 @@ impl State<'_> {
 
     fn add_patch(&mut self, n: u32, number: Option<u32>, raw_value: &str) {
         let value = self.macros.expand(raw_value.trim()).text;
+        // A comment block belongs to the Patch line right below it. It also covers the next
+        // lines when they continue a `git format-patch` series (0002-, 0003- after 0001-):
+        // one comment above a series is how dist-gits mark a multi-commit backport.
+        let continues_series = self
+            .spec
+            .patches
+            .last()
+            .is_some_and(|prev| match (series_number(&prev.value), series_number(&value)) {
+                (Some(a), Some(b)) => b == a + 1,
+                _ => false,
+            });
         let (comments, shared) = match (&self.series_comment, self.comments.is_empty()) {
-            (Some(series), true) => (series.clone(), true),
+            (Some(series), true) if continues_series => (series.clone(), true),
+            (Some(_), true) => (Vec::new(), false),
             _ => (std::mem::take(&mut self.comments), false),
         };
         self.series_comment = Some(comments.clone());
@@ -462,6 +474,17 @@ impl State<'_> {
             entry_date: self.entry_date.clone(),
             entry_evr: self.entry_evr.clone(),
         });
+    }
+}
+
+/// The number of a `git format-patch` file name (`0003-fix.patch` is 3).
+fn series_number(value: &str) -> Option<u32> {
+    let base = value.rsplit('/').next().unwrap_or(value);
+    let (num, rest) = base.split_at_checked(4)?;
+    if rest.starts_with('-') && num.bytes().all(|b| b.is_ascii_digit()) {
+        num.parse().ok()
+    } else {
+        None
     }
 }
 

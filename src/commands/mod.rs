@@ -1,0 +1,52 @@
+//! One file per subcommand; this module resolves the configuration and the database they share.
+
+mod report;
+mod scan;
+mod show;
+
+use crate::{Cli, Command};
+use anyhow::Context as _;
+use forkdebt_core::config::{Config, redact_url};
+use forkdebt_core::store::Store;
+use std::process::ExitCode;
+
+/// What every command needs: the configuration as resolved from file and flags.
+pub struct Context {
+    pub config: Config,
+    pub database: String,
+}
+
+impl Context {
+    fn load(cli: &Cli) -> anyhow::Result<Context> {
+        let config = match &cli.config {
+            Some(path) => Config::load(path)?,
+            None => match Config::default_path() {
+                Some(path) => Config::load(&path)?,
+                None => Config::default(),
+            },
+        };
+        let database = cli.database.clone().unwrap_or_else(|| config.database_url().to_string());
+        Ok(Context { config, database })
+    }
+
+    pub async fn store(&self) -> anyhow::Result<Store> {
+        Store::open(&self.database)
+            .await
+            .with_context(|| format!("opening the store at {}", redact_url(&self.database)))
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Context::load(&cli)?;
+    match cli.command {
+        Command::Init => {
+            let store = ctx.store().await?;
+            println!("database ready: {}", redact_url(&ctx.database));
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scan { paths, downstream, history } => scan::run(&ctx, paths, downstream, history).await,
+        Command::Report { format, downstream } => report::run(&ctx, format, downstream).await,
+        Command::Show { package, downstream } => show::run(&ctx, &package, downstream).await,
+    }
+}

@@ -1,0 +1,119 @@
+//! `forkdebt scan [DIR...] [--downstream NAME] [--history]`
+
+use super::Context;
+use anyhow::{Context as _, bail};
+use forkdebt_core::config::DownstreamConfig;
+use forkdebt_core::inventory::{self, ScanOptions, history};
+use regex::Regex;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// At most this many warnings are printed; all of them are stored with the scan.
+const MAX_PRINTED_WARNINGS: usize = 50;
+
+pub async fn run(
+    ctx: &Context,
+    paths: Vec<PathBuf>,
+    downstream: Option<String>,
+    with_history: bool,
+) -> anyhow::Result<ExitCode> {
+    let targets = targets(ctx, paths, downstream)?;
+    let store = ctx.store().await?;
+    for (ds, roots) in targets {
+        // A folder that is not there would make every patch look dropped: refuse instead.
+        for root in &roots {
+            if !root.is_dir() {
+                bail!("{}: not a folder; nothing was recorded for downstream {}", root.display(), ds.name);
+            }
+        }
+        let opts = ScanOptions {
+            macros: ds.macros.clone(),
+            release_marker: Regex::new(ds.release_marker()).context("release_marker")?,
+        };
+        let scan_roots = roots.clone();
+        let scan_opts = opts.clone();
+        let inv = tokio::task::spawn_blocking(move || inventory::scan(&scan_roots, &scan_opts))
+            .await
+            .context("the scan stopped unexpectedly")?;
+        for w in inv.warnings.iter().take(MAX_PRINTED_WARNINGS) {
+            eprintln!("warning: {w}");
+        }
+        if inv.warnings.len() > MAX_PRINTED_WARNINGS {
+            eprintln!("warning: ... and {} more", inv.warnings.len() - MAX_PRINTED_WARNINGS);
+        }
+        let s = store.apply_inventory(&ds.name, &inv, chrono::Utc::now()).await?;
+        println!(
+            "{}: {} packages, {} patches ({} new, {} changed, {} unchanged, {} dropped), {} deviations, {} warnings",
+            ds.name,
+            s.packages,
+            s.patches,
+            s.added,
+            s.changed,
+            s.unchanged,
+            s.dropped,
+            inv.deviations.len(),
+            s.warnings
+        );
+        if with_history {
+            for root in &roots {
+                let macros = opts.macros.clone();
+                let dir = root.clone();
+                let walked = tokio::task::spawn_blocking(move || {
+                    let mut w = Vec::new();
+                    history::walk(&dir, &macros, &mut w).map(|p| (p, w))
+                })
+                .await
+                .context("the history walk stopped unexpectedly")?;
+                match walked {
+                    Ok((points, _spec_warnings)) => {
+                        let n = store.record_history(&ds.name, &points).await?;
+                        println!("{}: history of {}: {} points ({} new)", ds.name, root.display(), points.len(), n);
+                    }
+                    Err(e) => eprintln!("warning: --history skipped: {e}"),
+                }
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Which downstreams to scan, with which folders.
+fn targets(
+    ctx: &Context,
+    paths: Vec<PathBuf>,
+    downstream: Option<String>,
+) -> anyhow::Result<Vec<(DownstreamConfig, Vec<PathBuf>)>> {
+    let configured = &ctx.config.downstream;
+    let by_name = |name: &str| configured.iter().find(|d| d.name == name).cloned();
+    if !paths.is_empty() {
+        let ds = match downstream {
+            Some(name) => by_name(&name).unwrap_or_else(|| unconfigured(&name)),
+            None if configured.len() == 1 => configured[0].clone(),
+            None => unconfigured("default"),
+        };
+        return Ok(vec![(ds, paths)]);
+    }
+    let chosen: Vec<DownstreamConfig> = match downstream {
+        Some(name) => vec![by_name(&name).with_context(|| format!("no [[downstream]] named `{name}` in the config"))?],
+        None => configured.clone(),
+    };
+    let out: Vec<_> = chosen.into_iter().filter(|d| !d.paths.is_empty()).map(|d| {
+        let p = d.paths.clone();
+        (d, p)
+    }).collect();
+    if out.is_empty() {
+        bail!("nothing to scan: give folders (forkdebt scan DIR...) or set `paths` of a [[downstream]] in the config");
+    }
+    Ok(out)
+}
+
+fn unconfigured(name: &str) -> DownstreamConfig {
+    DownstreamConfig {
+        name: name.to_string(),
+        paths: Vec::new(),
+        base: None,
+        release_marker: None,
+        macros: Default::default(),
+    }
+}
