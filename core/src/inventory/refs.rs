@@ -61,13 +61,14 @@ re!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
 re!(LAUNCHPAD, r"(?i)\blp\s*#\s*(\d+)");
 re!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
 re!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
-re!(RHBZ_WORD, r"(?i)\b(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?(\d{3,8})\b");
+re!(RHBZ_WORD, r"(?i)\b(?:(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?|rh#)(\d{3,8})\b");
 re!(BUG_WORD, r"(?i)\bbug\s*#?\s*(\d{6,8})\b");
 re!(REPO_NUMBER, r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b");
 re!(
     PR_WORD,
     r"(?i)\b(?:PR|PRs|pull\s+requests?|pull-request|pull|merge\s+requests?|MR)\s*(?:#|!|no\.?|number)?\s*(\d+)((?:\s*(?:,|and|&|\+)\s*#?\d+)*)"
 );
+re!(PR_MENTION, r"(?i)\b(?:PRs?|pull\s+requests?|pull-request|merge\s+requests?|MRs?)\b");
 re!(ISSUE_WORD, r"(?i)\b(?:issue|issues|gh)\s*#?\s*(\d+)\b");
 re!(CLOSING, r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|related)\s*:?\s*#(\d+)\b");
 re!(HASH_NUMBER, r"(?:^|[^\w&/])#(\d+)\b");
@@ -146,7 +147,7 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     });
 
     // 4. Numbers with a repository: `owner/repo#N`, `group/project!N`.
-    let said_pr = PR_WORD.is_match(&text);
+    let said_pr = PR_MENTION.is_match(&text);
     take(&mut text, &REPO_NUMBER, |c| {
         let (owner, repo, sigil, n) = (&c[1], &c[2], &c[3], &c[4]);
         if sigil == "!" {
