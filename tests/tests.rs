@@ -1,1 +1,11 @@
+//! End-to-end tests of forkdebt: one test binary, a module per area (see util.rs for the
+//! helpers and the PostgreSQL harness).
 
+mod bad_input;
+mod config;
+mod evr;
+mod history;
+mod sample;
+mod scan;
+mod store;
+mod util;

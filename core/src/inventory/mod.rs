@@ -22,7 +22,7 @@ pub mod spec;
 pub mod text;
 
 use crate::evr::{DEFAULT_RELEASE_MARKER, split_release};
-use crate::model::{Claim, Confidence, Deviation, Package, Patch, PatchState, Reference, Role, Warning};
+use crate::model::{Claim, Deviation, Package, Patch, PatchState, Reference, Role, Warning};
 use rayon::prelude::*;
 use refs::TextContext;
 use regex::Regex;
@@ -179,6 +179,14 @@ fn scan_spec(root: &Path, spec_path: &Path, opts: &ScanOptions, warnings: &mut V
     let rel = spec_path.strip_prefix(root).unwrap_or(spec_path);
     let shown = display(rel);
     let bytes = read_limited(spec_path, &shown, warnings)?;
+    if text::looks_binary(&bytes) {
+        warnings.push(Warning {
+            path: shown,
+            line: None,
+            message: "binary data (NUL bytes), not read".into(),
+        });
+        return None;
+    }
     let spec = spec::parse(&bytes, &shown, &opts.macros, warnings);
     let name = match &spec.name {
         Some(n) if !n.is_empty() && !n.contains('%') => n.clone(),
@@ -275,11 +283,7 @@ fn build_patch(
         patch.refs.extend(refs::classify_url(&sp.value, &ctx));
     }
     for (line, comment) in &sp.comments {
-        let mut ctx = TextContext::new(upstream, format!("{spec_shown}:{line} (comment above {tag})"), Role::Origin);
-        if sp.shared_comment {
-            ctx.max_confidence = Confidence::Medium;
-            ctx.found_in.push_str(", shared by a series");
-        }
+        let ctx = TextContext::new(upstream, format!("{spec_shown}:{line} (comment above {tag})"), Role::Origin);
         patch.refs.extend(refs::extract(comment, &ctx));
         if let Some(state) = patch::suse_tag_claim(comment) {
             patch.claims.push(Claim {

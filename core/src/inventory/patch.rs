@@ -81,7 +81,12 @@ pub fn parse(bytes: &[u8], path: &str, upstream: Option<&UpstreamProject>, warni
         if in_header {
             if starts_diff(line, prev) {
                 in_header = false;
-                first_diff_line = Some(n);
+                // A `--- a/x` / `+++ b/x` pair starts at the `---` line, read as header text.
+                let pair = line.starts_with("+++ ") && prev.starts_with("--- ");
+                if pair {
+                    h.lines = h.lines.saturating_sub(1);
+                }
+                first_diff_line = Some(if pair { n.saturating_sub(1) } else { n });
             } else {
                 h.line(n, line);
                 prev = line;

@@ -21,8 +21,6 @@ pub struct SpecPatch {
     pub line: u32,
     /// The comment block directly above, `(line, text without '#')`.
     pub comments: Vec<(u32, String)>,
-    /// The comment block also stands above earlier `Patch` lines (a series under one comment).
-    pub shared_comment: bool,
     /// `%if` conditions that could not be evaluated, joined with ` && `.
     pub condition: Option<String>,
 }
@@ -104,8 +102,6 @@ struct State<'a> {
     section: Section,
     conds: Vec<CondFrame>,
     comments: Vec<(u32, String)>,
-    /// The last line was a Patch line that consumed `comments` (a series may follow).
-    series_comment: Option<Vec<(u32, String)>>,
     next_patch_number: u32,
     entry_date: Option<String>,
     entry_evr: Option<String>,
@@ -125,7 +121,6 @@ pub fn parse(bytes: &[u8], path: &str, predefined: &HashMap<String, String>, war
         section: Section::Preamble,
         conds: Vec::new(),
         comments: Vec::new(),
-        series_comment: None,
         next_patch_number: 0,
         entry_date: None,
         entry_evr: None,
@@ -252,7 +247,6 @@ impl State<'_> {
                     _ => Section::Other,
                 };
                 self.comments.clear();
-                self.series_comment = None;
                 return;
             }
         }
@@ -266,7 +260,6 @@ impl State<'_> {
                     self.comments.push((n, c.trim().to_string()));
                 } else if trimmed.is_empty() {
                     self.comments.clear();
-                    self.series_comment = None;
                 } else {
                     let number = self.next_patch_number;
                     self.add_patch(n, Some(number), trimmed);
@@ -340,20 +333,14 @@ impl State<'_> {
     fn preamble_line(&mut self, n: u32, trimmed: &str) {
         if trimmed.is_empty() {
             self.comments.clear();
-            self.series_comment = None;
             return;
         }
         if let Some(c) = trimmed.strip_prefix('#') {
-            if self.series_comment.is_some() {
-                self.series_comment = None;
-                self.comments.clear();
-            }
             self.comments.push((n, c.trim().to_string()));
             return;
         }
         let Some(caps) = TAG.captures(trimmed) else {
             self.comments.clear();
-            self.series_comment = None;
             return;
         };
         let tag = caps[1].to_ascii_lowercase();
@@ -377,7 +364,6 @@ impl State<'_> {
             return;
         }
         self.comments.clear();
-        self.series_comment = None;
         let main = self.section == Section::Preamble;
         match tag.as_str() {
             "name" if main => {
@@ -415,23 +401,10 @@ impl State<'_> {
 
     fn add_patch(&mut self, n: u32, number: Option<u32>, raw_value: &str) {
         let value = self.macros.expand(raw_value.trim()).text;
-        // A comment block belongs to the Patch line right below it. It also covers the next
-        // lines when they continue a `git format-patch` series (0002-, 0003- after 0001-):
-        // one comment above a series is how dist-gits mark a multi-commit backport.
-        let continues_series = self
-            .spec
-            .patches
-            .last()
-            .is_some_and(|prev| match (series_number(&prev.value), series_number(&value)) {
-                (Some(a), Some(b)) => b == a + 1,
-                _ => false,
-            });
-        let (comments, shared) = match (&self.series_comment, self.comments.is_empty()) {
-            (Some(series), true) if continues_series => (series.clone(), true),
-            (Some(_), true) => (Vec::new(), false),
-            _ => (std::mem::take(&mut self.comments), false),
-        };
-        self.series_comment = Some(comments.clone());
+        // A comment block belongs to the Patch line right below it only. Specs also put one
+        // comment above a whole series, but just as often above a section ("# RHEL-specific"
+        // over 200 patches): the spec cannot tell which, the patch headers usually can.
+        let comments = std::mem::take(&mut self.comments);
         if let Some(num) = number {
             self.next_patch_number = self.next_patch_number.max(num.saturating_add(1));
         }
@@ -445,7 +418,6 @@ impl State<'_> {
             value,
             line: n,
             comments,
-            shared_comment: shared,
             condition,
         });
     }
@@ -474,17 +446,6 @@ impl State<'_> {
             entry_date: self.entry_date.clone(),
             entry_evr: self.entry_evr.clone(),
         });
-    }
-}
-
-/// The number of a `git format-patch` file name (`0003-fix.patch` is 3).
-fn series_number(value: &str) -> Option<u32> {
-    let base = value.rsplit('/').next().unwrap_or(value);
-    let (num, rest) = base.split_at_checked(4)?;
-    if rest.starts_with('-') && num.bytes().all(|b| b.is_ascii_digit()) {
-        num.parse().ok()
-    } else {
-        None
     }
 }
 

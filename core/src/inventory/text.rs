@@ -10,10 +10,14 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// How much of a file is looked at to tell binary from text, as `git` and `grep` do.
 const BINARY_SNIFF_BYTES: usize = 8000;
 
+/// Whether `bytes` look binary (a NUL in the first 8000 bytes).
+pub fn looks_binary(bytes: &[u8]) -> bool {
+    bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0)
+}
+
 /// Decodes `bytes` as text. `None` (after a warning) when the file looks binary.
 pub fn decode<'a>(bytes: &'a [u8], path: &str, warnings: &mut Vec<Warning>) -> Option<std::borrow::Cow<'a, str>> {
-    let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
-    if sniff.contains(&0) {
+    if looks_binary(bytes) {
         warnings.push(Warning {
             path: path.to_string(),
             line: None,
