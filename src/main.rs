@@ -46,6 +46,12 @@ enum Command {
         #[arg(long)]
         downstream: Option<String>,
     },
+    /// Offline demo: scan the bundled sample dist-git into forkdebt-demo.db and show the debt.
+    Demo {
+        /// The dist-git to scan [default: sample/distgit of the repository]
+        #[arg(long, value_name = "DIR")]
+        sample: Option<PathBuf>,
+    },
     /// Show one package's patches with every reference and where it was found.
     Show {
         package: String,

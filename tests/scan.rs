@@ -112,3 +112,16 @@ fn init_creates_the_database_and_bad_urls_hide_passwords() {
     assert!(!refused.status.success());
     assert!(!stderr(&refused).contains("hunter2"), "{}", stderr(&refused));
 }
+
+#[test]
+fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = sample_distgit();
+    let args = ["demo", "--sample", sample.to_str().expect("utf-8")];
+    let first = forkdebt_ok(dir.path(), &args);
+    assert!(first.contains("12 packages, 63 carried patches, 2 policy deviations"), "{first}");
+    assert!(first.contains("total (12 packages)"), "{first}");
+    assert!(first.contains("openssh openssh-8.7p1-scp-remote-to-remote.patch: #35"), "{first}");
+    assert!(first.contains("Patch2: 16803.patch  [merged]"), "{first}");
+    assert_eq!(forkdebt_ok(dir.path(), &args).lines().count(), first.lines().count(), "a second run starts afresh");
+}

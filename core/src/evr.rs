@@ -7,7 +7,6 @@
 use regex::Regex;
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::LazyLock;
 
 /// An owned EVR. The epoch is kept as written ("" when absent, which orders as 0).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -81,9 +80,8 @@ pub struct ReleaseParts {
     pub dist_tag: Option<String>,
 }
 
-/// Distribution tags as Fedora, CentOS Stream, RHEL and ELN set `%{dist}`.
-static DIST_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\.((?:el|fc|eln|module\+el)\d+(?:[._]\d+)*)").expect("static regex"));
+// Distribution tags as Fedora, CentOS Stream, RHEL and ELN set `%{dist}`.
+static_regex!(DIST_TAG, r"\.((?:el|fc|eln|module\+el)\d+(?:[._]\d+)*)");
 
 /// The default local marker: Hyperscale (`.hs`, `.hsx`, `.hs+fb`) and Meta (`.fb6`) releases.
 pub const DEFAULT_RELEASE_MARKER: &str = r"\.(fb\d+|hsx?(\+\w+)?)";

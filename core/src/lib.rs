@@ -8,6 +8,15 @@
 //! - [`store`]: SQLite / PostgreSQL persistence.
 //! - [`report`]: the stable JSON report and its table and Markdown renderings.
 
+/// A regex compiled once, on first use. Every pattern is a constant exercised by the unit
+/// tests, so compiling it cannot fail at run time.
+macro_rules! static_regex {
+    ($name:ident, $pat:expr) => {
+        static $name: std::sync::LazyLock<regex::Regex> =
+            std::sync::LazyLock::new(|| regex::Regex::new($pat).expect("static regex"));
+    };
+}
+
 pub mod config;
 pub mod evr;
 pub mod inventory;

@@ -1,5 +1,6 @@
 //! One file per subcommand; this module resolves the configuration and the database they share.
 
+mod demo;
 mod report;
 mod scan;
 mod show;
@@ -48,5 +49,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan { paths, downstream, history } => scan::run(&ctx, paths, downstream, history).await,
         Command::Report { format, downstream } => report::run(&ctx, format, downstream).await,
         Command::Show { package, downstream } => show::run(&ctx, &package, downstream).await,
+        Command::Demo { sample } => demo::run(&ctx, sample).await,
     }
 }

@@ -6,19 +6,13 @@
 
 use super::refs::{self, TextContext};
 use crate::model::{Confidence, Reference};
-use regex::Regex;
-use std::sync::LazyLock;
 
-static LEADING_NUMBERS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([1-9]\d*(?:_[1-9]\d*)*)_[A-Za-z]").expect("static regex"));
-static SQUASH_SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"---?(\d+)-?$").expect("static regex"));
-static RHBZ: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:rh(?:bz|bug)?|bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)").expect("static regex"));
-static PR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])(?:pr|pull|mr)[-_#]?(\d+)(?:[-_.]|$)").expect("static regex"));
-static GH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)(?:^|[-_.])gh[-_#]?(\d+)(?:[-_.]|$)").expect("static regex"));
-static CVE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)CVE-\d{4}-\d{4,7}").expect("static regex"));
+static_regex!(LEADING_NUMBERS, r"^([1-9]\d*(?:_[1-9]\d*)*)_[A-Za-z]");
+static_regex!(SQUASH_SUFFIX, r"---?(\d+)-?$");
+static_regex!(RHBZ, r"(?i)(?:^|[-_.])(?:rh(?:bz|bug)?|bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)");
+static_regex!(PR, r"(?i)(?:^|[-_.])(?:pr|pull|mr)[-_#]?(\d+)(?:[-_.]|$)");
+static_regex!(GH, r"(?i)(?:^|[-_.])gh[-_#]?(\d+)(?:[-_.]|$)");
+static_regex!(CVE, r"(?i)CVE-\d{4}-\d{4,7}");
 
 /// The references a patch's file name implies.
 pub fn refs(file: &str, ctx: &TextContext<'_>) -> Vec<Reference> {

@@ -323,9 +323,7 @@ fn build_patch(
 
 /// Puts `%changelog` references on the patches they talk about; the rest stay on the package.
 fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown: &str) {
-    static BACKPORT: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?)\b").expect("static regex")
-    });
+    static_regex!(BACKPORT, r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?)\b");
     for cl in lines {
         let ctx = TextContext::new(
             pkg.upstream.as_ref(),

@@ -10,8 +10,6 @@
 use super::refs::{self, TextContext};
 use super::text;
 use crate::model::{Claim, Confidence, PatchState, RefKind, Reference, Role, UpstreamProject, Warning};
-use regex::Regex;
-use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatchInfo {
@@ -26,34 +24,21 @@ pub struct PatchInfo {
     pub header_lines: u32,
 }
 
-static FORMAT_PATCH_FROM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^From ([0-9a-f]{40}) \w{3} \w{3} ").expect("static regex"));
-static FIELD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$").expect("static regex"));
-static CHERRY_PICK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?").expect("static regex")
-});
-/// Kernel stable `commit <sha> upstream.`, `[ Upstream commit <sha> ]`, glibc's
-/// `Upstream commit: <sha>`: the upstream commit this is a backport of.
-static UPSTREAM_COMMIT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\[?\s*(?:upstream\s+commit\s*:?\s*([0-9a-f]{12,40})|commit\s+([0-9a-f]{12,40})\s+upstream)\.?\s*\]?\s*$")
-        .expect("static regex")
-});
-/// `git show` / `git log -p` output starts with `commit <sha>`.
-static GIT_SHOW_COMMIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^commit ([0-9a-f]{40})\b").expect("static regex"));
-/// Fedora glibc's patch header fields, keys with a space: `Upstream status: committed`.
-static FEDORA_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(Short description|Upstream status|Author\(s\)):\s*(.*)$").expect("static regex")
-});
-static SUSE_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"PATCH-(FIX|FEATURE|NEEDS)-([A-Z]+)").expect("static regex"));
-static SQUASH_SUBJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\(#(\d+)\)\s*$").expect("static regex"));
-static SUBJECT_PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:\[[^\]]*\]\s*)+").expect("static regex"));
-static ORIGIN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?|taken from upstream|from upstream|upstream (?:commit|pr|pull request|merge request))\b")
-        .expect("static regex")
-});
-static HUNK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@").expect("static regex"));
+static_regex!(FORMAT_PATCH_FROM, r"^From ([0-9a-f]{40}) \w{3} \w{3} ");
+static_regex!(FIELD, r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$");
+static_regex!(CHERRY_PICK, r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?");
+// Kernel stable `commit <sha> upstream.`, `[ Upstream commit <sha> ]`, glibc's
+// `Upstream commit: <sha>`: the upstream commit this is a backport of.
+static_regex!(UPSTREAM_COMMIT, r"(?i)^\s*\[?\s*(?:upstream\s+commit\s*:?\s*([0-9a-f]{12,40})|commit\s+([0-9a-f]{12,40})\s+upstream)\.?\s*\]?\s*$");
+// `git show` / `git log -p` output starts with `commit <sha>`.
+static_regex!(GIT_SHOW_COMMIT, r"^commit ([0-9a-f]{40})\b");
+// Fedora glibc's patch header fields, keys with a space: `Upstream status: committed`.
+static_regex!(FEDORA_FIELD, r"(?i)^(Short description|Upstream status|Author\(s\)):\s*(.*)$");
+static_regex!(SUSE_TAG, r"PATCH-(FIX|FEATURE|NEEDS)-([A-Z]+)");
+static_regex!(SQUASH_SUBJECT, r"\(#(\d+)\)\s*$");
+static_regex!(SUBJECT_PREFIX, r"^(?:\[[^\]]*\]\s*)+");
+static_regex!(ORIGIN_WORDS, r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?|taken from upstream|from upstream|upstream (?:commit|pr|pull request|merge request))\b");
+static_regex!(HUNK, r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@");
 
 /// Parses a patch file. `upstream` resolves bare numbers; `path` goes into warnings and
 /// `found_in`.

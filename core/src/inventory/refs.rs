@@ -8,7 +8,6 @@
 
 use crate::model::{Confidence, RefKind, Reference, Role, UpstreamProject};
 use regex::{Captures, Regex};
-use std::sync::LazyLock;
 
 /// Red Hat Bugzilla ids passed 100000 in 2003; GitHub PR and issue numbers of the projects a
 /// distribution patches stay below that (systemd: ~40000 in 2026). So a bare number at or above
@@ -49,37 +48,31 @@ impl<'a> TextContext<'a> {
     }
 }
 
-macro_rules! re {
-    ($name:ident, $pat:expr) => {
-        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($pat).expect("static regex"));
-    };
-}
-
-re!(URL, r#"https?://[^\s<>"'`\]\[)(]+"#);
-re!(CVE, r"(?i)\bCVE-(\d{4})-(\d{4,7})\b");
-re!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
-re!(LAUNCHPAD, r"(?i)\blp\s*#\s*(\d+)");
-re!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
-re!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
-re!(RHBZ_WORD, r"(?i)\b(?:(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?|rh#)(\d{3,8})\b");
-re!(BUG_WORD, r"(?i)\bbug\s*#?\s*(\d{6,8})\b");
-re!(REPO_NUMBER, r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b");
-re!(
+static_regex!(URL, r#"https?://[^\s<>"'`\]\[)(]+"#);
+static_regex!(CVE, r"(?i)\bCVE-(\d{4})-(\d{4,7})\b");
+static_regex!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
+static_regex!(LAUNCHPAD, r"(?i)\blp\s*#\s*(\d+)");
+static_regex!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
+static_regex!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
+static_regex!(RHBZ_WORD, r"(?i)\b(?:(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?|rh#)(\d{3,8})\b");
+static_regex!(BUG_WORD, r"(?i)\bbug\s*#?\s*(\d{6,8})\b");
+static_regex!(REPO_NUMBER, r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b");
+static_regex!(
     PR_WORD,
     r"(?i)\b(?:PR|PRs|pull\s+requests?|pull-request|pull|merge\s+requests?|MR)\s*(?:#|!|no\.?|number)?\s*(\d+)((?:\s*(?:,|and|&|\+)\s*#?\d+)*)"
 );
-re!(PR_MENTION, r"(?i)\b(?:PRs?|pull\s+requests?|pull-request|merge\s+requests?|MRs?)\b");
-re!(ISSUE_WORD, r"(?i)\b(?:issue|issues|gh)\s*#?\s*(\d+)\b");
-re!(CLOSING, r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|related)\s*:?\s*#(\d+)\b");
-re!(HASH_NUMBER, r"(?:^|[^\w&/])#(\d+)\b");
-re!(BANG_NUMBER, r"(?:^|[\s(])!(\d+)\b");
-re!(LEADING_NUMBER, r"^\s*#?\s*(\d{3,8})\s*(?:[-:–]|\s+-)\s");
-re!(FULL_SHA, r"\b([0-9a-f]{40})\b");
-re!(
+static_regex!(PR_MENTION, r"(?i)\b(?:PRs?|pull\s+requests?|pull-request|merge\s+requests?|MRs?)\b");
+static_regex!(ISSUE_WORD, r"(?i)\b(?:issue|issues|gh)\s*#?\s*(\d+)\b");
+static_regex!(CLOSING, r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|related)\s*:?\s*#(\d+)\b");
+static_regex!(HASH_NUMBER, r"(?:^|[^\w&/])#(\d+)\b");
+static_regex!(BANG_NUMBER, r"(?:^|[\s(])!(\d+)\b");
+static_regex!(LEADING_NUMBER, r"^\s*#?\s*(\d{3,8})\s*(?:[-:–]|\s+-)\s");
+static_regex!(FULL_SHA, r"\b([0-9a-f]{40})\b");
+static_regex!(
     SHORT_SHA,
     r"(?i)\b(?:commit|cherry[- ]?pick(?:ed)?(?:\s+from(?:\s+commit)?)?|backport(?:ed|s)?(?:\s+of)?(?:\s+commit)?|upstream(?:\s+commit)?|revert(?:s|ed)?)\s*:?\s+([0-9a-f]{7,39})\b"
 );
-re!(FEDORA_CHANGE_TEXT, r"\bChanges/([A-Za-z0-9_.+-]+)");
+static_regex!(FEDORA_CHANGE_TEXT, r"\bChanges/([A-Za-z0-9_.+-]+)");
 
 /// Blanks `range` in `text` so later passes do not read it again.
 fn blank(text: &mut String, range: std::ops::Range<usize>) {

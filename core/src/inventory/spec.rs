@@ -8,9 +8,7 @@
 use super::macros::{Macros, eval_condition};
 use super::text;
 use crate::model::Warning;
-use regex::Regex;
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 /// One `PatchN:` line (or `%patchlist` entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +51,8 @@ impl SpecFile {
     }
 }
 
-static TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^([A-Za-z][A-Za-z0-9]*)(\([^)]*\))?\s*:\s*(.*?)\s*$").expect("static regex"));
-static CHANGELOG_ENTRY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\*\s+(\w{3}\s+\w{3}\s+\d{1,2}\s+(?:\d\d:\d\d:\d\d\s+(?:\w+\s+)?)?\d{4})\s+(.*?)\s*$")
-        .expect("static regex")
-});
+static_regex!(TAG, r"^([A-Za-z][A-Za-z0-9]*)(\([^)]*\))?\s*:\s*(.*?)\s*$");
+static_regex!(CHANGELOG_ENTRY, r"^\*\s+(\w{3}\s+\w{3}\s+\d{1,2}\s+(?:\d\d:\d\d:\d\d\s+(?:\w+\s+)?)?\d{4})\s+(.*?)\s*$");
 
 /// Sections that end the preamble. `%package` starts a sub-preamble (Patch lines allowed there).
 const SECTIONS: &[&str] = &[
