@@ -21,9 +21,14 @@ fn patch_body(pkg: usize, i: usize) -> String {
              (cherry picked from commit {sha})\n---\n src/f{i}.c | 2 +-\n",
             n = 1000 + i
         ),
-        1 => format!("Description: tweak {i}\nOrigin: upstream, https://github.com/org{pkg}/proj/commit/{sha}\nBug: https://github.com/org{pkg}/proj/issues/{i}\nForwarded: not-needed\n\n"),
+        1 => format!(
+            "Description: tweak {i}\nOrigin: upstream, https://github.com/org{pkg}/proj/commit/{sha}\nBug: https://github.com/org{pkg}/proj/issues/{i}\nForwarded: not-needed\n\n"
+        ),
         2 => format!("Subject: local change {i}\nUpstream-Status: Pending\n\n"),
-        3 => format!("From: Dev <dev@example.org>\nSubject: backport\nLink: https://github.com/org{pkg}/proj/pull/{n}\nFixes: #{i}\n\n", n = 2000 + i),
+        3 => format!(
+            "From: Dev <dev@example.org>\nSubject: backport\nLink: https://github.com/org{pkg}/proj/pull/{n}\nFixes: #{i}\n\n",
+            n = 2000 + i
+        ),
         _ => String::new(),
     };
     let mut diff = String::new();
@@ -47,7 +52,11 @@ fn spec(pkg: usize) -> String {
                 let _ = writeln!(s, "# PR {} - fix something", 100 + i);
             }
             1 => {
-                let _ = writeln!(s, "# https://bugzilla.redhat.com/show_bug.cgi?id={}", 2_000_000 + pkg * 10 + i);
+                let _ = writeln!(
+                    s,
+                    "# https://bugzilla.redhat.com/show_bug.cgi?id={}",
+                    2_000_000 + pkg * 10 + i
+                );
             }
             _ => {}
         }
@@ -55,7 +64,11 @@ fn spec(pkg: usize) -> String {
     }
     s.push_str("\n%description\nBenchmark.\n\n%prep\n%autosetup -p1\n\n%changelog\n");
     for e in 0..20 {
-        let _ = write!(s, "* Mon Jan 01 2024 Dev <dev@example.org> - 1.{pkg}-{e}.hs\n- Backport PR #{} to fix a crash\n\n", 100 + e);
+        let _ = write!(
+            s,
+            "* Mon Jan 01 2024 Dev <dev@example.org> - 1.{pkg}-{e}.hs\n- Backport PR #{} to fix a crash\n\n",
+            100 + e
+        );
     }
     s
 }
@@ -74,8 +87,11 @@ fn generate(root: &Path, packages: usize) {
         std::fs::create_dir_all(&patch_dir).expect("mkdir");
         std::fs::write(spec_dir.join(format!("pkg{pkg}.spec")), spec(pkg)).expect("write spec");
         for i in 0..PATCHES_PER_PACKAGE {
-            std::fs::write(patch_dir.join(format!("{:04}-pkg{pkg}-change-{i}.patch", i + 1)), patch_body(pkg, i))
-                .expect("write patch");
+            std::fs::write(
+                patch_dir.join(format!("{:04}-pkg{pkg}-change-{i}.patch", i + 1)),
+                patch_body(pkg, i),
+            )
+            .expect("write patch");
         }
     }
 }
@@ -89,6 +105,8 @@ struct Run {
 /// Runs the binary and measures it with wait4(2): wall time and that child's peak RSS.
 fn run(args: &[&str], dir: &Path) -> Run {
     let start = Instant::now();
+    // Reaped below with wait4(2), which also gives its resource usage.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
         .args(args)
         .current_dir(dir)
@@ -108,7 +126,10 @@ fn run(args: &[&str], dir: &Path) -> Run {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "forkdebt {args:?} failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "forkdebt {args:?} failed"
+    );
     Run {
         wall,
         max_rss_kib: usage.ru_maxrss,
@@ -118,7 +139,10 @@ fn run(args: &[&str], dir: &Path) -> Run {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
-    let packages: usize = std::env::var("FORKDEBT_BENCH_PACKAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let packages: usize = std::env::var("FORKDEBT_BENCH_PACKAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
     let dir = tempfile::tempdir().expect("tempdir");
     let tree = dir.path().join("distgit");
     let t = Instant::now();
@@ -131,9 +155,20 @@ fn main() {
     let db = "sqlite://bench.db";
     let first = run(&["--database", db, "scan", "distgit"], dir.path());
     let second = run(&["--database", db, "scan", "distgit"], dir.path());
-    let report = run(&["--database", db, "report", "--format", "json"], dir.path());
-    for (name, r) in [("first scan (empty store)", &first), ("rescan (nothing changed)", &second), ("report --format json", &report)] {
-        println!("{name:28} wall {:>7.3} s   peak RSS {:>6.1} MB", r.wall.as_secs_f64(), r.max_rss_kib as f64 / 1024.0);
+    let report = run(
+        &["--database", db, "report", "--format", "json"],
+        dir.path(),
+    );
+    for (name, r) in [
+        ("first scan (empty store)", &first),
+        ("rescan (nothing changed)", &second),
+        ("report --format json", &report),
+    ] {
+        println!(
+            "{name:28} wall {:>7.3} s   peak RSS {:>6.1} MB",
+            r.wall.as_secs_f64(),
+            r.max_rss_kib as f64 / 1024.0
+        );
     }
     print!("first scan said: {}", first.stdout);
     print!("rescan said:     {}", second.stdout);

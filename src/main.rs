@@ -8,13 +8,23 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "forkdebt", version, about = "Track the patches a downstream carries against upstream")]
+#[command(
+    name = "forkdebt",
+    version,
+    about = "Track the patches a downstream carries against upstream"
+)]
 struct Cli {
     /// Configuration file [default: config/forkdebt.toml, else $XDG_CONFIG_HOME/forkdebt/forkdebt.toml]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Database URL: sqlite://FILE or postgres://USER@HOST/DB [default: config's `database`, else sqlite://forkdebt.db]
-    #[arg(long, global = true, value_name = "URL", env = "FORKDEBT_DATABASE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "FORKDEBT_DATABASE",
+        hide_env_values = true
+    )]
     database: Option<String>,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -71,7 +81,10 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("forkdebt: cannot start the async runtime: {e}");
@@ -96,5 +109,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -15,12 +15,18 @@ fn the_example_config_is_valid_and_documents_every_section() {
 #[test]
 fn an_unknown_key_names_the_key_and_line_and_nothing_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("c.toml"), "database = \"sqlite://x.db\"\n[[downstream]]\nname = \"hs\"\npath = [\"d\"]\n")
-        .expect("write");
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "database = \"sqlite://x.db\"\n[[downstream]]\nname = \"hs\"\npath = [\"d\"]\n",
+    )
+    .expect("write");
     let out = forkdebt(dir.path(), &["--config", "c.toml", "init"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("c.toml:4:") && err.contains("unknown field `path`"), "{err}");
+    assert!(
+        err.contains("c.toml:4:") && err.contains("unknown field `path`"),
+        "{err}"
+    );
     assert!(!dir.path().join("x.db").exists());
 }
 
@@ -35,10 +41,16 @@ fn configured_downstreams_are_scanned_with_their_macros_and_marker() {
     );
     std::fs::write(dir.path().join("c.toml"), cfg).expect("write");
     let out = forkdebt_ok(dir.path(), &["--config", "c.toml", "scan"]);
-    assert!(out.starts_with("hyperscale: 12 packages, 63 patches"), "{out}");
+    assert!(
+        out.starts_with("hyperscale: 12 packages, 63 patches"),
+        "{out}"
+    );
     let show = forkdebt_ok(dir.path(), &["--config", "c.toml", "show", "glibc"]);
     // rhel = 9 decides the %if: the patch is carried unconditionally, and %{?dist} expands.
-    assert!(show.contains("glibc 2.34-100.el9.hs1 (hyperscale)"), "{show}");
+    assert!(
+        show.contains("glibc 2.34-100.el9.hs1 (hyperscale)"),
+        "{show}"
+    );
     assert!(!show.contains("only when"), "{show}");
     assert!(show.contains("local release marker: hs1"), "{show}");
 }

@@ -31,13 +31,21 @@ fn version(rng: &mut Rng) -> String {
     let parts = 1 + rng.below(5);
     for i in 0..parts {
         if i > 0 || rng.below(8) == 0 {
-            s.push_str(rng.pick(&[".", ".", ".", "-", "_", "+", "~", "^", "~~", ".~", "^.", "%", ""]));
+            s.push_str(rng.pick(&[
+                ".", ".", ".", "-", "_", "+", "~", "^", "~~", ".~", "^.", "%", "",
+            ]));
         }
         match rng.below(6) {
-            0 | 1 | 2 => s.push_str(&rng.below(30).to_string()),
+            0..=2 => s.push_str(&rng.below(30).to_string()),
             3 => s.push_str(&format!("0{}", rng.below(12))),
-            4 => s.push_str(rng.pick(&["a", "b", "rc", "alpha", "beta", "el", "fc", "git", "Z", "pre"])),
-            _ => s.push_str(&format!("{}{}", rng.pick(&["rc", "b", "p", "el", "fc"]), rng.below(10))),
+            4 => s.push_str(rng.pick(&[
+                "a", "b", "rc", "alpha", "beta", "el", "fc", "git", "Z", "pre",
+            ])),
+            _ => s.push_str(&format!(
+                "{}{}",
+                rng.pick(&["rc", "b", "p", "el", "fc"]),
+                rng.below(10)
+            )),
         }
     }
     if s.is_empty() { "0".into() } else { s }
@@ -55,7 +63,11 @@ fn evr(rng: &mut Rng) -> Evr {
     let r = match rng.below(4) {
         0 => format!("{}.el9", rng.below(20)),
         1 => format!("{}.fb{}", rng.below(5), rng.below(8)),
-        2 => format!("{}{}", rng.below(5), rng.pick(&[".hs.el9", ".hs+fb", ".hsx", ".fc34", ""])),
+        2 => format!(
+            "{}{}",
+            rng.below(5),
+            rng.pick(&[".hs.el9", ".hs+fb", ".hsx", ".fc34", ""])
+        ),
         _ => version(rng).replace('-', "."),
     };
     Evr::new(epoch, v.replace('-', "_"), r)
@@ -72,7 +84,8 @@ fn evr_order_agrees_with_librpm_on_100000_pairs() {
         // Every fourth pair compares near-identical values, where the subtle rules live.
         let b = if i % 4 == 0 {
             let mut b = a.clone();
-            b.release.push_str(rng.pick(&["", "~1", "^1", ".1", "a", "0"]));
+            b.release
+                .push_str(rng.pick(&["", "~1", "^1", ".1", "a", "0"]));
             b
         } else {
             evr(&mut rng)
@@ -97,7 +110,10 @@ sys.stdout.write("\n".join(out) + "\n")
         .unwrap_or_else(|e| panic!("{python} is needed (apt-get install python3-rpm): {e}"));
     let mut input = String::with_capacity(PAIRS * 48);
     for (a, b) in &pairs {
-        input.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}\n", a.epoch, a.version, a.release, b.epoch, b.version, b.release));
+        input.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            a.epoch, a.version, a.release, b.epoch, b.version, b.release
+        ));
     }
     let mut stdin = child.stdin.take().expect("stdin");
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
@@ -125,5 +141,10 @@ sys.stdout.write("\n".join(out) + "\n")
             disagreements.push(format!("#{i}: {a} vs {b}: librpm {rpm}, forkdebt {ours}"));
         }
     }
-    assert!(disagreements.is_empty(), "{} disagreements, first: {:?}", disagreements.len(), &disagreements[..disagreements.len().min(10)]);
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements, first: {:?}",
+        disagreements.len(),
+        &disagreements[..disagreements.len().min(10)]
+    );
 }

@@ -16,16 +16,35 @@ fn spec(patches: &[&str]) -> String {
 fn commit(repo: &Path, date: &str, patches: &[&str], msg: &str) {
     fs::write(repo.join("rpms/demo/demo.spec"), spec(patches)).expect("write");
     for p in patches {
-        fs::write(repo.join("rpms/demo").join(p), "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n").expect("write");
+        fs::write(
+            repo.join("rpms/demo").join(p),
+            "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        )
+        .expect("write");
     }
     git(repo, &["add", "-A"]);
     let out = std::process::Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-q", "-m", msg, "--date", date])
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.org",
+            "commit",
+            "-q",
+            "-m",
+            msg,
+            "--date",
+            date,
+        ])
         .env("GIT_COMMITTER_DATE", date)
         .current_dir(repo)
         .output()
         .expect("git commit");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]
@@ -34,44 +53,107 @@ async fn history_records_the_trend_and_dates_patches_from_their_first_commit() {
     let repo = dir.path().join("distgit");
     fs::create_dir_all(repo.join("rpms/demo")).expect("mkdir");
     git(&repo, &["init", "-q"]);
-    commit(&repo, "2024-01-10T10:00:00Z", &["a.patch", "b.patch"], "two patches");
-    commit(&repo, "2024-02-10T10:00:00Z", &["a.patch", "b.patch", "c.patch"], "a third");
+    commit(
+        &repo,
+        "2024-01-10T10:00:00Z",
+        &["a.patch", "b.patch"],
+        "two patches",
+    );
+    commit(
+        &repo,
+        "2024-02-10T10:00:00Z",
+        &["a.patch", "b.patch", "c.patch"],
+        "a third",
+    );
     // A side branch merged back: first-parent history sees only the merge.
     git(&repo, &["checkout", "-q", "-b", "side"]);
-    commit(&repo, "2024-03-01T10:00:00Z", &["a.patch", "b.patch", "c.patch", "d.patch"], "side");
+    commit(
+        &repo,
+        "2024-03-01T10:00:00Z",
+        &["a.patch", "b.patch", "c.patch", "d.patch"],
+        "side",
+    );
     git(&repo, &["checkout", "-q", "main"]);
-    commit(&repo, "2024-03-05T10:00:00Z", &["b.patch", "c.patch"], "drop a");
+    commit(
+        &repo,
+        "2024-03-05T10:00:00Z",
+        &["b.patch", "c.patch"],
+        "drop a",
+    );
     let merge = std::process::Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@example.org", "merge", "-q", "-X", "ours", "side", "-m", "merge side"])
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.org",
+            "merge",
+            "-q",
+            "-X",
+            "ours",
+            "side",
+            "-m",
+            "merge side",
+        ])
         .env("GIT_COMMITTER_DATE", "2024-03-10T10:00:00Z")
         .env("GIT_AUTHOR_DATE", "2024-03-10T10:00:00Z")
         .current_dir(&repo)
         .output()
         .expect("merge");
-    assert!(merge.status.success(), "{}", String::from_utf8_lossy(&merge.stderr));
+    assert!(
+        merge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&merge.stderr)
+    );
 
     let db = format!("sqlite://{}", dir.path().join("h.db").display());
-    let out = forkdebt_ok(dir.path(), &["--database", &db, "scan", "--history", "distgit"]);
+    let out = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "scan", "--history", "distgit"],
+    );
     assert!(out.contains("history of distgit:"), "{out}");
 
     let store = Store::open(&db).await.expect("open");
     let points = store.history("default").await.expect("history");
-    let trend: Vec<(String, i64)> = points.iter().map(|p| (p.committed_at[..10].to_string(), p.patches)).collect();
+    let trend: Vec<(String, i64)> = points
+        .iter()
+        .map(|p| (p.committed_at[..10].to_string(), p.patches))
+        .collect();
     // The merge brought d.patch in (with -X ours the spec keeps main's lines plus side's d).
     let current = store.load_packages(None, Some("demo")).await.expect("load");
-    let carried: Vec<&str> = current[0].carried().map(|p| p.patch.file.as_str()).collect();
+    let carried: Vec<&str> = current[0]
+        .carried()
+        .map(|p| p.patch.file.as_str())
+        .collect();
     assert_eq!(trend[0], ("2024-01-10".to_string(), 2));
     assert_eq!(trend[1], ("2024-02-10".to_string(), 3));
     assert_eq!(trend[2], ("2024-03-05".to_string(), 2));
-    assert!(!trend.iter().any(|(d, _)| d == "2024-03-01"), "side-branch commits are not on the first-parent line: {trend:?}");
-    assert_eq!(trend.last().expect("points").1 as usize, carried.len(), "{trend:?} vs {carried:?}");
+    assert!(
+        !trend.iter().any(|(d, _)| d == "2024-03-01"),
+        "side-branch commits are not on the first-parent line: {trend:?}"
+    );
+    assert_eq!(
+        trend.last().expect("points").1 as usize,
+        carried.len(),
+        "{trend:?} vs {carried:?}"
+    );
     // b.patch has been carried since the first commit; c.patch since the second.
-    let first_seen = |f: &str| current[0].patches.iter().find(|p| p.patch.file == f).expect(f).first_seen.clone();
+    let first_seen = |f: &str| {
+        current[0]
+            .patches
+            .iter()
+            .find(|p| p.patch.file == f)
+            .expect(f)
+            .first_seen
+            .clone()
+    };
     assert_eq!(first_seen("b.patch"), "2024-01-10T10:00:00Z");
     assert_eq!(first_seen("c.patch"), "2024-02-10T10:00:00Z");
 
     // Walking again adds nothing.
-    let again = forkdebt_ok(dir.path(), &["--database", &db, "scan", "--history", "distgit"]);
+    let again = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "scan", "--history", "distgit"],
+    );
     assert!(again.contains("(0 new)"), "{again}");
     store.close().await;
 }
@@ -80,8 +162,19 @@ async fn history_records_the_trend_and_dates_patches_from_their_first_commit() {
 fn history_of_a_folder_that_is_not_a_repository_is_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     fs::create_dir_all(dir.path().join("d/rpms/x")).expect("mkdir");
-    fs::write(dir.path().join("d/rpms/x/x.spec"), "Name: x\nVersion: 1\nRelease: 1\n").expect("write");
-    let out = crate::util::forkdebt(dir.path(), &["--database", "sqlite://f.db", "scan", "--history", "d"]);
+    fs::write(
+        dir.path().join("d/rpms/x/x.spec"),
+        "Name: x\nVersion: 1\nRelease: 1\n",
+    )
+    .expect("write");
+    let out = crate::util::forkdebt(
+        dir.path(),
+        &["--database", "sqlite://f.db", "scan", "--history", "d"],
+    );
     assert!(out.status.success());
-    assert!(crate::util::stderr(&out).contains("is not inside a git repository"), "{}", crate::util::stderr(&out));
+    assert!(
+        crate::util::stderr(&out).contains("is not inside a git repository"),
+        "{}",
+        crate::util::stderr(&out)
+    );
 }

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 fn report_json(dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("f.db").display());
     let sample = sample_distgit();
-    forkdebt_ok(dir, &["--database", &db, "scan", sample.to_str().expect("utf-8")]);
+    forkdebt_ok(
+        dir,
+        &["--database", &db, "scan", sample.to_str().expect("utf-8")],
+    );
     let out = forkdebt_ok(dir, &["--database", &db, "report", "--format", "json"]);
     serde_json::from_str(&out).expect("report --format json is JSON")
 }
@@ -21,8 +24,15 @@ fn expected() -> BTreeMap<(String, String), Row> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('|').collect();
-            let refs = f[4].split("; ").filter(|s| !s.is_empty()).map(str::to_string).collect();
-            ((f[0].to_string(), f[1].to_string()), (f[2].to_string(), f[3] == "local", refs))
+            let refs = f[4]
+                .split("; ")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            (
+                (f[0].to_string(), f[1].to_string()),
+                (f[2].to_string(), f[3] == "local", refs),
+            )
         })
         .collect()
 }
@@ -41,9 +51,18 @@ fn scan_finds_every_patch_and_every_reference_with_its_kind() {
                 .as_array()
                 .expect("refs")
                 .iter()
-                .map(|r| format!("{} {}", r["kind"].as_str().expect("kind"), r["id"].as_str().expect("id")))
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r["kind"].as_str().expect("kind"),
+                        r["id"].as_str().expect("id")
+                    )
+                })
                 .collect();
-            let key = (p["name"].as_str().expect("name").to_string(), patch["file"].as_str().expect("file").to_string());
+            let key = (
+                p["name"].as_str().expect("name").to_string(),
+                patch["file"].as_str().expect("file").to_string(),
+            );
             let row = (
                 patch["state"].as_str().expect("state").to_string(),
                 patch["local_only"].as_bool().expect("local_only"),
@@ -53,7 +72,11 @@ fn scan_finds_every_patch_and_every_reference_with_its_kind() {
         }
     }
     let want = expected();
-    assert_eq!(got.len(), 63, "every Patch line of the sample (the one under %if 0 excluded)");
+    assert_eq!(
+        got.len(),
+        63,
+        "every Patch line of the sample (the one under %if 0 excluded)"
+    );
     for (key, w) in &want {
         assert_eq!(got.get(key), Some(w), "{key:?}");
     }
@@ -95,28 +118,76 @@ fn references_say_where_they_were_found_how_sure_and_their_role() {
     let report = report_json(dir.path());
 
     // Fixes: names a related issue, never the patch's own PR.
-    let fstrim = patch(&report, "util-linux", "0004-fstrim-dont-trigger-on-read-only-mounts.patch");
-    let issue = fstrim["refs"].as_array().expect("refs").iter().find(|r| r["kind"] == "github-issue").expect("issue");
+    let fstrim = patch(
+        &report,
+        "util-linux",
+        "0004-fstrim-dont-trigger-on-read-only-mounts.patch",
+    );
+    let issue = fstrim["refs"]
+        .as_array()
+        .expect("refs")
+        .iter()
+        .find(|r| r["kind"] == "github-issue")
+        .expect("issue");
     assert_eq!(issue["role"], "related");
-    assert!(issue["found_in"].as_str().expect("found_in").ends_with(":6 (Fixes)"), "{issue}");
+    assert!(
+        issue["found_in"]
+            .as_str()
+            .expect("found_in")
+            .ends_with(":6 (Fixes)"),
+        "{issue}"
+    );
 
     // A bare number: Red Hat bug by magnitude, low confidence, with a note.
-    let mount = patch(&report, "util-linux", "util-linux-2.37-mount-loop-nfs.patch");
+    let mount = patch(
+        &report,
+        "util-linux",
+        "util-linux-2.37-mount-loop-nfs.patch",
+    );
     let bz = &mount["refs"][0];
-    assert_eq!((bz["kind"].as_str(), bz["confidence"].as_str()), (Some("rhbz"), Some("low")));
-    assert!(bz["found_in"].as_str().expect("found_in").contains("util-linux.spec:16"));
+    assert_eq!(
+        (bz["kind"].as_str(), bz["confidence"].as_str()),
+        (Some("rhbz"), Some("low"))
+    );
+    assert!(
+        bz["found_in"]
+            .as_str()
+            .expect("found_in")
+            .contains("util-linux.spec:16")
+    );
     assert!(bz["note"].as_str().expect("note").contains("magnitude"));
 
     // Ambiguous numbers keep their candidates.
     let agetty = patch(&report, "util-linux", "util-linux-agetty-issue-run.patch");
-    assert!(agetty["refs"][0]["note"].as_str().expect("note").contains("util-linux/util-linux"));
+    assert!(
+        agetty["refs"][0]["note"]
+            .as_str()
+            .expect("note")
+            .contains("util-linux/util-linux")
+    );
 
     // A cherry-pick trailer is sure; the changelog's abbreviation of it is folded into it.
-    let dbus = patch(&report, "systemd", "0001-core-refuse-dbus-activation-if-dbus-is-not-running.patch");
-    let pick = dbus["refs"].as_array().expect("refs").iter().find(|r| r["id"].as_str().is_some_and(|i| i.contains("156a5fd"))).expect("pick");
+    let dbus = patch(
+        &report,
+        "systemd",
+        "0001-core-refuse-dbus-activation-if-dbus-is-not-running.patch",
+    );
+    let pick = dbus["refs"]
+        .as_array()
+        .expect("refs")
+        .iter()
+        .find(|r| r["id"].as_str().is_some_and(|i| i.contains("156a5fd")))
+        .expect("pick");
     assert_eq!(pick["confidence"], "high");
-    assert_eq!(pick["url"], "https://github.com/systemd/systemd/commit/156a5fd297b61bce31630d7a52c15614bf784843");
-    assert!(dbus["evidence"].to_string().contains("Backport 156a5fd to mitigate CVE-2020-13776"));
+    assert_eq!(
+        pick["url"],
+        "https://github.com/systemd/systemd/commit/156a5fd297b61bce31630d7a52c15614bf784843"
+    );
+    assert!(
+        dbus["evidence"]
+            .to_string()
+            .contains("Backport 156a5fd to mitigate CVE-2020-13776")
+    );
 
     // systemd-stable releases, PRs in systemd/systemd.
     assert_eq!(package(&report, "systemd")["upstream"]["repo"], "systemd");
@@ -129,7 +200,11 @@ fn references_say_where_they_were_found_how_sure_and_their_role() {
 fn packages_show_evr_release_markers_and_deviations() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = report_json(dir.path());
-    let marker = |n: &str| package(&report, n)["local_marker"].as_str().map(str::to_string);
+    let marker = |n: &str| {
+        package(&report, n)["local_marker"]
+            .as_str()
+            .map(str::to_string)
+    };
     assert_eq!(package(&report, "NetworkManager")["evr"], "1:1.44.2-1.hs");
     assert_eq!(package(&report, "podman")["evr"], "5:4.9.4-1");
     assert_eq!(package(&report, "bash")["evr"], "5.1.26-6.hs");
@@ -137,18 +212,32 @@ fn packages_show_evr_release_markers_and_deviations() {
     assert_eq!(marker("dnf").as_deref(), Some("hs+fb"));
     assert_eq!(marker("iptables").as_deref(), Some("hsx"));
     assert_eq!(marker("podman"), None);
-    assert_eq!(package(&report, "util-linux")["spec"], "rpms/util-linux/specfiles/util-linux.spec");
+    assert_eq!(
+        package(&report, "util-linux")["spec"],
+        "rpms/util-linux/specfiles/util-linux.spec"
+    );
 
     let devs = report["deviations"].as_array().expect("deviations");
-    let changes: Vec<&str> = devs.iter().map(|d| d["refs"][0]["id"].as_str().expect("id")).collect();
+    let changes: Vec<&str> = devs
+        .iter()
+        .map(|d| d["refs"][0]["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(changes, vec!["BtrfsByDefault", "RemoveIptablesLegacy"]);
     assert!(devs.iter().all(|d| d["refs"][0]["kind"] == "fedora-change"));
 
     // Patch under an %if forkdebt cannot evaluate: kept, with the condition.
     let out = crate::util::forkdebt_ok(
         dir.path(),
-        &["--database", &format!("sqlite://{}", dir.path().join("f.db").display()), "show", "glibc"],
+        &[
+            "--database",
+            &format!("sqlite://{}", dir.path().join("f.db").display()),
+            "show",
+            "glibc",
+        ],
     );
     assert!(out.contains("only when: %if 0%{?rhel} >= 9"), "{out}");
-    assert!(!out.contains("glibc-old-disabled.patch"), "a patch under %if 0 is not carried");
+    assert!(
+        !out.contains("glibc-old-disabled.patch"),
+        "a patch under %if 0 is not carried"
+    );
 }

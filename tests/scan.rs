@@ -14,42 +14,86 @@ fn rescan_is_idempotent_and_a_removed_patch_is_recorded_as_dropped() {
     copy_tree(&sample_distgit(), &tree);
     let db = db(dir.path());
     let first = forkdebt_ok(dir.path(), &["--database", &db, "scan", "distgit"]);
-    assert!(first.contains("63 patches (63 new, 0 changed, 0 unchanged, 0 dropped)"), "{first}");
+    assert!(
+        first.contains("63 patches (63 new, 0 changed, 0 unchanged, 0 dropped)"),
+        "{first}"
+    );
     let again = forkdebt_ok(dir.path(), &["--database", &db, "scan", "distgit"]);
-    assert!(again.contains("63 patches (0 new, 0 changed, 63 unchanged, 0 dropped)"), "{again}");
+    assert!(
+        again.contains("63 patches (0 new, 0 changed, 63 unchanged, 0 dropped)"),
+        "{again}"
+    );
 
     // Drop util-linux's lscpu patch from the spec, change another patch's header.
     let spec = tree.join("rpms/util-linux/specfiles/util-linux.spec");
     let text = std::fs::read_to_string(&spec).expect("spec");
-    std::fs::write(&spec, text.replace("Patch4: util-linux-hs-lscpu-cluster.patch\n", "")).expect("write");
+    std::fs::write(
+        &spec,
+        text.replace("Patch4: util-linux-hs-lscpu-cluster.patch\n", ""),
+    )
+    .expect("write");
     let p = tree.join("rpms/systemd/systemd-hs-unified-cgroup-only.patch");
     let body = std::fs::read_to_string(&p).expect("patch");
-    std::fs::write(&p, format!("Forwarded: https://github.com/systemd/systemd/pull/31000\n\n{body}")).expect("write");
+    std::fs::write(
+        &p,
+        format!("Forwarded: https://github.com/systemd/systemd/pull/31000\n\n{body}"),
+    )
+    .expect("write");
 
     let third = forkdebt_ok(dir.path(), &["--database", &db, "scan", "distgit"]);
     // Changed: the systemd patch, and the agetty patch whose spec comment moved up a line.
-    assert!(third.contains("62 patches (0 new, 2 changed, 60 unchanged, 1 dropped)"), "{third}");
+    assert!(
+        third.contains("62 patches (0 new, 2 changed, 60 unchanged, 1 dropped)"),
+        "{third}"
+    );
 
-    let report: Value =
-        serde_json::from_str(&forkdebt_ok(dir.path(), &["--database", &db, "report", "--format", "json"])).expect("json");
-    let pkg = |n: &str| report["packages"].as_array().expect("p").iter().find(|p| p["name"] == n).expect("pkg").clone();
+    let report: Value = serde_json::from_str(&forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json"],
+    ))
+    .expect("json");
+    let pkg = |n: &str| {
+        report["packages"]
+            .as_array()
+            .expect("p")
+            .iter()
+            .find(|p| p["name"] == n)
+            .expect("pkg")
+            .clone()
+    };
     let ul = pkg("util-linux");
-    let dropped = ul["patches"].as_array().expect("patches").iter().find(|p| p["file"] == "util-linux-hs-lscpu-cluster.patch").expect("kept");
+    let dropped = ul["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .find(|p| p["file"] == "util-linux-hs-lscpu-cluster.patch")
+        .expect("kept");
     assert_eq!(dropped["state"], "dropped");
     let when = dropped["dropped_at"].as_str().expect("dropped_at");
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     assert!(when.starts_with(&today), "{when}");
     let sd = pkg("systemd");
-    let changed = sd["patches"].as_array().expect("patches").iter().find(|p| p["file"] == "systemd-hs-unified-cgroup-only.patch").expect("p");
+    let changed = sd["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .find(|p| p["file"] == "systemd-hs-unified-cgroup-only.patch")
+        .expect("p");
     assert_eq!(changed["state"], "submitted");
     assert_eq!(changed["refs"][0]["id"], "systemd/systemd#31000");
 
     // Putting it back carries it again (the agetty comment moves back down too).
     std::fs::write(&spec, text).expect("restore");
     let fourth = forkdebt_ok(dir.path(), &["--database", &db, "scan", "distgit"]);
-    assert!(fourth.contains("63 patches (0 new, 2 changed, 61 unchanged, 0 dropped)"), "{fourth}");
-    let report: Value =
-        serde_json::from_str(&forkdebt_ok(dir.path(), &["--database", &db, "report", "--format", "json"])).expect("json");
+    assert!(
+        fourth.contains("63 patches (0 new, 2 changed, 61 unchanged, 0 dropped)"),
+        "{fourth}"
+    );
+    let report: Value = serde_json::from_str(&forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json"],
+    ))
+    .expect("json");
     assert!(!report.to_string().contains("\"state\":\"dropped\""));
 }
 
@@ -58,15 +102,33 @@ fn a_missing_folder_is_refused_and_nothing_is_marked_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = db(dir.path());
     let sample = sample_distgit();
-    forkdebt_ok(dir.path(), &["--database", &db, "scan", sample.to_str().expect("utf-8")]);
+    forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "scan", sample.to_str().expect("utf-8")],
+    );
     let out = forkdebt(dir.path(), &["--database", &db, "scan", "no-such-folder"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no-such-folder: not a folder"), "{}", stderr(&out));
-    let report = forkdebt_ok(dir.path(), &["--database", &db, "report", "--format", "json"]);
+    assert!(
+        stderr(&out).contains("no-such-folder: not a folder"),
+        "{}",
+        stderr(&out)
+    );
+    let report = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json"],
+    );
     let report: Value = serde_json::from_str(&report).expect("json");
-    let patches: Vec<&Value> = report["packages"].as_array().expect("p").iter().flat_map(|p| p["patches"].as_array().expect("patches")).collect();
+    let patches: Vec<&Value> = report["packages"]
+        .as_array()
+        .expect("p")
+        .iter()
+        .flat_map(|p| p["patches"].as_array().expect("patches"))
+        .collect();
     assert_eq!(patches.len(), 63);
-    assert!(patches.iter().all(|p| p["dropped_at"].is_null()), "nothing was marked dropped");
+    assert!(
+        patches.iter().all(|p| p["dropped_at"].is_null()),
+        "nothing was marked dropped"
+    );
 }
 
 #[test]
@@ -74,17 +136,35 @@ fn the_table_fits_100_columns_and_markdown_and_show_name_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = db(dir.path());
     let sample = sample_distgit();
-    forkdebt_ok(dir.path(), &["--database", &db, "scan", sample.to_str().expect("utf-8")]);
+    forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "scan", sample.to_str().expect("utf-8")],
+    );
     let table = forkdebt_ok(dir.path(), &["--database", &db, "report"]);
     for line in table.lines() {
-        assert!(line.chars().count() <= 100, "{} columns: {line}", line.chars().count());
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
     }
     assert!(table.contains("NetworkManager"), "{table}");
-    assert!(table.lines().any(|l| l.contains("total (12 packages)") && l.contains(" 63 ")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("total (12 packages)") && l.contains(" 63 ")),
+        "{table}"
+    );
 
-    let md = forkdebt_ok(dir.path(), &["--database", &db, "report", "--format", "markdown"]);
+    let md = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "markdown"],
+    );
     assert!(md.contains("## systemd `252.23-2.hs` (default)"), "{md}");
-    assert!(md.contains("| 2 | `16803.patch` | merged | github-pr systemd/systemd#16803"), "{md}");
+    assert!(
+        md.contains("| 2 | `16803.patch` | merged | github-pr systemd/systemd#16803"),
+        "{md}"
+    );
 
     let show = forkdebt_ok(dir.path(), &["--database", &db, "show", "systemd"]);
     assert!(show.contains("upstream: github:systemd/systemd"), "{show}");
@@ -92,7 +172,11 @@ fn the_table_fits_100_columns_and_markdown_and_show_name_everything() {
 
     let missing = forkdebt(dir.path(), &["--database", &db, "show", "nosuch"]);
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("no package named `nosuch`"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no package named `nosuch`"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -104,13 +188,28 @@ fn init_creates_the_database_and_bad_urls_hide_passwords() {
     let empty = forkdebt_ok(dir.path(), &["report"]);
     assert!(empty.contains("Nothing scanned yet"), "{empty}");
 
-    let bad = forkdebt(dir.path(), &["--database", "mysql://u:hunter2@h/db", "init"]);
+    let bad = forkdebt(
+        dir.path(),
+        &["--database", "mysql://u:hunter2@h/db", "init"],
+    );
     assert!(!bad.status.success());
     let err = stderr(&bad);
-    assert!(err.contains("unsupported database URL") && err.contains("u:***@h/db") && !err.contains("hunter2"), "{err}");
-    let refused = forkdebt(dir.path(), &["--database", "postgres://u:hunter2@127.0.0.1:1/db", "init"]);
+    assert!(
+        err.contains("unsupported database URL")
+            && err.contains("u:***@h/db")
+            && !err.contains("hunter2"),
+        "{err}"
+    );
+    let refused = forkdebt(
+        dir.path(),
+        &["--database", "postgres://u:hunter2@127.0.0.1:1/db", "init"],
+    );
     assert!(!refused.status.success());
-    assert!(!stderr(&refused).contains("hunter2"), "{}", stderr(&refused));
+    assert!(
+        !stderr(&refused).contains("hunter2"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]
@@ -119,9 +218,19 @@ fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
     let sample = sample_distgit();
     let args = ["demo", "--sample", sample.to_str().expect("utf-8")];
     let first = forkdebt_ok(dir.path(), &args);
-    assert!(first.contains("12 packages, 63 carried patches, 2 policy deviations"), "{first}");
+    assert!(
+        first.contains("12 packages, 63 carried patches, 2 policy deviations"),
+        "{first}"
+    );
     assert!(first.contains("total (12 packages)"), "{first}");
-    assert!(first.contains("openssh openssh-8.7p1-scp-remote-to-remote.patch: #35"), "{first}");
+    assert!(
+        first.contains("openssh openssh-8.7p1-scp-remote-to-remote.patch: #35"),
+        "{first}"
+    );
     assert!(first.contains("Patch2: 16803.patch  [merged]"), "{first}");
-    assert_eq!(forkdebt_ok(dir.path(), &args).lines().count(), first.lines().count(), "a second run starts afresh");
+    assert_eq!(
+        forkdebt_ok(dir.path(), &args).lines().count(),
+        first.lines().count(),
+        "a second run starts afresh"
+    );
 }

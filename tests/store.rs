@@ -18,14 +18,24 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
 async fn story(url: &str) {
     let store = Store::open(url).await.expect("open");
     let inv = scan_sample();
-    let s = store.apply_inventory("hyperscale", &inv, at("2026-01-01T00:00:00Z")).await.expect("apply");
+    let s = store
+        .apply_inventory("hyperscale", &inv, at("2026-01-01T00:00:00Z"))
+        .await
+        .expect("apply");
     assert_eq!((s.packages, s.patches, s.added, s.dropped), (12, 63, 63, 0));
 
     // What was written reads back field for field, references in order.
-    let stored = store.load_packages(Some("hyperscale"), None).await.expect("load");
+    let stored = store
+        .load_packages(Some("hyperscale"), None)
+        .await
+        .expect("load");
     assert_eq!(stored.len(), 12);
     for sp in &stored {
-        let scanned = inv.packages.iter().find(|p| p.name == sp.package.name).expect("scanned");
+        let scanned = inv
+            .packages
+            .iter()
+            .find(|p| p.name == sp.package.name)
+            .expect("scanned");
         assert_eq!(sp.package.evr(), scanned.evr());
         assert_eq!(sp.package.upstream, scanned.upstream);
         assert_eq!(sp.package.changelog_refs, scanned.changelog_refs);
@@ -33,44 +43,98 @@ async fn story(url: &str) {
         let mut want = scanned.patches.clone();
         want.sort_by_key(|p| (p.number, p.file.clone()));
         assert_eq!(got, want, "{}", sp.package.name);
-        assert!(sp.patches.iter().all(|p| p.first_seen == "2026-01-01T00:00:00Z"));
+        assert!(
+            sp.patches
+                .iter()
+                .all(|p| p.first_seen == "2026-01-01T00:00:00Z")
+        );
     }
-    assert_eq!(store.downstreams().await.expect("downstreams"), vec!["hyperscale".to_string()]);
-    assert_eq!(store.load_deviations(None).await.expect("deviations").len(), 2);
+    assert_eq!(
+        store.downstreams().await.expect("downstreams"),
+        vec!["hyperscale".to_string()]
+    );
+    assert_eq!(
+        store.load_deviations(None).await.expect("deviations").len(),
+        2
+    );
 
     // The same scan again changes nothing but "last seen".
-    let s = store.apply_inventory("hyperscale", &inv, at("2026-01-02T00:00:00Z")).await.expect("again");
+    let s = store
+        .apply_inventory("hyperscale", &inv, at("2026-01-02T00:00:00Z"))
+        .await
+        .expect("again");
     assert_eq!((s.added, s.changed, s.unchanged, s.dropped), (0, 0, 63, 0));
 
     // A patch disappears, another gains a reference, a package goes away.
     let mut next = inv.clone();
-    let sd = next.packages.iter_mut().find(|p| p.name == "systemd").expect("systemd");
+    let sd = next
+        .packages
+        .iter_mut()
+        .find(|p| p.name == "systemd")
+        .expect("systemd");
     sd.patches.retain(|p| p.file != "16803.patch");
-    let local = sd.patches.iter_mut().find(|p| p.file == "systemd-hs-unified-cgroup-only.patch").expect("local");
+    let local = sd
+        .patches
+        .iter_mut()
+        .find(|p| p.file == "systemd-hs-unified-cgroup-only.patch")
+        .expect("local");
     local.refs = inventory::refs::extract(
         "https://github.com/systemd/systemd/pull/31000",
         &inventory::refs::TextContext::new(None, "test".into(), forkdebt_core::model::Role::Origin),
     );
     next.packages.retain(|p| p.name != "btrfs-progs");
-    let s = store.apply_inventory("hyperscale", &next, at("2026-01-03T00:00:00Z")).await.expect("third");
-    assert_eq!((s.added, s.changed, s.dropped, s.packages_removed), (0, 1, 3, 1));
+    let s = store
+        .apply_inventory("hyperscale", &next, at("2026-01-03T00:00:00Z"))
+        .await
+        .expect("third");
+    assert_eq!(
+        (s.added, s.changed, s.dropped, s.packages_removed),
+        (0, 1, 3, 1)
+    );
 
     // Reopening (migrations run again) keeps everything.
     store.close().await;
     let store = Store::open(url).await.expect("reopen");
-    let stored = store.load_packages(Some("hyperscale"), Some("systemd")).await.expect("load");
+    let stored = store
+        .load_packages(Some("hyperscale"), Some("systemd"))
+        .await
+        .expect("load");
     let sd = &stored[0];
-    let gone = sd.patches.iter().find(|p| p.patch.file == "16803.patch").expect("kept as dropped");
+    let gone = sd
+        .patches
+        .iter()
+        .find(|p| p.patch.file == "16803.patch")
+        .expect("kept as dropped");
     assert_eq!(gone.state, PatchState::Dropped);
     assert_eq!(gone.dropped_at.as_deref(), Some("2026-01-03T00:00:00Z"));
-    assert_eq!(gone.patch.refs.iter().filter(|r| r.kind == RefKind::GithubPr).count(), 1, "its references are kept");
-    let changed = sd.patches.iter().find(|p| p.patch.file == "systemd-hs-unified-cgroup-only.patch").expect("p");
+    assert_eq!(
+        gone.patch
+            .refs
+            .iter()
+            .filter(|r| r.kind == RefKind::GithubPr)
+            .count(),
+        1,
+        "its references are kept"
+    );
+    let changed = sd
+        .patches
+        .iter()
+        .find(|p| p.patch.file == "systemd-hs-unified-cgroup-only.patch")
+        .expect("p");
     assert_eq!(changed.patch.refs.len(), 1);
     assert_eq!(changed.patch.refs[0].id, "systemd/systemd#31000");
     assert_eq!(changed.state, PatchState::Unknown);
-    let btrfs = store.load_packages(None, Some("btrfs-progs")).await.expect("load");
+    let btrfs = store
+        .load_packages(None, Some("btrfs-progs"))
+        .await
+        .expect("load");
     assert_eq!(btrfs[0].removed_at.as_deref(), Some("2026-01-03T00:00:00Z"));
-    assert!(btrfs[0].patches.iter().all(|p| p.state == PatchState::Dropped));
+    assert!(
+        btrfs[0]
+            .patches
+            .iter()
+            .all(|p| p.state == PatchState::Dropped)
+    );
 
     // History: points are stored once; first_seen moves back to the first carrying commit.
     let point = |commit: &str, time: i64, files: &[&str]| HistoryPoint {
@@ -81,23 +145,59 @@ async fn story(url: &str) {
     };
     let points = vec![
         point("c1", 1_600_000_000, &["23456.patch"]),
-        point("c2", 1_650_000_000, &["23456.patch", "f1901d31243f2f3bdd4a17afe779ea8085e4db2b.patch"]),
+        point(
+            "c2",
+            1_650_000_000,
+            &[
+                "23456.patch",
+                "f1901d31243f2f3bdd4a17afe779ea8085e4db2b.patch",
+            ],
+        ),
     ];
-    assert_eq!(store.record_history("hyperscale", &points).await.expect("history"), 2);
-    assert_eq!(store.record_history("hyperscale", &points).await.expect("history again"), 0);
+    assert_eq!(
+        store
+            .record_history("hyperscale", &points)
+            .await
+            .expect("history"),
+        2
+    );
+    assert_eq!(
+        store
+            .record_history("hyperscale", &points)
+            .await
+            .expect("history again"),
+        0
+    );
     let h = store.history("hyperscale").await.expect("read");
     assert_eq!(h.iter().map(|p| p.patches).collect::<Vec<_>>(), vec![1, 2]);
-    let sd = &store.load_packages(None, Some("systemd")).await.expect("load")[0];
-    let first = |f: &str| sd.patches.iter().find(|p| p.patch.file == f).expect(f).first_seen.clone();
+    let sd = &store
+        .load_packages(None, Some("systemd"))
+        .await
+        .expect("load")[0];
+    let first = |f: &str| {
+        sd.patches
+            .iter()
+            .find(|p| p.patch.file == f)
+            .expect(f)
+            .first_seen
+            .clone()
+    };
     assert_eq!(first("23456.patch"), "2020-09-13T12:26:40Z");
-    assert_eq!(first("f1901d31243f2f3bdd4a17afe779ea8085e4db2b.patch"), "2022-04-15T05:20:00Z");
+    assert_eq!(
+        first("f1901d31243f2f3bdd4a17afe779ea8085e4db2b.patch"),
+        "2022-04-15T05:20:00Z"
+    );
     store.close().await;
 }
 
 #[tokio::test]
 async fn store_story_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    story(&format!("sqlite://{}", dir.path().join("story.db").display())).await;
+    story(&format!(
+        "sqlite://{}",
+        dir.path().join("story.db").display()
+    ))
+    .await;
 }
 
 #[tokio::test]

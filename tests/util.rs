@@ -75,12 +75,23 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
 
 pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.org",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .current_dir(dir)
         .output()
         .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A PostgreSQL server for the tests: `FORKDEBT_TEST_POSTGRES` (a URL to a server where the
@@ -98,14 +109,21 @@ pub fn postgres_server() -> &'static str {
 pub async fn postgres_database() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let server = postgres_server();
-    let name = format!("forkdebt_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "forkdebt_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server)
         .await
         .unwrap_or_else(|e| panic!("connecting to the test PostgreSQL at {server}: {e}"));
-    sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create test database");
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+    )
+    .await
+    .expect("create test database");
     let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
     format!("{base}/{name}")
 }
@@ -129,8 +147,16 @@ fn pg_bin(tool: &str) -> PathBuf {
 }
 
 fn start_cluster() -> String {
-    let dir = tempfile::Builder::new().prefix("forkdebt-pg-").tempdir().expect("tempdir").keep();
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let dir = tempfile::Builder::new()
+        .prefix("forkdebt-pg-")
+        .tempdir()
+        .expect("tempdir")
+        .keep();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
     // initdb refuses to run as root: run the server as `postgres` then.
     let run = |tool: &str, args: &[&str]| {
         let mut cmd = if is_root {
@@ -141,29 +167,59 @@ fn start_cluster() -> String {
             Command::new(pg_bin(tool))
         };
         let out = cmd.args(args).output().expect("run a PostgreSQL tool");
-        assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     if is_root {
-        let ok = Command::new("chown").args(["postgres:", dir.to_str().expect("utf-8 path")]).status();
-        assert!(ok.is_ok_and(|s| s.success()), "chown the cluster folder to postgres");
+        let ok = Command::new("chown")
+            .args(["postgres:", dir.to_str().expect("utf-8 path")])
+            .status();
+        assert!(
+            ok.is_ok_and(|s| s.success()),
+            "chown the cluster folder to postgres"
+        );
     }
     let data = dir.join("data");
     let port = free_port();
     let d = data.to_str().expect("utf-8 path");
-    run("initdb", &["-D", d, "-A", "trust", "-U", "postgres", "--no-sync"]);
+    run(
+        "initdb",
+        &["-D", d, "-A", "trust", "-U", "postgres", "--no-sync"],
+    );
     let opts = format!(
         "-k {} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
         dir.display()
     );
-    run("pg_ctl", &["-D", d, "-l", dir.join("log").to_str().expect("utf-8"), "-w", "-o", &opts, "start"]);
+    run(
+        "pg_ctl",
+        &[
+            "-D",
+            d,
+            "-l",
+            dir.join("log").to_str().expect("utf-8"),
+            "-w",
+            "-o",
+            &opts,
+            "start",
+        ],
+    );
     // Stop the cluster when this test process exits, however it exits.
     let stop = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {runner}{pg_ctl} -D {d} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
         pid = std::process::id(),
-        runner = if is_root { "runuser -u postgres -- " } else { "" },
+        runner = if is_root {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        },
         pg_ctl = pg_bin("pg_ctl").display(),
         dir = dir.display(),
     );
+    // Deliberately not waited for: it must outlive this process to clean up after it.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &stop])
         .stdin(Stdio::null())

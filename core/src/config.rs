@@ -19,9 +19,17 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {message}")]
-    Parse { path: String, line: usize, message: String },
+    Parse {
+        path: String,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: {key}: {message}")]
-    Invalid { path: String, key: String, message: String },
+    Invalid {
+        path: String,
+        key: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -54,7 +62,9 @@ pub struct DownstreamConfig {
 
 impl DownstreamConfig {
     pub fn release_marker(&self) -> &str {
-        self.release_marker.as_deref().unwrap_or(DEFAULT_RELEASE_MARKER)
+        self.release_marker
+            .as_deref()
+            .unwrap_or(DEFAULT_RELEASE_MARKER)
     }
 }
 
@@ -180,7 +190,9 @@ impl Config {
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_string(),
-            line: e.span().map_or(0, |s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            line: e.span().map_or(0, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            }),
             message: e.message().to_string(),
         })?;
         cfg.validate(path)?;
@@ -223,15 +235,24 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (i, d) in self.downstream.iter().enumerate() {
             if !names.insert(d.name.as_str()) {
-                return Err(invalid(format!("downstream[{i}].name"), format!("`{}` is used twice", d.name)));
+                return Err(invalid(
+                    format!("downstream[{i}].name"),
+                    format!("`{}` is used twice", d.name),
+                ));
             }
             if let Err(e) = regex::Regex::new(d.release_marker()) {
-                return Err(invalid(format!("downstream[{i}].release_marker"), e.to_string()));
+                return Err(invalid(
+                    format!("downstream[{i}].release_marker"),
+                    e.to_string(),
+                ));
             }
-            if let Some(base) = &d.base {
-                if !self.distro.iter().any(|x| &x.name == base) {
-                    return Err(invalid(format!("downstream[{i}].base"), format!("no [[distro]] is named `{base}`")));
-                }
+            if let Some(base) = &d.base
+                && !self.distro.iter().any(|x| &x.name == base)
+            {
+                return Err(invalid(
+                    format!("downstream[{i}].base"),
+                    format!("no [[distro]] is named `{base}`"),
+                ));
             }
         }
         Ok(())
@@ -286,12 +307,11 @@ impl fmt::Display for Secret {
 
 /// A database URL for logs: the password replaced by `***`.
 pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((userinfo, host)) = rest.split_once('@') {
-            if let Some((user, _)) = userinfo.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-        }
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.rsplit_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
     }
     url.to_string()
 }
@@ -302,26 +322,42 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_naming_key_and_line() {
-        let err = Config::parse("database = \"sqlite://x.db\"\n\n[[downstream]]\nname = \"a\"\npathz = []\n", "f.toml")
-            .unwrap_err()
-            .to_string();
+        let err = Config::parse(
+            "database = \"sqlite://x.db\"\n\n[[downstream]]\nname = \"a\"\npathz = []\n",
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("f.toml:5:"), "{err}");
         assert!(err.contains("pathz"), "{err}");
     }
 
     #[test]
     fn bad_regex_and_unknown_base_are_named() {
-        let err = Config::parse("[[downstream]]\nname = \"a\"\nrelease_marker = \"(\"\n", "f").unwrap_err();
-        assert!(err.to_string().contains("downstream[0].release_marker"), "{err}");
+        let err = Config::parse(
+            "[[downstream]]\nname = \"a\"\nrelease_marker = \"(\"\n",
+            "f",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("downstream[0].release_marker"),
+            "{err}"
+        );
         let err = Config::parse("[[downstream]]\nname = \"a\"\nbase = \"c9s\"\n", "f").unwrap_err();
-        assert!(err.to_string().contains("no [[distro]] is named `c9s`"), "{err}");
+        assert!(
+            err.to_string().contains("no [[distro]] is named `c9s`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn secrets_and_passwords_never_print() {
         let s = Secret("hunter2".into());
         assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
-        assert_eq!(redact_url("postgres://u:hunter2@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:hunter2@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("sqlite://forkdebt.db"), "sqlite://forkdebt.db");
     }
 }

@@ -17,7 +17,11 @@ pub struct Evr {
 }
 
 impl Evr {
-    pub fn new(epoch: impl Into<String>, version: impl Into<String>, release: impl Into<String>) -> Evr {
+    pub fn new(
+        epoch: impl Into<String>,
+        version: impl Into<String>,
+        release: impl Into<String>,
+    ) -> Evr {
         Evr {
             epoch: epoch.into(),
             version: version.into(),
@@ -37,7 +41,11 @@ impl Evr {
     }
 
     fn as_rpm(&self) -> rpm_version::Evr<'_> {
-        rpm_version::Evr::new(self.epoch.as_str(), self.version.as_str(), self.release.as_str())
+        rpm_version::Evr::new(
+            self.epoch.as_str(),
+            self.version.as_str(),
+            self.release.as_str(),
+        )
     }
 }
 
@@ -90,7 +98,11 @@ pub const DEFAULT_RELEASE_MARKER: &str = r"\.(fb\d+|hsx?(\+\w+)?)";
 /// when the regex has one, else the whole match without its leading dot.
 pub fn split_release(release: &str, marker: &Regex) -> ReleaseParts {
     let local_marker = marker.captures(release).map(|c| {
-        let m = c.get(1).or_else(|| c.get(0)).map(|m| m.as_str()).unwrap_or_default();
+        let m = c
+            .get(1)
+            .or_else(|| c.get(0))
+            .map(|m| m.as_str())
+            .unwrap_or_default();
         m.trim_start_matches('.').to_string()
     });
     let dist_tag = DIST_TAG.captures(release).map(|c| c[1].to_string());
@@ -106,7 +118,13 @@ mod tests {
 
     #[test]
     fn orders_like_rpm_on_the_classic_cases() {
-        let lt = |a: &str, b: &str| assert_eq!(Evr::parse(a).cmp(&Evr::parse(b)), Ordering::Less, "{a} < {b}");
+        let lt = |a: &str, b: &str| {
+            assert_eq!(
+                Evr::parse(a).cmp(&Evr::parse(b)),
+                Ordering::Less,
+                "{a} < {b}"
+            )
+        };
         lt("1.0-1", "1.0-2");
         lt("1.0~rc1-1", "1.0-1");
         lt("1.0-1", "1.0^git1-1");
@@ -116,14 +134,20 @@ mod tests {
         lt("1.a-1", "1.1-1");
         lt("252-14.el9", "252-14.el9.hs1");
         lt("247.1-1.fc34", "250-1.el9");
-        assert_eq!(Evr::parse("1.001-1").cmp(&Evr::parse("1.1-1")), Ordering::Equal);
+        assert_eq!(
+            Evr::parse("1.001-1").cmp(&Evr::parse("1.1-1")),
+            Ordering::Equal
+        );
         assert_eq!(Evr::parse("0:1-1"), Evr::new("0", "1", "1"));
     }
 
     #[test]
     fn parses_nvr_tails_and_epochs() {
         let e = Evr::parse("2:252-14.el9.hs+fb");
-        assert_eq!((e.epoch.as_str(), e.version.as_str(), e.release.as_str()), ("2", "252", "14.el9.hs+fb"));
+        assert_eq!(
+            (e.epoch.as_str(), e.version.as_str(), e.release.as_str()),
+            ("2", "252", "14.el9.hs+fb")
+        );
         assert_eq!(Evr::parse("1.0").release, "");
         assert_eq!(Evr::parse("1.0").to_string(), "1.0");
     }
@@ -141,6 +165,12 @@ mod tests {
         assert_eq!(p.local_marker.as_deref(), Some("hs+fb"));
         assert_eq!(p.dist_tag.as_deref(), Some("el9"));
         let p = split_release("1.el9", &re);
-        assert_eq!(p, ReleaseParts { local_marker: None, dist_tag: Some("el9".into()) });
+        assert_eq!(
+            p,
+            ReleaseParts {
+                local_marker: None,
+                dist_tag: Some("el9".into())
+            }
+        );
     }
 }

@@ -228,10 +228,12 @@ impl Patch {
     /// from upstream, is local-only.
     pub fn is_local_only(&self) -> bool {
         self.refs.is_empty()
-            && !self
-                .claims
-                .iter()
-                .any(|c| matches!(c.state, PatchState::Submitted | PatchState::Merged | PatchState::Denied))
+            && !self.claims.iter().any(|c| {
+                matches!(
+                    c.state,
+                    PatchState::Submitted | PatchState::Merged | PatchState::Denied
+                )
+            })
     }
 
     /// The inventory's view of the patch's state: the strongest claim, else not-sent for a
@@ -263,10 +265,21 @@ impl Patch {
 #[serde(tag = "forge", rename_all = "kebab-case")]
 pub enum UpstreamProject {
     /// `repo` is where pull requests live (`systemd/systemd` for `systemd/systemd-stable`).
-    Github { owner: String, repo: String },
-    Gitlab { host: String, path: String },
-    Pagure { host: String, path: String },
-    Other { url: String },
+    Github {
+        owner: String,
+        repo: String,
+    },
+    Gitlab {
+        host: String,
+        path: String,
+    },
+    Pagure {
+        host: String,
+        path: String,
+    },
+    Other {
+        url: String,
+    },
 }
 
 impl UpstreamProject {

@@ -85,9 +85,17 @@ fn evidence(p: &StoredPatch) -> Vec<String> {
     if let Some(d) = &p.dropped_at {
         out.push(format!("no longer in dist-git since {d}"));
     }
-    out.extend(p.patch.claims.iter().map(|c| format!("claims {}: {}", c.state, c.evidence)));
+    out.extend(
+        p.patch
+            .claims
+            .iter()
+            .map(|c| format!("claims {}: {}", c.state, c.evidence)),
+    );
     if p.patch.is_local_only() {
-        out.push("local-only: no upstream reference in the spec comment, file name, header or changelog".into());
+        out.push(
+            "local-only: no upstream reference in the spec comment, file name, header or changelog"
+                .into(),
+        );
     }
     if p.patch.refs.iter().any(|r| r.kind == RefKind::Ambiguous) {
         out.push("has ambiguous references: the context does not say what they are".into());
@@ -124,7 +132,12 @@ pub fn build(packages: &[StoredPackage], deviations: &[(String, Deviation)]) -> 
                         evidence: evidence(p),
                     })
                     .collect(),
-                changelog_refs: sp.package.changelog_refs.iter().map(RefReport::from).collect(),
+                changelog_refs: sp
+                    .package
+                    .changelog_refs
+                    .iter()
+                    .map(RefReport::from)
+                    .collect(),
             })
             .collect(),
         deviations: deviations
@@ -161,7 +174,9 @@ pub fn table_text(packages: &[StoredPackage]) -> String {
     let live: Vec<&StoredPackage> = packages.iter().filter(|p| p.removed_at.is_none()).collect();
     let several = live.iter().any(|p| p.downstream != live[0].downstream);
     let mut t = table();
-    let mut header = vec!["package", "evr", "carried", "local", "merged", "sent", "unknown", "dropped"];
+    let mut header = vec![
+        "package", "evr", "carried", "local", "merged", "sent", "unknown", "dropped",
+    ];
     if several {
         header.insert(0, "downstream");
     }
@@ -239,7 +254,9 @@ pub fn show_text(p: &StoredPackage) -> String {
     }
     out.push_str(&format!(
         "  upstream: {}\n",
-        pk.upstream.as_ref().map_or("unknown".to_string(), |u| u.describe())
+        pk.upstream
+            .as_ref()
+            .map_or("unknown".to_string(), |u| u.describe())
     ));
     if let Some(r) = &p.removed_at {
         out.push_str(&format!("  removed from dist-git: {r}\n"));
@@ -253,7 +270,10 @@ pub fn show_text(p: &StoredPackage) -> String {
         if let Some(s) = &pt.subject {
             out.push_str(&format!("    subject: {s}\n"));
         }
-        out.push_str(&format!("    +{} -{} lines, first seen {}\n", pt.lines_added, pt.lines_removed, sp.first_seen));
+        out.push_str(&format!(
+            "    +{} -{} lines, first seen {}\n",
+            pt.lines_added, pt.lines_removed, sp.first_seen
+        ));
         if let Some(c) = &pt.condition {
             out.push_str(&format!("    only when: {c}\n"));
         }

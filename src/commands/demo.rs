@@ -25,19 +25,27 @@ fn default_sample() -> PathBuf {
 pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let sample = sample.unwrap_or_else(default_sample);
     if !sample.is_dir() {
-        bail!("{}: the sample dist-git is not there (run from the repository, or pass --sample DIR)", sample.display());
+        bail!(
+            "{}: the sample dist-git is not there (run from the repository, or pass --sample DIR)",
+            sample.display()
+        );
     }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{DEMO_DB_FILE}{suffix}"));
     }
     let url = format!("sqlite://{DEMO_DB_FILE}");
     let store = Store::open(&url).await?;
-    println!("== Scanning {} (offline, into {DEMO_DB_FILE})\n", sample.display());
+    println!(
+        "== Scanning {} (offline, into {DEMO_DB_FILE})\n",
+        sample.display()
+    );
     let roots = vec![sample.clone()];
     let inv = tokio::task::spawn_blocking(move || inventory::scan(&roots, &ScanOptions::default()))
         .await
         .context("the scan stopped unexpectedly")?;
-    let s = store.apply_inventory("demo", &inv, chrono::Utc::now()).await?;
+    let s = store
+        .apply_inventory("demo", &inv, chrono::Utc::now())
+        .await?;
     println!(
         "{} packages, {} carried patches, {} policy deviations, {} warnings (files with no header, for example)\n",
         s.packages,
@@ -46,9 +54,15 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         s.warnings
     );
     let packages = store.load_packages(Some("demo"), None).await?;
-    println!("== Fork debt per package\n\n{}\n", report::table_text(&packages));
+    println!(
+        "== Fork debt per package\n\n{}\n",
+        report::table_text(&packages)
+    );
 
-    let all: Vec<_> = packages.iter().flat_map(|p| p.carried().map(move |x| (p, x))).collect();
+    let all: Vec<_> = packages
+        .iter()
+        .flat_map(|p| p.carried().map(move |x| (p, x)))
+        .collect();
     let refs: usize = all.iter().map(|(_, x)| x.patch.refs.len()).sum();
     let ambiguous: Vec<String> = all
         .iter()
@@ -57,10 +71,21 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
                 .refs
                 .iter()
                 .filter(|r| r.kind == RefKind::Ambiguous)
-                .map(move |r| format!("  {} {}: {} ({})", p.package.name, x.patch.file, r.id, r.note.as_deref().unwrap_or("")))
+                .map(move |r| {
+                    format!(
+                        "  {} {}: {} ({})",
+                        p.package.name,
+                        x.patch.file,
+                        r.id,
+                        r.note.as_deref().unwrap_or("")
+                    )
+                })
         })
         .collect();
-    println!("== {refs} upstream references found; {} ambiguous, kept rather than guessed:", ambiguous.len());
+    println!(
+        "== {refs} upstream references found; {} ambiguous, kept rather than guessed:",
+        ambiguous.len()
+    );
     for a in &ambiguous {
         println!("{a}");
     }

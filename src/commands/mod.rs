@@ -26,7 +26,10 @@ impl Context {
                 None => Config::default(),
             },
         };
-        let database = cli.database.clone().unwrap_or_else(|| config.database_url().to_string());
+        let database = cli
+            .database
+            .clone()
+            .unwrap_or_else(|| config.database_url().to_string());
         Ok(Context { config, database })
     }
 
@@ -46,9 +49,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Scan { paths, downstream, history } => scan::run(&ctx, paths, downstream, history).await,
+        Command::Scan {
+            paths,
+            downstream,
+            history,
+        } => scan::run(&ctx, paths, downstream, history).await,
         Command::Report { format, downstream } => report::run(&ctx, format, downstream).await,
-        Command::Show { package, downstream } => show::run(&ctx, &package, downstream).await,
+        Command::Show {
+            package,
+            downstream,
+        } => show::run(&ctx, &package, downstream).await,
         Command::Demo { sample } => demo::run(&ctx, sample).await,
     }
 }

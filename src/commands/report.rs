@@ -5,7 +5,11 @@ use crate::Format;
 use forkdebt_core::report;
 use std::process::ExitCode;
 
-pub async fn run(ctx: &Context, format: Format, downstream: Option<String>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    ctx: &Context,
+    format: Format,
+    downstream: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let packages = store.load_packages(downstream.as_deref(), None).await?;
     match format {

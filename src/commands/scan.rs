@@ -23,7 +23,11 @@ pub async fn run(
         // A folder that is not there would make every patch look dropped: refuse instead.
         for root in &roots {
             if !root.is_dir() {
-                bail!("{}: not a folder; nothing was recorded for downstream {}", root.display(), ds.name);
+                bail!(
+                    "{}: not a folder; nothing was recorded for downstream {}",
+                    root.display(),
+                    ds.name
+                );
             }
         }
         let opts = ScanOptions {
@@ -39,9 +43,14 @@ pub async fn run(
             eprintln!("warning: {w}");
         }
         if inv.warnings.len() > MAX_PRINTED_WARNINGS {
-            eprintln!("warning: ... and {} more", inv.warnings.len() - MAX_PRINTED_WARNINGS);
+            eprintln!(
+                "warning: ... and {} more",
+                inv.warnings.len() - MAX_PRINTED_WARNINGS
+            );
         }
-        let s = store.apply_inventory(&ds.name, &inv, chrono::Utc::now()).await?;
+        let s = store
+            .apply_inventory(&ds.name, &inv, chrono::Utc::now())
+            .await?;
         println!(
             "{}: {} packages, {} patches ({} new, {} changed, {} unchanged, {} dropped), {} deviations, {} warnings",
             ds.name,
@@ -67,7 +76,13 @@ pub async fn run(
                 match walked {
                     Ok((points, _spec_warnings)) => {
                         let n = store.record_history(&ds.name, &points).await?;
-                        println!("{}: history of {}: {} points ({} new)", ds.name, root.display(), points.len(), n);
+                        println!(
+                            "{}: history of {}: {} points ({} new)",
+                            ds.name,
+                            root.display(),
+                            points.len(),
+                            n
+                        );
                     }
                     Err(e) => eprintln!("warning: --history skipped: {e}"),
                 }
@@ -95,15 +110,24 @@ fn targets(
         return Ok(vec![(ds, paths)]);
     }
     let chosen: Vec<DownstreamConfig> = match downstream {
-        Some(name) => vec![by_name(&name).with_context(|| format!("no [[downstream]] named `{name}` in the config"))?],
+        Some(name) => vec![
+            by_name(&name)
+                .with_context(|| format!("no [[downstream]] named `{name}` in the config"))?,
+        ],
         None => configured.clone(),
     };
-    let out: Vec<_> = chosen.into_iter().filter(|d| !d.paths.is_empty()).map(|d| {
-        let p = d.paths.clone();
-        (d, p)
-    }).collect();
+    let out: Vec<_> = chosen
+        .into_iter()
+        .filter(|d| !d.paths.is_empty())
+        .map(|d| {
+            let p = d.paths.clone();
+            (d, p)
+        })
+        .collect();
     if out.is_empty() {
-        bail!("nothing to scan: give folders (forkdebt scan DIR...) or set `paths` of a [[downstream]] in the config");
+        bail!(
+            "nothing to scan: give folders (forkdebt scan DIR...) or set `paths` of a [[downstream]] in the config"
+        );
     }
     Ok(out)
 }

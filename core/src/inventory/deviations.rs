@@ -38,7 +38,9 @@ pub fn parse(text: &str, path: &str, out: &mut Vec<Deviation>, warnings: &mut Ve
     let file: File = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() as u32 + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u32 + 1);
             warnings.push(Warning {
                 path: path.to_string(),
                 line,
@@ -48,7 +50,11 @@ pub fn parse(text: &str, path: &str, out: &mut Vec<Deviation>, warnings: &mut Ve
         }
     };
     for entry in file.deviation {
-        let ctx = TextContext::new(None, format!("{path} (deviation {})", entry.name), Role::Origin);
+        let ctx = TextContext::new(
+            None,
+            format!("{path} (deviation {})", entry.name),
+            Role::Origin,
+        );
         let mut found = Vec::new();
         if let Some(change) = &entry.change {
             let c: Vec<_> = refs::extract(change, &ctx);
@@ -56,7 +62,10 @@ pub fn parse(text: &str, path: &str, out: &mut Vec<Deviation>, warnings: &mut Ve
                 warnings.push(Warning {
                     path: path.to_string(),
                     line: None,
-                    message: format!("deviation {}: change `{change}` names no Fedora Change", entry.name),
+                    message: format!(
+                        "deviation {}: change `{change}` names no Fedora Change",
+                        entry.name
+                    ),
                 });
             }
             found.extend(c);

@@ -9,7 +9,10 @@ use crate::model::{Confidence, Reference};
 
 static_regex!(LEADING_NUMBERS, r"^([1-9]\d*(?:_[1-9]\d*)*)_[A-Za-z]");
 static_regex!(SQUASH_SUFFIX, r"---?(\d+)-?$");
-static_regex!(RHBZ, r"(?i)(?:^|[-_.])(?:rh(?:bz|bug)?|bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)");
+static_regex!(
+    RHBZ,
+    r"(?i)(?:^|[-_.])(?:rh(?:bz|bug)?|bz|bug)[-_#]?(\d{5,8})(?:[-_.]|$)"
+);
 static_regex!(PR, r"(?i)(?:^|[-_.])(?:pr|pull|mr)[-_#]?(\d+)(?:[-_.]|$)");
 static_regex!(GH, r"(?i)(?:^|[-_.])gh[-_#]?(\d+)(?:[-_.]|$)");
 static_regex!(CVE, r"(?i)CVE-\d{4}-\d{4,7}");
@@ -35,8 +38,14 @@ pub fn refs(file: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(number(ctx, n, Confidence::Low));
         }
     }
-    if let Some(c) = SQUASH_SUFFIX.captures(stem).filter(|c| stem.len() > c[0].len()) {
-        out.push(with_confidence(refs::pr_of_upstream(ctx, &c[1]), Confidence::Medium));
+    if let Some(c) = SQUASH_SUFFIX
+        .captures(stem)
+        .filter(|c| stem.len() > c[0].len())
+    {
+        out.push(with_confidence(
+            refs::pr_of_upstream(ctx, &c[1]),
+            Confidence::Medium,
+        ));
     }
     if let Some(c) = RHBZ.captures(stem) {
         out.push(refs::rhbz_ref(ctx, &c[1], Confidence::Medium));

@@ -13,6 +13,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// One first-parent commit: sha, committer time, and `(spec path, new blob or None if deleted)`.
+type CommitChanges = (String, i64, Vec<(String, Option<String>)>);
+
 /// The carried patches of one package after one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryPoint {
@@ -34,7 +37,11 @@ pub enum HistoryError {
         source: std::io::Error,
     },
     #[error("git {what} in {path} failed: {stderr}")]
-    GitFailed { path: String, what: String, stderr: String },
+    GitFailed {
+        path: String,
+        what: String,
+        stderr: String,
+    },
 }
 
 /// Walks the first-parent history of the repository containing `dir` (only specs below
@@ -55,7 +62,10 @@ pub fn walk(
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .map_err(|source| HistoryError::Git { path: shown.clone(), source })?;
+            .map_err(|source| HistoryError::Git {
+                path: shown.clone(),
+                source,
+            })?;
         if !out.status.success() {
             return Err(HistoryError::GitFailed {
                 path: shown.clone(),
@@ -84,7 +94,7 @@ pub fn walk(
         "--",
         "*.spec",
     ])?;
-    let mut changes: Vec<(String, i64, Vec<(String, Option<String>)>)> = Vec::new();
+    let mut changes: Vec<CommitChanges> = Vec::new();
     for line in String::from_utf8_lossy(&log).lines() {
         if let Some(rest) = line.strip_prefix("commit ") {
             let mut it = rest.split(' ');
@@ -93,16 +103,23 @@ pub fn walk(
             changes.push((sha, time, Vec::new()));
         } else if let Some(raw) = line.strip_prefix(':') {
             // :100644 100644 <old> <new> M\t<path>
-            let Some((meta, path)) = raw.split_once('\t') else { continue };
+            let Some((meta, path)) = raw.split_once('\t') else {
+                continue;
+            };
             let fields: Vec<&str> = meta.split(' ').collect();
-            let (Some(new), Some(status)) = (fields.get(3), fields.get(4)) else { continue };
+            let (Some(new), Some(status)) = (fields.get(3), fields.get(4)) else {
+                continue;
+            };
             let blob = (!status.starts_with('D')).then(|| new.to_string());
             if let Some(last) = changes.last_mut() {
                 last.2.push((path.to_string(), blob));
             }
         }
     }
-    let mut reader = BlobReader::start(dir).map_err(|source| HistoryError::Git { path: shown.clone(), source })?;
+    let mut reader = BlobReader::start(dir).map_err(|source| HistoryError::Git {
+        path: shown.clone(),
+        source,
+    })?;
     // spec path -> (package name, patches) as of the current commit
     let mut current: HashMap<String, (String, BTreeSet<String>)> = HashMap::new();
     let mut parsed: HashMap<String, (String, BTreeSet<String>)> = HashMap::new();
@@ -113,12 +130,17 @@ pub fn walk(
             let after = match blob {
                 Some(b) => {
                     if !parsed.contains_key(&b) {
-                        let bytes = reader
-                            .read(&b)
-                            .map_err(|source| HistoryError::Git { path: shown.clone(), source })?;
+                        let bytes = reader.read(&b).map_err(|source| HistoryError::Git {
+                            path: shown.clone(),
+                            source,
+                        })?;
                         let label = format!("{path}@{}", &commit[..12.min(commit.len())]);
                         let s = spec::parse(&bytes, &label, macros, warnings);
-                        let name = s.name.clone().filter(|n| !n.contains('%')).unwrap_or_else(|| stem(&path));
+                        let name = s
+                            .name
+                            .clone()
+                            .filter(|n| !n.contains('%'))
+                            .unwrap_or_else(|| stem(&path));
                         let files = s.patches.iter().map(|p| patch_file(&p.value)).collect();
                         parsed.insert(b.clone(), (name, files));
                     }
@@ -129,15 +151,16 @@ pub fn walk(
             if before == after {
                 continue;
             }
-            if let Some((name, _)) = &before {
-                if after.as_ref().is_none_or(|(n, _)| n != name) {
-                    points.push(HistoryPoint {
-                        package: name.clone(),
-                        commit: commit.clone(),
-                        time,
-                        patches: BTreeSet::new(),
-                    });
-                }
+            // A spec deleted or renamed to another package: the old package carries nothing.
+            if let Some((name, _)) = &before
+                && after.as_ref().is_none_or(|(n, _)| n != name)
+            {
+                points.push(HistoryPoint {
+                    package: name.clone(),
+                    commit: commit.clone(),
+                    time,
+                    patches: BTreeSet::new(),
+                });
             }
             match after {
                 Some((name, patches)) => {
@@ -190,9 +213,21 @@ impl BlobReader {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
-        let stdout = BufReader::new(child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout"))?);
-        Ok(BlobReader { child, stdin, stdout })
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let stdout = BufReader::new(
+            child
+                .stdout
+                .take()
+                .ok_or_else(|| std::io::Error::other("no stdout"))?,
+        );
+        Ok(BlobReader {
+            child,
+            stdin,
+            stdout,
+        })
     }
 
     fn read(&mut self, blob: &str) -> std::io::Result<Vec<u8>> {
@@ -207,7 +242,9 @@ impl BlobReader {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("git cat-file: {}", header.trim())))?;
         if size as u64 > super::MAX_FILE_BYTES {
-            return Err(std::io::Error::other(format!("blob {blob} is {size} bytes")));
+            return Err(std::io::Error::other(format!(
+                "blob {blob} is {size} bytes"
+            )));
         }
         let mut buf = vec![0; size + 1]; // content and the trailing newline
         self.stdout.read_exact(&mut buf)?;

@@ -48,7 +48,10 @@ impl Macros {
             strict_queries: true,
         };
         strict.expand_into(s, 0, &mut out, &mut unresolved);
-        Expanded { text: out, unresolved }
+        Expanded {
+            text: out,
+            unresolved,
+        }
     }
 
     pub fn define(&mut self, name: &str, value: &str) {
@@ -63,7 +66,10 @@ impl Macros {
         let mut out = String::with_capacity(s.len());
         let mut unresolved = false;
         self.expand_into(s, 0, &mut out, &mut unresolved);
-        Expanded { text: out, unresolved }
+        Expanded {
+            text: out,
+            unresolved,
+        }
     }
 
     fn expand_into(&self, s: &str, depth: usize, out: &mut String, unresolved: &mut bool) {
@@ -132,7 +138,14 @@ impl Macros {
         }
     }
 
-    fn expand_braced(&self, inner: &str, whole: &str, depth: usize, out: &mut String, unresolved: &mut bool) {
+    fn expand_braced(
+        &self,
+        inner: &str,
+        whole: &str,
+        depth: usize,
+        out: &mut String,
+        unresolved: &mut bool,
+    ) {
         // %{!?name:value}, %{?name:value}, %{?name}, %{!?name}
         let (negate, query, body) = if let Some(r) = inner.strip_prefix("!?") {
             (true, true, r)
@@ -157,7 +170,11 @@ impl Macros {
             match (defined != negate, alt) {
                 (true, Some(a)) => self.expand_into(a, depth + 1, out, unresolved),
                 (true, None) if !negate => {
-                    let v = self.values.get(name).map(String::as_str).unwrap_or_default();
+                    let v = self
+                        .values
+                        .get(name)
+                        .map(String::as_str)
+                        .unwrap_or_default();
                     self.expand_into(v, depth + 1, out, unresolved);
                 }
                 _ => {}
@@ -178,8 +195,16 @@ impl Macros {
         if let Some((func, arg)) = body.split_once(char::is_whitespace) {
             let arg = arg.trim();
             match func {
-                "defined" => out.push(if self.values.contains_key(arg) { '1' } else { '0' }),
-                "undefined" => out.push(if self.values.contains_key(arg) { '0' } else { '1' }),
+                "defined" => out.push(if self.values.contains_key(arg) {
+                    '1'
+                } else {
+                    '0'
+                }),
+                "undefined" => out.push(if self.values.contains_key(arg) {
+                    '0'
+                } else {
+                    '1'
+                }),
                 _ => {
                     out.push_str(whole);
                     *unresolved = true;
@@ -218,7 +243,11 @@ fn matching(s: &str, open: usize, o: u8, c: u8) -> Option<usize> {
 /// as "unknown": its patches are kept and marked with the condition).
 pub fn eval_condition(expr: &str) -> Option<bool> {
     let tokens = tokenize(expr)?;
-    let mut p = Parser { tokens, pos: 0, depth: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let v = p.or()?;
     if p.pos != p.tokens.len() {
         return None;
@@ -249,7 +278,9 @@ impl Val {
 }
 
 fn tokenize(s: &str) -> Option<Vec<Tok>> {
-    const OPS: [&str; 12] = ["&&", "||", "==", "!=", "<=", ">=", "<", ">", "!", "(", ")", "-"];
+    const OPS: [&str; 12] = [
+        "&&", "||", "==", "!=", "<=", ">=", "<", ">", "!", "(", ")", "-",
+    ];
     let mut out = Vec::new();
     let b = s.as_bytes();
     let mut i = 0;
@@ -258,7 +289,9 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
         if c.is_ascii_whitespace() {
             i += 1;
         } else if c.is_ascii_digit() {
-            let end = s[i..].find(|ch: char| !ch.is_ascii_digit()).map_or(b.len(), |p| i + p);
+            let end = s[i..]
+                .find(|ch: char| !ch.is_ascii_digit())
+                .map_or(b.len(), |p| i + p);
             out.push(Tok::Int(s[i..end].parse().ok()?));
             i = end;
         } else if c == b'"' {
@@ -333,7 +366,11 @@ impl Parser {
     }
     fn unary(&mut self) -> Option<Val> {
         self.depth += 1;
-        let v = if self.depth > MAX_EXPR_DEPTH { None } else { self.unary_inner() };
+        let v = if self.depth > MAX_EXPR_DEPTH {
+            None
+        } else {
+            self.unary_inner()
+        };
         self.depth -= 1;
         v
     }
@@ -382,8 +419,16 @@ mod tests {
 
     #[test]
     fn expands_the_forms_specs_use() {
-        let m = m(&[("name", "systemd"), ("version", "252"), ("gitcommit", "abc"), ("short", "%{name}-x")]);
-        assert_eq!(m.expand("%{name}-%{version}.tar.gz").text, "systemd-252.tar.gz");
+        let m = m(&[
+            ("name", "systemd"),
+            ("version", "252"),
+            ("gitcommit", "abc"),
+            ("short", "%{name}-x"),
+        ]);
+        assert_eq!(
+            m.expand("%{name}-%{version}.tar.gz").text,
+            "systemd-252.tar.gz"
+        );
         assert_eq!(m.expand("%name-%version").text, "systemd-252");
         assert_eq!(m.expand("1%{?dist}").text, "1");
         assert_eq!(m.expand("%{?gitcommit:git%{gitcommit}}").text, "gitabc");

@@ -86,7 +86,10 @@ pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
             inv.warnings.push(Warning {
                 path: pkg.spec_path.clone(),
                 line: None,
-                message: format!("package {} is already defined by {first}; this spec is ignored", pkg.name),
+                message: format!(
+                    "package {} is already defined by {first}; this spec is ignored",
+                    pkg.name
+                ),
             });
             continue;
         }
@@ -98,7 +101,9 @@ pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
         if file.is_file() {
             let shown = display(&file);
             match std::fs::read_to_string(&file) {
-                Ok(text) => deviations::parse(&text, &shown, &mut inv.deviations, &mut inv.warnings),
+                Ok(text) => {
+                    deviations::parse(&text, &shown, &mut inv.deviations, &mut inv.warnings)
+                }
                 Err(e) => inv.warnings.push(Warning {
                     path: shown,
                     line: None,
@@ -130,7 +135,9 @@ fn find_specs(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
         match entry {
-            Ok(e) if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "spec") => {
+            Ok(e)
+                if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "spec") =>
+            {
                 out.push((root.to_path_buf(), e.into_path()));
             }
             Ok(_) => {}
@@ -139,9 +146,16 @@ fn find_specs(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec
                 let message = if e.loop_ancestor().is_some() {
                     "symbolic link loop; not followed".to_string()
                 } else {
-                    format!("cannot read: {}", e.io_error().map_or(e.to_string(), |io| io.to_string()))
+                    format!(
+                        "cannot read: {}",
+                        e.io_error().map_or(e.to_string(), |io| io.to_string())
+                    )
                 };
-                warnings.push(Warning { path, line: None, message });
+                warnings.push(Warning {
+                    path,
+                    line: None,
+                    message,
+                });
             }
         }
     }
@@ -158,7 +172,13 @@ fn read_limited(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Option
     };
     match std::fs::metadata(path) {
         Ok(m) if m.len() > MAX_FILE_BYTES => {
-            warn(warnings, format!("{} bytes is more than the {MAX_FILE_BYTES} read; skipped", m.len()));
+            warn(
+                warnings,
+                format!(
+                    "{} bytes is more than the {MAX_FILE_BYTES} read; skipped",
+                    m.len()
+                ),
+            );
             None
         }
         Ok(_) => match std::fs::read(path) {
@@ -175,7 +195,12 @@ fn read_limited(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Option
     }
 }
 
-fn scan_spec(root: &Path, spec_path: &Path, opts: &ScanOptions, warnings: &mut Vec<Warning>) -> Option<Package> {
+fn scan_spec(
+    root: &Path,
+    spec_path: &Path,
+    opts: &ScanOptions,
+    warnings: &mut Vec<Warning>,
+) -> Option<Package> {
     let rel = spec_path.strip_prefix(root).unwrap_or(spec_path);
     let shown = display(rel);
     let bytes = read_limited(spec_path, &shown, warnings)?;
@@ -191,7 +216,10 @@ fn scan_spec(root: &Path, spec_path: &Path, opts: &ScanOptions, warnings: &mut V
     let name = match &spec.name {
         Some(n) if !n.is_empty() && !n.contains('%') => n.clone(),
         _ => {
-            let stem = spec_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = spec_path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             warnings.push(Warning {
                 path: shown.clone(),
                 line: None,
@@ -203,17 +231,20 @@ fn scan_spec(root: &Path, spec_path: &Path, opts: &ScanOptions, warnings: &mut V
     let upstream = project::detect(spec.sources.iter().map(String::as_str), spec.url.as_deref());
     let release = spec.release.clone().unwrap_or_default();
     let parts = split_release(&release, &opts.release_marker);
-    let epoch = spec.epoch.as_deref().and_then(|e| match e.trim().parse::<u32>() {
-        Ok(v) => Some(v),
-        Err(_) => {
-            warnings.push(Warning {
-                path: shown.clone(),
-                line: None,
-                message: format!("Epoch `{e}` is not a number; ignored"),
-            });
-            None
-        }
-    });
+    let epoch = spec
+        .epoch
+        .as_deref()
+        .and_then(|e| match e.trim().parse::<u32>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                warnings.push(Warning {
+                    path: shown.clone(),
+                    line: None,
+                    message: format!("Epoch `{e}` is not a number; ignored"),
+                });
+                None
+            }
+        });
     let spec_dir = spec_path.parent().unwrap_or(root);
     let mut pkg = Package {
         name,
@@ -252,7 +283,10 @@ fn locate_patch(spec_dir: &Path, file: &str) -> Option<PathBuf> {
         parent.map(|p| p.join("sources")),
         parent.map(|p| p.join("SOURCES")),
     ];
-    dirs.into_iter().flatten().map(|d| d.join(file)).find(|p| p.is_file())
+    dirs.into_iter()
+        .flatten()
+        .map(|d| d.join(file))
+        .find(|p| p.is_file())
 }
 
 fn build_patch(
@@ -264,7 +298,9 @@ fn build_patch(
     warnings: &mut Vec<Warning>,
 ) -> Patch {
     let upstream = pkg.upstream.as_ref();
-    let is_url = sp.value.starts_with("http://") || sp.value.starts_with("https://") || sp.value.starts_with("ftp://");
+    let is_url = sp.value.starts_with("http://")
+        || sp.value.starts_with("https://")
+        || sp.value.starts_with("ftp://");
     let file = if is_url {
         let no_query = sp.value.split(['?', '#']).next().unwrap_or(&sp.value);
         no_query.rsplit('/').next().unwrap_or(no_query).to_string()
@@ -277,13 +313,23 @@ fn build_patch(
         condition: sp.condition.clone(),
         ..Patch::default()
     };
-    let tag = sp.number.map_or("Patch".to_string(), |n| format!("Patch{n}"));
+    let tag = sp
+        .number
+        .map_or("Patch".to_string(), |n| format!("Patch{n}"));
     if is_url {
-        let ctx = TextContext::new(upstream, format!("{spec_shown}:{} ({tag} URL)", sp.line), Role::Origin);
+        let ctx = TextContext::new(
+            upstream,
+            format!("{spec_shown}:{} ({tag} URL)", sp.line),
+            Role::Origin,
+        );
         patch.refs.extend(refs::classify_url(&sp.value, &ctx));
     }
     for (line, comment) in &sp.comments {
-        let ctx = TextContext::new(upstream, format!("{spec_shown}:{line} (comment above {tag})"), Role::Origin);
+        let ctx = TextContext::new(
+            upstream,
+            format!("{spec_shown}:{line} (comment above {tag})"),
+            Role::Origin,
+        );
         patch.refs.extend(refs::extract(comment, &ctx));
         if let Some(state) = patch::suse_tag_claim(comment) {
             patch.claims.push(Claim {
@@ -323,7 +369,10 @@ fn build_patch(
 
 /// Puts `%changelog` references on the patches they talk about; the rest stay on the package.
 fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown: &str) {
-    static_regex!(BACKPORT, r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?)\b");
+    static_regex!(
+        BACKPORT,
+        r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?)\b"
+    );
     for cl in lines {
         let ctx = TextContext::new(
             pkg.upstream.as_ref(),

@@ -9,7 +9,9 @@
 
 use super::refs::{self, TextContext};
 use super::text;
-use crate::model::{Claim, Confidence, PatchState, RefKind, Reference, Role, UpstreamProject, Warning};
+use crate::model::{
+    Claim, Confidence, PatchState, RefKind, Reference, Role, UpstreamProject, Warning,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PatchInfo {
@@ -26,23 +28,40 @@ pub struct PatchInfo {
 
 static_regex!(FORMAT_PATCH_FROM, r"^From ([0-9a-f]{40}) \w{3} \w{3} ");
 static_regex!(FIELD, r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$");
-static_regex!(CHERRY_PICK, r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?");
+static_regex!(
+    CHERRY_PICK,
+    r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?"
+);
 // Kernel stable `commit <sha> upstream.`, `[ Upstream commit <sha> ]`, glibc's
 // `Upstream commit: <sha>`: the upstream commit this is a backport of.
-static_regex!(UPSTREAM_COMMIT, r"(?i)^\s*\[?\s*(?:upstream\s+commit\s*:?\s*([0-9a-f]{12,40})|commit\s+([0-9a-f]{12,40})\s+upstream)\.?\s*\]?\s*$");
+static_regex!(
+    UPSTREAM_COMMIT,
+    r"(?i)^\s*\[?\s*(?:upstream\s+commit\s*:?\s*([0-9a-f]{12,40})|commit\s+([0-9a-f]{12,40})\s+upstream)\.?\s*\]?\s*$"
+);
 // `git show` / `git log -p` output starts with `commit <sha>`.
 static_regex!(GIT_SHOW_COMMIT, r"^commit ([0-9a-f]{40})\b");
 // Fedora glibc's patch header fields, keys with a space: `Upstream status: committed`.
-static_regex!(FEDORA_FIELD, r"(?i)^(Short description|Upstream status|Author\(s\)):\s*(.*)$");
+static_regex!(
+    FEDORA_FIELD,
+    r"(?i)^(Short description|Upstream status|Author\(s\)):\s*(.*)$"
+);
 static_regex!(SUSE_TAG, r"PATCH-(FIX|FEATURE|NEEDS)-([A-Z]+)");
 static_regex!(SQUASH_SUBJECT, r"\(#(\d+)\)\s*$");
 static_regex!(SUBJECT_PREFIX, r"^(?:\[[^\]]*\]\s*)+");
-static_regex!(ORIGIN_WORDS, r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?|taken from upstream|from upstream|upstream (?:commit|pr|pull request|merge request))\b");
+static_regex!(
+    ORIGIN_WORDS,
+    r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?|taken from upstream|from upstream|upstream (?:commit|pr|pull request|merge request))\b"
+);
 static_regex!(HUNK, r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@");
 
 /// Parses a patch file. `upstream` resolves bare numbers; `path` goes into warnings and
 /// `found_in`.
-pub fn parse(bytes: &[u8], path: &str, upstream: Option<&UpstreamProject>, warnings: &mut Vec<Warning>) -> PatchInfo {
+pub fn parse(
+    bytes: &[u8],
+    path: &str,
+    upstream: Option<&UpstreamProject>,
+    warnings: &mut Vec<Warning>,
+) -> PatchInfo {
     let mut info = PatchInfo::default();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         warnings.push(Warning {
@@ -106,7 +125,9 @@ pub fn parse(bytes: &[u8], path: &str, upstream: Option<&UpstreamProject>, warni
         warnings.push(Warning {
             path: path.to_string(),
             line: first_diff_line.or(Some(1)),
-            message: "no header before the first diff: nothing in the file says where it comes from".into(),
+            message:
+                "no header before the first diff: nothing in the file says where it comes from"
+                    .into(),
         });
     } else if first_diff_line.is_none() {
         warnings.push(Warning {
@@ -209,17 +230,19 @@ impl<'a> Header<'a> {
                 if sha.bytes().any(|b| b != b'0') {
                     let ctx = self.ctx(n, "format-patch From line", Role::Origin);
                     let mut r = refs::commit_ref(&ctx, &sha, Confidence::Low);
-                    r.note = Some("the commit git format-patch was run on; it may be a local one".into());
+                    r.note = Some(
+                        "the commit git format-patch was run on; it may be a local one".into(),
+                    );
                     self.refs.push(r);
                 }
                 return;
             }
         }
-        if line.starts_with([' ', '\t']) {
-            if let Some(field) = self.continuing.clone() {
-                self.field(n, &field, line.trim(), true);
-                return;
-            }
+        if line.starts_with([' ', '\t'])
+            && let Some(field) = self.continuing.clone()
+        {
+            self.field(n, &field, line.trim(), true);
+            return;
         }
         if let Some(hg) = line.strip_prefix("# ") {
             if let Some(node) = hg.strip_prefix("Node ID ") {
@@ -233,9 +256,15 @@ impl<'a> Header<'a> {
                 self.author.get_or_insert(user.trim().to_string());
                 return;
             }
-            if ["Parent ", "Date ", "Branch ", "HG changeset patch", "EXP-Topic "]
-                .iter()
-                .any(|k| hg.starts_with(k))
+            if [
+                "Parent ",
+                "Date ",
+                "Branch ",
+                "HG changeset patch",
+                "EXP-Topic ",
+            ]
+            .iter()
+            .any(|k| hg.starts_with(k))
             {
                 self.hg = true;
                 return;
@@ -249,14 +278,16 @@ impl<'a> Header<'a> {
         }
         if let Some(c) = CHERRY_PICK.captures(line) {
             let ctx = self.ctx(n, "cherry picked from", Role::Origin);
-            self.refs.push(refs::commit_ref(&ctx, &c[1], Confidence::High));
+            self.refs
+                .push(refs::commit_ref(&ctx, &c[1], Confidence::High));
             self.claim(PatchState::Merged, n, line);
             return;
         }
         if let Some(c) = UPSTREAM_COMMIT.captures(line) {
             let sha = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
             let ctx = self.ctx(n, "upstream commit", Role::Origin);
-            self.refs.push(refs::commit_ref(&ctx, sha, Confidence::High));
+            self.refs
+                .push(refs::commit_ref(&ctx, sha, Confidence::High));
             self.claim(PatchState::Merged, n, line);
             return;
         }
@@ -315,7 +346,8 @@ impl<'a> Header<'a> {
                 }
                 true
             }
-            "backport-of" | "upstream-commit" | "git-commit" | "upstream" | "origin" | "applied-upstream" => {
+            "backport-of" | "upstream-commit" | "git-commit" | "upstream" | "origin"
+            | "applied-upstream" => {
                 self.origin_field(n, &lower, value);
                 true
             }
@@ -326,15 +358,23 @@ impl<'a> Header<'a> {
             "fixes" | "closes" | "resolves" | "related" | "references" | "see-also" | "bug" => {
                 // Fixes: names what the patch fixes, never the patch itself. A kernel-style
                 // `Fixes: <sha> ("subject")` is an upstream commit, related.
-                let mut found = refs::extract(&format!("{key}: {value}"), &self.ctx(n, key, Role::Related));
+                let mut found =
+                    refs::extract(&format!("{key}: {value}"), &self.ctx(n, key, Role::Related));
                 if found.is_empty() {
-                    if let Some(sha) = value.split_whitespace().next().filter(|s| refs::is_sha(s) && s.len() >= 8) {
+                    if let Some(sha) = value
+                        .split_whitespace()
+                        .next()
+                        .filter(|s| refs::is_sha(s) && s.len() >= 8)
+                    {
                         let ctx = self.ctx(n, key, Role::Related);
                         found.push(refs::commit_ref(&ctx, sha, Confidence::Medium));
                     } else if let Some(num) = Some(value.trim().trim_start_matches('#'))
                         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
                     {
-                        found = refs::extract(&format!("issue #{num}"), &self.ctx(n, key, Role::Related));
+                        found = refs::extract(
+                            &format!("issue #{num}"),
+                            &self.ctx(n, key, Role::Related),
+                        );
                     }
                 }
                 for r in &mut found {
@@ -351,7 +391,9 @@ impl<'a> Header<'a> {
                 let v = value.trim().to_ascii_lowercase();
                 match v.as_str() {
                     "no" => self.claim(PatchState::NotSent, n, &format!("Forwarded: {value}")),
-                    "not-needed" | "not needed" => self.claim(PatchState::NotNeeded, n, &format!("Forwarded: {value}")),
+                    "not-needed" | "not needed" => {
+                        self.claim(PatchState::NotNeeded, n, &format!("Forwarded: {value}"))
+                    }
                     _ => {
                         self.claim(PatchState::Submitted, n, &format!("Forwarded: {value}"));
                         // Where it was forwarded to is the patch's own PR/MR/mail.
@@ -377,9 +419,22 @@ impl<'a> Header<'a> {
                 self.extract(n, v, key, Role::Origin);
                 true
             }
-            "signed-off-by" | "reviewed-by" | "acked-by" | "tested-by" | "reported-by" | "suggested-by"
-            | "co-authored-by" | "cc" | "to" | "message-id" | "mime-version" | "content-type"
-            | "content-transfer-encoding" | "in-reply-to" | "git-repo" | "x-mailer" => true,
+            "signed-off-by"
+            | "reviewed-by"
+            | "acked-by"
+            | "tested-by"
+            | "reported-by"
+            | "suggested-by"
+            | "co-authored-by"
+            | "cc"
+            | "to"
+            | "message-id"
+            | "mime-version"
+            | "content-type"
+            | "content-transfer-encoding"
+            | "in-reply-to"
+            | "git-repo"
+            | "x-mailer" => true,
             _ => false,
         }
     }
@@ -397,7 +452,10 @@ impl<'a> Header<'a> {
                     Some(PatchState::NotNeeded)
                 } else if lv.starts_with("committed") || lv.starts_with("merged") {
                     Some(PatchState::Merged)
-                } else if lv.starts_with("http") || lv.starts_with("submitted") || lv.starts_with("pending") {
+                } else if lv.starts_with("http")
+                    || lv.starts_with("submitted")
+                    || lv.starts_with("pending")
+                {
                     Some(PatchState::Submitted)
                 } else {
                     None
@@ -417,11 +475,13 @@ impl<'a> Header<'a> {
         let v = value.trim();
         let mut found = refs::extract(v, &self.ctx(n, key, Role::Origin));
         // `Backport-of: <sha>`, `Git-commit: <sha>`: a bare sha is the upstream commit.
-        if let Some(sha) = v.split([' ', ',']).find(|s| refs::is_sha(s) && s.len() >= 7) {
-            if !found.iter().any(|r| r.kind == RefKind::UpstreamCommit) {
-                let ctx = self.ctx(n, key, Role::Origin);
-                found.push(refs::commit_ref(&ctx, sha, Confidence::High));
-            }
+        if let Some(sha) = v
+            .split([' ', ','])
+            .find(|s| refs::is_sha(s) && s.len() >= 7)
+            && !found.iter().any(|r| r.kind == RefKind::UpstreamCommit)
+        {
+            let ctx = self.ctx(n, key, Role::Origin);
+            found.push(refs::commit_ref(&ctx, sha, Confidence::High));
         }
         for r in &mut found {
             if r.kind == RefKind::UpstreamCommit && r.confidence == Confidence::Medium {
@@ -430,12 +490,17 @@ impl<'a> Header<'a> {
         }
         let lv = v.to_ascii_lowercase();
         let names_commit = found.iter().any(|r| r.kind == RefKind::UpstreamCommit);
-        let names_request = found
-            .iter()
-            .any(|r| matches!(r.kind, RefKind::GithubPr | RefKind::GitlabMr | RefKind::PagurePr));
+        let names_request = found.iter().any(|r| {
+            matches!(
+                r.kind,
+                RefKind::GithubPr | RefKind::GitlabMr | RefKind::PagurePr
+            )
+        });
         let state = match key {
             // DEP-3: "upstream" or "backport" origin means taken from upstream.
-            "origin" if lv.starts_with("upstream") || lv.starts_with("backport") => Some(PatchState::Merged),
+            "origin" if lv.starts_with("upstream") || lv.starts_with("backport") => {
+                Some(PatchState::Merged)
+            }
             "origin" => None,
             // `Upstream: <url>` says where it is upstream: merged only if that is a commit.
             "upstream" if names_commit => Some(PatchState::Merged),
@@ -451,7 +516,10 @@ impl<'a> Header<'a> {
 
     fn upstream_status(&mut self, n: u32, value: &str) {
         let v = value.trim();
-        let word = v.split(|c: char| c.is_whitespace() || c == '[').next().unwrap_or_default();
+        let word = v
+            .split(|c: char| c.is_whitespace() || c == '[')
+            .next()
+            .unwrap_or_default();
         let state = match word.to_ascii_lowercase().as_str() {
             "pending" => Some(PatchState::NotSent),
             "submitted" => Some(PatchState::Submitted),
@@ -474,7 +542,11 @@ impl<'a> Header<'a> {
         }
         // Prose that says it carries an upstream change names the patch's origin; other
         // mentions (see #12, reported in bug 345) are related.
-        let role = if ORIGIN_WORDS.is_match(line) { Role::Origin } else { Role::Related };
+        let role = if ORIGIN_WORDS.is_match(line) {
+            Role::Origin
+        } else {
+            Role::Related
+        };
         self.extract(n, line, "patch description", role);
     }
 
@@ -493,7 +565,11 @@ impl<'a> Header<'a> {
         if let Some(subject) = &self.subject {
             // GitHub's squash merge ends the subject with "(#154)": that PR is the patch.
             if let Some(c) = SQUASH_SUBJECT.captures(subject) {
-                let ctx = self.ctx(self.subject_line, "Subject (#N) of a squash merge", Role::Origin);
+                let ctx = self.ctx(
+                    self.subject_line,
+                    "Subject (#N) of a squash merge",
+                    Role::Origin,
+                );
                 self.refs.push(refs::pr_of_upstream(&ctx, &c[1]));
             }
             let no_squash = SQUASH_SUBJECT.replace(subject, "");
@@ -515,7 +591,8 @@ fn display_key(key: &str) -> String {
     key.split('-')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+            c.next()
+                .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
         })
         .collect::<Vec<_>>()
         .join("-")

@@ -14,10 +14,17 @@ fn github_pr_home(owner: &str, repo: &str) -> (String, String) {
 
 /// Reads a forge project out of one URL, `None` when the URL names no known forge.
 pub fn from_url(url: &str) -> Option<UpstreamProject> {
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
     let (host, path) = rest.split_once('/')?;
     let host = host.to_ascii_lowercase();
-    let segs: Vec<&str> = path.split(['?', '#']).next()?.split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .split(['?', '#'])
+        .next()?
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match host.as_str() {
         "github.com" | "www.github.com" | "codeload.github.com" if segs.len() >= 2 => {
             let repo = segs[1].trim_end_matches(".git");
@@ -46,13 +53,16 @@ pub fn from_url(url: &str) -> Option<UpstreamProject> {
 }
 
 /// Picks the upstream project from the spec's sources and URL.
-pub fn detect<'a>(sources: impl IntoIterator<Item = &'a str>, url: Option<&str>) -> Option<UpstreamProject> {
+pub fn detect<'a>(
+    sources: impl IntoIterator<Item = &'a str>,
+    url: Option<&str>,
+) -> Option<UpstreamProject> {
     let mut candidates: Vec<&str> = sources.into_iter().collect();
     candidates.extend(url);
-    candidates
-        .iter()
-        .find_map(|u| from_url(u))
-        .or_else(|| url.filter(|u| u.starts_with("http")).map(|u| UpstreamProject::Other { url: u.to_string() }))
+    candidates.iter().find_map(|u| from_url(u)).or_else(|| {
+        url.filter(|u| u.starts_with("http"))
+            .map(|u| UpstreamProject::Other { url: u.to_string() })
+    })
 }
 
 #[cfg(test)]
@@ -62,11 +72,18 @@ mod tests {
     #[test]
     fn reads_forges_from_source_urls() {
         assert_eq!(
-            from_url("https://github.com/systemd/systemd-stable/archive/v252.4/systemd-stable-252.4.tar.gz"),
-            Some(UpstreamProject::Github { owner: "systemd".into(), repo: "systemd".into() })
+            from_url(
+                "https://github.com/systemd/systemd-stable/archive/v252.4/systemd-stable-252.4.tar.gz"
+            ),
+            Some(UpstreamProject::Github {
+                owner: "systemd".into(),
+                repo: "systemd".into()
+            })
         );
         assert_eq!(
-            from_url("https://gitlab.freedesktop.org/NetworkManager/NetworkManager/-/archive/1.42/x.tar.bz2"),
+            from_url(
+                "https://gitlab.freedesktop.org/NetworkManager/NetworkManager/-/archive/1.42/x.tar.bz2"
+            ),
             Some(UpstreamProject::Gitlab {
                 host: "gitlab.freedesktop.org".into(),
                 path: "NetworkManager/NetworkManager".into()
@@ -74,10 +91,25 @@ mod tests {
         );
         assert_eq!(
             from_url("https://pagure.io/libaio/archive/libaio-0.3.111/libaio-0.3.111.tar.gz"),
-            Some(UpstreamProject::Pagure { host: "pagure.io".into(), path: "libaio".into() })
+            Some(UpstreamProject::Pagure {
+                host: "pagure.io".into(),
+                path: "libaio".into()
+            })
         );
-        assert_eq!(from_url("https://www.kernel.org/pub/linux/utils/util-linux/v2.39/x.tar.xz"), None);
-        let p = detect(["https://www.kernel.org/pub/x.tar.xz"], Some("https://github.com/util-linux/util-linux"));
-        assert_eq!(p, Some(UpstreamProject::Github { owner: "util-linux".into(), repo: "util-linux".into() }));
+        assert_eq!(
+            from_url("https://www.kernel.org/pub/linux/utils/util-linux/v2.39/x.tar.xz"),
+            None
+        );
+        let p = detect(
+            ["https://www.kernel.org/pub/x.tar.xz"],
+            Some("https://github.com/util-linux/util-linux"),
+        );
+        assert_eq!(
+            p,
+            Some(UpstreamProject::Github {
+                owner: "util-linux".into(),
+                repo: "util-linux".into()
+            })
+        );
     }
 }

@@ -35,7 +35,13 @@ impl<'a> TextContext<'a> {
         }
     }
 
-    fn make(&self, kind: RefKind, id: String, url: Option<String>, confidence: Confidence) -> Reference {
+    fn make(
+        &self,
+        kind: RefKind,
+        id: String,
+        url: Option<String>,
+        confidence: Confidence,
+    ) -> Reference {
         Reference {
             kind,
             id,
@@ -54,16 +60,28 @@ static_regex!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
 static_regex!(LAUNCHPAD, r"(?i)\blp\s*#\s*(\d+)");
 static_regex!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
 static_regex!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
-static_regex!(RHBZ_WORD, r"(?i)\b(?:(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?|rh#)(\d{3,8})\b");
+static_regex!(
+    RHBZ_WORD,
+    r"(?i)\b(?:(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?|rh#)(\d{3,8})\b"
+);
 static_regex!(BUG_WORD, r"(?i)\bbug\s*#?\s*(\d{6,8})\b");
-static_regex!(REPO_NUMBER, r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b");
+static_regex!(
+    REPO_NUMBER,
+    r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b"
+);
 static_regex!(
     PR_WORD,
     r"(?i)\b(?:PR|PRs|pull\s+requests?|pull-request|pull|merge\s+requests?|MR)\s*(?:#|!|no\.?|number)?\s*(\d+)((?:\s*(?:,|and|&|\+)\s*#?\d+)*)"
 );
-static_regex!(PR_MENTION, r"(?i)\b(?:PRs?|pull\s+requests?|pull-request|merge\s+requests?|MRs?)\b");
+static_regex!(
+    PR_MENTION,
+    r"(?i)\b(?:PRs?|pull\s+requests?|pull-request|merge\s+requests?|MRs?)\b"
+);
 static_regex!(ISSUE_WORD, r"(?i)\b(?:issue|issues|gh)\s*#?\s*(\d+)\b");
-static_regex!(CLOSING, r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|related)\s*:?\s*#(\d+)\b");
+static_regex!(
+    CLOSING,
+    r"(?i)\b(?:fix(?:es|ed)?|close[sd]?|resolve[sd]?|related)\s*:?\s*#(\d+)\b"
+);
 static_regex!(HASH_NUMBER, r"(?:^|[^\w&/])#(\d+)\b");
 static_regex!(BANG_NUMBER, r"(?:^|[\s(])!(\d+)\b");
 static_regex!(LEADING_NUMBER, r"^\s*#?\s*(\d{3,8})\s*(?:[-:–]|\s+-)\s");
@@ -85,8 +103,10 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     let mut text = line.to_string();
 
     // 1. URLs: a full URL is the strongest evidence there is.
-    let urls: Vec<(std::ops::Range<usize>, String)> =
-        URL.find_iter(&text).map(|m| (m.range(), m.as_str().to_string())).collect();
+    let urls: Vec<(std::ops::Range<usize>, String)> = URL
+        .find_iter(&text)
+        .map(|m| (m.range(), m.as_str().to_string()))
+        .collect();
     for (range, url) in urls {
         if let Some(r) = classify_url(&url, ctx) {
             out.push(r);
@@ -107,7 +127,12 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     });
     take(&mut text, &LAUNCHPAD, |c| {
         let url = format!("https://bugs.launchpad.net/bugs/{}", &c[1]);
-        out.push(ctx.make(RefKind::Url, format!("lp#{}", &c[1]), Some(url), Confidence::High));
+        out.push(ctx.make(
+            RefKind::Url,
+            format!("lp#{}", &c[1]),
+            Some(url),
+            Confidence::High,
+        ));
     });
     take(&mut text, &JIRA_RHEL, |c| {
         let id = format!("{}-{}", &c[1], &c[2]);
@@ -115,13 +140,29 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
     });
     take(&mut text, &GH_SHORTHAND, |c| {
-        out.push(github_number(ctx, &c[1], &c[2], &c[3], None, Confidence::Medium));
+        out.push(github_number(
+            ctx,
+            &c[1],
+            &c[2],
+            &c[3],
+            None,
+            Confidence::Medium,
+        ));
     });
-    take(&mut text, &RHBZ_WORD, |c| out.push(rhbz(ctx, &c[1], Confidence::High)));
-    take(&mut text, &BUG_WORD, |c| out.push(rhbz(ctx, &c[1], Confidence::Medium)));
+    take(&mut text, &RHBZ_WORD, |c| {
+        out.push(rhbz(ctx, &c[1], Confidence::High))
+    });
+    take(&mut text, &BUG_WORD, |c| {
+        out.push(rhbz(ctx, &c[1], Confidence::Medium))
+    });
     take(&mut text, &FEDORA_CHANGE_TEXT, |c| {
         let url = format!("https://fedoraproject.org/wiki/Changes/{}", &c[1]);
-        out.push(ctx.make(RefKind::FedoraChange, c[1].to_string(), Some(url), Confidence::Medium));
+        out.push(ctx.make(
+            RefKind::FedoraChange,
+            c[1].to_string(),
+            Some(url),
+            Confidence::Medium,
+        ));
     });
 
     // 3. Commits: a full sha anywhere, a short one only after a word that says "commit".
@@ -167,7 +208,10 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     take(&mut text, &PR_WORD, |c| {
         out.push(pr_of_upstream(ctx, &c[1]));
         // "PR 16838 and 16857", "PRs #12, #13"
-        for extra in c[2].split(|ch: char| !ch.is_ascii_digit()).filter(|s| !s.is_empty()) {
+        for extra in c[2]
+            .split(|ch: char| !ch.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+        {
             out.push(pr_of_upstream(ctx, extra));
         }
     });
@@ -177,12 +221,18 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         out.push(r);
     });
     if matches!(ctx.upstream, Some(UpstreamProject::Gitlab { .. })) {
-        take(&mut text, &BANG_NUMBER, |c| out.push(pr_of_upstream(ctx, &c[1])));
+        take(&mut text, &BANG_NUMBER, |c| {
+            out.push(pr_of_upstream(ctx, &c[1]))
+        });
     }
 
     // 6. Bare numbers: magnitude or ambiguity.
-    take(&mut text, &LEADING_NUMBER, |c| out.push(bare_number(ctx, &c[1])));
-    take(&mut text, &HASH_NUMBER, |c| out.push(bare_number(ctx, &c[1])));
+    take(&mut text, &LEADING_NUMBER, |c| {
+        out.push(bare_number(ctx, &c[1]))
+    });
+    take(&mut text, &HASH_NUMBER, |c| {
+        out.push(bare_number(ctx, &c[1]))
+    });
     out
 }
 
@@ -265,35 +315,79 @@ fn github_number(
     }
 }
 
-fn gitlab_mr(ctx: &TextContext<'_>, host: &str, path: &str, n: &str, confidence: Confidence) -> Reference {
+fn gitlab_mr(
+    ctx: &TextContext<'_>,
+    host: &str,
+    path: &str,
+    n: &str,
+    confidence: Confidence,
+) -> Reference {
     let url = format!("https://{host}/{path}/-/merge_requests/{n}");
-    ctx.make(RefKind::GitlabMr, format!("{path}!{n}"), Some(url), confidence)
+    ctx.make(
+        RefKind::GitlabMr,
+        format!("{path}!{n}"),
+        Some(url),
+        confidence,
+    )
 }
 
-fn pagure_pr(ctx: &TextContext<'_>, host: &str, path: &str, n: &str, confidence: Confidence) -> Reference {
+fn pagure_pr(
+    ctx: &TextContext<'_>,
+    host: &str,
+    path: &str,
+    n: &str,
+    confidence: Confidence,
+) -> Reference {
     let url = format!("https://{host}/{path}/pull-request/{n}");
-    ctx.make(RefKind::PagurePr, format!("{path}#{n}"), Some(url), confidence)
+    ctx.make(
+        RefKind::PagurePr,
+        format!("{path}#{n}"),
+        Some(url),
+        confidence,
+    )
 }
 
 /// "PR 123": a pull/merge request of the package's upstream project.
 pub(crate) fn pr_of_upstream(ctx: &TextContext<'_>, n: &str) -> Reference {
     let n = n.trim_start_matches('0');
     match ctx.upstream {
-        Some(UpstreamProject::Github { owner, repo }) => {
-            github_number(ctx, owner, repo, n, Some(RefKind::GithubPr), Confidence::Medium)
+        Some(UpstreamProject::Github { owner, repo }) => github_number(
+            ctx,
+            owner,
+            repo,
+            n,
+            Some(RefKind::GithubPr),
+            Confidence::Medium,
+        ),
+        Some(UpstreamProject::Gitlab { host, path }) => {
+            gitlab_mr(ctx, host, path, n, Confidence::Medium)
         }
-        Some(UpstreamProject::Gitlab { host, path }) => gitlab_mr(ctx, host, path, n, Confidence::Medium),
-        Some(UpstreamProject::Pagure { host, path }) => pagure_pr(ctx, host, path, n, Confidence::Medium),
-        _ => ambiguous(ctx, n, "a pull request, but the package's upstream project is not on a known forge"),
+        Some(UpstreamProject::Pagure { host, path }) => {
+            pagure_pr(ctx, host, path, n, Confidence::Medium)
+        }
+        _ => ambiguous(
+            ctx,
+            n,
+            "a pull request, but the package's upstream project is not on a known forge",
+        ),
     }
 }
 
 fn issue_of_upstream(ctx: &TextContext<'_>, n: &str) -> Reference {
     match ctx.upstream {
-        Some(UpstreamProject::Github { owner, repo }) => {
-            github_number(ctx, owner, repo, n, Some(RefKind::GithubIssue), Confidence::Medium)
-        }
-        _ => ambiguous(ctx, n, "an issue, but of which tracker the context does not say"),
+        Some(UpstreamProject::Github { owner, repo }) => github_number(
+            ctx,
+            owner,
+            repo,
+            n,
+            Some(RefKind::GithubIssue),
+            Confidence::Medium,
+        ),
+        _ => ambiguous(
+            ctx,
+            n,
+            "an issue, but of which tracker the context does not say",
+        ),
     }
 }
 
@@ -311,8 +405,13 @@ fn bare_number(ctx: &TextContext<'_>, n: &str) -> Reference {
         return r;
     }
     let candidates = match ctx.upstream {
-        Some(p @ UpstreamProject::Github { .. }) => format!("pull request or issue of {}", p.describe()),
-        Some(p) => format!("pull request or issue of {}, or an old Red Hat bug", p.describe()),
+        Some(p @ UpstreamProject::Github { .. }) => {
+            format!("pull request or issue of {}", p.describe())
+        }
+        Some(p) => format!(
+            "pull request or issue of {}, or an old Red Hat bug",
+            p.describe()
+        ),
         None => "a pull request, an issue or a bug of an unknown tracker".to_string(),
     };
     ambiguous(ctx, n, &candidates)
@@ -322,16 +421,18 @@ fn bare_number(ctx: &TextContext<'_>, n: &str) -> Reference {
 /// URL: tag is handled by the spec parser, not here).
 pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
     let url = raw.trim_end_matches(['.', ',', ';', ':', '\'', '"', '>', '}', '*']);
-    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
-        return None;
-    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let host = host.to_ascii_lowercase();
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let path = path.split('#').next().unwrap_or_default();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let strip_ext = |s: &str| -> String {
-        s.trim_end_matches(".patch").trim_end_matches(".diff").to_string()
+        s.trim_end_matches(".patch")
+            .trim_end_matches(".diff")
+            .to_string()
     };
     let high = Confidence::High;
 
@@ -344,18 +445,36 @@ pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
                     let sha = strip_ext(segs[5]);
                     return Some(github_commit(ctx, o, r, &sha));
                 }
-                "pull" if is_number(&n) => return Some(github_number(ctx, o, r, &n, Some(RefKind::GithubPr), high)),
+                "pull" if is_number(&n) => {
+                    return Some(github_number(ctx, o, r, &n, Some(RefKind::GithubPr), high));
+                }
                 "issues" if is_number(&n) => {
-                    return Some(github_number(ctx, o, r, &n, Some(RefKind::GithubIssue), high));
+                    return Some(github_number(
+                        ctx,
+                        o,
+                        r,
+                        &n,
+                        Some(RefKind::GithubIssue),
+                        high,
+                    ));
                 }
                 "commit" if is_sha(&n) => return Some(github_commit(ctx, o, r, &n)),
                 _ => {}
             }
         }
-        "patch-diff.githubusercontent.com" if segs.len() >= 5 && segs[0] == "raw" && segs[3] == "pull" => {
+        "patch-diff.githubusercontent.com"
+            if segs.len() >= 5 && segs[0] == "raw" && segs[3] == "pull" =>
+        {
             let n = strip_ext(segs[4]);
             if is_number(&n) {
-                return Some(github_number(ctx, segs[1], segs[2], &n, Some(RefKind::GithubPr), high));
+                return Some(github_number(
+                    ctx,
+                    segs[1],
+                    segs[2],
+                    &n,
+                    Some(RefKind::GithubPr),
+                    high,
+                ));
             }
         }
         "bugzilla.redhat.com" | "bugzilla.rh" => {
@@ -374,11 +493,16 @@ pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
             }
         }
         "fedoraproject.org" | "www.fedoraproject.org" => {
-            if let Some(pos) = segs.iter().position(|s| *s == "Changes") {
-                if let Some(name) = segs.get(pos + 1) {
-                    let r = ctx.make(RefKind::FedoraChange, name.to_string(), Some(url.to_string()), high);
-                    return Some(r);
-                }
+            if let Some(pos) = segs.iter().position(|s| *s == "Changes")
+                && let Some(name) = segs.get(pos + 1)
+            {
+                let r = ctx.make(
+                    RefKind::FedoraChange,
+                    name.to_string(),
+                    Some(url.to_string()),
+                    high,
+                );
+                return Some(r);
             }
         }
         "nvd.nist.gov" | "www.cve.org" | "cve.mitre.org" | "access.redhat.com" => {
@@ -388,18 +512,21 @@ pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
             }
         }
         "pagure.io" | "src.fedoraproject.org" => {
-            if let Some(pos) = segs.iter().position(|s| *s == "pull-request") {
-                if let Some(n) = segs.get(pos + 1).filter(|n| is_number(n)) {
-                    let project = segs[..pos].join("/");
-                    return Some(pagure_pr(ctx, &host, &project, n, high));
-                }
+            if let Some(pos) = segs.iter().position(|s| *s == "pull-request")
+                && let Some(n) = segs.get(pos + 1).filter(|n| is_number(n))
+            {
+                let project = segs[..pos].join("/");
+                return Some(pagure_pr(ctx, &host, &project, n, high));
             }
-            if let Some(pos) = segs.iter().position(|s| *s == "c") {
-                if let Some(sha) = segs.get(pos + 1).map(|s| strip_ext(s)).filter(|s| is_sha(s)) {
-                    let project = segs[..pos].join("/");
-                    let id = format!("{project}@{sha}");
-                    return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
-                }
+            if let Some(pos) = segs.iter().position(|s| *s == "c")
+                && let Some(sha) = segs
+                    .get(pos + 1)
+                    .map(|s| strip_ext(s))
+                    .filter(|s| is_sha(s))
+            {
+                let project = segs[..pos].join("/");
+                let id = format!("{project}@{sha}");
+                return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
             }
         }
         _ => {}
@@ -471,8 +598,14 @@ pub(crate) fn rhbz_ref(ctx: &TextContext<'_>, n: &str, confidence: Confidence) -
 /// Public for the file-name parser: `gh123`, GitHub but PR or issue unknown.
 pub(crate) fn github_ambiguous_ref(ctx: &TextContext<'_>, n: &str) -> Reference {
     match ctx.upstream {
-        Some(UpstreamProject::Github { owner, repo }) => github_number(ctx, owner, repo, n, None, Confidence::Low),
-        _ => ambiguous(ctx, n, "a GitHub number, but the package's upstream is not on GitHub"),
+        Some(UpstreamProject::Github { owner, repo }) => {
+            github_number(ctx, owner, repo, n, None, Confidence::Low)
+        }
+        _ => ambiguous(
+            ctx,
+            n,
+            "a GitHub number, but the package's upstream is not on GitHub",
+        ),
     }
 }
 
@@ -498,7 +631,12 @@ pub fn dedup(refs: &mut Vec<Reference>) {
         .filter_map(|r| r.id.rsplit(['#', '!']).next().map(str::to_string))
         .collect();
     keep.retain(|r| {
-        r.kind != RefKind::Ambiguous || !r.id.rsplit(['#', '!']).next().is_some_and(|n| resolved.contains(n))
+        r.kind != RefKind::Ambiguous
+            || !r
+                .id
+                .rsplit(['#', '!'])
+                .next()
+                .is_some_and(|n| resolved.contains(n))
     });
     // One commit named twice (a format-patch `From` line and a cherry-pick trailer, a full
     // and an abbreviated sha, with and without the repository): keep the surest, longest.

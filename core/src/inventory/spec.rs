@@ -52,15 +52,44 @@ impl SpecFile {
 }
 
 static_regex!(TAG, r"^([A-Za-z][A-Za-z0-9]*)(\([^)]*\))?\s*:\s*(.*?)\s*$");
-static_regex!(CHANGELOG_ENTRY, r"^\*\s+(\w{3}\s+\w{3}\s+\d{1,2}\s+(?:\d\d:\d\d:\d\d\s+(?:\w+\s+)?)?\d{4})\s+(.*?)\s*$");
+static_regex!(
+    CHANGELOG_ENTRY,
+    r"^\*\s+(\w{3}\s+\w{3}\s+\d{1,2}\s+(?:\d\d:\d\d:\d\d\s+(?:\w+\s+)?)?\d{4})\s+(.*?)\s*$"
+);
 
 /// Sections that end the preamble. `%package` starts a sub-preamble (Patch lines allowed there).
 const SECTIONS: &[&str] = &[
-    "description", "prep", "build", "install", "check", "clean", "files", "changelog", "pre",
-    "post", "preun", "postun", "pretrans", "posttrans", "preuninstall", "triggerin", "triggerun",
-    "triggerpostun", "triggerprein", "filetriggerin", "filetriggerun", "filetriggerpostun",
-    "transfiletriggerin", "transfiletriggerun", "transfiletriggerpostun", "verifyscript",
-    "generate_buildrequires", "conf", "patchlist", "sourcelist", "package",
+    "description",
+    "prep",
+    "build",
+    "install",
+    "check",
+    "clean",
+    "files",
+    "changelog",
+    "pre",
+    "post",
+    "preun",
+    "postun",
+    "pretrans",
+    "posttrans",
+    "preuninstall",
+    "triggerin",
+    "triggerun",
+    "triggerpostun",
+    "triggerprein",
+    "filetriggerin",
+    "filetriggerun",
+    "filetriggerpostun",
+    "transfiletriggerin",
+    "transfiletriggerun",
+    "transfiletriggerpostun",
+    "verifyscript",
+    "generate_buildrequires",
+    "conf",
+    "patchlist",
+    "sourcelist",
+    "package",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +132,12 @@ struct State<'a> {
 }
 
 /// Parses one spec file. `predefined` are the downstream's macros (`dist`, `rhel`...).
-pub fn parse(bytes: &[u8], path: &str, predefined: &HashMap<String, String>, warnings: &mut Vec<Warning>) -> SpecFile {
+pub fn parse(
+    bytes: &[u8],
+    path: &str,
+    predefined: &HashMap<String, String>,
+    warnings: &mut Vec<Warning>,
+) -> SpecFile {
     let Some(text) = text::decode(bytes, path, warnings) else {
         return SpecFile::default();
     };
@@ -126,7 +160,10 @@ pub fn parse(bytes: &[u8], path: &str, predefined: &HashMap<String, String>, war
     let mut line_warnings = Vec::new();
     for (n, l) in text::lines(&text, path, &mut line_warnings) {
         let (start, mut acc) = pending.take().unwrap_or((n, String::new()));
-        if let Some(body) = l.strip_suffix('\\').filter(|_| acc.len() < text::MAX_LINE_BYTES) {
+        if let Some(body) = l
+            .strip_suffix('\\')
+            .filter(|_| acc.len() < text::MAX_LINE_BYTES)
+        {
             acc.push_str(body);
             acc.push('\n');
             pending = Some((start, acc));
@@ -276,7 +313,12 @@ impl State<'_> {
                 let parent_active = self.active();
                 let truth = self.evaluate(word, arg);
                 let taken = matches!(truth, Truth::Known(true));
-                self.conds.push(CondFrame { line: n, truth, taken, parent_active });
+                self.conds.push(CondFrame {
+                    line: n,
+                    truth,
+                    taken,
+                    parent_active,
+                });
                 true
             }
             "elif" | "elifarch" | "elifos" => {
@@ -289,7 +331,9 @@ impl State<'_> {
                 } else {
                     match (&frame.truth, self.evaluate(word, arg)) {
                         // An earlier branch might have been taken: this one is uncertain too.
-                        (Truth::Unknown(_), Truth::Known(_)) => Truth::Unknown(format!("%{word} {arg}")),
+                        (Truth::Unknown(_), Truth::Known(_)) => {
+                            Truth::Unknown(format!("%{word} {arg}"))
+                        }
                         (_, t) => t,
                     }
                 };

@@ -16,7 +16,11 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
 }
 
 /// Decodes `bytes` as text. `None` (after a warning) when the file looks binary.
-pub fn decode<'a>(bytes: &'a [u8], path: &str, warnings: &mut Vec<Warning>) -> Option<std::borrow::Cow<'a, str>> {
+pub fn decode<'a>(
+    bytes: &'a [u8],
+    path: &str,
+    warnings: &mut Vec<Warning>,
+) -> Option<std::borrow::Cow<'a, str>> {
     if looks_binary(bytes) {
         warnings.push(Warning {
             path: path.to_string(),
@@ -28,7 +32,11 @@ pub fn decode<'a>(bytes: &'a [u8], path: &str, warnings: &mut Vec<Warning>) -> O
     match std::str::from_utf8(bytes) {
         Ok(s) => Some(std::borrow::Cow::Borrowed(s)),
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u32 + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u32
+                + 1;
             warnings.push(Warning {
                 path: path.to_string(),
                 line: Some(line),
@@ -52,7 +60,10 @@ pub fn lines<'a>(
             warnings.push(Warning {
                 path: path.to_string(),
                 line: Some(n),
-                message: format!("line of {} bytes is longer than {MAX_LINE_BYTES}; skipped", l.len()),
+                message: format!(
+                    "line of {} bytes is longer than {MAX_LINE_BYTES}; skipped",
+                    l.len()
+                ),
             });
             return None;
         }

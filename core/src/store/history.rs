@@ -22,7 +22,11 @@ impl Store {
     /// # Errors
     /// A database error; nothing is written then.
     pub async fn record_history(&self, downstream: &str, points: &[HistoryPoint]) -> Result<usize> {
-        let mut tx = self.pool.begin().await.ctx("starting the history transaction")?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .ctx("starting the history transaction")?;
         let ds_id: i64 = sqlx::query(
             "INSERT INTO downstreams (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
         )
@@ -37,7 +41,8 @@ impl Store {
         let mut since: HashMap<(&str, &str), i64> = HashMap::new();
         for p in points {
             let files = serde_json::to_string(&p.patches).unwrap_or_else(|_| "[]".into());
-            let at = super::timestamp(chrono::DateTime::from_timestamp(p.time, 0).unwrap_or_default());
+            let at =
+                super::timestamp(chrono::DateTime::from_timestamp(p.time, 0).unwrap_or_default());
             let r = sqlx::query(
                 "INSERT INTO history (downstream_id, package, commit_id, committed_at, patches, files) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -54,7 +59,9 @@ impl Store {
             inserted += r.rows_affected() as usize;
             since.retain(|(pkg, file), _| *pkg != p.package || p.patches.contains(*file));
             for f in &p.patches {
-                since.entry((p.package.as_str(), f.as_str())).or_insert(p.time);
+                since
+                    .entry((p.package.as_str(), f.as_str()))
+                    .or_insert(p.time);
             }
         }
         for ((pkg, file), t) in since {

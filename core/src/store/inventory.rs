@@ -5,9 +5,9 @@
 use super::{QueryContext, Result, Store, fingerprint, timestamp};
 use crate::inventory::Inventory;
 use crate::model::{Package, Patch, Reference};
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, Row};
 use std::collections::HashMap;
 
 /// Rows per multi-row INSERT: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
@@ -69,7 +69,13 @@ fn opt_i64(v: Option<u32>) -> Option<i64> {
     v.map(i64::from)
 }
 
-fn bind_patch<'q>(q: AnyQuery<'q>, package_id: i64, p: &Patch, fp: String, now: &str) -> AnyQuery<'q> {
+fn bind_patch<'q>(
+    q: AnyQuery<'q>,
+    package_id: i64,
+    p: &Patch,
+    fp: String,
+    now: &str,
+) -> AnyQuery<'q> {
     q.bind(package_id)
         .bind(p.file.clone())
         .bind(opt_i64(p.number))
@@ -101,7 +107,8 @@ fn bind_ref<'q>(q: AnyQuery<'q>, patch_id: i64, r: &Reference) -> AnyQuery<'q> {
         .bind(r.note.clone())
 }
 const REF_COLS: usize = 8;
-const REF_INSERT: &str = "INSERT INTO patch_refs (patch_id, kind, ref_id, url, role, confidence, found_in, note)";
+const REF_INSERT: &str =
+    "INSERT INTO patch_refs (patch_id, kind, ref_id, url, role, confidence, found_in, note)";
 
 impl Store {
     /// Records the result of scanning `downstream` at `now`.
@@ -115,7 +122,11 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<ScanSummary> {
         let now = timestamp(now);
-        let mut tx = self.pool.begin().await.ctx("starting the scan transaction")?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .ctx("starting the scan transaction")?;
         let ds_id: i64 = sqlx::query(
             "INSERT INTO downstreams (name, last_scan_at) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_scan_at = excluded.last_scan_at RETURNING id",
@@ -130,15 +141,19 @@ impl Store {
 
         // What is stored now.
         let mut known_pkgs: HashMap<String, (i64, String)> = HashMap::new();
-        for row in sqlx::query("SELECT id, name, fingerprint FROM packages WHERE downstream_id = $1")
-            .bind(ds_id)
-            .fetch_all(&mut *tx)
-            .await
-            .ctx("loading packages")?
+        for row in
+            sqlx::query("SELECT id, name, fingerprint FROM packages WHERE downstream_id = $1")
+                .bind(ds_id)
+                .fetch_all(&mut *tx)
+                .await
+                .ctx("loading packages")?
         {
             known_pkgs.insert(
                 row.try_get("name").ctx("reading packages")?,
-                (row.try_get("id").ctx("reading packages")?, row.try_get("fingerprint").ctx("reading packages")?),
+                (
+                    row.try_get("id").ctx("reading packages")?,
+                    row.try_get("fingerprint").ctx("reading packages")?,
+                ),
             );
         }
         let mut known_patches: HashMap<(i64, String), (i64, String, bool)> = HashMap::new();
@@ -153,8 +168,15 @@ impl Store {
         {
             let dropped: Option<String> = row.try_get("dropped_at").ctx("reading patches")?;
             known_patches.insert(
-                (row.try_get("package_id").ctx("reading patches")?, row.try_get("file").ctx("reading patches")?),
-                (row.try_get("id").ctx("reading patches")?, row.try_get("fingerprint").ctx("reading patches")?, dropped.is_some()),
+                (
+                    row.try_get("package_id").ctx("reading patches")?,
+                    row.try_get("file").ctx("reading patches")?,
+                ),
+                (
+                    row.try_get("id").ctx("reading patches")?,
+                    row.try_get("fingerprint").ctx("reading patches")?,
+                    dropped.is_some(),
+                ),
             );
         }
 
@@ -170,8 +192,12 @@ impl Store {
 
         for pkg in &inv.packages {
             let fp = package_fingerprint(pkg);
-            let upstream = pkg.upstream.as_ref().map(|u| serde_json::to_string(u).unwrap_or_default());
-            let changelog = serde_json::to_string(&pkg.changelog_refs).unwrap_or_else(|_| "[]".into());
+            let upstream = pkg
+                .upstream
+                .as_ref()
+                .map(|u| serde_json::to_string(u).unwrap_or_default());
+            let changelog =
+                serde_json::to_string(&pkg.changelog_refs).unwrap_or_else(|_| "[]".into());
             let pkg_id = match known_pkgs.get(&pkg.name) {
                 Some((id, old)) if *old == fp => *id,
                 Some((id, _)) => {
@@ -285,7 +311,12 @@ impl Store {
 
         // New patches in multi-row inserts; RETURNING maps ids back by (package, file).
         for chunk in new_patches.chunks(INSERT_CHUNK_ROWS) {
-            let sql = values_sql(PATCH_INSERT, PATCH_COLS, chunk.len(), "RETURNING id, package_id, file");
+            let sql = values_sql(
+                PATCH_INSERT,
+                PATCH_COLS,
+                chunk.len(),
+                "RETURNING id, package_id, file",
+            );
             // Only `$n` placeholders are generated; every value is bound.
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (pkg_id, p, fp) in chunk {
@@ -295,7 +326,10 @@ impl Store {
             let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(rows.len());
             for row in rows {
                 ids.insert(
-                    (row.try_get(1).ctx("reading patch ids")?, row.try_get(2).ctx("reading patch ids")?),
+                    (
+                        row.try_get(1).ctx("reading patch ids")?,
+                        row.try_get(2).ctx("reading patch ids")?,
+                    ),
                     row.try_get(0).ctx("reading patch ids")?,
                 );
             }
@@ -317,20 +351,27 @@ impl Store {
         }
 
         // Everything seen is seen now; whatever was carried and was not seen is dropped.
-        sqlx::query("UPDATE packages SET last_seen = $1 WHERE downstream_id = $2 AND removed_at IS NULL")
+        sqlx::query(
+            "UPDATE packages SET last_seen = $1 WHERE downstream_id = $2 AND removed_at IS NULL",
+        )
+        .bind(now.clone())
+        .bind(ds_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("marking packages seen")?;
+        let seen_pkgs: std::collections::HashSet<i64> = seen_pkg_ids.iter().copied().collect();
+        for (id, _) in known_pkgs
+            .values()
+            .filter(|(id, _)| !seen_pkgs.contains(id))
+        {
+            let n = sqlx::query(
+                "UPDATE packages SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
+            )
             .bind(now.clone())
-            .bind(ds_id)
+            .bind(*id)
             .execute(&mut *tx)
             .await
-            .ctx("marking packages seen")?;
-        let seen_pkgs: std::collections::HashSet<i64> = seen_pkg_ids.iter().copied().collect();
-        for (id, _) in known_pkgs.values().filter(|(id, _)| !seen_pkgs.contains(id)) {
-            let n = sqlx::query("UPDATE packages SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL")
-                .bind(now.clone())
-                .bind(*id)
-                .execute(&mut *tx)
-                .await
-                .ctx("marking a package removed")?;
+            .ctx("marking a package removed")?;
             summary.packages_removed += n.rows_affected() as usize;
         }
         let seen: std::collections::HashSet<i64> = seen_patch_ids.iter().copied().collect();

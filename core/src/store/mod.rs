@@ -79,7 +79,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -124,7 +126,10 @@ impl Store {
             })
             .connect(&connect_url)
             .await
-            .map_err(|source| StoreError::Connect { url: shown.clone(), source })?;
+            .map_err(|source| StoreError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
         let migrator = match backend {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
@@ -153,7 +158,9 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .ctx("listing downstreams")?;
-        rows.iter().map(|r| r.try_get::<String, _>(0).ctx("reading downstreams")).collect()
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).ctx("reading downstreams"))
+            .collect()
     }
 
     pub async fn close(&self) {

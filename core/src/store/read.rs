@@ -1,7 +1,9 @@
 //! Reading the inventory back: packages with their patches and references.
 
 use super::{QueryContext, Result, Store, StoreError};
-use crate::model::{Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role};
+use crate::model::{
+    Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role,
+};
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::HashMap;
 
@@ -42,7 +44,11 @@ impl Store {
     ///
     /// # Errors
     /// A database error, or a stored value this version does not know.
-    pub async fn load_packages(&self, downstream: Option<&str>, package: Option<&str>) -> Result<Vec<StoredPackage>> {
+    pub async fn load_packages(
+        &self,
+        downstream: Option<&str>,
+        package: Option<&str>,
+    ) -> Result<Vec<StoredPackage>> {
         let rows = sqlx::query(
             "SELECT k.id, d.name AS downstream, k.name, k.spec_path, k.epoch, k.version, k.release, \
              k.local_marker, k.dist_tag, k.upstream, k.url, k.source0, k.changelog_refs, k.first_seen, \
@@ -66,7 +72,8 @@ impl Store {
                 None => None,
             };
             let changelog = g("changelog_refs")?.unwrap_or_default();
-            let changelog_refs = serde_json::from_str(&changelog).map_err(|_| corrupt("changelog refs", &changelog))?;
+            let changelog_refs = serde_json::from_str(&changelog)
+                .map_err(|_| corrupt("changelog refs", &changelog))?;
             let epoch: Option<i64> = row.try_get("epoch").ctx("reading a package")?;
             index.insert(row.try_get("id").ctx("reading a package")?, out.len());
             out.push(StoredPackage {
@@ -113,15 +120,18 @@ impl Store {
             let kind = s("kind")?;
             let role = s("role")?;
             let confidence = s("confidence")?;
-            refs.entry(row.try_get("patch_id").ctx("reading a reference")?).or_default().push(Reference {
-                kind: RefKind::parse(&kind).ok_or_else(|| corrupt("reference kind", &kind))?,
-                id: s("ref_id")?,
-                url: row.try_get("url").ctx("reading a reference")?,
-                role: Role::parse(&role).ok_or_else(|| corrupt("reference role", &role))?,
-                confidence: Confidence::parse(&confidence).ok_or_else(|| corrupt("confidence", &confidence))?,
-                found_in: s("found_in")?,
-                note: row.try_get("note").ctx("reading a reference")?,
-            });
+            refs.entry(row.try_get("patch_id").ctx("reading a reference")?)
+                .or_default()
+                .push(Reference {
+                    kind: RefKind::parse(&kind).ok_or_else(|| corrupt("reference kind", &kind))?,
+                    id: s("ref_id")?,
+                    url: row.try_get("url").ctx("reading a reference")?,
+                    role: Role::parse(&role).ok_or_else(|| corrupt("reference role", &role))?,
+                    confidence: Confidence::parse(&confidence)
+                        .ok_or_else(|| corrupt("confidence", &confidence))?,
+                    found_in: s("found_in")?,
+                    note: row.try_get("note").ctx("reading a reference")?,
+                });
         }
 
         let patches_sql = format!(
@@ -141,7 +151,8 @@ impl Store {
             let id: i64 = row.try_get("id").ctx("reading a patch")?;
             let package_id: i64 = row.try_get("package_id").ctx("reading a patch")?;
             let claims_json = g("claims")?.unwrap_or_default();
-            let claims: Vec<Claim> = serde_json::from_str(&claims_json).map_err(|_| corrupt("claims", &claims_json))?;
+            let claims: Vec<Claim> =
+                serde_json::from_str(&claims_json).map_err(|_| corrupt("claims", &claims_json))?;
             let state_s = g("state")?.unwrap_or_default();
             let dropped_at = g("dropped_at")?;
             let state = if dropped_at.is_some() {
@@ -149,7 +160,9 @@ impl Store {
             } else {
                 PatchState::parse(&state_s).ok_or_else(|| corrupt("patch state", &state_s))?
             };
-            let Some(&pi) = index.get(&package_id) else { continue };
+            let Some(&pi) = index.get(&package_id) else {
+                continue;
+            };
             out[pi].patches.push(StoredPatch {
                 patch: Patch {
                     file: g("file")?.unwrap_or_default(),
@@ -159,8 +172,12 @@ impl Store {
                     subject: g("subject")?,
                     author: g("author")?,
                     date: g("authored")?,
-                    lines_added: n("lines_added")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
-                    lines_removed: n("lines_removed")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+                    lines_added: n("lines_added")?
+                        .and_then(|v| u32::try_from(v).ok())
+                        .unwrap_or(0),
+                    lines_removed: n("lines_removed")?
+                        .and_then(|v| u32::try_from(v).ok())
+                        .unwrap_or(0),
                     refs: refs.remove(&id).unwrap_or_default(),
                     claims,
                 },
@@ -177,7 +194,10 @@ impl Store {
     ///
     /// # Errors
     /// A database error or damaged JSON.
-    pub async fn load_deviations(&self, downstream: Option<&str>) -> Result<Vec<(String, Deviation)>> {
+    pub async fn load_deviations(
+        &self,
+        downstream: Option<&str>,
+    ) -> Result<Vec<(String, Deviation)>> {
         let rows = sqlx::query(
             "SELECT d.name AS downstream, v.name, v.package, v.description, v.refs FROM deviations v \
              JOIN downstreams d ON d.id = v.downstream_id WHERE v.removed_at IS NULL AND ($1 = '' OR d.name = $1) \
@@ -196,7 +216,8 @@ impl Store {
                         name: row.try_get("name").ctx("reading a deviation")?,
                         package: row.try_get("package").ctx("reading a deviation")?,
                         description: row.try_get("description").ctx("reading a deviation")?,
-                        refs: serde_json::from_str(&refs_json).map_err(|_| corrupt("deviation refs", &refs_json))?,
+                        refs: serde_json::from_str(&refs_json)
+                            .map_err(|_| corrupt("deviation refs", &refs_json))?,
                     },
                 ))
             })

@@ -29,7 +29,11 @@ fn run(cases: &[Case]) {
         let mut got = extract(c.input, &ctx);
         dedup(&mut got);
         let got: Vec<(RefKind, String)> = got.into_iter().map(|r| (r.kind, r.id)).collect();
-        let want: Vec<(RefKind, String)> = c.expected.iter().map(|(k, i)| (*k, i.to_string())).collect();
+        let want: Vec<(RefKind, String)> = c
+            .expected
+            .iter()
+            .map(|(k, i)| (*k, i.to_string()))
+            .collect();
         assert_eq!(got, want, "case `{}`: {:?}", c.name, c.input);
     }
 }
@@ -96,7 +100,10 @@ fn urls_of_every_forge() {
             name: "cgit commit",
             input: "https://git.netfilter.org/iptables/commit/?id=78850e7dba64a949c440dbdbe557f59409c6db48",
             upstream: None,
-            expected: &[(UpstreamCommit, "git.netfilter.org@78850e7dba64a949c440dbdbe557f59409c6db48")],
+            expected: &[(
+                UpstreamCommit,
+                "git.netfilter.org@78850e7dba64a949c440dbdbe557f59409c6db48",
+            )],
         },
         Case {
             name: "any other url",
@@ -175,7 +182,13 @@ fn numbers_resolved_from_context() {
             name: "rhbz spellings",
             input: "rhbz#2040123, RHBZ #1641478, bz#2044578, rh#2190001, Bug 1234567",
             upstream: None,
-            expected: &[(Rhbz, "2040123"), (Rhbz, "1641478"), (Rhbz, "2044578"), (Rhbz, "2190001"), (Rhbz, "1234567")],
+            expected: &[
+                (Rhbz, "2040123"),
+                (Rhbz, "1641478"),
+                (Rhbz, "2044578"),
+                (Rhbz, "2190001"),
+                (Rhbz, "1234567"),
+            ],
         },
         Case {
             name: "owner/repo#N without a PR word is ambiguous",
@@ -193,13 +206,22 @@ fn numbers_resolved_from_context() {
             name: "openSUSE trackers and GitHub shorthand",
             input: "bnc#123 bsc#1201234 boo#7 gh#systemd/systemd#99",
             upstream: None,
-            expected: &[(Url, "bnc#123"), (Url, "bsc#1201234"), (Url, "boo#7"), (Ambiguous, "systemd/systemd#99")],
+            expected: &[
+                (Url, "bnc#123"),
+                (Url, "bsc#1201234"),
+                (Url, "boo#7"),
+                (Ambiguous, "systemd/systemd#99"),
+            ],
         },
         Case {
             name: "cve and jira",
             input: "Backport 156a5fd to mitigate CVE-2020-13776; Resolves: RHEL-12345",
             upstream: Some(gh("systemd", "systemd")),
-            expected: &[(Cve, "CVE-2020-13776"), (Url, "RHEL-12345"), (UpstreamCommit, "systemd/systemd@156a5fd")],
+            expected: &[
+                (Cve, "CVE-2020-13776"),
+                (Url, "RHEL-12345"),
+                (UpstreamCommit, "systemd/systemd@156a5fd"),
+            ],
         },
         Case {
             name: "a hex word without commit context is nothing",

@@ -17,7 +17,10 @@ fn reads_tags_with_global_and_define() {
     assert_eq!(s.version.as_deref(), Some("2.37.4"));
     assert_eq!(s.release.as_deref(), Some("5.fb6"));
     assert_eq!(s.epoch.as_deref(), Some("2"));
-    assert_eq!(s.source0(), Some("https://github.com/util-linux/util-linux/archive/v2.37.4.tar.gz"));
+    assert_eq!(
+        s.source0(),
+        Some("https://github.com/util-linux/util-linux/archive/v2.37.4.tar.gz")
+    );
 }
 
 #[test]
@@ -25,8 +28,19 @@ fn patch_lines_keep_their_comment_block() {
     let (s, _) = parse_str(
         "Name: x\n# PR 123 - fix\n# second line\nPatch0: a.patch\nPatch1: b.patch\n\n# for c\nPatch: c.patch\n",
     );
-    let p: Vec<_> = s.patches.iter().map(|p| (p.number, p.value.as_str(), p.comments.len())).collect();
-    assert_eq!(p, vec![(Some(0), "a.patch", 2), (Some(1), "b.patch", 0), (Some(2), "c.patch", 1)]);
+    let p: Vec<_> = s
+        .patches
+        .iter()
+        .map(|p| (p.number, p.value.as_str(), p.comments.len()))
+        .collect();
+    assert_eq!(
+        p,
+        vec![
+            (Some(0), "a.patch", 2),
+            (Some(1), "b.patch", 0),
+            (Some(2), "c.patch", 1)
+        ]
+    );
     assert_eq!(s.patches[0].comments[0], (2, "PR 123 - fix".to_string()));
 }
 
@@ -45,7 +59,11 @@ fn conditions_known_false_skip_unknown_are_kept_and_marked() {
          %ifarch x86_64\nPatch5: x86.patch\n%endif\n",
     );
     assert!(w.is_empty(), "{w:?}");
-    let got: Vec<_> = s.patches.iter().map(|p| (p.value.as_str(), p.condition.clone())).collect();
+    let got: Vec<_> = s
+        .patches
+        .iter()
+        .map(|p| (p.value.as_str(), p.condition.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -58,16 +76,34 @@ fn conditions_known_false_skip_unknown_are_kept_and_marked() {
     let mut macros = HashMap::new();
     macros.insert("rhel".to_string(), "9".to_string());
     let mut w = Vec::new();
-    let s = parse(b"%if 0%{?rhel} >= 9\nPatch3: el9.patch\n%else\nPatch4: other.patch\n%endif\n", "t", &macros, &mut w);
+    let s = parse(
+        b"%if 0%{?rhel} >= 9\nPatch3: el9.patch\n%else\nPatch4: other.patch\n%endif\n",
+        "t",
+        &macros,
+        &mut w,
+    );
     assert_eq!(s.patches.len(), 1);
     assert_eq!(s.patches[0].condition, None);
 }
 
 #[test]
 fn patchlist_and_url_patches() {
-    let (s, _) = parse_str("Patch3: https://github.com/o/r/pull/9.patch\n%patchlist\n# why\none.patch\n\ntwo.patch\n");
-    let got: Vec<_> = s.patches.iter().map(|p| (p.number, p.value.as_str())).collect();
-    assert_eq!(got, vec![(Some(3), "https://github.com/o/r/pull/9.patch"), (Some(4), "one.patch"), (Some(5), "two.patch")]);
+    let (s, _) = parse_str(
+        "Patch3: https://github.com/o/r/pull/9.patch\n%patchlist\n# why\none.patch\n\ntwo.patch\n",
+    );
+    let got: Vec<_> = s
+        .patches
+        .iter()
+        .map(|p| (p.number, p.value.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(3), "https://github.com/o/r/pull/9.patch"),
+            (Some(4), "one.patch"),
+            (Some(5), "two.patch")
+        ]
+    );
     assert_eq!(s.patches[1].comments.len(), 1);
 }
 
@@ -88,10 +124,16 @@ fn bad_input_gives_warnings_with_lines() {
     let (s, w) = parse_str("Name: x\n%if 1\nPatch1: a.patch\n");
     assert_eq!(s.patches.len(), 1);
     assert_eq!(w.len(), 1);
-    assert_eq!((w[0].line, w[0].message.as_str()), (Some(2), "%if is never closed by %endif"));
+    assert_eq!(
+        (w[0].line, w[0].message.as_str()),
+        (Some(2), "%if is never closed by %endif")
+    );
 
     let (_, w) = parse_str("%endif\n%else\n");
-    assert_eq!(w.iter().map(|w| w.line).collect::<Vec<_>>(), vec![Some(1), Some(2)]);
+    assert_eq!(
+        w.iter().map(|w| w.line).collect::<Vec<_>>(),
+        vec![Some(1), Some(2)]
+    );
 
     let mut bin = b"Name: x\n".to_vec();
     bin.extend([0u8, 1, 2, 3]);
@@ -101,12 +143,20 @@ fn bad_input_gives_warnings_with_lines() {
     assert!(w[0].message.contains("binary"));
 
     let mut w = Vec::new();
-    let s = parse(b"Name: caf\xe9\nVersion: 1\nPatch0: a.patch\n", "latin1.spec", &HashMap::new(), &mut w);
+    let s = parse(
+        b"Name: caf\xe9\nVersion: 1\nPatch0: a.patch\n",
+        "latin1.spec",
+        &HashMap::new(),
+        &mut w,
+    );
     assert_eq!(s.patches.len(), 1);
     assert_eq!(w[0].line, Some(1));
     assert!(w[0].message.contains("UTF-8"));
 
-    let long = format!("Name: x\nSummary: {}\nPatch0: a.patch\n", "a".repeat(10 * 1024 * 1024));
+    let long = format!(
+        "Name: x\nSummary: {}\nPatch0: a.patch\n",
+        "a".repeat(10 * 1024 * 1024)
+    );
     let (s, w) = parse_str(&long);
     assert_eq!(s.patches.len(), 1);
     assert_eq!(w[0].line, Some(2));
