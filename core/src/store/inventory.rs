@@ -198,36 +198,19 @@ impl Store {
                 .map(|u| serde_json::to_string(u).unwrap_or_default());
             let changelog =
                 serde_json::to_string(&pkg.changelog_refs).unwrap_or_else(|_| "[]".into());
+            // One upsert for new and changed packages; `first_seen` is only set on insert.
             let pkg_id = match known_pkgs.get(&pkg.name) {
                 Some((id, old)) if *old == fp => *id,
-                Some((id, _)) => {
-                    sqlx::query(
-                        "UPDATE packages SET spec_path = $1, epoch = $2, version = $3, release = $4, \
-                         local_marker = $5, dist_tag = $6, upstream = $7, url = $8, source0 = $9, \
-                         changelog_refs = $10, fingerprint = $11, removed_at = NULL WHERE id = $12",
-                    )
-                    .bind(pkg.spec_path.clone())
-                    .bind(opt_i64(pkg.epoch))
-                    .bind(pkg.version.clone())
-                    .bind(pkg.release.clone())
-                    .bind(pkg.local_marker.clone())
-                    .bind(pkg.dist_tag.clone())
-                    .bind(upstream)
-                    .bind(pkg.url.clone())
-                    .bind(pkg.source0.clone())
-                    .bind(changelog)
-                    .bind(fp)
-                    .bind(*id)
-                    .execute(&mut *tx)
-                    .await
-                    .ctx("updating a package")?;
-                    *id
-                }
-                None => sqlx::query(
+                _ => sqlx::query(
                     "INSERT INTO packages (downstream_id, name, spec_path, epoch, version, release, \
                      local_marker, dist_tag, upstream, url, source0, changelog_refs, fingerprint, \
-                     first_seen, last_seen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
-                     RETURNING id",
+                     first_seen, last_seen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14) \
+                     ON CONFLICT (downstream_id, name) DO UPDATE SET spec_path = excluded.spec_path, \
+                     epoch = excluded.epoch, version = excluded.version, release = excluded.release, \
+                     local_marker = excluded.local_marker, dist_tag = excluded.dist_tag, \
+                     upstream = excluded.upstream, url = excluded.url, source0 = excluded.source0, \
+                     changelog_refs = excluded.changelog_refs, fingerprint = excluded.fingerprint, \
+                     removed_at = NULL RETURNING id",
                 )
                 .bind(ds_id)
                 .bind(pkg.name.clone())
@@ -243,10 +226,9 @@ impl Store {
                 .bind(changelog)
                 .bind(fp)
                 .bind(now.clone())
-                .bind(now.clone())
                 .fetch_one(&mut *tx)
                 .await
-                .ctx("inserting a package")?
+                .ctx("recording a package")?
                 .try_get(0)
                 .ctx("reading a package id")?,
             };
