@@ -2,7 +2,8 @@
 //! real binary into a fresh SQLite store, then rescanned. Prints wall time and peak RSS of
 //! each run (target: under 3 s and under 200 MB on a 2-core machine).
 //!
-//! Run with `cargo bench --bench scan`. `FORKDEBT_BENCH_PACKAGES` changes the size.
+//! Run with `cargo bench --bench scan`. `FORKDEBT_BENCH_PACKAGES` changes the size;
+//! `FORKDEBT_BENCH_DIR` keeps the generated tree there.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -143,8 +144,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tree = dir.path().join("distgit");
+    // FORKDEBT_BENCH_DIR keeps the generated tree (and store) for profiling by hand.
+    let kept = std::env::var_os("FORKDEBT_BENCH_DIR").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = kept.unwrap_or_else(|| temp.path().to_path_buf());
+    let _ = std::fs::remove_dir_all(root.join("distgit"));
+    let _ = std::fs::remove_file(root.join("bench.db"));
+    let tree = root.join("distgit");
     let t = Instant::now();
     generate(&tree, packages);
     println!(
@@ -153,12 +159,9 @@ fn main() {
         t.elapsed()
     );
     let db = "sqlite://bench.db";
-    let first = run(&["--database", db, "scan", "distgit"], dir.path());
-    let second = run(&["--database", db, "scan", "distgit"], dir.path());
-    let report = run(
-        &["--database", db, "report", "--format", "json"],
-        dir.path(),
-    );
+    let first = run(&["--database", db, "scan", "distgit"], &root);
+    let second = run(&["--database", db, "scan", "distgit"], &root);
+    let report = run(&["--database", db, "report", "--format", "json"], &root);
     for (name, r) in [
         ("first scan (empty store)", &first),
         ("rescan (nothing changed)", &second),

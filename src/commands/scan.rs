@@ -36,9 +36,11 @@ pub async fn run(
         };
         let scan_roots = roots.clone();
         let scan_opts = opts.clone();
+        let started = std::time::Instant::now();
         let inv = tokio::task::spawn_blocking(move || inventory::scan(&scan_roots, &scan_opts))
             .await
             .context("the scan stopped unexpectedly")?;
+        tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
         for w in inv.warnings.iter().take(MAX_PRINTED_WARNINGS) {
             eprintln!("warning: {w}");
         }
@@ -48,9 +50,11 @@ pub async fn run(
                 inv.warnings.len() - MAX_PRINTED_WARNINGS
             );
         }
+        let started = std::time::Instant::now();
         let s = store
             .apply_inventory(&ds.name, &inv, chrono::Utc::now())
             .await?;
+        tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "stored the scan");
         println!(
             "{}: {} packages, {} patches ({} new, {} changed, {} unchanged, {} dropped), {} deviations, {} warnings",
             ds.name,

@@ -2,7 +2,7 @@
 //! `last_seen` moved; changed ones are rewritten; a patch (or package) no longer in dist-git
 //! is kept and marked dropped with the date, never deleted.
 
-use super::{QueryContext, Result, Store, fingerprint, timestamp};
+use super::{Backend, QueryContext, Result, Store, fingerprint, timestamp};
 use crate::inventory::Inventory;
 use crate::model::{Package, Patch, Reference};
 use sqlx::any::AnyArguments;
@@ -28,9 +28,13 @@ pub struct ScanSummary {
 
 type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
 
-/// A multi-row `INSERT ... VALUES ($1,$2),($3,$4)...` for `rows` rows of `cols` columns.
-fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
-    let mut sql = String::with_capacity(prefix.len() + rows * cols * 5 + suffix.len());
+/// A multi-row `INSERT ... VALUES (..),(..)` for `rows` rows of `cols` columns.
+///
+/// PostgreSQL needs numbered `$n` placeholders. SQLite gets anonymous `?`: sqlx resolves each
+/// named parameter with `sqlite3_bind_parameter_name`, which walks a list, so binding a
+/// 3,000-parameter statement by `$n` is quadratic; it was 45% of a 20,000-patch scan.
+fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str, backend: Backend) -> String {
+    let mut sql = String::with_capacity(prefix.len() + rows * cols * 6 + suffix.len());
     sql.push_str(prefix);
     sql.push_str(" VALUES ");
     for r in 0..rows {
@@ -42,8 +46,13 @@ fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
             if c > 0 {
                 sql.push(',');
             }
-            sql.push('$');
-            sql.push_str(&(r * cols + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * cols + c + 1).to_string());
+                }
+            }
         }
         sql.push(')');
     }
@@ -298,6 +307,7 @@ impl Store {
                 PATCH_COLS,
                 chunk.len(),
                 "RETURNING id, package_id, file",
+                self.backend,
             );
             // Only `$n` placeholders are generated; every value is bound.
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -323,7 +333,7 @@ impl Store {
             }
         }
         for chunk in ref_rows.chunks(INSERT_CHUNK_ROWS) {
-            let sql = values_sql(REF_INSERT, REF_COLS, chunk.len(), "");
+            let sql = values_sql(REF_INSERT, REF_COLS, chunk.len(), "", self.backend);
             // Only `$n` placeholders are generated; every value is bound.
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (id, r) in chunk {
