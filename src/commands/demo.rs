@@ -47,7 +47,7 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         .apply_inventory("demo", &inv, chrono::Utc::now())
         .await?;
     println!(
-        "{} packages, {} carried patches, {} policy deviations, {} warnings (files with no header, for example)\n",
+        "{} packages, {} carried patches, {} policy deviations, {} warnings (bare diffs nothing names the origin of, for example: `forkdebt scan` prints them)\n",
         s.packages,
         s.patches,
         inv.deviations.len(),

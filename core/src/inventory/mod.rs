@@ -260,11 +260,20 @@ fn scan_spec(
         patches: Vec::with_capacity(spec.patches.len()),
         changelog_refs: Vec::new(),
     };
+    // Bare diffs, reported below if nothing else in the spec names their origin either.
+    let mut bare_diffs: Vec<Option<Warning>> = Vec::with_capacity(spec.patches.len());
     for sp in &spec.patches {
-        let p = build_patch(sp, &pkg, &shown, root, spec_dir, warnings);
+        let mut bare = None;
+        let p = build_patch(sp, &pkg, &shown, root, spec_dir, warnings, &mut bare);
         pkg.patches.push(p);
+        bare_diffs.push(bare);
     }
     attach_changelog(&mut pkg, &spec.changelog, &shown);
+    for (p, bare) in pkg.patches.iter().zip(bare_diffs) {
+        if p.refs.is_empty() && p.claims.is_empty() {
+            warnings.extend(bare);
+        }
+    }
     for p in &mut pkg.patches {
         refs::dedup(&mut p.refs);
     }
@@ -296,6 +305,7 @@ fn build_patch(
     root: &Path,
     spec_dir: &Path,
     warnings: &mut Vec<Warning>,
+    bare_diff: &mut Option<Warning>,
 ) -> Patch {
     let upstream = pkg.upstream.as_ref();
     let is_url = sp.value.starts_with("http://")
@@ -354,6 +364,15 @@ fn build_patch(
                 patch.lines_removed = info.lines_removed;
                 patch.refs.extend(info.refs);
                 patch.claims.extend(info.claims);
+                if info.header_lines == 0 {
+                    *bare_diff = Some(Warning {
+                        path: rel.clone(),
+                        line: info.first_diff_line,
+                        message: "no header before the first diff, and no reference in the spec: \
+                                  nothing says where this patch comes from"
+                            .into(),
+                    });
+                }
             }
             patch.path = Some(rel);
         }

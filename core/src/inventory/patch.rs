@@ -22,8 +22,10 @@ pub struct PatchInfo {
     pub claims: Vec<Claim>,
     pub lines_added: u32,
     pub lines_removed: u32,
-    /// Header lines seen before the first diff.
+    /// Header lines seen before the first diff (0: a bare diff).
     pub header_lines: u32,
+    /// Where the diff starts.
+    pub first_diff_line: Option<u32>,
 }
 
 static_regex!(FORMAT_PATCH_FROM, r"^From ([0-9a-f]{40}) \w{3} \w{3} ");
@@ -121,15 +123,10 @@ pub fn parse(
     }
     warnings.append(&mut line_warnings);
     info.header_lines = h.lines;
-    if h.lines == 0 {
-        warnings.push(Warning {
-            path: path.to_string(),
-            line: first_diff_line.or(Some(1)),
-            message:
-                "no header before the first diff: nothing in the file says where it comes from"
-                    .into(),
-        });
-    } else if first_diff_line.is_none() {
+    info.first_diff_line = first_diff_line;
+    // A bare diff is common and fine when the spec says where it comes from; the scanner
+    // warns about it only when nothing else does (see `inventory::build_patch`).
+    if h.lines > 0 && first_diff_line.is_none() {
         warnings.push(Warning {
             path: path.to_string(),
             line: None,

@@ -149,9 +149,8 @@ fn squash_merge_subject_is_the_pr() {
 #[test]
 fn header_less_empty_and_binary_patches_warn() {
     let (info, w) = parse_str(DIFF);
-    assert!(info.refs.is_empty());
-    assert_eq!((w.len(), w[0].line), (1, Some(1)));
-    assert!(w[0].message.contains("no header"));
+    assert!(info.refs.is_empty() && w.is_empty());
+    assert_eq!((info.header_lines, info.first_diff_line), (0, Some(1)));
 
     let (_, w) = parse_str("\n\n");
     assert!(w[0].message.contains("empty"));
