@@ -48,6 +48,14 @@ enum Command {
         #[arg(long)]
         history: bool,
     },
+    /// Ask upstream about every reference (only what is stale), and record what it says.
+    Sync {
+        /// Only these sources (repeatable): bugzilla, fedora_wiki, pagure, gitlab, github, koji, repodata
+        #[arg(long, value_name = "NAME")]
+        source: Vec<String>,
+    },
+    /// Per source: last checked, last error, items, requests, 304s.
+    Sources,
     /// Report carried patches per package.
     Report {
         #[arg(long, value_enum, default_value_t = Format::Table)]

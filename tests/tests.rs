@@ -2,9 +2,11 @@
 //! helpers and the PostgreSQL harness).
 
 mod bad_input;
+mod bugzilla;
 mod config;
 mod evr;
 mod history;
+mod httpd;
 mod sample;
 mod scan;
 mod store;

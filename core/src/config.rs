@@ -80,6 +80,16 @@ pub struct DistroConfig {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesConfig {
+    /// Whole-request timeout, seconds [default 60].
+    pub timeout_secs: Option<u64>,
+    /// Retries after a failed attempt [default 4].
+    pub max_retries: Option<u32>,
+    /// Minimum time between two requests to one host, milliseconds [default 250].
+    pub min_interval_ms: Option<u64>,
+    /// First retry delay, doubling up to 30 s, milliseconds [default 500].
+    pub backoff_min_ms: Option<u64>,
+    /// The longest `Retry-After` waited out in a run, seconds [default 60].
+    pub max_retry_after_secs: Option<u64>,
     pub bugzilla: Option<UrlSource>,
     pub github: Option<UrlSource>,
     pub gitlab: Option<UrlSource>,

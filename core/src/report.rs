@@ -302,3 +302,34 @@ pub fn show_text(p: &StoredPackage) -> String {
     }
     out
 }
+
+/// `forkdebt sources`: one row per source.
+pub fn sources_table(statuses: &[crate::store::SourceStatus]) -> String {
+    let mut t = table();
+    t.set_header(vec![
+        "source",
+        "last checked",
+        "last success",
+        "items",
+        "requests",
+        "304s",
+        "errors",
+        "last error",
+    ]);
+    for s in statuses {
+        t.add_row(vec![
+            s.source.clone(),
+            s.last_checked.clone().unwrap_or_else(|| "never".into()),
+            s.last_success.clone().unwrap_or_else(|| "never".into()),
+            s.items.to_string(),
+            s.requests.to_string(),
+            s.not_modified.to_string(),
+            s.errors.to_string(),
+            s.last_error
+                .as_ref()
+                .map(|e| format!("{e} ({})", s.last_error_at.clone().unwrap_or_default()))
+                .unwrap_or_default(),
+        ]);
+    }
+    t.to_string()
+}

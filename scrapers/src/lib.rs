@@ -1,9 +1,11 @@
-//! forkdebt-scrapers: one module per upstream source (Red Hat Bugzilla, the Fedora wiki,
-//! Pagure, GitLab, GitHub, Koji, yum repodata), an HTTP politeness layer under all of them,
-//! and the sync that stores typed observations. Never touches chat.
+//! forkdebt-scrapers: upstream sources, the HTTP politeness layer under them, and the sync
+//! that stores what they observe. Never touches chat.
 //!
-//! Empty until the sync lands (issue "Know what upstream did"); the crate exists so the
-//! dependency direction (scrapers -> core) is fixed from the start.
+//! - [`http`]: one client, per-host limits, retries that honour `Retry-After`, conditional
+//!   requests, body caps.
+//! - [`sources`]: one module per upstream service.
+//! - [`sync`]: runs the configured sources, records per-source status.
 
-/// The inventory types the sources will look up.
-pub use forkdebt_core::model::{RefKind, Reference};
+pub mod http;
+pub mod sources;
+pub mod sync;

@@ -4,6 +4,8 @@ mod demo;
 mod report;
 mod scan;
 mod show;
+mod sources;
+mod sync;
 
 use crate::{Cli, Command};
 use anyhow::Context as _;
@@ -60,5 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             downstream,
         } => show::run(&ctx, &package, downstream).await,
         Command::Demo { sample } => demo::run(&ctx, sample).await,
+        Command::Sync { source } => sync::run(&ctx, source).await,
+        Command::Sources => sources::run(&ctx).await,
     }
 }

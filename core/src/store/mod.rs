@@ -10,14 +10,17 @@
 //! - [`inventory`]: writing a scan (idempotent; vanished patches are marked dropped).
 //! - [`read`]: loading packages, patches and references back.
 //! - [`history`]: carried patches over git history.
+//! - [`sync`]: upstream observations, HTTP validators, source status, host pacing.
 
 mod history;
 pub use history::HistoryRow;
 mod inventory;
 mod read;
+mod sync;
 
 pub use inventory::ScanSummary;
 pub use read::{StoredPackage, StoredPatch};
+pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};
 
 use crate::config::redact_url;
 use sqlx::AnyPool;

@@ -1,0 +1,325 @@
+//! What the sync writes and reads: observations per source and item, HTTP validators,
+//! per-source status, per-host pacing.
+
+use super::{QueryContext, Result, Store, timestamp};
+use crate::model::RefKind;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// The last good observation of one item, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObservation {
+    pub item: String,
+    /// JSON of the source's typed observation; `None` until one fetch succeeded.
+    pub data: Option<String>,
+    /// The item's own change time upstream (Bugzilla `last_change_time`).
+    pub upstream_changed_at: Option<String>,
+    pub observed_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// One item's outcome in a sync round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// A fresh observation (JSON) with the upstream change time.
+    Observed {
+        data: String,
+        upstream_changed_at: Option<String>,
+    },
+    /// Asked, and upstream says it has not changed: keep the data, note the check.
+    Unchanged,
+    /// This item failed; what was stored before stays.
+    Failed(String),
+}
+
+/// What `forkdebt sources` shows for one source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceStatus {
+    pub source: String,
+    pub last_checked: Option<String>,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub items: i64,
+    pub requests: i64,
+    pub not_modified: i64,
+    pub errors: i64,
+}
+
+/// The counters of one sync run of one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceRun {
+    pub items: i64,
+    pub requests: i64,
+    pub not_modified: i64,
+    pub errors: i64,
+    /// The run's error, if the source as a whole failed.
+    pub error: Option<String>,
+}
+
+impl Store {
+    /// Ids of references of `kind` on carried patches and on listed deviations, sorted.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn reference_ids(&self, kind: RefKind) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT r.ref_id FROM patch_refs r JOIN patches p ON p.id = r.patch_id \
+             WHERE r.kind = $1 AND p.dropped_at IS NULL ORDER BY r.ref_id",
+        )
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing references")?;
+        let mut ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).ctx("reading references"))
+            .collect::<Result<_>>()?;
+        for (_, d) in self.load_deviations(None).await? {
+            ids.extend(d.refs.into_iter().filter(|r| r.kind == kind).map(|r| r.id));
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Stored observations of `source`, by item.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn observations(&self, source: &str) -> Result<HashMap<String, StoredObservation>> {
+        let rows = sqlx::query(
+            "SELECT item, data, upstream_changed_at, observed_at, last_error FROM observations WHERE source = $1",
+        )
+        .bind(source.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading observations")?;
+        rows.iter()
+            .map(|r| {
+                let o = StoredObservation {
+                    item: r.try_get("item").ctx("reading observations")?,
+                    data: r.try_get("data").ctx("reading observations")?,
+                    upstream_changed_at: r
+                        .try_get("upstream_changed_at")
+                        .ctx("reading observations")?,
+                    observed_at: r.try_get("observed_at").ctx("reading observations")?,
+                    last_error: r.try_get("last_error").ctx("reading observations")?,
+                };
+                Ok((o.item.clone(), o))
+            })
+            .collect()
+    }
+
+    /// Records one batch of outcomes in one transaction: an interrupted sync keeps every
+    /// batch it finished, and a rerun continues from there.
+    ///
+    /// # Errors
+    /// A database error; the batch is then not recorded at all.
+    pub async fn record_outcomes(
+        &self,
+        source: &str,
+        outcomes: &[(String, ItemOutcome)],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let now = timestamp(now);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .ctx("starting an observation batch")?;
+        for (item, outcome) in outcomes {
+            let q = match outcome {
+                ItemOutcome::Observed { data, upstream_changed_at } => sqlx::query(
+                    "INSERT INTO observations (source, item, data, upstream_changed_at, observed_at, checked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (source, item) DO UPDATE SET \
+                     data = excluded.data, upstream_changed_at = excluded.upstream_changed_at, \
+                     observed_at = excluded.observed_at, checked_at = excluded.checked_at, \
+                     last_error = NULL, last_error_at = NULL",
+                )
+                .bind(source.to_string())
+                .bind(item.clone())
+                .bind(data.clone())
+                .bind(upstream_changed_at.clone())
+                .bind(now.clone()),
+                ItemOutcome::Unchanged => sqlx::query(
+                    "UPDATE observations SET checked_at = $3, last_error = NULL, last_error_at = NULL \
+                     WHERE source = $1 AND item = $2",
+                )
+                .bind(source.to_string())
+                .bind(item.clone())
+                .bind(now.clone()),
+                // Keeps `data`: a failure never erases what was known.
+                ItemOutcome::Failed(err) => sqlx::query(
+                    "INSERT INTO observations (source, item, last_error, last_error_at, checked_at) \
+                     VALUES ($1, $2, $3, $4, $4) ON CONFLICT (source, item) DO UPDATE SET \
+                     last_error = excluded.last_error, last_error_at = excluded.last_error_at, \
+                     checked_at = excluded.checked_at",
+                )
+                .bind(source.to_string())
+                .bind(item.clone())
+                .bind(err.clone())
+                .bind(now.clone()),
+            };
+            q.execute(&mut *tx).await.ctx("recording an observation")?;
+        }
+        tx.commit().await.ctx("committing observations")?;
+        Ok(())
+    }
+
+    /// Adds a run's counters to `source`'s status.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_source_run(
+        &self,
+        source: &str,
+        run: &SourceRun,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let now = timestamp(now);
+        let ok = run.error.is_none();
+        sqlx::query(
+            "INSERT INTO source_status (source, last_checked, last_success, last_error, last_error_at, items, \
+             requests, not_modified, errors) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (source) DO UPDATE SET last_checked = excluded.last_checked, \
+             last_success = COALESCE(excluded.last_success, source_status.last_success), \
+             last_error = COALESCE(excluded.last_error, source_status.last_error), \
+             last_error_at = COALESCE(excluded.last_error_at, source_status.last_error_at), \
+             items = excluded.items, requests = source_status.requests + excluded.requests, \
+             not_modified = source_status.not_modified + excluded.not_modified, \
+             errors = source_status.errors + excluded.errors",
+        )
+        .bind(source.to_string())
+        .bind(now.clone())
+        .bind(ok.then(|| now.clone()))
+        .bind(run.error.clone())
+        .bind(run.error.as_ref().map(|_| now.clone()))
+        .bind(run.items)
+        .bind(run.requests)
+        .bind(run.not_modified)
+        .bind(run.errors)
+        .execute(&self.pool)
+        .await
+        .ctx("recording a source run")?;
+        Ok(())
+    }
+
+    /// Every source's status, by name.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn source_statuses(&self) -> Result<Vec<SourceStatus>> {
+        let rows = sqlx::query(
+            "SELECT source, last_checked, last_success, last_error, last_error_at, items, requests, \
+             not_modified, errors FROM source_status ORDER BY source",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading source status")?;
+        rows.iter()
+            .map(|r| {
+                let s = |c: &str| {
+                    r.try_get::<Option<String>, _>(c)
+                        .ctx("reading source status")
+                };
+                let n = |c: &str| r.try_get::<i64, _>(c).ctx("reading source status");
+                Ok(SourceStatus {
+                    source: r.try_get("source").ctx("reading source status")?,
+                    last_checked: s("last_checked")?,
+                    last_success: s("last_success")?,
+                    last_error: s("last_error")?,
+                    last_error_at: s("last_error_at")?,
+                    items: n("items")?,
+                    requests: n("requests")?,
+                    not_modified: n("not_modified")?,
+                    errors: n("errors")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored `(ETag, Last-Modified)` of `url`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn validators(&self, url: &str) -> Result<(Option<String>, Option<String>)> {
+        let row = sqlx::query("SELECT etag, last_modified FROM http_validators WHERE url = $1")
+            .bind(url.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("loading validators")?;
+        match row {
+            Some(r) => Ok((
+                r.try_get("etag").ctx("reading validators")?,
+                r.try_get("last_modified").ctx("reading validators")?,
+            )),
+            None => Ok((None, None)),
+        }
+    }
+
+    /// Stores the validators of a successful response.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn store_validators(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO http_validators (url, etag, last_modified, stored_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, \
+             stored_at = excluded.stored_at",
+        )
+        .bind(url.to_string())
+        .bind(etag.map(str::to_string))
+        .bind(last_modified.map(str::to_string))
+        .bind(timestamp(chrono::Utc::now()))
+        .execute(&self.pool)
+        .await
+        .ctx("storing validators")?;
+        Ok(())
+    }
+
+    /// When each host may next be asked (persisted Retry-After).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn host_next_allowed(&self) -> Result<HashMap<String, String>> {
+        let rows = sqlx::query("SELECT host, next_allowed FROM host_state")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("loading host state")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("host").ctx("reading host state")?,
+                    r.try_get("next_allowed").ctx("reading host state")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Records that `host` must not be asked before `at`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn set_host_next_allowed(
+        &self,
+        host: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO host_state (host, next_allowed) VALUES ($1, $2) \
+             ON CONFLICT (host) DO UPDATE SET next_allowed = excluded.next_allowed",
+        )
+        .bind(host.to_string())
+        .bind(timestamp(at))
+        .execute(&self.pool)
+        .await
+        .ctx("storing host state")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,365 @@
+//! The polite HTTP layer every source goes through.
+//!
+//! - one `reqwest::Client` (connection reuse, gzip, timeouts, a User-Agent with the contact);
+//! - per host: a semaphore bounding concurrent requests and a minimum interval between them;
+//! - retries with exponential backoff and jitter (`backon`) on 5xx, 429, timeouts and bodies
+//!   cut off; `Retry-After` sets the wait, up to [`HttpOptions::max_retry_after`] — a longer one
+//!   is not waited out here but recorded, and the host is left alone until then;
+//! - conditional requests: the caller passes the stored ETag / Last-Modified, a 304 comes back
+//!   as [`Response::NotModified`];
+//! - a cap on every body, so a hostile or broken server cannot make us buffer gigabytes.
+
+mod error;
+
+pub use error::HttpError;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Tunables of the HTTP layer; the defaults are what public infrastructure expects of a bot.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub user_agent: String,
+    /// Whole-request timeout (connect, send, read the body).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Requests in flight to one host at a time.
+    pub per_host_concurrency: usize,
+    /// Minimum time between two requests to one host.
+    pub min_interval: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// The longest `Retry-After` waited out within a run.
+    pub max_retry_after: Duration,
+}
+
+impl HttpOptions {
+    /// Defaults with a User-Agent naming forkdebt and the operator's contact.
+    pub fn new(contact: Option<&str>) -> HttpOptions {
+        let contact = contact.unwrap_or("no contact configured");
+        HttpOptions {
+            user_agent: format!("forkdebt/{} (+{contact})", env!("CARGO_PKG_VERSION")),
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(15),
+            per_host_concurrency: 2,
+            min_interval: Duration::from_millis(250),
+            max_retries: 4,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One GET request.
+#[derive(Debug, Clone, Default)]
+pub struct Get {
+    pub url: String,
+    /// Extra headers; values may be secrets (they are never logged).
+    pub headers: Vec<(&'static str, String)>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The largest body accepted.
+    pub max_bytes: usize,
+}
+
+/// What a GET brought back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Fresh {
+        body: Vec<u8>,
+        content_type: Option<String>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+    NotModified,
+}
+
+/// Requests sent and answers received, for `forkdebt sources` and the benchmark.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+struct Host {
+    permits: Semaphore,
+    next_allowed: tokio::sync::Mutex<Instant>,
+}
+
+/// A cheap handle (an `Arc` inside) shared by every source.
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    opts: Arc<HttpOptions>,
+    hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
+    /// Hosts that asked for more than `max_retry_after`: not asked again before then.
+    embargo: Arc<Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>>,
+    stats: Arc<Stats>,
+}
+
+impl Http {
+    /// # Errors
+    /// The TLS backend or the User-Agent cannot be set up.
+    pub fn new(opts: HttpOptions) -> Result<Http, HttpError> {
+        let client = reqwest::Client::builder()
+            .user_agent(opts.user_agent.clone())
+            .timeout(opts.timeout)
+            .connect_timeout(opts.connect_timeout)
+            .build()
+            .map_err(HttpError::Client)?;
+        Ok(Http {
+            client,
+            opts: Arc::new(opts),
+            hosts: Arc::default(),
+            embargo: Arc::default(),
+            stats: Arc::default(),
+        })
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Hosts that must not be asked before the given time (to persist across restarts).
+    pub fn embargoes(&self) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+        self.embargo
+            .lock()
+            .map(|m| m.iter().map(|(h, t)| (h.clone(), *t)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Restores a stored "not before" time of a host.
+    pub fn set_embargo(&self, host: &str, until: chrono::DateTime<chrono::Utc>) {
+        if until > chrono::Utc::now()
+            && let Ok(mut m) = self.embargo.lock()
+        {
+            m.insert(host.to_string(), until);
+        }
+    }
+
+    fn host(&self, name: &str) -> Arc<Host> {
+        let mut hosts = match self.hosts.lock() {
+            Ok(h) => h,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        hosts
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    permits: Semaphore::new(self.opts.per_host_concurrency.max(1)),
+                    next_allowed: tokio::sync::Mutex::new(Instant::now()),
+                })
+            })
+            .clone()
+    }
+
+    /// GETs `req.url`, retrying what is worth retrying.
+    ///
+    /// # Errors
+    /// The last attempt's error: a status, a timeout, a body cut off or too large.
+    pub async fn get(&self, req: &Get) -> Result<Response, HttpError> {
+        let url = reqwest::Url::parse(&req.url).map_err(|_| HttpError::InvalidUrl {
+            url: req.url.clone(),
+        })?;
+        let host = url.host_str().unwrap_or_default().to_string();
+        if let Some(until) = self.embargo.lock().ok().and_then(|m| m.get(&host).copied())
+            && until > chrono::Utc::now()
+        {
+            return Err(HttpError::Embargoed { host, until });
+        }
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.opts.backoff_min)
+            .with_max_delay(self.opts.backoff_max)
+            .with_max_times(self.opts.max_retries)
+            .with_jitter();
+        let cap = self.opts.max_retry_after;
+        let result = (|| self.attempt(&url, &host, req))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e: &HttpError| e.retryable() && e.retry_after().is_none_or(|ra| ra <= cap))
+            // The server sets the pace: its Retry-After replaces our backoff delay.
+            .adjust(|e: &HttpError, delay| delay.map(|d| e.retry_after().unwrap_or(d)))
+            .notify(|e: &HttpError, wait| {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(url = %req.url, error = %e, wait = ?wait, "retrying");
+            })
+            .await;
+        if let Err(e) = &result
+            && let Some(ra) = e.retry_after().filter(|ra| *ra > cap)
+        {
+            let until = chrono::Utc::now() + chrono::Duration::from_std(ra).unwrap_or_default();
+            tracing::warn!(%host, ?ra, "asked to wait longer than {cap:?}; leaving the host alone until {until}");
+            if let Ok(mut m) = self.embargo.lock() {
+                m.insert(host, until);
+            }
+        }
+        result
+    }
+
+    async fn attempt(
+        &self,
+        url: &reqwest::Url,
+        host_name: &str,
+        req: &Get,
+    ) -> Result<Response, HttpError> {
+        let host = self.host(host_name);
+        let _permit = host
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HttpError::Closed)?;
+        {
+            let mut next = host.next_allowed.lock().await;
+            let now = Instant::now();
+            if *next > now {
+                tokio::time::sleep_until(*next).await;
+            }
+            *next = Instant::now() + self.opts.min_interval;
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let mut headers = HeaderMap::new();
+        for (name, value) in &req.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(*name, v);
+            }
+        }
+        if let Some(etag) = req
+            .etag
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e).ok())
+        {
+            headers.insert(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = req
+            .last_modified
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e).ok())
+        {
+            headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        let shown = req.url.clone();
+        let mut resp = self
+            .client
+            .get(url.clone())
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| HttpError::from_send(&shown, e))?;
+        let status = resp.status();
+        if status == StatusCode::NOT_MODIFIED {
+            self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+            return Ok(Response::NotModified);
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        if !status.is_success() {
+            if let Some(ra) = retry_after {
+                // Every request to this host waits, not only this one.
+                let mut next = host.next_allowed.lock().await;
+                *next = (*next).max(Instant::now() + ra.min(self.opts.max_retry_after));
+            }
+            let snippet = read_capped(&mut resp, 512).await.unwrap_or_default();
+            return Err(HttpError::Status {
+                url: shown,
+                status: status.as_u16(),
+                retry_after,
+                snippet: String::from_utf8_lossy(&snippet)
+                    .trim()
+                    .chars()
+                    .take(200)
+                    .collect(),
+            });
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n > req.max_bytes as u64)
+        {
+            return Err(HttpError::TooLarge {
+                url: shown,
+                limit: req.max_bytes,
+            });
+        }
+        let body = read_capped(&mut resp, req.max_bytes)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => HttpError::TooLarge {
+                    url: shown.clone(),
+                    limit: req.max_bytes,
+                },
+                ReadError::Body(source) => HttpError::from_send(&shown, source),
+            })?;
+        Ok(Response::Fresh {
+            body,
+            content_type,
+            etag,
+            last_modified,
+        })
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Body(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk, failing as soon as it passes `max` bytes.
+async fn read_capped(resp: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Body)? {
+        if body.len() + chunk.len() > max {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `Retry-After` is seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
+        let d = parse_retry_after(&later).expect("date");
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

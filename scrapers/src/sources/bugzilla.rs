@@ -1,0 +1,458 @@
+//! Red Hat Bugzilla (any Bugzilla 5 REST API).
+//!
+//! Lookups are batched (`/rest/bug?id=1,2,3&include_fields=...`, never one request per bug).
+//! A sync first asks, for bugs already known, only `id,last_change_time` in large batches, and
+//! fetches the full fields only of bugs that changed or are new.
+
+use super::{ParseError, json};
+use crate::http::{Get, Http, HttpError, Response};
+use forkdebt_core::config::Secret;
+use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub const SOURCE: &str = "bugzilla";
+pub const DEFAULT_URL: &str = "https://bugzilla.redhat.com";
+
+/// Full lookups per request: 100 bugs keep the URL and the answer small.
+pub const FULL_BATCH: usize = 100;
+/// Change checks per request (`id,last_change_time` only).
+pub const CHECK_BATCH: usize = 500;
+/// The largest answer accepted: 100 bugs with these fields are well under 1 MB.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+pub const FULL_FIELDS: &str = "id,summary,status,resolution,cf_fixed_in,product,component,version,\
+                               blocks,depends_on,alias,last_change_time,external_bugs";
+
+/// What forkdebt keeps of a bug.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Bug {
+    pub id: u64,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub resolution: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub cf_fixed_in: Option<String>,
+    #[serde(default)]
+    pub product: Option<String>,
+    /// A list on Red Hat Bugzilla, a string on upstream Bugzilla.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub component: Vec<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub version: Vec<String>,
+    #[serde(default)]
+    pub blocks: Vec<u64>,
+    #[serde(default)]
+    pub depends_on: Vec<u64>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub alias: Vec<String>,
+    #[serde(default)]
+    pub last_change_time: Option<String>,
+    #[serde(default)]
+    pub external_bugs: Vec<ExternalBug>,
+}
+
+/// A link from the bug to another tracker (GitHub PR, GitLab MR, errata, a support case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ExternalBug {
+    pub tracker: String,
+    pub id: String,
+    pub url: Option<String>,
+    pub status: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ExternalBug {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Type {
+            #[serde(default)]
+            description: Option<String>,
+            #[serde(default)]
+            url: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            ext_bz_bug_id: Option<serde_json::Value>,
+            #[serde(default, rename = "type")]
+            kind: Option<Type>,
+            #[serde(default)]
+            ext_status: Option<String>,
+        }
+        let raw = Raw::deserialize(d)?;
+        let id = match raw.ext_bz_bug_id {
+            Some(serde_json::Value::String(s)) => s,
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        let (tracker, template) = raw
+            .kind
+            .map(|t| (t.description.unwrap_or_default(), t.url))
+            .unwrap_or_default();
+        // The tracker's URL template has `%id%` where the external id goes; without one,
+        // Bugzilla appends the id.
+        let url = template
+            .filter(|t| !t.is_empty() && !id.is_empty())
+            .map(|t| {
+                if t.contains("%id%") {
+                    t.replace("%id%", &id)
+                } else {
+                    format!("{t}{id}")
+                }
+            });
+        Ok(ExternalBug {
+            tracker,
+            id,
+            url,
+            status: raw.ext_status.filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+        Nothing(()),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) if s.is_empty() => Vec::new(),
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+        OneOrMany::Nothing(()) => Vec::new(),
+    })
+}
+
+/// A bug the server could not return (no such bug, or not visible to us).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Fault {
+    #[serde(default, deserialize_with = "id_as_string")]
+    pub id: String,
+    #[serde(default, alias = "faultString")]
+    pub message: Option<String>,
+}
+
+fn id_as_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        v => v.to_string(),
+    })
+}
+
+/// A `/rest/bug` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+pub struct Bugs {
+    #[serde(default)]
+    pub bugs: Vec<Bug>,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+/// Bugzilla's error object: `{"error": true, "code": 410, "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ServiceError {
+    pub code: Option<i64>,
+    pub message: String,
+}
+
+/// Parses a `/rest/bug` answer (any `include_fields`).
+///
+/// # Errors
+/// Empty, HTML, malformed, or a Bugzilla error object.
+pub fn parse_bugs(url: &str, body: &[u8]) -> Result<Bugs, ParseError> {
+    let value: serde_json::Value = json(url, body)?;
+    if value.get("error").and_then(|e| e.as_bool()) == Some(true) {
+        let e: ServiceError = serde_json::from_value(value).map_err(|source| ParseError::Json {
+            url: url.to_string(),
+            source,
+        })?;
+        let code = e.code.map(|c| format!(" (code {c})")).unwrap_or_default();
+        return Err(ParseError::Service {
+            url: url.to_string(),
+            message: format!("{}{code}", e.message),
+        });
+    }
+    if value.get("bugs").is_none() {
+        return Err(ParseError::NotJson {
+            url: url.to_string(),
+            what: "JSON without a `bugs` list".into(),
+        });
+    }
+    serde_json::from_value(value).map_err(|source| ParseError::Json {
+        url: url.to_string(),
+        source,
+    })
+}
+
+/// One comment of a bug (`/rest/bug/ID/comment`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Comment {
+    #[serde(default)]
+    pub id: u64,
+    #[serde(default)]
+    pub count: u64,
+    #[serde(default)]
+    pub creator: Option<String>,
+    #[serde(default)]
+    pub creation_time: Option<String>,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// Parses `/rest/bug/ID/comment`: `{"bugs": {"ID": {"comments": [...]}}}`.
+///
+/// # Errors
+/// As [`parse_bugs`].
+pub fn parse_comments(url: &str, body: &[u8]) -> Result<Vec<(u64, Vec<Comment>)>, ParseError> {
+    #[derive(Deserialize)]
+    struct Wrapper {
+        comments: Vec<Comment>,
+    }
+    #[derive(Deserialize)]
+    struct Top {
+        bugs: std::collections::BTreeMap<String, Wrapper>,
+    }
+    let top: Top = json(url, body)?;
+    Ok(top
+        .bugs
+        .into_iter()
+        .map(|(id, w)| (id.parse().unwrap_or(0), w.comments))
+        .collect())
+}
+
+/// Parses Bugzilla's error object out of an error answer.
+pub fn parse_service_error(body: &[u8]) -> Option<ServiceError> {
+    serde_json::from_slice(body).ok()
+}
+
+/// The Bugzilla source: where it is, and the key to use.
+pub struct Bugzilla {
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+}
+
+impl Bugzilla {
+    fn url(&self, ids: &[u64], fields: &str) -> String {
+        let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+        format!(
+            "{}/rest/bug?id={}&include_fields={}&permissive=1",
+            self.base_url.trim_end_matches('/'),
+            ids.join(","),
+            fields
+        )
+    }
+
+    async fn fetch(
+        &self,
+        http: &Http,
+        store: &Store,
+        url: &str,
+        run: &mut SourceRun,
+    ) -> Result<Option<Bugs>, String> {
+        let (etag, last_modified) = store.validators(url).await.map_err(|e| e.to_string())?;
+        let mut headers = Vec::new();
+        if let Some(key) = &self.api_key {
+            headers.push(("authorization", format!("Bearer {}", key.expose())));
+        }
+        let req = Get {
+            url: url.to_string(),
+            headers,
+            etag,
+            last_modified,
+            max_bytes: MAX_BODY_BYTES,
+        };
+        let before = http
+            .stats()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let resp = http.get(&req).await;
+        run.requests += (http
+            .stats()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - before) as i64;
+        match resp {
+            Ok(Response::NotModified) => {
+                run.not_modified += 1;
+                Ok(None)
+            }
+            Ok(Response::Fresh {
+                body,
+                etag,
+                last_modified,
+                ..
+            }) => {
+                let bugs = parse_bugs(url, &body).map_err(|e| e.to_string())?;
+                if etag.is_some() || last_modified.is_some() {
+                    store
+                        .store_validators(url, etag.as_deref(), last_modified.as_deref())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Some(bugs))
+            }
+            Err(e @ HttpError::Status { .. }) => {
+                // Bugzilla explains 4xx in its error object; say it in its words.
+                Err(e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Refreshes every Red Hat bug the inventory refers to.
+    pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
+        let mut run = SourceRun::default();
+        let ids = match store
+            .reference_ids(forkdebt_core::model::RefKind::Rhbz)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) => {
+                run.error = Some(e.to_string());
+                return run;
+            }
+        };
+        let known = match store.observations(SOURCE).await {
+            Ok(k) => k,
+            Err(e) => {
+                run.error = Some(e.to_string());
+                return run;
+            }
+        };
+        let mut numeric: Vec<u64> = Vec::new();
+        let mut bad = Vec::new();
+        for id in &ids {
+            match id.parse::<u64>() {
+                Ok(n) => numeric.push(n),
+                Err(_) => bad.push((
+                    id.clone(),
+                    ItemOutcome::Failed(format!("`{id}` is not a bug number")),
+                )),
+            }
+        }
+        run.items = ids.len() as i64;
+        if !bad.is_empty() {
+            run.errors += bad.len() as i64;
+            let _ = store
+                .record_outcomes(SOURCE, &bad, chrono::Utc::now())
+                .await;
+        }
+        let (seen, new): (Vec<u64>, Vec<u64>) = numeric
+            .iter()
+            .partition(|id| known.get(&id.to_string()).is_some_and(|o| o.data.is_some()));
+        let mut to_fetch = new;
+
+        // 1. Which known bugs changed? One cheap request per CHECK_BATCH bugs.
+        for chunk in seen.chunks(CHECK_BATCH) {
+            let url = self.url(chunk, "id,last_change_time");
+            progress(&format!(
+                "bugzilla: checking {} known bugs for changes",
+                chunk.len()
+            ));
+            match self.fetch(http, store, &url, &mut run).await {
+                Ok(None) => {
+                    let outcomes: Vec<_> = chunk
+                        .iter()
+                        .map(|id| (id.to_string(), ItemOutcome::Unchanged))
+                        .collect();
+                    self.record(store, &outcomes, &mut run).await;
+                }
+                Ok(Some(answer)) => {
+                    let mut unchanged = Vec::new();
+                    for id in chunk {
+                        let stored = known
+                            .get(&id.to_string())
+                            .and_then(|o| o.upstream_changed_at.clone());
+                        let now = answer
+                            .bugs
+                            .iter()
+                            .find(|b| b.id == *id)
+                            .and_then(|b| b.last_change_time.clone());
+                        if now.is_some() && now == stored {
+                            unchanged.push((id.to_string(), ItemOutcome::Unchanged));
+                        } else {
+                            to_fetch.push(*id);
+                        }
+                    }
+                    self.record(store, &unchanged, &mut run).await;
+                }
+                Err(e) => {
+                    // Cannot tell what changed: fetch them in full instead (that may fail too,
+                    // and then it is recorded per bug).
+                    tracing::warn!(error = %e, "bugzilla change check failed");
+                    to_fetch.extend_from_slice(chunk);
+                }
+            }
+        }
+
+        // 2. Full fields of new and changed bugs, FULL_BATCH per request.
+        to_fetch.sort_unstable();
+        for chunk in to_fetch.chunks(FULL_BATCH) {
+            let url = self.url(chunk, FULL_FIELDS);
+            progress(&format!("bugzilla: fetching {} bugs", chunk.len()));
+            let outcomes: Vec<(String, ItemOutcome)> =
+                match self.fetch(http, store, &url, &mut run).await {
+                    Ok(None) => chunk
+                        .iter()
+                        .map(|id| (id.to_string(), ItemOutcome::Unchanged))
+                        .collect(),
+                    Ok(Some(answer)) => chunk
+                        .iter()
+                        .map(|id| {
+                            let outcome = match answer.bugs.iter().find(|b| b.id == *id) {
+                                Some(bug) => ItemOutcome::Observed {
+                                    data: serde_json::to_string(bug).unwrap_or_default(),
+                                    upstream_changed_at: bug.last_change_time.clone(),
+                                },
+                                None => {
+                                    let fault =
+                                        answer.faults.iter().find(|f| f.id == id.to_string());
+                                    let why = fault.and_then(|f| f.message.clone()).unwrap_or_else(
+                                        || "not in the answer (no such bug, or not public)".into(),
+                                    );
+                                    ItemOutcome::Failed(format!("bug {id}: {why}"))
+                                }
+                            };
+                            (id.to_string(), outcome)
+                        })
+                        .collect(),
+                    Err(e) => {
+                        run.error.get_or_insert(e.clone());
+                        chunk
+                            .iter()
+                            .map(|id| (id.to_string(), ItemOutcome::Failed(e.clone())))
+                            .collect()
+                    }
+                };
+            self.record(store, &outcomes, &mut run).await;
+        }
+        run
+    }
+
+    async fn record(&self, store: &Store, outcomes: &[(String, ItemOutcome)], run: &mut SourceRun) {
+        let failed: Vec<&String> = outcomes
+            .iter()
+            .filter_map(|(_, o)| match o {
+                ItemOutcome::Failed(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        // Item faults (a private bug) are counted; only a failed request fails the source.
+        run.errors += failed.len() as i64;
+        if let Err(e) = store
+            .record_outcomes(SOURCE, outcomes, chrono::Utc::now())
+            .await
+        {
+            run.error.get_or_insert(e.to_string());
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `forkdebt sync`: runs the sources, records per-source status, keeps going when one fails.
+
+use crate::http::{Http, HttpOptions};
+use crate::sources::bugzilla::{self, Bugzilla};
+use forkdebt_core::config::{Config, Secret};
+use forkdebt_core::store::{SourceRun, Store};
+use std::time::Duration;
+
+/// Every source name `--source` accepts, in the order a sync runs them.
+pub const SOURCES: [&str; 7] = [
+    "bugzilla",
+    "fedora_wiki",
+    "pagure",
+    "gitlab",
+    "github",
+    "koji",
+    "repodata",
+];
+/// The sources this version implements.
+pub const IMPLEMENTED: [&str; 1] = ["bugzilla"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("unknown source `{name}`; sources are: {}", SOURCES.join(", "))]
+    UnknownSource { name: String },
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
+    #[error(transparent)]
+    Store(#[from] forkdebt_core::store::StoreError),
+}
+
+/// What one source did in this sync.
+#[derive(Debug, Clone)]
+pub struct SourceResult {
+    pub source: String,
+    pub run: SourceRun,
+    /// Asked for, but not in this version: nothing was contacted.
+    pub not_implemented: bool,
+}
+
+/// The HTTP layer as the configuration sets it.
+pub fn http_options(config: &Config) -> HttpOptions {
+    let mut o = HttpOptions::new(config.contact.as_deref());
+    let s = &config.sources;
+    if let Some(t) = s.timeout_secs {
+        o.timeout = Duration::from_secs(t);
+        o.connect_timeout = o.connect_timeout.min(o.timeout);
+    }
+    if let Some(r) = s.max_retries {
+        o.max_retries = r as usize;
+    }
+    if let Some(ms) = s.min_interval_ms {
+        o.min_interval = Duration::from_millis(ms);
+    }
+    if let Some(ms) = s.backoff_min_ms {
+        o.backoff_min = Duration::from_millis(ms);
+    }
+    if let Some(secs) = s.max_retry_after_secs {
+        o.max_retry_after = Duration::from_secs(secs);
+    }
+    o
+}
+
+/// Runs `only` (or every implemented source), each recorded as it finishes.
+///
+/// # Errors
+/// An unknown source name, or the HTTP client cannot be built; a failing source is reported
+/// in its [`SourceResult`], not here.
+pub async fn run(
+    store: &Store,
+    config: &Config,
+    only: &[String],
+    progress: &dyn Fn(&str),
+) -> Result<Vec<SourceResult>, SyncError> {
+    for s in only {
+        if !SOURCES.contains(&s.as_str()) {
+            return Err(SyncError::UnknownSource { name: s.clone() });
+        }
+    }
+    let http = Http::new(http_options(config))?;
+    for (host, at) in store.host_next_allowed().await? {
+        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&at) {
+            http.set_embargo(&host, at.with_timezone(&chrono::Utc));
+        }
+    }
+    let wanted: Vec<&str> = if only.is_empty() {
+        IMPLEMENTED.to_vec()
+    } else {
+        SOURCES
+            .iter()
+            .copied()
+            .filter(|s| only.iter().any(|o| o == s))
+            .collect()
+    };
+    let mut results = Vec::new();
+    for source in wanted {
+        if !IMPLEMENTED.contains(&source) {
+            results.push(SourceResult {
+                source: source.to_string(),
+                run: SourceRun {
+                    error: Some("not implemented in this version of forkdebt".into()),
+                    ..SourceRun::default()
+                },
+                not_implemented: true,
+            });
+            continue;
+        }
+        let run = match source {
+            "bugzilla" => match bugzilla_source(config) {
+                Ok(b) => b.sync(&http, store, progress).await,
+                Err(e) => SourceRun {
+                    error: Some(e),
+                    ..SourceRun::default()
+                },
+            },
+            _ => SourceRun::default(),
+        };
+        store
+            .record_source_run(source, &run, chrono::Utc::now())
+            .await?;
+        for (host, until) in http.embargoes() {
+            store.set_host_next_allowed(&host, until).await?;
+        }
+        results.push(SourceResult {
+            source: source.to_string(),
+            run,
+            not_implemented: false,
+        });
+    }
+    Ok(results)
+}
+
+fn bugzilla_source(config: &Config) -> Result<Bugzilla, String> {
+    let cfg = config.sources.bugzilla.as_ref();
+    let base_url = cfg
+        .and_then(|c| c.url.clone())
+        .unwrap_or_else(|| bugzilla::DEFAULT_URL.to_string());
+    let api_key = match cfg {
+        Some(c) => Secret::load(c.api_key_env.as_deref(), c.api_key_file.as_deref())
+            .map_err(|e| format!("sources.bugzilla: {e}"))?,
+        None => None,
+    };
+    Ok(Bugzilla { base_url, api_key })
+}

@@ -1,0 +1,55 @@
+//! `forkdebt sync [--source NAME]...`: ask upstream about every reference.
+
+use super::Context;
+use anyhow::Context as _;
+use forkdebt_scrapers::sync;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    // Plain progress lines; on a terminal they overwrite one status line.
+    let tty = std::io::stderr().is_terminal();
+    let progress = move |msg: &str| {
+        if tty {
+            eprint!("\r\x1b[2K{msg}");
+        } else {
+            tracing::info!("{msg}");
+        }
+    };
+    let work = sync::run(&store, &ctx.config, &sources, &progress);
+    let results = tokio::select! {
+        r = work => r.context("sync")?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\ninterrupted: every finished batch is stored; run `forkdebt sync` again to continue");
+            store.close().await;
+            return Ok(ExitCode::from(130));
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let mut failed = 0;
+    for r in &results {
+        let status = match (&r.run.error, r.not_implemented) {
+            (_, true) => "skipped: not implemented in this version".to_string(),
+            (Some(e), _) => {
+                failed += 1;
+                format!("FAILED: {e}")
+            }
+            (None, _) => "ok".to_string(),
+        };
+        println!(
+            "{:12} {} items, {} requests, {} not modified, {} item errors: {status}",
+            r.source, r.run.items, r.run.requests, r.run.not_modified, r.run.errors
+        );
+    }
+    store.close().await;
+    if failed > 0 {
+        eprintln!(
+            "forkdebt: {failed} source(s) failed; what they knew before is kept (see `forkdebt sources`)"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
