@@ -5,6 +5,7 @@ mod bad_input;
 mod bugzilla;
 mod config;
 mod evr;
+mod forges;
 mod history;
 mod httpd;
 mod sample;

@@ -101,6 +101,10 @@ pub struct SourcesConfig {
 #[serde(deny_unknown_fields)]
 pub struct UrlSource {
     pub url: Option<String>,
+    /// API base per instance host, for instances other than `url`'s
+    /// (`"gitlab.freedesktop.org" = "https://gitlab.freedesktop.org"`); default `https://HOST`.
+    #[serde(default)]
+    pub hosts: HashMap<String, String>,
     pub api_key_env: Option<String>,
     pub api_key_file: Option<PathBuf>,
     pub token_env: Option<String>,
@@ -112,6 +116,10 @@ pub struct UrlSource {
 pub struct PagureSource {
     #[serde(default)]
     pub urls: Vec<String>,
+    /// API base per instance host when it is not `https://HOST` (tests point these at a
+    /// local server): `"src.fedoraproject.org" = "http://127.0.0.1:8080"`.
+    #[serde(default)]
+    pub hosts: HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -17,7 +17,7 @@ pub const SOURCES: [&str; 7] = [
     "repodata",
 ];
 /// The sources this version implements.
-pub const IMPLEMENTED: [&str; 1] = ["bugzilla"];
+pub const IMPLEMENTED: [&str; 3] = ["bugzilla", "pagure", "gitlab"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -113,6 +113,18 @@ pub async fn run(
                     ..SourceRun::default()
                 },
             },
+            "gitlab" => {
+                let g = crate::sources::gitlab::Gitlab {
+                    config: config.sources.gitlab.clone(),
+                };
+                g.sync(&http, store, progress).await
+            }
+            "pagure" => {
+                let p = crate::sources::pagure::Pagure {
+                    config: config.sources.pagure.clone(),
+                };
+                p.sync(&http, store, progress).await
+            }
             _ => SourceRun::default(),
         };
         store

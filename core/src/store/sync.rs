@@ -83,6 +83,41 @@ impl Store {
         Ok(ids)
     }
 
+    /// References of `kind` on carried patches and deviations: `(id, url)`, sorted by id.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn references(&self, kind: RefKind) -> Result<Vec<(String, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT r.ref_id, MIN(r.url) AS url FROM patch_refs r JOIN patches p ON p.id = r.patch_id \
+             WHERE r.kind = $1 AND p.dropped_at IS NULL GROUP BY r.ref_id ORDER BY r.ref_id",
+        )
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing references")?;
+        let mut out: Vec<(String, Option<String>)> = rows
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("ref_id").ctx("reading references")?,
+                    r.try_get("url").ctx("reading references")?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        for (_, d) in self.load_deviations(None).await? {
+            out.extend(
+                d.refs
+                    .into_iter()
+                    .filter(|r| r.kind == kind)
+                    .map(|r| (r.id, r.url)),
+            );
+        }
+        out.sort();
+        out.dedup_by(|a, b| a.0 == b.0);
+        Ok(out)
+    }
+
     /// Stored observations of `source`, by item.
     ///
     /// # Errors

@@ -169,6 +169,18 @@ impl Http {
     /// # Errors
     /// The last attempt's error: a status, a timeout, a body cut off or too large.
     pub async fn get(&self, req: &Get) -> Result<Response, HttpError> {
+        self.get_counted(req).await.0
+    }
+
+    /// Like [`Http::get`], also saying how many requests it took (for per-source counts;
+    /// the shared [`Stats`] mix concurrent requests).
+    pub async fn get_counted(&self, req: &Get) -> (Result<Response, HttpError>, u64) {
+        let attempts = AtomicU64::new(0);
+        let result = self.get_inner(req, &attempts).await;
+        (result, attempts.load(Ordering::Relaxed))
+    }
+
+    async fn get_inner(&self, req: &Get, attempts: &AtomicU64) -> Result<Response, HttpError> {
         let url = reqwest::Url::parse(&req.url).map_err(|_| HttpError::InvalidUrl {
             url: req.url.clone(),
         })?;
@@ -184,17 +196,20 @@ impl Http {
             .with_max_times(self.opts.max_retries)
             .with_jitter();
         let cap = self.opts.max_retry_after;
-        let result = (|| self.attempt(&url, &host, req))
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(|e: &HttpError| e.retryable() && e.retry_after().is_none_or(|ra| ra <= cap))
-            // The server sets the pace: its Retry-After replaces our backoff delay.
-            .adjust(|e: &HttpError, delay| delay.map(|d| e.retry_after().unwrap_or(d)))
-            .notify(|e: &HttpError, wait| {
-                self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(url = %req.url, error = %e, wait = ?wait, "retrying");
-            })
-            .await;
+        let result = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(&url, &host, req)
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(|e: &HttpError| e.retryable() && e.retry_after().is_none_or(|ra| ra <= cap))
+        // The server sets the pace: its Retry-After replaces our backoff delay.
+        .adjust(|e: &HttpError, delay| delay.map(|d| e.retry_after().unwrap_or(d)))
+        .notify(|e: &HttpError, wait| {
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(url = %req.url, error = %e, wait = ?wait, "retrying");
+        })
+        .await;
         if let Err(e) = &result
             && let Some(ra) = e.retry_after().filter(|ra| *ra > cap)
         {

@@ -5,7 +5,7 @@
 //! fetches the full fields only of bugs that changed or are new.
 
 use super::{ParseError, json};
-use crate::http::{Get, Http, HttpError, Response};
+use crate::http::{Get, Http};
 use forkdebt_core::config::Secret;
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -258,53 +258,24 @@ impl Bugzilla {
         url: &str,
         run: &mut SourceRun,
     ) -> Result<Option<Bugs>, String> {
-        let (etag, last_modified) = store.validators(url).await.map_err(|e| e.to_string())?;
         let mut headers = Vec::new();
         if let Some(key) = &self.api_key {
             headers.push(("authorization", format!("Bearer {}", key.expose())));
         }
-        let req = Get {
+        let get = Get {
             url: url.to_string(),
             headers,
-            etag,
-            last_modified,
             max_bytes: MAX_BODY_BYTES,
+            ..Get::default()
         };
-        let before = http
-            .stats()
-            .requests
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let resp = http.get(&req).await;
-        run.requests += (http
-            .stats()
-            .requests
-            .load(std::sync::atomic::Ordering::Relaxed)
-            - before) as i64;
-        match resp {
-            Ok(Response::NotModified) => {
-                run.not_modified += 1;
-                Ok(None)
+        match super::fetch_conditional(http, store, get, run)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            super::Fetched::NotModified => Ok(None),
+            super::Fetched::Body(body) => {
+                parse_bugs(url, &body).map(Some).map_err(|e| e.to_string())
             }
-            Ok(Response::Fresh {
-                body,
-                etag,
-                last_modified,
-                ..
-            }) => {
-                let bugs = parse_bugs(url, &body).map_err(|e| e.to_string())?;
-                if etag.is_some() || last_modified.is_some() {
-                    store
-                        .store_validators(url, etag.as_deref(), last_modified.as_deref())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(Some(bugs))
-            }
-            Err(e @ HttpError::Status { .. }) => {
-                // Bugzilla explains 4xx in its error object; say it in its words.
-                Err(e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -1,0 +1,300 @@
+//! Pagure API v0 (pagure.io, src.fedoraproject.org): pull requests by project and number,
+//! issues (FESCo tickets), projects, and pagination of lists.
+
+use super::{ItemRequest, ParseError, Parsed, json, sync_each};
+use crate::http::{Get, Http};
+use forkdebt_core::config::PagureSource;
+use forkdebt_core::model::RefKind;
+use forkdebt_core::store::{SourceRun, Store};
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub const SOURCE: &str = "pagure";
+pub const DEFAULT_URLS: [&str; 2] = ["https://pagure.io", "https://src.fedoraproject.org"];
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Pagure writes times as epoch seconds in strings (`"1568190932"`), sometimes as numbers.
+fn epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    let secs = match v {
+        Some(serde_json::Value::String(s)) => s.parse::<i64>().ok(),
+        Some(serde_json::Value::Number(n)) => n.as_i64(),
+        _ => None,
+    };
+    Ok(secs
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProjectRef {
+    #[serde(default)]
+    pub fullname: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// What forkdebt keeps of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequest {
+    pub id: u64,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// `Open`, `Merged`, `Closed`.
+    pub status: String,
+    #[serde(default, deserialize_with = "epoch")]
+    pub date_created: Option<String>,
+    #[serde(default, deserialize_with = "epoch")]
+    pub last_updated: Option<String>,
+    #[serde(default, deserialize_with = "epoch")]
+    pub closed_at: Option<String>,
+    #[serde(default)]
+    pub commit_start: Option<String>,
+    #[serde(default)]
+    pub commit_stop: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub full_url: Option<String>,
+    #[serde(default)]
+    pub project: Option<ProjectRef>,
+}
+
+/// An issue (a FESCo ticket, a tracker entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Issue {
+    pub id: u64,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub close_status: Option<String>,
+    #[serde(default, deserialize_with = "epoch")]
+    pub date_created: Option<String>,
+    #[serde(default, deserialize_with = "epoch")]
+    pub last_updated: Option<String>,
+    #[serde(default, deserialize_with = "epoch")]
+    pub closed_at: Option<String>,
+    #[serde(default)]
+    pub full_url: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A project (`GET /api/0/<project>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Project {
+    pub fullname: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub full_url: Option<String>,
+    #[serde(default)]
+    pub parent: Option<Box<Project>>,
+}
+
+/// A page of a list: the items and the next page's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+    pub total: Option<u64>,
+}
+
+fn check_error(url: &str, v: &serde_json::Value) -> Result<(), ParseError> {
+    if let Some(err) = v.get("error").and_then(|e| e.as_str()) {
+        let code = v
+            .get("error_code")
+            .and_then(|c| c.as_str())
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        return Err(ParseError::Service {
+            url: url.to_string(),
+            message: format!("{err}{code}"),
+        });
+    }
+    Ok(())
+}
+
+fn parse_as<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, ParseError> {
+    let v: serde_json::Value = json(url, body)?;
+    check_error(url, &v)?;
+    serde_json::from_value(v).map_err(|source| ParseError::Json {
+        url: url.to_string(),
+        source,
+    })
+}
+
+/// # Errors
+/// Empty, HTML, malformed, or Pagure's `{"error", "error_code"}`.
+pub fn parse_pull_request(url: &str, body: &[u8]) -> Result<PullRequest, ParseError> {
+    parse_as(url, body)
+}
+
+/// # Errors
+/// As [`parse_pull_request`].
+pub fn parse_issue(url: &str, body: &[u8]) -> Result<Issue, ParseError> {
+    parse_as(url, body)
+}
+
+/// # Errors
+/// As [`parse_pull_request`].
+pub fn parse_project(url: &str, body: &[u8]) -> Result<Project, ParseError> {
+    parse_as(url, body)
+}
+
+fn parse_page<T: serde::de::DeserializeOwned>(
+    url: &str,
+    body: &[u8],
+    key: &str,
+    total_key: &str,
+) -> Result<Page<T>, ParseError> {
+    let v: serde_json::Value = json(url, body)?;
+    check_error(url, &v)?;
+    let items =
+        serde_json::from_value(v.get(key).cloned().unwrap_or_default()).map_err(|source| {
+            ParseError::Json {
+                url: url.to_string(),
+                source,
+            }
+        })?;
+    // `pagination.next` (issues) or top-level `pagination` (pull requests).
+    let next = v
+        .get("pagination")
+        .and_then(|p| p.get("next"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string);
+    Ok(Page {
+        items,
+        next,
+        total: v.get(total_key).and_then(|t| t.as_u64()),
+    })
+}
+
+/// A CI flag on a commit or PR (`GET /api/0/<project>/c/<sha>/flag`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Flag {
+    #[serde(default)]
+    pub username: Option<String>,
+    /// `success`, `failure`, `pending`, `error`, `canceled`.
+    pub status: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub commit_hash: Option<String>,
+}
+
+/// # Errors
+/// As [`parse_pull_request`].
+pub fn parse_flags(url: &str, body: &[u8]) -> Result<Vec<Flag>, ParseError> {
+    #[derive(Deserialize)]
+    struct Flags {
+        flags: Vec<Flag>,
+    }
+    parse_as::<Flags>(url, body).map(|f| f.flags)
+}
+
+/// Any other Pagure answer, with Pagure's error object turned into an error.
+///
+/// # Errors
+/// As [`parse_pull_request`].
+pub fn parse_value(url: &str, body: &[u8]) -> Result<serde_json::Value, ParseError> {
+    parse_as(url, body)
+}
+
+/// `GET /api/0/<project>/issues`.
+///
+/// # Errors
+/// As [`parse_pull_request`].
+pub fn parse_issue_page(url: &str, body: &[u8]) -> Result<Page<Issue>, ParseError> {
+    parse_page(url, body, "issues", "total_issues")
+}
+
+/// `GET /api/0/<project>/pull-requests`.
+///
+/// # Errors
+/// As [`parse_pull_request`].
+pub fn parse_pull_request_page(url: &str, body: &[u8]) -> Result<Page<PullRequest>, ParseError> {
+    parse_page(url, body, "requests", "total_requests")
+}
+
+/// The Pagure source: which instances, and where their API is.
+pub struct Pagure {
+    pub config: Option<PagureSource>,
+}
+
+impl Pagure {
+    fn base_for(&self, host: &str) -> Option<String> {
+        let cfg = self.config.as_ref();
+        if let Some(b) = cfg.and_then(|c| c.hosts.get(host)) {
+            return Some(b.clone());
+        }
+        let urls: Vec<String> = match cfg.filter(|c| !c.urls.is_empty()) {
+            Some(c) => c.urls.clone(),
+            None => DEFAULT_URLS.iter().map(|u| u.to_string()).collect(),
+        };
+        urls.into_iter()
+            .find(|u| super::host_of(u).as_deref() == Some(host))
+    }
+
+    /// The API URL of a reference `namespace/project#N` found at `ref_url`.
+    pub fn api_url(&self, id: &str, ref_url: Option<&str>) -> Result<String, String> {
+        let (path, n) = id
+            .rsplit_once('#')
+            .ok_or_else(|| format!("`{id}` is not project#number"))?;
+        let host = ref_url
+            .and_then(super::host_of)
+            .unwrap_or_else(|| "pagure.io".into());
+        let base = self
+            .base_for(&host)
+            .ok_or_else(|| format!("Pagure instance {host} is not in sources.pagure.urls"))?;
+        Ok(format!(
+            "{}/api/0/{path}/pull-request/{n}",
+            base.trim_end_matches('/')
+        ))
+    }
+
+    pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
+        let refs = match store.references(RefKind::PagurePr).await {
+            Ok(r) => r,
+            Err(e) => {
+                return SourceRun {
+                    error: Some(e.to_string()),
+                    ..SourceRun::default()
+                };
+            }
+        };
+        let mut unusable = Vec::new();
+        let mut items = Vec::new();
+        for (id, url) in refs {
+            match self.api_url(&id, url.as_deref()) {
+                Ok(api) => items.push(ItemRequest {
+                    item: id,
+                    get: Get {
+                        url: api,
+                        max_bytes: MAX_BODY_BYTES,
+                        ..Get::default()
+                    },
+                }),
+                Err(e) => unusable.push((id, forkdebt_core::store::ItemOutcome::Failed(e))),
+            }
+        }
+        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+            let pr = parse_pull_request(url, body)?;
+            let changed = pr.last_updated.clone();
+            Ok((serde_json::to_string(&pr).unwrap_or_default(), changed))
+        };
+        let mut run = sync_each(http, store, SOURCE, items, &parse, progress).await;
+        if !unusable.is_empty() {
+            run.items += unusable.len() as i64;
+            run.errors += unusable.len() as i64;
+            let _ = store
+                .record_outcomes(SOURCE, &unusable, chrono::Utc::now())
+                .await;
+        }
+        run
+    }
+}
