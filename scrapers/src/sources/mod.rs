@@ -72,6 +72,9 @@ pub(crate) struct ItemRequest {
 /// A parsed item: its JSON for the store and its upstream change time.
 pub(crate) type Parsed = (String, Option<String>);
 
+/// Turns one item's answer into what is stored.
+pub(crate) type ParseItem = dyn Fn(&str, &[u8]) -> Result<Parsed, ParseError> + Sync;
+
 /// Fetches every item (conditionally, a few at a time), parses, and records outcomes in
 /// batches. A 4xx fails the item; anything else that fails also marks the source failed.
 pub(crate) async fn sync_each(
@@ -79,7 +82,7 @@ pub(crate) async fn sync_each(
     store: &Store,
     source: &str,
     items: Vec<ItemRequest>,
-    parse: &(dyn Fn(&str, &[u8]) -> Result<Parsed, ParseError> + Sync),
+    parse: &ParseItem,
     progress: &dyn Fn(&str),
 ) -> SourceRun {
     let mut run = SourceRun {
