@@ -60,7 +60,7 @@ impl HttpOptions {
     }
 }
 
-/// One GET request.
+/// One request: a GET, or a read-only POST.
 #[derive(Debug, Clone, Default)]
 pub struct Get {
     pub url: String,
@@ -70,6 +70,9 @@ pub struct Get {
     pub last_modified: Option<String>,
     /// The largest body accepted.
     pub max_bytes: usize,
+    /// A body to POST instead of a GET: `(content type, bytes)`. Only for read-only calls
+    /// (XML-RPC queries), since a failed attempt is sent again.
+    pub post: Option<(&'static str, Vec<u8>)>,
 }
 
 /// What a GET brought back.
@@ -264,9 +267,15 @@ impl Http {
             headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
         let shown = req.url.clone();
-        let mut resp = self
-            .client
-            .get(url.clone())
+        let builder = match &req.post {
+            Some((content_type, body)) => self
+                .client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(body.clone()),
+            None => self.client.get(url.clone()),
+        };
+        let mut resp = builder
             .headers(headers)
             .send()
             .await

@@ -12,6 +12,7 @@
 pub mod bugzilla;
 pub mod gitlab;
 pub mod pagure;
+pub mod xmlrpc;
 
 use crate::http::{Get, Http, HttpError, Response};
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
