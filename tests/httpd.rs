@@ -14,6 +14,7 @@ pub struct Request {
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
     pub at: Instant,
 }
 
@@ -98,7 +99,12 @@ impl Server {
                             return;
                         }
                     }
-                    let head = String::from_utf8_lossy(&buf).into_owned();
+                    let split = buf
+                        .windows(4)
+                        .position(|w| w == b"\r\n\r\n")
+                        .map_or(buf.len(), |p| p + 4);
+                    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+                    let mut body = buf[split..].to_vec();
                     let mut lines = head.split("\r\n");
                     let target = lines
                         .next()
@@ -115,10 +121,23 @@ impl Server {
                                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
                         })
                         .collect();
+                    let headers: Vec<(String, String)> = headers;
+                    let length: usize = headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    while body.len() < length.min(16 * 1024 * 1024) {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => body.extend_from_slice(&chunk[..n]),
+                        }
+                    }
                     let req = Request {
                         path: path.to_string(),
                         query: query.to_string(),
                         headers,
+                        body,
                         at: Instant::now(),
                     };
                     log.lock().expect("log").push(req.clone());

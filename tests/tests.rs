@@ -2,6 +2,7 @@
 //! helpers and the PostgreSQL harness).
 
 mod bad_input;
+mod basedistro;
 mod bugzilla;
 mod config;
 mod evr;

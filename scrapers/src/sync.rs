@@ -17,7 +17,7 @@ pub const SOURCES: [&str; 7] = [
     "repodata",
 ];
 /// The sources this version implements.
-pub const IMPLEMENTED: [&str; 3] = ["bugzilla", "pagure", "gitlab"];
+pub const IMPLEMENTED: [&str; 5] = ["bugzilla", "pagure", "gitlab", "koji", "repodata"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -125,6 +125,9 @@ pub async fn run(
                 };
                 p.sync(&http, store, progress).await
             }
+            "koji" | "repodata" => {
+                base_distributions(source, config, &http, store, progress).await?
+            }
             _ => SourceRun::default(),
         };
         store
@@ -153,4 +156,62 @@ fn bugzilla_source(config: &Config) -> Result<Bugzilla, String> {
         None => None,
     };
     Ok(Bugzilla { base_url, api_key })
+}
+
+/// What the base distributions ship, from Koji or repodata, for every package of the
+/// downstreams based on them. A distribution without that source configured is skipped.
+async fn base_distributions(
+    source: &str,
+    config: &Config,
+    http: &Http,
+    store: &Store,
+    progress: &dyn Fn(&str),
+) -> Result<SourceRun, SyncError> {
+    let mut total = SourceRun::default();
+    for distro in &config.distro {
+        let mut packages = Vec::new();
+        for ds in config
+            .downstream
+            .iter()
+            .filter(|d| d.base.as_deref() == Some(distro.name.as_str()))
+        {
+            packages.extend(store.package_names(&ds.name).await?);
+        }
+        packages.sort();
+        packages.dedup();
+        if packages.is_empty() {
+            continue;
+        }
+        let run = match (
+            source,
+            &distro.koji_url,
+            &distro.koji_tag,
+            &distro.repodata_url,
+        ) {
+            ("koji", Some(hub), Some(tag), _) => {
+                let k = crate::sources::koji::Koji {
+                    distro: distro.name.clone(),
+                    hub_url: hub.clone(),
+                    tag: tag.clone(),
+                };
+                k.sync(http, store, &packages, progress).await
+            }
+            ("repodata", _, _, Some(url)) => {
+                let r = crate::sources::repodata::Repodata {
+                    distro: distro.name.clone(),
+                    url: url.clone(),
+                };
+                r.sync(http, store, &packages, progress).await
+            }
+            _ => continue,
+        };
+        total.items += run.items;
+        total.requests += run.requests;
+        total.not_modified += run.not_modified;
+        total.errors += run.errors;
+        if let Some(e) = run.error {
+            total.error.get_or_insert(format!("{}: {e}", distro.name));
+        }
+    }
+    Ok(total)
 }

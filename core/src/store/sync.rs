@@ -118,6 +118,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Names of the packages of `downstream` still in dist-git.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn package_names(&self, downstream: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT k.name FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
+             WHERE d.name = $1 AND k.removed_at IS NULL ORDER BY k.name",
+        )
+        .bind(downstream.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing packages")?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).ctx("reading packages"))
+            .collect()
+    }
+
     /// Stored observations of `source`, by item.
     ///
     /// # Errors

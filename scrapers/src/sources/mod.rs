@@ -11,7 +11,9 @@
 
 pub mod bugzilla;
 pub mod gitlab;
+pub mod koji;
 pub mod pagure;
+pub mod repodata;
 pub mod xmlrpc;
 
 use crate::http::{Get, Http, HttpError, Response};

@@ -44,7 +44,9 @@ fn write_param(out: &mut String, p: &Param) {
         Param::Struct(members) | Param::Kwargs(members) => {
             out.push_str("<struct>");
             if matches!(p, Param::Kwargs(_)) {
-                out.push_str("<member><name>__starstar</name><value><boolean>1</boolean></value></member>");
+                out.push_str(
+                    "<member><name>__starstar</name><value><boolean>1</boolean></value></member>",
+                );
             }
             for (k, v) in members {
                 out.push_str("<member><name>");
@@ -91,13 +93,20 @@ pub fn parse_response(xml: &[u8]) -> Result<Value, XmlRpcError> {
     let mut buf = Vec::new();
     let mut fault = false;
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| XmlRpcError::Malformed(e.to_string()))? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| XmlRpcError::Malformed(e.to_string()))?
+        {
             Event::Start(e) if e.name().0 == "fault" => fault = true,
             Event::Start(e) if e.name().0 == "value" => {
                 let v = read_value(&mut reader, 0)?;
                 if fault {
                     let code = v.get("faultCode").and_then(Value::as_i64).unwrap_or(0);
-                    let message = v.get("faultString").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let message = v
+                        .get("faultString")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
                     return Err(XmlRpcError::Fault { code, message });
                 }
                 return Ok(v);
@@ -121,7 +130,9 @@ fn read_value(reader: &mut Reader<&[u8]>, depth: usize) -> Result<Value, XmlRpcE
     let mut result: Option<Value> = None;
     let mut text = String::new();
     loop {
-        let ev = reader.read_event_into(&mut buf).map_err(|e| XmlRpcError::Malformed(e.to_string()))?;
+        let ev = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| XmlRpcError::Malformed(e.to_string()))?;
         match ev {
             Event::Start(e) => {
                 let name = e.name().0.to_string();
@@ -153,7 +164,11 @@ fn read_value(reader: &mut Reader<&[u8]>, depth: usize) -> Result<Value, XmlRpcE
                 // A value with no type element is a string.
                 return Ok(result.unwrap_or(Value::String(text)));
             }
-            Event::Eof => return Err(XmlRpcError::Malformed("the document ends inside a value".into())),
+            Event::Eof => {
+                return Err(XmlRpcError::Malformed(
+                    "the document ends inside a value".into(),
+                ));
+            }
             _ => {}
         }
         buf.clear();
@@ -161,7 +176,10 @@ fn read_value(reader: &mut Reader<&[u8]>, depth: usize) -> Result<Value, XmlRpcE
 }
 
 fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<String, XmlRpcError> {
-    if let Some(c) = r.resolve_char_ref().map_err(|e| XmlRpcError::Malformed(e.to_string()))? {
+    if let Some(c) = r
+        .resolve_char_ref()
+        .map_err(|e| XmlRpcError::Malformed(e.to_string()))?
+    {
         return Ok(c.to_string());
     }
     let name = r.clone().into_inner();
@@ -174,12 +192,19 @@ fn read_text(reader: &mut Reader<&[u8]>, end: &str) -> Result<String, XmlRpcErro
     let mut buf = Vec::new();
     let mut text = String::new();
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| XmlRpcError::Malformed(e.to_string()))? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| XmlRpcError::Malformed(e.to_string()))?
+        {
             Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::CData(t) => text.push_str(&t.into_inner()),
             Event::GeneralRef(r) => text.push_str(&resolve_ref(&r)?),
             Event::End(e) if e.name().0 == end => return Ok(text),
-            Event::Eof => return Err(XmlRpcError::Malformed("the document ends inside a value".into())),
+            Event::Eof => {
+                return Err(XmlRpcError::Malformed(
+                    "the document ends inside a value".into(),
+                ));
+            }
             _ => {}
         }
         buf.clear();
@@ -208,14 +233,21 @@ fn read_struct(reader: &mut Reader<&[u8]>, depth: usize) -> Result<Value, XmlRpc
     let mut map = Map::new();
     let mut name = String::new();
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| XmlRpcError::Malformed(e.to_string()))? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| XmlRpcError::Malformed(e.to_string()))?
+        {
             Event::Start(e) if e.name().0 == "name" => name = read_text(reader, "name")?,
             Event::Start(e) if e.name().0 == "value" => {
                 let v = read_value(reader, depth + 1)?;
                 map.insert(std::mem::take(&mut name), v);
             }
             Event::End(e) if e.name().0 == "struct" => return Ok(Value::Object(map)),
-            Event::Eof => return Err(XmlRpcError::Malformed("the document ends inside a struct".into())),
+            Event::Eof => {
+                return Err(XmlRpcError::Malformed(
+                    "the document ends inside a struct".into(),
+                ));
+            }
             _ => {}
         }
         buf.clear();
@@ -226,10 +258,17 @@ fn read_array(reader: &mut Reader<&[u8]>, depth: usize) -> Result<Value, XmlRpcE
     let mut buf = Vec::new();
     let mut items = Vec::new();
     loop {
-        match reader.read_event_into(&mut buf).map_err(|e| XmlRpcError::Malformed(e.to_string()))? {
+        match reader
+            .read_event_into(&mut buf)
+            .map_err(|e| XmlRpcError::Malformed(e.to_string()))?
+        {
             Event::Start(e) if e.name().0 == "value" => items.push(read_value(reader, depth + 1)?),
             Event::End(e) if e.name().0 == "array" => return Ok(Value::Array(items)),
-            Event::Eof => return Err(XmlRpcError::Malformed("the document ends inside an array".into())),
+            Event::Eof => {
+                return Err(XmlRpcError::Malformed(
+                    "the document ends inside an array".into(),
+                ));
+            }
             _ => {}
         }
         buf.clear();
@@ -244,7 +283,10 @@ mod tests {
     fn calls_and_responses_round_trip() {
         let call = method_call(
             "getLatestBuilds",
-            &[Param::Str("c9s-candidate".into()), Param::Kwargs(vec![("package".into(), Param::Str("a&b".into()))])],
+            &[
+                Param::Str("c9s-candidate".into()),
+                Param::Kwargs(vec![("package".into(), Param::Str("a&b".into()))]),
+            ],
         );
         assert!(call.contains("<name>__starstar</name><value><boolean>1</boolean></value>"));
         assert!(call.contains("<string>a&amp;b</string>"));
@@ -262,8 +304,17 @@ mod tests {
             b"<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1000</int></value></member>\
               <member><name>faultString</name><value><string>No such tag</string></value></member></struct></value></fault></methodResponse>",
         );
-        assert_eq!(f, Err(XmlRpcError::Fault { code: 1000, message: "No such tag".into() }));
-        let deep = format!("<methodResponse><params><param>{}</param></params></methodResponse>", "<value><array><data>".repeat(200));
+        assert_eq!(
+            f,
+            Err(XmlRpcError::Fault {
+                code: 1000,
+                message: "No such tag".into()
+            })
+        );
+        let deep = format!(
+            "<methodResponse><params><param>{}</param></params></methodResponse>",
+            "<value><array><data>".repeat(200)
+        );
         assert!(parse_response(deep.as_bytes()).is_err());
         assert!(parse_response(b"<html>").is_err());
     }

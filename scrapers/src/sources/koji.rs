@@ -1,0 +1,248 @@
+//! Koji hub XML-RPC: which build of each package a tag (`c9s-candidate`) ships.
+//!
+//! One `multiCall` carries [`MULTICALL_BATCH`] `getLatestBuilds(tag, package=NAME)` calls, so
+//! a downstream of 2,000 packages costs 20 requests, not 2,000 (and not one `listTagged` of
+//! the whole tag, tens of MB, for the few hundred packages we carry).
+
+use super::xmlrpc::{self, Param, XmlRpcError};
+use super::{Fetched, fetch_conditional};
+use crate::http::{Get, Http};
+use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const SOURCE: &str = "koji";
+pub const MULTICALL_BATCH: usize = 100;
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// A Koji build, as `getLatestBuilds`, `listTagged` and `getBuild` describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Build {
+    /// `getLatestBuilds`/`getBuild` say `name`, `listTagged` says both.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing)]
+    pub package_name: Option<String>,
+    #[serde(default)]
+    pub epoch: Option<i64>,
+    pub version: String,
+    pub release: String,
+    #[serde(default)]
+    pub nvr: Option<String>,
+    #[serde(default)]
+    pub build_id: Option<i64>,
+    #[serde(default)]
+    pub tag_name: Option<String>,
+    #[serde(default)]
+    pub completion_time: Option<String>,
+}
+
+impl Build {
+    /// `epoch:version-release`, the epoch left out when absent.
+    pub fn evr(&self) -> String {
+        match self.epoch {
+            Some(e) => format!("{e}:{}-{}", self.version, self.release),
+            None => format!("{}-{}", self.version, self.release),
+        }
+    }
+}
+
+/// `repoInfo(id)`: a tag's repository.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RepoInfo {
+    pub id: i64,
+    pub tag_name: String,
+    pub state: i64,
+    #[serde(default)]
+    pub creation_time: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KojiError {
+    #[error("{url}: {source}")]
+    XmlRpc {
+        url: String,
+        #[source]
+        source: XmlRpcError,
+    },
+    #[error("{url}: unexpected answer: {what}")]
+    Shape { url: String, what: String },
+}
+
+/// Reads builds out of a `getLatestBuilds` / `listTagged` result (a list of build structs).
+///
+/// # Errors
+/// Anything but a list of builds.
+pub fn parse_builds(url: &str, value: &Value) -> Result<Vec<Build>, KojiError> {
+    serde_json::from_value(value.clone()).map_err(|e| KojiError::Shape {
+        url: url.into(),
+        what: e.to_string(),
+    })
+}
+
+/// Reads one build (`getBuild`).
+///
+/// # Errors
+/// Not a build struct.
+pub fn parse_build(url: &str, value: &Value) -> Result<Build, KojiError> {
+    serde_json::from_value(value.clone()).map_err(|e| KojiError::Shape {
+        url: url.into(),
+        what: e.to_string(),
+    })
+}
+
+/// Reads `repoInfo`.
+///
+/// # Errors
+/// Not a repo struct.
+pub fn parse_repo_info(url: &str, value: &Value) -> Result<RepoInfo, KojiError> {
+    serde_json::from_value(value.clone()).map_err(|e| KojiError::Shape {
+        url: url.into(),
+        what: e.to_string(),
+    })
+}
+
+/// Parses a `methodResponse` document.
+///
+/// # Errors
+/// Malformed XML or a fault.
+pub fn parse_response(url: &str, body: &[u8]) -> Result<Value, KojiError> {
+    xmlrpc::parse_response(body).map_err(|source| KojiError::XmlRpc {
+        url: url.into(),
+        source,
+    })
+}
+
+/// The Koji source for one distribution.
+pub struct Koji {
+    pub distro: String,
+    pub hub_url: String,
+    pub tag: String,
+}
+
+impl Koji {
+    /// Asks, in multicalls, for the latest build of each package in the tag.
+    pub async fn sync(
+        &self,
+        http: &Http,
+        store: &Store,
+        packages: &[String],
+        progress: &dyn Fn(&str),
+    ) -> SourceRun {
+        let mut run = SourceRun {
+            items: packages.len() as i64,
+            ..SourceRun::default()
+        };
+        for chunk in packages.chunks(MULTICALL_BATCH) {
+            progress(&format!(
+                "koji {}: {} packages in {}",
+                self.distro,
+                chunk.len(),
+                self.tag
+            ));
+            let calls: Vec<Param> = chunk
+                .iter()
+                .map(|p| {
+                    Param::Struct(vec![
+                        ("methodName".into(), Param::Str("getLatestBuilds".into())),
+                        (
+                            "params".into(),
+                            Param::Array(vec![
+                                Param::Str(self.tag.clone()),
+                                Param::Kwargs(vec![("package".into(), Param::Str(p.clone()))]),
+                            ]),
+                        ),
+                    ])
+                })
+                .collect();
+            let body = xmlrpc::method_call("multiCall", &[Param::Array(calls)]).into_bytes();
+            let get = Get {
+                url: self.hub_url.clone(),
+                max_bytes: MAX_BODY_BYTES,
+                post: Some(("text/xml", body)),
+                ..Get::default()
+            };
+            let item = |p: &String| format!("{}/{p}", self.distro);
+            let outcomes: Vec<(String, ItemOutcome)> =
+                match fetch_conditional(http, store, get, &mut run).await {
+                    Ok(Fetched::NotModified) => chunk
+                        .iter()
+                        .map(|p| (item(p), ItemOutcome::Unchanged))
+                        .collect(),
+                    Ok(Fetched::Body(body)) => match parse_response(&self.hub_url, &body) {
+                        Ok(Value::Array(results)) if results.len() == chunk.len() => chunk
+                            .iter()
+                            .zip(results)
+                            .map(|(p, r)| {
+                                let o = self.outcome(p, &r);
+                                // A result we cannot read is the source's problem, not the package's.
+                                if let (ItemOutcome::Failed(e), false) =
+                                    (&o, r.get("faultString").is_some())
+                                {
+                                    run.error.get_or_insert(e.clone());
+                                }
+                                (item(p), o)
+                            })
+                            .collect(),
+                        Ok(_) => {
+                            let e = format!(
+                                "{}: the multiCall answer does not have one result per call",
+                                self.hub_url
+                            );
+                            run.error.get_or_insert(e.clone());
+                            chunk
+                                .iter()
+                                .map(|p| (item(p), ItemOutcome::Failed(e.clone())))
+                                .collect()
+                        }
+                        Err(e) => {
+                            run.error.get_or_insert(e.to_string());
+                            chunk
+                                .iter()
+                                .map(|p| (item(p), ItemOutcome::Failed(e.to_string())))
+                                .collect()
+                        }
+                    },
+                    Err(e) => {
+                        run.error.get_or_insert(e.to_string());
+                        chunk
+                            .iter()
+                            .map(|p| (item(p), ItemOutcome::Failed(e.to_string())))
+                            .collect()
+                    }
+                };
+            run.errors += outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, ItemOutcome::Failed(_)))
+                .count() as i64;
+            if let Err(e) = store
+                .record_outcomes(SOURCE, &outcomes, chrono::Utc::now())
+                .await
+            {
+                run.error.get_or_insert(e.to_string());
+            }
+        }
+        run
+    }
+
+    /// One multiCall result: `[builds]`, or a fault struct.
+    fn outcome(&self, package: &str, r: &Value) -> ItemOutcome {
+        if let Some(msg) = r.get("faultString").and_then(Value::as_str) {
+            return ItemOutcome::Failed(format!("koji {}: {package}: {msg}", self.tag));
+        }
+        let builds = r.get(0).map(|b| parse_builds(&self.hub_url, b));
+        match builds {
+            Some(Ok(builds)) => {
+                // Not in the tag at all: the base distribution does not ship it.
+                let latest = builds.into_iter().next();
+                let data = serde_json::json!({ "tag": self.tag, "build": latest });
+                ItemOutcome::Observed {
+                    data: data.to_string(),
+                    upstream_changed_at: None,
+                }
+            }
+            Some(Err(e)) => ItemOutcome::Failed(e.to_string()),
+            None => ItemOutcome::Failed(format!("koji {}: {package}: empty result", self.tag)),
+        }
+    }
+}
