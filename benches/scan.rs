@@ -7,8 +7,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+#[path = "measure.rs"]
+mod measure;
+use measure::run;
 
 const PATCHES_PER_PACKAGE: usize = 10;
 
@@ -97,47 +100,6 @@ fn generate(root: &Path, packages: usize) {
     }
 }
 
-struct Run {
-    wall: Duration,
-    max_rss_kib: i64,
-    stdout: String,
-}
-
-/// Runs the binary and measures it with wait4(2): wall time and that child's peak RSS.
-fn run(args: &[&str], dir: &Path) -> Run {
-    let start = Instant::now();
-    // Reaped below with wait4(2), which also gives its resource usage.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn forkdebt");
-    let pid = child.id() as libc::pid_t;
-    let mut stdout = child.stdout.expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
-    });
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is valid; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    assert_eq!(r, pid, "wait4");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "forkdebt {args:?} failed"
-    );
-    Run {
-        wall,
-        max_rss_kib: usage.ru_maxrss,
-        stdout: reader.join().expect("reader").expect("stdout"),
-    }
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
     let packages: usize = std::env::var("FORKDEBT_BENCH_PACKAGES")
@@ -162,17 +124,9 @@ fn main() {
     let first = run(&["--database", db, "scan", "distgit"], &root);
     let second = run(&["--database", db, "scan", "distgit"], &root);
     let report = run(&["--database", db, "report", "--format", "json"], &root);
-    for (name, r) in [
-        ("first scan (empty store)", &first),
-        ("rescan (nothing changed)", &second),
-        ("report --format json", &report),
-    ] {
-        println!(
-            "{name:28} wall {:>7.3} s   peak RSS {:>6.1} MB",
-            r.wall.as_secs_f64(),
-            r.max_rss_kib as f64 / 1024.0
-        );
-    }
+    first.print("first scan (empty store)");
+    second.print("rescan (nothing changed)");
+    report.print("report --format json");
     print!("first scan said: {}", first.stdout);
     print!("rescan said:     {}", second.stdout);
 }

@@ -1,0 +1,56 @@
+//! Measuring a run of the forkdebt binary: wall time and that process's peak RSS (wait4).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Run {
+    pub wall: Duration,
+    pub max_rss_kib: i64,
+    pub stdout: String,
+}
+
+impl Run {
+    pub fn print(&self, name: &str) {
+        println!(
+            "{name:28} wall {:>7.3} s   peak RSS {:>6.1} MB",
+            self.wall.as_secs_f64(),
+            self.max_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
+/// Runs the binary and measures it with wait4(2): wall time and that child's peak RSS.
+pub fn run(args: &[&str], dir: &Path) -> Run {
+    let start = Instant::now();
+    // Reaped below with wait4(2), which also gives its resource usage.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn forkdebt");
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).map(|_| s)
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "forkdebt {args:?} failed"
+    );
+    Run {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+        stdout: reader.join().expect("reader").expect("stdout"),
+    }
+}
