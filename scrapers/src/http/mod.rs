@@ -10,11 +10,12 @@
 //! - a cap on every body, so a hostile or broken server cannot make us buffer gigabytes.
 
 mod error;
+mod transport;
 
 pub use error::HttpError;
+pub use transport::{Raw, ReqwestTransport, Transport};
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,7 +104,7 @@ struct Host {
 /// A cheap handle (an `Arc` inside) shared by every source.
 #[derive(Clone)]
 pub struct Http {
-    client: reqwest::Client,
+    transport: Arc<dyn Transport>,
     opts: Arc<HttpOptions>,
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
     /// Hosts that asked for more than `max_retry_after`: not asked again before then.
@@ -115,19 +116,23 @@ impl Http {
     /// # Errors
     /// The TLS backend or the User-Agent cannot be set up.
     pub fn new(opts: HttpOptions) -> Result<Http, HttpError> {
-        let client = reqwest::Client::builder()
-            .user_agent(opts.user_agent.clone())
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
-            .build()
-            .map_err(HttpError::Client)?;
-        Ok(Http {
-            client,
+        let transport = ReqwestTransport::new(&opts)?;
+        Ok(Http::with_transport(opts, Arc::new(transport)))
+    }
+
+    /// The same politeness over another client (octocrab for GitHub).
+    pub fn with_transport(opts: HttpOptions, transport: Arc<dyn Transport>) -> Http {
+        Http {
+            transport,
             opts: Arc::new(opts),
             hosts: Arc::default(),
             embargo: Arc::default(),
             stats: Arc::default(),
-        })
+        }
+    }
+
+    pub fn options(&self) -> &HttpOptions {
+        &self.opts
     }
 
     pub fn stats(&self) -> &Stats {
@@ -267,94 +272,60 @@ impl Http {
             headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
         let shown = req.url.clone();
-        let builder = match &req.post {
-            Some((content_type, body)) => self
-                .client
-                .post(url.clone())
-                .header(reqwest::header::CONTENT_TYPE, *content_type)
-                .body(body.clone()),
-            None => self.client.get(url.clone()),
-        };
-        let mut resp = builder
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| HttpError::from_send(&shown, e))?;
-        let status = resp.status();
-        if status == StatusCode::NOT_MODIFIED {
+        let raw = self.transport.send(url, req, headers).await?;
+        let status = raw.status;
+        if status == 304 {
             self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
             return Ok(Response::NotModified);
         }
-        let header = |name: reqwest::header::HeaderName| {
-            resp.headers()
+        let header = |name: &str| {
+            raw.headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
-        let content_type = header(reqwest::header::CONTENT_TYPE);
-        let etag = header(reqwest::header::ETAG);
-        let last_modified = header(reqwest::header::LAST_MODIFIED);
-        if !status.is_success() {
+        let mut retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        // GitHub's (and others') rate limit: 403/429 with no requests left until a reset time.
+        if (status == 403 || status == 429)
+            && header("x-ratelimit-remaining").as_deref() == Some("0")
+        {
+            let reset = header("x-ratelimit-reset").and_then(|r| r.parse::<i64>().ok());
+            retry_after = retry_after.or_else(|| {
+                reset.map(|r| {
+                    Duration::from_secs((r - chrono::Utc::now().timestamp()).max(1) as u64)
+                })
+            });
+        }
+        if !(200..300).contains(&status) {
             if let Some(ra) = retry_after {
                 // Every request to this host waits, not only this one.
                 let mut next = host.next_allowed.lock().await;
                 *next = (*next).max(Instant::now() + ra.min(self.opts.max_retry_after));
             }
-            let snippet = read_capped(&mut resp, 512).await.unwrap_or_default();
+            // A rate-limit 403 is a 429 in all but name.
+            let status = if status == 403 && retry_after.is_some() {
+                429
+            } else {
+                status
+            };
             return Err(HttpError::Status {
                 url: shown,
-                status: status.as_u16(),
+                status,
                 retry_after,
-                snippet: String::from_utf8_lossy(&snippet)
+                snippet: String::from_utf8_lossy(&raw.body)
                     .trim()
                     .chars()
                     .take(200)
                     .collect(),
             });
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > req.max_bytes as u64)
-        {
-            return Err(HttpError::TooLarge {
-                url: shown,
-                limit: req.max_bytes,
-            });
-        }
-        let body = read_capped(&mut resp, req.max_bytes)
-            .await
-            .map_err(|e| match e {
-                ReadError::TooLarge => HttpError::TooLarge {
-                    url: shown.clone(),
-                    limit: req.max_bytes,
-                },
-                ReadError::Body(source) => HttpError::from_send(&shown, source),
-            })?;
         Ok(Response::Fresh {
-            body,
-            content_type,
-            etag,
-            last_modified,
+            content_type: header("content-type"),
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+            body: raw.body,
         })
     }
-}
-
-enum ReadError {
-    TooLarge,
-    Body(reqwest::Error),
-}
-
-/// Reads the body chunk by chunk, failing as soon as it passes `max` bytes.
-async fn read_capped(resp: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, ReadError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Body)? {
-        if body.len() + chunk.len() > max {
-            return Err(ReadError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// `Retry-After` is seconds or an HTTP date.
