@@ -7,6 +7,7 @@ mod bugzilla;
 mod config;
 mod evr;
 mod forges;
+mod github;
 mod history;
 mod httpd;
 mod sample;

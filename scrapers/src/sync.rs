@@ -17,7 +17,7 @@ pub const SOURCES: [&str; 7] = [
     "repodata",
 ];
 /// The sources this version implements.
-pub const IMPLEMENTED: [&str; 5] = ["bugzilla", "pagure", "gitlab", "koji", "repodata"];
+pub const IMPLEMENTED: [&str; 6] = ["bugzilla", "pagure", "gitlab", "github", "koji", "repodata"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -125,6 +125,13 @@ pub async fn run(
                 };
                 p.sync(&http, store, progress).await
             }
+            "github" => match github_source(config) {
+                Ok(g) => g.sync(http.options(), store, progress).await,
+                Err(e) => SourceRun {
+                    error: Some(e),
+                    ..SourceRun::default()
+                },
+            },
             "koji" | "repodata" => {
                 base_distributions(source, config, &http, store, progress).await?
             }
@@ -214,4 +221,17 @@ async fn base_distributions(
         }
     }
     Ok(total)
+}
+
+fn github_source(config: &Config) -> Result<crate::sources::github::Github, String> {
+    let cfg = config.sources.github.as_ref();
+    let api = cfg
+        .and_then(|c| c.url.clone())
+        .unwrap_or_else(|| crate::sources::github::DEFAULT_API.to_string());
+    let token = match cfg {
+        Some(c) => Secret::load(c.token_env.as_deref(), c.token_file.as_deref())
+            .map_err(|e| format!("sources.github: {e}"))?,
+        None => None,
+    };
+    Ok(crate::sources::github::Github { api, token })
 }

@@ -29,6 +29,8 @@ pub enum HttpError {
         #[source]
         source: reqwest::Error,
     },
+    #[error("{url}: {message}")]
+    Transport { url: String, message: String },
     #[error("{url}: the response is larger than {limit} bytes; not read")]
     TooLarge { url: String, limit: usize },
     #[error("{host} asked not to be contacted before {until}")]
@@ -66,6 +68,7 @@ impl HttpError {
         match self {
             HttpError::Status { status, .. } => *status == 429 || *status >= 500,
             HttpError::Timeout { .. } | HttpError::Body { .. } => true,
+            HttpError::Transport { message, .. } => message.contains("cut off"),
             _ => false,
         }
     }

@@ -15,6 +15,11 @@ mod transport;
 pub use error::HttpError;
 pub use transport::{Raw, ReqwestTransport, Transport};
 
+/// How much of an error answer a transport keeps.
+pub fn transport_snippet_bytes() -> usize {
+    transport::ERROR_SNIPPET_BYTES
+}
+
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::HashMap;
