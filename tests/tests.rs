@@ -6,6 +6,7 @@ mod basedistro;
 mod bugzilla;
 mod config;
 mod evr;
+mod fedora_wiki;
 mod forges;
 mod github;
 mod history;

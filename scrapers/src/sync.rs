@@ -17,7 +17,15 @@ pub const SOURCES: [&str; 7] = [
     "repodata",
 ];
 /// The sources this version implements.
-pub const IMPLEMENTED: [&str; 6] = ["bugzilla", "pagure", "gitlab", "github", "koji", "repodata"];
+pub const IMPLEMENTED: [&str; 7] = [
+    "bugzilla",
+    "fedora_wiki",
+    "pagure",
+    "gitlab",
+    "github",
+    "koji",
+    "repodata",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -124,6 +132,16 @@ pub async fn run(
                     config: config.sources.pagure.clone(),
                 };
                 p.sync(&http, store, progress).await
+            }
+            "fedora_wiki" => {
+                let cfg = config.sources.fedora_wiki.as_ref();
+                let w = crate::sources::fedora_wiki::FedoraWiki {
+                    api: cfg
+                        .and_then(|c| c.url.clone())
+                        .unwrap_or_else(|| crate::sources::fedora_wiki::DEFAULT_URL.to_string()),
+                    releases: cfg.map(|c| c.releases.clone()).unwrap_or_default(),
+                };
+                w.sync(&http, store, progress).await
             }
             "github" => match github_source(config) {
                 Ok(g) => g.sync(http.options(), store, progress).await,

@@ -10,6 +10,7 @@
 //! Still to come (see the project's issues): GitHub, the Fedora wiki, Koji and yum repodata.
 
 pub mod bugzilla;
+pub mod fedora_wiki;
 pub mod github;
 pub mod gitlab;
 pub mod koji;

@@ -1,0 +1,219 @@
+//! Fedora Changes: the recorded wikitext and MediaWiki envelopes parse; a sync against a
+//! local MediaWiki follows continuation, reads the pages in batches and the ChangeSet HTML.
+
+use crate::httpd::{Handler, Reply, Request, Server};
+use crate::util::{forkdebt, stderr};
+use forkdebt_core::store::Store;
+use forkdebt_scrapers::sources::fedora_wiki as wiki;
+use serde_json::Value;
+use std::sync::Arc;
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let path = crate::util::repo_root()
+        .join("../shared/fixtures/fedora_wiki")
+        .join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn wiki_recordings_parse() {
+    let text = String::from_utf8(fixture("wikitext_Changes_Ruby_on_Rails_7.0_draft.wiki.txt"))
+        .expect("utf-8");
+    let p = wiki::parse_change_page("Changes/Ruby on Rails 7.0", &text);
+    assert_eq!(p.name.as_deref(), Some("Ruby on Rails 7.0"));
+    assert_eq!(p.owners, vec!["Pavel Valena", "Jarek Prokop"]);
+    assert_eq!(p.kind.as_deref(), Some("self-contained"));
+    assert_eq!(p.targeted_release, Some(36));
+    assert_eq!(
+        p.categories,
+        vec!["ChangePageIncomplete", "SelfContainedChange"],
+        "categories in comments do not count"
+    );
+    assert_eq!(
+        (p.tracker_bug, p.fesco_ticket),
+        (None, None),
+        "not assigned yet"
+    );
+    assert!(
+        p.summary
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Ruby on Rails 7.0 is the latest version"))
+    );
+
+    let text =
+        String::from_utf8(fixture("wikitext_Changes_EmptyTemplate_copy.wiki.txt")).expect("utf-8");
+    let t = wiki::parse_change_page("Changes/EmptyTemplate", &text);
+    assert_eq!(
+        (t.targeted_release, t.tracker_bug.clone()),
+        (None, None),
+        "{t:?}"
+    );
+
+    let all = wiki::parse_listing(
+        "u",
+        &fixture("mediawiki_generic_allrevisions.json"),
+        "allrevisions",
+    )
+    .expect("listing");
+    assert!(!all.titles.is_empty());
+    assert_eq!(
+        all.continue_with, None,
+        "`continue: -||` with a null cursor is the end"
+    );
+    let revs = wiki::parse_revisions("u", &fixture("mediawiki_generic_page_revisions.json"))
+        .expect("revisions");
+    assert!(!revs.is_empty() && revs[0].timestamp.is_some(), "{revs:?}");
+
+    let err = wiki::parse_listing(
+        "u",
+        br#"{"error":{"code":"badvalue","info":"Unrecognized value for parameter \"list\""}}"#,
+        "x",
+    )
+    .expect_err("error");
+    assert!(err.to_string().contains("Unrecognized value"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wiki_sync_follows_continuation_and_batches_pages() {
+    let ror = String::from_utf8(fixture("wikitext_Changes_Ruby_on_Rails_7.0_draft.wiki.txt"))
+        .expect("utf-8");
+    let handler: Handler = Arc::new(move |req: &Request| {
+        assert_eq!(req.path, "/w/api.php");
+        let q: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(req.query.as_bytes())
+                .into_owned()
+                .collect();
+        match (q.get("list").map(String::as_str), q.get("prop").map(String::as_str), q.get("action").map(String::as_str)) {
+            (Some("categorymembers"), _, _) => {
+                let cat = q["cmtitle"].as_str();
+                let body = match (cat, q.get("cmcontinue").map(String::as_str)) {
+                    ("Category:ChangeAcceptedF36", None) => serde_json::json!({
+                        "continue": {"cmcontinue": "page|2", "continue": "-||"},
+                        "query": {"categorymembers": [{"ns": 0, "title": "Changes/Python 3.10"}]}
+                    }),
+                    ("Category:ChangeAcceptedF36", Some("page|2")) => serde_json::json!({
+                        "batchcomplete": true,
+                        "query": {"categorymembers": [{"ns": 0, "title": "Changes/Ruby on Rails 7.0"}]}
+                    }),
+                    _ => serde_json::json!({"batchcomplete": true, "query": {"categorymembers": []}}),
+                };
+                Reply::json(body.to_string())
+            }
+            (_, Some("revisions"), _) => {
+                let titles: Vec<&str> = q["titles"].split('|').collect();
+                let pages: Vec<Value> = titles
+                    .iter()
+                    .map(|t| {
+                        if *t == "Changes/Ruby on Rails 7.0" {
+                            serde_json::json!({"title": t, "revisions": [{"timestamp": "2022-01-10T10:00:00Z", "slots": {"main": {"content": ror}}}]})
+                        } else {
+                            serde_json::json!({"title": t, "missing": true})
+                        }
+                    })
+                    .collect();
+                Reply::json(serde_json::json!({"batchcomplete": true, "query": {"pages": pages}}).to_string())
+            }
+            (_, _, Some("parse")) => Reply::json(
+                serde_json::json!({"parse": {"title": q["page"], "text": "<ul><li><a href=\"/wiki/Changes/Ruby_on_Rails_7.0\">Ruby on Rails 7.0</a></li></ul>"}}).to_string(),
+            ),
+            _ => Reply::status(400, &[], "{}"),
+        }
+    });
+    let server = Server::start(handler).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("distgit/rpms/rubygem-rails");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    std::fs::write(
+        pkg.join("rubygem-rails.spec"),
+        "Name: rubygem-rails\nVersion: 6.1\nRelease: 1.hs\n# until https://fedoraproject.org/wiki/Changes/Ruby_on_Rails_7.0 lands\nPatch0: a.patch\n\
+         # Changes/NoSuchChange\nPatch1: b.patch\n",
+    )
+    .expect("write");
+    for f in ["a.patch", "b.patch"] {
+        std::fs::write(
+            pkg.join(f),
+            "Subject: x\n\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        )
+        .expect("write");
+    }
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://{}\"\n[sources]\nmin_interval_ms = 0\nmax_retries = 0\n[sources.fedora_wiki]\nurl = \"{}/w/api.php\"\nreleases = [36]\n",
+            dir.path().join("f.db").display(),
+            server.url
+        ),
+    )
+    .expect("config");
+    assert!(
+        forkdebt(
+            dir.path(),
+            &["--config", "forkdebt.toml", "scan", "distgit"]
+        )
+        .status
+        .success()
+    );
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        forkdebt(
+            &path,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "fedora_wiki",
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains("fedora_wiki  2 items") && said.contains("1 item errors"),
+        "{said}"
+    );
+
+    let reqs = server.requests();
+    let revision_requests = reqs
+        .iter()
+        .filter(|r| r.query.contains("prop=revisions"))
+        .count();
+    assert_eq!(revision_requests, 1, "both pages in one request");
+    assert!(
+        reqs.iter().any(|r| r.query.contains("cmcontinue=page%7C2")),
+        "continuation followed"
+    );
+
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
+        .await
+        .expect("open");
+    let obs = store.observations("fedora_wiki").await.expect("obs");
+    let ror: Value = serde_json::from_str(
+        obs["Changes/Ruby on Rails 7.0"]
+            .data
+            .as_deref()
+            .expect("data"),
+    )
+    .expect("json");
+    assert_eq!(ror["page"]["targeted_release"], 36);
+    assert_eq!(
+        ror["status_categories"],
+        serde_json::json!(["ChangeAcceptedF36"])
+    );
+    assert!(
+        obs["Changes/NoSuchChange"]
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no such page"))
+    );
+    let set: Value =
+        serde_json::from_str(obs["Releases/36/ChangeSet"].data.as_deref().expect("data"))
+            .expect("json");
+    assert_eq!(
+        set["changes"],
+        serde_json::json!(["Changes/Ruby on Rails 7.0"])
+    );
+    store.close().await;
+}
