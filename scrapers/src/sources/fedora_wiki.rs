@@ -343,6 +343,20 @@ impl FedoraWiki {
 
     pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
         let mut run = SourceRun::default();
+        // The Changes the inventory names (patches and policy deviations). With none, the
+        // wiki has nothing to tell us: ask nothing.
+        let mut titles: Vec<String> = match store.reference_ids(RefKind::FedoraChange).await {
+            Ok(ids) => ids.into_iter().map(|id| format!("Changes/{}", id.replace('_', " "))).collect(),
+            Err(e) => {
+                run.error = Some(e.to_string());
+                return run;
+            }
+        };
+        titles.sort();
+        titles.dedup();
+        if titles.is_empty() {
+            return run;
+        }
         // 1. Which status category each Change is in.
         let mut membership: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for cat in status_categories(&self.releases) {
@@ -400,15 +414,6 @@ impl FedoraWiki {
             }
         }
         // 2. The pages of the Changes the inventory names, 50 per request.
-        let mut titles: Vec<String> = store
-            .reference_ids(RefKind::FedoraChange)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|id| format!("Changes/{}", id.replace('_', " ")))
-            .collect();
-        titles.sort();
-        titles.dedup();
         run.items = titles.len() as i64;
         for chunk in titles.chunks(TITLES_PER_REQUEST) {
             progress(&format!("fedora wiki: {} Change pages", chunk.len()));
