@@ -8,14 +8,16 @@ use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
-    // Plain progress lines; on a terminal they overwrite one status line.
+    // A spinner with the current step on a terminal; plain log lines (-v) otherwise.
     let tty = std::io::stderr().is_terminal();
-    let progress = move |msg: &str| {
-        if tty {
-            eprint!("\r\x1b[2K{msg}");
-        } else {
-            tracing::info!("{msg}");
-        }
+    let bar = tty.then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    });
+    let progress = |msg: &str| match &bar {
+        Some(b) => b.set_message(msg.to_string()),
+        None => tracing::info!("{msg}"),
     };
     let work = sync::run(&store, &ctx.config, &sources, &progress);
     let results = tokio::select! {
@@ -26,8 +28,8 @@ pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode
             return Ok(ExitCode::from(130));
         }
     };
-    if tty {
-        eprint!("\r\x1b[2K");
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
     let mut failed = 0;
     for r in &results {

@@ -346,7 +346,10 @@ impl FedoraWiki {
         // The Changes the inventory names (patches and policy deviations). With none, the
         // wiki has nothing to tell us: ask nothing.
         let mut titles: Vec<String> = match store.reference_ids(RefKind::FedoraChange).await {
-            Ok(ids) => ids.into_iter().map(|id| format!("Changes/{}", id.replace('_', " "))).collect(),
+            Ok(ids) => ids
+                .into_iter()
+                .map(|id| format!("Changes/{}", id.replace('_', " ")))
+                .collect(),
             Err(e) => {
                 run.error = Some(e.to_string());
                 return run;
