@@ -4,7 +4,8 @@
 //!
 //! Targets: at most one Bugzilla request per 100 bugs; the second sync gets at most 10% of the
 //! first sync's full responses (the rest are 304s or skipped by `last_change_time`).
-//! Run with `cargo bench --bench sync`. (GitHub and Fedora Changes are not synced yet.)
+//! Run with `cargo bench --bench sync`. (Pull requests are GitLab's and Pagure's here; GitHub
+//! goes through the same per-item conditional loop.)
 
 #[path = "../tests/httpd.rs"]
 #[allow(dead_code)]
@@ -23,6 +24,7 @@ const MRS: usize = 1_500;
 const PRS: usize = 1_500;
 const REPO_PACKAGES: usize = 20_000;
 const PACKAGES: usize = 1_000;
+const CHANGES: usize = 300;
 
 fn bug_id(i: usize) -> usize {
     2_000_000 + i
@@ -37,6 +39,9 @@ fn generate(root: &std::path::Path) {
         for k in 0..5 {
             let i = p * 5 + k;
             let mut comment = format!("# rhbz#{}", bug_id(i));
+            if i < CHANGES {
+                let _ = write!(comment, " https://fedoraproject.org/wiki/Changes/Change{i}");
+            }
             if i < MRS {
                 let _ = write!(
                     comment,
@@ -139,6 +144,38 @@ fn handler(repo: std::path::PathBuf) -> Handler {
             );
             return etagged(req, format!("\"pr{id}\""), body.into_bytes());
         }
+        if req.path == "/w/api.php" {
+            let q: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(req.query.as_bytes())
+                    .into_owned()
+                    .collect();
+            let body = if q.get("list").map(String::as_str) == Some("categorymembers") {
+                let members: Vec<String> = (0..CHANGES)
+                    .map(|i| format!("{{\"ns\":0,\"title\":\"Changes/Change{i}\"}}"))
+                    .collect();
+                format!(
+                    "{{\"batchcomplete\":true,\"query\":{{\"categorymembers\":[{}]}}}}",
+                    members.join(",")
+                )
+            } else if q.get("prop").map(String::as_str) == Some("revisions") {
+                let pages: Vec<String> = q["titles"]
+                    .split('|')
+                    .map(|t| {
+                        format!(
+                            "{{\"title\":\"{t}\",\"revisions\":[{{\"timestamp\":\"2024-01-01T00:00:00Z\",\"slots\":{{\"main\":{{\"content\":\"= {t} =\\n* Targeted release: [[Releases/42 | Fedora 42]]\\n[[Category:SystemWideChange]]\\n\"}}}}}}]}}"
+                        )
+                    })
+                    .collect();
+                format!(
+                    "{{\"batchcomplete\":true,\"query\":{{\"pages\":[{}]}}}}",
+                    pages.join(",")
+                )
+            } else {
+                "{\"parse\":{\"text\":\"<ul><li><a href=\\\"/wiki/Changes/Change1\\\">x</a></li></ul>\"}}".to_string()
+            };
+            let etag = format!("\"w{}\"", body.len());
+            return etagged(req, etag, body.into_bytes());
+        }
         if let Some(rel) = req.path.strip_prefix("/repo/") {
             return match std::fs::read(repo.join(rel)) {
                 Ok(bytes) => etagged(req, format!("\"{}\"", bytes.len()), bytes),
@@ -162,14 +199,24 @@ fn main() {
             "database = \"sqlite://bench.db\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
              [[distro]]\nname = \"c9s\"\nrepodata_url = \"{url}/repo\"\n[sources]\nmin_interval_ms = 0\n\
              [sources.bugzilla]\nurl = \"{url}\"\n[sources.gitlab]\nurl = \"{url}\"\n\
-             [sources.pagure]\nhosts = {{ \"src.fedoraproject.org\" = \"{url}\" }}\n"
+             [sources.pagure]\nhosts = {{ \"src.fedoraproject.org\" = \"{url}\" }}\n\
+             [sources.fedora_wiki]\nurl = \"{url}/w/api.php\"\nreleases = [42]\n"
         ),
     )
     .expect("config");
     let scan = run(&["--config", "forkdebt.toml", "scan"], root);
     print!("scan: {}", scan.stdout);
     let sources = [
-        "--source", "bugzilla", "--source", "gitlab", "--source", "pagure", "--source", "repodata",
+        "--source",
+        "bugzilla",
+        "--source",
+        "fedora_wiki",
+        "--source",
+        "gitlab",
+        "--source",
+        "pagure",
+        "--source",
+        "repodata",
     ];
     let mut args = vec!["--config", "forkdebt.toml", "sync"];
     args.extend(sources);
@@ -190,7 +237,7 @@ fn main() {
     let (total2, bz2, cheap2, nm2) = take(&server.requests());
     let full1 = total1 - nm1;
     println!(
-        "simulated: {BUGS} bugs, {} merge/pull requests, a repository of {REPO_PACKAGES} packages",
+        "simulated: {BUGS} bugs, {} merge/pull requests, {CHANGES} Fedora Changes, a repository of {REPO_PACKAGES} packages",
         MRS + PRS
     );
     first.print("first sync");

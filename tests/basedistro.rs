@@ -164,6 +164,40 @@ fn repodata_recordings_parse() {
     let shipped = repodata::parse_primary("s", &snippet[..], &|_| true).expect("snippet");
     assert_eq!(shipped["super_kernel"].evr.to_string(), "6.0.1-2");
 
+    // The other metadata files of both repositories are well-formed and list the same packages.
+    for (repo, md) in [
+        ("repo_01", "repodata/repo_01/repodata/repomd.xml"),
+        ("repo_koji_01", "repodata/repo_koji_01/repodata/repomd.xml"),
+    ] {
+        let md = repodata::parse_repomd(repo, &fixture(md)).expect("repomd");
+        let primary_packages = {
+            let p = md.primary().expect("primary");
+            let gz = fixture(&format!("repodata/{repo}/{}", p.href));
+            let mut xml = String::new();
+            std::io::Read::read_to_string(
+                &mut repodata::decompress(&p.href, &gz).expect("gz"),
+                &mut xml,
+            )
+            .expect("read");
+            xml.matches("<package ").count()
+        };
+        for kind in ["filelists", "other"] {
+            let d = md.data.iter().find(|d| d.kind == kind).expect(kind);
+            let gz = fixture(&format!("repodata/{repo}/{}", d.href));
+            let mut xml = String::new();
+            std::io::Read::read_to_string(
+                &mut repodata::decompress(&d.href, &gz).expect("gz"),
+                &mut xml,
+            )
+            .expect("read");
+            assert_eq!(
+                xml.matches("<package ").count(),
+                primary_packages,
+                "{repo} {kind}"
+            );
+        }
+    }
+
     // zchunk metadata is listed; its compression is named as unsupported, not misread.
     let md =
         repodata::parse_repomd("zck", &fixture("repodata/repomd_zck_repo_03.xml")).expect("repomd");

@@ -429,7 +429,26 @@ impl FedoraWiki {
                 ("titles", &joined),
             ]);
             let outcomes: Vec<(String, ItemOutcome)> = match self.get(http, store, url.clone(), &mut run).await {
-                Ok(None) => chunk.iter().map(|t| (t.clone(), ItemOutcome::Unchanged)).collect(),
+                // The pages did not change, but a Change can move category (accepted, deferred)
+                // without its page changing: refresh the membership kept with the page.
+                Ok(None) => {
+                    let stored = store.observations(SOURCE).await.unwrap_or_default();
+                    chunk
+                        .iter()
+                        .map(|t| {
+                            let cats: Vec<&String> = membership.get(t).map(|c| c.iter().collect()).unwrap_or_default();
+                            let old = stored.get(t).and_then(|o| o.data.as_deref()).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+                            match old {
+                                Some(mut v) if v["status_categories"] != serde_json::json!(cats) => {
+                                    v["status_categories"] = serde_json::json!(cats);
+                                    let changed = stored.get(t).and_then(|o| o.upstream_changed_at.clone());
+                                    (t.clone(), ItemOutcome::Observed { data: v.to_string(), upstream_changed_at: changed })
+                                }
+                                _ => (t.clone(), ItemOutcome::Unchanged),
+                            }
+                        })
+                        .collect()
+                }
                 Ok(Some(body)) => match parse_revisions(&url, &body) {
                     Ok(pages) => chunk
                         .iter()
