@@ -159,6 +159,32 @@ fn repodata_recordings_parse() {
             .expect("primary");
     assert_eq!(shipped["dwm"].nvr, "dwm-6.1-7.fc28");
 
+    // The same primary.xml compressed by the reference zstd tool reads the same.
+    let p = repodata::parse_repomd("repo_01", &fixture("repodata/repo_01/repodata/repomd.xml"))
+        .expect("repomd");
+    let href = &p.primary().expect("primary").href;
+    let mut xml = Vec::new();
+    std::io::Read::read_to_end(
+        &mut repodata::decompress(href, &fixture(&format!("repodata/repo_01/{href}"))).expect("gz"),
+        &mut xml,
+    )
+    .expect("read");
+    let mut child = std::process::Command::new("zstd")
+        .args(["-q", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("zstd is needed for this test (apt-get install zstd)");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &xml).expect("write");
+    let zst = child.wait_with_output().expect("zstd").stdout;
+    let shipped = repodata::parse_primary(
+        "zst",
+        repodata::decompress("x-primary.xml.zst", &zst).expect("zst"),
+        &|_| true,
+    )
+    .expect("primary");
+    assert_eq!(shipped["super_kernel"].evr.to_string(), "6.0.1-2");
+
     // The bare primary.xml snippet (no <metadata> wrapper) reads too.
     let snippet = fixture("repodata/primary_snippet_01.xml");
     let shipped = repodata::parse_primary("s", &snippet[..], &|_| true).expect("snippet");

@@ -308,7 +308,7 @@ fn downstream(dir: &Path, url: &str, bugs: &[u64]) -> PathBuf {
         &cfg,
         format!(
             "database = \"sqlite://{db}\"\ncontact = \"mailto:ci@example.org\"\n[sources]\ntimeout_secs = 1\nmax_retries = 2\n\
-             min_interval_ms = 0\nbackoff_min_ms = 20\n[sources.bugzilla]\nurl = \"{url}\"\n",
+             min_interval_ms = 0\nbackoff_min_ms = 20\n[sources.bugzilla]\nurl = \"{url}\"\napi_key_env = \"FORKDEBT_TEST_BZ_KEY\"\n",
             db = dir.join("f.db").display()
         ),
     )
@@ -320,9 +320,16 @@ fn downstream(dir: &Path, url: &str, bugs: &[u64]) -> PathBuf {
 
 async fn sync(dir: &Path) -> std::process::Output {
     let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || forkdebt(&dir, &["--config", "forkdebt.toml", "sync"]))
-        .await
-        .expect("join")
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+            .args(["--config", "forkdebt.toml", "sync"])
+            .current_dir(&dir)
+            .env("FORKDEBT_TEST_BZ_KEY", "s3cret-key")
+            .output()
+            .expect("run forkdebt")
+    })
+    .await
+    .expect("join")
 }
 
 async fn observations(
@@ -350,6 +357,15 @@ async fn sync_is_batched_and_a_second_sync_only_checks_for_changes() {
     assert!(out.status.success(), "{said}\n{}", stderr(&out));
     let reqs = fake.server.requests();
     assert_eq!(reqs.len(), 3, "250 bugs, 100 per request");
+    assert!(
+        reqs.iter()
+            .all(|r| r.header("authorization") == Some("Bearer s3cret-key")
+                && !r.query.contains("s3cret"))
+    );
+    assert!(
+        !said.contains("s3cret") && !stderr(&out).contains("s3cret"),
+        "the key never shows"
+    );
     assert!(reqs.iter().all(|r| {
         r.header("user-agent")
             .is_some_and(|ua| ua.contains("mailto:ci@example.org"))

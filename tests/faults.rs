@@ -13,6 +13,8 @@ use std::time::Duration;
 enum Fault {
     Status500,
     RateLimitThen500,
+    /// GitHub's way: 403 with no requests left until `x-ratelimit-reset`.
+    RateLimitResetThen500,
     Hang,
     CutShort,
     Truncated,
@@ -26,6 +28,18 @@ fn reply(f: Fault, first: bool) -> Reply {
         Fault::Status500 => Reply::status(500, &[], "oops"),
         Fault::RateLimitThen500 if first => Reply::status(429, &[("Retry-After", "1")], ""),
         Fault::RateLimitThen500 => Reply::status(500, &[], "still broken"),
+        Fault::RateLimitResetThen500 if first => {
+            let reset = (chrono::Utc::now().timestamp() + 2).to_string();
+            Reply::status(
+                403,
+                &[
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", &reset),
+                ],
+                "{\"message\":\"API rate limit exceeded\"}",
+            )
+        }
+        Fault::RateLimitResetThen500 => Reply::status(500, &[], "still broken"),
         Fault::Hang => Reply::Hang(Duration::from_secs(4)),
         Fault::CutShort => Reply::CutShort {
             declared: 4096,
@@ -47,6 +61,7 @@ async fn every_source_records_every_fault_and_keeps_going() {
     let faults = [
         (Fault::Status500, "HTTP 500"),
         (Fault::RateLimitThen500, "HTTP 500"),
+        (Fault::RateLimitResetThen500, "HTTP 500"),
         (Fault::Hang, "timed out"),
         (Fault::CutShort, "cut off"),
         (Fault::Truncated, ""),
@@ -97,6 +112,27 @@ async fn every_source_records_every_fault_and_keeps_going() {
                 .status
                 .success()
         );
+        // What each source knew before: a failed sync must keep it.
+        let known = [
+            ("github", "o/r#1"),
+            ("fedora_wiki", "Changes/X"),
+            ("koji", "el/demo"),
+            ("repodata", "el/demo"),
+        ];
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
+            .await
+            .expect("open");
+        for (source, item) in known {
+            let o = forkdebt_core::store::ItemOutcome::Observed {
+                data: format!("{{\"known\":\"{source}\"}}"),
+                upstream_changed_at: None,
+            };
+            store
+                .record_outcomes(source, &[(item.to_string(), o)], chrono::Utc::now())
+                .await
+                .expect("seed");
+        }
+        store.close().await;
         let path = dir.path().to_path_buf();
         let started = std::time::Instant::now();
         let out = tokio::task::spawn_blocking(move || {
@@ -129,7 +165,10 @@ async fn every_source_records_every_fault_and_keeps_going() {
             "{fault:?}: every source failed and said so:\n{said}"
         );
         assert!(said.contains(expect), "{fault:?}: `{expect}` in\n{said}");
-        if fault == Fault::RateLimitThen500 {
+        if matches!(
+            fault,
+            Fault::RateLimitThen500 | Fault::RateLimitResetThen500
+        ) {
             let reqs = server.requests();
             assert!(
                 reqs[1].at - reqs[0].at >= Duration::from_secs(1),
@@ -144,9 +183,14 @@ async fn every_source_records_every_fault_and_keeps_going() {
             let obs = store.observations(source).await.expect("observations");
             assert!(!obs.is_empty(), "{fault:?}: {source} recorded its items");
             assert!(
-                obs.values()
-                    .all(|o| o.last_error.is_some() && o.data.is_none()),
+                obs.values().all(|o| o.last_error.is_some()),
                 "{fault:?}: {source}: {obs:?}"
+            );
+            let (_, item) = known.iter().find(|(s, _)| *s == source).expect("known");
+            assert_eq!(
+                obs[*item].data.as_deref(),
+                Some(format!("{{\"known\":\"{source}\"}}").as_str()),
+                "{fault:?}: {source} kept what it knew"
             );
         }
         let status = store.source_statuses().await.expect("status");
