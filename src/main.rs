@@ -64,6 +64,12 @@ enum Command {
         #[arg(long)]
         downstream: Option<String>,
     },
+    /// Why a patch has its state: the evidence chain, hop by hop, with links.
+    Why {
+        package: String,
+        /// The patch file name, or its number (`3` or `Patch3`).
+        patch: String,
+    },
     /// Offline demo: scan the bundled sample dist-git into forkdebt-demo.db and show the debt.
     Demo {
         /// The dist-git to scan [default: sample/distgit of the repository]

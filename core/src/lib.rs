@@ -23,3 +23,4 @@ pub mod inventory;
 pub mod model;
 pub mod report;
 pub mod store;
+pub mod verdict;

@@ -154,6 +154,10 @@ pub enum PatchState {
     Submitted,
     /// Merged upstream (a backport or cherry-pick of an upstream commit).
     Merged,
+    /// Merged, and in an upstream release.
+    Released,
+    /// The base distribution ships a build that contains the fix: the patch can be dropped.
+    Droppable,
     /// Upstream said it is not needed there (Yocto `Inappropriate`, DEP-3 `not-needed`).
     NotNeeded,
     /// Upstream rejected it.
@@ -165,10 +169,12 @@ pub enum PatchState {
 }
 
 impl PatchState {
-    pub const ALL: [PatchState; 7] = [
+    pub const ALL: [PatchState; 9] = [
         PatchState::NotSent,
         PatchState::Submitted,
         PatchState::Merged,
+        PatchState::Released,
+        PatchState::Droppable,
         PatchState::NotNeeded,
         PatchState::Denied,
         PatchState::Unknown,
@@ -179,6 +185,8 @@ impl PatchState {
             PatchState::NotSent => "not-sent",
             PatchState::Submitted => "submitted",
             PatchState::Merged => "merged",
+            PatchState::Released => "released",
+            PatchState::Droppable => "droppable",
             PatchState::NotNeeded => "not-needed",
             PatchState::Denied => "denied",
             PatchState::Unknown => "unknown",

@@ -103,7 +103,14 @@ fn evidence(p: &StoredPatch) -> Vec<String> {
     out
 }
 
-pub fn build(packages: &[StoredPackage], deviations: &[(String, Deviation)]) -> Report {
+/// Verdicts by `(downstream, package, patch file)` (see [`crate::verdict::for_packages`]).
+pub type Verdicts = std::collections::HashMap<(String, String, String), crate::verdict::Verdict>;
+
+pub fn build(
+    packages: &[StoredPackage],
+    deviations: &[(String, Deviation)],
+    verdicts: &Verdicts,
+) -> Report {
     Report {
         packages: packages
             .iter()
@@ -118,10 +125,35 @@ pub fn build(packages: &[StoredPackage], deviations: &[(String, Deviation)]) -> 
                 patches: sp
                     .patches
                     .iter()
-                    .map(|p| PatchReport {
+                    .map(|p| {
+                        let v = verdicts.get(&(
+                            sp.downstream.clone(),
+                            sp.package.name.clone(),
+                            p.patch.file.clone(),
+                        ));
+                        let mut evidence: Vec<String> = v
+                            .map(|v| {
+                                v.evidence
+                                    .iter()
+                                    .map(|h| h.text.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(" -> ")
+                            })
+                            .filter(|chain| !chain.is_empty() && p.dropped_at.is_none())
+                            .into_iter()
+                            .collect();
+                        evidence.extend(v.and_then(|v| v.rebased_past.clone()));
+                        evidence.extend(self::evidence(p));
+                        (
+                            p,
+                            v.filter(|_| p.dropped_at.is_none()).map(|v| v.state),
+                            evidence,
+                        )
+                    })
+                    .map(|(p, verdict_state, evidence)| PatchReport {
                         file: p.patch.file.clone(),
                         number: p.patch.number,
-                        state: p.state,
+                        state: verdict_state.unwrap_or(p.state),
                         local_only: p.patch.is_local_only(),
                         subject: p.patch.subject.clone(),
                         lines_added: p.patch.lines_added,
@@ -129,7 +161,7 @@ pub fn build(packages: &[StoredPackage], deviations: &[(String, Deviation)]) -> 
                         first_seen: p.first_seen.clone(),
                         dropped_at: p.dropped_at.clone(),
                         refs: p.patch.refs.iter().map(RefReport::from).collect(),
-                        evidence: evidence(p),
+                        evidence,
                     })
                     .collect(),
                 changelog_refs: sp

@@ -6,6 +6,7 @@ mod scan;
 mod show;
 mod sources;
 mod sync;
+mod why;
 
 use crate::{Cli, Command};
 use anyhow::Context as _;
@@ -33,6 +34,28 @@ impl Context {
             .clone()
             .unwrap_or_else(|| config.database_url().to_string());
         Ok(Context { config, database })
+    }
+
+    /// Verdicts of every carried patch of `packages`, from what the last syncs observed.
+    pub async fn verdicts(
+        &self,
+        store: &Store,
+        packages: &[forkdebt_core::store::StoredPackage],
+    ) -> anyhow::Result<forkdebt_core::report::Verdicts> {
+        let mut obs = forkdebt_core::verdict::ObservationsBySource::new();
+        for source in forkdebt_core::verdict::FACT_SOURCES {
+            obs.insert(source.to_string(), store.observations(source).await?);
+        }
+        let base_of = |downstream: &str| {
+            self.config
+                .downstream
+                .iter()
+                .find(|d| d.name == downstream)
+                .and_then(|d| d.base.clone())
+        };
+        Ok(forkdebt_core::verdict::for_packages(
+            packages, &obs, &base_of,
+        ))
     }
 
     pub async fn store(&self) -> anyhow::Result<Store> {
@@ -64,5 +87,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { sample } => demo::run(&ctx, sample).await,
         Command::Sync { source } => sync::run(&ctx, source).await,
         Command::Sources => sources::run(&ctx).await,
+        Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
     }
 }

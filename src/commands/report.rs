@@ -15,7 +15,8 @@ pub async fn run(
     match format {
         Format::Json => {
             let deviations = store.load_deviations(downstream.as_deref()).await?;
-            let r = report::build(&packages, &deviations);
+            let verdicts = ctx.verdicts(&store, &packages).await?;
+            let r = report::build(&packages, &deviations, &verdicts);
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Format::Table => {

@@ -1,0 +1,539 @@
+//! The verdict engine: from a carried patch, its references and what upstream said about
+//! them, decide where the patch stands, why, and how sure that is.
+//!
+//! Pure: no I/O. [`Facts`] is built from stored observations (see [`Facts::from_observations`]);
+//! [`decide`] returns a [`Verdict`] whose evidence is the chain a maintainer would check by
+//! hand: "PR systemd/systemd#16838 merged as 3335de9 -> first in v247 -> c9s ships
+//! systemd-252-14.el9 >= 247".
+//!
+//! Rules, strongest first; what upstream says beats what the patch claims about itself:
+//! 1. the base distribution ships a build at or past the first release with the fix
+//!    (`Droppable`), from a release tag containing the merge or a bug's `cf_fixed_in`;
+//! 2. an upstream release contains the merge (`Released`);
+//! 3. a pull/merge request is merged, or the bug is fixed in the distribution's git
+//!    (`Merged`);
+//! 4. a request is open, or the bug is open again (`Submitted`);
+//! 5. every request was closed unmerged (`Denied`);
+//! 6. otherwise the patch's own claims, else not-sent (local-only) or unknown.
+
+use crate::evr::{Evr, vercmp};
+use crate::model::{Confidence, Package, Patch, PatchState, RefKind, Reference, Role};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+/// One hop of an evidence chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hop {
+    pub text: String,
+    pub url: Option<String>,
+    /// When upstream did it (merge time, bug change time), when known.
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub state: PatchState,
+    pub confidence: Confidence,
+    pub evidence: Vec<Hop>,
+    /// The downstream's own Version already contains the upstream fix: the patch is
+    /// probably obsolete even if the base distribution does not ship it yet.
+    pub rebased_past: Option<String>,
+}
+
+/// A pull or merge request, as upstream reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestFact {
+    pub merged: bool,
+    pub open: bool,
+    pub merge_commit: Option<String>,
+    pub when: Option<String>,
+    pub url: Option<String>,
+}
+
+/// A bug, as Bugzilla reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BugFact {
+    pub status: String,
+    pub resolution: Option<String>,
+    pub fixed_in: Option<String>,
+    pub changed: Option<String>,
+}
+
+/// What the base distribution ships of the package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippedFact {
+    pub distro: String,
+    pub nvr: String,
+    pub evr: Evr,
+    /// `koji tag` or `repodata`.
+    pub from: String,
+}
+
+/// Everything upstream said that bears on one package's patches.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// By `(kind, id)` of a github-pr / gitlab-mr / pagure-pr reference.
+    pub requests: HashMap<(RefKind, String), RequestFact>,
+    /// First release tag containing a commit, by `owner/repo@sha`.
+    pub releases: HashMap<String, String>,
+    /// By Red Hat bug id.
+    pub bugs: HashMap<String, BugFact>,
+    pub shipped: Option<ShippedFact>,
+}
+
+/// Stored observations by source, then by item (as [`crate::store::Store::observations`]).
+pub type ObservationsBySource = HashMap<String, HashMap<String, crate::store::StoredObservation>>;
+
+/// The sources whose observations [`Facts::from_observations`] reads.
+pub const FACT_SOURCES: [&str; 7] = [
+    "github",
+    "github-release",
+    "gitlab",
+    "pagure",
+    "bugzilla",
+    "koji",
+    "repodata",
+];
+
+impl Facts {
+    /// Reads the observations the sync stored (the JSON of forkdebt-scrapers' types, read here
+    /// by field name so this crate does not depend on that one) into facts about `package`,
+    /// shipped by the `distro` its downstream is based on.
+    pub fn from_observations(
+        obs: &ObservationsBySource,
+        package: &str,
+        distro: Option<&str>,
+    ) -> Facts {
+        let data = |source: &str| -> Vec<(&String, serde_json::Value)> {
+            obs.get(source)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, o)| {
+                            o.data
+                                .as_deref()
+                                .and_then(|d| serde_json::from_str(d).ok())
+                                .map(|v| (k, v))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let s =
+            |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        let mut f = Facts::default();
+        for (id, v) in data("github") {
+            let merged = v.get("merged").and_then(|m| m.as_bool()).unwrap_or(false)
+                || s(&v, "merged_at").is_some();
+            f.requests.insert(
+                (RefKind::GithubPr, id.clone()),
+                RequestFact {
+                    merged,
+                    open: s(&v, "state").as_deref() == Some("open"),
+                    merge_commit: s(&v, "merge_commit_sha"),
+                    when: s(&v, "merged_at"),
+                    url: s(&v, "html_url"),
+                },
+            );
+        }
+        for (id, v) in data("gitlab") {
+            let state = s(&v, "state").unwrap_or_default();
+            f.requests.insert(
+                (RefKind::GitlabMr, id.clone()),
+                RequestFact {
+                    merged: state == "merged",
+                    open: state == "opened",
+                    merge_commit: s(&v, "squash_commit_sha")
+                        .or_else(|| s(&v, "merge_commit_sha"))
+                        .or_else(|| s(&v, "sha")),
+                    when: s(&v, "merged_at"),
+                    url: s(&v, "web_url"),
+                },
+            );
+        }
+        for (id, v) in data("pagure") {
+            let status = s(&v, "status").unwrap_or_default();
+            f.requests.insert(
+                (RefKind::PagurePr, id.clone()),
+                RequestFact {
+                    merged: status == "Merged",
+                    open: status == "Open",
+                    merge_commit: s(&v, "commit_stop"),
+                    when: s(&v, "closed_at"),
+                    url: s(&v, "full_url"),
+                },
+            );
+        }
+        for (id, v) in data("github-release") {
+            if let Some(tag) = s(&v, "tag") {
+                f.releases.insert(id.clone(), tag);
+            }
+        }
+        for (id, v) in data("bugzilla") {
+            f.bugs.insert(
+                id.clone(),
+                BugFact {
+                    status: s(&v, "status").unwrap_or_default(),
+                    resolution: s(&v, "resolution"),
+                    fixed_in: s(&v, "cf_fixed_in"),
+                    changed: s(&v, "last_change_time"),
+                },
+            );
+        }
+        if let Some(distro) = distro {
+            let key = format!("{distro}/{package}");
+            let koji = data("koji")
+                .into_iter()
+                .find(|(k, _)| **k == key)
+                .and_then(|(_, v)| {
+                    let b = v.get("build")?.clone();
+                    let epoch = b
+                        .get("epoch")
+                        .and_then(|e| e.as_i64())
+                        .map(|e| e.to_string())
+                        .unwrap_or_default();
+                    Some(ShippedFact {
+                        distro: distro.to_string(),
+                        nvr: s(&b, "nvr").unwrap_or_default(),
+                        evr: Evr::new(epoch, s(&b, "version")?, s(&b, "release")?),
+                        from: format!("koji {}", s(&v, "tag").unwrap_or_default()),
+                    })
+                });
+            let repo = || {
+                data("repodata")
+                    .into_iter()
+                    .find(|(k, _)| **k == key)
+                    .and_then(|(_, v)| {
+                        Some(ShippedFact {
+                            distro: distro.to_string(),
+                            nvr: s(&v, "nvr")?,
+                            evr: Evr::parse(&s(&v, "evr")?),
+                            from: "repodata".into(),
+                        })
+                    })
+            };
+            f.shipped = koji.or_else(repo);
+        }
+        f
+    }
+}
+
+fn hop(text: String, url: Option<String>, at: Option<String>) -> Hop {
+    Hop { text, url, at }
+}
+
+/// `v247`, `systemd-247`, `247.1` -> `247`/`247.1`: the version a release tag names.
+pub fn tag_version(tag: &str) -> Option<String> {
+    let start = tag.find(|c: char| c.is_ascii_digit())?;
+    let v = &tag[start..];
+    Some(v.replace(['_'], ".")).filter(|v| !v.is_empty())
+}
+
+/// A `cf_fixed_in` as an EVR of `package`: `systemd-252-10.el9` -> `252-10.el9`; a bare
+/// version (`252.4`) -> `252.4`. `None` for prose ("jQuery 3.5.0" of another product).
+pub fn fixed_in_evr(fixed_in: &str, package: &str) -> Option<Evr> {
+    let f = fixed_in.trim();
+    if let Some(rest) = f.strip_prefix(package).and_then(|r| r.strip_prefix('-')) {
+        return Some(Evr::parse(rest));
+    }
+    if f.starts_with(|c: char| c.is_ascii_digit()) && !f.contains(' ') {
+        return Some(Evr::parse(f));
+    }
+    None
+}
+
+/// Whether the shipped EVR contains `fixed`: with a release, the full EVR order; with only
+/// a version, the shipped version alone decides (any release of that version has it).
+fn ships(shipped: &Evr, fixed: &Evr) -> bool {
+    if fixed.release.is_empty() {
+        let epoch_cmp = vercmp(
+            if shipped.epoch.is_empty() {
+                "0"
+            } else {
+                &shipped.epoch
+            },
+            if fixed.epoch.is_empty() {
+                "0"
+            } else {
+                &fixed.epoch
+            },
+        );
+        return epoch_cmp == Ordering::Greater
+            || (epoch_cmp == Ordering::Equal
+                && vercmp(&shipped.version, &fixed.version) != Ordering::Less);
+    }
+    shipped >= fixed
+}
+
+fn request_label(r: &Reference) -> String {
+    match r.kind {
+        RefKind::GithubPr => format!("PR {}", r.id),
+        RefKind::GitlabMr => format!("MR {}", r.id),
+        RefKind::PagurePr => format!("Pagure PR {}", r.id),
+        _ => r.id.clone(),
+    }
+}
+
+fn repo_of(r: &Reference) -> Option<String> {
+    r.id.split(['#', '!', '@']).next().map(str::to_string)
+}
+
+/// Decides one carried patch.
+pub fn decide(patch: &Patch, package: &Package, facts: &Facts) -> Verdict {
+    let origins: Vec<&Reference> = patch
+        .refs
+        .iter()
+        .filter(|r| r.role == Role::Origin)
+        .collect();
+    let mut best: Option<(u8, Vec<Hop>, Confidence)> = None;
+    let mut consider = |rank: u8, hops: Vec<Hop>, conf: Confidence| {
+        if best
+            .as_ref()
+            .is_none_or(|(r, _, c)| rank > *r || (rank == *r && conf > *c))
+        {
+            best = Some((rank, hops, conf));
+        }
+    };
+    let mut rebased_past = None;
+
+    // Pull / merge requests, and what became of their merge commits.
+    let mut any_request = false;
+    let mut all_denied = true;
+    for r in origins.iter().filter(|r| {
+        matches!(
+            r.kind,
+            RefKind::GithubPr | RefKind::GitlabMr | RefKind::PagurePr
+        )
+    }) {
+        let Some(f) = facts.requests.get(&(r.kind, r.id.clone())) else {
+            continue;
+        };
+        any_request = true;
+        let label = request_label(r);
+        if f.open {
+            all_denied = false;
+            consider(
+                3,
+                vec![hop(format!("{label} is open"), f.url.clone(), None)],
+                r.confidence,
+            );
+            continue;
+        }
+        if !f.merged {
+            continue;
+        }
+        all_denied = false;
+        let sha = f.merge_commit.clone().unwrap_or_default();
+        let short = &sha[..sha.len().min(7)];
+        let mut hops = vec![hop(
+            format!("{label} merged as {short}"),
+            f.url.clone(),
+            f.when.clone(),
+        )];
+        consider(5, hops.clone(), r.confidence);
+        let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
+        if let Some(tag) = tag {
+            hops.push(hop(format!("first in {tag}"), None, None));
+            consider(6, hops.clone(), r.confidence);
+            if let Some(v) = tag_version(&tag) {
+                released_chain(
+                    hops,
+                    &Evr::new("", v, ""),
+                    package,
+                    facts,
+                    r.confidence,
+                    &mut consider,
+                    &mut rebased_past,
+                );
+            }
+        }
+    }
+    if any_request && all_denied {
+        let closed: Vec<String> = origins
+            .iter()
+            .filter(|r| {
+                facts
+                    .requests
+                    .get(&(r.kind, r.id.clone()))
+                    .is_some_and(|f| !f.merged && !f.open)
+            })
+            .map(|r| request_label(r))
+            .collect();
+        consider(
+            2,
+            vec![hop(
+                format!("{} closed without merging", closed.join(", ")),
+                None,
+                None,
+            )],
+            Confidence::High,
+        );
+    }
+
+    // Upstream commits named with enough confidence (cherry-pick trailers, commit URLs).
+    for r in origins
+        .iter()
+        .filter(|r| r.kind == RefKind::UpstreamCommit && r.confidence >= Confidence::Medium)
+    {
+        if let Some(tag) = facts.releases.get(&r.id) {
+            let hops = vec![
+                hop(format!("commit {} is upstream", r.id), r.url.clone(), None),
+                hop(format!("first in {tag}"), None, None),
+            ];
+            consider(6, hops.clone(), r.confidence);
+            if let Some(v) = tag_version(tag) {
+                released_chain(
+                    hops,
+                    &Evr::new("", v, ""),
+                    package,
+                    facts,
+                    r.confidence,
+                    &mut consider,
+                    &mut rebased_past,
+                );
+            }
+        }
+    }
+
+    // Red Hat bugs the patch was written for.
+    for r in origins.iter().filter(|r| r.kind == RefKind::Rhbz) {
+        let Some(b) = facts.bugs.get(&r.id) else {
+            continue;
+        };
+        let url = r.url.clone();
+        let status = b.status.to_ascii_uppercase();
+        let label = format!(
+            "bug {} is {}{}",
+            r.id,
+            status,
+            b.resolution
+                .as_deref()
+                .map(|x| format!(" {x}"))
+                .unwrap_or_default()
+        );
+        let fixed = b
+            .fixed_in
+            .as_deref()
+            .and_then(|f| fixed_in_evr(f, &package.name));
+        match status.as_str() {
+            "NEW" | "ASSIGNED" => {
+                consider(3, vec![hop(label, url, b.changed.clone())], r.confidence)
+            }
+            "POST" | "MODIFIED" | "ON_QA" | "VERIFIED" | "RELEASE_PENDING" | "CLOSED" => {
+                let fix_res = matches!(
+                    b.resolution.as_deref(),
+                    None | Some(
+                        "ERRATA" | "CURRENTRELEASE" | "NEXTRELEASE" | "RAWHIDE" | "UPSTREAM"
+                    )
+                );
+                if !fix_res {
+                    continue;
+                }
+                let mut hops = vec![hop(label, url, b.changed.clone())];
+                consider(5, hops.clone(), r.confidence);
+                if let Some(evr) = fixed {
+                    hops.push(hop(format!("fixed in {evr}"), None, None));
+                    consider(6, hops.clone(), r.confidence);
+                    released_chain(
+                        hops,
+                        &evr,
+                        package,
+                        facts,
+                        r.confidence,
+                        &mut consider,
+                        &mut rebased_past,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    match best {
+        Some((rank, evidence, confidence)) => Verdict {
+            state: match rank {
+                7 => PatchState::Droppable,
+                6 => PatchState::Released,
+                5 => PatchState::Merged,
+                3 => PatchState::Submitted,
+                _ => PatchState::Denied,
+            },
+            confidence,
+            evidence,
+            rebased_past,
+        },
+        None => Verdict {
+            state: patch.inventory_state(),
+            confidence: if patch.claims.is_empty() {
+                Confidence::Low
+            } else {
+                Confidence::Medium
+            },
+            evidence: patch
+                .claims
+                .iter()
+                .map(|c| hop(format!("claims {}: {}", c.state, c.evidence), None, None))
+                .collect(),
+            rebased_past,
+        },
+    }
+}
+
+/// From a release that contains the fix: does the base ship it, has our own Version passed it?
+fn released_chain(
+    hops: Vec<Hop>,
+    fixed: &Evr,
+    package: &Package,
+    facts: &Facts,
+    conf: Confidence,
+    consider: &mut impl FnMut(u8, Vec<Hop>, Confidence),
+    rebased_past: &mut Option<String>,
+) {
+    if let Some(s) = &facts.shipped
+        && ships(&s.evr, fixed)
+    {
+        let mut h = hops;
+        h.push(hop(
+            format!("{} ships {} >= {fixed} ({})", s.distro, s.nvr, s.from),
+            None,
+            None,
+        ));
+        consider(7, h, conf);
+    }
+    let ours = Evr::new("", package.version.clone(), "");
+    if !package.version.is_empty() && ships(&ours, fixed) && rebased_past.is_none() {
+        *rebased_past = Some(format!(
+            "our Version {} already contains {fixed}",
+            package.version
+        ));
+    }
+}
+
+/// Verdicts by `(downstream, package, patch file)` for every carried patch of `packages`.
+/// `base_of` names the base distribution of a downstream.
+pub fn for_packages(
+    packages: &[crate::store::StoredPackage],
+    obs: &ObservationsBySource,
+    base_of: &dyn Fn(&str) -> Option<String>,
+) -> HashMap<(String, String, String), Verdict> {
+    let mut out = HashMap::new();
+    for p in packages {
+        let facts =
+            Facts::from_observations(obs, &p.package.name, base_of(&p.downstream).as_deref());
+        for sp in p.carried() {
+            let v = decide(&sp.patch, &p.package, &facts);
+            out.insert(
+                (
+                    p.downstream.clone(),
+                    p.package.name.clone(),
+                    sp.patch.file.clone(),
+                ),
+                v,
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

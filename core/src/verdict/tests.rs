@@ -1,0 +1,177 @@
+use super::*;
+use crate::model::Claim;
+
+fn pkg(version: &str) -> Package {
+    Package {
+        name: "systemd".into(),
+        version: version.into(),
+        release: "1.hs".into(),
+        ..Package::default()
+    }
+}
+
+fn pr(id: &str, conf: Confidence) -> Reference {
+    Reference {
+        kind: RefKind::GithubPr,
+        id: id.into(),
+        url: Some(format!("https://github.com/{}", id.replace('#', "/pull/"))),
+        role: Role::Origin,
+        confidence: conf,
+        found_in: "t".into(),
+        note: None,
+    }
+}
+
+fn bug(id: &str) -> Reference {
+    Reference {
+        kind: RefKind::Rhbz,
+        id: id.into(),
+        url: None,
+        role: Role::Origin,
+        confidence: Confidence::High,
+        found_in: "t".into(),
+        note: None,
+    }
+}
+
+fn patch(refs: Vec<Reference>) -> Patch {
+    Patch {
+        file: "p.patch".into(),
+        refs,
+        ..Patch::default()
+    }
+}
+
+fn shipped(nvr: &str, evr: &str) -> Option<ShippedFact> {
+    Some(ShippedFact {
+        distro: "c9s".into(),
+        nvr: nvr.into(),
+        evr: Evr::parse(evr),
+        from: "koji c9s-candidate".into(),
+    })
+}
+
+#[test]
+fn a_pr_merged_then_released_then_shipped_becomes_droppable() {
+    let p = patch(vec![pr("systemd/systemd#16838", Confidence::High)]);
+    let mut f = Facts::default();
+    f.requests.insert(
+        (RefKind::GithubPr, "systemd/systemd#16838".into()),
+        RequestFact {
+            merged: true,
+            merge_commit: Some("3335de9abcdef".into()),
+            when: Some("2020-08-20T10:00:00Z".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(decide(&p, &pkg("245"), &f).state, PatchState::Merged);
+
+    f.releases
+        .insert("systemd/systemd@3335de9abcdef".into(), "v247".into());
+    let v = decide(&p, &pkg("245"), &f);
+    assert_eq!(v.state, PatchState::Released);
+    assert_eq!(v.rebased_past, None);
+
+    f.shipped = shipped("systemd-252-14.el9", "252-14.el9");
+    let v = decide(&p, &pkg("245"), &f);
+    assert_eq!(v.state, PatchState::Droppable);
+    let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
+    assert_eq!(
+        chain,
+        vec![
+            "PR systemd/systemd#16838 merged as 3335de9",
+            "first in v247",
+            "c9s ships systemd-252-14.el9 >= 247 (koji c9s-candidate)"
+        ]
+    );
+    assert_eq!(v.confidence, Confidence::High);
+
+    // Shipping an older version is not enough.
+    f.shipped = shipped("systemd-246-1.el9", "246-1.el9");
+    assert_eq!(decide(&p, &pkg("245"), &f).state, PatchState::Released);
+    // Our own Version has passed the fix: flagged.
+    assert!(
+        decide(&p, &pkg("248"), &f)
+            .rebased_past
+            .is_some_and(|s| s.contains("248"))
+    );
+}
+
+#[test]
+fn a_pr_closed_unmerged_is_denied_and_beats_a_submitted_claim() {
+    let mut p = patch(vec![pr("o/r#5", Confidence::Medium)]);
+    p.claims.push(Claim {
+        state: PatchState::Submitted,
+        evidence: "Forwarded: https://github.com/o/r/pull/5".into(),
+    });
+    let mut f = Facts::default();
+    f.requests
+        .insert((RefKind::GithubPr, "o/r#5".into()), RequestFact::default());
+    let v = decide(&p, &pkg("1"), &f);
+    assert_eq!(v.state, PatchState::Denied);
+    assert_eq!(v.evidence[0].text, "PR o/r#5 closed without merging");
+    // Without upstream facts, the claim stands.
+    assert_eq!(
+        decide(&p, &pkg("1"), &Facts::default()).state,
+        PatchState::Submitted
+    );
+}
+
+#[test]
+fn bugs_move_with_their_status_and_cf_fixed_in() {
+    let p = patch(vec![bug("2100001")]);
+    let mut f = Facts::default();
+    f.bugs.insert(
+        "2100001".into(),
+        BugFact {
+            status: "CLOSED".into(),
+            resolution: Some("ERRATA".into()),
+            fixed_in: Some("systemd-252-10.el9".into()),
+            changed: None,
+        },
+    );
+    f.shipped = shipped("systemd-252-14.el9", "252-14.el9");
+    let v = decide(&p, &pkg("252"), &f);
+    assert_eq!(v.state, PatchState::Droppable, "{v:?}");
+    // Reopened: back to submitted.
+    f.bugs.insert(
+        "2100001".into(),
+        BugFact {
+            status: "ASSIGNED".into(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(decide(&p, &pkg("252"), &f).state, PatchState::Submitted);
+    // Closed as not a bug: no verdict from it.
+    f.bugs.insert(
+        "2100001".into(),
+        BugFact {
+            status: "CLOSED".into(),
+            resolution: Some("NOTABUG".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(decide(&p, &pkg("252"), &f).state, PatchState::Unknown);
+}
+
+#[test]
+fn fixed_in_and_tags_read_as_versions() {
+    assert_eq!(
+        fixed_in_evr("systemd-252-10.el9", "systemd"),
+        Some(Evr::new("", "252", "10.el9"))
+    );
+    assert_eq!(
+        fixed_in_evr("252.4", "systemd"),
+        Some(Evr::new("", "252.4", ""))
+    );
+    assert_eq!(fixed_in_evr("jQuery 3.5.0", "systemd"), None);
+    assert_eq!(tag_version("v247").as_deref(), Some("247"));
+    assert_eq!(tag_version("util-linux-2.39.1").as_deref(), Some("2.39.1"));
+    assert_eq!(tag_version("release_1_2").as_deref(), Some("1.2"));
+    assert!(ships(&Evr::parse("252-1.el9"), &Evr::new("", "247", "")));
+    assert!(!ships(&Evr::parse("246.9-1.el9"), &Evr::new("", "247", "")));
+    assert!(
+        ships(&Evr::parse("1:1.0-1"), &Evr::new("", "2.0", "")),
+        "a higher epoch wins"
+    );
+}
