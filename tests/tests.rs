@@ -16,3 +16,4 @@ mod sample;
 mod scan;
 mod store;
 mod util;
+mod verdicts;
