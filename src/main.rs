@@ -70,6 +70,12 @@ enum Command {
         /// The patch file name, or its number (`3` or `Patch3`).
         patch: String,
     },
+    /// The transitions forkdebt recorded (a patch became droppable, was dropped...).
+    Events {
+        /// Only events at or after this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+    },
     /// Offline demo: scan the bundled sample dist-git into forkdebt-demo.db and show the debt.
     Demo {
         /// The dist-git to scan [default: sample/distgit of the repository]

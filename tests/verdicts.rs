@@ -164,6 +164,10 @@ async fn merged_released_and_shipped_is_droppable_with_its_evidence() {
                 .all(|r| r.path.ends_with(&format!("...{merged_sha}")))
     );
 
+    // The first sync is the baseline: nothing old is announced.
+    let none = forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "events"]);
+    assert_eq!(none.trim(), "No events.");
+
     // The base distribution moves to 2.0: droppable, with the whole chain.
     *shipped.lock().expect("lock") = primary("2.0");
     let out = tokio::task::spawn_blocking(sync).await.expect("join");
@@ -215,6 +219,48 @@ async fn merged_released_and_shipped_is_droppable_with_its_evidence() {
     assert_eq!(
         chain,
         "PR austinsasko/PyGithub#21 merged as 40abf8b -> first in v1.9 -> c9s ships demo-2.0-3.el9 >= 1.9 (repodata)"
+    );
+
+    // Exactly one event, written with the observation that caused it; syncing again adds none.
+    let events = forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "events"]);
+    assert_eq!(events.lines().count(), 1, "{events}");
+    assert!(events.contains("hs demo p0.patch: released -> droppable (PR austinsasko/PyGithub#21 merged as 40abf8b -> first in v1.9"), "{events}");
+    let path = dir.path().to_path_buf();
+    let again = tokio::task::spawn_blocking(move || {
+        forkdebt(
+            &path,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "github",
+                "--source",
+                "repodata",
+            ],
+        )
+    })
+    .await
+    .expect("join");
+    assert!(again.status.success());
+    assert_eq!(
+        forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "events"]),
+        events,
+        "no duplicate event"
+    );
+
+    // The patch leaves dist-git: one more event, from the scan.
+    let spec = dir.path().join("distgit/rpms/demo/demo.spec");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(&spec, text.replace("Patch0: p0.patch\n", "")).expect("write");
+    forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "scan"]);
+    let events = forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "events"]);
+    assert!(
+        events
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("demo p0.patch: droppable -> dropped")),
+        "{events}"
     );
 
     let missing = forkdebt(

@@ -167,6 +167,8 @@ pub async fn run(
             not_implemented: false,
         });
     }
+    // The first completed sync is the baseline; later changes are announced.
+    store.mark_synced(chrono::Utc::now()).await?;
     Ok(results)
 }
 

@@ -1,6 +1,7 @@
 //! One file per subcommand; this module resolves the configuration and the database they share.
 
 mod demo;
+mod events;
 mod report;
 mod scan;
 mod show;
@@ -88,5 +89,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync { source } => sync::run(&ctx, source).await,
         Command::Sources => sources::run(&ctx).await,
         Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
+        Command::Events { since } => events::run(&ctx, since).await,
     }
 }

@@ -50,6 +50,9 @@ pub async fn run(
                 inv.warnings.len() - MAX_PRINTED_WARNINGS
             );
         }
+        store
+            .set_downstream_base(&ds.name, ds.base.as_deref())
+            .await?;
         let started = std::time::Instant::now();
         let s = store
             .apply_inventory(&ds.name, &inv, chrono::Utc::now())

@@ -372,6 +372,13 @@ impl Store {
             .filter(|(id, _, dropped)| !dropped && !seen.contains(id))
             .map(|(id, _, _)| *id)
             .collect();
+        let destinations: Vec<String> = sqlx::query("SELECT name FROM destinations ORDER BY name")
+            .fetch_all(&mut *tx)
+            .await
+            .ctx("loading destinations")?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0).ctx("reading destinations"))
+            .collect::<Result<_>>()?;
         for id in &gone {
             sqlx::query("UPDATE patches SET dropped_at = $1 WHERE id = $2")
                 .bind(now.clone())
@@ -379,6 +386,39 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .ctx("marking a patch dropped")?;
+            // A decided patch leaving dist-git is a transition like any other.
+            let row = sqlx::query(
+                "SELECT v.state, p.file, k.name FROM verdicts v JOIN patches p ON p.id = v.patch_id \
+                 JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
+                 WHERE v.patch_id = $1 AND d.synced_at IS NOT NULL",
+            )
+            .bind(*id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("loading a verdict")?;
+            if let Some(r) = row {
+                let from: String = r.try_get(0).ctx("reading a verdict")?;
+                let file: String = r.try_get(1).ctx("reading a verdict")?;
+                let package: String = r.try_get(2).ctx("reading a verdict")?;
+                super::engine::write_event(
+                    &mut tx,
+                    downstream,
+                    &package,
+                    &file,
+                    "patch-state",
+                    Some(&from),
+                    "dropped",
+                    "[]",
+                    &now,
+                    &destinations,
+                )
+                .await?;
+                sqlx::query("DELETE FROM verdicts WHERE patch_id = $1")
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("clearing a verdict")?;
+            }
         }
         summary.dropped = gone.len();
         sqlx::query(
@@ -392,6 +432,9 @@ impl Store {
         .ctx("marking patches seen")?;
 
         self.write_deviations(&mut tx, ds_id, inv, &now).await?;
+        // Same transaction: what the new inventory changes in the verdicts.
+        let packages = super::engine::packages_of(&mut tx, ds_id).await?;
+        super::engine::reevaluate(&mut tx, &packages, &now).await?;
         let warnings: Vec<String> = inv.warnings.iter().map(ToString::to_string).collect();
         sqlx::query(
             "INSERT INTO scans (downstream_id, scanned_at, packages, patches, added, changed, dropped, warnings) \

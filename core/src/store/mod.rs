@@ -11,13 +11,18 @@
 //! - [`read`]: loading packages, patches and references back.
 //! - [`history`]: carried patches over git history.
 //! - [`sync`]: upstream observations, HTTP validators, source status, host pacing.
+//! - [`engine`]: verdicts decided again inside every observation and scan transaction,
+//!   with their events and outbox rows; [`events`]: reading them back.
 
+mod engine;
+mod events;
 mod history;
 pub use history::HistoryRow;
 mod inventory;
 mod read;
 mod sync;
 
+pub use events::EventRow;
 pub use inventory::ScanSummary;
 pub use read::{StoredPackage, StoredPatch};
 pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};

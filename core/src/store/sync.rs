@@ -216,6 +216,16 @@ impl Store {
             };
             q.execute(&mut *tx).await.ctx("recording an observation")?;
         }
+        // Same transaction: the verdicts these observations change, and their events.
+        if crate::verdict::FACT_SOURCES.contains(&source) {
+            let items: Vec<String> = outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, ItemOutcome::Observed { .. }))
+                .map(|(i, _)| i.clone())
+                .collect();
+            let affected = super::engine::affected_packages(&mut tx, source, &items).await?;
+            super::engine::reevaluate(&mut tx, &affected, &now).await?;
+        }
         tx.commit().await.ctx("committing observations")?;
         Ok(())
     }

@@ -1,0 +1,37 @@
+//! `forkdebt events [--since DATE]`: the transitions forkdebt recorded, oldest first.
+
+use super::Context;
+use std::process::ExitCode;
+
+pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    let events = store.events(since.as_deref()).await?;
+    store.close().await;
+    if events.is_empty() {
+        println!(
+            "No events{}.",
+            since.map(|s| format!(" since {s}")).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in events {
+        let chain: Vec<forkdebt_core::verdict::Hop> =
+            serde_json::from_str(&e.evidence).unwrap_or_default();
+        let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
+        println!(
+            "{} {} {} {}: {} -> {}{}",
+            e.created_at,
+            e.downstream,
+            e.package,
+            e.subject,
+            e.from_state.as_deref().unwrap_or("-"),
+            e.to_state,
+            if chain.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", chain.join(" -> "))
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
