@@ -79,7 +79,8 @@ pub struct Facts {
     pub releases: HashMap<String, String>,
     /// By Red Hat bug id.
     pub bugs: HashMap<String, BugFact>,
-    pub shipped: Option<ShippedFact>,
+    /// What each base distribution ships, by `distro/package`.
+    pub shipped: HashMap<String, ShippedFact>,
 }
 
 /// Stored observations by source, then by item (as [`crate::store::Store::observations`]).
@@ -97,14 +98,15 @@ pub const FACT_SOURCES: [&str; 7] = [
 ];
 
 impl Facts {
+    /// What `distro` ships of `package`.
+    pub fn shipped_by(&self, distro: Option<&str>, package: &str) -> Option<&ShippedFact> {
+        self.shipped.get(&format!("{}/{package}", distro?))
+    }
+
     /// Reads the observations the sync stored (the JSON of forkdebt-scrapers' types, read here
-    /// by field name so this crate does not depend on that one) into facts about `package`,
-    /// shipped by the `distro` its downstream is based on.
-    pub fn from_observations(
-        obs: &ObservationsBySource,
-        package: &str,
-        distro: Option<&str>,
-    ) -> Facts {
+    /// by field name so this crate does not depend on that one). Koji wins over repodata when
+    /// both know a package.
+    pub fn from_observations(obs: &ObservationsBySource) -> Facts {
         let data = |source: &str| -> Vec<(&String, serde_json::Value)> {
             obs.get(source)
                 .map(|m| {
@@ -180,39 +182,43 @@ impl Facts {
                 },
             );
         }
-        if let Some(distro) = distro {
-            let key = format!("{distro}/{package}");
-            let koji = data("koji")
-                .into_iter()
-                .find(|(k, _)| **k == key)
-                .and_then(|(_, v)| {
-                    let b = v.get("build")?.clone();
-                    let epoch = b
-                        .get("epoch")
-                        .and_then(|e| e.as_i64())
-                        .map(|e| e.to_string())
-                        .unwrap_or_default();
-                    Some(ShippedFact {
-                        distro: distro.to_string(),
-                        nvr: s(&b, "nvr").unwrap_or_default(),
-                        evr: Evr::new(epoch, s(&b, "version")?, s(&b, "release")?),
-                        from: format!("koji {}", s(&v, "tag").unwrap_or_default()),
-                    })
-                });
-            let repo = || {
-                data("repodata")
-                    .into_iter()
-                    .find(|(k, _)| **k == key)
-                    .and_then(|(_, v)| {
-                        Some(ShippedFact {
-                            distro: distro.to_string(),
-                            nvr: s(&v, "nvr")?,
-                            evr: Evr::parse(&s(&v, "evr")?),
-                            from: "repodata".into(),
-                        })
-                    })
+        for (key, v) in data("repodata") {
+            let (Some(nvr), Some(evr)) = (s(&v, "nvr"), s(&v, "evr")) else {
+                continue;
             };
-            f.shipped = koji.or_else(repo);
+            let distro = key.split('/').next().unwrap_or_default().to_string();
+            f.shipped.insert(
+                key.clone(),
+                ShippedFact {
+                    distro,
+                    nvr,
+                    evr: Evr::parse(&evr),
+                    from: "repodata".into(),
+                },
+            );
+        }
+        for (key, v) in data("koji") {
+            let Some(b) = v.get("build").filter(|b| !b.is_null()) else {
+                continue;
+            };
+            let (Some(version), Some(release)) = (s(b, "version"), s(b, "release")) else {
+                continue;
+            };
+            let epoch = b
+                .get("epoch")
+                .and_then(|e| e.as_i64())
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            let distro = key.split('/').next().unwrap_or_default().to_string();
+            f.shipped.insert(
+                key.clone(),
+                ShippedFact {
+                    distro,
+                    nvr: s(b, "nvr").unwrap_or_default(),
+                    evr: Evr::new(epoch, version, release),
+                    from: format!("koji {}", s(&v, "tag").unwrap_or_default()),
+                },
+            );
         }
         f
     }
@@ -278,8 +284,9 @@ fn repo_of(r: &Reference) -> Option<String> {
     r.id.split(['#', '!', '@']).next().map(str::to_string)
 }
 
-/// Decides one carried patch.
-pub fn decide(patch: &Patch, package: &Package, facts: &Facts) -> Verdict {
+/// Decides one carried patch of `package`, whose downstream is based on `base`.
+pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str>) -> Verdict {
+    let shipped = facts.shipped_by(base, &package.name);
     let origins: Vec<&Reference> = patch
         .refs
         .iter()
@@ -340,7 +347,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts) -> Verdict {
                     hops,
                     &Evr::new("", v, ""),
                     package,
-                    facts,
+                    shipped,
                     r.confidence,
                     &mut consider,
                     &mut rebased_past,
@@ -386,7 +393,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts) -> Verdict {
                     hops,
                     &Evr::new("", v, ""),
                     package,
-                    facts,
+                    shipped,
                     r.confidence,
                     &mut consider,
                     &mut rebased_past,
@@ -438,7 +445,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts) -> Verdict {
                         hops,
                         &evr,
                         package,
-                        facts,
+                        shipped,
                         r.confidence,
                         &mut consider,
                         &mut rebased_past,
@@ -484,12 +491,12 @@ fn released_chain(
     hops: Vec<Hop>,
     fixed: &Evr,
     package: &Package,
-    facts: &Facts,
+    shipped: Option<&ShippedFact>,
     conf: Confidence,
     consider: &mut impl FnMut(u8, Vec<Hop>, Confidence),
     rebased_past: &mut Option<String>,
 ) {
-    if let Some(s) = &facts.shipped
+    if let Some(s) = shipped
         && ships(&s.evr, fixed)
     {
         let mut h = hops;
@@ -517,11 +524,11 @@ pub fn for_packages(
     base_of: &dyn Fn(&str) -> Option<String>,
 ) -> HashMap<(String, String, String), Verdict> {
     let mut out = HashMap::new();
+    let facts = Facts::from_observations(obs);
     for p in packages {
-        let facts =
-            Facts::from_observations(obs, &p.package.name, base_of(&p.downstream).as_deref());
+        let base = base_of(&p.downstream);
         for sp in p.carried() {
-            let v = decide(&sp.patch, &p.package, &facts);
+            let v = decide(&sp.patch, &p.package, &facts, base.as_deref());
             out.insert(
                 (
                     p.downstream.clone(),

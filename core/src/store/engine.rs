@@ -5,7 +5,7 @@
 
 use super::{QueryContext, Result, StoredObservation};
 use crate::model::{Claim, Package, Patch, RefKind, Reference, Role};
-use crate::verdict::{self, FACT_SOURCES, ObservationsBySource};
+use crate::verdict::{self, ObservationsBySource};
 use sqlx::{AssertSqlSafe, Row, Transaction};
 use std::collections::{BTreeSet, HashMap};
 
@@ -109,24 +109,31 @@ pub(crate) async fn packages_of(tx: &mut Tx<'_>, downstream_id: i64) -> Result<V
         .collect()
 }
 
-async fn observations(tx: &mut Tx<'_>) -> Result<ObservationsBySource> {
-    let mut out = ObservationsBySource::new();
-    for source in FACT_SOURCES {
-        let rows = sqlx::query(
-            "SELECT item, data FROM observations WHERE source = $1 AND data IS NOT NULL",
-        )
-        .bind(source)
-        .fetch_all(&mut **tx)
-        .await
-        .ctx("loading observations")?;
-        let map = out.entry(source.to_string()).or_default();
-        for r in rows {
+/// The observations of `source` for `items` (only those with data).
+async fn load(
+    tx: &mut Tx<'_>,
+    source: &str,
+    items: &BTreeSet<String>,
+) -> Result<HashMap<String, StoredObservation>> {
+    let mut out = HashMap::new();
+    let items: Vec<&String> = items.iter().collect();
+    for chunk in items.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT item, data FROM observations WHERE source = $1 AND data IS NOT NULL AND item IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(source.to_string());
+        for i in chunk {
+            q = q.bind((*i).clone());
+        }
+        for r in q.fetch_all(&mut **tx).await.ctx("loading observations")? {
             let item: String = r.try_get("item").ctx("reading observations")?;
-            map.insert(
+            let data: Option<String> = r.try_get("data").ctx("reading observations")?;
+            out.insert(
                 item.clone(),
                 StoredObservation {
                     item,
-                    data: r.try_get("data").ctx("reading observations")?,
+                    data,
                     upstream_changed_at: None,
                     observed_at: None,
                     last_error: None,
@@ -134,6 +141,59 @@ async fn observations(tx: &mut Tx<'_>) -> Result<ObservationsBySource> {
             );
         }
     }
+    Ok(out)
+}
+
+/// Only the observations that bear on `cands`: their references, the releases of merged
+/// GitHub PRs among them, and what their base distributions ship of them.
+async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<ObservationsBySource> {
+    let mut wanted: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    for c in cands {
+        for r in &c.patch.refs {
+            let source = match r.kind {
+                RefKind::GithubPr => "github",
+                RefKind::GitlabMr => "gitlab",
+                RefKind::PagurePr => "pagure",
+                RefKind::Rhbz => "bugzilla",
+                RefKind::UpstreamCommit => "github-release",
+                _ => continue,
+            };
+            wanted.entry(source).or_default().insert(r.id.clone());
+        }
+        if let Some(base) = &c.base {
+            for source in ["koji", "repodata"] {
+                wanted
+                    .entry(source)
+                    .or_default()
+                    .insert(format!("{base}/{}", c.package.name));
+            }
+        }
+    }
+    let mut out = ObservationsBySource::new();
+    for source in ["github", "gitlab", "pagure", "bugzilla", "koji", "repodata"] {
+        if let Some(items) = wanted.get(source) {
+            out.insert(source.to_string(), load(tx, source, items).await?);
+        }
+    }
+    // Releases: of the merge commits of merged GitHub PRs, and of upstream commits.
+    let mut releases = wanted.remove("github-release").unwrap_or_default();
+    for (id, o) in out.get("github").into_iter().flatten() {
+        let v: serde_json::Value = o
+            .data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default();
+        if let (Some(repo), Some(sha)) = (
+            id.split('#').next(),
+            v.get("merge_commit_sha").and_then(|x| x.as_str()),
+        ) {
+            releases.insert(format!("{repo}@{sha}"));
+        }
+    }
+    out.insert(
+        "github-release".into(),
+        load(tx, "github-release", &releases).await?,
+    );
     Ok(out)
 }
 
@@ -154,7 +214,6 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
     if package_ids.is_empty() {
         return Ok(0);
     }
-    let obs = observations(tx).await?;
     let destinations: Vec<String> = sqlx::query("SELECT name FROM destinations ORDER BY name")
         .fetch_all(&mut **tx)
         .await
@@ -266,14 +325,10 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
                 );
             }
         }
-        let mut facts_cache: HashMap<(String, Option<String>), verdict::Facts> = HashMap::new();
+        let obs = observations_for(tx, &cands).await?;
+        let facts = verdict::Facts::from_observations(&obs);
         for c in &cands {
-            let facts = facts_cache
-                .entry((c.package.name.clone(), c.base.clone()))
-                .or_insert_with(|| {
-                    verdict::Facts::from_observations(&obs, &c.package.name, c.base.as_deref())
-                });
-            let v = verdict::decide(&c.patch, &c.package, facts);
+            let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
             let state = v.state.as_str();
             let before = previous.get(&c.patch_id);
             if before.map(String::as_str) == Some(state) {

@@ -42,13 +42,14 @@ fn patch(refs: Vec<Reference>) -> Patch {
     }
 }
 
-fn shipped(nvr: &str, evr: &str) -> Option<ShippedFact> {
-    Some(ShippedFact {
+fn ship(f: &mut Facts, nvr: &str, evr: &str) {
+    let s = ShippedFact {
         distro: "c9s".into(),
         nvr: nvr.into(),
         evr: Evr::parse(evr),
         from: "koji c9s-candidate".into(),
-    })
+    };
+    f.shipped.insert("c9s/systemd".into(), s);
 }
 
 #[test]
@@ -64,16 +65,19 @@ fn a_pr_merged_then_released_then_shipped_becomes_droppable() {
             ..Default::default()
         },
     );
-    assert_eq!(decide(&p, &pkg("245"), &f).state, PatchState::Merged);
+    assert_eq!(
+        decide(&p, &pkg("245"), &f, Some("c9s")).state,
+        PatchState::Merged
+    );
 
     f.releases
         .insert("systemd/systemd@3335de9abcdef".into(), "v247".into());
-    let v = decide(&p, &pkg("245"), &f);
+    let v = decide(&p, &pkg("245"), &f, Some("c9s"));
     assert_eq!(v.state, PatchState::Released);
     assert_eq!(v.rebased_past, None);
 
-    f.shipped = shipped("systemd-252-14.el9", "252-14.el9");
-    let v = decide(&p, &pkg("245"), &f);
+    ship(&mut f, "systemd-252-14.el9", "252-14.el9");
+    let v = decide(&p, &pkg("245"), &f, Some("c9s"));
     assert_eq!(v.state, PatchState::Droppable);
     let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
     assert_eq!(
@@ -87,11 +91,14 @@ fn a_pr_merged_then_released_then_shipped_becomes_droppable() {
     assert_eq!(v.confidence, Confidence::High);
 
     // Shipping an older version is not enough.
-    f.shipped = shipped("systemd-246-1.el9", "246-1.el9");
-    assert_eq!(decide(&p, &pkg("245"), &f).state, PatchState::Released);
+    ship(&mut f, "systemd-246-1.el9", "246-1.el9");
+    assert_eq!(
+        decide(&p, &pkg("245"), &f, Some("c9s")).state,
+        PatchState::Released
+    );
     // Our own Version has passed the fix: flagged.
     assert!(
-        decide(&p, &pkg("248"), &f)
+        decide(&p, &pkg("248"), &f, Some("c9s"))
             .rebased_past
             .is_some_and(|s| s.contains("248"))
     );
@@ -107,12 +114,12 @@ fn a_pr_closed_unmerged_is_denied_and_beats_a_submitted_claim() {
     let mut f = Facts::default();
     f.requests
         .insert((RefKind::GithubPr, "o/r#5".into()), RequestFact::default());
-    let v = decide(&p, &pkg("1"), &f);
+    let v = decide(&p, &pkg("1"), &f, Some("c9s"));
     assert_eq!(v.state, PatchState::Denied);
     assert_eq!(v.evidence[0].text, "PR o/r#5 closed without merging");
     // Without upstream facts, the claim stands.
     assert_eq!(
-        decide(&p, &pkg("1"), &Facts::default()).state,
+        decide(&p, &pkg("1"), &Facts::default(), Some("c9s")).state,
         PatchState::Submitted
     );
 }
@@ -130,8 +137,8 @@ fn bugs_move_with_their_status_and_cf_fixed_in() {
             changed: None,
         },
     );
-    f.shipped = shipped("systemd-252-14.el9", "252-14.el9");
-    let v = decide(&p, &pkg("252"), &f);
+    ship(&mut f, "systemd-252-14.el9", "252-14.el9");
+    let v = decide(&p, &pkg("252"), &f, Some("c9s"));
     assert_eq!(v.state, PatchState::Droppable, "{v:?}");
     // Reopened: back to submitted.
     f.bugs.insert(
@@ -141,7 +148,10 @@ fn bugs_move_with_their_status_and_cf_fixed_in() {
             ..Default::default()
         },
     );
-    assert_eq!(decide(&p, &pkg("252"), &f).state, PatchState::Submitted);
+    assert_eq!(
+        decide(&p, &pkg("252"), &f, Some("c9s")).state,
+        PatchState::Submitted
+    );
     // Closed as not a bug: no verdict from it.
     f.bugs.insert(
         "2100001".into(),
@@ -151,7 +161,10 @@ fn bugs_move_with_their_status_and_cf_fixed_in() {
             ..Default::default()
         },
     );
-    assert_eq!(decide(&p, &pkg("252"), &f).state, PatchState::Unknown);
+    assert_eq!(
+        decide(&p, &pkg("252"), &f, Some("c9s")).state,
+        PatchState::Unknown
+    );
 }
 
 #[test]
