@@ -15,5 +15,6 @@ mod httpd;
 mod sample;
 mod scan;
 mod store;
+mod transitions;
 mod util;
 mod verdicts;

@@ -1,0 +1,211 @@
+//! Every transition, on both database backends: each is written once, with the observation
+//! that caused it; the same observations again write nothing; the first sync is silent.
+
+use crate::util::postgres_database;
+use forkdebt_core::inventory::Inventory;
+use forkdebt_core::model::{Confidence, Package, Patch, RefKind, Reference, Role};
+use forkdebt_core::store::{ItemOutcome, Store};
+
+fn r(kind: RefKind, id: &str) -> Reference {
+    Reference {
+        kind,
+        id: id.into(),
+        url: None,
+        role: Role::Origin,
+        confidence: Confidence::High,
+        found_in: "t".into(),
+        note: None,
+    }
+}
+
+fn inventory(with_p3: bool) -> Inventory {
+    let mut patches = vec![
+        Patch {
+            file: "p1.patch".into(),
+            number: Some(1),
+            refs: vec![r(RefKind::GithubPr, "o/r#1")],
+            ..Patch::default()
+        },
+        Patch {
+            file: "p2.patch".into(),
+            number: Some(2),
+            refs: vec![r(RefKind::GithubPr, "o/r#2")],
+            ..Patch::default()
+        },
+    ];
+    if with_p3 {
+        patches.push(Patch {
+            file: "p3.patch".into(),
+            number: Some(3),
+            refs: vec![r(RefKind::Rhbz, "2100001")],
+            ..Patch::default()
+        });
+    }
+    Inventory {
+        packages: vec![Package {
+            name: "demo".into(),
+            spec_path: "demo.spec".into(),
+            version: "1.0".into(),
+            release: "1.hs".into(),
+            patches,
+            ..Package::default()
+        }],
+        ..Inventory::default()
+    }
+}
+
+fn pr(state: &str, merged: bool, sha: Option<&str>) -> ItemOutcome {
+    let v = serde_json::json!({"number": 1, "state": state, "merged": merged, "merge_commit_sha": sha, "merged_at": if merged { Some("2024-01-01T00:00:00Z") } else { None }});
+    ItemOutcome::Observed {
+        data: v.to_string(),
+        upstream_changed_at: None,
+    }
+}
+
+fn obs(json: serde_json::Value) -> ItemOutcome {
+    ItemOutcome::Observed {
+        data: json.to_string(),
+        upstream_changed_at: None,
+    }
+}
+
+async fn events(store: &Store) -> Vec<String> {
+    store
+        .events(None)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| {
+            format!(
+                "{} {}: {} -> {}",
+                e.package,
+                e.subject,
+                e.from_state.unwrap_or_default(),
+                e.to_state
+            )
+        })
+        .collect()
+}
+
+async fn scenario(url: &str) {
+    let now = chrono::Utc::now;
+    let store = Store::open(url).await.expect("open");
+    store
+        .register_destination("matrix:#room")
+        .await
+        .expect("destination");
+    store
+        .set_downstream_base("hs", Some("c9s"))
+        .await
+        .expect("base");
+    store
+        .apply_inventory("hs", &inventory(true), now())
+        .await
+        .expect("scan");
+
+    // First sync: a baseline, nothing announced.
+    store
+        .record_outcomes(
+            "github",
+            &[
+                ("o/r#1".into(), pr("open", false, None)),
+                ("o/r#2".into(), pr("open", false, None)),
+            ],
+            now(),
+        )
+        .await
+        .expect("obs");
+    store
+        .record_outcomes(
+            "bugzilla",
+            &[(
+                "2100001".into(),
+                obs(serde_json::json!({"status": "CLOSED", "resolution": "ERRATA"})),
+            )],
+            now(),
+        )
+        .await
+        .expect("obs");
+    assert!(events(&store).await.is_empty());
+    store.mark_synced(now()).await.expect("baseline");
+
+    // Every transition, each twice: the second time writes nothing.
+    let steps: Vec<(&str, &str, ItemOutcome, &str)> = vec![
+        (
+            "github",
+            "o/r#1",
+            pr("closed", true, Some("abc1234")),
+            "demo p1.patch: submitted -> merged",
+        ),
+        (
+            "github-release",
+            "o/r@abc1234",
+            obs(serde_json::json!({"tag": "v2.0"})),
+            "demo p1.patch: merged -> released",
+        ),
+        (
+            "koji",
+            "c9s/demo",
+            obs(
+                serde_json::json!({"tag": "c9s-candidate", "build": {"name": "demo", "epoch": null, "version": "2.1", "release": "1.el9", "nvr": "demo-2.1-1.el9"}}),
+            ),
+            "demo p1.patch: released -> droppable",
+        ),
+        (
+            "github",
+            "o/r#2",
+            pr("closed", false, None),
+            "demo p2.patch: submitted -> denied",
+        ),
+        (
+            "bugzilla",
+            "2100001",
+            obs(serde_json::json!({"status": "ASSIGNED"})),
+            "demo p3.patch: merged -> submitted",
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (source, item, outcome, event) in steps {
+        for _ in 0..2 {
+            store
+                .record_outcomes(source, &[(item.to_string(), outcome.clone())], now())
+                .await
+                .expect("obs");
+        }
+        expected.push(event.to_string());
+        assert_eq!(events(&store).await, expected, "after {source} {item}");
+    }
+    // A patch leaves dist-git (twice: the second scan has nothing to announce).
+    for _ in 0..2 {
+        store
+            .apply_inventory("hs", &inventory(false), now())
+            .await
+            .expect("scan");
+    }
+    expected.push("demo p3.patch: submitted -> dropped".into());
+    assert_eq!(events(&store).await, expected);
+
+    // One delivery per event for the registered destination, with its idempotency key.
+    let pending = store
+        .pending_deliveries("matrix:#room")
+        .await
+        .expect("outbox");
+    assert_eq!(pending.len(), expected.len());
+    assert!(
+        pending
+            .iter()
+            .all(|(key, id)| key == &format!("matrix:#room:event:{id}"))
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn transitions_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    scenario(&format!("sqlite://{}", dir.path().join("t.db").display())).await;
+}
+
+#[tokio::test]
+async fn transitions_on_postgres() {
+    scenario(&postgres_database().await).await;
+}
