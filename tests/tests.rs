@@ -5,6 +5,7 @@ mod bad_input;
 mod basedistro;
 mod bugzilla;
 mod config;
+mod crash;
 mod evr;
 mod faults;
 mod fedora_wiki;
