@@ -70,6 +70,12 @@ enum Command {
         /// The patch file name, or its number (`3` or `Patch3`).
         patch: String,
     },
+    /// Where is this fix: merged? in which upstream release? which of our patches carry it,
+    /// and what do the base distributions ship?
+    Whereis {
+        /// A PR/MR/commit URL, owner/repo#N, rhbz#N (or a bare bug number).
+        reference: String,
+    },
     /// The transitions forkdebt recorded (a patch became droppable, was dropped...).
     Events {
         /// Only events at or after this time (RFC 3339 or YYYY-MM-DD).

@@ -221,6 +221,40 @@ async fn merged_released_and_shipped_is_droppable_with_its_evidence() {
         "PR austinsasko/PyGithub#21 merged as 40abf8b -> first in v1.9 -> c9s ships demo-2.0-3.el9 >= 1.9 (repodata)"
     );
 
+    let whereis = forkdebt_ok(
+        dir.path(),
+        &[
+            "--config",
+            "forkdebt.toml",
+            "whereis",
+            "https://github.com/austinsasko/PyGithub/pull/21",
+        ],
+    );
+    assert!(
+        whereis
+            .contains("merged on 2020-12-11T22:17:20Z as 40abf8b68f4c86d0001cc9a03f19cf8f1bd018e1"),
+        "{whereis}"
+    );
+    assert!(
+        whereis.contains("first upstream release with it: v1.9"),
+        "{whereis}"
+    );
+    assert!(
+        whereis.contains("carried by demo p0.patch (hs, 1.0-1.hs)")
+            && whereis.contains("c9s ships demo-2.0-3.el9 (repodata)"),
+        "{whereis}"
+    );
+    let short = forkdebt_ok(
+        dir.path(),
+        &[
+            "--config",
+            "forkdebt.toml",
+            "whereis",
+            "MarcoFalke/PyGithub#1",
+        ],
+    );
+    assert!(short.contains("closed without merging"), "{short}");
+
     // Exactly one event, written with the observation that caused it; syncing again adds none.
     let events = forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "events"]);
     assert_eq!(events.lines().count(), 1, "{events}");

@@ -7,6 +7,7 @@ mod scan;
 mod show;
 mod sources;
 mod sync;
+mod whereis;
 mod why;
 
 use crate::{Cli, Command};
@@ -90,5 +91,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources => sources::run(&ctx).await,
         Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
         Command::Events { since } => events::run(&ctx, since).await,
+        Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
     }
 }
