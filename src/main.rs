@@ -76,6 +76,15 @@ enum Command {
         /// A PR/MR/commit URL, owner/repo#N, rhbz#N (or a bare bug number).
         reference: String,
     },
+    /// The Fedora Changes we follow: where they stand, what they concern.
+    Changes {
+        /// Only Changes accepted for (or deferred to) this Fedora release.
+        #[arg(long)]
+        release: Option<u32>,
+        /// Only this state: announced, ready-for-fesco, accepted, testable, code-complete, landed, deferred, withdrawn.
+        #[arg(long)]
+        state: Option<String>,
+    },
     /// The transitions forkdebt recorded (a patch became droppable, was dropped...).
     Events {
         /// Only events at or after this time (RFC 3339 or YYYY-MM-DD).

@@ -185,6 +185,70 @@ async fn scenario(url: &str) {
     expected.push("demo p3.patch: submitted -> dropped".into());
     assert_eq!(events(&store).await, expected);
 
+    // Fedora Changes: accepted (first seen: silent), testable, code complete, landed; and a
+    // deferral. Each twice, announced once.
+    let wiki = |tracker: u32, cats: &[&str]| {
+        obs(
+            serde_json::json!({"page": {"targeted_release": 42, "categories": ["SystemWideChange"],
+            "tracker_bug": format!("https://bugzilla.redhat.com/show_bug.cgi?id={tracker}")}, "status_categories": cats}),
+        )
+    };
+    store
+        .record_outcomes(
+            "fedora_wiki",
+            &[
+                ("Changes/X".into(), wiki(2300001, &["ChangeAcceptedF42"])),
+                ("Changes/Y".into(), wiki(2300002, &["ChangeAcceptedF42"])),
+            ],
+            now(),
+        )
+        .await
+        .expect("obs");
+    assert_eq!(
+        events(&store).await,
+        expected,
+        "a Change seen for the first time is announced as nothing"
+    );
+    let bug = |status: &str, resolution: &str| {
+        obs(serde_json::json!({"status": status, "resolution": resolution}))
+    };
+    let steps: Vec<(&str, &str, ItemOutcome, &str)> = vec![
+        (
+            "bugzilla",
+            "2300001",
+            bug("MODIFIED", ""),
+            " Changes/X: accepted-f42 -> testable-f42",
+        ),
+        (
+            "bugzilla",
+            "2300001",
+            bug("ON_QA", ""),
+            " Changes/X: testable-f42 -> code-complete-f42",
+        ),
+        (
+            "bugzilla",
+            "2300001",
+            bug("CLOSED", "CURRENTRELEASE"),
+            " Changes/X: code-complete-f42 -> landed-f42",
+        ),
+        (
+            "fedora_wiki",
+            "Changes/Y",
+            wiki(2300002, &["ChangeAcceptedF43"]),
+            " Changes/Y: accepted-f42 -> deferred-f43",
+        ),
+    ];
+    for (source, item, outcome, event) in steps {
+        for _ in 0..2 {
+            store
+                .record_outcomes(source, &[(item.to_string(), outcome.clone())], now())
+                .await
+                .expect("obs");
+        }
+        expected.push(event.to_string());
+        assert_eq!(events(&store).await, expected, "after {source} {item}");
+    }
+
     // One delivery per event for the registered destination, with its idempotency key.
     let pending = store
         .pending_deliveries("matrix:#room")

@@ -49,3 +49,13 @@ CREATE TABLE outbox (
     attempts BIGINT NOT NULL DEFAULT 0,
     last_error TEXT
 );
+
+-- The current status of each tracked Fedora Change (`accepted-f42`, `landed-f42`...).
+CREATE TABLE change_states (
+    title TEXT PRIMARY KEY,
+    state_key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    release_nn BIGINT,
+    evidence TEXT NOT NULL,
+    decided_at TEXT NOT NULL
+);

@@ -7,9 +7,10 @@ use forkdebt_core::store::{SourceRun, Store};
 use std::time::Duration;
 
 /// Every source name `--source` accepts, in the order a sync runs them.
+/// The wiki first: its Change pages name the tracker bugs the Bugzilla step then asks about.
 pub const SOURCES: [&str; 7] = [
-    "bugzilla",
     "fedora_wiki",
+    "bugzilla",
     "pagure",
     "gitlab",
     "github",

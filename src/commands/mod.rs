@@ -1,5 +1,6 @@
 //! One file per subcommand; this module resolves the configuration and the database they share.
 
+mod changes;
 mod demo;
 mod events;
 mod report;
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources => sources::run(&ctx).await,
         Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
         Command::Events { since } => events::run(&ctx, since).await,
+        Command::Changes { release, state } => changes::run(&ctx, release, state).await,
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
     }
 }

@@ -414,3 +414,113 @@ pub(crate) async fn write_event(
     }
     Ok(id)
 }
+
+/// Decides every tracked Fedora Change again (wiki observation + tracker bug); writes changed
+/// statuses and, once a sync has completed before, a `change-state` event for each change.
+pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usize> {
+    let wiki = sqlx::query("SELECT item, data FROM observations WHERE source = 'fedora_wiki' AND data IS NOT NULL AND item LIKE 'Changes/%'")
+        .fetch_all(&mut **tx)
+        .await
+        .ctx("loading Change observations")?;
+    if wiki.is_empty() {
+        return Ok(0);
+    }
+    let bugs: HashMap<String, serde_json::Value> = sqlx::query(
+        "SELECT item, data FROM observations WHERE source = 'bugzilla' AND data IS NOT NULL",
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .ctx("loading bugs")?
+    .iter()
+    .filter_map(|r| {
+        let item: String = r.try_get("item").ok()?;
+        let data: String = r.try_get("data").ok()?;
+        Some((item, serde_json::from_str(&data).ok()?))
+    })
+    .collect();
+    let announce = sqlx::query("SELECT 1 FROM downstreams WHERE synced_at IS NOT NULL")
+        .fetch_optional(&mut **tx)
+        .await
+        .ctx("checking the baseline")?
+        .is_some();
+    let destinations: Vec<String> = sqlx::query("SELECT name FROM destinations ORDER BY name")
+        .fetch_all(&mut **tx)
+        .await
+        .ctx("loading destinations")?
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .collect();
+    let mut events = 0;
+    for r in wiki {
+        let title: String = r.try_get("item").ctx("reading Changes")?;
+        let data: String = r.try_get("data").ctx("reading Changes")?;
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&data) else {
+            continue;
+        };
+        let tracker = v["page"]["tracker_bug"]
+            .as_str()
+            .and_then(crate::change::tracker_id);
+        let bug = tracker.as_ref().and_then(|t| bugs.get(t));
+        let t = bug.and_then(|b| {
+            b["status"]
+                .as_str()
+                .map(|s| (s, b["resolution"].as_str().filter(|x| !x.is_empty())))
+        });
+        let st = crate::change::status(&v, t);
+        let key = st.key();
+        let before: Option<String> =
+            sqlx::query("SELECT state_key FROM change_states WHERE title = $1")
+                .bind(title.clone())
+                .fetch_optional(&mut **tx)
+                .await
+                .ctx("loading a Change status")?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .ctx("reading a Change status")?;
+        if before.as_deref() == Some(key.as_str()) {
+            continue;
+        }
+        let evidence = serde_json::to_string(
+            &st.evidence
+                .iter()
+                .map(|e| verdict::Hop {
+                    text: e.clone(),
+                    url: None,
+                    at: None,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "INSERT INTO change_states (title, state_key, state, release_nn, evidence, decided_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (title) DO UPDATE SET state_key = excluded.state_key, state = excluded.state, \
+             release_nn = excluded.release_nn, evidence = excluded.evidence, decided_at = excluded.decided_at",
+        )
+        .bind(title.clone())
+        .bind(key.clone())
+        .bind(st.state.clone())
+        .bind(st.release.map(i64::from))
+        .bind(evidence.clone())
+        .bind(now.to_string())
+        .execute(&mut **tx)
+        .await
+        .ctx("recording a Change status")?;
+        if let Some(from) = before.filter(|_| announce) {
+            write_event(
+                tx,
+                "",
+                "",
+                &title,
+                "change-state",
+                Some(&from),
+                &key,
+                &evidence,
+                now,
+                &destinations,
+            )
+            .await?;
+            events += 1;
+        }
+    }
+    Ok(events)
+}

@@ -49,6 +49,30 @@ impl Store {
             .collect()
     }
 
+    /// The tracked Fedora Changes: `(title, state, release, evidence chain, decided at)`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn change_states(
+        &self,
+    ) -> Result<Vec<(String, String, Option<i64>, String, String)>> {
+        let rows = sqlx::query("SELECT title, state, release_nn, evidence, decided_at FROM change_states ORDER BY title")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("loading Change states")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("title").ctx("reading Change states")?,
+                    r.try_get("state").ctx("reading Change states")?,
+                    r.try_get("release_nn").ctx("reading Change states")?,
+                    r.try_get("evidence").ctx("reading Change states")?,
+                    r.try_get("decided_at").ctx("reading Change states")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Registers a delivery destination: every later event gets an outbox row for it.
     ///
     /// # Errors

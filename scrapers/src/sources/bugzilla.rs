@@ -282,7 +282,7 @@ impl Bugzilla {
     /// Refreshes every Red Hat bug the inventory refers to.
     pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
         let mut run = SourceRun::default();
-        let ids = match store
+        let mut ids = match store
             .reference_ids(forkdebt_core::model::RefKind::Rhbz)
             .await
         {
@@ -292,6 +292,15 @@ impl Bugzilla {
                 return run;
             }
         };
+        // The tracker bugs of the Fedora Changes we follow tell where those Changes stand.
+        if let Ok(changes) = store.observations("fedora_wiki").await {
+            ids.extend(changes.values().filter_map(|o| {
+                let v: serde_json::Value = serde_json::from_str(o.data.as_deref()?).ok()?;
+                forkdebt_core::change::tracker_id(v["page"]["tracker_bug"].as_str()?)
+            }));
+            ids.sort();
+            ids.dedup();
+        }
         let known = match store.observations(SOURCE).await {
             Ok(k) => k,
             Err(e) => {
