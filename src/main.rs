@@ -2,6 +2,9 @@
 //! with it. `main` only parses arguments, runs one command and maps the result to an exit code.
 
 mod commands;
+// The demo serves recorded responses with it; tests and benches use its fault modes too.
+#[allow(dead_code)]
+mod httpd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -218,16 +218,40 @@ fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
     let sample = sample_distgit();
     let args = ["demo", "--sample", sample.to_str().expect("utf-8")];
     let first = forkdebt_ok(dir.path(), &args);
+    // The sample dist-git plus the package whose upstream answers are recorded.
     assert!(
-        first.contains("12 packages, 63 carried patches, 2 policy deviations"),
+        first.contains("13 packages, 66 carried patches, 2 policy deviations"),
         "{first}"
     );
-    assert!(first.contains("total (12 packages)"), "{first}");
+    assert!(first.contains("total (13 packages)"), "{first}");
     assert!(
         first.contains("openssh openssh-8.7p1-scp-remote-to-remote.patch: #35"),
         "{first}"
     );
-    assert!(first.contains("Patch2: 16803.patch  [merged]"), "{first}");
+    // Droppable patches with their evidence, and the event that announced it.
+    let chain = "PR austinsasko/PyGithub#21 merged as 40abf8b -> first in v1.54 -> c9s ships python-github-1.55-1.el9 >= 1.54 (repodata)";
+    assert!(
+        first.contains(&format!(
+            "python-github 0001-fix-pagination-of-review-comments.patch: {chain}"
+        )),
+        "{first}"
+    );
+    assert!(first.contains("0002-retry-on-secondary-rate-limit.patch: denied (PR MarcoFalke/PyGithub#1 closed without merging)"), "{first}");
+    assert!(
+        first.contains(
+            "0003-small-fixes-for-python-3.patch: submitted (PR PyGithub/PyGithub#1171 is open)"
+        ),
+        "{first}"
+    );
+    let events: Vec<&str> = first
+        .split("== Events a maintainer is told about")
+        .nth(1)
+        .expect("events")
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(events.len(), 1, "{first}");
+    assert!(events[0].contains("released -> droppable"), "{first}");
     assert_eq!(
         forkdebt_ok(dir.path(), &args).lines().count(),
         first.lines().count(),

@@ -12,6 +12,8 @@ mod fedora_wiki;
 mod forges;
 mod github;
 mod history;
+#[path = "../src/httpd.rs"]
+#[allow(dead_code)]
 mod httpd;
 mod sample;
 mod scan;

@@ -1,30 +1,102 @@
 //! `forkdebt demo`: the offline quick start. Scans the sample dist-git shipped in the
-//! repository into a fresh SQLite file and shows what a maintainer would look at first.
-//! It grows with the project: upstream sync and verdicts join it as they land.
+//! repository into a fresh SQLite file, serves recorded upstream responses on 127.0.0.1,
+//! syncs against them twice ("today" and "a release later"), and shows what a maintainer
+//! would be told: the debt, which patches can be dropped and why, and the events.
+//!
+//! Served as recorded (sample/recorded/, copied verbatim from the shared fixtures): three
+//! GitHub pull requests. Generated here, and labelled so: the tag list and compare answers
+//! of the fork, and the base distribution's repository.
 
 use super::Context;
+use crate::httpd::{Handler, Reply, Request, Server};
 use anyhow::{Context as _, bail};
+use forkdebt_core::config::Config;
 use forkdebt_core::inventory::{self, ScanOptions};
-use forkdebt_core::model::RefKind;
+use forkdebt_core::model::{PatchState, RefKind};
 use forkdebt_core::report;
 use forkdebt_core::store::Store;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 /// The demo's own database, rebuilt on every run so its output is always the same.
 const DEMO_DB_FILE: &str = "forkdebt-demo.db";
 
-fn default_sample() -> PathBuf {
-    let local = PathBuf::from("sample/distgit");
-    if local.is_dir() {
+fn repo_dir(rel: &str) -> PathBuf {
+    let local = PathBuf::from(rel);
+    if local.exists() {
         return local;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample/distgit")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A primary.xml.gz in which the base distribution ships `python-github` at `version`.
+fn primary(version: &str) -> anyhow::Result<Vec<u8>> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    write!(
+        gz,
+        "<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\
+         <package type=\"rpm\"><name>python-github</name><arch>src</arch><version epoch=\"0\" ver=\"{version}\" rel=\"1.el9\"/></package></metadata>"
+    )?;
+    Ok(gz.finish()?)
+}
+
+fn handler(recorded: PathBuf, shipped: Arc<Mutex<Vec<u8>>>) -> Handler {
+    Arc::new(move |req: &Request| {
+        let file = match req.path.as_str() {
+            "/repos/austinsasko/PyGithub/pulls/21" => {
+                Some("pull_austinsasko_PyGithub_21_merged.json")
+            }
+            "/repos/MarcoFalke/PyGithub/pulls/1" => {
+                Some("pull_MarcoFalke_PyGithub_1_closed_not_merged.json")
+            }
+            "/repos/PyGithub/PyGithub/pulls/1171" => Some("pull_PyGithub_PyGithub_1171_open.json"),
+            _ => None,
+        };
+        if let Some(f) = file {
+            return match std::fs::read(recorded.join("github").join(f)) {
+                Ok(body) => Reply::json(body),
+                Err(_) => Reply::status(404, &[], "{\"message\":\"Not Found\"}"),
+            };
+        }
+        if req.path == "/repos/austinsasko/PyGithub/tags" {
+            return Reply::json(
+                br#"[{"name":"v1.55"},{"name":"v1.54"},{"name":"v1.53"}]"#.to_vec(),
+            );
+        }
+        if let Some(rest) = req
+            .path
+            .strip_prefix("/repos/austinsasko/PyGithub/compare/")
+        {
+            // The merge (December 2020) is first released in v1.54.
+            let contains = !rest.starts_with("v1.53...");
+            let status = if contains { "behind" } else { "ahead" };
+            return Reply::json(
+                format!(r#"{{"status":"{status}","ahead_by":0,"behind_by":1,"total_commits":0}}"#)
+                    .into_bytes(),
+            );
+        }
+        match req.path.as_str() {
+            "/repo/repodata/repomd.xml" => {
+                let len = shipped.lock().map(|p| p.len()).unwrap_or(0);
+                Reply::json(format!(
+                    "<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>{len}</revision><data type=\"primary\">\
+                     <location href=\"repodata/{len}-primary.xml.gz\"/></data></repomd>"
+                ).into_bytes())
+            }
+            p if p.starts_with("/repo/repodata/") => {
+                Reply::json(shipped.lock().map(|p| p.clone()).unwrap_or_default())
+            }
+            _ => Reply::status(404, &[], "{\"message\":\"Not Found\"}"),
+        }
+    })
 }
 
 pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let sample = sample.unwrap_or_else(default_sample);
-    if !sample.is_dir() {
+    let sample = sample.unwrap_or_else(|| repo_dir("sample/distgit"));
+    let recorded = repo_dir("sample/recorded");
+    if !sample.is_dir() || !recorded.is_dir() {
         bail!(
             "{}: the sample dist-git is not there (run from the repository, or pass --sample DIR)",
             sample.display()
@@ -33,16 +105,30 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{DEMO_DB_FILE}{suffix}"));
     }
+    let shipped = Arc::new(Mutex::new(primary("1.53")?));
+    let server = Server::start(handler(recorded.clone(), shipped.clone())).await;
     let url = format!("sqlite://{DEMO_DB_FILE}");
+    let config = Config::parse(
+        &format!(
+            "database = \"{url}\"\ncontact = \"mailto:demo@example.org\"\n\
+             [[downstream]]\nname = \"demo\"\nbase = \"c9s\"\n\
+             [[distro]]\nname = \"c9s\"\nrepodata_url = \"{u}/repo\"\n\
+             [sources]\nmin_interval_ms = 0\nmax_retries = 0\ntimeout_secs = 10\n[sources.github]\nurl = \"{u}\"\n",
+            u = server.url
+        ),
+        "demo configuration",
+    )?;
     let store = Store::open(&url).await?;
     println!(
-        "== Scanning {} (offline, into {DEMO_DB_FILE})\n",
-        sample.display()
+        "== 1. Scan: {} and {} (offline, into {DEMO_DB_FILE})\n",
+        sample.display(),
+        recorded.join("distgit").display()
     );
-    let roots = vec![sample.clone()];
+    let roots = vec![sample.clone(), recorded.join("distgit")];
     let inv = tokio::task::spawn_blocking(move || inventory::scan(&roots, &ScanOptions::default()))
         .await
         .context("the scan stopped unexpectedly")?;
+    store.set_downstream_base("demo", Some("c9s")).await?;
     let s = store
         .apply_inventory("demo", &inv, chrono::Utc::now())
         .await?;
@@ -58,14 +144,9 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         "== Fork debt per package\n\n{}\n",
         report::table_text(&packages)
     );
-
-    let all: Vec<_> = packages
+    let ambiguous: Vec<String> = packages
         .iter()
         .flat_map(|p| p.carried().map(move |x| (p, x)))
-        .collect();
-    let refs: usize = all.iter().map(|(_, x)| x.patch.refs.len()).sum();
-    let ambiguous: Vec<String> = all
-        .iter()
         .flat_map(|(p, x)| {
             x.patch
                 .refs
@@ -83,17 +164,110 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         })
         .collect();
     println!(
-        "== {refs} upstream references found; {} ambiguous, kept rather than guessed:",
+        "== References the context does not settle ({}), kept rather than guessed:",
         ambiguous.len()
     );
     for a in &ambiguous {
         println!("{a}");
     }
-    println!("\n== One package in detail: forkdebt show systemd\n");
-    if let Some(p) = packages.iter().find(|p| p.package.name == "systemd") {
-        print!("{}", report::show_text(p));
+
+    let sources = vec!["github".to_string(), "repodata".to_string()];
+    let quiet = |_: &str| {};
+    println!(
+        "\n== 2. Sync with GitHub (recorded answers) and the base distribution, served on {}",
+        server.url
+    );
+    let results = forkdebt_scrapers::sync::run(&store, &config, &sources, &quiet).await?;
+    print_results(&results);
+    println!("   (the first sync is the baseline: nothing old is announced)");
+
+    // "A release later": the base distribution now ships 1.55.
+    if let Ok(mut p) = shipped.lock() {
+        *p = primary("1.55")?;
     }
-    println!("\nNext: forkdebt --database {url} report --format json | show PACKAGE");
+    println!("\n== 3. A release later, c9s ships python-github 1.55; sync again");
+    let results = forkdebt_scrapers::sync::run(&store, &config, &sources, &quiet).await?;
+    print_results(&results);
+
+    let ctx = Context {
+        config,
+        database: url.clone(),
+    };
+    let packages = store.load_packages(Some("demo"), None).await?;
+    let verdicts = ctx.verdicts(&store, &packages).await?;
+    println!("\n== Droppable patches, with their evidence");
+    for p in &packages {
+        for sp in p.carried() {
+            if let Some(v) = verdicts.get(&(
+                p.downstream.clone(),
+                p.package.name.clone(),
+                sp.patch.file.clone(),
+            )) {
+                if v.state == PatchState::Droppable {
+                    let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
+                    println!(
+                        "  {} {}: {}",
+                        p.package.name,
+                        sp.patch.file,
+                        chain.join(" -> ")
+                    );
+                }
+            }
+        }
+    }
+    println!("\n== The other patches of python-github");
+    for p in packages
+        .iter()
+        .filter(|p| p.package.name == "python-github")
+    {
+        for sp in p.carried() {
+            if let Some(v) = verdicts.get(&(
+                p.downstream.clone(),
+                p.package.name.clone(),
+                sp.patch.file.clone(),
+            )) {
+                if v.state != PatchState::Droppable {
+                    let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
+                    println!("  {}: {} ({})", sp.patch.file, v.state, chain.join(" -> "));
+                }
+            }
+        }
+    }
+    println!("\n== Events a maintainer is told about");
+    for e in store.events(None).await? {
+        let chain: Vec<forkdebt_core::verdict::Hop> =
+            serde_json::from_str(&e.evidence).unwrap_or_default();
+        let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
+        println!(
+            "  {} {}: {} -> {} ({})",
+            e.package,
+            e.subject,
+            e.from_state.as_deref().unwrap_or("-"),
+            e.to_state,
+            chain.join(" -> ")
+        );
+    }
+    println!(
+        "\nNext: forkdebt --database {url} why python-github 1 | report --format json | events | show PACKAGE"
+    );
     store.close().await;
+    drop(server);
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_results(results: &[forkdebt_scrapers::sync::SourceResult]) {
+    for r in results {
+        println!(
+            "   {:9} {} items, {} requests, {} not modified{}",
+            r.source,
+            r.run.items,
+            r.run.requests,
+            r.run.not_modified,
+            r.run
+                .error
+                .as_ref()
+                .map(|e| format!(", error: {e}"))
+                .unwrap_or_default()
+        );
+    }
 }
