@@ -195,43 +195,40 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     };
     let packages = store.load_packages(Some("demo"), None).await?;
     let verdicts = ctx.verdicts(&store, &packages).await?;
+    let decided = |name: Option<&str>| {
+        packages
+            .iter()
+            .filter(move |p| name.is_none_or(|n| p.package.name == n))
+            .flat_map(|p| p.carried().map(move |sp| (p, sp)))
+            .filter_map(|(p, sp)| {
+                let v = verdicts.get(&(
+                    p.downstream.clone(),
+                    p.package.name.clone(),
+                    sp.patch.file.clone(),
+                ))?;
+                let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
+                Some((
+                    p.package.name.clone(),
+                    sp.patch.file.clone(),
+                    v.state,
+                    chain.join(" -> "),
+                ))
+            })
+            .collect::<Vec<_>>()
+    };
     println!("\n== Droppable patches, with their evidence");
-    for p in &packages {
-        for sp in p.carried() {
-            if let Some(v) = verdicts.get(&(
-                p.downstream.clone(),
-                p.package.name.clone(),
-                sp.patch.file.clone(),
-            )) {
-                if v.state == PatchState::Droppable {
-                    let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
-                    println!(
-                        "  {} {}: {}",
-                        p.package.name,
-                        sp.patch.file,
-                        chain.join(" -> ")
-                    );
-                }
-            }
-        }
+    for (package, file, _, chain) in decided(None)
+        .into_iter()
+        .filter(|d| d.2 == PatchState::Droppable)
+    {
+        println!("  {package} {file}: {chain}");
     }
     println!("\n== The other patches of python-github");
-    for p in packages
-        .iter()
-        .filter(|p| p.package.name == "python-github")
+    for (_, file, state, chain) in decided(Some("python-github"))
+        .into_iter()
+        .filter(|d| d.2 != PatchState::Droppable)
     {
-        for sp in p.carried() {
-            if let Some(v) = verdicts.get(&(
-                p.downstream.clone(),
-                p.package.name.clone(),
-                sp.patch.file.clone(),
-            )) {
-                if v.state != PatchState::Droppable {
-                    let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
-                    println!("  {}: {} ({})", sp.patch.file, v.state, chain.join(" -> "));
-                }
-            }
-        }
+        println!("  {file}: {state} ({chain})");
     }
     println!("\n== Events a maintainer is told about");
     for e in store.events(None).await? {
