@@ -425,19 +425,20 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
     if wiki.is_empty() {
         return Ok(0);
     }
-    let bugs: HashMap<String, serde_json::Value> = sqlx::query(
-        "SELECT item, data FROM observations WHERE source = 'bugzilla' AND data IS NOT NULL",
-    )
-    .fetch_all(&mut **tx)
-    .await
-    .ctx("loading bugs")?
-    .iter()
-    .filter_map(|r| {
-        let item: String = r.try_get("item").ok()?;
-        let data: String = r.try_get("data").ok()?;
-        Some((item, serde_json::from_str(&data).ok()?))
-    })
-    .collect();
+    // Only the tracker bugs of these Changes.
+    let trackers: BTreeSet<String> = wiki
+        .iter()
+        .filter_map(|r| {
+            let data: String = r.try_get("data").ok()?;
+            let v: serde_json::Value = serde_json::from_str(&data).ok()?;
+            crate::change::tracker_id(v["page"]["tracker_bug"].as_str()?)
+        })
+        .collect();
+    let bugs: HashMap<String, serde_json::Value> = load(tx, "bugzilla", &trackers)
+        .await?
+        .into_iter()
+        .filter_map(|(k, o)| Some((k, serde_json::from_str(o.data.as_deref()?).ok()?)))
+        .collect();
     let announce = sqlx::query("SELECT 1 FROM downstreams WHERE synced_at IS NOT NULL")
         .fetch_optional(&mut **tx)
         .await
@@ -449,6 +450,19 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
         .ctx("loading destinations")?
         .iter()
         .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .collect();
+    // Every stored status in one query, not one per Change.
+    let known: HashMap<String, String> = sqlx::query("SELECT title, state_key FROM change_states")
+        .fetch_all(&mut **tx)
+        .await
+        .ctx("loading Change statuses")?
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.try_get::<String, _>(0).ok()?,
+                r.try_get::<String, _>(1).ok()?,
+            ))
+        })
         .collect();
     let mut events = 0;
     for r in wiki {
@@ -468,15 +482,7 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
         });
         let st = crate::change::status(&v, t);
         let key = st.key();
-        let before: Option<String> =
-            sqlx::query("SELECT state_key FROM change_states WHERE title = $1")
-                .bind(title.clone())
-                .fetch_optional(&mut **tx)
-                .await
-                .ctx("loading a Change status")?
-                .map(|r| r.try_get(0))
-                .transpose()
-                .ctx("reading a Change status")?;
+        let before = known.get(&title).cloned();
         if before.as_deref() == Some(key.as_str()) {
             continue;
         }
