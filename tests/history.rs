@@ -149,6 +149,31 @@ async fn history_records_the_trend_and_dates_patches_from_their_first_commit() {
     assert_eq!(first_seen("b.patch"), "2024-01-10T10:00:00Z");
     assert_eq!(first_seen("c.patch"), "2024-02-10T10:00:00Z");
 
+    // The debt trend reaches back before the first scan through the history.
+    let days: Vec<String> = ["2024-01-15", "2024-02-15", "2024-03-07"]
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        store.debt_trend("default", &days).await.expect("trend"),
+        vec![Some(2), Some(3), Some(2)]
+    );
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        store.debt_trend("default", &[today]).await.expect("trend"),
+        vec![Some(carried.len() as i64)],
+        "today: the snapshot"
+    );
+    let table = forkdebt_ok(dir.path(), &["--database", &db, "report"]);
+    assert!(
+        table.contains("default: carried patches over 12 weeks"),
+        "{table}"
+    );
+    assert_eq!(
+        forkdebt_core::store::sparkline(&[Some(1), None, Some(8), Some(1)]),
+        "▁ █▁"
+    );
+
     // Walking again adds nothing.
     let again = forkdebt_ok(
         dir.path(),

@@ -59,3 +59,16 @@ CREATE TABLE change_states (
     evidence TEXT NOT NULL,
     decided_at TEXT NOT NULL
 );
+
+-- The fork-debt metric, one row per downstream, day and package (the latest of the day wins).
+CREATE TABLE debt_snapshots (
+    downstream TEXT NOT NULL,
+    day TEXT NOT NULL,
+    package TEXT NOT NULL,
+    carried BIGINT NOT NULL,
+    droppable BIGINT NOT NULL,
+    local_only BIGINT NOT NULL,
+    lines BIGINT NOT NULL,
+    oldest TEXT,
+    PRIMARY KEY (downstream, day, package)
+);

@@ -170,6 +170,8 @@ pub async fn run(
     }
     // The first completed sync is the baseline; later changes are announced.
     store.mark_synced(chrono::Utc::now()).await?;
+    // Today's point of the fork-debt trend, with the verdicts this sync decided.
+    store.snapshot_debt(chrono::Utc::now()).await?;
     Ok(results)
 }
 

@@ -24,6 +24,27 @@ pub async fn run(
                 println!("Nothing scanned yet: run `forkdebt scan DIR`.");
             } else {
                 println!("{}", report::table_text(&packages));
+                // The trend: carried patches at the end of each of the last 12 weeks.
+                let today = chrono::Utc::now().date_naive();
+                let days: Vec<String> = (0..12)
+                    .rev()
+                    .map(|w| {
+                        (today - chrono::Duration::weeks(w))
+                            .format("%Y-%m-%d")
+                            .to_string()
+                    })
+                    .collect();
+                let mut downstreams: Vec<&str> =
+                    packages.iter().map(|p| p.downstream.as_str()).collect();
+                downstreams.dedup();
+                for ds in downstreams {
+                    let trend = store.debt_trend(ds, &days).await?;
+                    let now = trend.last().copied().flatten().unwrap_or(0);
+                    println!(
+                        "{ds}: carried patches over 12 weeks {} ({now} now)",
+                        forkdebt_core::store::sparkline(&trend)
+                    );
+                }
             }
         }
         Format::Markdown => print!("{}", report::markdown(&packages)),

@@ -96,6 +96,7 @@ pub async fn run(
             }
         }
     }
+    store.snapshot_debt(chrono::Utc::now()).await?;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,7 @@
 //! - [`engine`]: verdicts decided again inside every observation and scan transaction,
 //!   with their events and outbox rows; [`events`]: reading them back.
 
+mod debt;
 mod engine;
 mod events;
 mod history;
@@ -22,6 +23,7 @@ mod inventory;
 mod read;
 mod sync;
 
+pub use debt::sparkline;
 pub use events::EventRow;
 pub use inventory::ScanSummary;
 pub use read::{StoredPackage, StoredPatch};
