@@ -168,6 +168,14 @@ async fn story(url: &str) {
             .expect("history again"),
         0
     );
+    // The daily debt snapshot (an aggregate statement: checked on both backends).
+    assert_eq!(
+        store
+            .snapshot_debt(at("2026-01-03T12:00:00Z"))
+            .await
+            .expect("snapshot"),
+        11
+    );
     let h = store.history("hyperscale").await.expect("read");
     assert_eq!(h.iter().map(|p| p.patches).collect::<Vec<_>>(), vec![1, 2]);
     let sd = &store

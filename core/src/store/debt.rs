@@ -11,63 +11,28 @@ impl Store {
     ///
     /// # Errors
     /// A database error.
-    pub async fn snapshot_debt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
-        let day = now.format("%Y-%m-%d").to_string();
-        let packages = self.load_packages(None, None).await?;
-        let verdicts: std::collections::HashMap<(String, String, String), String> = sqlx::query(
-            "SELECT d.name, k.name, p.file, v.state FROM verdicts v JOIN patches p ON p.id = v.patch_id \
-             JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id",
+    pub async fn snapshot_debt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        // One statement: aggregates in SQL (CAST because PostgreSQL sums BIGINT to NUMERIC).
+        // Local-only here means "no reference at all", which is what the scan can tell.
+        let r = sqlx::query(
+            "INSERT INTO debt_snapshots (downstream, day, package, carried, droppable, local_only, lines, oldest) \
+             SELECT d.name, $1, k.name, COUNT(p.id), \
+             CAST(COALESCE(SUM(CASE WHEN v.state = 'droppable' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN p.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM patch_refs r WHERE r.patch_id = p.id) THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(p.lines_added + p.lines_removed), 0) AS BIGINT), MIN(p.first_seen) \
+             FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
+             LEFT JOIN patches p ON p.package_id = k.id AND p.dropped_at IS NULL \
+             LEFT JOIN verdicts v ON v.patch_id = p.id \
+             WHERE k.removed_at IS NULL GROUP BY d.name, k.name \
+             ON CONFLICT (downstream, day, package) DO UPDATE SET carried = excluded.carried, \
+             droppable = excluded.droppable, local_only = excluded.local_only, lines = excluded.lines, \
+             oldest = excluded.oldest",
         )
-        .fetch_all(&self.pool)
+        .bind(now.format("%Y-%m-%d").to_string())
+        .execute(&self.pool)
         .await
-        .ctx("loading verdicts")?
-        .iter()
-        .filter_map(|r| Some(((r.try_get(0).ok()?, r.try_get(1).ok()?, r.try_get(2).ok()?), r.try_get(3).ok()?)))
-        .collect();
-        let mut tx = self.pool.begin().await.ctx("starting a snapshot")?;
-        let mut n = 0;
-        for p in packages.iter().filter(|p| p.removed_at.is_none()) {
-            let carried: Vec<_> = p.carried().collect();
-            let droppable = carried
-                .iter()
-                .filter(|sp| {
-                    verdicts
-                        .get(&(
-                            p.downstream.clone(),
-                            p.package.name.clone(),
-                            sp.patch.file.clone(),
-                        ))
-                        .map(String::as_str)
-                        == Some("droppable")
-                })
-                .count();
-            let local = carried.iter().filter(|sp| sp.patch.is_local_only()).count();
-            let lines: u64 = carried
-                .iter()
-                .map(|sp| u64::from(sp.patch.lines_added) + u64::from(sp.patch.lines_removed))
-                .sum();
-            let oldest = carried.iter().map(|sp| sp.first_seen.clone()).min();
-            sqlx::query(
-                "INSERT INTO debt_snapshots (downstream, day, package, carried, droppable, local_only, lines, oldest) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (downstream, day, package) DO UPDATE SET \
-                 carried = excluded.carried, droppable = excluded.droppable, local_only = excluded.local_only, \
-                 lines = excluded.lines, oldest = excluded.oldest",
-            )
-            .bind(p.downstream.clone())
-            .bind(day.clone())
-            .bind(p.package.name.clone())
-            .bind(carried.len() as i64)
-            .bind(droppable as i64)
-            .bind(local as i64)
-            .bind(lines as i64)
-            .bind(oldest)
-            .execute(&mut *tx)
-            .await
-            .ctx("recording a snapshot")?;
-            n += 1;
-        }
-        tx.commit().await.ctx("committing a snapshot")?;
-        Ok(n)
+        .ctx("recording the debt snapshot")?;
+        Ok(r.rows_affected())
     }
 
     /// Carried patches of `downstream` on each of the `days` (YYYY-MM-DD, ascending): from the

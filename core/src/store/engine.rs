@@ -330,8 +330,11 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
         for c in &cands {
             let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
             let state = v.state.as_str();
-            let before = previous.get(&c.patch_id);
-            if before.map(String::as_str) == Some(state) {
+            // A patch without a stored verdict stands where its inventory puts it: verdicts
+            // equal to that are not stored (a first scan writes no verdict rows at all).
+            let inventory = c.patch.inventory_state().as_str().to_string();
+            let before = previous.get(&c.patch_id).unwrap_or(&inventory);
+            if before == state {
                 continue;
             }
             let evidence = serde_json::to_string(&v.evidence).unwrap_or_else(|_| "[]".into());
@@ -350,7 +353,7 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
             .execute(&mut **tx)
             .await
             .ctx("recording a verdict")?;
-            if let Some(from) = before.filter(|_| c.announce) {
+            if let Some(from) = Some(before.as_str()).filter(|_| c.announce) {
                 write_event(
                     tx,
                     &c.downstream,

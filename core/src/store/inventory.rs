@@ -388,9 +388,10 @@ impl Store {
                 .ctx("marking a patch dropped")?;
             // A decided patch leaving dist-git is a transition like any other.
             let row = sqlx::query(
-                "SELECT v.state, p.file, k.name FROM verdicts v JOIN patches p ON p.id = v.patch_id \
+                "SELECT COALESCE(v.state, p.state), p.file, k.name FROM patches p \
+                 LEFT JOIN verdicts v ON v.patch_id = p.id \
                  JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
-                 WHERE v.patch_id = $1 AND d.synced_at IS NOT NULL",
+                 WHERE p.id = $1 AND d.synced_at IS NOT NULL",
             )
             .bind(*id)
             .fetch_optional(&mut *tx)
