@@ -74,9 +74,20 @@ pub struct Server {
 }
 
 impl Server {
+    /// Starts the server (tests: a failure to bind fails the test).
     pub async fn start(handler: Handler) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        Server::try_start(handler)
+            .await
+            .expect("bind a local test server")
+    }
+
+    /// Starts the server on a free loopback port.
+    ///
+    /// # Errors
+    /// No port can be bound on 127.0.0.1.
+    pub async fn try_start(handler: Handler) -> std::io::Result<Server> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
         let log: Arc<Mutex<Vec<Request>>> = Arc::default();
         let task_log = log.clone();
         let task = tokio::spawn(async move {
@@ -140,7 +151,9 @@ impl Server {
                         body,
                         at: Instant::now(),
                     };
-                    log.lock().expect("log").push(req.clone());
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(req.clone());
                     match handler(&req) {
                         Reply::Send {
                             status,
@@ -171,15 +184,15 @@ impl Server {
                 });
             }
         });
-        Server { url, log, task }
+        Ok(Server { url, log, task })
     }
 
     pub fn requests(&self) -> Vec<Request> {
-        self.log.lock().expect("log").clone()
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn clear(&self) {
-        self.log.lock().expect("log").clear();
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 

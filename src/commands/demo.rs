@@ -106,7 +106,9 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         let _ = std::fs::remove_file(format!("{DEMO_DB_FILE}{suffix}"));
     }
     let shipped = Arc::new(Mutex::new(primary("1.53")?));
-    let server = Server::start(handler(recorded.clone(), shipped.clone())).await;
+    let server = Server::try_start(handler(recorded.clone(), shipped.clone()))
+        .await
+        .context("starting the local server that replays recorded answers")?;
     let url = format!("sqlite://{DEMO_DB_FILE}");
     let config = Config::parse(
         &format!(
