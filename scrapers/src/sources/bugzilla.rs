@@ -344,7 +344,7 @@ impl Bugzilla {
                         .iter()
                         .map(|id| (id.to_string(), ItemOutcome::Unchanged))
                         .collect();
-                    self.record(store, &outcomes, &mut run).await;
+                    super::record(store, SOURCE, &outcomes, &mut run).await;
                 }
                 Ok(Some(answer)) => {
                     let mut unchanged = Vec::new();
@@ -363,7 +363,7 @@ impl Bugzilla {
                             to_fetch.push(*id);
                         }
                     }
-                    self.record(store, &unchanged, &mut run).await;
+                    super::record(store, SOURCE, &unchanged, &mut run).await;
                 }
                 Err(e) => {
                     // Cannot tell what changed: fetch them in full instead (that may fail too,
@@ -413,26 +413,8 @@ impl Bugzilla {
                             .collect()
                     }
                 };
-            self.record(store, &outcomes, &mut run).await;
+            super::record(store, SOURCE, &outcomes, &mut run).await;
         }
         run
-    }
-
-    async fn record(&self, store: &Store, outcomes: &[(String, ItemOutcome)], run: &mut SourceRun) {
-        let failed: Vec<&String> = outcomes
-            .iter()
-            .filter_map(|(_, o)| match o {
-                ItemOutcome::Failed(e) => Some(e),
-                _ => None,
-            })
-            .collect();
-        // Item faults (a private bug) are counted; only a failed request fails the source.
-        run.errors += failed.len() as i64;
-        if let Err(e) = store
-            .record_outcomes(SOURCE, outcomes, chrono::Utc::now())
-            .await
-        {
-            run.error.get_or_insert(e.to_string());
-        }
     }
 }

@@ -476,16 +476,7 @@ impl FedoraWiki {
                     chunk.iter().map(|t| (t.clone(), ItemOutcome::Failed(e.clone()))).collect()
                 }
             };
-            run.errors += outcomes
-                .iter()
-                .filter(|(_, o)| matches!(o, ItemOutcome::Failed(_)))
-                .count() as i64;
-            if let Err(e) = store
-                .record_outcomes(SOURCE, &outcomes, chrono::Utc::now())
-                .await
-            {
-                run.error.get_or_insert(e.to_string());
-            }
+            super::record(store, SOURCE, &outcomes, &mut run).await;
         }
         // 3. Each configured release's ChangeSet.
         for r in &self.releases {

@@ -148,6 +148,26 @@ pub(crate) async fn sync_each(
     run
 }
 
+/// Records one batch of outcomes: failed items are counted (an item's fault does not fail
+/// the source), and a store error is the run's error.
+pub(crate) async fn record(
+    store: &Store,
+    source: &str,
+    outcomes: &[(String, ItemOutcome)],
+    run: &mut SourceRun,
+) {
+    run.errors += outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, ItemOutcome::Failed(_)))
+        .count() as i64;
+    if let Err(e) = store
+        .record_outcomes(source, outcomes, chrono::Utc::now())
+        .await
+    {
+        run.error.get_or_insert(e.to_string());
+    }
+}
+
 /// The host of a URL, lowercased.
 pub(crate) fn host_of(url: &str) -> Option<String> {
     url::Url::parse(url)

@@ -347,16 +347,7 @@ impl Repodata {
             },
             Err(e) => fail(&mut run, e.to_string()),
         };
-        run.errors += outcomes
-            .iter()
-            .filter(|(_, o)| matches!(o, ItemOutcome::Failed(_)))
-            .count() as i64;
-        if let Err(e) = store
-            .record_outcomes(SOURCE, &outcomes, chrono::Utc::now())
-            .await
-        {
-            run.error.get_or_insert(e.to_string());
-        }
+        super::record(store, SOURCE, &outcomes, &mut run).await;
         run
     }
 }
