@@ -188,8 +188,23 @@ pub fn build(
 /// The widest a rendered table may be: fits a 100-column terminal.
 pub const TABLE_WIDTH: u16 = 100;
 
-fn count(p: &StoredPackage, state: PatchState) -> usize {
-    p.carried().filter(|x| x.state == state).count()
+/// The packages with each carried patch's inventory state replaced by its verdict, so the
+/// table and Markdown say what JSON and `why` say.
+pub fn with_verdicts(packages: &[StoredPackage], verdicts: &Verdicts) -> Vec<StoredPackage> {
+    let mut out = packages.to_vec();
+    for sp in &mut out {
+        for p in sp.patches.iter_mut().filter(|p| p.dropped_at.is_none()) {
+            let key = (
+                sp.downstream.clone(),
+                sp.package.name.clone(),
+                p.patch.file.clone(),
+            );
+            if let Some(v) = verdicts.get(&key) {
+                p.state = v.state;
+            }
+        }
+    }
+    out
 }
 
 fn table() -> Table {
@@ -200,44 +215,119 @@ fn table() -> Table {
     t
 }
 
-/// One row per package: carried patches by state. Removed packages are left out; the
-/// downstream column only appears when there is more than one.
-pub fn table_text(packages: &[StoredPackage]) -> String {
+/// Days between a stored `YYYY-MM-DD...` date and `today`; `None` if it does not parse.
+fn age_days(first_seen: &str, today: chrono::NaiveDate) -> Option<i64> {
+    let day = chrono::NaiveDate::parse_from_str(first_seen.get(..10)?, "%Y-%m-%d").ok()?;
+    Some((today - day).num_days().max(0))
+}
+
+/// What a row counts: carried patches by where they stand, their size and the oldest's age.
+#[derive(Default)]
+struct Row {
+    carried: usize,
+    droppable: usize,
+    merged: usize,
+    sent: usize,
+    kept: usize,
+    unknown: usize,
+    lines: u64,
+    oldest_days: Option<i64>,
+}
+
+impl Row {
+    fn of(p: &StoredPackage, today: chrono::NaiveDate) -> Row {
+        let mut row = Row::default();
+        for x in p.carried() {
+            row.carried += 1;
+            match x.state {
+                PatchState::Droppable => row.droppable += 1,
+                PatchState::Merged | PatchState::Released => row.merged += 1,
+                PatchState::Submitted => row.sent += 1,
+                PatchState::NotSent | PatchState::Denied | PatchState::NotNeeded => row.kept += 1,
+                PatchState::Unknown | PatchState::Dropped => row.unknown += 1,
+            }
+            row.lines += u64::from(x.patch.lines_added) + u64::from(x.patch.lines_removed);
+            row.oldest_days = row.oldest_days.max(age_days(&x.first_seen, today));
+        }
+        row
+    }
+
+    fn add(&mut self, o: &Row) {
+        self.carried += o.carried;
+        self.droppable += o.droppable;
+        self.merged += o.merged;
+        self.sent += o.sent;
+        self.kept += o.kept;
+        self.unknown += o.unknown;
+        self.lines += o.lines;
+        self.oldest_days = self.oldest_days.max(o.oldest_days);
+    }
+
+    fn cells(&self) -> [String; 8] {
+        [
+            self.carried.to_string(),
+            self.droppable.to_string(),
+            self.merged.to_string(),
+            self.sent.to_string(),
+            self.kept.to_string(),
+            self.unknown.to_string(),
+            self.lines.to_string(),
+            self.oldest_days
+                .map(|d| format!("{d}d"))
+                .unwrap_or_default(),
+        ]
+    }
+}
+
+/// One row per package: carried patches by state (give it [`with_verdicts`] packages),
+/// lines changed and the oldest patch's age. "merged" is merged or released, "kept" is
+/// not sent, denied or not needed upstream. Removed packages are left out; the downstream
+/// column only appears when there is more than one.
+pub fn table_text(packages: &[StoredPackage], today: chrono::NaiveDate) -> String {
     let live: Vec<&StoredPackage> = packages.iter().filter(|p| p.removed_at.is_none()).collect();
     let several = live.iter().any(|p| p.downstream != live[0].downstream);
     let mut t = table();
     let mut header = vec![
-        "package", "evr", "carried", "local", "merged", "sent", "unknown", "dropped",
+        "package",
+        "evr",
+        "carried",
+        "droppable",
+        "merged",
+        "sent",
+        "kept",
+        "unknown",
+        "lines",
+        "oldest",
     ];
     if several {
         header.insert(0, "downstream");
     }
     t.set_header(header);
-    let mut totals = [0usize; 6];
+    let mut total = Row::default();
     for p in &live {
-        let carried = p.carried().count();
-        let local = p.carried().filter(|x| x.patch.is_local_only()).count();
-        let merged = count(p, PatchState::Merged);
-        let sent = count(p, PatchState::Submitted);
-        let unknown = count(p, PatchState::Unknown);
-        let dropped = p.patches.len() - carried;
-        let values = [carried, local, merged, sent, unknown, dropped];
-        for (t, v) in totals.iter_mut().zip(values) {
-            *t += v;
-        }
+        let r = Row::of(p, today);
+        total.add(&r);
         let mut row = vec![p.package.name.clone(), p.package.evr()];
         if several {
             row.insert(0, p.downstream.clone());
         }
-        row.extend(values.iter().map(ToString::to_string));
+        row.extend(r.cells());
         t.add_row(row);
     }
-    let mut row = vec![format!("total ({} packages)", live.len()), String::new()];
+    let mut row = vec!["total".to_string(), format!("{} packages", live.len())];
     if several {
         row.insert(0, String::new());
     }
-    row.extend(totals.iter().map(ToString::to_string));
+    row.extend(total.cells());
     t.add_row(row);
+    // Numbers right-aligned with one space before them: the table stays within 100
+    // columns with room for long EVRs like `2:9.0.2153-1.el9_4.hs`.
+    let first_number = if several { 3 } else { 2 };
+    let columns = t.column_count();
+    for (i, column) in t.column_iter_mut().enumerate().skip(first_number) {
+        column.set_cell_alignment(comfy_table::CellAlignment::Right);
+        column.set_padding((1, u16::from(i + 1 == columns)));
+    }
     t.to_string()
 }
 

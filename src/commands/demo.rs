@@ -13,7 +13,6 @@ use anyhow::{Context as _, bail};
 use forkdebt_core::config::Config;
 use forkdebt_core::inventory::{self, ScanOptions};
 use forkdebt_core::model::{PatchState, RefKind};
-use forkdebt_core::report;
 use forkdebt_core::store::Store;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -142,10 +141,6 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         s.warnings
     );
     let packages = store.load_packages(Some("demo"), None).await?;
-    println!(
-        "== Fork debt per package\n\n{}\n",
-        report::table_text(&packages)
-    );
     let ambiguous: Vec<String> = packages
         .iter()
         .flat_map(|p| p.carried().map(move |x| (p, x)))
@@ -246,6 +241,10 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
             chain.join(" -> ")
         );
     }
+    print!(
+        "\n== Fork debt per package, as decided\n\n{}",
+        super::report::table_with_trend(&store, &packages, &verdicts).await?
+    );
     println!(
         "\nNext: forkdebt --database {url} why python-github 1 | report --format json | events | show PACKAGE"
     );

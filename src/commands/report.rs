@@ -23,32 +23,49 @@ pub async fn run(
             if packages.is_empty() {
                 println!("Nothing scanned yet: run `forkdebt scan DIR`.");
             } else {
-                println!("{}", report::table_text(&packages));
-                // The trend: carried patches at the end of each of the last 12 weeks.
-                let today = chrono::Utc::now().date_naive();
-                let days: Vec<String> = (0..12)
-                    .rev()
-                    .map(|w| {
-                        (today - chrono::Duration::weeks(w))
-                            .format("%Y-%m-%d")
-                            .to_string()
-                    })
-                    .collect();
-                let mut downstreams: Vec<&str> =
-                    packages.iter().map(|p| p.downstream.as_str()).collect();
-                downstreams.dedup();
-                for ds in downstreams {
-                    let trend = store.debt_trend(ds, &days).await?;
-                    let now = trend.last().copied().flatten().unwrap_or(0);
-                    println!(
-                        "{ds}: carried patches over 12 weeks {} ({now} now)",
-                        forkdebt_core::store::sparkline(&trend)
-                    );
-                }
+                let verdicts = ctx.verdicts(&store, &packages).await?;
+                print!("{}", table_with_trend(&store, &packages, &verdicts).await?);
             }
         }
-        Format::Markdown => print!("{}", report::markdown(&packages)),
+        Format::Markdown => {
+            let verdicts = ctx.verdicts(&store, &packages).await?;
+            print!(
+                "{}",
+                report::markdown(&report::with_verdicts(&packages, &verdicts))
+            );
+        }
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The per-package table (verdict states) and, per downstream, the carried-patch trend at
+/// the end of each of the last 12 weeks as a sparkline.
+pub async fn table_with_trend(
+    store: &forkdebt_core::store::Store,
+    packages: &[forkdebt_core::store::StoredPackage],
+    verdicts: &report::Verdicts,
+) -> anyhow::Result<String> {
+    let today = chrono::Utc::now().date_naive();
+    let mut out = report::table_text(&report::with_verdicts(packages, verdicts), today);
+    out.push('\n');
+    let days: Vec<String> = (0..12)
+        .rev()
+        .map(|w| {
+            (today - chrono::Duration::weeks(w))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .collect();
+    let mut downstreams: Vec<&str> = packages.iter().map(|p| p.downstream.as_str()).collect();
+    downstreams.dedup();
+    for ds in downstreams {
+        let trend = store.debt_trend(ds, &days).await?;
+        let now = trend.last().copied().flatten().unwrap_or(0);
+        out.push_str(&format!(
+            "{ds}: carried patches over 12 weeks {} ({now} now)\n",
+            forkdebt_core::store::sparkline(&trend)
+        ));
+    }
+    Ok(out)
 }
