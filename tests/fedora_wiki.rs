@@ -216,4 +216,21 @@ async fn wiki_sync_follows_continuation_and_batches_pages() {
         serde_json::json!(["Changes/Ruby on Rails 7.0"])
     );
     store.close().await;
+
+    // What a maintainer reads: the Change's state next to the patch that waits for it.
+    let changes = forkdebt(dir.path(), &["--config", "forkdebt.toml", "changes"]);
+    let changes = String::from_utf8_lossy(&changes.stdout).to_string();
+    assert!(
+        changes.contains("Changes/Ruby on Rails 7.0: accepted F36 (in Category:ChangeAcceptedF36")
+            && changes.contains("  patch rubygem-rails a.patch (default)"),
+        "{changes}"
+    );
+    let report = forkdebt(
+        dir.path(),
+        &["--config", "forkdebt.toml", "report", "--format", "json"],
+    );
+    let report: Value = serde_json::from_slice(&report.stdout).expect("report json");
+    let refs = &report["packages"][0]["patches"][0]["refs"];
+    assert_eq!(refs[0]["kind"], "fedora-change", "{refs}");
+    assert_eq!(refs[0]["change"], "accepted F36", "{refs}");
 }

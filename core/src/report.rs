@@ -54,6 +54,9 @@ pub struct RefReport {
     pub found_in: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// For a Fedora Change reference: where the Change stands (`accepted F42`, `landed F42`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -75,8 +78,25 @@ impl From<&Reference> for RefReport {
             confidence: r.confidence.as_str(),
             found_in: r.found_in.clone(),
             note: r.note.clone(),
+            change: None,
         }
     }
+}
+
+/// Where each tracked Fedora Change stands (`state`, `F<NN>`), by [`change_key`].
+pub type ChangeStates = std::collections::HashMap<String, String>;
+
+/// The key a Change is known by, whether written `Changes/Foo Bar` or `Foo_Bar`.
+pub fn change_key(title_or_id: &str) -> String {
+    title_or_id.trim_start_matches("Changes/").replace(' ', "_")
+}
+
+fn ref_report(r: &Reference, changes: &ChangeStates) -> RefReport {
+    let mut out = RefReport::from(r);
+    if r.kind == RefKind::FedoraChange {
+        out.change = changes.get(&change_key(&r.id)).cloned();
+    }
+    out
 }
 
 /// Why the patch has its state, as far as the inventory knows.
@@ -110,6 +130,7 @@ pub fn build(
     packages: &[StoredPackage],
     deviations: &[(String, Deviation)],
     verdicts: &Verdicts,
+    changes: &ChangeStates,
 ) -> Report {
     Report {
         packages: packages
@@ -160,7 +181,12 @@ pub fn build(
                         lines_removed: p.patch.lines_removed,
                         first_seen: p.first_seen.clone(),
                         dropped_at: p.dropped_at.clone(),
-                        refs: p.patch.refs.iter().map(RefReport::from).collect(),
+                        refs: p
+                            .patch
+                            .refs
+                            .iter()
+                            .map(|r| ref_report(r, changes))
+                            .collect(),
                         evidence,
                     })
                     .collect(),
@@ -179,7 +205,7 @@ pub fn build(
                 name: d.name.clone(),
                 package: d.package.clone(),
                 description: d.description.clone(),
-                refs: d.refs.iter().map(RefReport::from).collect(),
+                refs: d.refs.iter().map(|r| ref_report(r, changes)).collect(),
             })
             .collect(),
     }

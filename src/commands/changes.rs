@@ -37,8 +37,8 @@ pub async fn run(
             rel.map(|r| format!(" F{r}")).unwrap_or_default(),
             chain.join(", ")
         );
-        let name = title.trim_start_matches("Changes/").replace(' ', "_");
-        let matches = |id: &str| id.replace(' ', "_") == name;
+        let name = forkdebt_core::report::change_key(&title);
+        let matches = |id: &str| forkdebt_core::report::change_key(id) == name;
         for p in &packages {
             for sp in p.carried().filter(|sp| {
                 sp.patch

@@ -16,7 +16,16 @@ pub async fn run(
         Format::Json => {
             let deviations = store.load_deviations(downstream.as_deref()).await?;
             let verdicts = ctx.verdicts(&store, &packages).await?;
-            let r = report::build(&packages, &deviations, &verdicts);
+            let changes: report::ChangeStates = store
+                .change_states()
+                .await?
+                .into_iter()
+                .map(|(title, state, release, _, _)| {
+                    let release = release.map(|r| format!(" F{r}")).unwrap_or_default();
+                    (report::change_key(&title), format!("{state}{release}"))
+                })
+                .collect();
+            let r = report::build(&packages, &deviations, &verdicts, &changes);
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Format::Table => {
