@@ -17,6 +17,7 @@ macro_rules! static_regex {
     };
 }
 
+pub mod answers;
 pub mod change;
 pub mod config;
 pub mod evr;

@@ -45,20 +45,7 @@ impl Context {
         store: &Store,
         packages: &[forkdebt_core::store::StoredPackage],
     ) -> anyhow::Result<forkdebt_core::report::Verdicts> {
-        let mut obs = forkdebt_core::verdict::ObservationsBySource::new();
-        for source in forkdebt_core::verdict::FACT_SOURCES {
-            obs.insert(source.to_string(), store.observations(source).await?);
-        }
-        let base_of = |downstream: &str| {
-            self.config
-                .downstream
-                .iter()
-                .find(|d| d.name == downstream)
-                .and_then(|d| d.base.clone())
-        };
-        Ok(forkdebt_core::verdict::for_packages(
-            packages, &obs, &base_of,
-        ))
+        Ok(forkdebt_core::answers::verdicts(store, &self.config, packages).await?)
     }
 
     pub async fn store(&self) -> anyhow::Result<Store> {
@@ -95,4 +82,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
     }
+}
+
+/// Prints an answer's lines; a question naming nothing known is an error (exit 1).
+fn print_answer(answer: forkdebt_core::answers::Answer) -> anyhow::Result<ExitCode> {
+    for line in answer? {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
