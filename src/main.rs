@@ -100,6 +100,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sample: Option<PathBuf>,
     },
+    /// Run the chat bot (IRC), its notifications and the periodic sync until SIGTERM/SIGINT.
+    Serve,
     /// Show one package's patches with every reference and where it was found.
     Show {
         package: String,
@@ -118,6 +120,9 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Two rustls crypto backends are compiled in (ring through some crates, aws-lc-rs through
+    // others); TLS clients that ask for "the" process provider (irc) need one chosen.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

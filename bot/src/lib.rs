@@ -1,8 +1,11 @@
-//! forkdebt-bot: chat networks (Matrix, IRC, Discord), the command router, notification
-//! delivery from the outbox, the weekly digest email and the web dashboard.
+//! forkdebt-bot: chat networks (IRC, Matrix, Discord), the command router, notification
+//! delivery from the outbox, and the weekly digest email.
 //!
-//! Empty until the bot lands (issue "Talk"); the crate exists so the dependency direction
-//! (bot -> core, never bot -> scrapers internals) is fixed from the start.
+//! The bot reads the store and writes only delivery bookkeeping (outbox outcomes,
+//! subscriptions, snoozes); syncing is handed in by the binary, so the bot does not depend
+//! on the scrapers.
 
-/// What the bot will report on.
-pub use forkdebt_core::model::{Package, Patch, PatchState};
+pub mod irc;
+pub mod notify;
+pub mod router;
+pub mod text;

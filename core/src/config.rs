@@ -90,6 +90,8 @@ pub struct SourcesConfig {
     pub backoff_min_ms: Option<u64>,
     /// The longest `Retry-After` waited out in a run, seconds [default 60].
     pub max_retry_after_secs: Option<u64>,
+    /// How often `serve` syncs every source, minutes [default 360].
+    pub sync_every_mins: Option<u64>,
     pub bugzilla: Option<UrlSource>,
     pub github: Option<UrlSource>,
     pub gitlab: Option<UrlSource>,
@@ -130,10 +132,14 @@ pub struct FedoraWikiSource {
     pub releases: Vec<u32>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ChatConfig {
     pub prefix: Option<String>,
+    /// Notifications posted per room and hour; beyond it, the rest collapse into one summary.
+    pub posts_per_hour: Option<u32>,
+    /// How often `serve` looks for notifications to post, seconds [default 30].
+    pub poll_secs: Option<u64>,
     #[serde(default)]
     pub admins: Vec<String>,
     pub matrix: Option<MatrixConfig>,
@@ -165,6 +171,10 @@ pub struct IrcConfig {
     pub sasl_password_file: Option<PathBuf>,
     #[serde(default)]
     pub channels: Vec<String>,
+    /// Outgoing flood control: at most `flood_lines` lines per `flood_window_secs`
+    /// [default 5 per 4 s].
+    pub flood_lines: Option<u32>,
+    pub flood_window_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -79,7 +79,7 @@ pub async fn run(
     store: &Store,
     config: &Config,
     only: &[String],
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<SourceResult>, SyncError> {
     for s in only {
         if !SOURCES.contains(&s.as_str()) {
@@ -195,7 +195,7 @@ async fn base_distributions(
     config: &Config,
     http: &Http,
     store: &Store,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<SourceRun, SyncError> {
     let mut total = SourceRun::default();
     for distro in &config.distro {

@@ -5,6 +5,7 @@ mod demo;
 mod events;
 mod report;
 mod scan;
+mod serve;
 mod show;
 mod sources;
 mod sync;
@@ -81,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { since } => events::run(&ctx, since).await,
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
+        Command::Serve => serve::run(&ctx).await,
     }
 }
 

@@ -15,6 +15,7 @@
 //!   with their events and outbox rows; [`events`]: reading them back.
 
 mod debt;
+mod delivery;
 mod engine;
 mod events;
 mod history;
@@ -24,6 +25,7 @@ mod read;
 mod sync;
 
 pub use debt::sparkline;
+pub use delivery::Pending;
 pub use events::EventRow;
 pub use inventory::ScanSummary;
 pub use read::{StoredPackage, StoredPatch};

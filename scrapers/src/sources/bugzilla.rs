@@ -280,7 +280,12 @@ impl Bugzilla {
     }
 
     /// Refreshes every Red Hat bug the inventory refers to.
-    pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
+    pub async fn sync(
+        &self,
+        http: &Http,
+        store: &Store,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> SourceRun {
         let mut run = SourceRun::default();
         let mut ids = match store
             .reference_ids(forkdebt_core::model::RefKind::Rhbz)

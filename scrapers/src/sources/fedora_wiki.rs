@@ -341,7 +341,12 @@ impl FedoraWiki {
         }
     }
 
-    pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
+    pub async fn sync(
+        &self,
+        http: &Http,
+        store: &Store,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> SourceRun {
         let mut run = SourceRun::default();
         // The Changes the inventory names (patches and policy deviations). With none, the
         // wiki has nothing to tell us: ask nothing.

@@ -291,7 +291,7 @@ impl Github {
         &self,
         opts: &HttpOptions,
         store: &Store,
-        progress: &dyn Fn(&str),
+        progress: &(dyn Fn(&str) + Sync),
     ) -> SourceRun {
         let transport = match OctocrabTransport::new(&self.api, self.token.as_ref(), opts) {
             Ok(t) => t,

@@ -135,7 +135,12 @@ impl Gitlab {
         ))
     }
 
-    pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
+    pub async fn sync(
+        &self,
+        http: &Http,
+        store: &Store,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> SourceRun {
         let refs = match store.references(RefKind::GitlabMr).await {
             Ok(r) => r,
             Err(e) => {

@@ -127,7 +127,7 @@ impl Koji {
         http: &Http,
         store: &Store,
         packages: &[String],
-        progress: &dyn Fn(&str),
+        progress: &(dyn Fn(&str) + Sync),
     ) -> SourceRun {
         let mut run = SourceRun {
             items: packages.len() as i64,

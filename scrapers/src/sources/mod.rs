@@ -88,7 +88,7 @@ pub(crate) async fn sync_each(
     source: &str,
     items: Vec<ItemRequest>,
     parse: &ParseItem,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> SourceRun {
     let mut run = SourceRun {
         items: items.len() as i64,

@@ -257,7 +257,12 @@ impl Pagure {
         ))
     }
 
-    pub async fn sync(&self, http: &Http, store: &Store, progress: &dyn Fn(&str)) -> SourceRun {
+    pub async fn sync(
+        &self,
+        http: &Http,
+        store: &Store,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> SourceRun {
         let refs = match store.references(RefKind::PagurePr).await {
             Ok(r) => r,
             Err(e) => {

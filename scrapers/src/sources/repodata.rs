@@ -265,7 +265,7 @@ impl Repodata {
         http: &Http,
         store: &Store,
         packages: &[String],
-        progress: &dyn Fn(&str),
+        progress: &(dyn Fn(&str) + Sync),
     ) -> SourceRun {
         let mut run = SourceRun {
             items: packages.len() as i64,

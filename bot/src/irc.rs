@@ -1,0 +1,236 @@
+//! IRC with the `irc` crate: TLS, SASL PLAIN (negotiated here: the crate only has the
+//! primitives), reconnect with backoff, alternative nicks on collisions, NOTICE for every
+//! line the bot says, lines split at 400 bytes on UTF-8 boundaries, the crate's burst limit
+//! as outgoing flood control, and outbox notifications to the configured channels.
+
+use crate::notify;
+use crate::router::{Asked, Router};
+use crate::text::{one_line, split_bytes};
+use base64::Engine as _;
+use forkdebt_core::config::Secret;
+use forkdebt_core::store::Store;
+use futures_util::StreamExt;
+use irc::client::prelude::{Capability, Client, Command, Config, Message, Response};
+use irc::proto::CapSubCommand;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A NOTICE's text stays under this many bytes, leaving room for the prefix the server adds
+/// (`:nick!user@host NOTICE #channel :`) within IRC's 512-byte line.
+pub const MAX_TEXT_BYTES: usize = 400;
+
+/// What the adapter needs, resolved from `[chat.irc]` and `[chat]`.
+#[derive(Clone)]
+pub struct IrcSettings {
+    pub server: String,
+    pub port: u16,
+    pub tls: bool,
+    pub nick: String,
+    pub sasl_password: Option<Secret>,
+    pub channels: Vec<String>,
+    /// Notification posts per channel and hour.
+    pub posts_per_hour: u32,
+    /// How often the outbox is looked at.
+    pub poll: Duration,
+    /// Outgoing flood control: at most `burst` lines per `burst_window`.
+    pub burst: u32,
+    pub burst_window: Duration,
+}
+
+impl IrcSettings {
+    /// The outbox destination of a channel.
+    pub fn destination(channel: &str) -> String {
+        format!("irc:{channel}")
+    }
+
+    fn client_config(&self) -> Config {
+        let window = u32::try_from(self.burst_window.as_secs().max(1)).unwrap_or(u32::MAX);
+        Config {
+            nickname: Some(self.nick.clone()),
+            alt_nicks: vec![format!("{}_", self.nick), format!("{}__", self.nick)],
+            username: Some(self.nick.clone()),
+            realname: Some("forkdebt: the patches we carry and where upstream stands".into()),
+            server: Some(self.server.clone()),
+            port: Some(self.port),
+            use_tls: Some(self.tls),
+            channels: self.channels.clone(),
+            burst_window_length: Some(window),
+            max_messages_in_burst: Some(self.burst),
+            ping_time: Some(120),
+            ping_timeout: Some(30),
+            version: Some(format!("forkdebt {}", env!("CARGO_PKG_VERSION"))),
+            ..Config::default()
+        }
+    }
+}
+
+/// Runs the IRC side until `shutdown` turns true: connects, answers, notifies, and
+/// reconnects with backoff (1 s doubling to 60 s) whenever the connection is lost.
+///
+/// # Errors
+/// Only a store error at start (registering the channels as outbox destinations).
+pub async fn run(
+    settings: IrcSettings,
+    router: Arc<Router>,
+    store: Store,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    for c in &settings.channels {
+        store
+            .register_destination(&IrcSettings::destination(c))
+            .await?;
+    }
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = tokio::time::Instant::now();
+        match session(&settings, &router, &store, &mut shutdown).await {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::warn!("irc {}:{}: {e:#}", settings.server, settings.port),
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            backoff = Duration::from_secs(1);
+        }
+        tracing::info!("irc: reconnecting in {} s", backoff.as_secs());
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// One connection: returns `Ok` on shutdown, `Err` when the connection is lost.
+async fn session(
+    settings: &IrcSettings,
+    router: &Arc<Router>,
+    store: &Store,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut client = Client::from_config(settings.client_config()).await?;
+    match &settings.sasl_password {
+        Some(_) => {
+            // SASL PLAIN: ask for the capability before registering, finish after 903.
+            client.send_cap_req(&[Capability::Sasl])?;
+            client.send(Command::NICK(settings.nick.clone()))?;
+            client.send(Command::USER(
+                settings.nick.clone(),
+                "0".into(),
+                "forkdebt".into(),
+            ))?;
+        }
+        None => client.identify()?,
+    }
+    let mut stream = client.stream()?;
+    let sender = client.sender();
+    let mut poll = tokio::time::interval(settings.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut registered = false;
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let message = match message {
+                    Some(m) => m?,
+                    None => anyhow::bail!("the server closed the connection"),
+                };
+                if matches!(message.command, Command::Response(Response::RPL_WELCOME, _)) {
+                    registered = true;
+                    tracing::info!("irc: connected to {} as {}", settings.server, client.current_nickname());
+                }
+                if let Some(sasl) = &settings.sasl_password {
+                    sasl_step(&client, &settings.nick, sasl, &message)?;
+                }
+                if let Command::PRIVMSG(target, text) = &message.command {
+                    answer(&client, router, &message, target, text);
+                }
+            }
+            _ = poll.tick(), if registered => {
+                for channel in &settings.channels {
+                    let dest = IrcSettings::destination(channel);
+                    let s = sender.clone();
+                    let channel = channel.clone();
+                    let post = move |_key: String, text: String| {
+                        let s = s.clone();
+                        let channel = channel.clone();
+                        Box::pin(async move { send_lines(&s, &channel, &[text]) })
+                            as futures_util::future::BoxFuture<'static, anyhow::Result<()>>
+                    };
+                    let round = notify::deliver(store, &dest, settings.posts_per_hour, &post).await?;
+                    if round != notify::Round::default() {
+                        tracing::info!("irc: {dest}: {round:?}");
+                    }
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = client.send_quit("forkdebt is shutting down");
+                // Give the QUIT a moment to leave before the connection is dropped.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The SASL PLAIN exchange, driven by what the server says.
+fn sasl_step(client: &Client, nick: &str, password: &Secret, m: &Message) -> anyhow::Result<()> {
+    match &m.command {
+        Command::CAP(_, CapSubCommand::ACK, _, _) => client.send_sasl_plain()?,
+        Command::CAP(_, CapSubCommand::NAK, _, _) => {
+            anyhow::bail!("the server does not offer SASL, and a SASL password is configured")
+        }
+        Command::AUTHENTICATE(data) if data == "+" => {
+            let token = format!("{nick}\0{nick}\0{}", password.expose());
+            client.send_sasl(base64::engine::general_purpose::STANDARD.encode(token))?;
+        }
+        Command::Response(Response::RPL_SASLSUCCESS, _) => {
+            client.send(Command::CAP(None, CapSubCommand::END, None, None))?;
+        }
+        Command::Response(
+            Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT,
+            _,
+        ) => anyhow::bail!("SASL authentication failed for {nick} (check the password)"),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Answers a PRIVMSG in the background, so one slow question does not hold up the others.
+fn answer(client: &Client, router: &Arc<Router>, m: &Message, target: &str, text: &str) {
+    let Some(nick) = m.source_nickname() else {
+        return;
+    };
+    let me = client.current_nickname();
+    if nick == me {
+        return;
+    }
+    let in_channel = target.starts_with(['#', '&', '+', '!']);
+    let reply_to = if in_channel { target } else { nick }.to_string();
+    let asked = Asked {
+        sender: nick.to_string(),
+        in_channel,
+        destination: IrcSettings::destination(&reply_to),
+    };
+    let router = Arc::clone(router);
+    let sender = client.sender();
+    let text = text.to_string();
+    tokio::spawn(async move {
+        if let Some(lines) = router.handle(&asked, &text).await
+            && let Err(e) = send_lines(&sender, &reply_to, &lines)
+        {
+            tracing::warn!("irc: replying to {reply_to}: {e}");
+        }
+    });
+}
+
+/// Sends `lines` as NOTICEs to `target`, each cleaned of control characters and split at
+/// [`MAX_TEXT_BYTES`].
+fn send_lines(sender: &irc::client::Sender, target: &str, lines: &[String]) -> anyhow::Result<()> {
+    for line in lines {
+        for piece in split_bytes(&one_line(line), MAX_TEXT_BYTES) {
+            if !piece.is_empty() {
+                sender.send_notice(target, piece)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Notifications from the outbox. Each destination (a room or channel) is delivered to
+//! at-least-once: a row is marked delivered only after the network took the message, and
+//! the row's idempotency key goes with it, so networks that deduplicate (Matrix transaction
+//! ids) post it exactly once even when a crash comes between sending and recording.
+//! Subscriptions and snoozes filter; an hourly budget collapses a burst into one summary.
+
+use crate::text::one_line;
+use forkdebt_core::answers::chain_text;
+use forkdebt_core::report::change_key;
+use forkdebt_core::store::{EventRow, Pending, Store, StoreError};
+use futures_util::future::BoxFuture;
+
+/// Posts one message; the key identifies it across retries.
+pub type Post<'a> = dyn Fn(String, String) -> BoxFuture<'a, anyhow::Result<()>> + Send + Sync + 'a;
+
+/// How one delivery round went.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub posted: usize,
+    pub filtered: usize,
+    pub snoozed: usize,
+    pub collapsed: usize,
+    pub failed: usize,
+}
+
+/// The one-line text of an event.
+pub fn event_text(e: &EventRow) -> String {
+    let hops: Vec<forkdebt_core::verdict::Hop> =
+        serde_json::from_str(&e.evidence).unwrap_or_default();
+    let chain = chain_text(&hops);
+    let what = if e.package.is_empty() {
+        e.subject.clone()
+    } else {
+        format!("{} {}", e.package, e.subject)
+    };
+    let downstream = if e.downstream.is_empty() {
+        String::new()
+    } else {
+        format!("[{}] ", e.downstream)
+    };
+    one_line(&format!(
+        "{downstream}{what}: {} -> {}{}",
+        e.from_state.as_deref().unwrap_or("-"),
+        e.to_state,
+        if chain.is_empty() {
+            String::new()
+        } else {
+            format!(" ({chain})")
+        }
+    ))
+}
+
+/// Whether `target` (a package, a patch file, a Fedora Change or a state) concerns `e`.
+pub fn concerns(target: &str, e: &EventRow) -> bool {
+    target == e.package
+        || target == e.subject
+        || target == e.to_state
+        || (e.kind == "change-state" && change_key(target) == change_key(&e.subject))
+}
+
+/// Delivers what is pending for `destination` through `post`. At most `budget` posts per
+/// hour: when more are due, the last allowed post is a summary of the rest.
+///
+/// # Errors
+/// A database error (a failed post is recorded on its row and ends the round instead).
+pub async fn deliver(
+    store: &Store,
+    destination: &str,
+    budget: u32,
+    post: &Post<'_>,
+) -> Result<Round, StoreError> {
+    let now = chrono::Utc::now();
+    let pending = store.pending(destination).await?;
+    let mut round = Round::default();
+    if pending.is_empty() {
+        return Ok(round);
+    }
+    let subscriptions = store.subscriptions(destination).await?;
+    let snoozes = store.snoozes(destination, now).await?;
+    let mut due: Vec<Pending> = Vec::new();
+    for p in pending {
+        if !subscriptions.is_empty() && !subscriptions.iter().any(|t| concerns(t, &p.event)) {
+            store.mark_delivered(&p.key, "filtered", now).await?;
+            round.filtered += 1;
+        } else if snoozes.iter().any(|(t, _)| concerns(t, &p.event)) {
+            store.mark_delivered(&p.key, "snoozed", now).await?;
+            round.snoozed += 1;
+        } else {
+            due.push(p);
+        }
+    }
+    let posted = store
+        .posted_since(destination, now - chrono::Duration::hours(1))
+        .await?;
+    let left = usize::try_from(i64::from(budget) - posted).unwrap_or(0);
+    let (single, rest) = if due.len() > left {
+        due.split_at(left.saturating_sub(1))
+    } else {
+        due.split_at(due.len())
+    };
+    for p in single {
+        match post(p.key.clone(), event_text(&p.event)).await {
+            Ok(()) => {
+                store.mark_delivered(&p.key, "posted", now).await?;
+                round.posted += 1;
+            }
+            Err(e) => {
+                store.mark_failed(&p.key, &e.to_string()).await?;
+                round.failed += 1;
+                return Ok(round);
+            }
+        }
+    }
+    if rest.is_empty() || left == 0 {
+        // Nothing more, or the budget is spent: the rest waits for the next hour.
+        return Ok(round);
+    }
+    // The summary carries the first collapsed row's key, so a resend is recognised too.
+    let mut packages: Vec<&str> = rest
+        .iter()
+        .map(|p| {
+            if p.event.package.is_empty() {
+                p.event.subject.as_str()
+            } else {
+                p.event.package.as_str()
+            }
+        })
+        .collect();
+    packages.sort_unstable();
+    packages.dedup();
+    let text = one_line(&format!(
+        "... and {} more changes ({}): too many for one hour here; `forkdebt events` lists them",
+        rest.len(),
+        packages.join(", ")
+    ));
+    let key = format!("{}:summary", rest[0].key);
+    match post(key, text).await {
+        Ok(()) => {
+            store.mark_delivered(&rest[0].key, "summary", now).await?;
+            for p in &rest[1..] {
+                store.mark_delivered(&p.key, "collapsed", now).await?;
+            }
+            round.posted += 1;
+            round.collapsed += rest.len();
+        }
+        Err(e) => {
+            store.mark_failed(&rest[0].key, &e.to_string()).await?;
+            round.failed += 1;
+        }
+    }
+    Ok(round)
+}

@@ -1,0 +1,210 @@
+//! What the delivering side (chat, email) reads and writes: pending outbox rows with their
+//! events, how each ended, subscriptions and snoozes per destination.
+
+use super::{EventRow, QueryContext, Result, Store};
+use sqlx::Row;
+
+/// A delivery not made yet: its idempotency key and the event it announces.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub key: String,
+    pub event: EventRow,
+}
+
+fn event_of(r: &sqlx::any::AnyRow) -> Result<EventRow> {
+    Ok(EventRow {
+        id: r.try_get("id").ctx("reading the outbox")?,
+        downstream: r.try_get("downstream").ctx("reading the outbox")?,
+        package: r.try_get("package").ctx("reading the outbox")?,
+        subject: r.try_get("subject").ctx("reading the outbox")?,
+        kind: r.try_get("kind").ctx("reading the outbox")?,
+        from_state: r.try_get("from_state").ctx("reading the outbox")?,
+        to_state: r.try_get("to_state").ctx("reading the outbox")?,
+        evidence: r.try_get("evidence").ctx("reading the outbox")?,
+        created_at: r.try_get("created_at").ctx("reading the outbox")?,
+    })
+}
+
+impl Store {
+    /// The undelivered outbox rows of `destination`, oldest first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn pending(&self, destination: &str) -> Result<Vec<Pending>> {
+        let rows = sqlx::query(
+            "SELECT o.idempotency_key, e.id, e.downstream, e.package, e.subject, e.kind, e.from_state, e.to_state, e.evidence, e.created_at \
+             FROM outbox o JOIN events e ON e.id = o.event_id \
+             WHERE o.destination = $1 AND o.delivered_at IS NULL ORDER BY o.id",
+        )
+        .bind(destination.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading the outbox")?;
+        rows.iter()
+            .map(|r| {
+                Ok(Pending {
+                    key: r.try_get("idempotency_key").ctx("reading the outbox")?,
+                    event: event_of(r)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records how the delivery `key` ended (`posted`, `filtered`, `snoozed`, `collapsed`).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn mark_delivered(
+        &self,
+        key: &str,
+        outcome: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = $1, outcome = $2, attempts = attempts + 1 WHERE idempotency_key = $3",
+        )
+        .bind(super::timestamp(now))
+        .bind(outcome.to_string())
+        .bind(key.to_string())
+        .execute(&self.pool)
+        .await
+        .ctx("recording a delivery")?;
+        Ok(())
+    }
+
+    /// Records a failed attempt at `key`; it stays pending.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn mark_failed(&self, key: &str, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE idempotency_key = $2",
+        )
+        .bind(error.to_string())
+        .bind(key.to_string())
+        .execute(&self.pool)
+        .await
+        .ctx("recording a failed delivery")?;
+        Ok(())
+    }
+
+    /// How many messages were posted to `destination` since `since` (for the hourly budget).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn posted_since(
+        &self,
+        destination: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64> {
+        sqlx::query(
+            "SELECT COUNT(*) FROM outbox WHERE destination = $1 AND outcome IN ('posted', 'summary') AND delivered_at >= $2",
+        )
+        .bind(destination.to_string())
+        .bind(super::timestamp(since))
+        .fetch_one(&self.pool)
+        .await
+        .ctx("counting posts")?
+        .try_get(0)
+        .ctx("counting posts")
+    }
+
+    /// Adds a subscription; `false` if it existed.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn subscribe(&self, destination: &str, target: &str, by: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO subscriptions (destination, target, created_by, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (destination, target) DO NOTHING",
+        )
+        .bind(destination.to_string())
+        .bind(target.to_string())
+        .bind(by.to_string())
+        .bind(super::timestamp(chrono::Utc::now()))
+        .execute(&self.pool)
+        .await
+        .ctx("subscribing")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes a subscription; `false` if there was none.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn unsubscribe(&self, destination: &str, target: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM subscriptions WHERE destination = $1 AND target = $2")
+            .bind(destination.to_string())
+            .bind(target.to_string())
+            .execute(&self.pool)
+            .await
+            .ctx("unsubscribing")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The targets `destination` subscribed to, sorted.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn subscriptions(&self, destination: &str) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT target FROM subscriptions WHERE destination = $1 ORDER BY target")
+                .bind(destination.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .ctx("loading subscriptions")?;
+        rows.iter()
+            .map(|r| r.try_get(0).ctx("reading subscriptions"))
+            .collect()
+    }
+
+    /// Snoozes `target` for `destination` until `until` (replacing an earlier snooze).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn snooze(
+        &self,
+        destination: &str,
+        target: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO snoozes (destination, target, until_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (destination, target) DO UPDATE SET until_at = excluded.until_at",
+        )
+        .bind(destination.to_string())
+        .bind(target.to_string())
+        .bind(super::timestamp(until))
+        .execute(&self.pool)
+        .await
+        .ctx("snoozing")?;
+        Ok(())
+    }
+
+    /// The snoozes of `destination` still running at `now`: `(target, until)`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn snoozes(
+        &self,
+        destination: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT target, until_at FROM snoozes WHERE destination = $1 AND until_at > $2 ORDER BY target",
+        )
+        .bind(destination.to_string())
+        .bind(super::timestamp(now))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading snoozes")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).ctx("reading snoozes")?,
+                    r.try_get(1).ctx("reading snoozes")?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,148 @@
+//! `forkdebt serve`: the chat networks, notifications and the periodic sync in one process,
+//! until SIGTERM or SIGINT (then every network says goodbye and the store is closed).
+
+use super::Context;
+use anyhow::Context as _;
+use forkdebt_bot::irc::IrcSettings;
+use forkdebt_bot::router::{Router, SyncHook};
+use forkdebt_core::config::{Config, Secret};
+use forkdebt_core::store::Store;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, watch};
+
+pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
+    let config = Arc::new(ctx.config.clone());
+    let store = ctx.store().await?;
+    let chat = config.chat.clone().unwrap_or_default();
+    let (stop, stopped) = watch::channel(false);
+    // One sync at a time, whether the schedule or an admin started it.
+    let sync_lock = Arc::new(Mutex::new(()));
+    let hook: SyncHook = {
+        let (store, config, lock) = (store.clone(), Arc::clone(&config), Arc::clone(&sync_lock));
+        Arc::new(move || {
+            let (store, config, lock) = (store.clone(), Arc::clone(&config), Arc::clone(&lock));
+            Box::pin(async move { sync_once(&store, &config, &lock).await })
+        })
+    };
+    let router = Arc::new(Router::new(store.clone(), Arc::clone(&config), Some(hook)));
+    let mut tasks = tokio::task::JoinSet::new();
+    if let Some(irc) = &chat.irc {
+        let settings = IrcSettings {
+            server: irc.server.clone(),
+            port: irc
+                .port
+                .unwrap_or(if irc.tls.unwrap_or(true) { 6697 } else { 6667 }),
+            tls: irc.tls.unwrap_or(true),
+            nick: irc.nick.clone().unwrap_or_else(|| "forkdebt".into()),
+            sasl_password: Secret::load(
+                irc.sasl_password_env.as_deref(),
+                irc.sasl_password_file.as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("[chat.irc] SASL password: {e}"))?,
+            channels: irc.channels.clone(),
+            posts_per_hour: chat.posts_per_hour.unwrap_or(10),
+            poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
+            burst: irc.flood_lines.unwrap_or(5).max(1),
+            burst_window: Duration::from_secs(irc.flood_window_secs.unwrap_or(4)),
+        };
+        let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
+        tasks.spawn(async move {
+            forkdebt_bot::irc::run(settings, router, store, stopped)
+                .await
+                .context("IRC")
+        });
+    }
+    if tasks.is_empty() {
+        anyhow::bail!("nothing to serve: configure [chat.irc] (see config/forkdebt.example.toml)");
+    }
+    {
+        let every = Duration::from_secs(
+            config
+                .sources
+                .sync_every_mins
+                .unwrap_or(360)
+                .max(1)
+                .saturating_mul(60),
+        );
+        let (store, config, lock, mut stopped) = (
+            store.clone(),
+            Arc::clone(&config),
+            Arc::clone(&sync_lock),
+            stopped.clone(),
+        );
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await; // the first tick is immediate: let the networks connect first
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => tracing::info!("{}", sync_once(&store, &config, &lock).await),
+                    _ = stopped.changed() => return Ok(()),
+                }
+            }
+        });
+    }
+    eprintln!("forkdebt: serving (SIGTERM or Ctrl-C stops)");
+    wait_for_signal().await;
+    eprintln!("forkdebt: stopping");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Err(e)) => tracing::error!("{e:#}"),
+                Err(e) => tracing::error!("a task stopped unexpectedly: {e}"),
+                Ok(Ok(())) => {}
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("some tasks did not stop within 10 s");
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One sync of every source; one line saying how it went.
+async fn sync_once(store: &Store, config: &Config, lock: &Mutex<()>) -> String {
+    let Ok(_guard) = lock.try_lock() else {
+        return "a sync is already running".into();
+    };
+    let quiet = |m: &str| tracing::debug!("{m}");
+    match forkdebt_scrapers::sync::run(store, config, &[], &quiet).await {
+        Ok(results) => {
+            let failed: Vec<&str> = results
+                .iter()
+                .filter(|r| r.run.error.is_some())
+                .map(|r| r.source.as_str())
+                .collect();
+            let items: i64 = results.iter().map(|r| r.run.items).sum();
+            if failed.is_empty() {
+                format!("sync done: {items} items checked")
+            } else {
+                format!(
+                    "sync done: {items} items checked; failed: {}",
+                    failed.join(", ")
+                )
+            }
+        }
+        Err(e) => format!("sync failed: {e}"),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
