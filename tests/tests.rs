@@ -15,6 +15,8 @@ mod history;
 #[path = "../src/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;
+mod irc;
+mod ircd;
 mod sample;
 mod scan;
 mod store;

@@ -68,7 +68,12 @@ impl Router {
         let words: Vec<&str> = command.split_whitespace().collect();
         let (&name, args) = words.split_first()?;
         let lines = self.run(asked, &name.to_ascii_lowercase(), args).await;
-        let lines: Vec<String> = lines.into_iter().map(|l| one_line(&l)).collect();
+        // Blank lines say nothing in chat and would count against the bound.
+        let lines: Vec<String> = lines
+            .into_iter()
+            .map(|l| one_line(&l))
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         Some(self.bound(asked, command, lines))
     }
 

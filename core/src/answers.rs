@@ -103,7 +103,12 @@ pub async fn why(store: &Store, config: &Config, package: &str, patch: &str) -> 
 }
 
 fn describe(p: &StoredPackage, sp: &StoredPatch, verdicts: &Verdicts) -> Vec<String> {
-    let head = format!("{} {} ({})", p.package.name, sp.patch.file, p.downstream);
+    let head = format!(
+        "{} {} ({})",
+        report::shown(&p.package.name),
+        report::shown(&sp.patch.file),
+        report::shown(&p.downstream)
+    );
     if let Some(d) = &sp.dropped_at {
         return vec![format!("{head}: dropped from dist-git on {d}")];
     }

@@ -392,11 +392,37 @@ pub fn markdown(packages: &[StoredPackage]) -> String {
 }
 
 /// The `show PACKAGE` text: every patch with its references and where they were found.
+/// `s` with control characters written as escapes (`\r`, `\n`, `\u{1b}`): file names and
+/// subjects come from untrusted trees and must not move a terminal's cursor or start a new
+/// line in chat.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 pub fn show_text(p: &StoredPackage) -> String {
     let mut out = String::new();
     let pk = &p.package;
-    out.push_str(&format!("{} {} ({})\n", pk.name, pk.evr(), p.downstream));
-    out.push_str(&format!("  spec: {}\n", pk.spec_path));
+    out.push_str(&format!(
+        "{} {} ({})\n",
+        shown(&pk.name),
+        shown(&pk.evr()),
+        shown(&p.downstream)
+    ));
+    out.push_str(&format!("  spec: {}\n", shown(&pk.spec_path)));
     if let Some(m) = &pk.local_marker {
         out.push_str(&format!("  local release marker: {m}\n"));
     }
@@ -414,9 +440,9 @@ pub fn show_text(p: &StoredPackage) -> String {
     for sp in &p.patches {
         let pt = &sp.patch;
         let num = pt.number.map(|n| format!("Patch{n}: ")).unwrap_or_default();
-        out.push_str(&format!("\n  {num}{}  [{}]\n", pt.file, sp.state));
+        out.push_str(&format!("\n  {num}{}  [{}]\n", shown(&pt.file), sp.state));
         if let Some(s) = &pt.subject {
-            out.push_str(&format!("    subject: {s}\n"));
+            out.push_str(&format!("    subject: {}\n", shown(s)));
         }
         out.push_str(&format!(
             "    +{} -{} lines, first seen {}\n",
@@ -429,10 +455,10 @@ pub fn show_text(p: &StoredPackage) -> String {
             out.push_str(&format!(
                 "    {} {} ({}, {}) in {}\n",
                 r.kind,
-                r.id,
+                shown(&r.id),
                 r.role.as_str(),
                 r.confidence.as_str(),
-                r.found_in
+                shown(&r.found_in)
             ));
             if let Some(n) = &r.note {
                 out.push_str(&format!("      note: {n}\n"));

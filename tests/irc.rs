@@ -1,0 +1,235 @@
+//! The bot on a real IRC server (ngircd): commands in a channel and in private, bounded
+//! replies, long lines split on UTF-8 boundaries, names that try to inject IRC commands,
+//! and reconnecting after the server restarts.
+
+use crate::ircd::{Line, Ngircd, User};
+use crate::util::{forkdebt_ok, sample_distgit};
+use forkdebt_core::inventory::Inventory;
+use forkdebt_core::model::{Package, Patch};
+use forkdebt_core::store::Store;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BOT: &str = "forkdebt";
+const WAIT: Duration = Duration::from_secs(15);
+const QUIET: Duration = Duration::from_millis(700);
+
+/// `forkdebt serve`, killed when the test ends.
+pub struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn serve(dir: &Path) -> Serve {
+    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
+    let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "-v", "serve"])
+        .current_dir(dir)
+        .env_remove("FORKDEBT_DATABASE")
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start forkdebt serve");
+    Serve(child)
+}
+
+/// A store with the sample scanned, plus a package whose patch name carries CR, LF, an IRC
+/// command and HTML; a configuration pointing the bot at `port`.
+pub async fn downstream(dir: &Path, port: u16) {
+    let db = format!("sqlite://{}", dir.join("f.db").display());
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "database = \"{db}\"\n\
+             [chat]\nprefix = \"!\"\nadmins = [\"boss\"]\npoll_secs = 1\n\
+             [chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\nflood_lines = 200\nflood_window_secs = 1\n"
+        ),
+    )
+    .expect("config");
+    let sample = sample_distgit();
+    forkdebt_ok(
+        dir,
+        &["--config", "forkdebt.toml", "scan", sample.to_str().expect("utf-8")],
+    );
+    let store = Store::open(&db).await.expect("open");
+    let evil = Inventory {
+        packages: vec![Package {
+            name: "lab".into(),
+            spec_path: "lab.spec".into(),
+            version: "1".into(),
+            release: "1.hs".into(),
+            patches: vec![Patch {
+                file: "evil.patch\r\nQUIT :pwned".into(),
+                number: Some(1),
+                subject: Some("<b>bold</b> \u{1}ACTION waves\u{1}".into()),
+                ..Patch::default()
+            }],
+            ..Package::default()
+        }],
+        ..Inventory::default()
+    };
+    store
+        .apply_inventory("lab", &evil, chrono::Utc::now())
+        .await
+        .expect("scan lab");
+    store.close().await;
+}
+
+/// Joins `#hs` and waits until the bot is there too.
+pub async fn join_with_bot(user: &mut User) {
+    user.send("JOIN #hs").await;
+    let seen = user
+        .wait_for(Duration::from_secs(30), |l| {
+            (l.command == "JOIN" && l.from == BOT)
+                || (l.command == "353" && l.params.last().is_some_and(|n| n.split(' ').any(|x| x.trim_start_matches('@') == BOT)))
+        })
+        .await;
+    assert!(seen.is_some(), "the bot never joined #hs");
+}
+
+fn texts(lines: &[Line]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| l.params.last().cloned().unwrap_or_default())
+        .collect()
+}
+
+async fn ask(user: &mut User, target: &str, text: &str) -> Vec<String> {
+    user.say(target, text).await;
+    texts(&user.notices(BOT, WAIT, QUIET).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_round_trip_in_a_channel_and_in_private() {
+    let ircd = Ngircd::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    downstream(dir.path(), ircd.port).await;
+    let _serve = serve(dir.path());
+    let mut alice = User::connect(ircd.port, "alice").await;
+    join_with_bot(&mut alice).await;
+
+    // In the channel, as NOTICEs to the channel.
+    alice.say("#hs", "!debt").await;
+    let got = alice.notices(BOT, WAIT, QUIET).await;
+    assert!(got.iter().all(|l| l.params[0] == "#hs"), "{got:?}");
+    let said = texts(&got);
+    assert!(
+        said.iter().any(|t| t.starts_with("default: 63 carried patches in 12 packages:")),
+        "{said:?}"
+    );
+
+    // In private, the whole answer; in the channel, four lines and where to find the rest.
+    let private = ask(&mut alice, BOT, "show systemd").await;
+    assert!(private[0].starts_with("systemd 252.23-2.hs (default)"), "{private:?}");
+    assert!(private.len() > 4, "{private:?}");
+    let public = ask(&mut alice, "#hs", "!show systemd").await;
+    assert_eq!(public.len(), 4, "{public:?}");
+    assert_eq!(public[..3], private[..3]);
+    // Private answers are bounded too (60 lines), at a larger size.
+    let total = match private.last().and_then(|l| l.strip_prefix("... and ")) {
+        Some(rest) => {
+            assert!(rest.ends_with("more lines: the CLI shows everything (`forkdebt report`)"));
+            assert_eq!(private.len(), 60, "{private:#?}");
+            let more: usize = rest.split(' ').next().and_then(|n| n.parse().ok()).expect("count");
+            59 + more
+        }
+        None => private.len(),
+    };
+    assert_eq!(
+        public[3],
+        format!(
+            "... and {} more lines: send me `!show systemd` in a private message",
+            total - 3
+        )
+    );
+
+    // A reply longer than 400 bytes arrives in pieces cut between characters.
+    let target = "ß".repeat(200);
+    let pieces = ask(&mut alice, "#hs", &format!("!subscribe {target}")).await;
+    assert_eq!(pieces.len(), 2, "{pieces:?}");
+    assert!(pieces.iter().all(|p| p.len() <= 400), "{pieces:?}");
+    assert_eq!(
+        pieces.concat(),
+        format!("subscribed: events about {target} are posted here")
+    );
+    let subs = ask(&mut alice, "#hs", "!subscriptions").await;
+    assert_eq!(subs.concat(), format!("subscribed to: {target}"));
+
+    // A patch name with CR LF and an IRC command in it is shown inline, nothing more.
+    let lab = ask(&mut alice, "#hs", "!why lab 1").await;
+    assert!(
+        lab[0].starts_with("lab evil.patch\\r\\nQUIT :pwned (lab): "),
+        "{lab:?}"
+    );
+    let show = ask(&mut alice, BOT, "show lab").await;
+    assert!(
+        show.iter()
+            .any(|l| l.contains("Patch1: evil.patch\\r\\nQUIT :pwned  [not-sent]")),
+        "{show:?}"
+    );
+    assert!(
+        show.iter()
+            .any(|l| l.contains("subject: <b>bold</b> \\u{1}ACTION waves\\u{1}")),
+        "{show:?}"
+    );
+    let after = ask(&mut alice, "#hs", "!debt lab").await;
+    assert!(after[0].starts_with("lab 1-1.hs (lab): 1 carried patches"), "{after:?}");
+
+    // Wrong usage, unknown commands, admin-only commands: one line each.
+    assert_eq!(
+        ask(&mut alice, "#hs", "!why systemd").await,
+        ["usage: !why PACKAGE PATCH"]
+    );
+    assert_eq!(
+        ask(&mut alice, "#hs", "!frobnicate now").await,
+        ["unknown command `frobnicate`: !help lists them"]
+    );
+    assert_eq!(
+        ask(&mut alice, "#hs", "!sync").await,
+        ["only admins can start a sync"]
+    );
+    assert_eq!(
+        ask(&mut alice, "#hs", "!why nosuch 1").await,
+        ["no package named `nosuch` has been scanned (see `forkdebt report`)"]
+    );
+    // Chatter without the prefix is not a command.
+    alice.say("#hs", "debt is fun").await;
+    assert!(alice.notices(BOT, QUIET, QUIET).await.is_empty());
+
+    // The bot is still there: it never sent a QUIT.
+    alice.send("NAMES #hs").await;
+    let names = alice
+        .wait_for(WAIT, |l| l.command == "353")
+        .await
+        .expect("names");
+    assert!(names.raw.contains(BOT), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_reconnects_after_the_server_restarts() {
+    let mut ircd = Ngircd::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    downstream(dir.path(), ircd.port).await;
+    let _serve = serve(dir.path());
+    let mut alice = User::connect(ircd.port, "alice").await;
+    join_with_bot(&mut alice).await;
+    assert!(!ask(&mut alice, "#hs", "!debt").await.is_empty());
+
+    ircd.restart();
+    let mut bob = User::connect(ircd.port, "bob").await;
+    join_with_bot(&mut bob).await;
+    let said = ask(&mut bob, "#hs", "!debt").await;
+    assert!(
+        said.iter().any(|t| t.starts_with("default: 63 carried patches")),
+        "{said:?}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(log.contains("reconnecting"), "{log}");
+}
