@@ -6,7 +6,7 @@ use crate::ircd::{Line, Ngircd, User};
 use crate::util::{forkdebt_ok, sample_distgit};
 use forkdebt_core::inventory::Inventory;
 use forkdebt_core::model::{Package, Patch};
-use forkdebt_core::store::Store;
+use forkdebt_core::store::{ItemOutcome, Store};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -56,7 +56,12 @@ pub async fn downstream(dir: &Path, port: u16) {
     let sample = sample_distgit();
     forkdebt_ok(
         dir,
-        &["--config", "forkdebt.toml", "scan", sample.to_str().expect("utf-8")],
+        &[
+            "--config",
+            "forkdebt.toml",
+            "scan",
+            sample.to_str().expect("utf-8"),
+        ],
     );
     let store = Store::open(&db).await.expect("open");
     let evil = Inventory {
@@ -88,7 +93,10 @@ pub async fn join_with_bot(user: &mut User) {
     let seen = user
         .wait_for(Duration::from_secs(30), |l| {
             (l.command == "JOIN" && l.from == BOT)
-                || (l.command == "353" && l.params.last().is_some_and(|n| n.split(' ').any(|x| x.trim_start_matches('@') == BOT)))
+                || (l.command == "353"
+                    && l.params
+                        .last()
+                        .is_some_and(|n| n.split(' ').any(|x| x.trim_start_matches('@') == BOT)))
         })
         .await;
     assert!(seen.is_some(), "the bot never joined #hs");
@@ -121,13 +129,17 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
     assert!(got.iter().all(|l| l.params[0] == "#hs"), "{got:?}");
     let said = texts(&got);
     assert!(
-        said.iter().any(|t| t.starts_with("default: 63 carried patches in 12 packages:")),
+        said.iter()
+            .any(|t| t.starts_with("default: 63 carried patches in 12 packages:")),
         "{said:?}"
     );
 
     // In private, the whole answer; in the channel, four lines and where to find the rest.
     let private = ask(&mut alice, BOT, "show systemd").await;
-    assert!(private[0].starts_with("systemd 252.23-2.hs (default)"), "{private:?}");
+    assert!(
+        private[0].starts_with("systemd 252.23-2.hs (default)"),
+        "{private:?}"
+    );
     assert!(private.len() > 4, "{private:?}");
     let public = ask(&mut alice, "#hs", "!show systemd").await;
     assert_eq!(public.len(), 4, "{public:?}");
@@ -137,7 +149,11 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
         Some(rest) => {
             assert!(rest.ends_with("more lines: the CLI shows everything (`forkdebt report`)"));
             assert_eq!(private.len(), 60, "{private:#?}");
-            let more: usize = rest.split(' ').next().and_then(|n| n.parse().ok()).expect("count");
+            let more: usize = rest
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("count");
             59 + more
         }
         None => private.len(),
@@ -180,7 +196,10 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
         "{show:?}"
     );
     let after = ask(&mut alice, "#hs", "!debt lab").await;
-    assert!(after[0].starts_with("lab 1-1.hs (lab): 1 carried patches"), "{after:?}");
+    assert!(
+        after[0].starts_with("lab 1-1.hs (lab): 1 carried patches"),
+        "{after:?}"
+    );
 
     // Wrong usage, unknown commands, admin-only commands: one line each.
     assert_eq!(
@@ -202,6 +221,42 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
     // Chatter without the prefix is not a command.
     alice.say("#hs", "debt is fun").await;
     assert!(alice.notices(BOT, QUIET, QUIET).await.is_empty());
+
+    // A transition recorded by a sync is announced in the channel, once.
+    let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
+        .await
+        .expect("open");
+    store
+        .unsubscribe("irc:#hs", &target)
+        .await
+        .expect("unsubscribe");
+    store
+        .mark_synced(chrono::Utc::now())
+        .await
+        .expect("baseline");
+    let merged = serde_json::json!({"number": 16838, "state": "closed", "merged": true, "merge_commit_sha": "3335de9", "merged_at": "2020-08-26T10:00:00Z"});
+    store
+        .record_outcomes(
+            "github",
+            &[(
+                "systemd/systemd#16838".into(),
+                ItemOutcome::Observed {
+                    data: merged.to_string(),
+                    upstream_changed_at: None,
+                },
+            )],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("observation");
+    store.close().await;
+    let told = texts(&alice.notices(BOT, WAIT, Duration::from_secs(3)).await);
+    assert_eq!(
+        told,
+        [
+            "[default] systemd 16838_16857_improve_path_search.patch: unknown -> merged (PR systemd/systemd#16838 merged as 3335de9)"
+        ]
+    );
 
     // The bot is still there: it never sent a QUIT.
     alice.send("NAMES #hs").await;
@@ -227,7 +282,8 @@ async fn the_bot_reconnects_after_the_server_restarts() {
     join_with_bot(&mut bob).await;
     let said = ask(&mut bob, "#hs", "!debt").await;
     assert!(
-        said.iter().any(|t| t.starts_with("default: 63 carried patches")),
+        said.iter()
+            .any(|t| t.starts_with("default: 63 carried patches")),
         "{said:?}"
     );
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();

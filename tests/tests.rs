@@ -17,6 +17,7 @@ mod history;
 mod httpd;
 mod irc;
 mod ircd;
+mod notify;
 mod sample;
 mod scan;
 mod store;
