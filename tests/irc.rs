@@ -18,6 +18,18 @@ const QUIET: Duration = Duration::from_millis(700);
 /// `forkdebt serve`, killed when the test ends.
 pub struct Serve(Child);
 
+impl Serve {
+    pub fn new(child: Child) -> Serve {
+        Serve(child)
+    }
+
+    /// SIGKILL, now.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -40,17 +52,25 @@ pub fn serve(dir: &Path) -> Serve {
     Serve(child)
 }
 
-/// A store with the sample scanned, plus a package whose patch name carries CR, LF, an IRC
-/// command and HTML; a configuration pointing the bot at `port`.
+/// A configuration pointing the bot at the IRC server on `port`, and the store.
 pub async fn downstream(dir: &Path, port: u16) {
+    scan_with_lab(
+        dir,
+        &format!(
+            "[chat]\nprefix = \"!\"\nadmins = [\"boss\"]\npoll_secs = 1\n\
+             [chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\nflood_lines = 200\nflood_window_secs = 1\n"
+        ),
+    )
+    .await;
+}
+
+/// Writes `forkdebt.toml` (the database, then `chat`), scans the sample, and adds a package
+/// `lab` whose patch names carry CR, LF, an IRC command, CTCP and HTML.
+pub async fn scan_with_lab(dir: &Path, chat: &str) {
     let db = format!("sqlite://{}", dir.join("f.db").display());
     std::fs::write(
         dir.join("forkdebt.toml"),
-        format!(
-            "database = \"{db}\"\n\
-             [chat]\nprefix = \"!\"\nadmins = [\"boss\"]\npoll_secs = 1\n\
-             [chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\nflood_lines = 200\nflood_window_secs = 1\n"
-        ),
+        format!("database = \"{db}\"\n{chat}"),
     )
     .expect("config");
     let sample = sample_distgit();
@@ -70,12 +90,19 @@ pub async fn downstream(dir: &Path, port: u16) {
             spec_path: "lab.spec".into(),
             version: "1".into(),
             release: "1.hs".into(),
-            patches: vec![Patch {
-                file: "evil.patch\r\nQUIT :pwned".into(),
-                number: Some(1),
-                subject: Some("<b>bold</b> \u{1}ACTION waves\u{1}".into()),
-                ..Patch::default()
-            }],
+            patches: vec![
+                Patch {
+                    file: "evil.patch\r\nQUIT :pwned".into(),
+                    number: Some(1),
+                    subject: Some("<b>bold</b> \u{1}ACTION waves\u{1}".into()),
+                    ..Patch::default()
+                },
+                Patch {
+                    file: "<script>alert(1)</script>.patch".into(),
+                    number: Some(2),
+                    ..Patch::default()
+                },
+            ],
             ..Package::default()
         }],
         ..Inventory::default()
@@ -86,6 +113,35 @@ pub async fn downstream(dir: &Path, port: u16) {
         .expect("scan lab");
     store.close().await;
 }
+
+/// Records that PR systemd/systemd#16838 merged, as a sync would: one transition.
+pub async fn merge_16838(dir: &Path) {
+    let store = Store::open(&format!("sqlite://{}", dir.join("f.db").display()))
+        .await
+        .expect("open");
+    store
+        .mark_synced(chrono::Utc::now())
+        .await
+        .expect("baseline");
+    let merged = serde_json::json!({"number": 16838, "state": "closed", "merged": true, "merge_commit_sha": "3335de9", "merged_at": "2020-08-26T10:00:00Z"});
+    store
+        .record_outcomes(
+            "github",
+            &[(
+                "systemd/systemd#16838".into(),
+                ItemOutcome::Observed {
+                    data: merged.to_string(),
+                    upstream_changed_at: None,
+                },
+            )],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("observation");
+    store.close().await;
+}
+
+pub const MERGED_16838: &str = "[default] systemd 16838_16857_improve_path_search.patch: unknown -> merged (PR systemd/systemd#16838 merged as 3335de9)";
 
 /// Joins `#hs` and waits until the bot is there too.
 pub async fn join_with_bot(user: &mut User) {
@@ -223,33 +279,17 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
     assert!(alice.notices(BOT, QUIET, QUIET).await.is_empty());
 
     // A transition recorded by a sync is announced in the channel, once.
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
-        .await
-        .expect("open");
-    store
-        .unsubscribe("irc:#hs", &target)
-        .await
-        .expect("unsubscribe");
-    store
-        .mark_synced(chrono::Utc::now())
-        .await
-        .expect("baseline");
-    let merged = serde_json::json!({"number": 16838, "state": "closed", "merged": true, "merge_commit_sha": "3335de9", "merged_at": "2020-08-26T10:00:00Z"});
-    store
-        .record_outcomes(
-            "github",
-            &[(
-                "systemd/systemd#16838".into(),
-                ItemOutcome::Observed {
-                    data: merged.to_string(),
-                    upstream_changed_at: None,
-                },
-            )],
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("observation");
-    store.close().await;
+    {
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
+            .await
+            .expect("open");
+        store
+            .unsubscribe("irc:#hs", &target)
+            .await
+            .expect("unsubscribe");
+        store.close().await;
+    }
+    merge_16838(dir.path()).await;
     let told = texts(&alice.notices(BOT, WAIT, Duration::from_secs(3)).await);
     assert_eq!(
         told,

@@ -6,6 +6,7 @@
 //! on the scrapers.
 
 pub mod irc;
+pub mod matrix;
 pub mod notify;
 pub mod router;
 pub mod text;

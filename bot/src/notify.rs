@@ -23,6 +23,16 @@ pub struct Round {
     pub failed: usize,
 }
 
+/// Fault injection for the crash test: with `FORKDEBT_FAILPOINT=hang-after-post` the
+/// delivery stops for good right after a network accepted a post and before the delivery is
+/// recorded, so the test can SIGKILL the process in the window the idempotency key covers.
+pub async fn failpoint_after_post() {
+    if std::env::var_os("FORKDEBT_FAILPOINT").is_some_and(|v| v == "hang-after-post") {
+        eprintln!("forkdebt: FORKDEBT_FAILPOINT=hang-after-post: posted, not recording it");
+        std::future::pending::<()>().await;
+    }
+}
+
 /// The one-line text of an event.
 pub fn event_text(e: &EventRow) -> String {
     let hops: Vec<forkdebt_core::verdict::Hop> =

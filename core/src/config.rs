@@ -158,6 +158,9 @@ pub struct MatrixConfig {
     pub token_file: Option<PathBuf>,
     #[serde(default)]
     pub rooms: Vec<String>,
+    /// Where the Matrix session and sync token are kept across restarts
+    /// [default `forkdebt-matrix-session.json` in the working directory].
+    pub session_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,7 @@
 use super::Context;
 use anyhow::Context as _;
 use forkdebt_bot::irc::IrcSettings;
+use forkdebt_bot::matrix::MatrixSettings;
 use forkdebt_bot::router::{Router, SyncHook};
 use forkdebt_core::config::{Config, Secret};
 use forkdebt_core::store::Store;
@@ -54,8 +55,35 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 .context("IRC")
         });
     }
+    if let Some(m) = &chat.matrix {
+        let secret = |env: &Option<String>, file: &Option<std::path::PathBuf>, what: &str| {
+            Secret::load(env.as_deref(), file.as_deref())
+                .map_err(|e| anyhow::anyhow!("[chat.matrix] {what}: {e}"))
+        };
+        let settings = MatrixSettings {
+            homeserver: m.homeserver.clone(),
+            user: m.user.clone(),
+            password: secret(&m.password_env, &m.password_file, "password")?,
+            access_token: secret(&m.token_env, &m.token_file, "token")?,
+            rooms: m.rooms.clone(),
+            session_file: m
+                .session_file
+                .clone()
+                .unwrap_or_else(|| "forkdebt-matrix-session.json".into()),
+            posts_per_hour: chat.posts_per_hour.unwrap_or(10),
+            poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
+        };
+        let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
+        tasks.spawn(async move {
+            forkdebt_bot::matrix::run(settings, router, store, stopped)
+                .await
+                .context("Matrix")
+        });
+    }
     if tasks.is_empty() {
-        anyhow::bail!("nothing to serve: configure [chat.irc] (see config/forkdebt.example.toml)");
+        anyhow::bail!(
+            "nothing to serve: configure [chat.irc] or [chat.matrix] (see config/forkdebt.example.toml)"
+        );
     }
     {
         let every = Duration::from_secs(
