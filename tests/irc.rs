@@ -253,7 +253,7 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
     );
     let after = ask(&mut alice, "#hs", "!debt lab").await;
     assert!(
-        after[0].starts_with("lab 1-1.hs (lab): 1 carried patches"),
+        after[0].starts_with("lab 1-1.hs (lab): 2 carried patches"),
         "{after:?}"
     );
 

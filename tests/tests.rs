@@ -6,6 +6,7 @@ mod basedistro;
 mod bugzilla;
 mod config;
 mod crash;
+mod discord;
 mod evr;
 mod faults;
 mod fedora_wiki;

@@ -209,7 +209,7 @@ impl Router {
     }
 
     async fn sync(&self, asked: &Asked) -> Vec<String> {
-        if !self.admins.iter().any(|a| *a == asked.sender) {
+        if !self.admins.contains(&asked.sender) {
             return vec!["only admins can start a sync".into()];
         }
         match &self.sync {

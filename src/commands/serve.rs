@@ -3,6 +3,7 @@
 
 use super::Context;
 use anyhow::Context as _;
+use forkdebt_bot::discord::DiscordSettings;
 use forkdebt_bot::irc::IrcSettings;
 use forkdebt_bot::matrix::MatrixSettings;
 use forkdebt_bot::router::{Router, SyncHook};
@@ -80,9 +81,26 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 .context("Matrix")
         });
     }
+    if let Some(d) = &chat.discord {
+        let token = Secret::load(d.token_env.as_deref(), d.token_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("[chat.discord] token: {e}"))?
+            .ok_or_else(|| anyhow::anyhow!("[chat.discord] needs token_env or token_file"))?;
+        let settings = DiscordSettings {
+            token,
+            channels: d.channels.clone(),
+            posts_per_hour: chat.posts_per_hour.unwrap_or(10),
+            poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
+        };
+        let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
+        tasks.spawn(async move {
+            forkdebt_bot::discord::run(settings, router, store, stopped)
+                .await
+                .context("Discord")
+        });
+    }
     if tasks.is_empty() {
         anyhow::bail!(
-            "nothing to serve: configure [chat.irc] or [chat.matrix] (see config/forkdebt.example.toml)"
+            "nothing to serve: configure [chat.irc], [chat.matrix] or [chat.discord] (see config/forkdebt.example.toml)"
         );
     }
     {

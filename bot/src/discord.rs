@@ -1,0 +1,347 @@
+//! Discord with serenity: the router's commands as slash commands, answers as interaction
+//! responses, and outbox notifications to the configured channels. Discord renders Markdown
+//! and pings on `@everyone`, so every text is escaped and mentions are switched off.
+//! Notifications carry a nonce derived from the outbox key with `enforce_nonce`, so Discord
+//! drops a resend after a crash (within its nonce window of a few minutes).
+
+use crate::notify;
+use crate::router::{Asked, Router};
+use forkdebt_core::config::Secret;
+use forkdebt_core::store::Store;
+use serenity::all::{
+    ChannelId, Command, CommandDataOption, CommandDataOptionValue, CommandOptionType, Context,
+    CreateAllowedMentions, CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, EventHandler, GatewayIntents, Interaction,
+    Nonce, Ready,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Discord's limit on a message's content, in characters.
+pub const MAX_CONTENT: usize = 2000;
+
+/// A slash command: name, description, and its arguments (name, description, required).
+struct Spec {
+    name: &'static str,
+    about: &'static str,
+    args: &'static [(&'static str, &'static str, bool)],
+}
+
+const COMMANDS: &[Spec] = &[
+    Spec {
+        name: "help",
+        about: "What forkdebt answers",
+        args: &[],
+    },
+    Spec {
+        name: "debt",
+        about: "Carried patches by state",
+        args: &[("package", "Only this package", false)],
+    },
+    Spec {
+        name: "show",
+        about: "A package's patches and their references",
+        args: &[("package", "The package", true)],
+    },
+    Spec {
+        name: "droppable",
+        about: "Patches the base distribution has caught up with",
+        args: &[],
+    },
+    Spec {
+        name: "whereis",
+        about: "Where a fix is: merged, released, shipped",
+        args: &[("ref", "A PR/MR URL, owner/repo#N or rhbz#N", true)],
+    },
+    Spec {
+        name: "why",
+        about: "The evidence behind a patch's state",
+        args: &[
+            ("package", "The package", true),
+            ("patch", "Patch file name or number", true),
+        ],
+    },
+    Spec {
+        name: "changes",
+        about: "Fedora Changes we follow",
+        args: &[("release", "Fedora release, like 43", false)],
+    },
+    Spec {
+        name: "bug",
+        about: "A Red Hat bug as last seen",
+        args: &[("id", "Bug number", true)],
+    },
+    Spec {
+        name: "subscribe",
+        about: "Post events about a target here",
+        args: &[("target", "A package, Changes/Name or a state", true)],
+    },
+    Spec {
+        name: "unsubscribe",
+        about: "Stop posting events about a target here",
+        args: &[("target", "The target", true)],
+    },
+    Spec {
+        name: "subscriptions",
+        about: "What this channel is subscribed to",
+        args: &[],
+    },
+    Spec {
+        name: "snooze",
+        about: "Mute a target for a while",
+        args: &[
+            ("target", "The target", true),
+            ("duration", "30m, 12h, 3d, 2w", true),
+        ],
+    },
+    Spec {
+        name: "sync",
+        about: "Sync with upstream now (admins)",
+        args: &[],
+    },
+];
+
+/// The slash commands to register: one per router command.
+pub fn slash_commands() -> Vec<CreateCommand> {
+    COMMANDS
+        .iter()
+        .map(|s| {
+            s.args.iter().fold(
+                CreateCommand::new(s.name).description(s.about),
+                |c, (name, about, required)| {
+                    c.add_option(
+                        CreateCommandOption::new(CommandOptionType::String, *name, *about)
+                            .required(*required),
+                    )
+                },
+            )
+        })
+        .collect()
+}
+
+/// The router's text for a slash command, arguments in their declared order
+/// (`/why package:systemd patch:2` → `why systemd 2`). Spaces inside a value become `_`:
+/// no argument of ours has spaces, and they would shift the others.
+pub fn command_text(name: &str, options: &[CommandDataOption]) -> String {
+    let mut words = vec![name.to_string()];
+    if let Some(spec) = COMMANDS.iter().find(|s| s.name == name) {
+        for (arg, _, _) in spec.args {
+            let value = options
+                .iter()
+                .find(|o| o.name == *arg)
+                .map(|o| match &o.value {
+                    CommandDataOptionValue::String(s) => s.clone(),
+                    CommandDataOptionValue::Integer(n) => n.to_string(),
+                    CommandDataOptionValue::Number(n) => n.to_string(),
+                    _ => String::new(),
+                });
+            if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+                words.push(v.split_whitespace().collect::<Vec<_>>().join("_"));
+            }
+        }
+    }
+    words.join(" ")
+}
+
+/// `s` with Discord Markdown escaped and `@everyone`/`@here` broken up.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '*'
+                | '_'
+                | '~'
+                | '`'
+                | '|'
+                | '>'
+                | '#'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '-'
+                | ':'
+                | '<'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+        if c == '@' {
+            out.push('\u{200B}');
+        }
+    }
+    out
+}
+
+/// The content of a message of `lines`: escaped, one per line, within Discord's limit.
+pub fn content(lines: &[String]) -> String {
+    let text = lines
+        .iter()
+        .map(|l| escape(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if text.chars().count() <= MAX_CONTENT {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_CONTENT - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The answer to a slash command (`in_guild`: asked in a server channel, else in a DM).
+pub async fn answer(
+    router: &Router,
+    user: &str,
+    channel: u64,
+    in_guild: bool,
+    name: &str,
+    options: &[CommandDataOption],
+) -> CreateInteractionResponse {
+    let asked = Asked {
+        sender: user.to_string(),
+        in_channel: in_guild,
+        destination: destination(channel),
+    };
+    let text = format!("{}{}", router.prefix(), command_text(name, options));
+    let lines = router
+        .handle(&asked, &text)
+        .await
+        .unwrap_or_else(|| vec!["nothing to say".into()]);
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(content(&lines))
+            .allowed_mentions(CreateAllowedMentions::new()),
+    )
+}
+
+/// A notification message: escaped, no mentions, and a nonce from the outbox key.
+pub fn notification(key: &str, text: &str) -> CreateMessage {
+    CreateMessage::new()
+        .content(content(&[text.to_string()]))
+        .allowed_mentions(CreateAllowedMentions::new())
+        .nonce(Nonce::String(nonce(key)))
+        .enforce_nonce(true)
+}
+
+/// Discord nonces are at most 25 characters: a 64-bit FNV-1a of the key, in hex.
+pub fn nonce(key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("fd{h:016x}")
+}
+
+pub fn destination(channel: u64) -> String {
+    format!("discord:{channel}")
+}
+
+/// What the adapter needs, resolved from `[chat.discord]` and `[chat]`.
+#[derive(Clone)]
+pub struct DiscordSettings {
+    pub token: Secret,
+    pub channels: Vec<u64>,
+    pub posts_per_hour: u32,
+    pub poll: Duration,
+}
+
+struct Handler {
+    router: Arc<Router>,
+    store: Store,
+    settings: DiscordSettings,
+    notifying: AtomicBool,
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!("discord: connected as {}", ready.user.name);
+        if let Err(e) = Command::set_global_commands(&ctx.http, slash_commands()).await {
+            tracing::error!("discord: registering slash commands: {e}");
+        }
+        // Reconnects fire `ready` again; one notification loop is enough.
+        if self.notifying.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (store, settings, http) = (self.store.clone(), self.settings.clone(), ctx.http.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(settings.poll);
+            loop {
+                tick.tick().await;
+                for &channel in &settings.channels {
+                    let http = http.clone();
+                    let post = move |key: String, text: String| {
+                        let http = http.clone();
+                        Box::pin(async move {
+                            ChannelId::new(channel)
+                                .send_message(&http, notification(&key, &text))
+                                .await?;
+                            Ok(())
+                        })
+                            as futures_util::future::BoxFuture<'static, anyhow::Result<()>>
+                    };
+                    let dest = destination(channel);
+                    match notify::deliver(&store, &dest, settings.posts_per_hour, &post).await {
+                        Ok(r) if r != notify::Round::default() => {
+                            tracing::info!("discord: {dest}: {r:?}");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!("discord: notifying {dest}: {e}"),
+                    }
+                }
+            }
+        });
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let Interaction::Command(cmd) = interaction else {
+            return;
+        };
+        let response = answer(
+            &self.router,
+            &cmd.user.id.to_string(),
+            cmd.channel_id.get(),
+            cmd.guild_id.is_some(),
+            &cmd.data.name,
+            &cmd.data.options,
+        )
+        .await;
+        if let Err(e) = cmd.create_response(&ctx.http, response).await {
+            tracing::warn!("discord: answering /{}: {e}", cmd.data.name);
+        }
+    }
+}
+
+/// Runs the Discord side until `shutdown` turns true (serenity reconnects by itself).
+///
+/// # Errors
+/// A store error at start, or the gateway refusing the token.
+pub async fn run(
+    settings: DiscordSettings,
+    router: Arc<Router>,
+    store: Store,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    for &c in &settings.channels {
+        store.register_destination(&destination(c)).await?;
+    }
+    let handler = Handler {
+        router,
+        store,
+        settings: settings.clone(),
+        notifying: AtomicBool::new(false),
+    };
+    let mut client = serenity::Client::builder(settings.token.expose(), GatewayIntents::GUILDS)
+        .event_handler(handler)
+        .await?;
+    let shards = client.shard_manager.clone();
+    tokio::select! {
+        r = client.start() => r?,
+        _ = shutdown.changed() => shards.shutdown_all().await,
+    }
+    Ok(())
+}
