@@ -119,6 +119,18 @@ async fn commands_are_answered_escaped_and_without_pings() {
 
     let r = respond("sync", vec![], true).await;
     assert_eq!(r["data"]["content"], "only admins can start a sync");
+    // Admins are named per network; the sync itself is handed in by `serve`.
+    let config: Config =
+        toml::from_str("[chat]\nadmins = [\"discord:42\", \"irc:alice\"]\n").expect("config");
+    let hook: forkdebt_bot::router::SyncHook =
+        Arc::new(|| Box::pin(async { "sync done: 3 items checked".to_string() }));
+    let admin_router = Router::new(store.clone(), Arc::new(config), Some(hook));
+    let r = serde_json::to_value(answer(&admin_router, "42", 1234, true, "sync", &[]).await)
+        .expect("json");
+    assert_eq!(r["data"]["content"], "sync done\\: 3 items checked");
+    let r = serde_json::to_value(answer(&admin_router, "43", 1234, true, "sync", &[]).await)
+        .expect("json");
+    assert_eq!(r["data"]["content"], "only admins can start a sync");
     let r = respond(
         "why",
         vec![opt("package", "nosuch"), opt("patch", "1")],

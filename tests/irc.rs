@@ -23,6 +23,24 @@ impl Serve {
         Serve(child)
     }
 
+    /// SIGTERM, then the exit status (within 15 s).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.0.id()).expect("pid");
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "serve ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGKILL, now.
     pub fn kill(&mut self) {
         let _ = self.0.kill();
@@ -328,4 +346,49 @@ async fn the_bot_reconnects_after_the_server_restarts() {
     );
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
     assert!(log.contains("reconnecting"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_nick_gets_an_alternative_and_sigterm_says_goodbye() {
+    let ircd = Ngircd::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    downstream(dir.path(), ircd.port).await;
+    // Someone already has the bot's nick.
+    let mut squatter = User::connect(ircd.port, BOT).await;
+    squatter.send("JOIN #hs").await;
+    let mut serve = serve(dir.path());
+    let mut alice = User::connect(ircd.port, "alice").await;
+    alice.send("JOIN #hs").await;
+    let alt = format!("{BOT}_");
+    let joined = alice
+        .wait_for(Duration::from_secs(30), |l| {
+            (l.command == "JOIN" && l.from == alt)
+                || (l.command == "353"
+                    && l.params
+                        .last()
+                        .is_some_and(|n| n.split(' ').any(|x| x == alt)))
+        })
+        .await;
+    assert!(joined.is_some(), "the bot did not join as {alt}");
+    alice.say("#hs", "!debt systemd").await;
+    let said = texts(&alice.notices(&alt, WAIT, QUIET).await);
+    assert!(
+        said[0].starts_with("systemd 252.23-2.hs (default): 9 carried patches"),
+        "{said:?}"
+    );
+    squatter.say("#hs", "I am not the bot").await;
+    assert!(alice.notices(&alt, QUIET, QUIET).await.is_empty());
+
+    // SIGTERM: the bot quits the network and the process exits cleanly.
+    let status = serve.terminate();
+    assert!(status.success(), "{status:?}");
+    let quit = alice
+        .wait_for(WAIT, |l| l.command == "QUIT" && l.from == alt)
+        .await
+        .expect("a QUIT");
+    assert!(
+        quit.raw.contains("forkdebt is shutting down"),
+        "{}",
+        quit.raw
+    );
 }

@@ -163,8 +163,12 @@ async fn session(
             }
             _ = shutdown.changed() => {
                 let _ = client.send_quit("forkdebt is shutting down");
-                // Give the QUIT a moment to leave before the connection is dropped.
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                // The stream drives the outgoing queue: keep polling it until the server
+                // closes the connection after our QUIT (or 3 s pass).
+                let _ = tokio::time::timeout(Duration::from_secs(3), async {
+                    while let Some(Ok(_)) = stream.next().await {}
+                })
+                .await;
                 return Ok(());
             }
         }

@@ -209,7 +209,11 @@ impl Router {
     }
 
     async fn sync(&self, asked: &Asked) -> Vec<String> {
-        if !self.admins.contains(&asked.sender) {
+        // An admin is named as the network names them (`alice`, `@alice:fedora.im`), or with
+        // the network in front when names could collide (`irc:alice`, `discord:1234`).
+        let network = asked.destination.split(':').next().unwrap_or_default();
+        let qualified = format!("{network}:{}", asked.sender);
+        if !self.admins.contains(&asked.sender) && !self.admins.contains(&qualified) {
             return vec!["only admins can start a sync".into()];
         }
         match &self.sync {
