@@ -100,7 +100,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sample: Option<PathBuf>,
     },
-    /// Run the chat bot (IRC), its notifications and the periodic sync until SIGTERM/SIGINT.
+    /// The weekly digest email: send this week's to every recipient (once per ISO week).
+    Digest {
+        /// Print the plain-text digest instead of sending it.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this recipient (configured or not).
+        #[arg(long, value_name = "ADDRESS")]
+        to: Option<String>,
+    },
+    /// Run the chat bots (IRC, Matrix, Discord), notifications, the periodic sync and the weekly digest until SIGTERM/SIGINT.
     Serve,
     /// Show one package's patches with every reference and where it was found.
     Show {

@@ -189,10 +189,12 @@ pub struct DiscordConfig {
     pub channels: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     pub smtp_url: Option<String>,
+    /// An https URL for one-click unsubscribe (RFC 8058), besides the mailto link.
+    pub unsubscribe_url: Option<String>,
     pub from: Option<String>,
     pub schedule: Option<String>,
     pub username_env: Option<String>,

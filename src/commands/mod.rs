@@ -2,6 +2,7 @@
 
 mod changes;
 mod demo;
+mod digest;
 mod events;
 mod report;
 mod scan;
@@ -83,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
         Command::Serve => serve::run(&ctx).await,
+        Command::Digest { dry_run, to } => digest::run(&ctx, dry_run, to).await,
     }
 }
 

@@ -3,6 +3,8 @@
 
 use super::Context;
 use anyhow::Context as _;
+use forkdebt_bot::digest::Outcome;
+use forkdebt_bot::digest::schedule::Schedule;
 use forkdebt_bot::discord::DiscordSettings;
 use forkdebt_bot::irc::IrcSettings;
 use forkdebt_bot::matrix::MatrixSettings;
@@ -96,6 +98,39 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             forkdebt_bot::discord::run(settings, router, store, stopped)
                 .await
                 .context("Discord")
+        });
+    }
+    if let Some(email) = config.email.clone().filter(|e| e.schedule.is_some()) {
+        let schedule: Schedule = email
+            .schedule
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("[email] {e}"))?;
+        let transport = forkdebt_bot::digest::mail::transport(&email)?;
+        let (store, config, mut stopped) = (store.clone(), Arc::clone(&config), stopped.clone());
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => return Ok(()),
+                }
+                let Some(week) = schedule.due_week(chrono::Utc::now()) else {
+                    continue;
+                };
+                for r in &email.recipient {
+                    match forkdebt_bot::digest::deliver(&store, &config, r, &week, &transport).await
+                    {
+                        Ok(Outcome::Sent) => tracing::info!("digest {week} sent to {}", r.address),
+                        Ok(Outcome::AlreadySent) => {}
+                        Err(e) => tracing::warn!(
+                            "digest {week} to {}: {e:#} (retrying in a minute)",
+                            r.address
+                        ),
+                    }
+                }
+            }
         });
     }
     if tasks.is_empty() {

@@ -41,6 +41,20 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn debt_trend(&self, downstream: &str, days: &[String]) -> Result<Vec<Option<i64>>> {
+        self.debt_trend_of(downstream, days, &[]).await
+    }
+
+    /// [`Store::debt_trend`] counting only `packages` (all when empty).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn debt_trend_of(
+        &self,
+        downstream: &str,
+        days: &[String],
+        packages: &[String],
+    ) -> Result<Vec<Option<i64>>> {
+        let wanted = |p: &str| packages.is_empty() || packages.iter().any(|x| x == p);
         let snaps = sqlx::query(
             "SELECT day, package, carried FROM debt_snapshots WHERE downstream = $1 ORDER BY day",
         )
@@ -50,6 +64,10 @@ impl Store {
         .ctx("loading snapshots")?;
         let mut by_day: BTreeMap<String, i64> = BTreeMap::new();
         for r in &snaps {
+            let package: String = r.try_get("package").ctx("reading snapshots")?;
+            if !wanted(&package) {
+                continue;
+            }
             let day: String = r.try_get("day").ctx("reading snapshots")?;
             *by_day.entry(day).or_default() +=
                 r.try_get::<i64, _>("carried").ctx("reading snapshots")?;
@@ -69,7 +87,10 @@ impl Store {
             }
             let end = format!("{day}T23:59:59Z");
             let mut latest: BTreeMap<&str, i64> = BTreeMap::new();
-            for h in history.iter().filter(|h| h.committed_at <= end) {
+            for h in history
+                .iter()
+                .filter(|h| h.committed_at <= end && wanted(&h.package))
+            {
                 latest.insert(h.package.as_str(), h.patches);
             }
             out.push((!latest.is_empty()).then(|| latest.values().sum()));

@@ -208,3 +208,47 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Whether the digest with this key (recipient + ISO week) was sent.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn digest_sent(&self, key: &str) -> Result<bool> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM digests WHERE idempotency_key = $1")
+            .bind(key.to_string())
+            .fetch_one(&self.pool)
+            .await
+            .ctx("looking up a digest")?
+            .try_get(0)
+            .ctx("looking up a digest")?;
+        Ok(n > 0)
+    }
+
+    /// Records that the digest `key` went out.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_digest(
+        &self,
+        key: &str,
+        recipient: &str,
+        week: &str,
+        message_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO digests (idempotency_key, recipient, week, message_id, sent_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(key.to_string())
+        .bind(recipient.to_string())
+        .bind(week.to_string())
+        .bind(message_id.to_string())
+        .bind(super::timestamp(now))
+        .execute(&self.pool)
+        .await
+        .ctx("recording a digest")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,366 @@
+//! The weekly digest: what a maintainer should do this week, per recipient and filtered by
+//! their packages. Gathered from the store ([`build`]), rendered as plain text and HTML
+//! ([`render`]), with the debt trend as a PNG ([`chart`]), sent over SMTP ([`mail`]) at the
+//! configured time ([`schedule`]), at most once per recipient and ISO week.
+
+pub mod chart;
+pub mod mail;
+pub mod render;
+pub mod schedule;
+
+use forkdebt_core::answers::{self, chain_text};
+use forkdebt_core::config::{Config, Recipient};
+use forkdebt_core::model::{PatchState, RefKind};
+use forkdebt_core::report::change_key;
+use forkdebt_core::store::{Store, StoreError, StoredPackage};
+use forkdebt_core::verdict::Hop;
+use serde::Serialize;
+
+/// A submitted patch with no upstream movement for this long is called out.
+pub const STALE_DAYS: i64 = 60;
+
+/// At most this many new patches are listed one by one.
+pub const NEW_SHOWN: usize = 20;
+
+/// One line of a section: what, the detail, and a link to follow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub title: String,
+    pub detail: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableRow {
+    pub package: String,
+    pub carried: usize,
+    pub droppable: usize,
+    pub merged: usize,
+    pub sent: usize,
+    pub kept: usize,
+    pub unknown: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Digest {
+    pub recipient: String,
+    /// ISO week, `2026-W48`.
+    pub week: String,
+    pub since: String,
+    pub summary: Vec<String>,
+    pub droppable: Vec<Item>,
+    pub waiting: Vec<Item>,
+    pub stale: Vec<Item>,
+    pub changes: Vec<Item>,
+    /// Patches first carried this week (new debt), at most [`NEW_SHOWN`].
+    pub new: Vec<Item>,
+    /// How many new ones were left out of `new`.
+    pub new_more: usize,
+    pub table: Vec<TableRow>,
+    /// Carried patches at the end of each of the last 12 weeks (`None`: not known).
+    pub trend: Vec<(String, Option<i64>)>,
+    pub chart_alt: String,
+    /// The packages the recipient follows (empty: all).
+    pub packages: Vec<String>,
+}
+
+/// The idempotency key of a recipient's digest for a week.
+pub fn key(recipient: &str, week: &str) -> String {
+    format!("digest:{recipient}:{week}")
+}
+
+/// `2026-W48`.
+pub fn iso_week(date: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let w = date.iso_week();
+    format!("{}-W{:02}", w.year(), w.week())
+}
+
+fn first_url(hops: &[Hop]) -> Option<String> {
+    hops.iter().find_map(|h| h.url.clone())
+}
+
+/// Gathers `recipient`'s digest as of `now` (the week before it).
+///
+/// # Errors
+/// A database error.
+pub async fn build(
+    store: &Store,
+    config: &Config,
+    recipient: &Recipient,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Digest, StoreError> {
+    let follows =
+        |p: &str| recipient.packages.is_empty() || recipient.packages.iter().any(|x| x == p);
+    let since = now - chrono::Duration::days(7);
+    let packages: Vec<StoredPackage> = store
+        .load_packages(None, None)
+        .await?
+        .into_iter()
+        .filter(|p| p.removed_at.is_none() && follows(&p.package.name))
+        .collect();
+    let verdicts = answers::verdicts(store, config, &packages).await?;
+    let events = store
+        .events(Some(&forkdebt_core::store::timestamp(since)))
+        .await?;
+
+    let droppable: Vec<Item> = events
+        .iter()
+        .filter(|e| e.kind == "patch-state" && e.to_state == "droppable" && follows(&e.package))
+        .map(|e| {
+            let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
+            Item {
+                title: format!("{} {}", e.package, e.subject),
+                detail: chain_text(&hops),
+                url: first_url(&hops),
+            }
+        })
+        .collect();
+
+    let mut waiting = Vec::new();
+    let mut stale = Vec::new();
+    let mut new = Vec::new();
+    let since_text = forkdebt_core::store::timestamp(since);
+    let mut table = Vec::new();
+    for p in &packages {
+        let mut row = TableRow {
+            package: p.package.name.clone(),
+            carried: 0,
+            droppable: 0,
+            merged: 0,
+            sent: 0,
+            kept: 0,
+            unknown: 0,
+        };
+        for sp in p.carried() {
+            let key = (
+                p.downstream.clone(),
+                p.package.name.clone(),
+                sp.patch.file.clone(),
+            );
+            let v = verdicts.get(&key);
+            let state = v.map_or(sp.state, |v| v.state);
+            row.carried += 1;
+            match state {
+                PatchState::Droppable => row.droppable += 1,
+                PatchState::Merged | PatchState::Released => row.merged += 1,
+                PatchState::Submitted => row.sent += 1,
+                PatchState::NotSent | PatchState::Denied | PatchState::NotNeeded => row.kept += 1,
+                PatchState::Unknown | PatchState::Dropped => row.unknown += 1,
+            }
+            let hops = v.map(|v| v.evidence.as_slice()).unwrap_or_default();
+            let title = format!("{} {}", p.package.name, sp.patch.file);
+            if sp.first_seen >= since_text {
+                new.push(Item {
+                    title: title.clone(),
+                    detail: format!(
+                        "{state}, +{} -{} lines",
+                        sp.patch.lines_added, sp.patch.lines_removed
+                    ),
+                    url: sp.patch.refs.iter().find_map(|r| r.url.clone()),
+                });
+            }
+            let ref_url = || sp.patch.refs.iter().find_map(|r| r.url.clone());
+            match state {
+                PatchState::Merged | PatchState::Released => waiting.push(Item {
+                    title,
+                    detail: format!(
+                        "{state}: {}; waiting for {}",
+                        chain_text(hops),
+                        if state == PatchState::Merged {
+                            "an upstream release"
+                        } else {
+                            "a base distribution build"
+                        }
+                    ),
+                    url: first_url(hops).or_else(ref_url),
+                }),
+                PatchState::Submitted => {
+                    let since = hops
+                        .iter()
+                        .filter_map(|h| h.at.as_deref())
+                        .chain(std::iter::once(sp.first_seen.as_str()))
+                        .filter_map(|d| {
+                            chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()
+                        })
+                        .min();
+                    if let Some(since) = since {
+                        let days = (now.date_naive() - since).num_days();
+                        if days >= STALE_DAYS {
+                            stale.push(Item {
+                                title,
+                                detail: format!(
+                                    "submitted, no upstream movement for {days} days ({})",
+                                    chain_text(hops)
+                                ),
+                                url: first_url(hops).or_else(ref_url),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        table.push(row);
+    }
+
+    // Fedora Changes that moved this week and concern the recipient's packages.
+    let deviations = store.load_deviations(None).await?;
+    let concerns_us = |title: &str| {
+        let key = change_key(title);
+        let by_patch = packages.iter().any(|p| {
+            p.carried().any(|sp| {
+                sp.patch
+                    .refs
+                    .iter()
+                    .any(|r| r.kind == RefKind::FedoraChange && change_key(&r.id) == key)
+            })
+        });
+        let by_deviation = deviations.iter().any(|(_, d)| {
+            d.package.as_deref().is_none_or(&follows)
+                && d.refs
+                    .iter()
+                    .any(|r| r.kind == RefKind::FedoraChange && change_key(&r.id) == key)
+        });
+        by_patch || by_deviation
+    };
+    let changes: Vec<Item> = events
+        .iter()
+        .filter(|e| {
+            e.kind == "change-state"
+                && ["accepted", "landed", "deferred"]
+                    .iter()
+                    .any(|s| e.to_state.starts_with(s))
+                && concerns_us(&e.subject)
+        })
+        .map(|e| Item {
+            title: e.subject.clone(),
+            detail: format!(
+                "{} -> {}",
+                e.from_state.as_deref().unwrap_or("-"),
+                e.to_state
+            ),
+            url: Some(format!(
+                "https://fedoraproject.org/wiki/{}",
+                e.subject.replace(' ', "_")
+            )),
+        })
+        .collect();
+
+    // The trend: carried patches at the end of each of the last 12 weeks.
+    let today = now.date_naive();
+    let days: Vec<String> = (0..12)
+        .rev()
+        .map(|w| {
+            (today - chrono::Duration::weeks(w))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .collect();
+    let mut downstreams: Vec<&str> = packages.iter().map(|p| p.downstream.as_str()).collect();
+    downstreams.sort_unstable();
+    downstreams.dedup();
+    let mut totals: Vec<Option<i64>> = vec![None; days.len()];
+    for ds in downstreams {
+        let t = store.debt_trend_of(ds, &days, &recipient.packages).await?;
+        for (sum, v) in totals.iter_mut().zip(t) {
+            if let Some(v) = v {
+                *sum = Some(sum.unwrap_or(0) + v);
+            }
+        }
+    }
+    let trend: Vec<(String, Option<i64>)> = days.into_iter().zip(totals).collect();
+    let known: Vec<String> = trend
+        .iter()
+        .filter_map(|(d, v)| v.map(|v| format!("{v} on {d}")))
+        .collect();
+    let chart_alt = if known.is_empty() {
+        "Carried patches over the last 12 weeks: no data yet".to_string()
+    } else {
+        format!(
+            "Carried patches over the last 12 weeks: {}",
+            known.join(", ")
+        )
+    };
+
+    let new_total = new.len();
+    new.truncate(NEW_SHOWN);
+    let carried: usize = table.iter().map(|r| r.carried).sum();
+    let mut summary = vec![format!(
+        "{carried} carried patches in {} packages",
+        table.len()
+    )];
+    for (n, what) in [
+        (droppable.len(), "newly droppable: drop them from dist-git"),
+        (
+            waiting.len(),
+            "merged upstream, waiting for a release or a base build",
+        ),
+        (
+            stale.len(),
+            "submitted with no upstream movement for 60+ days: ping upstream",
+        ),
+        (changes.len(), "Fedora Changes touching our packages moved"),
+        (new_total, "new carried patches this week"),
+    ] {
+        if n > 0 {
+            summary.push(format!("{n} {what}"));
+        }
+    }
+    Ok(Digest {
+        recipient: recipient.address.clone(),
+        week: iso_week(today),
+        since: since.format("%Y-%m-%d").to_string(),
+        summary,
+        droppable,
+        waiting,
+        stale,
+        changes,
+        new_more: new_total - new.len(),
+        new,
+        table,
+        trend,
+        chart_alt,
+        packages: recipient.packages.clone(),
+    })
+}
+
+/// How delivering one digest ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    AlreadySent,
+}
+
+/// Sends `recipient` the digest of `week` unless it went out already. Recorded after the
+/// SMTP server accepted it: a crash in between sends it again, with the same Message-ID.
+///
+/// # Errors
+/// A database, rendering or SMTP error.
+pub async fn deliver(
+    store: &Store,
+    config: &Config,
+    recipient: &Recipient,
+    week: &str,
+    transport: &lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+) -> anyhow::Result<Outcome> {
+    let key = key(&recipient.address, week);
+    if store.digest_sent(&key).await? {
+        return Ok(Outcome::AlreadySent);
+    }
+    let email = config.email.clone().unwrap_or_default();
+    let now = chrono::Utc::now();
+    let mut digest = build(store, config, recipient, now).await?;
+    digest.week = week.to_string();
+    let message = mail::message(&digest, &email)?;
+    let message_id = message
+        .headers()
+        .get_raw("Message-ID")
+        .unwrap_or_default()
+        .to_string();
+    mail::send(transport, message).await?;
+    store
+        .record_digest(&key, &recipient.address, week, &message_id, now)
+        .await?;
+    Ok(Outcome::Sent)
+}
