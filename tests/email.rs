@@ -174,3 +174,47 @@ async fn the_weekly_digest_is_a_proper_email_sent_once_a_week() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_sends_the_digest_on_schedule_once_across_restarts() {
+    let smtpd = Smtpd::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Monday 00:00 UTC has passed every day of the week: this week's digest is due now.
+    scan_with_lab(
+        dir.path(),
+        &format!(
+            "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nschedule = \"Mon 00:00 UTC\"\n\
+             [[email.recipient]]\naddress = \"team@example.org\"\n",
+            smtpd.port
+        ),
+    )
+    .await;
+    let start = || {
+        crate::irc::Serve::new(
+            std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+                .args(["--config", "forkdebt.toml", "serve"])
+                .current_dir(dir.path())
+                .env_remove("FORKDEBT_DATABASE")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("serve"),
+        )
+    };
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while smtpd.messages().len() < n {
+            assert!(std::time::Instant::now() < deadline, "no digest arrived");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let mut first = start();
+    wait_for(1);
+    assert!(first.terminate().success());
+    // Restarted in the same week: nothing more.
+    let mut second = start();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(second.terminate().success());
+    assert_eq!(smtpd.messages().len(), 1);
+}

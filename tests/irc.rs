@@ -392,3 +392,85 @@ async fn a_taken_nick_gets_an_alternative_and_sigterm_says_goodbye() {
         quit.raw
     );
 }
+
+/// A scripted IRC server for what ngircd cannot do (SASL): it expects each line the bot
+/// must send and answers as Libera.Chat would.
+#[tokio::test(flavor = "multi_thread")]
+async fn sasl_plain_is_negotiated_before_registration_and_the_password_is_not_logged() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    scan_with_lab(
+        dir.path(),
+        &format!(
+            "[chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nnick = \"{BOT}\"\nsasl_password_env = \"FORKDEBT_TEST_SASL\"\nchannels = [\"#hs\"]\n"
+        ),
+    )
+    .await;
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+    let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "-vv", "serve"])
+        .current_dir(dir.path())
+        .env_remove("FORKDEBT_DATABASE")
+        .env("FORKDEBT_TEST_SASL", "s3cret-pass")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("serve");
+    let _serve = Serve::new(child);
+
+    let (socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot connects")
+        .expect("accept");
+    let (r, mut w) = socket.into_split();
+    let mut lines = BufReader::new(r).lines();
+    let mut next = async || {
+        tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("read")
+            .expect("not closed")
+    };
+    let mut said = Vec::new();
+    // Registration waits for SASL: CAP REQ first, then NICK and USER, no CAP END yet.
+    for _ in 0..3 {
+        said.push(next().await);
+    }
+    assert_eq!(said[0], "CAP REQ sasl", "{said:?}");
+    assert!(
+        said[1].starts_with("NICK forkdebt") && said[2].starts_with("USER forkdebt"),
+        "{said:?}"
+    );
+    w.write_all(b":irc.test CAP * ACK :sasl\r\n")
+        .await
+        .expect("write");
+    assert_eq!(next().await, "AUTHENTICATE PLAIN");
+    w.write_all(b"AUTHENTICATE +\r\n").await.expect("write");
+    let auth = next().await;
+    let b64 = auth.strip_prefix("AUTHENTICATE ").expect("credentials");
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("base64");
+    assert_eq!(decoded, b"forkdebt\0forkdebt\0s3cret-pass");
+    w.write_all(b":irc.test 903 forkdebt :SASL authentication successful\r\n")
+        .await
+        .expect("write");
+    assert_eq!(next().await, "CAP END");
+    w.write_all(b":irc.test 001 forkdebt :Welcome\r\n:irc.test 376 forkdebt :End of MOTD\r\n")
+        .await
+        .expect("write");
+    assert_eq!(next().await, "JOIN #hs");
+    drop(w);
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(
+        !log.contains("s3cret-pass"),
+        "the password is in the log:\n{log}"
+    );
+    assert!(!log.contains(b64), "the credentials are in the log:\n{log}");
+}

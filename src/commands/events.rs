@@ -1,6 +1,7 @@
 //! `forkdebt events [--since DATE]`: the transitions forkdebt recorded, oldest first.
 
 use super::Context;
+use forkdebt_core::report::shown;
 use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCode> {
@@ -21,9 +22,9 @@ pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCod
         println!(
             "{} {} {} {}: {} -> {}{}",
             e.created_at,
-            e.downstream,
-            e.package,
-            e.subject,
+            shown(&e.downstream),
+            shown(&e.package),
+            shown(&e.subject),
             e.from_state.as_deref().unwrap_or("-"),
             e.to_state,
             if chain.is_empty() {
