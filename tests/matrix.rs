@@ -193,3 +193,46 @@ async fn a_notification_is_posted_once_across_a_kill_after_sending() {
         "the session file is readable by its owner only"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_access_token_is_enough_to_log_in() {
+    let synapse = Synapse::start();
+    synapse.register("forkdebt", "bot-password");
+    synapse.register("alice", "alice-password");
+    // The operator made a token for the bot (another login); the bot never sees a password.
+    let token = Person::login(&synapse.url, "forkdebt", "bot-password").await.token;
+    let mut alice = Person::login(&synapse.url, "alice", "alice-password").await;
+    let room = alice.create_room("hs").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    scan_with_lab(
+        dir.path(),
+        &format!(
+            "[chat]\npoll_secs = 1\n[chat.matrix]\nhomeserver = \"{}\"\nuser = \"{BOT}\"\ntoken_env = \"FORKDEBT_TEST_MATRIX_TOKEN\"\nrooms = [\"#hs:localhost\"]\nsession_file = \"session.json\"\n",
+            synapse.url
+        ),
+    )
+    .await;
+    let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "-v", "serve"])
+        .current_dir(dir.path())
+        .env_remove("FORKDEBT_DATABASE")
+        .env("FORKDEBT_TEST_MATRIX_TOKEN", &token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("serve.log")).expect("log"))
+        .spawn()
+        .expect("serve");
+    let _serve = Serve::new(child);
+    wait_for_bot(&alice, &room).await;
+    alice.new_messages(&room, Duration::ZERO).await;
+    alice.say(&room, "!debt systemd").await;
+    let got = alice.messages_from(&room, BOT, WAIT, QUIET).await;
+    assert_eq!(got.len(), 1, "{got:?}\n{}", log(dir.path()));
+    assert!(
+        got[0]["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("systemd 252.23-2.hs (default): 9 carried patches")),
+        "{got:?}"
+    );
+    assert!(!log(dir.path()).contains(&token), "the token is in the log");
+}

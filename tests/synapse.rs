@@ -115,7 +115,7 @@ impl Drop for Synapse {
 pub struct Person {
     http: reqwest::Client,
     base: String,
-    token: String,
+    pub token: String,
     since: Option<String>,
     txn: u64,
 }
