@@ -77,7 +77,12 @@ fn wiki_recordings_parse() {
 async fn wiki_sync_follows_continuation_and_batches_pages() {
     let ror = String::from_utf8(fixture("wikitext_Changes_Ruby_on_Rails_7.0_draft.wiki.txt"))
         .expect("utf-8");
+    // Bodhi's answer for F36: the release object as recorded inside a Bodhi update.
+    let f36 = bodhi_release("bodhi_update_FEDORA-2022-6746739d52.json");
     let handler: Handler = Arc::new(move |req: &Request| {
+        if req.path == "/releases/F36" {
+            return Reply::json(f36.to_string());
+        }
         assert_eq!(req.path, "/w/api.php");
         let q: std::collections::HashMap<String, String> =
             url::form_urlencoded::parse(req.query.as_bytes())
@@ -139,8 +144,9 @@ async fn wiki_sync_follows_continuation_and_batches_pages() {
     std::fs::write(
         dir.path().join("forkdebt.toml"),
         format!(
-            "database = \"sqlite://{}\"\n[sources]\nmin_interval_ms = 0\nmax_retries = 0\n[sources.fedora_wiki]\nurl = \"{}/w/api.php\"\nreleases = [36]\n",
+            "database = \"sqlite://{}\"\n[sources]\nmin_interval_ms = 0\nmax_retries = 0\n[sources.fedora_wiki]\nurl = \"{}/w/api.php\"\nreleases = [36]\n[sources.bodhi]\nurl = \"{}\"\n",
             dir.path().join("f.db").display(),
+            server.url,
             server.url
         ),
     )
@@ -163,6 +169,8 @@ async fn wiki_sync_follows_continuation_and_batches_pages() {
                 "sync",
                 "--source",
                 "fedora_wiki",
+                "--source",
+                "bodhi",
             ],
         )
     })
@@ -221,7 +229,7 @@ async fn wiki_sync_follows_continuation_and_batches_pages() {
     let changes = forkdebt(dir.path(), &["--config", "forkdebt.toml", "changes"]);
     let changes = String::from_utf8_lossy(&changes.stdout).to_string();
     assert!(
-        changes.contains("Changes/Ruby on Rails 7.0: accepted F36 (in Category:ChangeAcceptedF36")
+        changes.contains("Changes/Ruby on Rails 7.0: landed F36 (in Category:ChangeAcceptedF36, Fedora 36 has shipped (Bodhi: current)")
             && changes.contains("  patch rubygem-rails a.patch (default)"),
         "{changes}"
     );
@@ -232,5 +240,42 @@ async fn wiki_sync_follows_continuation_and_batches_pages() {
     let report: Value = serde_json::from_slice(&report.stdout).expect("report json");
     let refs = &report["packages"][0]["patches"][0]["refs"];
     assert_eq!(refs[0]["kind"], "fedora-change", "{refs}");
-    assert_eq!(refs[0]["change"], "accepted F36", "{refs}");
+    assert_eq!(refs[0]["change"], "landed F36", "{refs}");
+}
+
+/// The release object inside a recorded Bodhi update: what `/releases/F<NN>` answers.
+fn bodhi_release(file: &str) -> Value {
+    let update: Value =
+        serde_json::from_slice(&fixture_at("bodhi/reserialized", file)).expect("json");
+    update["release"].clone()
+}
+
+fn fixture_at(dir: &str, file: &str) -> Vec<u8> {
+    let path = crate::util::repo_root()
+        .join("../shared/fixtures")
+        .join(dir)
+        .join(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn bodhi_release_states_say_whether_a_release_shipped() {
+    use forkdebt_scrapers::sources::bodhi::parse_release;
+    for (file, name) in [
+        ("bodhi_update_FEDORA-2022-9515529c96.json", "F35"),
+        ("bodhi_update_FEDORA-2022-6746739d52.json", "F36"),
+    ] {
+        let body = bodhi_release(file).to_string();
+        let r = parse_release(
+            "https://bodhi.fedoraproject.org/releases/X",
+            body.as_bytes(),
+        )
+        .expect("parse");
+        assert_eq!(r.name, name);
+        assert_eq!(r.version, &name[1..]);
+        assert_eq!(r.state, "current");
+        assert!(r.shipped());
+    }
+    let html = parse_release("u", b"<html><body>Bad gateway</body></html>").unwrap_err();
+    assert!(html.to_string().contains("an HTML page"), "{html}");
 }

@@ -200,7 +200,9 @@ async fn an_access_token_is_enough_to_log_in() {
     synapse.register("forkdebt", "bot-password");
     synapse.register("alice", "alice-password");
     // The operator made a token for the bot (another login); the bot never sees a password.
-    let token = Person::login(&synapse.url, "forkdebt", "bot-password").await.token;
+    let token = Person::login(&synapse.url, "forkdebt", "bot-password")
+        .await
+        .token;
     let mut alice = Person::login(&synapse.url, "alice", "alice-password").await;
     let room = alice.create_room("hs").await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -2,9 +2,9 @@
 //! tracker bug.
 //!
 //! announced / ready for FESCo / accepted for F<NN> / testable (tracker MODIFIED) /
-//! code complete (tracker ON_QA) / landed (tracker CLOSED as fixed) / deferred (accepted for a
-//! later release than it targeted) / withdrawn (tracker closed as not done, or a
-//! withdrawn/rejected category).
+//! code complete (tracker ON_QA) / landed (tracker CLOSED as fixed, or the release it was
+//! accepted for has shipped, as Bodhi says) / deferred (accepted for a later release than it
+//! targeted) / withdrawn (tracker closed as not done, or a withdrawn/rejected category).
 
 use serde::{Deserialize, Serialize};
 
@@ -33,8 +33,13 @@ fn accepted_in(category: &str) -> Option<u32> {
 }
 
 /// Decides a Change's status from its stored wiki observation (`{"page": ..,
-/// "status_categories": [..]}`) and its tracker bug (`(status, resolution)`), if known.
-pub fn status(wiki: &serde_json::Value, tracker: Option<(&str, Option<&str>)>) -> ChangeStatus {
+/// "status_categories": [..]}`), its tracker bug (`(status, resolution)`), if known, and the
+/// Bodhi state of the Fedora releases (`shipped(42)` is `Some("current")` once F42 shipped).
+pub fn status(
+    wiki: &serde_json::Value,
+    tracker: Option<(&str, Option<&str>)>,
+    release_state: &dyn Fn(u32) -> Option<String>,
+) -> ChangeStatus {
     let page = &wiki["page"];
     let mut cats: Vec<String> = Vec::new();
     for list in [&wiki["status_categories"], &page["categories"]] {
@@ -89,6 +94,15 @@ pub fn status(wiki: &serde_json::Value, tracker: Option<(&str, Option<&str>)>) -
             }
             None => "accepted",
         };
+        // Accepted and its release shipped: landed, whatever the tracker still says.
+        let shipped = release_state(n).filter(|st| st == "current" || st == "archived");
+        let state = match (state, shipped) {
+            ("accepted" | "testable" | "code-complete", Some(st)) => {
+                evidence.push(format!("Fedora {n} has shipped (Bodhi: {st})"));
+                "landed"
+            }
+            (s, _) => s,
+        };
         return ChangeStatus {
             state: state.into(),
             release: Some(n),
@@ -136,33 +150,80 @@ mod tests {
         json!({"page": {"targeted_release": targeted, "categories": ["SystemWideChange"], "tracker_bug": "https://bugzilla.redhat.com/show_bug.cgi?id=2300001"}, "status_categories": status})
     }
 
+    fn none(_: u32) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_change_lands_when_its_release_ships() {
+        let shipped = |n: u32| (n == 42).then(|| "current".to_string());
+        let l = status(
+            &wiki(&["ChangeAcceptedF42"], 42),
+            Some(("ON_QA", None)),
+            &shipped,
+        );
+        assert_eq!((l.state.as_str(), l.release), ("landed", Some(42)));
+        assert!(
+            l.evidence
+                .iter()
+                .any(|e| e == "Fedora 42 has shipped (Bodhi: current)")
+        );
+        // F43 is still pending: accepted, not landed.
+        let pending = |_: u32| Some("pending".to_string());
+        assert_eq!(
+            status(&wiki(&["ChangeAcceptedF43"], 43), None, &pending).state,
+            "accepted"
+        );
+        // A tracker closed as not done stays withdrawn even after the release.
+        assert_eq!(
+            status(
+                &wiki(&["ChangeAcceptedF42"], 42),
+                Some(("CLOSED", Some("WONTFIX"))),
+                &shipped
+            )
+            .state,
+            "withdrawn"
+        );
+    }
+
     #[test]
     fn the_lifecycle() {
         assert_eq!(
-            status(&wiki(&["ChangeAnnounced"], 42), None).state,
+            status(&wiki(&["ChangeAnnounced"], 42), None, &none).state,
             "announced"
         );
         assert_eq!(
-            status(&wiki(&["ChangeReadyForFesco"], 42), None).state,
+            status(&wiki(&["ChangeReadyForFesco"], 42), None, &none).state,
             "ready-for-fesco"
         );
-        let a = status(&wiki(&["ChangeAcceptedF42"], 42), None);
+        let a = status(&wiki(&["ChangeAcceptedF42"], 42), None, &none);
         assert_eq!(
             (a.state.as_str(), a.key()),
             ("accepted", "accepted-f42".to_string())
         );
         assert_eq!(
-            status(&wiki(&["ChangeAcceptedF42"], 42), Some(("MODIFIED", None))).state,
+            status(
+                &wiki(&["ChangeAcceptedF42"], 42),
+                Some(("MODIFIED", None)),
+                &none
+            )
+            .state,
             "testable"
         );
         assert_eq!(
-            status(&wiki(&["ChangeAcceptedF42"], 42), Some(("ON_QA", None))).state,
+            status(
+                &wiki(&["ChangeAcceptedF42"], 42),
+                Some(("ON_QA", None)),
+                &none
+            )
+            .state,
             "code-complete"
         );
         assert_eq!(
             status(
                 &wiki(&["ChangeAcceptedF42"], 42),
-                Some(("CLOSED", Some("CURRENTRELEASE")))
+                Some(("CLOSED", Some("CURRENTRELEASE"))),
+                &none
             )
             .state,
             "landed"
@@ -170,12 +231,13 @@ mod tests {
         assert_eq!(
             status(
                 &wiki(&["ChangeAcceptedF42"], 42),
-                Some(("CLOSED", Some("WONTFIX")))
+                Some(("CLOSED", Some("WONTFIX"))),
+                &none
             )
             .state,
             "withdrawn"
         );
-        let d = status(&wiki(&["ChangeAcceptedF43"], 42), None);
+        let d = status(&wiki(&["ChangeAcceptedF43"], 42), None, &none);
         assert_eq!((d.state.as_str(), d.release), ("deferred", Some(43)));
         assert_eq!(
             tracker_id("https://bugzilla.redhat.com/show_bug.cgi?id=2300001").as_deref(),

@@ -92,6 +92,7 @@ pub struct SourcesConfig {
     pub max_retry_after_secs: Option<u64>,
     /// How often `serve` syncs every source, minutes [default 360].
     pub sync_every_mins: Option<u64>,
+    pub bodhi: Option<UrlSource>,
     pub bugzilla: Option<UrlSource>,
     pub github: Option<UrlSource>,
     pub gitlab: Option<UrlSource>,

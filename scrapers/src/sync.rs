@@ -8,8 +8,9 @@ use std::time::Duration;
 
 /// Every source name `--source` accepts, in the order a sync runs them.
 /// The wiki first: its Change pages name the tracker bugs the Bugzilla step then asks about.
-pub const SOURCES: [&str; 7] = [
+pub const SOURCES: [&str; 8] = [
     "fedora_wiki",
+    "bodhi",
     "bugzilla",
     "pagure",
     "gitlab",
@@ -18,7 +19,8 @@ pub const SOURCES: [&str; 7] = [
     "repodata",
 ];
 /// The sources this version implements.
-pub const IMPLEMENTED: [&str; 7] = [
+pub const IMPLEMENTED: [&str; 8] = [
+    "bodhi",
     "bugzilla",
     "fedora_wiki",
     "pagure",
@@ -143,6 +145,23 @@ pub async fn run(
                     releases: cfg.map(|c| c.releases.clone()).unwrap_or_default(),
                 };
                 w.sync(&http, store, progress).await
+            }
+            "bodhi" => {
+                let b = crate::sources::bodhi::Bodhi {
+                    base_url: config
+                        .sources
+                        .bodhi
+                        .as_ref()
+                        .and_then(|c| c.url.clone())
+                        .unwrap_or_else(|| crate::sources::bodhi::DEFAULT_URL.to_string()),
+                    releases: config
+                        .sources
+                        .fedora_wiki
+                        .as_ref()
+                        .map(|c| c.releases.clone())
+                        .unwrap_or_default(),
+                };
+                b.sync(&http, store, progress).await
             }
             "github" => match github_source(config) {
                 Ok(g) => g.sync(http.options(), store, progress).await,

@@ -442,6 +442,24 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
         .into_iter()
         .filter_map(|(k, o)| Some((k, serde_json::from_str(o.data.as_deref()?).ok()?)))
         .collect();
+    // What Bodhi says of each Fedora release (`F42` -> `current`).
+    let releases: HashMap<u32, String> = sqlx::query(
+        "SELECT item, data FROM observations WHERE source = 'bodhi' AND data IS NOT NULL",
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .ctx("loading release states")?
+    .iter()
+    .filter_map(|r| {
+        let item: String = r.try_get(0).ok()?;
+        let data: String = r.try_get(1).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&data).ok()?;
+        Some((
+            item.strip_prefix('F')?.parse().ok()?,
+            v["state"].as_str()?.to_string(),
+        ))
+    })
+    .collect();
     let announce = sqlx::query("SELECT 1 FROM downstreams WHERE synced_at IS NOT NULL")
         .fetch_optional(&mut **tx)
         .await
@@ -483,7 +501,7 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
                 .as_str()
                 .map(|s| (s, b["resolution"].as_str().filter(|x| !x.is_empty())))
         });
-        let st = crate::change::status(&v, t);
+        let st = crate::change::status(&v, t, &|n| releases.get(&n).cloned());
         let key = st.key();
         let before = known.get(&title).cloned();
         if before.as_deref() == Some(key.as_str()) {

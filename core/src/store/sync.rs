@@ -226,7 +226,7 @@ impl Store {
             let affected = super::engine::affected_packages(&mut tx, source, &items).await?;
             super::engine::reevaluate(&mut tx, &affected, &now).await?;
         }
-        if source == "fedora_wiki" || source == "bugzilla" {
+        if matches!(source, "fedora_wiki" | "bugzilla" | "bodhi") {
             super::engine::reevaluate_changes(&mut tx, &now).await?;
         }
         tx.commit().await.ctx("committing observations")?;

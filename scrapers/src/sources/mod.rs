@@ -4,11 +4,13 @@
 //! - [`bugzilla`]: Red Hat Bugzilla REST (batched lookups, incremental by `last_change_time`).
 //! - [`gitlab`]: GitLab API v4 merge requests (gitlab.com, CentOS Stream, other instances).
 //! - [`pagure`]: Pagure API v0 pull requests and issues (pagure.io, src.fedoraproject.org).
+//! - [`bodhi`]: whether a Fedora release has shipped (for Changes that land with it).
 //! - this module: JSON parsing helpers, conditional fetches, and the per-item sync loop the
 //!   forges share.
 //!
 //! Still to come (see the project's issues): GitHub, the Fedora wiki, Koji and yum repodata.
 
+pub mod bodhi;
 pub mod bugzilla;
 pub mod fedora_wiki;
 pub mod github;
