@@ -125,6 +125,10 @@ async fn client(settings: &MatrixSettings) -> anyhow::Result<(Client, Option<Str
             .matrix_auth()
             .restore_session(saved.session, RoomLoadSettings::default())
             .await?;
+        tracing::info!(
+            "matrix: restored the saved session from {}",
+            settings.session_file.display()
+        );
         return Ok((client, saved.next_batch));
     }
     if let Some(password) = &settings.password {
@@ -133,6 +137,7 @@ async fn client(settings: &MatrixSettings) -> anyhow::Result<(Client, Option<Str
             .login_username(&settings.user, password.expose())
             .initial_device_display_name("forkdebt")
             .await?;
+        tracing::info!("matrix: logged in with the password (new device)");
     } else if let Some(token) = &settings.access_token {
         // An access token alone: ask the homeserver which device it belongs to.
         let session = |device: &str| -> anyhow::Result<MatrixSession> {
