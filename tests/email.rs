@@ -218,3 +218,45 @@ async fn serve_sends_the_digest_on_schedule_once_across_restarts() {
     assert!(second.terminate().success());
     assert_eq!(smtpd.messages().len(), 1);
 }
+
+#[test]
+fn after_the_demo_the_digest_leads_with_the_droppable_patch_and_its_evidence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = crate::util::sample_distgit();
+    forkdebt_ok(
+        dir.path(),
+        &["demo", "--sample", sample.to_str().expect("utf-8")],
+    );
+    let dry = forkdebt_ok(
+        dir.path(),
+        &[
+            "--database",
+            "sqlite://forkdebt-demo.db",
+            "digest",
+            "--dry-run",
+            "--to",
+            "team@example.org",
+        ],
+    );
+    let summary: Vec<&str> = dry
+        .lines()
+        .skip(4)
+        .take_while(|l| l.starts_with("* "))
+        .collect();
+    assert_eq!(summary[0], "* 66 carried patches in 13 packages", "{dry}");
+    assert_eq!(
+        summary[1], "* 1 newly droppable: drop them from dist-git",
+        "{dry}"
+    );
+    assert!(
+        dry.contains(
+            "Newly droppable (the base distribution ships the fix):\n  - python-github 0001-fix-pagination-of-review-comments.patch\n    PR austinsasko/PyGithub#21 merged as 40abf8b -> first in v1.54 -> c9s ships python-github-1.55-1.el9 >= 1.54 (repodata)\n    https://github.com/austinsasko/PyGithub/pull/21\n"
+        ),
+        "{dry}"
+    );
+    // Droppable is not also "waiting for a build".
+    assert!(
+        !dry.contains("python-github 0001-fix-pagination-of-review-comments.patch: released"),
+        "{dry}"
+    );
+}

@@ -186,8 +186,16 @@ async fn a_notification_is_posted_once_across_a_kill_after_sending() {
     // The restart reused the saved session (same device, same transaction ids) instead of
     // logging in again.
     let log = log(dir.path());
-    assert_eq!(log.matches("matrix: logged in with the password").count(), 1, "{log}");
-    assert_eq!(log.matches("matrix: restored the saved session").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("matrix: logged in with the password").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("matrix: restored the saved session").count(),
+        1,
+        "{log}"
+    );
     assert!(
         std::fs::metadata(dir.path().join("session.json")).is_ok_and(|m| {
             use std::os::unix::fs::PermissionsExt;

@@ -42,7 +42,9 @@ pub fn base_of(config: &Config, downstream: &str) -> Option<String> {
         .and_then(|d| d.base.clone())
 }
 
-/// Verdicts of every carried patch of `packages`, from what the last syncs observed.
+/// Verdicts of every carried patch of `packages`, from what the last syncs observed. The base
+/// distribution is the one recorded with the downstream (as the engine that writes events
+/// uses it), else the configured one.
 ///
 /// # Errors
 /// A database error.
@@ -52,8 +54,13 @@ pub async fn verdicts(
     packages: &[StoredPackage],
 ) -> Result<Verdicts, StoreError> {
     let obs = facts(store).await?;
+    let recorded = store.downstream_bases().await?;
     Ok(crate::verdict::for_packages(packages, &obs, &|ds| {
-        base_of(config, ds)
+        recorded
+            .get(ds)
+            .cloned()
+            .flatten()
+            .or_else(|| base_of(config, ds))
     }))
 }
 
@@ -225,6 +232,7 @@ pub async fn whereis(store: &Store, config: &Config, reference: &str) -> Answer 
         });
     }
     let packages = store.load_packages(None, None).await?;
+    let recorded = store.downstream_bases().await?;
     let mut carried = false;
     for p in &packages {
         for sp in p.carried().filter(|sp| {
@@ -241,7 +249,11 @@ pub async fn whereis(store: &Store, config: &Config, reference: &str) -> Answer 
                 p.downstream,
                 p.package.evr()
             ));
-            let base = base_of(config, &p.downstream);
+            let base = recorded
+                .get(&p.downstream)
+                .cloned()
+                .flatten()
+                .or_else(|| base_of(config, &p.downstream));
             if let Some(s) = facts.shipped_by(base.as_deref(), &p.package.name) {
                 out.push(format!("    {} ships {} ({})", s.distro, s.nvr, s.from));
             }

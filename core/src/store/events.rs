@@ -121,6 +121,27 @@ impl Store {
         Ok(())
     }
 
+    /// The base distribution recorded for each downstream (what the engine decides with).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn downstream_bases(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Option<String>>> {
+        let rows = sqlx::query("SELECT name, base FROM downstreams")
+            .fetch_all(&self.pool)
+            .await
+            .ctx("loading downstreams")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).ctx("reading downstreams")?,
+                    r.try_get(1).ctx("reading downstreams")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Records the base distribution of `downstream` (from the configuration).
     ///
     /// # Errors
