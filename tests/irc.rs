@@ -474,3 +474,47 @@ async fn sasl_plain_is_negotiated_before_registration_and_the_password_is_not_lo
     );
     assert!(!log.contains(b64), "the credentials are in the log:\n{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bot_connects_over_tls_and_trusts_only_what_it_is_told() {
+    let ircd = Ngircd::start_tls();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chat = |ca: &str| {
+        format!(
+            "[chat]\npoll_secs = 1\n[chat.irc]\nserver = \"127.0.0.1\"\nport = {}\ntls = true\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\n{ca}",
+            ircd.tls_port
+        )
+    };
+    // Without the server's CA, the self-signed certificate is refused: the bot never arrives.
+    scan_with_lab(dir.path(), &chat("")).await;
+    let untrusting = serve(dir.path());
+    let mut alice = User::connect(ircd.port, "alice").await;
+    alice.send("JOIN #hs").await;
+    let arrived = alice
+        .wait_for(Duration::from_secs(4), |l| {
+            l.command == "JOIN" && l.from == BOT
+        })
+        .await;
+    assert!(
+        arrived.is_none(),
+        "connected without trusting the certificate"
+    );
+    drop(untrusting);
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(log.to_lowercase().contains("certificate"), "{log}");
+
+    // With it (`ca_file`), over TLS: joins and answers.
+    let dir = tempfile::tempdir().expect("tempdir");
+    scan_with_lab(
+        dir.path(),
+        &chat(&format!("ca_file = \"{}\"\n", ircd.ca().display())),
+    )
+    .await;
+    let _serve = serve(dir.path());
+    join_with_bot(&mut alice).await;
+    let said = ask(&mut alice, "#hs", "!debt systemd").await;
+    assert!(
+        said[0].starts_with("systemd 252.23-2.hs (default): 9 carried patches"),
+        "{said:?}"
+    );
+}

@@ -11,6 +11,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 pub struct Ngircd {
     pub port: u16,
+    /// Only listening when started with [`Ngircd::start_tls`].
+    pub tls_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -24,20 +26,64 @@ fn free_port() -> u16 {
 
 impl Ngircd {
     pub fn start() -> Ngircd {
+        Ngircd::start_with(false)
+    }
+
+    /// Also listening with TLS on `tls_port`, with a self-signed certificate for 127.0.0.1
+    /// (`ca.pem` in the folder `ca()` names is the certificate to trust).
+    pub fn start_tls() -> Ngircd {
+        Ngircd::start_with(true)
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(tls: bool) -> Ngircd {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
+        let tls_port = free_port();
         let conf = dir.path().join("ngircd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "[Global]\nName = irc.test\nInfo = forkdebt tests\nListen = 127.0.0.1\nPorts = {port}\nMotdPhrase = test server\n\
-                 [Limits]\nMaxConnectionsIP = 0\nMaxNickLength = 30\nMaxPenaltyTime = 0\nPingTimeout = 120\nPongTimeout = 60\n\
-                 [Options]\nPAM = no\nIdent = no\nDNS = no\n"
-            ),
-        )
-        .expect("ngircd.conf");
+        let mut text = format!(
+            "[Global]\nName = irc.test\nInfo = forkdebt tests\nListen = 127.0.0.1\nPorts = {port}\nMotdPhrase = test server\n\
+             [Limits]\nMaxConnectionsIP = 0\nMaxNickLength = 30\nMaxPenaltyTime = 0\nPingTimeout = 120\nPongTimeout = 60\n\
+             [Options]\nPAM = no\nIdent = no\nDNS = no\n"
+        );
+        if tls {
+            let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            let d = |f: &str| dir.path().join(f);
+            std::fs::write(
+                d("leaf.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            )
+            .expect("ext");
+            // A CA, and a server certificate it signed (webpki refuses a CA as end entity).
+            for args in [
+                "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=forkdebt-test-ca -keyout ca.key -out ca.pem",
+                "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out leaf.csr",
+                "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile leaf.ext -out cert.pem",
+            ] {
+                let out = Command::new("openssl")
+                    .args(args.split(' '))
+                    .current_dir(dir.path())
+                    .output()
+                    .expect("openssl");
+                assert!(
+                    out.status.success(),
+                    "openssl {args}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            text.push_str(&format!(
+                "[SSL]\nCertFile = {}\nKeyFile = {}\nPorts = {tls_port}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        std::fs::write(&conf, text).expect("ngircd.conf");
         let mut server = Ngircd {
             port,
+            tls_port,
             dir,
             child: None,
         };

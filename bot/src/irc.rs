@@ -36,6 +36,8 @@ pub struct IrcSettings {
     /// Outgoing flood control: at most `burst` lines per `burst_window`.
     pub burst: u32,
     pub burst_window: Duration,
+    /// Extra CA certificates (PEM) to trust.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl IrcSettings {
@@ -54,6 +56,10 @@ impl IrcSettings {
             server: Some(self.server.clone()),
             port: Some(self.port),
             use_tls: Some(self.tls),
+            cert_path: self
+                .ca_file
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
             channels: self.channels.clone(),
             burst_window_length: Some(window),
             max_messages_in_burst: Some(self.burst),

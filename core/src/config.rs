@@ -175,6 +175,9 @@ pub struct IrcConfig {
     pub sasl_password_file: Option<PathBuf>,
     #[serde(default)]
     pub channels: Vec<String>,
+    /// Extra CA certificates (PEM) to trust for the server's TLS certificate, besides the
+    /// system's and the webpki roots.
+    pub ca_file: Option<PathBuf>,
     /// Outgoing flood control: at most `flood_lines` lines per `flood_window_secs`
     /// [default 5 per 4 s].
     pub flood_lines: Option<u32>,

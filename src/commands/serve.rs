@@ -50,6 +50,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
             burst: irc.flood_lines.unwrap_or(5).max(1),
             burst_window: Duration::from_secs(irc.flood_window_secs.unwrap_or(4)),
+            ca_file: irc.ca_file.clone(),
         };
         let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
         tasks.spawn(async move {
