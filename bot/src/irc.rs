@@ -80,30 +80,19 @@ pub async fn run(
     settings: IrcSettings,
     router: Arc<Router>,
     store: Store,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     for c in &settings.channels {
         store
             .register_destination(&IrcSettings::destination(c))
             .await?;
     }
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let started = tokio::time::Instant::now();
-        match session(&settings, &router, &store, &mut shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => tracing::warn!("irc {}:{}: {e:#}", settings.server, settings.port),
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            backoff = Duration::from_secs(1);
-        }
-        tracing::info!("irc: reconnecting in {} s", backoff.as_secs());
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return Ok(()),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(60));
-    }
+    let what = format!("irc {}:{}", settings.server, settings.port);
+    crate::reconnect::with_backoff(&what, shutdown, |mut stop| {
+        let (settings, router, store) = (&settings, &router, &store);
+        async move { session(settings, router, store, &mut stop).await }
+    })
+    .await
 }
 
 /// One connection: returns `Ok` on shutdown, `Err` when the connection is lost.

@@ -10,5 +10,6 @@ pub mod discord;
 pub mod irc;
 pub mod matrix;
 pub mod notify;
+pub mod reconnect;
 pub mod router;
 pub mod text;

@@ -90,26 +90,19 @@ pub async fn run(
     settings: MatrixSettings,
     router: Arc<Router>,
     store: Store,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     for r in &settings.rooms {
         store
             .register_destination(&MatrixSettings::destination(r))
             .await?;
     }
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match session(&settings, &router, &store, &mut shutdown).await {
-            Ok(()) => return Ok(()),
-            Err(e) => tracing::warn!("matrix {}: {e:#}", settings.homeserver),
-        }
-        tracing::info!("matrix: reconnecting in {} s", backoff.as_secs());
-        tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return Ok(()),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(60));
-    }
+    let what = format!("matrix {}", settings.homeserver);
+    crate::reconnect::with_backoff(&what, shutdown, |mut stop| {
+        let (settings, router, store) = (&settings, &router, &store);
+        async move { session(settings, router, store, &mut stop).await }
+    })
+    .await
 }
 
 async fn client(settings: &MatrixSettings) -> anyhow::Result<(Client, Option<String>)> {
