@@ -2,7 +2,7 @@
 //! messages (Discord itself cannot run here): what would be registered, answered and posted,
 //! as the JSON serenity sends.
 
-use crate::irc::scan_with_lab;
+use crate::bot_setup::scan_with_lab;
 use forkdebt_bot::discord::{self, answer, command_text, notification, slash_commands};
 use forkdebt_bot::router::Router;
 use forkdebt_core::config::Config;

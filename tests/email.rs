@@ -3,7 +3,7 @@
 //! patch named like a script is escaped; `--dry-run` prints the plain text; a second send
 //! in the same week delivers nothing.
 
-use crate::irc::{merge_16838, scan_with_lab};
+use crate::bot_setup::{merge_16838, scan_with_lab};
 use crate::smtpd::Smtpd;
 use crate::util::{forkdebt, forkdebt_ok, stderr};
 use mail_parser::{MessageParser, MimeHeaders};
@@ -190,7 +190,7 @@ async fn serve_sends_the_digest_on_schedule_once_across_restarts() {
     )
     .await;
     let start = || {
-        crate::irc::Serve::new(
+        crate::bot_setup::Serve::new(
             std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
                 .args(["--config", "forkdebt.toml", "serve"])
                 .current_dir(dir.path())

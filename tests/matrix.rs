@@ -3,7 +3,7 @@
 //! and a notification posted exactly once although the bot is SIGKILLed after posting it and
 //! before recording the delivery.
 
-use crate::irc::{MERGED_16838, Serve, merge_16838, scan_with_lab};
+use crate::bot_setup::{MERGED_16838, Serve, merge_16838, scan_with_lab};
 use crate::synapse::{Person, Synapse};
 use forkdebt_core::store::Store;
 use serde_json::{Value, json};

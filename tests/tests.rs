@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod basedistro;
+mod bot_setup;
 mod bugzilla;
 mod config;
 mod crash;
