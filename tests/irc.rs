@@ -212,7 +212,12 @@ async fn the_bot_reconnects_after_the_server_restarts() {
 
     ircd.restart();
     let mut bob = User::connect(ircd.port, "bob").await;
+    // A transition recorded while the bot may still be away is posted once it is back in the
+    // channel (a NOTICE before its JOIN would be refused and lost).
+    merge_16838(dir.path()).await;
     join_with_bot(&mut bob).await;
+    let told = texts(&bob.notices(BOT, WAIT, Duration::from_secs(2)).await);
+    assert_eq!(told, [MERGED_16838]);
     let said = ask(&mut bob, "#hs", "!debt").await;
     assert!(
         said.iter()

@@ -121,6 +121,9 @@ async fn session(
     let mut poll = tokio::time::interval(settings.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut registered = false;
+    // Channels we are in: a NOTICE to a channel not joined yet would be refused (mode +n)
+    // and the notification lost, so only joined channels get them.
+    let mut joined: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         tokio::select! {
             message = stream.next() => {
@@ -135,12 +138,23 @@ async fn session(
                 if let Some(sasl) = &settings.sasl_password {
                     sasl_step(&client, &settings.nick, sasl, &message)?;
                 }
-                if let Command::PRIVMSG(target, text) = &message.command {
-                    answer(&client, router, &message, target, text);
+                let me = client.current_nickname().to_string();
+                match &message.command {
+                    Command::PRIVMSG(target, text) => answer(&client, router, &message, target, text),
+                    Command::JOIN(channel, _, _) if message.source_nickname() == Some(me.as_str()) => {
+                        joined.insert(channel.to_lowercase());
+                    }
+                    Command::PART(channel, _) if message.source_nickname() == Some(me.as_str()) => {
+                        joined.remove(&channel.to_lowercase());
+                    }
+                    Command::KICK(channel, who, _) if *who == me => {
+                        joined.remove(&channel.to_lowercase());
+                    }
+                    _ => {}
                 }
             }
             _ = poll.tick(), if registered => {
-                for channel in &settings.channels {
+                for channel in settings.channels.iter().filter(|c| joined.contains(&c.to_lowercase())) {
                     let dest = IrcSettings::destination(channel);
                     let s = sender.clone();
                     let channel = channel.clone();
