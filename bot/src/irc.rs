@@ -12,9 +12,11 @@ use forkdebt_core::store::Store;
 use futures_util::StreamExt;
 use irc::client::prelude::{Capability, Client, Command, Config, Message, Response};
 use irc::proto::CapSubCommand;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// A NOTICE's text stays under this many bytes, leaving room for the prefix the server adds
 /// (`:nick!user@host NOTICE #channel :`) within IRC's 512-byte line.
@@ -116,7 +118,15 @@ async fn session(
         }
         None => client.identify()?,
     }
-    let mut stream = client.stream()?;
+    // The stream is read on its own task, so a delivery round can wait for a PONG (below)
+    // while messages keep flowing.
+    let acks = Acks::default();
+    let (to_session, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+    let _pump = AbortOnDrop(tokio::spawn(pump(
+        client.stream()?,
+        acks.clone(),
+        to_session,
+    )));
     let sender = client.sender();
     let mut poll = tokio::time::interval(settings.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -126,7 +136,7 @@ async fn session(
     let mut joined: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         tokio::select! {
-            message = stream.next() => {
+            message = incoming.recv() => {
                 let message = match message {
                     Some(m) => m?,
                     None => anyhow::bail!("the server closed the connection"),
@@ -156,13 +166,14 @@ async fn session(
             _ = poll.tick(), if registered => {
                 for channel in settings.channels.iter().filter(|c| joined.contains(&c.to_lowercase())) {
                     let dest = IrcSettings::destination(channel);
-                    let s = sender.clone();
+                    let (s, acks) = (sender.clone(), acks.clone());
                     let channel = channel.clone();
                     let post = move |_key: String, text: String| {
-                        let s = s.clone();
-                        let channel = channel.clone();
-                        Box::pin(async move { send_lines(&s, &channel, &[text]) })
-                            as futures_util::future::BoxFuture<'static, anyhow::Result<()>>
+                        let (s, acks, channel) = (s.clone(), acks.clone(), channel.clone());
+                        Box::pin(async move {
+                            send_lines(&s, &channel, &[text])?;
+                            acks.confirm(&s).await
+                        }) as futures_util::future::BoxFuture<'static, anyhow::Result<()>>
                     };
                     let round = notify::deliver(store, &dest, settings.posts_per_hour, &post).await?;
                     if round != notify::Round::default() {
@@ -175,12 +186,79 @@ async fn session(
                 // The stream drives the outgoing queue: keep polling it until the server
                 // closes the connection after our QUIT (or 3 s pass).
                 let _ = tokio::time::timeout(Duration::from_secs(3), async {
-                    while let Some(Ok(_)) = stream.next().await {}
+                    while let Some(Ok(_)) = incoming.recv().await {}
                 })
                 .await;
                 return Ok(());
             }
         }
+    }
+}
+
+type Incoming = Result<Message, irc::error::Error>;
+
+/// PINGs waiting for their PONG. IRC has no acknowledgement, but a server answers a PING only
+/// after everything sent before it: its PONG says a NOTICE reached the server, and only then
+/// is the outbox row marked delivered.
+#[derive(Clone, Default)]
+struct Acks(Arc<std::sync::Mutex<HashMap<String, oneshot::Sender<()>>>>);
+
+impl Acks {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<()>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends a PING and waits (30 s at most) for its PONG.
+    async fn confirm(&self, sender: &irc::client::Sender) -> anyhow::Result<()> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let token = format!("forkdebt-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        self.waiting().insert(token.clone(), tx);
+        sender.send(Command::PING(token.clone(), None))?;
+        let answered = tokio::time::timeout(Duration::from_secs(30), rx).await;
+        self.waiting().remove(&token);
+        match answered {
+            Ok(Ok(())) => Ok(()),
+            _ => anyhow::bail!("no PONG from the server: the message may not have arrived"),
+        }
+    }
+
+    fn answered(&self, m: &Message) {
+        if let Command::PONG(a, b) = &m.command {
+            let mut waiting = self.waiting();
+            for token in std::iter::once(a).chain(b) {
+                if let Some(tx) = waiting.remove(token) {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    }
+}
+
+/// Reads the connection (which also drives what is sent) and hands every message on.
+async fn pump(
+    mut stream: irc::client::ClientStream,
+    acks: Acks,
+    to_session: tokio::sync::mpsc::UnboundedSender<Incoming>,
+) {
+    while let Some(m) = stream.next().await {
+        if let Ok(m) = &m {
+            acks.answered(m);
+        }
+        if to_session.send(m).is_err() {
+            return;
+        }
+    }
+}
+
+/// Stops the reading task with the session, however the session ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
