@@ -226,14 +226,9 @@ pub fn notification(key: &str, text: &str) -> CreateMessage {
         .enforce_nonce(true)
 }
 
-/// Discord nonces are at most 25 characters: a 64-bit FNV-1a of the key, in hex.
+/// Discord nonces are at most 25 characters: a stable hash of the key.
 pub fn nonce(key: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("fd{h:016x}")
+    format!("fd{}", forkdebt_core::store::fingerprint(key.as_bytes()))
 }
 
 pub fn destination(channel: u64) -> String {

@@ -31,6 +31,9 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         })
     };
     let router = Arc::new(Router::new(store.clone(), Arc::clone(&config), Some(hook)));
+    // Shared by every network: notifications per room and hour, and how often to look.
+    let posts_per_hour = chat.posts_per_hour.unwrap_or(10);
+    let poll = Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1));
     let mut tasks = tokio::task::JoinSet::new();
     if let Some(irc) = &chat.irc {
         let settings = IrcSettings {
@@ -46,8 +49,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             )
             .map_err(|e| anyhow::anyhow!("[chat.irc] SASL password: {e}"))?,
             channels: irc.channels.clone(),
-            posts_per_hour: chat.posts_per_hour.unwrap_or(10),
-            poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
+            posts_per_hour,
+            poll,
             burst: irc.flood_lines.unwrap_or(5).max(1),
             burst_window: Duration::from_secs(irc.flood_window_secs.unwrap_or(4)),
             ca_file: irc.ca_file.clone(),
@@ -74,8 +77,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 .session_file
                 .clone()
                 .unwrap_or_else(|| "forkdebt-matrix-session.json".into()),
-            posts_per_hour: chat.posts_per_hour.unwrap_or(10),
-            poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
+            posts_per_hour,
+            poll,
         };
         let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
         tasks.spawn(async move {
@@ -91,8 +94,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         let settings = DiscordSettings {
             token,
             channels: d.channels.clone(),
-            posts_per_hour: chat.posts_per_hour.unwrap_or(10),
-            poll: Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1)),
+            posts_per_hour,
+            poll,
         };
         let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
         tasks.spawn(async move {

@@ -185,9 +185,10 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A stable 64-bit FNV-1a of `bytes`, hex. Used to see whether a stored row changed; std's
-/// hasher is not guaranteed stable across Rust releases, and a crate is overkill for this.
-pub(crate) fn fingerprint(bytes: &[u8]) -> String {
+/// A stable 64-bit FNV-1a of `bytes`, hex (16 characters). Used to see whether a stored row
+/// changed and to derive short stable ids from keys; std's hasher is not guaranteed stable
+/// across Rust releases, and a crate is overkill for this.
+pub fn fingerprint(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
