@@ -53,7 +53,7 @@ enum Command {
     },
     /// Ask upstream about every reference (only what is stale), and record what it says.
     Sync {
-        /// Only these sources (repeatable): bugzilla, fedora_wiki, pagure, gitlab, github, koji, repodata
+        /// Only these sources (repeatable): fedora_wiki, bodhi, bugzilla, pagure, gitlab, github, koji, repodata
         #[arg(long, value_name = "NAME")]
         source: Vec<String>,
     },

@@ -4,6 +4,7 @@
 //! Notifications carry a nonce derived from the outbox key with `enforce_nonce`, so Discord
 //! drops a resend after a crash (within its nonce window of a few minutes).
 
+use crate::command::{self as chat, COMMANDS, Refused};
 use crate::notify;
 use crate::router::{Asked, Router};
 use forkdebt_core::config::Secret;
@@ -22,87 +23,6 @@ use tokio::sync::watch;
 /// Discord's limit on a message's content, in characters.
 pub const MAX_CONTENT: usize = 2000;
 
-/// A slash command: name, description, and its arguments (name, description, required).
-struct Spec {
-    name: &'static str,
-    about: &'static str,
-    args: &'static [(&'static str, &'static str, bool)],
-}
-
-const COMMANDS: &[Spec] = &[
-    Spec {
-        name: "help",
-        about: "What forkdebt answers",
-        args: &[],
-    },
-    Spec {
-        name: "debt",
-        about: "Carried patches by state",
-        args: &[("package", "Only this package", false)],
-    },
-    Spec {
-        name: "show",
-        about: "A package's patches and their references",
-        args: &[("package", "The package", true)],
-    },
-    Spec {
-        name: "droppable",
-        about: "Patches the base distribution has caught up with",
-        args: &[],
-    },
-    Spec {
-        name: "whereis",
-        about: "Where a fix is: merged, released, shipped",
-        args: &[("ref", "A PR/MR URL, owner/repo#N or rhbz#N", true)],
-    },
-    Spec {
-        name: "why",
-        about: "The evidence behind a patch's state",
-        args: &[
-            ("package", "The package", true),
-            ("patch", "Patch file name or number", true),
-        ],
-    },
-    Spec {
-        name: "changes",
-        about: "Fedora Changes we follow",
-        args: &[("release", "Fedora release, like 43", false)],
-    },
-    Spec {
-        name: "bug",
-        about: "A Red Hat bug as last seen",
-        args: &[("id", "Bug number", true)],
-    },
-    Spec {
-        name: "subscribe",
-        about: "Post events about a target here",
-        args: &[("target", "A package, Changes/Name or a state", true)],
-    },
-    Spec {
-        name: "unsubscribe",
-        about: "Stop posting events about a target here",
-        args: &[("target", "The target", true)],
-    },
-    Spec {
-        name: "subscriptions",
-        about: "What this channel is subscribed to",
-        args: &[],
-    },
-    Spec {
-        name: "snooze",
-        about: "Mute a target for a while",
-        args: &[
-            ("target", "The target", true),
-            ("duration", "30m, 12h, 3d, 2w", true),
-        ],
-    },
-    Spec {
-        name: "sync",
-        about: "Sync with upstream now (admins)",
-        args: &[],
-    },
-];
-
 /// The slash commands to register: one per router command.
 pub fn slash_commands() -> Vec<CreateCommand> {
     COMMANDS
@@ -110,10 +30,10 @@ pub fn slash_commands() -> Vec<CreateCommand> {
         .map(|s| {
             s.args.iter().fold(
                 CreateCommand::new(s.name).description(s.about),
-                |c, (name, about, required)| {
+                |c, a| {
                     c.add_option(
-                        CreateCommandOption::new(CommandOptionType::String, *name, *about)
-                            .required(*required),
+                        CreateCommandOption::new(CommandOptionType::String, a.name, a.about)
+                            .required(a.required),
                     )
                 },
             )
@@ -121,23 +41,35 @@ pub fn slash_commands() -> Vec<CreateCommand> {
         .collect()
 }
 
-/// The router's text for a slash command, arguments in their declared order
-/// (`/why package:systemd patch:2` → `why systemd 2`). Spaces inside a value become `_`:
-/// no argument of ours has spaces, and they would shift the others.
+/// The value of the option `name`, as text.
+fn option_value(options: &[CommandDataOption], name: &str) -> Option<String> {
+    options
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| match &o.value {
+            CommandDataOptionValue::String(s) => Some(s.clone()),
+            CommandDataOptionValue::Integer(n) => Some(n.to_string()),
+            CommandDataOptionValue::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// The command a slash command names, its options taken by name.
+///
+/// # Errors
+/// An unknown command or options that do not fit it.
+pub fn command(name: &str, options: &[CommandDataOption]) -> Result<chat::Command, Refused> {
+    chat::Command::from_options(name, &|arg| option_value(options, arg))
+}
+
+/// A slash command as text, arguments in their declared order (`/why package:systemd
+/// patch:2` → `why systemd 2`), for the "ask me privately" hint only: the command itself is
+/// taken from the options by name ([`command`]). Spaces inside a value become `_`.
 pub fn command_text(name: &str, options: &[CommandDataOption]) -> String {
     let mut words = vec![name.to_string()];
     if let Some(spec) = COMMANDS.iter().find(|s| s.name == name) {
-        for (arg, _, _) in spec.args {
-            let value = options
-                .iter()
-                .find(|o| o.name == *arg)
-                .map(|o| match &o.value {
-                    CommandDataOptionValue::String(s) => s.clone(),
-                    CommandDataOptionValue::Integer(n) => n.to_string(),
-                    CommandDataOptionValue::Number(n) => n.to_string(),
-                    _ => String::new(),
-                });
-            if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+        for a in spec.args {
+            if let Some(v) = option_value(options, a.name).filter(|v| !v.trim().is_empty()) {
                 words.push(v.split_whitespace().collect::<Vec<_>>().join("_"));
             }
         }
@@ -205,11 +137,9 @@ pub async fn answer(
         in_channel: in_guild,
         destination: destination(channel),
     };
-    let text = format!("{}{}", router.prefix(), command_text(name, options));
     let lines = router
-        .handle(&asked, &text)
-        .await
-        .unwrap_or_else(|| vec!["nothing to say".into()]);
+        .answer(&asked, command(name, options), &command_text(name, options))
+        .await;
     CreateInteractionResponse::Message(
         CreateInteractionResponseMessage::new()
             .content(content(&lines))

@@ -5,6 +5,7 @@
 //! subscriptions, snoozes); syncing is handed in by the binary, so the bot does not depend
 //! on the scrapers.
 
+pub mod command;
 pub mod digest;
 pub mod discord;
 pub mod irc;

@@ -7,7 +7,7 @@
 use crate::text::one_line;
 use forkdebt_core::answers::chain_text;
 use forkdebt_core::report::change_key;
-use forkdebt_core::store::{EventRow, Pending, Store, StoreError};
+use forkdebt_core::store::{Delivery, EventKind, EventRow, Pending, Store, StoreError};
 use futures_util::future::BoxFuture;
 
 /// Posts one message; the key identifies it across retries.
@@ -65,7 +65,7 @@ pub fn concerns(target: &str, e: &EventRow) -> bool {
     target == e.package
         || target == e.subject
         || target == e.to_state
-        || (e.kind == "change-state" && change_key(target) == change_key(&e.subject))
+        || (e.kind == EventKind::ChangeState && change_key(target) == change_key(&e.subject))
 }
 
 /// Delivers what is pending for `destination` through `post`. At most `budget` posts per
@@ -90,10 +90,10 @@ pub async fn deliver(
     let mut due: Vec<Pending> = Vec::new();
     for p in pending {
         if !subscriptions.is_empty() && !subscriptions.iter().any(|t| concerns(t, &p.event)) {
-            store.mark_delivered(&p.key, "filtered", now).await?;
+            store.mark_delivered(&p.key, Delivery::Filtered, now).await?;
             round.filtered += 1;
         } else if snoozes.iter().any(|(t, _)| concerns(t, &p.event)) {
-            store.mark_delivered(&p.key, "snoozed", now).await?;
+            store.mark_delivered(&p.key, Delivery::Snoozed, now).await?;
             round.snoozed += 1;
         } else {
             due.push(p);
@@ -111,7 +111,7 @@ pub async fn deliver(
     for p in single {
         match post(p.key.clone(), event_text(&p.event)).await {
             Ok(()) => {
-                store.mark_delivered(&p.key, "posted", now).await?;
+                store.mark_delivered(&p.key, Delivery::Posted, now).await?;
                 round.posted += 1;
             }
             Err(e) => {
@@ -146,9 +146,9 @@ pub async fn deliver(
     let key = format!("{}:summary", rest[0].key);
     match post(key, text).await {
         Ok(()) => {
-            store.mark_delivered(&rest[0].key, "summary", now).await?;
+            store.mark_delivered(&rest[0].key, Delivery::Summary, now).await?;
             for p in &rest[1..] {
-                store.mark_delivered(&p.key, "collapsed", now).await?;
+                store.mark_delivered(&p.key, Delivery::Collapsed, now).await?;
             }
             round.posted += 1;
             round.collapsed += rest.len();

@@ -2,6 +2,7 @@
 //! message into an [`Asked`], the router answers with lines, and the adapter sends them in
 //! its own way (IRC NOTICEs, Matrix `m.notice`, Discord messages).
 
+use crate::command::{self, Command, Refused};
 use crate::text::one_line;
 use forkdebt_core::answers::{self, AnswerError};
 use forkdebt_core::config::Config;
@@ -31,13 +32,10 @@ pub type SyncHook = Arc<dyn Fn() -> BoxFuture<'static, String> + Send + Sync>;
 
 pub struct Router {
     store: Store,
-    config: Arc<Config>,
     prefix: String,
     admins: Vec<String>,
     sync: Option<SyncHook>,
 }
-
-const HELP: &str = "commands: debt [PACKAGE] | show PACKAGE | droppable | whereis REF | why PACKAGE PATCH | changes [RELEASE] | bug ID | subscribe TARGET | unsubscribe TARGET | subscriptions | snooze TARGET DURATION | sync (admins)";
 
 impl Router {
     pub fn new(store: Store, config: Arc<Config>, sync: Option<SyncHook>) -> Router {
@@ -46,7 +44,6 @@ impl Router {
             store,
             prefix: chat.prefix.unwrap_or_else(|| "!".into()),
             admins: chat.admins,
-            config,
             sync,
         }
     }
@@ -67,14 +64,32 @@ impl Router {
         };
         let words: Vec<&str> = command.split_whitespace().collect();
         let (&name, args) = words.split_first()?;
-        let lines = self.run(asked, &name.to_ascii_lowercase(), args).await;
+        Some(self.answer(asked, Command::parse(name, args), command).await)
+    }
+
+    /// The reply to a parsed command (`shown`: the command as the person wrote it, for the
+    /// "ask me privately" hint). Every line is one line, bounded for where it goes.
+    pub async fn answer(
+        &self,
+        asked: &Asked,
+        parsed: Result<Command, Refused>,
+        shown: &str,
+    ) -> Vec<String> {
+        let p = &self.prefix;
+        let lines = match parsed {
+            Ok(command) => self.run(asked, command).await,
+            Err(Refused::Usage(spec)) => vec![format!("usage: {p}{}", spec.usage())],
+            Err(Refused::Unknown(name)) => {
+                vec![format!("unknown command `{name}`: {p}help lists them")]
+            }
+        };
         // Blank lines say nothing in chat and would count against the bound.
         let lines: Vec<String> = lines
             .into_iter()
             .map(|l| one_line(&l))
             .filter(|l| !l.trim().is_empty())
             .collect();
-        Some(self.bound(asked, command, lines))
+        self.bound(asked, shown, lines)
     }
 
     fn bound(&self, asked: &Asked, command: &str, mut lines: Vec<String>) -> Vec<String> {
@@ -99,64 +114,28 @@ impl Router {
         lines
     }
 
-    async fn run(&self, asked: &Asked, name: &str, args: &[&str]) -> Vec<String> {
-        let p = &self.prefix;
-        let usage = |u: &str| vec![format!("usage: {p}{u}")];
-        let answer = match (name, args) {
-            ("help", _) => return vec![HELP.replace("| ", &format!("| {p}"))],
-            ("debt", [] | [_]) => {
-                answers::debt(&self.store, &self.config, args.first().copied()).await
-            }
-            ("debt", _) => return usage("debt [PACKAGE]"),
-            ("show", [package]) => answers::show(&self.store, package, None).await,
-            ("show", _) => return usage("show PACKAGE"),
-            ("droppable", []) => answers::droppable(&self.store, &self.config).await,
-            ("droppable", _) => return usage("droppable"),
-            ("whereis", [reference]) => {
-                answers::whereis(&self.store, &self.config, reference).await
-            }
-            ("whereis", _) => return usage("whereis REF (a PR/MR URL, owner/repo#N, rhbz#N)"),
-            ("why", [package, patch]) => {
-                answers::why(&self.store, &self.config, package, patch).await
-            }
-            ("why", _) => return usage("why PACKAGE PATCH"),
-            ("changes", []) => answers::changes(&self.store, None, None).await,
-            ("changes", [release]) => match release.trim_start_matches(['f', 'F']).parse::<u32>() {
-                Ok(n) => answers::changes(&self.store, Some(n), None).await,
-                Err(_) => return usage("changes [RELEASE] (a number like 43)"),
-            },
-            ("changes", _) => return usage("changes [RELEASE]"),
-            ("bug", [id]) => answers::bug(&self.store, id).await,
-            ("bug", _) => return usage("bug ID"),
-            ("subscribe", [target]) => self.subscribe(asked, target, true).await,
-            ("subscribe", _) => {
-                return usage(
-                    "subscribe TARGET (a package, Changes/Name, or a state like droppable)",
-                );
-            }
-            ("unsubscribe", [target]) => self.subscribe(asked, target, false).await,
-            ("unsubscribe", _) => return usage("unsubscribe TARGET"),
-            ("subscriptions", []) => self.subscriptions(asked).await,
-            ("subscriptions", _) => return usage("subscriptions"),
-            ("snooze", [target, duration]) => match parse_duration(duration) {
-                Some(d) => self.snooze(asked, target, d).await,
-                None => return usage("snooze TARGET DURATION (30m, 12h, 3d, 2w)"),
-            },
-            ("snooze", _) => return usage("snooze TARGET DURATION (30m, 12h, 3d, 2w)"),
-            ("sync", []) => return self.sync(asked).await,
-            ("sync", _) => return usage("sync"),
-            _ => {
-                return vec![format!(
-                    "unknown command `{}`: {p}help lists them",
-                    name.chars().take(40).collect::<String>()
-                )];
-            }
+    async fn run(&self, asked: &Asked, command: Command) -> Vec<String> {
+        let store = &self.store;
+        let answer = match &command {
+            Command::Help => return vec![command::help(&self.prefix)],
+            Command::Debt(package) => answers::debt(store, package.as_deref()).await,
+            Command::Show(package) => answers::show(store, package, None).await,
+            Command::Droppable => answers::droppable(store).await,
+            Command::Whereis(reference) => answers::whereis(store, reference).await,
+            Command::Why { package, patch } => answers::why(store, package, patch).await,
+            Command::Changes(release) => answers::changes(store, *release, None).await,
+            Command::Bug(id) => answers::bug(store, id).await,
+            Command::Subscribe(target) => self.subscribe(asked, target, true).await,
+            Command::Unsubscribe(target) => self.subscribe(asked, target, false).await,
+            Command::Subscriptions => self.subscriptions(asked).await,
+            Command::Snooze { target, duration } => self.snooze(asked, target, *duration).await,
+            Command::Sync => return self.sync(asked).await,
         };
         match answer {
             Ok(lines) => lines,
             Err(AnswerError::NotFound(why)) => vec![why],
             Err(AnswerError::Store(e)) => {
-                tracing::error!("answering `{name}`: {e}");
+                tracing::error!("answering {command:?}: {e}");
                 vec!["sorry: the store could not answer that just now".into()]
             }
         }
@@ -223,31 +202,4 @@ impl Router {
     }
 }
 
-/// `30m`, `12h`, `3d`, `2w` (at most a year).
-pub fn parse_duration(s: &str) -> Option<chrono::Duration> {
-    let unit = s.chars().last()?;
-    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
-    let d = match unit {
-        'm' => chrono::Duration::minutes(n),
-        'h' => chrono::Duration::hours(n),
-        'd' => chrono::Duration::days(n),
-        'w' => chrono::Duration::weeks(n),
-        _ => return None,
-    };
-    (n > 0 && d <= chrono::Duration::days(366)).then_some(d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30m"), Some(chrono::Duration::minutes(30)));
-        assert_eq!(parse_duration("2w"), Some(chrono::Duration::weeks(2)));
-        assert_eq!(parse_duration("0d"), None);
-        assert_eq!(parse_duration("400d"), None);
-        assert_eq!(parse_duration("5é"), None);
-        assert_eq!(parse_duration("h"), None);
-    }
-}
+pub use crate::command::parse_duration;

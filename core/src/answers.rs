@@ -2,12 +2,13 @@
 //! `changes`, `bug` — as plain text lines, read from the store only. The CLI prints them; the
 //! chat bot bounds, escapes and sends them. Nothing here knows where the lines go.
 
-use crate::config::Config;
 use crate::inventory::refs::{self, TextContext};
-use crate::model::{PatchState, RefKind, Role};
-use crate::report::{self, Verdicts};
+use crate::model::{Bucket, RefKind, Role};
+use crate::observation::{self, shipped};
+use crate::report;
+use crate::source::Dataset;
 use crate::store::{Store, StoreError, StoredPackage, StoredPatch};
-use crate::verdict::{FACT_SOURCES, Facts, Hop, ObservationsBySource};
+use crate::verdict::{Facts, Hop, ObservationsBySource};
 
 /// Why a question has no answer: the store failed, or the question names nothing we know
 /// (the message says what, for the person who asked).
@@ -21,49 +22,6 @@ pub enum AnswerError {
 
 pub type Answer = Result<Vec<String>, AnswerError>;
 
-/// Everything the last syncs observed that verdicts are decided from.
-///
-/// # Errors
-/// A database error.
-pub async fn facts(store: &Store) -> Result<ObservationsBySource, StoreError> {
-    let mut obs = ObservationsBySource::new();
-    for source in FACT_SOURCES {
-        obs.insert(source.to_string(), store.observations(source).await?);
-    }
-    Ok(obs)
-}
-
-/// The base distribution configured for `downstream`.
-pub fn base_of(config: &Config, downstream: &str) -> Option<String> {
-    config
-        .downstream
-        .iter()
-        .find(|d| d.name == downstream)
-        .and_then(|d| d.base.clone())
-}
-
-/// Verdicts of every carried patch of `packages`, from what the last syncs observed. The base
-/// distribution is the one recorded with the downstream (as the engine that writes events
-/// uses it), else the configured one.
-///
-/// # Errors
-/// A database error.
-pub async fn verdicts(
-    store: &Store,
-    config: &Config,
-    packages: &[StoredPackage],
-) -> Result<Verdicts, StoreError> {
-    let obs = facts(store).await?;
-    let recorded = store.downstream_bases().await?;
-    Ok(crate::verdict::for_packages(packages, &obs, &|ds| {
-        recorded
-            .get(ds)
-            .cloned()
-            .flatten()
-            .or_else(|| base_of(config, ds))
-    }))
-}
-
 fn no_package(package: &str) -> AnswerError {
     AnswerError::NotFound(format!(
         "no package named `{package}` has been scanned (see `forkdebt report`)"
@@ -75,12 +33,11 @@ fn no_package(package: &str) -> AnswerError {
 ///
 /// # Errors
 /// A database error, or no such package or patch.
-pub async fn why(store: &Store, config: &Config, package: &str, patch: &str) -> Answer {
+pub async fn why(store: &Store, package: &str, patch: &str) -> Answer {
     let packages = store.load_packages(None, Some(package)).await?;
     if packages.is_empty() {
         return Err(no_package(package));
     }
-    let verdicts = verdicts(store, config, &packages).await?;
     let number = patch
         .trim_start_matches("Patch")
         .trim_start_matches("patch")
@@ -93,7 +50,7 @@ pub async fn why(store: &Store, config: &Config, package: &str, patch: &str) -> 
             .iter()
             .filter(|sp| sp.patch.file == patch || (number.is_some() && sp.patch.number == number))
         {
-            out.extend(describe(p, sp, &verdicts));
+            out.extend(describe(p, sp));
         }
     }
     if out.is_empty() {
@@ -109,7 +66,7 @@ pub async fn why(store: &Store, config: &Config, package: &str, patch: &str) -> 
     Ok(out)
 }
 
-fn describe(p: &StoredPackage, sp: &StoredPatch, verdicts: &Verdicts) -> Vec<String> {
+fn describe(p: &StoredPackage, sp: &StoredPatch) -> Vec<String> {
     let head = format!(
         "{} {} ({})",
         report::shown(&p.package.name),
@@ -119,14 +76,7 @@ fn describe(p: &StoredPackage, sp: &StoredPatch, verdicts: &Verdicts) -> Vec<Str
     if let Some(d) = &sp.dropped_at {
         return vec![format!("{head}: dropped from dist-git on {d}")];
     }
-    let key = (
-        p.downstream.clone(),
-        p.package.name.clone(),
-        sp.patch.file.clone(),
-    );
-    let Some(v) = verdicts.get(&key) else {
-        return vec![format!("{head}: {}", sp.state)];
-    };
+    let v = &sp.verdict;
     let mut out = vec![format!(
         "{head}: {} (confidence {})",
         v.state,
@@ -165,7 +115,7 @@ fn describe(p: &StoredPackage, sp: &StoredPatch, verdicts: &Verdicts) -> Vec<Str
 ///
 /// # Errors
 /// A database error, or a reference forkdebt does not understand.
-pub async fn whereis(store: &Store, config: &Config, reference: &str) -> Answer {
+pub async fn whereis(store: &Store, reference: &str) -> Answer {
     let text = if reference.starts_with('#') || reference.bytes().all(|b| b.is_ascii_digit()) {
         format!("rhbz#{}", reference.trim_start_matches('#'))
     } else if reference.contains('#') && !reference.contains("://") && !reference.contains(' ') {
@@ -176,10 +126,25 @@ pub async fn whereis(store: &Store, config: &Config, reference: &str) -> Answer 
     let found = refs::extract(&text, &TextContext::new(None, String::new(), Role::Origin));
     let Some(r) = found.into_iter().find(|r| r.kind != RefKind::Ambiguous) else {
         return Err(AnswerError::NotFound(format!(
-            "`{reference}` names no reference forkdebt understands (a PR/MR URL, owner/repo#N, rhbz#N, a commit URL)"
+            "`{}` names no reference forkdebt understands (a PR/MR URL, owner/repo#N, rhbz#N, a commit URL)",
+            report::shown(reference)
         )));
     };
-    let facts = Facts::from_observations(&facts(store).await?);
+    let carriers = store.carriers(r.kind, &r.id).await?;
+    // Only the observations this reference and its carriers need.
+    let mut wanted: Vec<(Dataset, String)> = Vec::new();
+    if let Some(d) = Dataset::answering(r.kind) {
+        wanted.push((d, r.id.clone()));
+    }
+    for c in &carriers {
+        if let Some(base) = &c.base {
+            for d in [Dataset::Koji, Dataset::Repodata] {
+                wanted.push((d, shipped::item(base, &c.package)));
+            }
+        }
+    }
+    let mut obs = observations(store, &wanted).await?;
+    let mut facts = Facts::from_observations(&obs);
     let url = r
         .url
         .as_deref()
@@ -208,61 +173,66 @@ pub async fn whereis(store: &Store, config: &Config, reference: &str) -> Answer 
             });
         }
         RefKind::Rhbz => out.push(match facts.bugs.get(&r.id) {
-            Some(b) => format!(
-                "  {}{}{}",
-                b.status,
-                b.resolution
-                    .as_deref()
-                    .map(|x| format!(" {x}"))
-                    .unwrap_or_default(),
-                b.fixed_in
-                    .as_deref()
-                    .map(|x| format!(", fixed in {x}"))
-                    .unwrap_or_default()
-            ),
+            Some(b) => format!("  {}", bug_text(b)),
             None => not_yet(),
         }),
         RefKind::UpstreamCommit => merge_commit = r.id.rsplit('@').next().map(str::to_string),
         _ => {}
     }
     if let (Some(sha), Some(repo)) = (&merge_commit, r.id.split(['#', '!', '@']).next()) {
-        out.push(match facts.releases.get(&format!("{repo}@{sha}")) {
+        let item = observation::github::release_item(repo, sha);
+        obs.extend(observations(store, &[(Dataset::GithubRelease, item.clone())]).await?);
+        facts = Facts::from_observations(&obs);
+        out.push(match facts.releases.get(&item) {
             Some(tag) => format!("  first upstream release with it: {tag}"),
             None => "  in no upstream release yet (as far as forkdebt has looked)".into(),
         });
     }
-    let packages = store.load_packages(None, None).await?;
-    let recorded = store.downstream_bases().await?;
-    let mut carried = false;
-    for p in &packages {
-        for sp in p.carried().filter(|sp| {
-            sp.patch
-                .refs
-                .iter()
-                .any(|x| x.kind == r.kind && x.id == r.id)
-        }) {
-            carried = true;
-            out.push(format!(
-                "  carried by {} {} ({}, {})",
-                p.package.name,
-                sp.patch.file,
-                p.downstream,
-                p.package.evr()
-            ));
-            let base = recorded
-                .get(&p.downstream)
-                .cloned()
-                .flatten()
-                .or_else(|| base_of(config, &p.downstream));
-            if let Some(s) = facts.shipped_by(base.as_deref(), &p.package.name) {
-                out.push(format!("    {} ships {} ({})", s.distro, s.nvr, s.from));
-            }
+    for c in &carriers {
+        out.push(format!(
+            "  carried by {} {} ({}, {})",
+            report::shown(&c.package),
+            report::shown(&c.file),
+            c.downstream,
+            c.evr()
+        ));
+        if let Some(s) = facts.shipped_by(c.base.as_deref(), &c.package) {
+            out.push(format!("    {} ships {} ({})", s.distro, s.nvr, s.from));
         }
     }
-    if !carried {
+    if carriers.is_empty() {
         out.push("  carried by no patch of ours".into());
     }
     Ok(out)
+}
+
+/// The stored observations of `wanted` items.
+async fn observations(
+    store: &Store,
+    wanted: &[(Dataset, String)],
+) -> Result<ObservationsBySource, StoreError> {
+    let mut obs = ObservationsBySource::new();
+    for (dataset, item) in wanted {
+        if let Some(o) = store.observation(*dataset, item).await? {
+            obs.entry(*dataset).or_default().insert(item.clone(), o);
+        }
+    }
+    Ok(obs)
+}
+
+fn bug_text(b: &crate::verdict::BugFact) -> String {
+    format!(
+        "{}{}{}",
+        b.status,
+        b.resolution
+            .as_deref()
+            .map(|x| format!(" {x}"))
+            .unwrap_or_default(),
+        b.fixed_in
+            .as_deref()
+            .map(|x| format!(", fixed in {x}"))
+            .unwrap_or_default()
+    )
 }
 
 /// `show PACKAGE`: every patch with its references and where they were found.
@@ -288,47 +258,33 @@ pub async fn show(store: &Store, package: &str, downstream: Option<&str>) -> Ans
 ///
 /// # Errors
 /// A database error, or no such package.
-pub async fn debt(store: &Store, config: &Config, package: Option<&str>) -> Answer {
-    let packages = store.load_packages(None, package).await?;
-    if let Some(name) = package.filter(|_| packages.is_empty()) {
-        return Err(no_package(name));
-    }
-    let verdicts = verdicts(store, config, &packages).await?;
-    let packages = report::with_verdicts(&packages, &verdicts);
-    let mut groups: Vec<(String, Vec<&StoredPackage>)> = Vec::new();
-    for p in packages.iter().filter(|p| p.removed_at.is_none()) {
-        let label = match package {
-            Some(_) => format!("{} {} ({})", p.package.name, p.package.evr(), p.downstream),
-            None => p.downstream.clone(),
+pub async fn debt(store: &Store, package: Option<&str>) -> Answer {
+    let counts = store.debt_counts(package).await?;
+    if counts.is_empty() {
+        return match package {
+            Some(name) => Err(no_package(name)),
+            None => Ok(vec!["nothing scanned yet".into()]),
         };
-        match groups.iter_mut().find(|(l, _)| *l == label) {
-            Some((_, g)) => g.push(p),
-            None => groups.push((label, vec![p])),
-        }
     }
-    if groups.is_empty() {
-        return Ok(vec!["nothing scanned yet".into()]);
-    }
-    Ok(groups
+    Ok(counts
         .into_iter()
-        .map(|(label, group)| {
-            let carried: Vec<&StoredPatch> = group.iter().flat_map(|p| p.carried()).collect();
-            let by = |states: &[PatchState]| {
-                carried.iter().filter(|x| states.contains(&x.state)).count()
+        .map(|d| {
+            let (label, packages) = match &d.package {
+                Some((name, evr)) => (
+                    format!("{} {evr} ({})", report::shown(name), d.downstream),
+                    String::new(),
+                ),
+                None => (d.downstream.clone(), format!(" in {} packages", d.packages)),
             };
-            let packages = if package.is_some() {
-                String::new()
-            } else {
-                format!(" in {} packages", group.len())
-            };
+            let c = &d.counts;
             format!(
                 "{label}: {} carried patches{packages}: {} droppable, {} merged upstream, {} sent, {} kept, {} unknown",
-                carried.len(),
-                by(&[PatchState::Droppable]),
-                by(&[PatchState::Merged, PatchState::Released]),
-                by(&[PatchState::Submitted]),
-                by(&[PatchState::NotSent, PatchState::Denied, PatchState::NotNeeded]),
-                by(&[PatchState::Unknown]),
+                c.total(),
+                c.get(Bucket::Droppable),
+                c.get(Bucket::Merged),
+                c.get(Bucket::Sent),
+                c.get(Bucket::Kept),
+                c.get(Bucket::Unknown),
             )
         })
         .collect())
@@ -338,30 +294,20 @@ pub async fn debt(store: &Store, config: &Config, package: Option<&str>) -> Answ
 ///
 /// # Errors
 /// A database error.
-pub async fn droppable(store: &Store, config: &Config) -> Answer {
-    let packages = store.load_packages(None, None).await?;
-    let verdicts = verdicts(store, config, &packages).await?;
-    let mut out = Vec::new();
-    for p in &packages {
-        for sp in p.carried() {
-            let key = (
-                p.downstream.clone(),
-                p.package.name.clone(),
-                sp.patch.file.clone(),
-            );
-            if let Some(v) = verdicts
-                .get(&key)
-                .filter(|v| v.state == PatchState::Droppable)
-            {
-                out.push(format!(
-                    "{} {}: {}",
-                    p.package.name,
-                    sp.patch.file,
-                    chain_text(&v.evidence)
-                ));
-            }
-        }
-    }
+pub async fn droppable(store: &Store) -> Answer {
+    let mut out: Vec<String> = store
+        .droppable_patches()
+        .await?
+        .into_iter()
+        .map(|d| {
+            format!(
+                "{} {}: {}",
+                report::shown(&d.package),
+                report::shown(&d.file),
+                chain_text(&d.evidence)
+            )
+        })
+        .collect();
     if out.is_empty() {
         out.push("no patch is droppable yet".into());
     }
@@ -386,8 +332,9 @@ pub async fn changes(store: &Store, release: Option<u32>, state: Option<&str>) -
     let deviations = store.load_deviations(None).await?;
     let shown: Vec<_> = changes
         .into_iter()
-        .filter(|(_, s, r, _, _)| {
-            release.is_none_or(|n| *r == Some(i64::from(n))) && state.is_none_or(|x| x == s)
+        .filter(|c| {
+            release.is_none_or(|n| c.release_nn == Some(i64::from(n)))
+                && state.is_none_or(|x| x == c.state)
         })
         .collect();
     if shown.is_empty() {
@@ -396,8 +343,9 @@ pub async fn changes(store: &Store, release: Option<u32>, state: Option<&str>) -
         ]);
     }
     let mut out = Vec::new();
-    for (title, st, rel, evidence, decided) in shown {
-        let chain: Vec<Hop> = serde_json::from_str(&evidence).unwrap_or_default();
+    for c in shown {
+        let (title, st, rel, decided) = (c.title, c.state, c.release_nn, c.decided_at);
+        let chain: Vec<Hop> = serde_json::from_str(&c.evidence).unwrap_or_default();
         let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
         out.push(format!(
             "{title}: {st}{} ({}; since {decided})",
@@ -442,31 +390,21 @@ pub async fn bug(store: &Store, id: &str) -> Answer {
             "`{id}` is not a bug number (try 2044578 or rhbz#2044578)"
         )));
     }
-    let facts = Facts::from_observations(&facts(store).await?);
+    let obs = observations(store, &[(Dataset::Bugzilla, id.to_string())]).await?;
+    let facts = Facts::from_observations(&obs);
     let mut out = vec![match facts.bugs.get(id) {
         Some(b) => format!(
-            "rhbz#{id}: {}{}{} https://bugzilla.redhat.com/show_bug.cgi?id={id}",
-            b.status,
-            b.resolution
-                .as_deref()
-                .map(|x| format!(" {x}"))
-                .unwrap_or_default(),
-            b.fixed_in
-                .as_deref()
-                .map(|x| format!(", fixed in {x}"))
-                .unwrap_or_default()
+            "rhbz#{id}: {} https://bugzilla.redhat.com/show_bug.cgi?id={id}",
+            bug_text(b)
         ),
         None => format!("rhbz#{id}: not observed yet (run `forkdebt sync`)"),
     }];
-    for p in store.load_packages(None, None).await? {
-        for sp in p.carried().filter(|sp| {
-            sp.patch
-                .refs
-                .iter()
-                .any(|r| r.kind == RefKind::Rhbz && r.id == id)
-        }) {
-            out.push(format!("  named by {} {}", p.package.name, sp.patch.file));
-        }
+    for c in store.carriers(RefKind::Rhbz, id).await? {
+        out.push(format!(
+            "  named by {} {}",
+            report::shown(&c.package),
+            report::shown(&c.file)
+        ));
     }
     Ok(out)
 }

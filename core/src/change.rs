@@ -6,13 +6,72 @@
 //! accepted for has shipped, as Bodhi says) / deferred (accepted for a later release than it
 //! targeted) / withdrawn (tracker closed as not done, or a withdrawn/rejected category).
 
+use crate::observation::fedora::ChangeObservation;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a Change stands, in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChangeState {
+    Unknown,
+    Incomplete,
+    Proposed,
+    Announced,
+    ReadyForFesco,
+    Accepted,
+    Testable,
+    CodeComplete,
+    Landed,
+    Deferred,
+    Withdrawn,
+}
+
+impl ChangeState {
+    pub const ALL: [ChangeState; 11] = [
+        ChangeState::Unknown,
+        ChangeState::Incomplete,
+        ChangeState::Proposed,
+        ChangeState::Announced,
+        ChangeState::ReadyForFesco,
+        ChangeState::Accepted,
+        ChangeState::Testable,
+        ChangeState::CodeComplete,
+        ChangeState::Landed,
+        ChangeState::Deferred,
+        ChangeState::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeState::Unknown => "unknown",
+            ChangeState::Incomplete => "incomplete",
+            ChangeState::Proposed => "proposed",
+            ChangeState::Announced => "announced",
+            ChangeState::ReadyForFesco => "ready-for-fesco",
+            ChangeState::Accepted => "accepted",
+            ChangeState::Testable => "testable",
+            ChangeState::CodeComplete => "code-complete",
+            ChangeState::Landed => "landed",
+            ChangeState::Deferred => "deferred",
+            ChangeState::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeState> {
+        ChangeState::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl fmt::Display for ChangeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeStatus {
-    /// `incomplete`, `proposed`, `announced`, `ready-for-fesco`, `accepted`, `testable`,
-    /// `code-complete`, `landed`, `deferred`, `withdrawn`, `unknown`.
-    pub state: String,
+    pub state: ChangeState,
     /// The release it is accepted for (or deferred to).
     pub release: Option<u32>,
     pub evidence: Vec<String>,
@@ -23,7 +82,7 @@ impl ChangeStatus {
     pub fn key(&self) -> String {
         match self.release {
             Some(r) => format!("{}-f{r}", self.state),
-            None => self.state.clone(),
+            None => self.state.to_string(),
         }
     }
 }
@@ -32,25 +91,21 @@ fn accepted_in(category: &str) -> Option<u32> {
     category.strip_prefix("ChangeAcceptedF")?.parse().ok()
 }
 
-/// Decides a Change's status from its stored wiki observation (`{"page": ..,
-/// "status_categories": [..]}`), its tracker bug (`(status, resolution)`), if known, and the
-/// Bodhi state of the Fedora releases (`shipped(42)` is `Some("current")` once F42 shipped).
+/// Decides a Change's status from its wiki observation, its tracker bug (`(status,
+/// resolution)`), if known, and the Bodhi state of the Fedora releases (`release_state(42)`
+/// is `Some("current")` once F42 shipped).
 pub fn status(
-    wiki: &serde_json::Value,
+    wiki: &ChangeObservation,
     tracker: Option<(&str, Option<&str>)>,
     release_state: &dyn Fn(u32) -> Option<String>,
 ) -> ChangeStatus {
-    let page = &wiki["page"];
-    let mut cats: Vec<String> = Vec::new();
-    for list in [&wiki["status_categories"], &page["categories"]] {
-        cats.extend(
-            list.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str().map(str::to_string)),
-        );
-    }
-    let targeted = page["targeted_release"].as_u64().map(|r| r as u32);
+    let page = &wiki.page;
+    let cats: Vec<&String> = wiki
+        .status_categories
+        .iter()
+        .chain(&page.categories)
+        .collect();
+    let targeted = page.targeted_release;
     let accepted = cats.iter().filter_map(|c| accepted_in(c)).max();
     let mut evidence: Vec<String> = Vec::new();
     if cats
@@ -58,7 +113,7 @@ pub fn status(
         .any(|c| c.contains("Withdrawn") || c.contains("Rejected"))
     {
         return ChangeStatus {
-            state: "withdrawn".into(),
+            state: ChangeState::Withdrawn,
             release: targeted,
             evidence: vec!["a withdrawn/rejected category".into()],
         };
@@ -68,7 +123,7 @@ pub fn status(
         if let Some(t) = targeted.filter(|t| *t < n) {
             evidence.push(format!("it targeted Fedora {t}"));
             return ChangeStatus {
-                state: "deferred".into(),
+                state: ChangeState::Deferred,
                 release: Some(n),
                 evidence,
             };
@@ -80,51 +135,54 @@ pub fn status(
                     resolution.map(|r| format!(" {r}")).unwrap_or_default()
                 ));
                 match status {
-                    "MODIFIED" => "testable",
-                    "ON_QA" | "VERIFIED" => "code-complete",
+                    "MODIFIED" => ChangeState::Testable,
+                    "ON_QA" | "VERIFIED" => ChangeState::CodeComplete,
                     "CLOSED" => match resolution {
                         Some(
                             "CURRENTRELEASE" | "ERRATA" | "RAWHIDE" | "NEXTRELEASE" | "UPSTREAM",
                         )
-                        | None => "landed",
-                        _ => "withdrawn",
+                        | None => ChangeState::Landed,
+                        _ => ChangeState::Withdrawn,
                     },
-                    _ => "accepted",
+                    _ => ChangeState::Accepted,
                 }
             }
-            None => "accepted",
+            None => ChangeState::Accepted,
         };
         // Accepted and its release shipped: landed, whatever the tracker still says.
         let shipped = release_state(n).filter(|st| st == "current" || st == "archived");
         let state = match (state, shipped) {
-            ("accepted" | "testable" | "code-complete", Some(st)) => {
+            (
+                ChangeState::Accepted | ChangeState::Testable | ChangeState::CodeComplete,
+                Some(st),
+            ) => {
                 evidence.push(format!("Fedora {n} has shipped (Bodhi: {st})"));
-                "landed"
+                ChangeState::Landed
             }
             (s, _) => s,
         };
         return ChangeStatus {
-            state: state.into(),
+            state,
             release: Some(n),
             evidence,
         };
     }
     for (cat, state) in [
-        ("ChangeReadyForFesco", "ready-for-fesco"),
-        ("ChangeAnnounced", "announced"),
-        ("ChangeReadyForWrangler", "proposed"),
-        ("ChangePageIncomplete", "incomplete"),
+        ("ChangeReadyForFesco", ChangeState::ReadyForFesco),
+        ("ChangeAnnounced", ChangeState::Announced),
+        ("ChangeReadyForWrangler", ChangeState::Proposed),
+        ("ChangePageIncomplete", ChangeState::Incomplete),
     ] {
-        if cats.iter().any(|c| c == cat) {
+        if cats.iter().any(|c| *c == cat) {
             return ChangeStatus {
-                state: state.into(),
+                state,
                 release: targeted,
                 evidence: vec![format!("in Category:{cat}")],
             };
         }
     }
     ChangeStatus {
-        state: "unknown".into(),
+        state: ChangeState::Unknown,
         release: targeted,
         evidence,
     }
@@ -146,8 +204,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn wiki(status: &[&str], targeted: u32) -> serde_json::Value {
-        json!({"page": {"targeted_release": targeted, "categories": ["SystemWideChange"], "tracker_bug": "https://bugzilla.redhat.com/show_bug.cgi?id=2300001"}, "status_categories": status})
+    fn wiki(status: &[&str], targeted: u32) -> ChangeObservation {
+        serde_json::from_value(json!({"page": {"title": "Changes/X", "targeted_release": targeted, "categories": ["SystemWideChange"], "tracker_bug": "https://bugzilla.redhat.com/show_bug.cgi?id=2300001", "owners": []}, "status_categories": status}))
+            .expect("a change observation")
     }
 
     fn none(_: u32) -> Option<String> {
@@ -171,7 +230,7 @@ mod tests {
         // F43 is still pending: accepted, not landed.
         let pending = |_: u32| Some("pending".to_string());
         assert_eq!(
-            status(&wiki(&["ChangeAcceptedF43"], 43), None, &pending).state,
+            status(&wiki(&["ChangeAcceptedF43"], 43), None, &pending).state.as_str(),
             "accepted"
         );
         // A tracker closed as not done stays withdrawn even after the release.
@@ -181,7 +240,8 @@ mod tests {
                 Some(("CLOSED", Some("WONTFIX"))),
                 &shipped
             )
-            .state,
+            .state
+            .as_str(),
             "withdrawn"
         );
     }
@@ -189,11 +249,11 @@ mod tests {
     #[test]
     fn the_lifecycle() {
         assert_eq!(
-            status(&wiki(&["ChangeAnnounced"], 42), None, &none).state,
+            status(&wiki(&["ChangeAnnounced"], 42), None, &none).state.as_str(),
             "announced"
         );
         assert_eq!(
-            status(&wiki(&["ChangeReadyForFesco"], 42), None, &none).state,
+            status(&wiki(&["ChangeReadyForFesco"], 42), None, &none).state.as_str(),
             "ready-for-fesco"
         );
         let a = status(&wiki(&["ChangeAcceptedF42"], 42), None, &none);
@@ -207,7 +267,8 @@ mod tests {
                 Some(("MODIFIED", None)),
                 &none
             )
-            .state,
+            .state
+            .as_str(),
             "testable"
         );
         assert_eq!(
@@ -216,7 +277,8 @@ mod tests {
                 Some(("ON_QA", None)),
                 &none
             )
-            .state,
+            .state
+            .as_str(),
             "code-complete"
         );
         assert_eq!(
@@ -225,7 +287,8 @@ mod tests {
                 Some(("CLOSED", Some("CURRENTRELEASE"))),
                 &none
             )
-            .state,
+            .state
+            .as_str(),
             "landed"
         );
         assert_eq!(
@@ -234,7 +297,8 @@ mod tests {
                 Some(("CLOSED", Some("WONTFIX"))),
                 &none
             )
-            .state,
+            .state
+            .as_str(),
             "withdrawn"
         );
         let d = status(&wiki(&["ChangeAcceptedF43"], 42), None, &none);

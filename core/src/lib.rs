@@ -7,6 +7,10 @@
 //! - [`config`]: the configuration file.
 //! - [`store`]: SQLite / PostgreSQL persistence.
 //! - [`report`]: the stable JSON report and its table and Markdown renderings.
+//! - [`source`]: the one list of upstream sources and observation datasets.
+//! - [`observation`]: what the sources store, typed.
+//! - [`verdict`]: deciding a patch's state; run by the engine in [`store`] only.
+//! - [`answers`]: the questions people ask, read from the store.
 
 /// A regex compiled once, on first use. Every pattern is a constant exercised by the unit
 /// tests, so compiling it cannot fail at run time.
@@ -23,6 +27,8 @@ pub mod config;
 pub mod evr;
 pub mod inventory;
 pub mod model;
+pub mod observation;
 pub mod report;
+pub mod source;
 pub mod store;
 pub mod verdict;

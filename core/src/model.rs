@@ -196,6 +196,70 @@ impl PatchState {
     pub fn parse(s: &str) -> Option<PatchState> {
         PatchState::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The column a carried patch counts in (report, chat, digest, trend).
+    pub fn bucket(self) -> Bucket {
+        match self {
+            PatchState::Droppable => Bucket::Droppable,
+            PatchState::Merged | PatchState::Released => Bucket::Merged,
+            PatchState::Submitted => Bucket::Sent,
+            PatchState::NotSent | PatchState::Denied | PatchState::NotNeeded => Bucket::Kept,
+            PatchState::Unknown | PatchState::Dropped => Bucket::Unknown,
+        }
+    }
+}
+
+/// How the debt is counted: "merged" is merged or released upstream, "kept" is not sent,
+/// denied or not needed upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bucket {
+    Droppable,
+    Merged,
+    Sent,
+    Kept,
+    Unknown,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::Droppable,
+        Bucket::Merged,
+        Bucket::Sent,
+        Bucket::Kept,
+        Bucket::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bucket::Droppable => "droppable",
+            Bucket::Merged => "merged",
+            Bucket::Sent => "sent",
+            Bucket::Kept => "kept",
+            Bucket::Unknown => "unknown",
+        }
+    }
+}
+
+/// Carried patches counted by [`Bucket`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketCounts([usize; 5]);
+
+impl BucketCounts {
+    pub fn add(&mut self, state: PatchState, n: usize) {
+        self.0[state.bucket() as usize] += n;
+    }
+    pub fn get(&self, b: Bucket) -> usize {
+        self.0[b as usize]
+    }
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+    pub fn merge(&mut self, o: &BucketCounts) {
+        for (a, b) in self.0.iter_mut().zip(o.0) {
+            *a += b;
+        }
+    }
 }
 
 impl fmt::Display for PatchState {

@@ -4,7 +4,7 @@
 //! JSON shape (DESIGN.md; extra fields may be added, none removed or renamed):
 //! `{"packages":[{"name","downstream","evr","patches":[{"file","state","refs":[{"kind","id","url"}],"evidence":[...]}]}]}`
 
-use crate::model::{Deviation, PatchState, RefKind, Reference, UpstreamProject};
+use crate::model::{Bucket, BucketCounts, Deviation, PatchState, RefKind, Reference, UpstreamProject};
 use crate::store::{StoredPackage, StoredPatch};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
@@ -123,13 +123,10 @@ fn evidence(p: &StoredPatch) -> Vec<String> {
     out
 }
 
-/// Verdicts by `(downstream, package, patch file)` (see [`crate::verdict::for_packages`]).
-pub type Verdicts = std::collections::HashMap<(String, String, String), crate::verdict::Verdict>;
-
+/// The report of `packages` (with their stored verdicts) and `deviations`.
 pub fn build(
     packages: &[StoredPackage],
     deviations: &[(String, Deviation)],
-    verdicts: &Verdicts,
     changes: &ChangeStates,
 ) -> Report {
     Report {
@@ -147,34 +144,26 @@ pub fn build(
                     .patches
                     .iter()
                     .map(|p| {
-                        let v = verdicts.get(&(
-                            sp.downstream.clone(),
-                            sp.package.name.clone(),
-                            p.patch.file.clone(),
-                        ));
-                        let mut evidence: Vec<String> = v
-                            .map(|v| {
-                                v.evidence
-                                    .iter()
-                                    .map(|h| h.text.clone())
-                                    .collect::<Vec<_>>()
-                                    .join(" -> ")
-                            })
-                            .filter(|chain| !chain.is_empty() && p.dropped_at.is_none())
-                            .into_iter()
-                            .collect();
-                        evidence.extend(v.and_then(|v| v.rebased_past.clone()));
+                        let carried = p.dropped_at.is_none();
+                        let v = &p.verdict;
+                        let chain = v
+                            .evidence
+                            .iter()
+                            .map(|h| h.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" -> ");
+                        let mut evidence: Vec<String> = Vec::new();
+                        if carried && !chain.is_empty() {
+                            evidence.push(chain);
+                        }
+                        evidence.extend(v.rebased_past.clone());
                         evidence.extend(self::evidence(p));
-                        (
-                            p,
-                            v.filter(|_| p.dropped_at.is_none()).map(|v| v.state),
-                            evidence,
-                        )
+                        (p, evidence)
                     })
-                    .map(|(p, verdict_state, evidence)| PatchReport {
+                    .map(|(p, evidence)| PatchReport {
                         file: p.patch.file.clone(),
                         number: p.patch.number,
-                        state: verdict_state.unwrap_or(p.state),
+                        state: p.state,
                         local_only: p.patch.is_local_only(),
                         subject: p.patch.subject.clone(),
                         lines_added: p.patch.lines_added,
@@ -214,25 +203,6 @@ pub fn build(
 /// The widest a rendered table may be: fits a 100-column terminal.
 pub const TABLE_WIDTH: u16 = 100;
 
-/// The packages with each carried patch's inventory state replaced by its verdict, so the
-/// table and Markdown say what JSON and `why` say.
-pub fn with_verdicts(packages: &[StoredPackage], verdicts: &Verdicts) -> Vec<StoredPackage> {
-    let mut out = packages.to_vec();
-    for sp in &mut out {
-        for p in sp.patches.iter_mut().filter(|p| p.dropped_at.is_none()) {
-            let key = (
-                sp.downstream.clone(),
-                sp.package.name.clone(),
-                p.patch.file.clone(),
-            );
-            if let Some(v) = verdicts.get(&key) {
-                p.state = v.state;
-            }
-        }
-    }
-    out
-}
-
 fn table() -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_BORDERS_ONLY)
@@ -250,12 +220,7 @@ fn age_days(first_seen: &str, today: chrono::NaiveDate) -> Option<i64> {
 /// What a row counts: carried patches by where they stand, their size and the oldest's age.
 #[derive(Default)]
 struct Row {
-    carried: usize,
-    droppable: usize,
-    merged: usize,
-    sent: usize,
-    kept: usize,
-    unknown: usize,
+    counts: BucketCounts,
     lines: u64,
     oldest_days: Option<i64>,
 }
@@ -264,14 +229,7 @@ impl Row {
     fn of(p: &StoredPackage, today: chrono::NaiveDate) -> Row {
         let mut row = Row::default();
         for x in p.carried() {
-            row.carried += 1;
-            match x.state {
-                PatchState::Droppable => row.droppable += 1,
-                PatchState::Merged | PatchState::Released => row.merged += 1,
-                PatchState::Submitted => row.sent += 1,
-                PatchState::NotSent | PatchState::Denied | PatchState::NotNeeded => row.kept += 1,
-                PatchState::Unknown | PatchState::Dropped => row.unknown += 1,
-            }
+            row.counts.add(x.state, 1);
             row.lines += u64::from(x.patch.lines_added) + u64::from(x.patch.lines_removed);
             row.oldest_days = row.oldest_days.max(age_days(&x.first_seen, today));
         }
@@ -279,24 +237,20 @@ impl Row {
     }
 
     fn add(&mut self, o: &Row) {
-        self.carried += o.carried;
-        self.droppable += o.droppable;
-        self.merged += o.merged;
-        self.sent += o.sent;
-        self.kept += o.kept;
-        self.unknown += o.unknown;
+        self.counts.merge(&o.counts);
         self.lines += o.lines;
         self.oldest_days = self.oldest_days.max(o.oldest_days);
     }
 
     fn cells(&self) -> [String; 8] {
+        let c = &self.counts;
         [
-            self.carried.to_string(),
-            self.droppable.to_string(),
-            self.merged.to_string(),
-            self.sent.to_string(),
-            self.kept.to_string(),
-            self.unknown.to_string(),
+            c.total().to_string(),
+            c.get(Bucket::Droppable).to_string(),
+            c.get(Bucket::Merged).to_string(),
+            c.get(Bucket::Sent).to_string(),
+            c.get(Bucket::Kept).to_string(),
+            c.get(Bucket::Unknown).to_string(),
             self.lines.to_string(),
             self.oldest_days
                 .map(|d| format!("{d}d"))
@@ -305,7 +259,7 @@ impl Row {
     }
 }
 
-/// One row per package: carried patches by state (give it [`with_verdicts`] packages),
+/// One row per package: carried patches by state (their stored verdicts),
 /// lines changed and the oldest patch's age. "merged" is merged or released, "kept" is
 /// not sent, denied or not needed upstream. Removed packages are left out; the downstream
 /// column only appears when there is more than one.
@@ -484,10 +438,10 @@ pub fn sources_table(statuses: &[crate::store::SourceStatus]) -> String {
         "source",
         "last checked",
         "last success",
-        "items",
-        "requests",
-        "304s",
-        "errors",
+        "items\n(last run)",
+        "requests\n(all runs)",
+        "304s\n(all runs)",
+        "errors\n(all runs)",
         "last error",
     ]);
     for s in statuses {

@@ -18,6 +18,8 @@
 
 use crate::evr::{Evr, vercmp};
 use crate::model::{Confidence, Package, Patch, PatchState, RefKind, Reference, Role};
+use crate::observation::{self, bugzilla, github, gitlab, pagure, shipped};
+use crate::source::Dataset;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -83,142 +85,55 @@ pub struct Facts {
     pub shipped: HashMap<String, ShippedFact>,
 }
 
-/// Stored observations by source, then by item (as [`crate::store::Store::observations`]).
-pub type ObservationsBySource = HashMap<String, HashMap<String, crate::store::StoredObservation>>;
-
-/// The sources whose observations [`Facts::from_observations`] reads.
-pub const FACT_SOURCES: [&str; 7] = [
-    "github",
-    "github-release",
-    "gitlab",
-    "pagure",
-    "bugzilla",
-    "koji",
-    "repodata",
-];
+/// Stored observations by dataset, then by item (as [`crate::store::Store::observations`]).
+pub type ObservationsBySource =
+    HashMap<Dataset, HashMap<String, crate::store::StoredObservation>>;
 
 impl Facts {
     /// What `distro` ships of `package`.
     pub fn shipped_by(&self, distro: Option<&str>, package: &str) -> Option<&ShippedFact> {
-        self.shipped.get(&format!("{}/{package}", distro?))
+        self.shipped.get(&shipped::item(distro?, package))
     }
 
-    /// Reads the observations the sync stored (the JSON of forkdebt-scrapers' types, read here
-    /// by field name so this crate does not depend on that one). Koji wins over repodata when
-    /// both know a package.
+    /// Reads the typed observations the sync stored. Koji wins over repodata when both know a
+    /// package. Data this version cannot read counts as not observed.
     pub fn from_observations(obs: &ObservationsBySource) -> Facts {
-        let data = |source: &str| -> Vec<(&String, serde_json::Value)> {
-            obs.get(source)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, o)| {
-                            o.data
-                                .as_deref()
-                                .and_then(|d| serde_json::from_str(d).ok())
-                                .map(|v| (k, v))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let s =
-            |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+        fn each<'a, T: serde::de::DeserializeOwned>(
+            obs: &'a ObservationsBySource,
+            dataset: Dataset,
+        ) -> impl Iterator<Item = (&'a String, T)> + 'a {
+            obs.get(&dataset)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, o)| Some((k, observation::read::<T>(o.data.as_deref())?)))
+        }
         let mut f = Facts::default();
-        for (id, v) in data("github") {
-            let merged = v.get("merged").and_then(|m| m.as_bool()).unwrap_or(false)
-                || s(&v, "merged_at").is_some();
-            f.requests.insert(
-                (RefKind::GithubPr, id.clone()),
-                RequestFact {
-                    merged,
-                    open: s(&v, "state").as_deref() == Some("open"),
-                    merge_commit: s(&v, "merge_commit_sha"),
-                    when: s(&v, "merged_at"),
-                    url: s(&v, "html_url"),
-                },
-            );
+        for (id, pr) in each::<github::PullRequest>(obs, Dataset::Github) {
+            f.requests.insert((RefKind::GithubPr, id.clone()), pr.fact());
         }
-        for (id, v) in data("gitlab") {
-            let state = s(&v, "state").unwrap_or_default();
-            f.requests.insert(
-                (RefKind::GitlabMr, id.clone()),
-                RequestFact {
-                    merged: state == "merged",
-                    open: state == "opened",
-                    merge_commit: s(&v, "squash_commit_sha")
-                        .or_else(|| s(&v, "merge_commit_sha"))
-                        .or_else(|| s(&v, "sha")),
-                    when: s(&v, "merged_at"),
-                    url: s(&v, "web_url"),
-                },
-            );
+        for (id, mr) in each::<gitlab::MergeRequest>(obs, Dataset::Gitlab) {
+            f.requests.insert((RefKind::GitlabMr, id.clone()), mr.fact());
         }
-        for (id, v) in data("pagure") {
-            let status = s(&v, "status").unwrap_or_default();
-            f.requests.insert(
-                (RefKind::PagurePr, id.clone()),
-                RequestFact {
-                    merged: status == "Merged",
-                    open: status == "Open",
-                    merge_commit: s(&v, "commit_stop"),
-                    when: s(&v, "closed_at"),
-                    url: s(&v, "full_url"),
-                },
-            );
+        for (id, pr) in each::<pagure::PullRequest>(obs, Dataset::Pagure) {
+            f.requests.insert((RefKind::PagurePr, id.clone()), pr.fact());
         }
-        for (id, v) in data("github-release") {
-            if let Some(tag) = s(&v, "tag") {
+        for (id, r) in each::<github::ReleaseTag>(obs, Dataset::GithubRelease) {
+            if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
             }
         }
-        for (id, v) in data("bugzilla") {
-            f.bugs.insert(
-                id.clone(),
-                BugFact {
-                    status: s(&v, "status").unwrap_or_default(),
-                    resolution: s(&v, "resolution"),
-                    fixed_in: s(&v, "cf_fixed_in"),
-                    changed: s(&v, "last_change_time"),
-                },
-            );
+        for (id, bug) in each::<bugzilla::Bug>(obs, Dataset::Bugzilla) {
+            f.bugs.insert(id.clone(), bug.fact());
         }
-        for (key, v) in data("repodata") {
-            let (Some(nvr), Some(evr)) = (s(&v, "nvr"), s(&v, "evr")) else {
-                continue;
-            };
-            let distro = key.split('/').next().unwrap_or_default().to_string();
-            f.shipped.insert(
-                key.clone(),
-                ShippedFact {
-                    distro,
-                    nvr,
-                    evr: Evr::parse(&evr),
-                    from: "repodata".into(),
-                },
-            );
+        for (key, r) in each::<shipped::RepoLatest>(obs, Dataset::Repodata) {
+            if let Some(fact) = r.fact(key) {
+                f.shipped.insert(key.clone(), fact);
+            }
         }
-        for (key, v) in data("koji") {
-            let Some(b) = v.get("build").filter(|b| !b.is_null()) else {
-                continue;
-            };
-            let (Some(version), Some(release)) = (s(b, "version"), s(b, "release")) else {
-                continue;
-            };
-            let epoch = b
-                .get("epoch")
-                .and_then(|e| e.as_i64())
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            let distro = key.split('/').next().unwrap_or_default().to_string();
-            f.shipped.insert(
-                key.clone(),
-                ShippedFact {
-                    distro,
-                    nvr: s(b, "nvr").unwrap_or_default(),
-                    evr: Evr::new(epoch, version, release),
-                    from: format!("koji {}", s(&v, "tag").unwrap_or_default()),
-                },
-            );
+        for (key, k) in each::<shipped::KojiLatest>(obs, Dataset::Koji) {
+            if let Some(fact) = k.fact(key) {
+                f.shipped.insert(key.clone(), fact);
+            }
         }
         f
     }
@@ -284,6 +199,50 @@ fn repo_of(r: &Reference) -> Option<String> {
     r.id.split(['#', '!', '@']).next().map(str::to_string)
 }
 
+/// What upstream says of a patch, weakest first: a stronger standing wins over a weaker
+/// one, and among equals the more confident reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Standing {
+    Denied,
+    Submitted,
+    Merged,
+    Released,
+    Droppable,
+}
+
+impl Standing {
+    fn state(self) -> PatchState {
+        match self {
+            Standing::Denied => PatchState::Denied,
+            Standing::Submitted => PatchState::Submitted,
+            Standing::Merged => PatchState::Merged,
+            Standing::Released => PatchState::Released,
+            Standing::Droppable => PatchState::Droppable,
+        }
+    }
+}
+
+impl Verdict {
+    /// Where a patch stands when upstream has said nothing about it: what its inventory
+    /// (references, claims) says. Verdicts equal to this are not stored.
+    pub fn from_inventory(patch: &Patch) -> Verdict {
+        Verdict {
+            state: patch.inventory_state(),
+            confidence: if patch.claims.is_empty() {
+                Confidence::Low
+            } else {
+                Confidence::Medium
+            },
+            evidence: patch
+                .claims
+                .iter()
+                .map(|c| hop(format!("claims {}: {}", c.state, c.evidence), None, None))
+                .collect(),
+            rebased_past: None,
+        }
+    }
+}
+
 /// Decides one carried patch of `package`, whose downstream is based on `base`.
 pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str>) -> Verdict {
     let shipped = facts.shipped_by(base, &package.name);
@@ -292,8 +251,8 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         .iter()
         .filter(|r| r.role == Role::Origin)
         .collect();
-    let mut best: Option<(u8, Vec<Hop>, Confidence)> = None;
-    let mut consider = |rank: u8, hops: Vec<Hop>, conf: Confidence| {
+    let mut best: Option<(Standing, Vec<Hop>, Confidence)> = None;
+    let mut consider = |rank: Standing, hops: Vec<Hop>, conf: Confidence| {
         if best
             .as_ref()
             .is_none_or(|(r, _, c)| rank > *r || (rank == *r && conf > *c))
@@ -320,7 +279,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         if f.open {
             all_denied = false;
             consider(
-                3,
+                Standing::Submitted,
                 vec![hop(format!("{label} is open"), f.url.clone(), None)],
                 r.confidence,
             );
@@ -337,11 +296,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             f.url.clone(),
             f.when.clone(),
         )];
-        consider(5, hops.clone(), r.confidence);
+        consider(Standing::Merged, hops.clone(), r.confidence);
         let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
         if let Some(tag) = tag {
             hops.push(hop(format!("first in {tag}"), None, None));
-            consider(6, hops.clone(), r.confidence);
+            consider(Standing::Released, hops.clone(), r.confidence);
             if let Some(v) = tag_version(&tag) {
                 released_chain(
                     hops,
@@ -367,7 +326,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             .map(|r| request_label(r))
             .collect();
         consider(
-            2,
+            Standing::Denied,
             vec![hop(
                 format!("{} closed without merging", closed.join(", ")),
                 None,
@@ -387,7 +346,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 hop(format!("commit {} is upstream", r.id), r.url.clone(), None),
                 hop(format!("first in {tag}"), None, None),
             ];
-            consider(6, hops.clone(), r.confidence);
+            consider(Standing::Released, hops.clone(), r.confidence);
             if let Some(v) = tag_version(tag) {
                 released_chain(
                     hops,
@@ -424,7 +383,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             .and_then(|f| fixed_in_evr(f, &package.name));
         match status.as_str() {
             "NEW" | "ASSIGNED" => {
-                consider(3, vec![hop(label, url, b.changed.clone())], r.confidence)
+                consider(
+                    Standing::Submitted,
+                    vec![hop(label, url, b.changed.clone())],
+                    r.confidence,
+                );
             }
             "POST" | "MODIFIED" | "ON_QA" | "VERIFIED" | "RELEASE_PENDING" | "CLOSED" => {
                 let fix_res = matches!(
@@ -437,10 +400,10 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     continue;
                 }
                 let mut hops = vec![hop(label, url, b.changed.clone())];
-                consider(5, hops.clone(), r.confidence);
+                consider(Standing::Merged, hops.clone(), r.confidence);
                 if let Some(evr) = fixed {
                     hops.push(hop(format!("fixed in {evr}"), None, None));
-                    consider(6, hops.clone(), r.confidence);
+                    consider(Standing::Released, hops.clone(), r.confidence);
                     released_chain(
                         hops,
                         &evr,
@@ -458,30 +421,14 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
 
     match best {
         Some((rank, evidence, confidence)) => Verdict {
-            state: match rank {
-                7 => PatchState::Droppable,
-                6 => PatchState::Released,
-                5 => PatchState::Merged,
-                3 => PatchState::Submitted,
-                _ => PatchState::Denied,
-            },
+            state: rank.state(),
             confidence,
             evidence,
             rebased_past,
         },
         None => Verdict {
-            state: patch.inventory_state(),
-            confidence: if patch.claims.is_empty() {
-                Confidence::Low
-            } else {
-                Confidence::Medium
-            },
-            evidence: patch
-                .claims
-                .iter()
-                .map(|c| hop(format!("claims {}: {}", c.state, c.evidence), None, None))
-                .collect(),
             rebased_past,
+            ..Verdict::from_inventory(patch)
         },
     }
 }
@@ -493,7 +440,7 @@ fn released_chain(
     package: &Package,
     shipped: Option<&ShippedFact>,
     conf: Confidence,
-    consider: &mut impl FnMut(u8, Vec<Hop>, Confidence),
+    consider: &mut impl FnMut(Standing, Vec<Hop>, Confidence),
     rebased_past: &mut Option<String>,
 ) {
     if let Some(s) = shipped
@@ -505,7 +452,7 @@ fn released_chain(
             None,
             None,
         ));
-        consider(7, h, conf);
+        consider(Standing::Droppable, h, conf);
     }
     let ours = Evr::new("", package.version.clone(), "");
     if !package.version.is_empty() && ships(&ours, fixed) && rebased_past.is_none() {
@@ -514,32 +461,6 @@ fn released_chain(
             package.version
         ));
     }
-}
-
-/// Verdicts by `(downstream, package, patch file)` for every carried patch of `packages`.
-/// `base_of` names the base distribution of a downstream.
-pub fn for_packages(
-    packages: &[crate::store::StoredPackage],
-    obs: &ObservationsBySource,
-    base_of: &dyn Fn(&str) -> Option<String>,
-) -> HashMap<(String, String, String), Verdict> {
-    let mut out = HashMap::new();
-    let facts = Facts::from_observations(obs);
-    for p in packages {
-        let base = base_of(&p.downstream);
-        for sp in p.carried() {
-            let v = decide(&sp.patch, &p.package, &facts, base.as_deref());
-            out.insert(
-                (
-                    p.downstream.clone(),
-                    p.package.name.clone(),
-                    sp.patch.file.clone(),
-                ),
-                v,
-            );
-        }
-    }
-    out
 }
 
 #[cfg(test)]

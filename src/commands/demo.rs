@@ -186,30 +186,21 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     let results = forkdebt_scrapers::sync::run(&store, &config, &sources, &quiet).await?;
     print_results(&results);
 
-    let ctx = Context {
-        config,
-        database: url.clone(),
-    };
     let packages = store.load_packages(Some("demo"), None).await?;
-    let verdicts = ctx.verdicts(&store, &packages).await?;
     let decided = |name: Option<&str>| {
         packages
             .iter()
             .filter(move |p| name.is_none_or(|n| p.package.name == n))
             .flat_map(|p| p.carried().map(move |sp| (p, sp)))
-            .filter_map(|(p, sp)| {
-                let v = verdicts.get(&(
-                    p.downstream.clone(),
-                    p.package.name.clone(),
-                    sp.patch.file.clone(),
-                ))?;
+            .map(|(p, sp)| {
+                let v = &sp.verdict;
                 let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
-                Some((
+                (
                     p.package.name.clone(),
                     sp.patch.file.clone(),
                     v.state,
                     chain.join(" -> "),
-                ))
+                )
             })
             .collect::<Vec<_>>()
     };
@@ -243,7 +234,7 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     }
     print!(
         "\n== Fork debt per package, as decided\n\n{}",
-        super::report::table_with_trend(&store, &packages, &verdicts).await?
+        super::report::table_with_trend(&store, &packages).await?
     );
     println!(
         "\nNext: forkdebt --database {url} why python-github 1 | report --format json | events | show PACKAGE"

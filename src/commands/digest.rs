@@ -27,7 +27,7 @@ pub async fn run(ctx: &Context, dry_run: bool, to: Option<String>) -> anyhow::Re
     let week = digest::iso_week(now.date_naive());
     if dry_run {
         for (i, r) in recipients.iter().enumerate() {
-            let d = digest::build(&store, &ctx.config, r, now).await?;
+            let d = digest::build(&store, r, now).await?;
             if i > 0 {
                 println!("\n{}\n", "=".repeat(72));
             }

@@ -41,15 +41,6 @@ impl Context {
         Ok(Context { config, database })
     }
 
-    /// Verdicts of every carried patch of `packages`, from what the last syncs observed.
-    pub async fn verdicts(
-        &self,
-        store: &Store,
-        packages: &[forkdebt_core::store::StoredPackage],
-    ) -> anyhow::Result<forkdebt_core::report::Verdicts> {
-        Ok(forkdebt_core::answers::verdicts(store, &self.config, packages).await?)
-    }
-
     pub async fn store(&self) -> anyhow::Result<Store> {
         Store::open(&self.database)
             .await

@@ -15,33 +15,27 @@ pub async fn run(
     match format {
         Format::Json => {
             let deviations = store.load_deviations(downstream.as_deref()).await?;
-            let verdicts = ctx.verdicts(&store, &packages).await?;
             let changes: report::ChangeStates = store
                 .change_states()
                 .await?
                 .into_iter()
-                .map(|(title, state, release, _, _)| {
-                    let release = release.map(|r| format!(" F{r}")).unwrap_or_default();
-                    (report::change_key(&title), format!("{state}{release}"))
+                .map(|c| {
+                    let release = c.release_nn.map(|r| format!(" F{r}")).unwrap_or_default();
+                    (report::change_key(&c.title), format!("{}{release}", c.state))
                 })
                 .collect();
-            let r = report::build(&packages, &deviations, &verdicts, &changes);
+            let r = report::build(&packages, &deviations, &changes);
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Format::Table => {
             if packages.is_empty() {
                 println!("Nothing scanned yet: run `forkdebt scan DIR`.");
             } else {
-                let verdicts = ctx.verdicts(&store, &packages).await?;
-                print!("{}", table_with_trend(&store, &packages, &verdicts).await?);
+                print!("{}", table_with_trend(&store, &packages).await?);
             }
         }
         Format::Markdown => {
-            let verdicts = ctx.verdicts(&store, &packages).await?;
-            print!(
-                "{}",
-                report::markdown(&report::with_verdicts(&packages, &verdicts))
-            );
+            print!("{}", report::markdown(&packages));
         }
     }
     store.close().await;
@@ -53,23 +47,14 @@ pub async fn run(
 pub async fn table_with_trend(
     store: &forkdebt_core::store::Store,
     packages: &[forkdebt_core::store::StoredPackage],
-    verdicts: &report::Verdicts,
 ) -> anyhow::Result<String> {
     let today = chrono::Utc::now().date_naive();
-    let mut out = report::table_text(&report::with_verdicts(packages, verdicts), today);
+    let mut out = report::table_text(packages, today);
     out.push('\n');
-    let days: Vec<String> = (0..12)
-        .rev()
-        .map(|w| {
-            (today - chrono::Duration::weeks(w))
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .collect();
     let mut downstreams: Vec<&str> = packages.iter().map(|p| p.downstream.as_str()).collect();
     downstreams.dedup();
     for ds in downstreams {
-        let trend = store.debt_trend(ds, &days).await?;
+        let trend = store.weekly_trend(Some(ds), &[], today).await?;
         let now = trend.last().copied().flatten().unwrap_or(0);
         out.push_str(&format!(
             "{ds}: carried patches over 12 weeks {} ({now} now)\n",

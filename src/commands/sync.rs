@@ -33,17 +33,16 @@ pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode
     }
     let mut failed = 0;
     for r in &results {
-        let status = match (&r.run.error, r.not_implemented) {
-            (_, true) => "skipped: not implemented in this version".to_string(),
-            (Some(e), _) => {
+        let status = match &r.run.error {
+            Some(e) => {
                 failed += 1;
                 format!("FAILED: {e}")
             }
-            (None, _) => "ok".to_string(),
+            None => "ok".to_string(),
         };
         println!(
             "{:12} {} items, {} requests, {} not modified, {} item errors: {status}",
-            r.source, r.run.items, r.run.requests, r.run.not_modified, r.run.errors
+            r.source.as_str(), r.run.items, r.run.requests, r.run.not_modified, r.run.errors
         );
     }
     store.close().await;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, reference: &str) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
-    let answer = answers::whereis(&store, &ctx.config, reference).await;
+    let answer = answers::whereis(&store, reference).await;
     store.close().await;
     print_answer(answer)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 pub async fn run(ctx: &Context, package: &str, patch: &str) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
-    let answer = answers::why(&store, &ctx.config, package, patch).await;
+    let answer = answers::why(&store, package, patch).await;
     store.close().await;
     print_answer(answer)
 }

@@ -8,11 +8,11 @@ pub mod mail;
 pub mod render;
 pub mod schedule;
 
-use forkdebt_core::answers::{self, chain_text};
+use forkdebt_core::answers::chain_text;
 use forkdebt_core::config::{Config, Recipient};
-use forkdebt_core::model::{PatchState, RefKind};
+use forkdebt_core::model::{Bucket, BucketCounts, PatchState, RefKind};
 use forkdebt_core::report::change_key;
-use forkdebt_core::store::{Store, StoreError, StoredPackage};
+use forkdebt_core::store::{EventKind, Store, StoreError, StoredPackage};
 use forkdebt_core::verdict::Hop;
 use serde::Serialize;
 
@@ -86,7 +86,6 @@ fn first_url(hops: &[Hop]) -> Option<String> {
 /// A database error.
 pub async fn build(
     store: &Store,
-    config: &Config,
     recipient: &Recipient,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Digest, StoreError> {
@@ -99,14 +98,17 @@ pub async fn build(
         .into_iter()
         .filter(|p| p.removed_at.is_none() && follows(&p.package.name))
         .collect();
-    let verdicts = answers::verdicts(store, config, &packages).await?;
     let events = store
         .events(Some(&forkdebt_core::store::timestamp(since)))
         .await?;
 
     let droppable: Vec<Item> = events
         .iter()
-        .filter(|e| e.kind == "patch-state" && e.to_state == "droppable" && follows(&e.package))
+        .filter(|e| {
+            e.kind == EventKind::PatchState
+                && e.to_state == PatchState::Droppable.as_str()
+                && follows(&e.package)
+        })
         .map(|e| {
             let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
             Item {
@@ -123,32 +125,11 @@ pub async fn build(
     let since_text = forkdebt_core::store::timestamp(since);
     let mut table = Vec::new();
     for p in &packages {
-        let mut row = TableRow {
-            package: p.package.name.clone(),
-            carried: 0,
-            droppable: 0,
-            merged: 0,
-            sent: 0,
-            kept: 0,
-            unknown: 0,
-        };
+        let mut counts = BucketCounts::default();
         for sp in p.carried() {
-            let key = (
-                p.downstream.clone(),
-                p.package.name.clone(),
-                sp.patch.file.clone(),
-            );
-            let v = verdicts.get(&key);
-            let state = v.map_or(sp.state, |v| v.state);
-            row.carried += 1;
-            match state {
-                PatchState::Droppable => row.droppable += 1,
-                PatchState::Merged | PatchState::Released => row.merged += 1,
-                PatchState::Submitted => row.sent += 1,
-                PatchState::NotSent | PatchState::Denied | PatchState::NotNeeded => row.kept += 1,
-                PatchState::Unknown | PatchState::Dropped => row.unknown += 1,
-            }
-            let hops = v.map(|v| v.evidence.as_slice()).unwrap_or_default();
+            let state = sp.state;
+            counts.add(state, 1);
+            let hops = sp.verdict.evidence.as_slice();
             let title = format!("{} {}", p.package.name, sp.patch.file);
             if sp.first_seen >= since_text {
                 new.push(Item {
@@ -201,7 +182,15 @@ pub async fn build(
                 _ => {}
             }
         }
-        table.push(row);
+        table.push(TableRow {
+            package: p.package.name.clone(),
+            carried: counts.total(),
+            droppable: counts.get(Bucket::Droppable),
+            merged: counts.get(Bucket::Merged),
+            sent: counts.get(Bucket::Sent),
+            kept: counts.get(Bucket::Kept),
+            unknown: counts.get(Bucket::Unknown),
+        });
     }
 
     // Fedora Changes that moved this week and concern the recipient's packages.
@@ -227,7 +216,7 @@ pub async fn build(
     let changes: Vec<Item> = events
         .iter()
         .filter(|e| {
-            e.kind == "change-state"
+            e.kind == EventKind::ChangeState
                 && ["accepted", "landed", "deferred"]
                     .iter()
                     .any(|s| e.to_state.starts_with(s))
@@ -248,27 +237,10 @@ pub async fn build(
         .collect();
 
     // The trend: carried patches at the end of each of the last 12 weeks.
-    let today = now.date_naive();
-    let days: Vec<String> = (0..12)
-        .rev()
-        .map(|w| {
-            (today - chrono::Duration::weeks(w))
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .collect();
-    let mut downstreams: Vec<&str> = packages.iter().map(|p| p.downstream.as_str()).collect();
-    downstreams.sort_unstable();
-    downstreams.dedup();
-    let mut totals: Vec<Option<i64>> = vec![None; days.len()];
-    for ds in downstreams {
-        let t = store.debt_trend_of(ds, &days, &recipient.packages).await?;
-        for (sum, v) in totals.iter_mut().zip(t) {
-            if let Some(v) = v {
-                *sum = Some(sum.unwrap_or(0) + v);
-            }
-        }
-    }
+    let totals = store
+        .weekly_trend(None, &recipient.packages, now.date_naive())
+        .await?;
+    let days = forkdebt_core::store::week_ends(now.date_naive());
     let trend: Vec<(String, Option<i64>)> = days.into_iter().zip(totals).collect();
     let known: Vec<String> = trend
         .iter()
@@ -309,7 +281,7 @@ pub async fn build(
     }
     Ok(Digest {
         recipient: recipient.address.clone(),
-        week: iso_week(today),
+        week: iso_week(now.date_naive()),
         since: since.format("%Y-%m-%d").to_string(),
         summary,
         droppable,
@@ -350,7 +322,7 @@ pub async fn deliver(
     }
     let email = config.email.clone().unwrap_or_default();
     let now = chrono::Utc::now();
-    let mut digest = build(store, config, recipient, now).await?;
+    let mut digest = build(store, recipient, now).await?;
     digest.week = week.to_string();
     let message = mail::message(&digest, &email)?;
     let message_id = message

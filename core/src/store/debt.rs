@@ -99,6 +99,51 @@ impl Store {
     }
 }
 
+/// How many weeks the trend shows (report, digest).
+pub const TREND_WEEKS: i64 = 12;
+
+/// The last day of each of the [`TREND_WEEKS`] weeks up to `today`, oldest first.
+pub fn week_ends(today: chrono::NaiveDate) -> Vec<String> {
+    (0..TREND_WEEKS)
+        .rev()
+        .map(|w| {
+            (today - chrono::Duration::weeks(w))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .collect()
+}
+
+impl Store {
+    /// Carried patches at the end of each of the last [`TREND_WEEKS`] weeks, of `downstream`
+    /// (or every downstream, added up), counting only `packages` (all when empty).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn weekly_trend(
+        &self,
+        downstream: Option<&str>,
+        packages: &[String],
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<Option<i64>>> {
+        let days = week_ends(today);
+        let downstreams = match downstream {
+            Some(d) => vec![d.to_string()],
+            None => self.downstreams().await?,
+        };
+        let mut totals: Vec<Option<i64>> = vec![None; days.len()];
+        for ds in downstreams {
+            let t = self.debt_trend_of(&ds, &days, packages).await?;
+            for (sum, v) in totals.iter_mut().zip(t) {
+                if let Some(v) = v {
+                    *sum = Some(sum.unwrap_or(0) + v);
+                }
+            }
+        }
+        Ok(totals)
+    }
+}
+
 /// `▁▂▃▄▅▆▇█` for the values (gaps as spaces), scaled between their min and max.
 pub fn sparkline(values: &[Option<i64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -2,7 +2,7 @@
 //! events, how each ended, subscriptions and snoozes per destination.
 
 use super::{EventRow, QueryContext, Result, Store};
-use sqlx::Row;
+use sqlx::FromRow;
 
 /// A delivery not made yet: its idempotency key and the event it announces.
 #[derive(Debug, Clone)]
@@ -11,18 +11,38 @@ pub struct Pending {
     pub event: EventRow,
 }
 
-fn event_of(r: &sqlx::any::AnyRow) -> Result<EventRow> {
-    Ok(EventRow {
-        id: r.try_get("id").ctx("reading the outbox")?,
-        downstream: r.try_get("downstream").ctx("reading the outbox")?,
-        package: r.try_get("package").ctx("reading the outbox")?,
-        subject: r.try_get("subject").ctx("reading the outbox")?,
-        kind: r.try_get("kind").ctx("reading the outbox")?,
-        from_state: r.try_get("from_state").ctx("reading the outbox")?,
-        to_state: r.try_get("to_state").ctx("reading the outbox")?,
-        evidence: r.try_get("evidence").ctx("reading the outbox")?,
-        created_at: r.try_get("created_at").ctx("reading the outbox")?,
-    })
+/// How a delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Posted on its own.
+    Posted,
+    /// Not for this destination: its subscriptions do not cover it.
+    Filtered,
+    /// Muted by a snooze.
+    Snoozed,
+    /// Posted as the summary of a burst over the hourly budget.
+    Summary,
+    /// Counted in a summary instead of posted.
+    Collapsed,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Posted => "posted",
+            Delivery::Filtered => "filtered",
+            Delivery::Snoozed => "snoozed",
+            Delivery::Summary => "summary",
+            Delivery::Collapsed => "collapsed",
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct PendingRow {
+    idempotency_key: String,
+    #[sqlx(flatten)]
+    event: super::events::Row,
 }
 
 impl Store {
@@ -31,7 +51,7 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn pending(&self, destination: &str) -> Result<Vec<Pending>> {
-        let rows = sqlx::query(
+        let rows: Vec<PendingRow> = sqlx::query_as(
             "SELECT o.idempotency_key, e.id, e.downstream, e.package, e.subject, e.kind, e.from_state, e.to_state, e.evidence, e.created_at \
              FROM outbox o JOIN events e ON e.id = o.event_id \
              WHERE o.destination = $1 AND o.delivered_at IS NULL ORDER BY o.id",
@@ -40,31 +60,31 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("loading the outbox")?;
-        rows.iter()
+        rows.into_iter()
             .map(|r| {
                 Ok(Pending {
-                    key: r.try_get("idempotency_key").ctx("reading the outbox")?,
-                    event: event_of(r)?,
+                    key: r.idempotency_key,
+                    event: r.event.decode()?,
                 })
             })
             .collect()
     }
 
-    /// Records how the delivery `key` ended (`posted`, `filtered`, `snoozed`, `collapsed`).
+    /// Records how the delivery `key` ended.
     ///
     /// # Errors
     /// A database error.
     pub async fn mark_delivered(
         &self,
         key: &str,
-        outcome: &str,
+        outcome: Delivery,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE outbox SET delivered_at = $1, outcome = $2, attempts = attempts + 1 WHERE idempotency_key = $3",
         )
         .bind(super::timestamp(now))
-        .bind(outcome.to_string())
+        .bind(outcome.as_str())
         .bind(key.to_string())
         .execute(&self.pool)
         .await
@@ -97,16 +117,17 @@ impl Store {
         destination: &str,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<i64> {
-        sqlx::query(
-            "SELECT COUNT(*) FROM outbox WHERE destination = $1 AND outcome IN ('posted', 'summary') AND delivered_at >= $2",
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM outbox WHERE destination = $1 AND outcome IN ($2, $3) AND delivered_at >= $4",
         )
         .bind(destination.to_string())
+        .bind(Delivery::Posted.as_str())
+        .bind(Delivery::Summary.as_str())
         .bind(super::timestamp(since))
         .fetch_one(&self.pool)
         .await
-        .ctx("counting posts")?
-        .try_get(0)
-        .ctx("counting posts")
+        .ctx("counting posts")?;
+        Ok(n)
     }
 
     /// Adds a subscription; `false` if it existed.
@@ -147,15 +168,13 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn subscriptions(&self, destination: &str) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT target FROM subscriptions WHERE destination = $1 ORDER BY target")
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT target FROM subscriptions WHERE destination = $1 ORDER BY target")
                 .bind(destination.to_string())
                 .fetch_all(&self.pool)
                 .await
                 .ctx("loading subscriptions")?;
-        rows.iter()
-            .map(|r| r.try_get(0).ctx("reading subscriptions"))
-            .collect()
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Snoozes `target` for `destination` until `until` (replacing an earlier snooze).
@@ -190,22 +209,14 @@ impl Store {
         destination: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT target, until_at FROM snoozes WHERE destination = $1 AND until_at > $2 ORDER BY target",
         )
         .bind(destination.to_string())
         .bind(super::timestamp(now))
         .fetch_all(&self.pool)
         .await
-        .ctx("loading snoozes")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).ctx("reading snoozes")?,
-                    r.try_get(1).ctx("reading snoozes")?,
-                ))
-            })
-            .collect()
+        .ctx("loading snoozes")
     }
 }
 
@@ -215,12 +226,10 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn digest_sent(&self, key: &str) -> Result<bool> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM digests WHERE idempotency_key = $1")
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM digests WHERE idempotency_key = $1")
             .bind(key.to_string())
             .fetch_one(&self.pool)
             .await
-            .ctx("looking up a digest")?
-            .try_get(0)
             .ctx("looking up a digest")?;
         Ok(n > 0)
     }

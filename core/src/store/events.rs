@@ -1,7 +1,45 @@
 //! Reading events back, and what the delivering side registers.
 
 use super::{QueryContext, Result, Store};
-use sqlx::Row;
+use sqlx::FromRow;
+use std::fmt;
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A carried patch changed state (`subject` is the patch file).
+    PatchState,
+    /// A Fedora Change moved (`subject` is the Change title).
+    ChangeState,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::PatchState => "patch-state",
+            EventKind::ChangeState => "change-state",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        [EventKind::PatchState, EventKind::ChangeState]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// One transition, as `forkdebt events` and the notifiers see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -10,7 +48,7 @@ pub struct EventRow {
     pub downstream: String,
     pub package: String,
     pub subject: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub from_state: Option<String>,
     pub to_state: String,
     /// The verdict's evidence chain (JSON list of hops).
@@ -18,59 +56,93 @@ pub struct EventRow {
     pub created_at: String,
 }
 
+#[derive(FromRow)]
+pub(crate) struct Row {
+    id: i64,
+    downstream: String,
+    package: String,
+    subject: String,
+    kind: String,
+    from_state: Option<String>,
+    to_state: String,
+    evidence: String,
+    created_at: String,
+}
+
+impl Row {
+    pub(crate) fn decode(self) -> Result<EventRow> {
+        Ok(EventRow {
+            kind: EventKind::parse(&self.kind)
+                .ok_or_else(|| super::read::corrupt("event kind", &self.kind))?,
+            id: self.id,
+            downstream: self.downstream,
+            package: self.package,
+            subject: self.subject,
+            from_state: self.from_state,
+            to_state: self.to_state,
+            evidence: self.evidence,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// Where a tracked Fedora Change stands, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ChangeRow {
+    pub title: String,
+    pub state: String,
+    pub release_nn: Option<i64>,
+    /// JSON list of hops.
+    pub evidence: String,
+    pub decided_at: String,
+}
+
+const EVENT_COLUMNS: &str =
+    "id, downstream, package, subject, kind, from_state, to_state, evidence, created_at";
+
 impl Store {
     /// Events created at or after `since` (RFC 3339 or a date), oldest first.
     ///
     /// # Errors
     /// A database error.
     pub async fn events(&self, since: Option<&str>) -> Result<Vec<EventRow>> {
-        let rows = sqlx::query(
-            "SELECT id, downstream, package, subject, kind, from_state, to_state, evidence, created_at FROM events \
-             WHERE created_at >= $1 ORDER BY id",
-        )
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE created_at >= $1 ORDER BY id"
+        )))
         .bind(since.unwrap_or_default().to_string())
         .fetch_all(&self.pool)
         .await
         .ctx("loading events")?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    id: r.try_get("id").ctx("reading events")?,
-                    downstream: r.try_get("downstream").ctx("reading events")?,
-                    package: r.try_get("package").ctx("reading events")?,
-                    subject: r.try_get("subject").ctx("reading events")?,
-                    kind: r.try_get("kind").ctx("reading events")?,
-                    from_state: r.try_get("from_state").ctx("reading events")?,
-                    to_state: r.try_get("to_state").ctx("reading events")?,
-                    evidence: r.try_get("evidence").ctx("reading events")?,
-                    created_at: r.try_get("created_at").ctx("reading events")?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(Row::decode).collect()
     }
 
-    /// The tracked Fedora Changes: `(title, state, release, evidence chain, decided at)`.
+    /// The latest event about each patch of `package` (or every package), by `(downstream,
+    /// package, patch file)`.
     ///
     /// # Errors
     /// A database error.
-    pub async fn change_states(
-        &self,
-    ) -> Result<Vec<(String, String, Option<i64>, String, String)>> {
-        let rows = sqlx::query("SELECT title, state, release_nn, evidence, decided_at FROM change_states ORDER BY title")
-            .fetch_all(&self.pool)
-            .await
-            .ctx("loading Change states")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("title").ctx("reading Change states")?,
-                    r.try_get("state").ctx("reading Change states")?,
-                    r.try_get("release_nn").ctx("reading Change states")?,
-                    r.try_get("evidence").ctx("reading Change states")?,
-                    r.try_get("decided_at").ctx("reading Change states")?,
-                ))
-            })
-            .collect()
+    pub async fn latest_patch_events(&self) -> Result<Vec<EventRow>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE id IN (SELECT MAX(id) FROM events              WHERE kind = $1 GROUP BY downstream, package, subject) ORDER BY id"
+        )))
+        .bind(EventKind::PatchState.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading events")?;
+        rows.into_iter().map(Row::decode).collect()
+    }
+
+    /// The tracked Fedora Changes, by title.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn change_states(&self) -> Result<Vec<ChangeRow>> {
+        sqlx::query_as(
+            "SELECT title, state, release_nn, evidence, decided_at FROM change_states ORDER BY title",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading Change states")
     }
 
     /// Registers a delivery destination: every later event gets an outbox row for it.
@@ -91,21 +163,13 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn pending_deliveries(&self, destination: &str) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT idempotency_key, event_id FROM outbox WHERE destination = $1 AND delivered_at IS NULL ORDER BY id",
         )
         .bind(destination.to_string())
         .fetch_all(&self.pool)
         .await
-        .ctx("loading the outbox")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).ctx("reading the outbox")?,
-                    r.try_get(1).ctx("reading the outbox")?,
-                ))
-            })
-            .collect()
+        .ctx("loading the outbox")
     }
 
     /// Marks every downstream as having completed a sync: from now on, changes are events.
@@ -128,18 +192,12 @@ impl Store {
     pub async fn downstream_bases(
         &self,
     ) -> Result<std::collections::HashMap<String, Option<String>>> {
-        let rows = sqlx::query("SELECT name, base FROM downstreams")
-            .fetch_all(&self.pool)
-            .await
-            .ctx("loading downstreams")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).ctx("reading downstreams")?,
-                    r.try_get(1).ctx("reading downstreams")?,
-                ))
-            })
-            .collect()
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT name, base FROM downstreams")
+                .fetch_all(&self.pool)
+                .await
+                .ctx("loading downstreams")?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Records the base distribution of `downstream` (from the configuration).

@@ -4,7 +4,7 @@
 
 use super::{Backend, QueryContext, Result, Store, fingerprint, timestamp};
 use crate::inventory::Inventory;
-use crate::model::{Package, Patch, Reference};
+use crate::model::{Package, Patch, PatchState, Reference};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Row};
@@ -372,13 +372,7 @@ impl Store {
             .filter(|(id, _, dropped)| !dropped && !seen.contains(id))
             .map(|(id, _, _)| *id)
             .collect();
-        let destinations: Vec<String> = sqlx::query("SELECT name FROM destinations ORDER BY name")
-            .fetch_all(&mut *tx)
-            .await
-            .ctx("loading destinations")?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0).ctx("reading destinations"))
-            .collect::<Result<_>>()?;
+        let destinations = super::engine::destinations(&mut tx).await?;
         for id in &gone {
             sqlx::query("UPDATE patches SET dropped_at = $1 WHERE id = $2")
                 .bind(now.clone())
@@ -403,13 +397,15 @@ impl Store {
                 let package: String = r.try_get(2).ctx("reading a verdict")?;
                 super::engine::write_event(
                     &mut tx,
-                    downstream,
-                    &package,
-                    &file,
-                    "patch-state",
-                    Some(&from),
-                    "dropped",
-                    "[]",
+                    &super::engine::NewEvent {
+                        downstream,
+                        package: &package,
+                        subject: &file,
+                        kind: super::events::EventKind::PatchState,
+                        from: Some(&from),
+                        to: PatchState::Dropped.as_str(),
+                        evidence: "[]",
+                    },
                     &now,
                     &destinations,
                 )

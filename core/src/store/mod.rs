@@ -13,6 +13,8 @@
 //! - [`sync`]: upstream observations, HTTP validators, source status, host pacing.
 //! - [`engine`]: verdicts decided again inside every observation and scan transaction,
 //!   with their events and outbox rows; [`events`]: reading them back.
+//! - [`lookup`]: the chat questions answered by one query each (debt counts, droppable
+//!   patches, the patches that carry a reference).
 
 mod debt;
 mod delivery;
@@ -21,12 +23,14 @@ mod events;
 mod history;
 pub use history::HistoryRow;
 mod inventory;
+mod lookup;
 mod read;
 mod sync;
 
-pub use debt::sparkline;
-pub use delivery::Pending;
-pub use events::EventRow;
+pub use debt::{TREND_WEEKS, sparkline, week_ends};
+pub use delivery::{Delivery, Pending};
+pub use events::{ChangeRow, EventKind, EventRow};
+pub use lookup::{Carrier, DebtCount, DroppablePatch};
 pub use inventory::ScanSummary;
 pub use read::{StoredPackage, StoredPatch};
 pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};

@@ -1,17 +1,25 @@
-//! Reading the inventory back: packages with their patches and references.
+//! Reading the inventory back: packages with their patches, references and verdicts.
+//!
+//! Verdicts are decided by the engine only (see [`super::engine`]); a patch without a stored
+//! verdict stands where its inventory puts it ([`Verdict::from_inventory`]), which is exactly
+//! what the engine decided for it (verdicts equal to that are not stored).
 
 use super::{QueryContext, Result, Store, StoreError};
 use crate::model::{
     Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role,
 };
-use sqlx::{AssertSqlSafe, Row};
+use crate::verdict::{Hop, Verdict};
+use sqlx::{AssertSqlSafe, FromRow};
 use std::collections::HashMap;
 
-/// A patch as stored: the scanned facts plus its life in the store.
+/// A patch as stored: the scanned facts, its verdict, and its life in the store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredPatch {
     pub patch: Patch,
+    /// The verdict's state while carried, `dropped` once no longer in dist-git.
     pub state: PatchState,
+    /// Where the engine decided the patch stands, with its evidence.
+    pub verdict: Verdict,
     pub first_seen: String,
     pub last_seen: String,
     pub dropped_at: Option<String>,
@@ -34,13 +42,150 @@ impl StoredPackage {
     }
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} `{value}`"))
 }
 
+/// Which packages to load.
+#[derive(Clone, Copy)]
+enum Filter<'a> {
+    All,
+    Downstream(&'a str),
+    Package(Option<&'a str>, &'a str),
+}
+
+#[derive(FromRow)]
+struct PackageRow {
+    id: i64,
+    downstream: String,
+    name: String,
+    spec_path: String,
+    epoch: Option<i64>,
+    version: String,
+    release: String,
+    local_marker: Option<String>,
+    dist_tag: Option<String>,
+    upstream: Option<String>,
+    url: Option<String>,
+    source0: Option<String>,
+    changelog_refs: String,
+    first_seen: String,
+    removed_at: Option<String>,
+}
+
+impl PackageRow {
+    fn decode(self) -> Result<StoredPackage> {
+        let upstream = match self.upstream {
+            Some(json) => Some(serde_json::from_str(&json).map_err(|_| corrupt("upstream", &json))?),
+            None => None,
+        };
+        let changelog_refs = serde_json::from_str(&self.changelog_refs)
+            .map_err(|_| corrupt("changelog refs", &self.changelog_refs))?;
+        Ok(StoredPackage {
+            downstream: self.downstream,
+            first_seen: self.first_seen,
+            removed_at: self.removed_at,
+            package: Package {
+                name: self.name,
+                spec_path: self.spec_path,
+                epoch: self.epoch.and_then(|e| u32::try_from(e).ok()),
+                version: self.version,
+                release: self.release,
+                local_marker: self.local_marker,
+                dist_tag: self.dist_tag,
+                upstream,
+                url: self.url,
+                source0: self.source0,
+                patches: Vec::new(),
+                changelog_refs,
+            },
+            patches: Vec::new(),
+        })
+    }
+}
+
+/// A `patch_refs` row.
+#[derive(FromRow)]
+pub(crate) struct RefRow {
+    pub patch_id: i64,
+    kind: String,
+    ref_id: String,
+    url: Option<String>,
+    role: String,
+    confidence: String,
+    found_in: String,
+    note: Option<String>,
+}
+
+impl RefRow {
+    pub(crate) fn decode(self) -> Result<Reference> {
+        Ok(Reference {
+            kind: RefKind::parse(&self.kind).ok_or_else(|| corrupt("reference kind", &self.kind))?,
+            id: self.ref_id,
+            url: self.url,
+            role: Role::parse(&self.role).ok_or_else(|| corrupt("reference role", &self.role))?,
+            confidence: Confidence::parse(&self.confidence)
+                .ok_or_else(|| corrupt("confidence", &self.confidence))?,
+            found_in: self.found_in,
+            note: self.note,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct PatchRow {
+    id: i64,
+    package_id: i64,
+    file: String,
+    number: Option<i64>,
+    path: Option<String>,
+    condition: Option<String>,
+    subject: Option<String>,
+    author: Option<String>,
+    authored: Option<String>,
+    lines_added: i64,
+    lines_removed: i64,
+    state: String,
+    claims: String,
+    first_seen: String,
+    last_seen: String,
+    dropped_at: Option<String>,
+}
+
+/// A `verdicts` row.
+#[derive(FromRow)]
+pub(crate) struct VerdictRow {
+    pub patch_id: i64,
+    state: String,
+    confidence: String,
+    evidence: String,
+    rebased_past: Option<String>,
+}
+
+impl VerdictRow {
+    pub(crate) fn decode(self) -> Result<Verdict> {
+        Ok(Verdict {
+            state: PatchState::parse(&self.state)
+                .ok_or_else(|| corrupt("verdict state", &self.state))?,
+            confidence: Confidence::parse(&self.confidence)
+                .ok_or_else(|| corrupt("confidence", &self.confidence))?,
+            evidence: serde_json::from_str::<Vec<Hop>>(&self.evidence)
+                .map_err(|_| corrupt("evidence", &self.evidence))?,
+            rebased_past: self.rebased_past,
+        })
+    }
+}
+
+/// Ids per `IN (...)` list.
+const IN_CHUNK: usize = 500;
+
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+}
+
 impl Store {
-    /// Loads packages (of one downstream, or all), with patches (dropped ones included) and
-    /// references, ordered by downstream, package name, then patch number.
+    /// Loads packages (of one downstream, or all), with patches (dropped ones included),
+    /// references and verdicts, ordered by downstream, package name, then patch number.
     ///
     /// # Errors
     /// A database error, or a stored value this version does not know.
@@ -49,143 +194,163 @@ impl Store {
         downstream: Option<&str>,
         package: Option<&str>,
     ) -> Result<Vec<StoredPackage>> {
-        let rows = sqlx::query(
-            "SELECT k.id, d.name AS downstream, k.name, k.spec_path, k.epoch, k.version, k.release, \
-             k.local_marker, k.dist_tag, k.upstream, k.url, k.source0, k.changelog_refs, k.first_seen, \
-             k.removed_at FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
-             WHERE ($1 = '' OR d.name = $1) AND ($2 = '' OR k.name = $2) ORDER BY d.name, k.name",
-        )
-        .bind(downstream.unwrap_or_default().to_string())
-        .bind(package.unwrap_or_default().to_string())
-        .fetch_all(&self.pool)
-        .await
-        .ctx("loading packages")?;
+        let filter = match (downstream, package) {
+            (ds, Some(p)) => Filter::Package(ds, p),
+            (Some(ds), None) => Filter::Downstream(ds),
+            (None, None) => Filter::All,
+        };
+        self.load(filter).await
+    }
+
+    async fn load(&self, filter: Filter<'_>) -> Result<Vec<StoredPackage>> {
+        // Separate statements per filter: an `($1 = '' OR k.name = $1)` would keep SQLite
+        // from using the name index, and a chat question about one package must not read
+        // every patch.
+        const SELECT: &str = "SELECT k.id, d.name AS downstream, k.name, k.spec_path, k.epoch, k.version, \
+             k.release, k.local_marker, k.dist_tag, k.upstream, k.url, k.source0, k.changelog_refs, \
+             k.first_seen, k.removed_at FROM packages k JOIN downstreams d ON d.id = k.downstream_id";
+        let q = match filter {
+            Filter::All => sqlx::query_as::<_, PackageRow>(AssertSqlSafe(format!(
+                "{SELECT} ORDER BY d.name, k.name"
+            ))),
+            Filter::Downstream(ds) => sqlx::query_as(AssertSqlSafe(format!(
+                "{SELECT} WHERE d.name = $1 ORDER BY k.name"
+            )))
+            .bind(ds.to_string()),
+            Filter::Package(ds, name) => sqlx::query_as(AssertSqlSafe(format!(
+                "{SELECT} WHERE k.name = $1 AND ($2 = '' OR d.name = $2) ORDER BY d.name"
+            )))
+            .bind(name.to_string())
+            .bind(ds.unwrap_or_default().to_string()),
+        };
+        let rows = q.fetch_all(&self.pool).await.ctx("loading packages")?;
         let mut out = Vec::with_capacity(rows.len());
         let mut index: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let g = |c: &str| row.try_get::<Option<String>, _>(c).ctx("reading a package");
-            let upstream = match g("upstream")? {
-                Some(json) => Some(
-                    serde_json::from_str::<crate::model::UpstreamProject>(&json)
-                        .map_err(|_| corrupt("upstream", &json))?,
-                ),
-                None => None,
-            };
-            let changelog = g("changelog_refs")?.unwrap_or_default();
-            let changelog_refs = serde_json::from_str(&changelog)
-                .map_err(|_| corrupt("changelog refs", &changelog))?;
-            let epoch: Option<i64> = row.try_get("epoch").ctx("reading a package")?;
-            index.insert(row.try_get("id").ctx("reading a package")?, out.len());
-            out.push(StoredPackage {
-                downstream: g("downstream")?.unwrap_or_default(),
-                first_seen: g("first_seen")?.unwrap_or_default(),
-                removed_at: g("removed_at")?,
-                package: Package {
-                    name: g("name")?.unwrap_or_default(),
-                    spec_path: g("spec_path")?.unwrap_or_default(),
-                    epoch: epoch.and_then(|e| u32::try_from(e).ok()),
-                    version: g("version")?.unwrap_or_default(),
-                    release: g("release")?.unwrap_or_default(),
-                    local_marker: g("local_marker")?,
-                    dist_tag: g("dist_tag")?,
-                    upstream,
-                    url: g("url")?,
-                    source0: g("source0")?,
-                    patches: Vec::new(),
-                    changelog_refs,
-                },
-                patches: Vec::new(),
-            });
+        for row in rows {
+            index.insert(row.id, out.len());
+            out.push(row.decode()?);
         }
         if out.is_empty() {
             return Ok(out);
         }
+        let ids: Option<Vec<i64>> =
+            (!matches!(filter, Filter::All)).then(|| index.keys().copied().collect());
 
-        // Built from constants only; the filters are bound values.
-        let filter = "JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
-                      WHERE ($1 = '' OR d.name = $1) AND ($2 = '' OR k.name = $2)";
-        let refs_sql = format!(
-            "SELECT r.patch_id, r.kind, r.ref_id, r.url, r.role, r.confidence, r.found_in, r.note \
-             FROM patch_refs r JOIN patches p ON p.id = r.patch_id {filter} ORDER BY r.id"
-        );
         let mut refs: HashMap<i64, Vec<Reference>> = HashMap::new();
-        for row in sqlx::query(AssertSqlSafe(refs_sql))
-            .bind(downstream.unwrap_or_default().to_string())
-            .bind(package.unwrap_or_default().to_string())
-            .fetch_all(&self.pool)
-            .await
-            .ctx("loading references")?
+        for row in self
+            .rows_of::<RefRow>(
+                "SELECT r.patch_id, r.kind, r.ref_id, r.url, r.role, r.confidence, r.found_in, r.note \
+                 FROM patch_refs r JOIN patches p ON p.id = r.patch_id",
+                "p.package_id",
+                ids.as_deref(),
+                "ORDER BY r.id",
+                "loading references",
+            )
+            .await?
         {
-            let s = |c: &str| row.try_get::<String, _>(c).ctx("reading a reference");
-            let kind = s("kind")?;
-            let role = s("role")?;
-            let confidence = s("confidence")?;
-            refs.entry(row.try_get("patch_id").ctx("reading a reference")?)
-                .or_default()
-                .push(Reference {
-                    kind: RefKind::parse(&kind).ok_or_else(|| corrupt("reference kind", &kind))?,
-                    id: s("ref_id")?,
-                    url: row.try_get("url").ctx("reading a reference")?,
-                    role: Role::parse(&role).ok_or_else(|| corrupt("reference role", &role))?,
-                    confidence: Confidence::parse(&confidence)
-                        .ok_or_else(|| corrupt("confidence", &confidence))?,
-                    found_in: s("found_in")?,
-                    note: row.try_get("note").ctx("reading a reference")?,
-                });
+            let patch_id = row.patch_id;
+            refs.entry(patch_id).or_default().push(row.decode()?);
         }
-
-        let patches_sql = format!(
-            "SELECT p.id, p.package_id, p.file, p.number, p.path, p.condition, p.subject, p.author, \
-             p.authored, p.lines_added, p.lines_removed, p.state, p.claims, p.first_seen, p.last_seen, \
-             p.dropped_at FROM patches p {filter} ORDER BY p.package_id, p.number, p.file"
-        );
-        for row in sqlx::query(AssertSqlSafe(patches_sql))
-            .bind(downstream.unwrap_or_default().to_string())
-            .bind(package.unwrap_or_default().to_string())
-            .fetch_all(&self.pool)
-            .await
-            .ctx("loading patches")?
+        let mut verdicts: HashMap<i64, Verdict> = HashMap::new();
+        for row in self
+            .rows_of::<VerdictRow>(
+                "SELECT v.patch_id, v.state, v.confidence, v.evidence, v.rebased_past \
+                 FROM verdicts v JOIN patches p ON p.id = v.patch_id",
+                "p.package_id",
+                ids.as_deref(),
+                "",
+                "loading verdicts",
+            )
+            .await?
         {
-            let g = |c: &str| row.try_get::<Option<String>, _>(c).ctx("reading a patch");
-            let n = |c: &str| row.try_get::<Option<i64>, _>(c).ctx("reading a patch");
-            let id: i64 = row.try_get("id").ctx("reading a patch")?;
-            let package_id: i64 = row.try_get("package_id").ctx("reading a patch")?;
-            let claims_json = g("claims")?.unwrap_or_default();
-            let claims: Vec<Claim> =
-                serde_json::from_str(&claims_json).map_err(|_| corrupt("claims", &claims_json))?;
-            let state_s = g("state")?.unwrap_or_default();
-            let dropped_at = g("dropped_at")?;
-            let state = if dropped_at.is_some() {
-                PatchState::Dropped
-            } else {
-                PatchState::parse(&state_s).ok_or_else(|| corrupt("patch state", &state_s))?
-            };
-            let Some(&pi) = index.get(&package_id) else {
+            let patch_id = row.patch_id;
+            verdicts.insert(patch_id, row.decode()?);
+        }
+        let mut patches = self
+            .rows_of::<PatchRow>(
+                "SELECT p.id, p.package_id, p.file, p.number, p.path, p.condition, p.subject, p.author, \
+                 p.authored, p.lines_added, p.lines_removed, p.state, p.claims, p.first_seen, \
+                 p.last_seen, p.dropped_at FROM patches p",
+                "p.package_id",
+                ids.as_deref(),
+                "",
+                "loading patches",
+            )
+            .await?;
+        patches.sort_by(|a, b| {
+            (a.package_id, a.number, &a.file).cmp(&(b.package_id, b.number, &b.file))
+        });
+        for row in patches {
+            let Some(&pi) = index.get(&row.package_id) else {
                 continue;
             };
-            out[pi].patches.push(StoredPatch {
-                patch: Patch {
-                    file: g("file")?.unwrap_or_default(),
-                    number: n("number")?.and_then(|v| u32::try_from(v).ok()),
-                    path: g("path")?,
-                    condition: g("condition")?,
-                    subject: g("subject")?,
-                    author: g("author")?,
-                    date: g("authored")?,
-                    lines_added: n("lines_added")?
-                        .and_then(|v| u32::try_from(v).ok())
-                        .unwrap_or(0),
-                    lines_removed: n("lines_removed")?
-                        .and_then(|v| u32::try_from(v).ok())
-                        .unwrap_or(0),
-                    refs: refs.remove(&id).unwrap_or_default(),
-                    claims,
-                },
-                state,
-                first_seen: g("first_seen")?.unwrap_or_default(),
-                last_seen: g("last_seen")?.unwrap_or_default(),
-                dropped_at,
+            let claims: Vec<Claim> =
+                serde_json::from_str(&row.claims).map_err(|_| corrupt("claims", &row.claims))?;
+            let inventory =
+                PatchState::parse(&row.state).ok_or_else(|| corrupt("patch state", &row.state))?;
+            let patch = Patch {
+                file: row.file,
+                number: row.number.and_then(|v| u32::try_from(v).ok()),
+                path: row.path,
+                condition: row.condition,
+                subject: row.subject,
+                author: row.author,
+                date: row.authored,
+                lines_added: u32::try_from(row.lines_added).unwrap_or(0),
+                lines_removed: u32::try_from(row.lines_removed).unwrap_or(0),
+                refs: refs.remove(&row.id).unwrap_or_default(),
+                claims,
+            };
+            let verdict = verdicts.remove(&row.id).unwrap_or_else(|| Verdict {
+                state: inventory,
+                ..Verdict::from_inventory(&patch)
             });
+            let state = if row.dropped_at.is_some() {
+                PatchState::Dropped
+            } else {
+                verdict.state
+            };
+            out[pi].patches.push(StoredPatch {
+                patch,
+                state,
+                verdict,
+                first_seen: row.first_seen,
+                last_seen: row.last_seen,
+                dropped_at: row.dropped_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Rows of `select`, all of them, or those whose `column` is one of `ids` (in chunks).
+    async fn rows_of<T>(
+        &self,
+        select: &str,
+        column: &str,
+        ids: Option<&[i64]>,
+        order: &str,
+        what: &'static str,
+    ) -> Result<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let Some(ids) = ids else {
+            return sqlx::query_as::<_, T>(AssertSqlSafe(format!("{select} {order}")))
+                .fetch_all(&self.pool)
+                .await
+                .ctx(what);
+        };
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "{select} WHERE {column} IN ({}) {order}",
+                placeholders(chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            out.extend(q.fetch_all(&self.pool).await.ctx(what)?);
         }
         Ok(out)
     }
@@ -198,7 +363,15 @@ impl Store {
         &self,
         downstream: Option<&str>,
     ) -> Result<Vec<(String, Deviation)>> {
-        let rows = sqlx::query(
+        #[derive(FromRow)]
+        struct Row {
+            downstream: String,
+            name: String,
+            package: Option<String>,
+            description: String,
+            refs: String,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT d.name AS downstream, v.name, v.package, v.description, v.refs FROM deviations v \
              JOIN downstreams d ON d.id = v.downstream_id WHERE v.removed_at IS NULL AND ($1 = '' OR d.name = $1) \
              ORDER BY d.name, v.name",
@@ -207,17 +380,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("loading deviations")?;
-        rows.iter()
-            .map(|row| {
-                let refs_json: String = row.try_get("refs").ctx("reading a deviation")?;
+        rows.into_iter()
+            .map(|r| {
                 Ok((
-                    row.try_get("downstream").ctx("reading a deviation")?,
+                    r.downstream,
                     Deviation {
-                        name: row.try_get("name").ctx("reading a deviation")?,
-                        package: row.try_get("package").ctx("reading a deviation")?,
-                        description: row.try_get("description").ctx("reading a deviation")?,
-                        refs: serde_json::from_str(&refs_json)
-                            .map_err(|_| corrupt("deviation refs", &refs_json))?,
+                        name: r.name,
+                        package: r.package,
+                        description: r.description,
+                        refs: serde_json::from_str(&r.refs)
+                            .map_err(|_| corrupt("deviation refs", &r.refs))?,
                     },
                 ))
             })

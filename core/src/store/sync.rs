@@ -3,11 +3,12 @@
 
 use super::{QueryContext, Result, Store, timestamp};
 use crate::model::RefKind;
-use sqlx::Row;
+use crate::source::{Dataset, SourceId};
+use sqlx::FromRow;
 use std::collections::HashMap;
 
 /// The last good observation of one item, as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct StoredObservation {
     pub item: String,
     /// JSON of the source's typed observation; `None` until one fetch succeeded.
@@ -32,8 +33,9 @@ pub enum ItemOutcome {
     Failed(String),
 }
 
-/// What `forkdebt sources` shows for one source.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// What `forkdebt sources` shows for one source. `items` counts the last run; `requests`,
+/// `not_modified` and `errors` add up every run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, FromRow)]
 pub struct SourceStatus {
     pub source: String,
     pub last_checked: Option<String>,
@@ -57,13 +59,27 @@ pub struct SourceRun {
     pub error: Option<String>,
 }
 
+impl SourceRun {
+    /// Adds the counters of a part of the run (one distribution's tag, say); its error is
+    /// kept, prefixed with `part`, if the run has none yet.
+    pub fn add(&mut self, o: &SourceRun, part: &str) {
+        self.items += o.items;
+        self.requests += o.requests;
+        self.not_modified += o.not_modified;
+        self.errors += o.errors;
+        if let Some(e) = &o.error {
+            self.error.get_or_insert(format!("{part}: {e}"));
+        }
+    }
+}
+
 impl Store {
     /// Ids of references of `kind` on carried patches and on listed deviations, sorted.
     ///
     /// # Errors
     /// A database error.
     pub async fn reference_ids(&self, kind: RefKind) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT DISTINCT r.ref_id FROM patch_refs r JOIN patches p ON p.id = r.patch_id \
              WHERE r.kind = $1 AND p.dropped_at IS NULL ORDER BY r.ref_id",
         )
@@ -71,10 +87,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("listing references")?;
-        let mut ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get::<String, _>(0).ctx("reading references"))
-            .collect::<Result<_>>()?;
+        let mut ids: Vec<String> = rows.into_iter().map(|r| r.0).collect();
         for (_, d) in self.load_deviations(None).await? {
             ids.extend(d.refs.into_iter().filter(|r| r.kind == kind).map(|r| r.id));
         }
@@ -88,7 +101,7 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn references(&self, kind: RefKind) -> Result<Vec<(String, Option<String>)>> {
-        let rows = sqlx::query(
+        let mut out: Vec<(String, Option<String>)> = sqlx::query_as(
             "SELECT r.ref_id, MIN(r.url) AS url FROM patch_refs r JOIN patches p ON p.id = r.patch_id \
              WHERE r.kind = $1 AND p.dropped_at IS NULL GROUP BY r.ref_id ORDER BY r.ref_id",
         )
@@ -96,15 +109,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("listing references")?;
-        let mut out: Vec<(String, Option<String>)> = rows
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("ref_id").ctx("reading references")?,
-                    r.try_get("url").ctx("reading references")?,
-                ))
-            })
-            .collect::<Result<_>>()?;
         for (_, d) in self.load_deviations(None).await? {
             out.extend(
                 d.refs
@@ -123,7 +127,7 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn package_names(&self, downstream: &str) -> Result<Vec<String>> {
-        let rows = sqlx::query(
+        let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT k.name FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
              WHERE d.name = $1 AND k.removed_at IS NULL ORDER BY k.name",
         )
@@ -131,37 +135,45 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .ctx("listing packages")?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).ctx("reading packages"))
-            .collect()
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// Stored observations of `source`, by item.
+    /// Stored observations of `dataset`, by item.
     ///
     /// # Errors
     /// A database error.
-    pub async fn observations(&self, source: &str) -> Result<HashMap<String, StoredObservation>> {
-        let rows = sqlx::query(
+    pub async fn observations(
+        &self,
+        dataset: Dataset,
+    ) -> Result<HashMap<String, StoredObservation>> {
+        let rows: Vec<StoredObservation> = sqlx::query_as(
             "SELECT item, data, upstream_changed_at, observed_at, last_error FROM observations WHERE source = $1",
         )
-        .bind(source.to_string())
+        .bind(dataset.as_str())
         .fetch_all(&self.pool)
         .await
         .ctx("loading observations")?;
-        rows.iter()
-            .map(|r| {
-                let o = StoredObservation {
-                    item: r.try_get("item").ctx("reading observations")?,
-                    data: r.try_get("data").ctx("reading observations")?,
-                    upstream_changed_at: r
-                        .try_get("upstream_changed_at")
-                        .ctx("reading observations")?,
-                    observed_at: r.try_get("observed_at").ctx("reading observations")?,
-                    last_error: r.try_get("last_error").ctx("reading observations")?,
-                };
-                Ok((o.item.clone(), o))
-            })
-            .collect()
+        Ok(rows.into_iter().map(|o| (o.item.clone(), o)).collect())
+    }
+
+    /// The stored observation of one item of `dataset`, if any.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn observation(
+        &self,
+        dataset: Dataset,
+        item: &str,
+    ) -> Result<Option<StoredObservation>> {
+        sqlx::query_as(
+            "SELECT item, data, upstream_changed_at, observed_at, last_error FROM observations \
+             WHERE source = $1 AND item = $2",
+        )
+        .bind(dataset.as_str())
+        .bind(item.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("loading an observation")
     }
 
     /// Records one batch of outcomes in one transaction: an interrupted sync keeps every
@@ -171,7 +183,7 @@ impl Store {
     /// A database error; the batch is then not recorded at all.
     pub async fn record_outcomes(
         &self,
-        source: &str,
+        dataset: Dataset,
         outcomes: &[(String, ItemOutcome)],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
@@ -190,7 +202,7 @@ impl Store {
                      observed_at = excluded.observed_at, checked_at = excluded.checked_at, \
                      last_error = NULL, last_error_at = NULL",
                 )
-                .bind(source.to_string())
+                .bind(dataset.as_str())
                 .bind(item.clone())
                 .bind(data.clone())
                 .bind(upstream_changed_at.clone())
@@ -199,7 +211,7 @@ impl Store {
                     "UPDATE observations SET checked_at = $3, last_error = NULL, last_error_at = NULL \
                      WHERE source = $1 AND item = $2",
                 )
-                .bind(source.to_string())
+                .bind(dataset.as_str())
                 .bind(item.clone())
                 .bind(now.clone()),
                 // Keeps `data`: a failure never erases what was known.
@@ -209,7 +221,7 @@ impl Store {
                      last_error = excluded.last_error, last_error_at = excluded.last_error_at, \
                      checked_at = excluded.checked_at",
                 )
-                .bind(source.to_string())
+                .bind(dataset.as_str())
                 .bind(item.clone())
                 .bind(err.clone())
                 .bind(now.clone()),
@@ -217,16 +229,16 @@ impl Store {
             q.execute(&mut *tx).await.ctx("recording an observation")?;
         }
         // Same transaction: the verdicts these observations change, and their events.
-        if crate::verdict::FACT_SOURCES.contains(&source) {
+        if dataset.bears_on_verdicts() {
             let items: Vec<String> = outcomes
                 .iter()
                 .filter(|(_, o)| matches!(o, ItemOutcome::Observed { .. }))
                 .map(|(i, _)| i.clone())
                 .collect();
-            let affected = super::engine::affected_packages(&mut tx, source, &items).await?;
+            let affected = super::engine::affected_packages(&mut tx, dataset, &items).await?;
             super::engine::reevaluate(&mut tx, &affected, &now).await?;
         }
-        if matches!(source, "fedora_wiki" | "bugzilla" | "bodhi") {
+        if dataset.bears_on_changes() {
             super::engine::reevaluate_changes(&mut tx, &now).await?;
         }
         tx.commit().await.ctx("committing observations")?;
@@ -239,7 +251,7 @@ impl Store {
     /// A database error.
     pub async fn record_source_run(
         &self,
-        source: &str,
+        source: SourceId,
         run: &SourceRun,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
@@ -256,7 +268,7 @@ impl Store {
              not_modified = source_status.not_modified + excluded.not_modified, \
              errors = source_status.errors + excluded.errors",
         )
-        .bind(source.to_string())
+        .bind(source.as_str())
         .bind(now.clone())
         .bind(ok.then(|| now.clone()))
         .bind(run.error.clone())
@@ -276,33 +288,13 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn source_statuses(&self) -> Result<Vec<SourceStatus>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT source, last_checked, last_success, last_error, last_error_at, items, requests, \
              not_modified, errors FROM source_status ORDER BY source",
         )
         .fetch_all(&self.pool)
         .await
-        .ctx("loading source status")?;
-        rows.iter()
-            .map(|r| {
-                let s = |c: &str| {
-                    r.try_get::<Option<String>, _>(c)
-                        .ctx("reading source status")
-                };
-                let n = |c: &str| r.try_get::<i64, _>(c).ctx("reading source status");
-                Ok(SourceStatus {
-                    source: r.try_get("source").ctx("reading source status")?,
-                    last_checked: s("last_checked")?,
-                    last_success: s("last_success")?,
-                    last_error: s("last_error")?,
-                    last_error_at: s("last_error_at")?,
-                    items: n("items")?,
-                    requests: n("requests")?,
-                    not_modified: n("not_modified")?,
-                    errors: n("errors")?,
-                })
-            })
-            .collect()
+        .ctx("loading source status")
     }
 
     /// The stored `(ETag, Last-Modified)` of `url`.
@@ -310,18 +302,13 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn validators(&self, url: &str) -> Result<(Option<String>, Option<String>)> {
-        let row = sqlx::query("SELECT etag, last_modified FROM http_validators WHERE url = $1")
-            .bind(url.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("loading validators")?;
-        match row {
-            Some(r) => Ok((
-                r.try_get("etag").ctx("reading validators")?,
-                r.try_get("last_modified").ctx("reading validators")?,
-            )),
-            None => Ok((None, None)),
-        }
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT etag, last_modified FROM http_validators WHERE url = $1")
+                .bind(url.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .ctx("loading validators")?;
+        Ok(row.unwrap_or_default())
     }
 
     /// Stores the validators of a successful response.
@@ -354,18 +341,11 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn host_next_allowed(&self) -> Result<HashMap<String, String>> {
-        let rows = sqlx::query("SELECT host, next_allowed FROM host_state")
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT host, next_allowed FROM host_state")
             .fetch_all(&self.pool)
             .await
             .ctx("loading host state")?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("host").ctx("reading host state")?,
-                    r.try_get("next_allowed").ctx("reading host state")?,
-                ))
-            })
-            .collect()
+        Ok(rows.into_iter().collect())
     }
 
     /// Records that `host` must not be asked before `at`.

@@ -13,7 +13,7 @@ mod error;
 mod transport;
 
 pub use error::HttpError;
-pub use transport::{Raw, ReqwestTransport, Transport};
+pub use transport::{Raw, ReqwestTransport, Transport, client};
 
 /// How much of an error answer a transport keeps.
 pub fn transport_snippet_bytes() -> usize {
@@ -110,6 +110,9 @@ struct Host {
 #[derive(Clone)]
 pub struct Http {
     transport: Arc<dyn Transport>,
+    /// Hosts whose requests go through another client (GitHub's through octocrab), with
+    /// the same pacing, retries, embargoes and caps as every other host.
+    routes: Arc<Mutex<HashMap<String, Arc<dyn Transport>>>>,
     opts: Arc<HttpOptions>,
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
     /// Hosts that asked for more than `max_retry_after`: not asked again before then.
@@ -129,11 +132,32 @@ impl Http {
     pub fn with_transport(opts: HttpOptions, transport: Arc<dyn Transport>) -> Http {
         Http {
             transport,
+            routes: Arc::default(),
             opts: Arc::new(opts),
             hosts: Arc::default(),
             embargo: Arc::default(),
             stats: Arc::default(),
         }
+    }
+
+    /// Sends the requests to `host` through `transport` from now on.
+    pub fn route(&self, host: &str, transport: Arc<dyn Transport>) {
+        let mut routes = match self.routes.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        routes.insert(host.to_ascii_lowercase(), transport);
+    }
+
+    fn transport_for(&self, host: &str) -> Arc<dyn Transport> {
+        let routes = match self.routes.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        routes
+            .get(host)
+            .cloned()
+            .unwrap_or_else(|| self.transport.clone())
     }
 
     pub fn options(&self) -> &HttpOptions {
@@ -150,6 +174,15 @@ impl Http {
             .lock()
             .map(|m| m.iter().map(|(h, t)| (h.clone(), *t)).collect())
             .unwrap_or_default()
+    }
+
+    /// When `host` may next be asked, if it asked us to wait.
+    pub fn embargo_of(&self, host: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.embargo
+            .lock()
+            .ok()
+            .and_then(|m| m.get(host).copied())
+            .filter(|until| *until > chrono::Utc::now())
     }
 
     /// Restores a stored "not before" time of a host.
@@ -277,7 +310,7 @@ impl Http {
             headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
         let shown = req.url.clone();
-        let raw = self.transport.send(url, req, headers).await?;
+        let raw = self.transport_for(host_name).send(url, req, headers).await?;
         let status = raw.status;
         if status == 304 {
             self.stats.not_modified.fetch_add(1, Ordering::Relaxed);

@@ -36,14 +36,24 @@ impl ReqwestTransport {
     /// # Errors
     /// The TLS backend cannot be set up.
     pub fn new(opts: &HttpOptions) -> Result<ReqwestTransport, HttpError> {
-        let client = reqwest::Client::builder()
-            .user_agent(opts.user_agent.clone())
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
-            .build()
-            .map_err(HttpError::Client)?;
-        Ok(ReqwestTransport { client })
+        Ok(ReqwestTransport {
+            client: client(opts)?,
+        })
     }
+}
+
+/// The reqwest client every request goes out with (octocrab's too): one User-Agent with
+/// the contact, the configured timeouts.
+///
+/// # Errors
+/// The TLS backend cannot be set up.
+pub fn client(opts: &HttpOptions) -> Result<reqwest::Client, HttpError> {
+    reqwest::Client::builder()
+        .user_agent(opts.user_agent.clone())
+        .timeout(opts.timeout)
+        .connect_timeout(opts.connect_timeout)
+        .build()
+        .map_err(HttpError::Client)
 }
 
 impl Transport for ReqwestTransport {

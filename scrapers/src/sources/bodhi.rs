@@ -3,30 +3,18 @@
 //! release, `current` once it shipped, `archived` after its end of life. A Fedora Change
 //! accepted for F<NN> has landed when F<NN> shipped.
 
-use super::{ItemRequest, ParseError, Parsed, json, sync_each};
-use crate::http::{Get, Http};
-use forkdebt_core::store::{SourceRun, Store};
-use serde::{Deserialize, Serialize};
+use super::{Context, ItemRequest, ParseError, Parsed, Source, SourceError, json, sync_each};
+use crate::http::Get;
+use forkdebt_core::config::Config;
+use forkdebt_core::observation::{self, fedora};
+use forkdebt_core::source::SourceId;
+use forkdebt_core::store::SourceRun;
+use futures_util::future::BoxFuture;
+
+pub use fedora::Release;
 
 pub const DEFAULT_URL: &str = "https://bodhi.fedoraproject.org";
-pub const SOURCE: &str = "bodhi";
 const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// What is kept of a release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Release {
-    pub name: String,
-    pub version: String,
-    /// `pending`, `frozen`, `current`, `archived`, `disabled`.
-    pub state: String,
-}
-
-impl Release {
-    /// Whether the release has shipped.
-    pub fn shipped(&self) -> bool {
-        matches!(self.state.as_str(), "current" | "archived")
-    }
-}
 
 /// Parses a Bodhi release object.
 ///
@@ -43,29 +31,56 @@ pub struct Bodhi {
 }
 
 impl Bodhi {
-    pub async fn sync(
-        &self,
-        http: &Http,
-        store: &Store,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let base = self.base_url.trim_end_matches('/');
-        let items: Vec<ItemRequest> = self
-            .releases
-            .iter()
-            .map(|nn| ItemRequest {
-                item: format!("F{nn}"),
-                get: Get {
-                    url: format!("{base}/releases/F{nn}"),
-                    max_bytes: MAX_BODY_BYTES,
-                    ..Get::default()
-                },
-            })
-            .collect();
-        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-            let r = parse_release(url, body)?;
-            Ok((serde_json::to_string(&r).unwrap_or_default(), None))
-        };
-        sync_each(http, store, SOURCE, items, &parse, progress).await
+    pub fn from_config(config: &Config) -> Bodhi {
+        let s = &config.sources;
+        Bodhi {
+            base_url: s
+                .bodhi
+                .as_ref()
+                .and_then(|c| c.url.clone())
+                .unwrap_or_else(|| DEFAULT_URL.to_string()),
+            releases: s
+                .fedora_wiki
+                .as_ref()
+                .map(|c| c.releases.clone())
+                .unwrap_or_default(),
+        }
     }
 }
+
+impl Source for Bodhi {
+    fn id(&self) -> SourceId {
+        SourceId::Bodhi
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.base_url).into_iter().collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            let base = self.base_url.trim_end_matches('/');
+            let items: Vec<ItemRequest> = self
+                .releases
+                .iter()
+                .map(|nn| ItemRequest {
+                    item: fedora::release_item(*nn),
+                    get: Get {
+                        url: format!("{base}/releases/F{nn}"),
+                        max_bytes: MAX_BODY_BYTES,
+                        ..Get::default()
+                    },
+                })
+                .collect();
+            let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+                Ok((observation::to_data(&parse_release(url, body)?), None))
+            };
+            sync_each(cx, SourceId::Bodhi.dataset(), items, &parse, run).await
+        })
+    }
+}
+

@@ -4,13 +4,17 @@
 //! A sync first asks, for bugs already known, only `id,last_change_time` in large batches, and
 //! fetches the full fields only of bugs that changed or are new.
 
-use super::{ParseError, json};
+use super::{Context, ParseError, Source, SourceError, json};
 use crate::http::{Get, Http};
-use forkdebt_core::config::Secret;
-use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
-use serde::{Deserialize, Deserializer, Serialize};
+use forkdebt_core::config::{Config, Secret};
+use forkdebt_core::observation::{self, fedora::ChangeObservation};
+use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Deserializer};
 
-pub const SOURCE: &str = "bugzilla";
+pub use forkdebt_core::observation::bugzilla::{Bug, ExternalBug};
+
 pub const DEFAULT_URL: &str = "https://bugzilla.redhat.com";
 
 /// Full lookups per request: 100 bugs keep the URL and the answer small.
@@ -22,114 +26,6 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 pub const FULL_FIELDS: &str = "id,summary,status,resolution,cf_fixed_in,product,component,version,\
                                blocks,depends_on,alias,last_change_time,external_bugs";
-
-/// What forkdebt keeps of a bug.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Bug {
-    pub id: u64,
-    #[serde(default)]
-    pub summary: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub resolution: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub cf_fixed_in: Option<String>,
-    #[serde(default)]
-    pub product: Option<String>,
-    /// A list on Red Hat Bugzilla, a string on upstream Bugzilla.
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub component: Vec<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub version: Vec<String>,
-    #[serde(default)]
-    pub blocks: Vec<u64>,
-    #[serde(default)]
-    pub depends_on: Vec<u64>,
-    #[serde(default, deserialize_with = "one_or_many")]
-    pub alias: Vec<String>,
-    #[serde(default)]
-    pub last_change_time: Option<String>,
-    #[serde(default)]
-    pub external_bugs: Vec<ExternalBug>,
-}
-
-/// A link from the bug to another tracker (GitHub PR, GitLab MR, errata, a support case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct ExternalBug {
-    pub tracker: String,
-    pub id: String,
-    pub url: Option<String>,
-    pub status: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for ExternalBug {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Type {
-            #[serde(default)]
-            description: Option<String>,
-            #[serde(default)]
-            url: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Raw {
-            #[serde(default)]
-            ext_bz_bug_id: Option<serde_json::Value>,
-            #[serde(default, rename = "type")]
-            kind: Option<Type>,
-            #[serde(default)]
-            ext_status: Option<String>,
-        }
-        let raw = Raw::deserialize(d)?;
-        let id = match raw.ext_bz_bug_id {
-            Some(serde_json::Value::String(s)) => s,
-            Some(v) => v.to_string(),
-            None => String::new(),
-        };
-        let (tracker, template) = raw
-            .kind
-            .map(|t| (t.description.unwrap_or_default(), t.url))
-            .unwrap_or_default();
-        // The tracker's URL template has `%id%` where the external id goes; without one,
-        // Bugzilla appends the id.
-        let url = template
-            .filter(|t| !t.is_empty() && !id.is_empty())
-            .map(|t| {
-                if t.contains("%id%") {
-                    t.replace("%id%", &id)
-                } else {
-                    format!("{t}{id}")
-                }
-            });
-        Ok(ExternalBug {
-            tracker,
-            id,
-            url,
-            status: raw.ext_status.filter(|s| !s.is_empty()),
-        })
-    }
-}
-
-fn empty_as_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
-}
-
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-        Nothing(()),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(s) if s.is_empty() => Vec::new(),
-        OneOrMany::One(s) => vec![s],
-        OneOrMany::Many(v) => v,
-        OneOrMany::Nothing(()) => Vec::new(),
-    })
-}
 
 /// A bug the server could not return (no such bug, or not visible to us).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -257,7 +153,7 @@ impl Bugzilla {
         store: &Store,
         url: &str,
         run: &mut SourceRun,
-    ) -> Result<Option<Bugs>, String> {
+    ) -> Result<Result<Option<Bugs>, String>, StoreError> {
         let mut headers = Vec::new();
         if let Some(key) = &self.api_key {
             headers.push(("authorization", format!("Bearer {}", key.expose())));
@@ -268,51 +164,43 @@ impl Bugzilla {
             max_bytes: MAX_BODY_BYTES,
             ..Get::default()
         };
-        match super::fetch_conditional(http, store, get, run)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            super::Fetched::NotModified => Ok(None),
-            super::Fetched::Body(body) => {
+        Ok(match super::fetch_conditional(http, store, get, run).await? {
+            Err(e) => Err(e.to_string()),
+            Ok(super::Fetched::NotModified) => Ok(None),
+            Ok(super::Fetched::Body(body)) => {
                 parse_bugs(url, &body).map(Some).map_err(|e| e.to_string())
             }
-        }
+        })
+    }
+
+    pub fn from_config(config: &Config) -> Result<Bugzilla, String> {
+        let cfg = config.sources.bugzilla.as_ref();
+        let base_url = cfg
+            .and_then(|c| c.url.clone())
+            .unwrap_or_else(|| DEFAULT_URL.to_string());
+        let api_key = match cfg {
+            Some(c) => Secret::load(c.api_key_env.as_deref(), c.api_key_file.as_deref())
+                .map_err(|e| format!("sources.bugzilla: {e}"))?,
+            None => None,
+        };
+        Ok(Bugzilla { base_url, api_key })
     }
 
     /// Refreshes every Red Hat bug the inventory refers to.
-    pub async fn sync(
-        &self,
-        http: &Http,
-        store: &Store,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let mut run = SourceRun::default();
-        let mut ids = match store
+    async fn refresh(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let (http, store, progress) = (cx.http, cx.store, cx.progress);
+        let mut ids = store
             .reference_ids(forkdebt_core::model::RefKind::Rhbz)
-            .await
-        {
-            Ok(ids) => ids,
-            Err(e) => {
-                run.error = Some(e.to_string());
-                return run;
-            }
-        };
+            .await?;
         // The tracker bugs of the Fedora Changes we follow tell where those Changes stand.
-        if let Ok(changes) = store.observations("fedora_wiki").await {
-            ids.extend(changes.values().filter_map(|o| {
-                let v: serde_json::Value = serde_json::from_str(o.data.as_deref()?).ok()?;
-                forkdebt_core::change::tracker_id(v["page"]["tracker_bug"].as_str()?)
-            }));
-            ids.sort();
-            ids.dedup();
-        }
-        let known = match store.observations(SOURCE).await {
-            Ok(k) => k,
-            Err(e) => {
-                run.error = Some(e.to_string());
-                return run;
-            }
-        };
+        let changes = store.observations(Dataset::FedoraWiki).await?;
+        ids.extend(changes.values().filter_map(|o| {
+            let c: ChangeObservation = observation::read(o.data.as_deref())?;
+            forkdebt_core::change::tracker_id(c.page.tracker_bug.as_deref()?)
+        }));
+        ids.sort();
+        ids.dedup();
+        let known = store.observations(DATASET).await?;
         let mut numeric: Vec<u64> = Vec::new();
         let mut bad = Vec::new();
         for id in &ids {
@@ -326,10 +214,7 @@ impl Bugzilla {
         }
         run.items = ids.len() as i64;
         if !bad.is_empty() {
-            run.errors += bad.len() as i64;
-            let _ = store
-                .record_outcomes(SOURCE, &bad, chrono::Utc::now())
-                .await;
+            super::record(store, DATASET, &bad, run).await?;
         }
         let (seen, new): (Vec<u64>, Vec<u64>) = numeric
             .iter()
@@ -343,13 +228,13 @@ impl Bugzilla {
                 "bugzilla: checking {} known bugs for changes",
                 chunk.len()
             ));
-            match self.fetch(http, store, &url, &mut run).await {
+            match self.fetch(http, store, &url, run).await? {
                 Ok(None) => {
                     let outcomes: Vec<_> = chunk
                         .iter()
                         .map(|id| (id.to_string(), ItemOutcome::Unchanged))
                         .collect();
-                    super::record(store, SOURCE, &outcomes, &mut run).await;
+                    super::record(store, DATASET, &outcomes, run).await?;
                 }
                 Ok(Some(answer)) => {
                     let mut unchanged = Vec::new();
@@ -368,7 +253,7 @@ impl Bugzilla {
                             to_fetch.push(*id);
                         }
                     }
-                    super::record(store, SOURCE, &unchanged, &mut run).await;
+                    super::record(store, DATASET, &unchanged, run).await?;
                 }
                 Err(e) => {
                     // Cannot tell what changed: fetch them in full instead (that may fail too,
@@ -385,7 +270,7 @@ impl Bugzilla {
             let url = self.url(chunk, FULL_FIELDS);
             progress(&format!("bugzilla: fetching {} bugs", chunk.len()));
             let outcomes: Vec<(String, ItemOutcome)> =
-                match self.fetch(http, store, &url, &mut run).await {
+                match self.fetch(http, store, &url, run).await? {
                     Ok(None) => chunk
                         .iter()
                         .map(|id| (id.to_string(), ItemOutcome::Unchanged))
@@ -395,7 +280,7 @@ impl Bugzilla {
                         .map(|id| {
                             let outcome = match answer.bugs.iter().find(|b| b.id == *id) {
                                 Some(bug) => ItemOutcome::Observed {
-                                    data: serde_json::to_string(bug).unwrap_or_default(),
+                                    data: observation::to_data(bug),
                                     upstream_changed_at: bug.last_change_time.clone(),
                                 },
                                 None => {
@@ -418,8 +303,28 @@ impl Bugzilla {
                             .collect()
                     }
                 };
-            super::record(store, SOURCE, &outcomes, &mut run).await;
+            super::record(store, DATASET, &outcomes, run).await?;
         }
-        run
+        Ok(())
+    }
+}
+
+const DATASET: Dataset = Dataset::Bugzilla;
+
+impl Source for Bugzilla {
+    fn id(&self) -> SourceId {
+        SourceId::Bugzilla
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.base_url).into_iter().collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(self.refresh(cx, run))
     }
 }

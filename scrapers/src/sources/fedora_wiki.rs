@@ -8,39 +8,26 @@
 //! - `Releases/<NN>/ChangeSet` (`action=parse`, HTML read with `scraper`) lists a release's
 //!   Changes.
 
-use super::{Fetched, ParseError, fetch_conditional, json};
+use super::{Context, Fetched, ParseError, Source, SourceError, fetch_conditional, json};
 use crate::http::{Get, Http};
+use forkdebt_core::config::Config;
 use forkdebt_core::inventory::refs::{self, TextContext};
 use forkdebt_core::model::{RefKind, Role};
-use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
-use serde::{Deserialize, Serialize};
+use forkdebt_core::observation::{self, fedora::ChangeObservation};
+use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
+use futures_util::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const SOURCE: &str = "fedora_wiki";
+pub use forkdebt_core::observation::fedora::ChangePage;
+
+const DATASET: Dataset = Dataset::FedoraWiki;
 pub const DEFAULT_URL: &str = "https://fedoraproject.org/w/api.php";
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Titles per `prop=revisions` request (the API's limit for ordinary clients).
 pub const TITLES_PER_REQUEST: usize = 50;
 /// Pages of category members followed per category: a runaway continuation stops here.
 pub const MAX_CONTINUATIONS: usize = 50;
-
-/// What a Change page says about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ChangePage {
-    pub title: String,
-    /// The page's `= Name =` heading.
-    pub name: Option<String>,
-    pub summary: Option<String>,
-    pub owners: Vec<String>,
-    /// `self-contained` or `system-wide`.
-    pub kind: Option<String>,
-    /// Categories on the page (outside comments), `Category:` left out.
-    pub categories: Vec<String>,
-    pub targeted_release: Option<u32>,
-    pub tracker_bug: Option<String>,
-    pub fesco_ticket: Option<String>,
-    pub release_notes_ticket: Option<String>,
-}
 
 fn strip_comments(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -326,44 +313,43 @@ impl FedoraWiki {
         store: &Store,
         url: String,
         run: &mut SourceRun,
-    ) -> Result<Option<Vec<u8>>, String> {
+    ) -> Result<Result<Option<Vec<u8>>, String>, StoreError> {
         let get = Get {
             url,
             max_bytes: MAX_BODY_BYTES,
             ..Get::default()
         };
-        match fetch_conditional(http, store, get, run)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Fetched::Body(b) => Ok(Some(b)),
-            Fetched::NotModified => Ok(None),
+        Ok(match fetch_conditional(http, store, get, run).await? {
+            Ok(Fetched::Body(b)) => Ok(Some(b)),
+            Ok(Fetched::NotModified) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
+    pub fn from_config(config: &Config) -> FedoraWiki {
+        let cfg = config.sources.fedora_wiki.as_ref();
+        FedoraWiki {
+            api: cfg
+                .and_then(|c| c.url.clone())
+                .unwrap_or_else(|| DEFAULT_URL.to_string()),
+            releases: cfg.map(|c| c.releases.clone()).unwrap_or_default(),
         }
     }
 
-    pub async fn sync(
-        &self,
-        http: &Http,
-        store: &Store,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let mut run = SourceRun::default();
+    async fn refresh(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let (http, store, progress) = (cx.http, cx.store, cx.progress);
         // The Changes the inventory names (patches and policy deviations). With none, the
         // wiki has nothing to tell us: ask nothing.
-        let mut titles: Vec<String> = match store.reference_ids(RefKind::FedoraChange).await {
-            Ok(ids) => ids
-                .into_iter()
-                .map(|id| format!("Changes/{}", id.replace('_', " ")))
-                .collect(),
-            Err(e) => {
-                run.error = Some(e.to_string());
-                return run;
-            }
-        };
+        let mut titles: Vec<String> = store
+            .reference_ids(RefKind::FedoraChange)
+            .await?
+            .into_iter()
+            .map(|id| format!("Changes/{}", id.replace('_', " ")))
+            .collect();
         titles.sort();
         titles.dedup();
         if titles.is_empty() {
-            return run;
+            return Ok(());
         }
         // 1. Which status category each Change is in.
         let mut membership: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -384,7 +370,7 @@ impl FedoraWiki {
                     params.push((k, v));
                 }
                 let url = self.url(&params);
-                match self.get(http, store, url.clone(), &mut run).await {
+                match self.get(http, store, url.clone(), run).await? {
                     Ok(Some(body)) => match parse_listing(&url, &body, "categorymembers") {
                         Ok(l) => {
                             for t in l.titles {
@@ -399,14 +385,13 @@ impl FedoraWiki {
                     },
                     // Unchanged since last time: keep the stored membership of this category.
                     Ok(None) => {
-                        if let Ok(obs) = store.observations(SOURCE).await {
-                            for (item, o) in obs {
-                                if o.data
-                                    .as_deref()
-                                    .is_some_and(|d| d.contains(&format!("\"{cat}\"")))
-                                {
-                                    membership.entry(item).or_default().insert(cat.clone());
-                                }
+                        for (item, o) in store.observations(DATASET).await? {
+                            let Some(c) = observation::read::<ChangeObservation>(o.data.as_deref())
+                            else {
+                                continue;
+                            };
+                            if c.status_categories.contains(&cat) {
+                                membership.entry(item).or_default().insert(cat.clone());
                             }
                         }
                         cont = None;
@@ -433,21 +418,21 @@ impl FedoraWiki {
                 ("rvslots", "main"),
                 ("titles", &joined),
             ]);
-            let outcomes: Vec<(String, ItemOutcome)> = match self.get(http, store, url.clone(), &mut run).await {
+            let outcomes: Vec<(String, ItemOutcome)> = match self.get(http, store, url.clone(), run).await? {
                 // The pages did not change, but a Change can move category (accepted, deferred)
                 // without its page changing: refresh the membership kept with the page.
                 Ok(None) => {
-                    let stored = store.observations(SOURCE).await.unwrap_or_default();
+                    let stored = store.observations(DATASET).await?;
                     chunk
                         .iter()
                         .map(|t| {
-                            let cats: Vec<&String> = membership.get(t).map(|c| c.iter().collect()).unwrap_or_default();
-                            let old = stored.get(t).and_then(|o| o.data.as_deref()).and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+                            let cats: Vec<String> = membership.get(t).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                            let old = stored.get(t).and_then(|o| observation::read::<ChangeObservation>(o.data.as_deref()));
                             match old {
-                                Some(mut v) if v["status_categories"] != serde_json::json!(cats) => {
-                                    v["status_categories"] = serde_json::json!(cats);
+                                Some(mut c) if c.status_categories != cats => {
+                                    c.status_categories = cats;
                                     let changed = stored.get(t).and_then(|o| o.upstream_changed_at.clone());
-                                    (t.clone(), ItemOutcome::Observed { data: v.to_string(), upstream_changed_at: changed })
+                                    (t.clone(), ItemOutcome::Observed { data: observation::to_data(&c), upstream_changed_at: changed })
                                 }
                                 _ => (t.clone(), ItemOutcome::Unchanged),
                             }
@@ -462,9 +447,9 @@ impl FedoraWiki {
                             let outcome = match found {
                                 Some(p) if !p.missing => {
                                     let page = parse_change_page(t, p.content.as_deref().unwrap_or_default());
-                                    let cats: Vec<&String> = membership.get(t).map(|c| c.iter().collect()).unwrap_or_default();
-                                    let data = serde_json::json!({ "page": page, "status_categories": cats });
-                                    ItemOutcome::Observed { data: data.to_string(), upstream_changed_at: p.timestamp.clone() }
+                                    let status_categories: Vec<String> = membership.get(t).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                                    let data = observation::to_data(&ChangeObservation { page, status_categories });
+                                    ItemOutcome::Observed { data, upstream_changed_at: p.timestamp.clone() }
                                 }
                                 _ => ItemOutcome::Failed(format!("{t}: no such page on the wiki")),
                             };
@@ -481,14 +466,14 @@ impl FedoraWiki {
                     chunk.iter().map(|t| (t.clone(), ItemOutcome::Failed(e.clone()))).collect()
                 }
             };
-            super::record(store, SOURCE, &outcomes, &mut run).await;
+            super::record(store, DATASET, &outcomes, run).await?;
         }
         // 3. Each configured release's ChangeSet.
         for r in &self.releases {
             let page = format!("Releases/{r}/ChangeSet");
             progress(&format!("fedora wiki: {page}"));
             let url = self.url(&[("action", "parse"), ("page", &page), ("prop", "text")]);
-            let outcome = match self.get(http, store, url.clone(), &mut run).await {
+            let outcome = match self.get(http, store, url.clone(), run).await? {
                 Ok(None) => ItemOutcome::Unchanged,
                 Ok(Some(body)) => match parse_rendered(&url, &body) {
                     Ok(html) => ItemOutcome::Observed {
@@ -501,14 +486,29 @@ impl FedoraWiki {
                 Err(e) => ItemOutcome::Failed(e),
             };
             if let ItemOutcome::Failed(e) = &outcome {
-                run.errors += 1;
                 run.error.get_or_insert(e.clone());
             }
-            let _ = store
-                .record_outcomes(SOURCE, &[(page, outcome)], chrono::Utc::now())
-                .await;
+            super::record(store, DATASET, &[(page, outcome)], run).await?;
         }
-        run
+        Ok(())
+    }
+}
+
+impl Source for FedoraWiki {
+    fn id(&self) -> SourceId {
+        SourceId::FedoraWiki
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.api).into_iter().collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(self.refresh(cx, run))
     }
 }
 

@@ -12,61 +12,28 @@
 //! releases contain earlier ones, which holds for a project's release line; each answer is
 //! cached (ETag), and a found tag is kept for good.
 
-use super::{Fetched, ItemRequest, ParseError, Parsed, fetch_conditional, json, sync_each};
+use super::{
+    Context, Fetched, ItemRequest, ParseError, Parsed, Source, SourceError, fetch_conditional,
+    json, sync_each,
+};
 use crate::http::{Get, Http, HttpError, HttpOptions, Raw, Transport};
-use forkdebt_core::config::Secret;
+use forkdebt_core::config::{Config, Secret};
 use forkdebt_core::evr::vercmp;
 use forkdebt_core::model::RefKind;
+use forkdebt_core::observation::{self, github::ReleaseTag};
+use forkdebt_core::source::{Dataset, SourceId};
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
 use futures_util::future::BoxFuture;
 use http_body_util::BodyExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Arc;
 
-pub const SOURCE: &str = "github";
-/// Where release-tag answers are kept, per `owner/repo@sha`.
-pub const RELEASE_SOURCE: &str = "github-release";
+pub use forkdebt_core::observation::github::{BranchRef, PullRequest};
+
 pub const DEFAULT_API: &str = "https://api.github.com";
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Tags read per repository (100 per page): enough for any release history.
 pub const MAX_TAG_PAGES: usize = 10;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct BranchRef {
-    #[serde(rename = "ref", default)]
-    pub name: Option<String>,
-}
-
-/// What forkdebt keeps of a pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct PullRequest {
-    pub number: u64,
-    pub state: String,
-    #[serde(default)]
-    pub merged: bool,
-    #[serde(default)]
-    pub merged_at: Option<String>,
-    #[serde(default)]
-    pub closed_at: Option<String>,
-    #[serde(default)]
-    pub updated_at: Option<String>,
-    /// The merge, squash or rebase commit once merged (a test merge before).
-    #[serde(default)]
-    pub merge_commit_sha: Option<String>,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub html_url: Option<String>,
-    #[serde(default)]
-    pub base: Option<BranchRef>,
-}
-
-impl PullRequest {
-    /// Merged: GitHub sets `merged_at` (the `merged` flag is absent from list answers).
-    pub fn is_merged(&self) -> bool {
-        self.merged || self.merged_at.is_some()
-    }
-}
 
 /// `GET /repos/{o}/{r}/compare/{base}...{head}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -163,32 +130,70 @@ pub fn parse_tags(url: &str, body: &[u8]) -> Result<Vec<Tag>, ParseError> {
     parse_as(url, body)
 }
 
-/// octocrab as the client under [`Http`].
+/// octocrab as the client under [`Http`]: it builds the request (base URI, headers); our
+/// reqwest client sends it through octocrab's reqwest connector, so a request carries one
+/// User-Agent (ours, with the contact) and the configured timeouts, and octocrab logs
+/// nothing of its own.
 pub struct OctocrabTransport {
     octo: octocrab::Octocrab,
+    token: Option<Secret>,
 }
 
 impl OctocrabTransport {
     /// # Errors
-    /// A bad API URL or token.
+    /// A bad API URL, or the HTTP client cannot be set up.
     pub fn new(
         api: &str,
         token: Option<&Secret>,
         opts: &HttpOptions,
     ) -> Result<OctocrabTransport, String> {
-        let mut b = octocrab::Octocrab::builder()
-            .base_uri(api)
-            .map_err(|e| format!("sources.github.url `{api}`: {e}"))?
-            .add_header(http::header::USER_AGENT, opts.user_agent.clone())
-            .set_connect_timeout(Some(opts.connect_timeout))
-            .set_read_timeout(Some(opts.timeout));
-        if let Some(t) = token {
-            b = b.personal_token(t.expose().to_string());
-        }
-        let octo = b
+        use octocrab::service::middleware::base_uri::BaseUriLayer;
+        use octocrab::service::middleware::reqwest_connector::ReqwestConnector;
+        let uri: http::Uri = api
+            .parse()
+            .map_err(|e| format!("sources.github.url `{api}`: {e}"))?;
+        let client = crate::http::client(opts).map_err(|e| e.to_string())?;
+        let octo = octocrab::OctocrabBuilder::new_empty()
+            .with_service(ReqwestConnector::new(client))
+            .with_layer(&BaseUriLayer::new(uri))
+            .with_auth(octocrab::AuthState::None)
             .build()
             .map_err(|e| format!("cannot set up the GitHub client: {e}"))?;
-        Ok(OctocrabTransport { octo })
+        Ok(OctocrabTransport {
+            octo,
+            token: token.cloned(),
+        })
+    }
+}
+
+/// What went wrong under octocrab, said plainly: the innermost cause (connection refused,
+/// a timeout), not octocrab's wrapper ("Service Error: client error (Connect)").
+fn octocrab_error(url: &str, e: &octocrab::Error) -> HttpError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(r) = err.downcast_ref::<reqwest::Error>() {
+            if r.is_timeout() {
+                return HttpError::Timeout { url: url.into() };
+            }
+            let mut inner: &dyn std::error::Error = r;
+            while let Some(next) = inner.source() {
+                inner = next;
+            }
+            let what = if r.is_connect() {
+                "cannot connect"
+            } else {
+                "the response was cut off"
+            };
+            return HttpError::Transport {
+                url: url.into(),
+                message: format!("{what}: {inner}"),
+            };
+        }
+        source = err.source();
+    }
+    HttpError::Transport {
+        url: url.into(),
+        message: e.to_string(),
     }
 }
 
@@ -204,36 +209,18 @@ impl Transport for OctocrabTransport {
             for (k, v) in &headers {
                 h.insert(k.clone(), v.clone());
             }
-            let resp = match tokio::time::timeout(
-                std::time::Duration::from_secs(120),
-                self.octo._get_with_headers(url.as_str(), Some(h)),
-            )
-            .await
+            if let Some(t) = &self.token
+                && let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {}", t.expose()))
             {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    let text = e.to_string();
-                    return Err(
-                        if text.to_lowercase().contains("timed out")
-                            || text.to_lowercase().contains("timeout")
-                        {
-                            HttpError::Timeout {
-                                url: req.url.clone(),
-                            }
-                        } else {
-                            HttpError::Transport {
-                                url: req.url.clone(),
-                                message: text,
-                            }
-                        },
-                    );
-                }
-                Err(_) => {
-                    return Err(HttpError::Timeout {
-                        url: req.url.clone(),
-                    });
-                }
-            };
+                let mut v = v;
+                v.set_sensitive(true);
+                h.insert(http::header::AUTHORIZATION, v);
+            }
+            let resp = self
+                .octo
+                ._get_with_headers(url.as_str(), Some(h))
+                .await
+                .map_err(|e| octocrab_error(&req.url, &e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let success = (200..300).contains(&status);
@@ -245,10 +232,7 @@ impl Transport for OctocrabTransport {
             let mut body_stream = resp.into_body();
             let mut body = Vec::new();
             while let Some(frame) = body_stream.frame().await {
-                let frame = frame.map_err(|e| HttpError::Transport {
-                    url: req.url.clone(),
-                    message: format!("the response was cut off: {e}"),
-                })?;
+                let frame = frame.map_err(|e| octocrab_error(&req.url, &e))?;
                 if let Ok(data) = frame.into_data() {
                     if body.len() + data.len() > max {
                         if !success {
@@ -279,6 +263,19 @@ pub struct Github {
 }
 
 impl Github {
+    pub fn from_config(config: &Config) -> Result<Github, String> {
+        let cfg = config.sources.github.as_ref();
+        let api = cfg
+            .and_then(|c| c.url.clone())
+            .unwrap_or_else(|| DEFAULT_API.to_string());
+        let token = match cfg {
+            Some(c) => Secret::load(c.token_env.as_deref(), c.token_file.as_deref())
+                .map_err(|e| format!("sources.github: {e}"))?,
+            None => None,
+        };
+        Ok(Github { api, token })
+    }
+
     fn pull_url(&self, id: &str) -> Option<String> {
         let (repo, n) = id.rsplit_once('#')?;
         Some(format!(
@@ -287,31 +284,17 @@ impl Github {
         ))
     }
 
-    pub async fn sync(
-        &self,
-        opts: &HttpOptions,
-        store: &Store,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let transport = match OctocrabTransport::new(&self.api, self.token.as_ref(), opts) {
-            Ok(t) => t,
-            Err(e) => {
-                return SourceRun {
-                    error: Some(e),
-                    ..SourceRun::default()
-                };
-            }
-        };
-        let http = Http::with_transport(opts.clone(), Arc::new(transport));
-        let refs = match store.references(RefKind::GithubPr).await {
-            Ok(r) => r,
-            Err(e) => {
-                return SourceRun {
-                    error: Some(e.to_string()),
-                    ..SourceRun::default()
-                };
-            }
-        };
+    async fn refresh(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let (http, store, progress) = (cx.http, cx.store, cx.progress);
+        // GitHub's requests go through octocrab, under the same HTTP layer as every source.
+        let transport: Arc<dyn Transport> = Arc::new(
+            OctocrabTransport::new(&self.api, self.token.as_ref(), http.options())
+                .map_err(SourceError::Failed)?,
+        );
+        for host in self.hosts() {
+            http.route(&host, transport.clone());
+        }
+        let refs = store.references(RefKind::GithubPr).await?;
         let items: Vec<ItemRequest> = refs
             .into_iter()
             .filter_map(|(id, _)| {
@@ -329,26 +312,25 @@ impl Github {
         let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
             let pr = parse_pull(url, body)?;
             let changed = pr.updated_at.clone();
-            Ok((serde_json::to_string(&pr).unwrap_or_default(), changed))
+            Ok((observation::to_data(&pr), changed))
         };
-        let mut run = sync_each(&http, store, SOURCE, items, &parse, progress).await;
+        sync_each(cx, Dataset::Github, items, &parse, run).await?;
 
         // Release tags of merged PRs' commits not placed yet.
-        let observed = store.observations(SOURCE).await.unwrap_or_default();
-        let placed = store.observations(RELEASE_SOURCE).await.unwrap_or_default();
+        let observed = store.observations(Dataset::Github).await?;
+        let placed = store.observations(Dataset::GithubRelease).await?;
         let mut merged: Vec<(String, String)> = observed
             .values()
             .filter_map(|o| {
-                let pr: PullRequest = serde_json::from_str(o.data.as_deref()?).ok()?;
+                let pr: PullRequest = observation::read(o.data.as_deref())?;
                 let repo = o.item.rsplit_once('#')?.0.to_string();
-                let merged = pr.is_merged();
-                Some((repo, pr.merge_commit_sha.filter(|_| merged)?))
+                Some((repo, pr.landed_commit()?.to_string()))
             })
             .filter(|(repo, sha)| {
                 placed
-                    .get(&format!("{repo}@{sha}"))
-                    .and_then(|p| p.data.as_deref())
-                    .is_none_or(|d| d.contains("\"tag\":null"))
+                    .get(&observation::github::release_item(repo, sha))
+                    .and_then(|p| observation::read::<ReleaseTag>(p.data.as_deref()))
+                    .is_none_or(|r| r.tag.is_none())
             })
             .collect();
         merged.sort();
@@ -361,17 +343,19 @@ impl Github {
                 &sha[..sha.len().min(12)]
             ));
             if !tag_cache.contains_key(&repo) {
-                let tags = self.tags(&http, store, &repo, &mut run).await;
+                let tags = self.tags(http, store, &repo, run).await?;
                 tag_cache.insert(repo.clone(), tags);
             }
             let outcome = match &tag_cache[&repo] {
                 Ok(tags) => match self
-                    .first_tag_containing(&http, store, &repo, &sha, tags, &mut run)
-                    .await
+                    .first_tag_containing(http, store, &repo, &sha, tags, run)
+                    .await?
                 {
                     Ok(tag) => ItemOutcome::Observed {
-                        data: serde_json::json!({ "tag": tag, "tags_checked": tags.len() })
-                            .to_string(),
+                        data: observation::to_data(&ReleaseTag {
+                            tag,
+                            tags_checked: tags.len(),
+                        }),
                         upstream_changed_at: None,
                     },
                     Err(e) => {
@@ -381,18 +365,15 @@ impl Github {
                 },
                 Err(e) => ItemOutcome::Failed(e.clone()),
             };
-            if matches!(outcome, ItemOutcome::Failed(_)) {
-                run.errors += 1;
-            }
-            let _ = store
-                .record_outcomes(
-                    RELEASE_SOURCE,
-                    &[(format!("{repo}@{sha}"), outcome)],
-                    chrono::Utc::now(),
-                )
-                .await;
+            super::record(
+                store,
+                Dataset::GithubRelease,
+                &[(observation::github::release_item(&repo, &sha), outcome)],
+                run,
+            )
+            .await?;
         }
-        run
+        Ok(())
     }
 
     /// Version-like tags of `repo`, oldest release first.
@@ -402,55 +383,44 @@ impl Github {
         store: &Store,
         repo: &str,
         run: &mut SourceRun,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Result<Vec<String>, String>, SourceError> {
         let mut names = Vec::new();
         for page in 1..=MAX_TAG_PAGES {
             let url = format!(
                 "{}/repos/{repo}/tags?per_page=100&page={page}",
                 self.api.trim_end_matches('/')
             );
-            let body = match fetch_conditional(
-                http,
-                store,
-                Get {
-                    url: url.clone(),
-                    max_bytes: MAX_BODY_BYTES,
-                    ..Get::default()
-                },
-                run,
-            )
-            .await
-            {
+            let get = Get {
+                url: url.clone(),
+                max_bytes: MAX_BODY_BYTES,
+                ..Get::default()
+            };
+            let body = match fetch_conditional(http, store, get, run).await? {
                 Ok(Fetched::Body(b)) => {
                     // Kept so that a 304 next time still has the page.
-                    let _ = store
-                        .record_outcomes(
-                            "github-tags",
-                            &[(
-                                url.clone(),
-                                ItemOutcome::Observed {
-                                    data: String::from_utf8_lossy(&b).into_owned(),
-                                    upstream_changed_at: None,
-                                },
-                            )],
-                            chrono::Utc::now(),
-                        )
-                        .await;
+                    let page = ItemOutcome::Observed {
+                        data: String::from_utf8_lossy(&b).into_owned(),
+                        upstream_changed_at: None,
+                    };
+                    super::record(store, Dataset::GithubTags, &[(url.clone(), page)], run)
+                        .await?;
                     b
                 }
                 Ok(Fetched::NotModified) => store
-                    .observations("github-tags")
-                    .await
-                    .ok()
-                    .and_then(|o| o.get(&url).and_then(|x| x.data.clone()))
+                    .observation(Dataset::GithubTags, &url)
+                    .await?
+                    .and_then(|x| x.data)
                     .map(String::into_bytes)
                     .unwrap_or_default(),
                 Err(e) => {
                     run.error.get_or_insert(e.to_string());
-                    return Err(e.to_string());
+                    return Ok(Err(e.to_string()));
                 }
             };
-            let tags = parse_tags(&url, &body).map_err(|e| e.to_string())?;
+            let tags = match parse_tags(&url, &body) {
+                Ok(t) => t,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
             let n = tags.len();
             names.extend(tags.into_iter().map(|t| t.name));
             if n < 100 {
@@ -464,7 +434,7 @@ impl Github {
                 && !t.contains("-pre")
         });
         names.sort_by(|a, b| vercmp(&version(a), &version(b)));
-        Ok(names)
+        Ok(Ok(names))
     }
 
     /// Bisection over `tags` (oldest first) with the compare API.
@@ -476,7 +446,7 @@ impl Github {
         sha: &str,
         tags: &[String],
         run: &mut SourceRun,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Result<Option<String>, String>, SourceError> {
         let (mut lo, mut hi) = (0usize, tags.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -490,32 +460,25 @@ impl Github {
                 max_bytes: MAX_BODY_BYTES,
                 ..Get::default()
             };
-            let contains = match fetch_conditional(http, store, get, run)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Fetched::Body(b) => {
-                    let c = parse_compare(&url, &b).map_err(|e| e.to_string())?;
-                    let _ = store
-                        .record_outcomes(
-                            "github-compare",
-                            &[(
-                                url.clone(),
-                                ItemOutcome::Observed {
-                                    data: c.base_contains_head().to_string(),
-                                    upstream_changed_at: None,
-                                },
-                            )],
-                            chrono::Utc::now(),
-                        )
-                        .await;
+            let contains = match fetch_conditional(http, store, get, run).await? {
+                Err(e) => return Ok(Err(e.to_string())),
+                Ok(Fetched::Body(b)) => {
+                    let c = match parse_compare(&url, &b) {
+                        Ok(c) => c,
+                        Err(e) => return Ok(Err(e.to_string())),
+                    };
+                    let answer = ItemOutcome::Observed {
+                        data: c.base_contains_head().to_string(),
+                        upstream_changed_at: None,
+                    };
+                    super::record(store, Dataset::GithubCompare, &[(url.clone(), answer)], run)
+                        .await?;
                     c.base_contains_head()
                 }
-                Fetched::NotModified => store
-                    .observations("github-compare")
-                    .await
-                    .ok()
-                    .and_then(|o| o.get(&url).and_then(|x| x.data.clone()))
+                Ok(Fetched::NotModified) => store
+                    .observation(Dataset::GithubCompare, &url)
+                    .await?
+                    .and_then(|x| x.data)
                     .is_some_and(|d| d == "true"),
             };
             if contains {
@@ -524,6 +487,24 @@ impl Github {
                 lo = mid + 1;
             }
         }
-        Ok(tags.get(lo).cloned())
+        Ok(Ok(tags.get(lo).cloned()))
+    }
+}
+
+impl Source for Github {
+    fn id(&self) -> SourceId {
+        SourceId::Github
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.api).into_iter().collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(self.refresh(cx, run))
     }
 }

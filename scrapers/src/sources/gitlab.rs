@@ -2,60 +2,19 @@
 //! dist-git at gitlab.com/redhat/centos-stream, and other instances), and the commit-to-MR
 //! lookup. Pagination follows `X-Next-Page` / `Link`.
 
-use super::{ItemRequest, ParseError, Parsed, json, sync_each};
-use crate::http::{Get, Http};
-use forkdebt_core::config::UrlSource;
+use super::{Context, ItemRequest, ParseError, Parsed, Source, SourceError, json, sync_each};
+use crate::http::Get;
+use forkdebt_core::config::{Config, UrlSource};
 use forkdebt_core::model::RefKind;
-use forkdebt_core::store::{SourceRun, Store};
-use serde::{Deserialize, Serialize};
+use forkdebt_core::observation;
+use forkdebt_core::source::SourceId;
+use forkdebt_core::store::SourceRun;
+use futures_util::future::BoxFuture;
 
-pub const SOURCE: &str = "gitlab";
+pub use forkdebt_core::observation::gitlab::MergeRequest;
+
 pub const DEFAULT_URL: &str = "https://gitlab.com";
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// What forkdebt keeps of a merge request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct MergeRequest {
-    pub iid: u64,
-    #[serde(default)]
-    pub project_id: Option<u64>,
-    #[serde(default)]
-    pub title: Option<String>,
-    /// `opened`, `closed`, `merged`, `locked`.
-    pub state: String,
-    #[serde(default)]
-    pub merged_at: Option<String>,
-    #[serde(default)]
-    pub closed_at: Option<String>,
-    #[serde(default)]
-    pub updated_at: Option<String>,
-    #[serde(default)]
-    pub merge_commit_sha: Option<String>,
-    #[serde(default)]
-    pub squash_commit_sha: Option<String>,
-    #[serde(default)]
-    pub sha: Option<String>,
-    #[serde(default)]
-    pub target_branch: Option<String>,
-    #[serde(default)]
-    pub source_branch: Option<String>,
-    #[serde(default)]
-    pub web_url: Option<String>,
-}
-
-impl MergeRequest {
-    /// The commit that put the change on the target branch (squash, merge, or the head
-    /// itself for a fast-forward merge).
-    pub fn landed_commit(&self) -> Option<&str> {
-        if self.state != "merged" {
-            return None;
-        }
-        self.squash_commit_sha
-            .as_deref()
-            .or(self.merge_commit_sha.as_deref())
-            .or(self.sha.as_deref())
-    }
-}
 
 /// Parses one merge request.
 ///
@@ -135,40 +94,51 @@ impl Gitlab {
         ))
     }
 
-    pub async fn sync(
-        &self,
-        http: &Http,
-        store: &Store,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let refs = match store.references(RefKind::GitlabMr).await {
-            Ok(r) => r,
-            Err(e) => {
-                return SourceRun {
-                    error: Some(e.to_string()),
-                    ..SourceRun::default()
-                };
-            }
-        };
-        let items = refs
+    pub fn from_config(config: &Config) -> Gitlab {
+        Gitlab {
+            config: config.sources.gitlab.clone(),
+        }
+    }
+}
+
+impl Source for Gitlab {
+    fn id(&self) -> SourceId {
+        SourceId::Gitlab
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.base_for("gitlab.com"))
             .into_iter()
-            .filter_map(|(id, url)| {
-                let api = self.api_url(&id, url.as_deref())?;
-                Some(ItemRequest {
-                    item: id,
-                    get: Get {
-                        url: api,
-                        max_bytes: MAX_BODY_BYTES,
-                        ..Get::default()
-                    },
+            .collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            let refs = cx.store.references(RefKind::GitlabMr).await?;
+            let items = refs
+                .into_iter()
+                .filter_map(|(id, url)| {
+                    let api = self.api_url(&id, url.as_deref())?;
+                    Some(ItemRequest {
+                        item: id,
+                        get: Get {
+                            url: api,
+                            max_bytes: MAX_BODY_BYTES,
+                            ..Get::default()
+                        },
+                    })
                 })
-            })
-            .collect();
-        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-            let mr = parse_merge_request(url, body)?;
-            let changed = mr.updated_at.clone();
-            Ok((serde_json::to_string(&mr).unwrap_or_default(), changed))
-        };
-        sync_each(http, store, SOURCE, items, &parse, progress).await
+                .collect();
+            let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+                let mr = parse_merge_request(url, body)?;
+                let changed = mr.updated_at.clone();
+                Ok((observation::to_data(&mr), changed))
+            };
+            sync_each(cx, SourceId::Gitlab.dataset(), items, &parse, run).await
+        })
     }
 }

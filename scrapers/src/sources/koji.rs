@@ -5,47 +5,21 @@
 //! the whole tag, tens of MB, for the few hundred packages we carry).
 
 use super::xmlrpc::{self, Param, XmlRpcError};
-use super::{Fetched, fetch_conditional};
-use crate::http::{Get, Http};
-use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
-use serde::{Deserialize, Serialize};
+use super::{Context, Fetched, Source, SourceError, fetch_conditional};
+use crate::http::Get;
+use forkdebt_core::config::Config;
+use forkdebt_core::observation::{self, shipped};
+use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::store::{ItemOutcome, SourceRun};
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
 use serde_json::Value;
 
-pub const SOURCE: &str = "koji";
+pub use forkdebt_core::observation::shipped::Build;
+
+const DATASET: Dataset = Dataset::Koji;
 pub const MULTICALL_BATCH: usize = 100;
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// A Koji build, as `getLatestBuilds`, `listTagged` and `getBuild` describe it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Build {
-    /// `getLatestBuilds`/`getBuild` say `name`, `listTagged` says both.
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing)]
-    pub package_name: Option<String>,
-    #[serde(default)]
-    pub epoch: Option<i64>,
-    pub version: String,
-    pub release: String,
-    #[serde(default)]
-    pub nvr: Option<String>,
-    #[serde(default)]
-    pub build_id: Option<i64>,
-    #[serde(default)]
-    pub tag_name: Option<String>,
-    #[serde(default)]
-    pub completion_time: Option<String>,
-}
-
-impl Build {
-    /// `epoch:version-release`, the epoch left out when absent.
-    pub fn evr(&self) -> String {
-        match self.epoch {
-            Some(e) => format!("{e}:{}-{}", self.version, self.release),
-            None => format!("{}-{}", self.version, self.release),
-        }
-    }
-}
 
 /// `repoInfo(id)`: a tag's repository.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -113,26 +87,78 @@ pub fn parse_response(url: &str, body: &[u8]) -> Result<Value, KojiError> {
     })
 }
 
-/// The Koji source for one distribution.
+/// The Koji source: the tag of every base distribution that has one.
 pub struct Koji {
+    pub tags: Vec<KojiTag>,
+}
+
+impl Koji {
+    pub fn from_config(config: &Config) -> Koji {
+        Koji {
+            tags: config
+                .distro
+                .iter()
+                .filter_map(|d| {
+                    Some(KojiTag {
+                        distro: d.name.clone(),
+                        hub_url: d.koji_url.clone()?,
+                        tag: d.koji_tag.clone()?,
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Source for Koji {
+    fn id(&self) -> SourceId {
+        SourceId::Koji
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter_map(|t| super::host_of(&t.hub_url))
+            .collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            for tag in &self.tags {
+                let packages = super::packages_based_on(cx, &tag.distro).await?;
+                if packages.is_empty() {
+                    continue;
+                }
+                let mut r = SourceRun::default();
+                tag.sync(cx, &packages, &mut r).await?;
+                run.add(&r, &tag.distro);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The tag of one base distribution.
+pub struct KojiTag {
     pub distro: String,
     pub hub_url: String,
     pub tag: String,
 }
 
-impl Koji {
+impl KojiTag {
     /// Asks, in multicalls, for the latest build of each package in the tag.
     pub async fn sync(
         &self,
-        http: &Http,
-        store: &Store,
+        cx: &Context<'_>,
         packages: &[String],
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let mut run = SourceRun {
-            items: packages.len() as i64,
-            ..SourceRun::default()
-        };
+        run: &mut SourceRun,
+    ) -> Result<(), SourceError> {
+        let (http, store, progress) = (cx.http, cx.store, cx.progress);
+        run.items += packages.len() as i64;
         for chunk in packages.chunks(MULTICALL_BATCH) {
             progress(&format!(
                 "koji {}: {} packages in {}",
@@ -162,9 +188,9 @@ impl Koji {
                 post: Some(("text/xml", body)),
                 ..Get::default()
             };
-            let item = |p: &String| format!("{}/{p}", self.distro);
+            let item = |p: &String| shipped::item(&self.distro, p);
             let outcomes: Vec<(String, ItemOutcome)> =
-                match fetch_conditional(http, store, get, &mut run).await {
+                match fetch_conditional(http, store, get, run).await? {
                     Ok(Fetched::NotModified) => chunk
                         .iter()
                         .map(|p| (item(p), ItemOutcome::Unchanged))
@@ -211,9 +237,9 @@ impl Koji {
                             .collect()
                     }
                 };
-            super::record(store, SOURCE, &outcomes, &mut run).await;
+            super::record(store, DATASET, &outcomes, run).await?;
         }
-        run
+        Ok(())
     }
 
     /// One multiCall result: `[builds]`, or a fault struct.
@@ -225,10 +251,12 @@ impl Koji {
         match builds {
             Some(Ok(builds)) => {
                 // Not in the tag at all: the base distribution does not ship it.
-                let latest = builds.into_iter().next();
-                let data = serde_json::json!({ "tag": self.tag, "build": latest });
+                let latest = shipped::KojiLatest {
+                    tag: self.tag.clone(),
+                    build: builds.into_iter().next(),
+                };
                 ItemOutcome::Observed {
-                    data: data.to_string(),
+                    data: observation::to_data(&latest),
                     upstream_changed_at: None,
                 }
             }

@@ -1,14 +1,19 @@
 //! One module per upstream source: its typed requests, a parser of its real responses, and
-//! its sync step.
+//! its [`Source`] implementation.
 //!
-//! - [`bugzilla`]: Red Hat Bugzilla REST (batched lookups, incremental by `last_change_time`).
-//! - [`gitlab`]: GitLab API v4 merge requests (gitlab.com, CentOS Stream, other instances).
-//! - [`pagure`]: Pagure API v0 pull requests and issues (pagure.io, src.fedoraproject.org).
+//! - [`fedora_wiki`]: Fedora Change pages and their status categories (MediaWiki API).
 //! - [`bodhi`]: whether a Fedora release has shipped (for Changes that land with it).
-//! - this module: JSON parsing helpers, conditional fetches, and the per-item sync loop the
-//!   forges share.
+//! - [`bugzilla`]: Red Hat Bugzilla REST (batched lookups, incremental by `last_change_time`).
+//! - [`pagure`]: Pagure API v0 pull requests and issues (pagure.io, src.fedoraproject.org).
+//! - [`gitlab`]: GitLab API v4 merge requests (gitlab.com, CentOS Stream, other instances).
+//! - [`github`]: GitHub pull requests and release tags, through octocrab.
+//! - [`koji`], [`repodata`]: what the base distributions ship.
+//! - this module: the [`Source`] trait and the [`Context`] a sync hands every source (ONE
+//!   HTTP layer, the store, the configuration), conditional fetches, the per-item loop the
+//!   forges share, and [`record`], the one way a source writes what it observed.
 //!
-//! Still to come (see the project's issues): GitHub, the Fedora wiki, Koji and yum repodata.
+//! Adding a source: a module here, a [`SourceId`] variant in forkdebt-core, and its arm in
+//! [`build`].
 
 pub mod bodhi;
 pub mod bugzilla;
@@ -21,13 +26,70 @@ pub mod repodata;
 pub mod xmlrpc;
 
 use crate::http::{Get, Http, HttpError, Response};
-use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
+use forkdebt_core::config::Config;
+use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 
 /// Requests in flight at once in a per-item sync (the per-host limit still applies).
 const ITEM_CONCURRENCY: usize = 4;
 /// Outcomes written per transaction: an interrupted sync loses at most this many.
 const RECORD_BATCH: usize = 50;
+
+/// What a source runs with: shared by every source of one sync.
+pub struct Context<'a> {
+    /// The one HTTP layer of this sync (GitHub's octocrab sits under it as a transport).
+    pub http: &'a Http,
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub progress: &'a (dyn Fn(&str) + Sync),
+}
+
+/// Why a source's run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// What was observed could not be stored: the run stops, what was stored before stays.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An upstream source.
+pub trait Source: Send + Sync {
+    fn id(&self) -> SourceId;
+
+    /// The API hosts it asks: while one of them asked us to wait, the source is not run.
+    fn hosts(&self) -> Vec<String>;
+
+    /// Asks upstream about what the store refers to and records what it says, counting in
+    /// `run`. Item failures are counted there; an `Err` fails the whole run.
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>>;
+}
+
+/// The source `id` as the configuration sets it up.
+///
+/// # Errors
+/// A configuration the source cannot use (a secret that cannot be read, a bad URL).
+pub fn build(id: SourceId, config: &Config) -> Result<Box<dyn Source>, String> {
+    Ok(match id {
+        SourceId::FedoraWiki => Box::new(fedora_wiki::FedoraWiki::from_config(config)),
+        SourceId::Bodhi => Box::new(bodhi::Bodhi::from_config(config)),
+        SourceId::Bugzilla => Box::new(bugzilla::Bugzilla::from_config(config)?),
+        SourceId::Pagure => Box::new(pagure::Pagure::from_config(config)),
+        SourceId::Gitlab => Box::new(gitlab::Gitlab::from_config(config)),
+        SourceId::Github => Box::new(github::Github::from_config(config)?),
+        SourceId::Koji => Box::new(koji::Koji::from_config(config)),
+        SourceId::Repodata => Box::new(repodata::Repodata::from_config(config)),
+    })
+}
 
 /// A fetch that may be answered "not modified".
 pub(crate) enum Fetched {
@@ -35,39 +97,39 @@ pub(crate) enum Fetched {
     NotModified,
 }
 
-/// GETs `get.url` with the stored validators, stores the new ones, counts requests.
+/// GETs `get.url` with the stored validators, stores the new ones, counts requests. The
+/// outer error is the store's (it stops the source), the inner one the request's.
 pub(crate) async fn fetch_conditional(
     http: &Http,
     store: &Store,
     mut get: Get,
     run: &mut SourceRun,
-) -> Result<Fetched, HttpError> {
-    if let Ok((etag, last_modified)) = store.validators(&get.url).await {
-        get.etag = etag;
-        get.last_modified = last_modified;
-    }
+) -> Result<Result<Fetched, HttpError>, StoreError> {
+    let (etag, last_modified) = store.validators(&get.url).await?;
+    get.etag = etag;
+    get.last_modified = last_modified;
     let (resp, attempts) = http.get_counted(&get).await;
     run.requests += attempts as i64;
-    match resp? {
-        Response::NotModified => {
+    Ok(match resp {
+        Err(e) => Err(e),
+        Ok(Response::NotModified) => {
             run.not_modified += 1;
             Ok(Fetched::NotModified)
         }
-        Response::Fresh {
+        Ok(Response::Fresh {
             body,
             etag,
             last_modified,
             ..
-        } => {
+        }) => {
             if etag.is_some() || last_modified.is_some() {
-                // Best effort: without validators the next sync simply asks in full.
-                let _ = store
+                store
                     .store_validators(&get.url, etag.as_deref(), last_modified.as_deref())
-                    .await;
+                    .await?;
             }
             Ok(Fetched::Body(body))
         }
-    }
+    })
 }
 
 /// One item of a per-item sync: its key in the store and the API URL that describes it.
@@ -83,38 +145,37 @@ pub(crate) type Parsed = (String, Option<String>);
 pub(crate) type ParseItem = dyn Fn(&str, &[u8]) -> Result<Parsed, ParseError> + Sync;
 
 /// Fetches every item (conditionally, a few at a time), parses, and records outcomes in
-/// batches. A 4xx fails the item; anything else that fails also marks the source failed.
+/// batches. A 4xx fails the item; anything else that fails also marks the source failed; a
+/// store error stops the run.
 pub(crate) async fn sync_each(
-    http: &Http,
-    store: &Store,
-    source: &str,
+    cx: &Context<'_>,
+    dataset: Dataset,
     items: Vec<ItemRequest>,
     parse: &ParseItem,
-    progress: &(dyn Fn(&str) + Sync),
-) -> SourceRun {
-    let mut run = SourceRun {
-        items: items.len() as i64,
-        ..SourceRun::default()
-    };
+    run: &mut SourceRun,
+) -> Result<(), SourceError> {
+    run.items += items.len() as i64;
     let total = items.len();
+    let (http, store) = (cx.http, cx.store);
     let mut results = futures_util::stream::iter(items.into_iter().map(|req| async move {
         let mut r = SourceRun::default();
         let url = req.get.url.clone();
         let outcome = match fetch_conditional(http, store, req.get, &mut r).await {
-            Ok(Fetched::NotModified) => Ok(ItemOutcome::Unchanged),
-            Ok(Fetched::Body(body)) => match parse(&url, &body) {
+            Err(e) => Err(e),
+            Ok(Ok(Fetched::NotModified)) => Ok(Ok(ItemOutcome::Unchanged)),
+            Ok(Ok(Fetched::Body(body))) => Ok(match parse(&url, &body) {
                 Ok((data, upstream_changed_at)) => Ok(ItemOutcome::Observed {
                     data,
                     upstream_changed_at,
                 }),
                 Err(e) => Err((e.to_string(), true)),
-            },
-            Err(e @ HttpError::Status { status, .. })
+            }),
+            Ok(Err(e @ HttpError::Status { status, .. }))
                 if (400..500).contains(&status) && status != 429 =>
             {
-                Err((e.to_string(), false))
+                Ok(Err((e.to_string(), false)))
             }
-            Err(e) => Err((e.to_string(), true)),
+            Ok(Err(e)) => Ok(Err((e.to_string(), true))),
         };
         (req.item, outcome, r)
     }))
@@ -124,10 +185,9 @@ pub(crate) async fn sync_each(
     while let Some((item, outcome, r)) = results.next().await {
         run.requests += r.requests;
         run.not_modified += r.not_modified;
-        let outcome = match outcome {
+        let outcome = match outcome? {
             Ok(o) => o,
             Err((e, source_failed)) => {
-                run.errors += 1;
                 if source_failed {
                     run.error.get_or_insert(e.clone());
                 }
@@ -137,37 +197,51 @@ pub(crate) async fn sync_each(
         batch.push((item, outcome));
         done += 1;
         if batch.len() == RECORD_BATCH || done == total {
-            progress(&format!("{source}: {done}/{total}"));
-            if let Err(e) = store
-                .record_outcomes(source, &batch, chrono::Utc::now())
-                .await
-            {
-                run.error.get_or_insert(e.to_string());
-            }
+            (cx.progress)(&format!("{dataset}: {done}/{total}"));
+            record(store, dataset, &batch, run).await?;
             batch.clear();
         }
     }
-    run
+    Ok(())
 }
 
 /// Records one batch of outcomes: failed items are counted (an item's fault does not fail
-/// the source), and a store error is the run's error.
+/// the source); a store error is returned, and the batch is not recorded at all.
+///
+/// # Errors
+/// The store could not record the batch.
 pub(crate) async fn record(
     store: &Store,
-    source: &str,
+    dataset: Dataset,
     outcomes: &[(String, ItemOutcome)],
     run: &mut SourceRun,
-) {
+) -> Result<(), StoreError> {
     run.errors += outcomes
         .iter()
         .filter(|(_, o)| matches!(o, ItemOutcome::Failed(_)))
         .count() as i64;
-    if let Err(e) = store
-        .record_outcomes(source, outcomes, chrono::Utc::now())
+    store
+        .record_outcomes(dataset, outcomes, chrono::Utc::now())
         .await
+}
+
+/// The packages of the downstreams based on `distro`, sorted.
+pub(crate) async fn packages_based_on(
+    cx: &Context<'_>,
+    distro: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut packages = Vec::new();
+    for ds in cx
+        .config
+        .downstream
+        .iter()
+        .filter(|d| d.base.as_deref() == Some(distro))
     {
-        run.error.get_or_insert(e.to_string());
+        packages.extend(cx.store.package_names(&ds.name).await?);
     }
+    packages.sort();
+    packages.dedup();
+    Ok(packages)
 }
 
 /// The host of a URL, lowercased.

@@ -1,65 +1,21 @@
 //! Pagure API v0 (pagure.io, src.fedoraproject.org): pull requests by project and number,
 //! issues (FESCo tickets), projects, and pagination of lists.
 
-use super::{ItemRequest, ParseError, Parsed, json, sync_each};
-use crate::http::{Get, Http};
-use forkdebt_core::config::PagureSource;
+use super::{Context, ItemRequest, ParseError, Parsed, Source, SourceError, json, sync_each};
+use crate::http::Get;
+use forkdebt_core::config::{Config, PagureSource};
 use forkdebt_core::model::RefKind;
-use forkdebt_core::store::{SourceRun, Store};
-use serde::{Deserialize, Deserializer, Serialize};
+use forkdebt_core::observation;
+use forkdebt_core::observation::pagure::epoch;
+use forkdebt_core::source::SourceId;
+use forkdebt_core::store::{ItemOutcome, SourceRun};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 
-pub const SOURCE: &str = "pagure";
+pub use forkdebt_core::observation::pagure::{ProjectRef, PullRequest};
+
 pub const DEFAULT_URLS: [&str; 2] = ["https://pagure.io", "https://src.fedoraproject.org"];
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// Pagure writes times as epoch seconds in strings (`"1568190932"`), sometimes as numbers.
-fn epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    let secs = match v {
-        Some(serde_json::Value::String(s)) => s.parse::<i64>().ok(),
-        Some(serde_json::Value::Number(n)) => n.as_i64(),
-        _ => None,
-    };
-    Ok(secs
-        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ProjectRef {
-    #[serde(default)]
-    pub fullname: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub namespace: Option<String>,
-}
-
-/// What forkdebt keeps of a pull request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct PullRequest {
-    pub id: u64,
-    #[serde(default)]
-    pub title: Option<String>,
-    /// `Open`, `Merged`, `Closed`.
-    pub status: String,
-    #[serde(default, deserialize_with = "epoch")]
-    pub date_created: Option<String>,
-    #[serde(default, deserialize_with = "epoch")]
-    pub last_updated: Option<String>,
-    #[serde(default, deserialize_with = "epoch")]
-    pub closed_at: Option<String>,
-    #[serde(default)]
-    pub commit_start: Option<String>,
-    #[serde(default)]
-    pub commit_stop: Option<String>,
-    #[serde(default)]
-    pub branch: Option<String>,
-    #[serde(default)]
-    pub full_url: Option<String>,
-    #[serde(default)]
-    pub project: Option<ProjectRef>,
-}
 
 /// An issue (a FESCo ticket, a tracker entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -232,11 +188,8 @@ impl Pagure {
         if let Some(b) = cfg.and_then(|c| c.hosts.get(host)) {
             return Some(b.clone());
         }
-        let urls: Vec<String> = match cfg.filter(|c| !c.urls.is_empty()) {
-            Some(c) => c.urls.clone(),
-            None => DEFAULT_URLS.iter().map(|u| u.to_string()).collect(),
-        };
-        urls.into_iter()
+        self.urls()
+            .into_iter()
             .find(|u| super::host_of(u).as_deref() == Some(host))
     }
 
@@ -257,49 +210,63 @@ impl Pagure {
         ))
     }
 
-    pub async fn sync(
-        &self,
-        http: &Http,
-        store: &Store,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let refs = match store.references(RefKind::PagurePr).await {
-            Ok(r) => r,
-            Err(e) => {
-                return SourceRun {
-                    error: Some(e.to_string()),
-                    ..SourceRun::default()
-                };
-            }
-        };
-        let mut unusable = Vec::new();
-        let mut items = Vec::new();
-        for (id, url) in refs {
-            match self.api_url(&id, url.as_deref()) {
-                Ok(api) => items.push(ItemRequest {
-                    item: id,
-                    get: Get {
-                        url: api,
-                        max_bytes: MAX_BODY_BYTES,
-                        ..Get::default()
-                    },
-                }),
-                Err(e) => unusable.push((id, forkdebt_core::store::ItemOutcome::Failed(e))),
-            }
+    pub fn from_config(config: &Config) -> Pagure {
+        Pagure {
+            config: config.sources.pagure.clone(),
         }
-        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-            let pr = parse_pull_request(url, body)?;
-            let changed = pr.last_updated.clone();
-            Ok((serde_json::to_string(&pr).unwrap_or_default(), changed))
-        };
-        let mut run = sync_each(http, store, SOURCE, items, &parse, progress).await;
-        if !unusable.is_empty() {
-            run.items += unusable.len() as i64;
-            run.errors += unusable.len() as i64;
-            let _ = store
-                .record_outcomes(SOURCE, &unusable, chrono::Utc::now())
-                .await;
+    }
+
+    fn urls(&self) -> Vec<String> {
+        match self.config.as_ref().filter(|c| !c.urls.is_empty()) {
+            Some(c) => c.urls.clone(),
+            None => DEFAULT_URLS.iter().map(|u| u.to_string()).collect(),
         }
-        run
+    }
+}
+
+impl Source for Pagure {
+    fn id(&self) -> SourceId {
+        SourceId::Pagure
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.urls().iter().filter_map(|u| super::host_of(u)).collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            let refs = cx.store.references(RefKind::PagurePr).await?;
+            let mut unusable = Vec::new();
+            let mut items = Vec::new();
+            for (id, url) in refs {
+                match self.api_url(&id, url.as_deref()) {
+                    Ok(api) => items.push(ItemRequest {
+                        item: id,
+                        get: Get {
+                            url: api,
+                            max_bytes: MAX_BODY_BYTES,
+                            ..Get::default()
+                        },
+                    }),
+                    Err(e) => unusable.push((id, ItemOutcome::Failed(e))),
+                }
+            }
+            let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+                let pr = parse_pull_request(url, body)?;
+                let changed = pr.last_updated.clone();
+                Ok((observation::to_data(&pr), changed))
+            };
+            let dataset = SourceId::Pagure.dataset();
+            sync_each(cx, dataset, items, &parse, run).await?;
+            if !unusable.is_empty() {
+                run.items += unusable.len() as i64;
+                super::record(cx.store, dataset, &unusable, run).await?;
+            }
+            Ok(())
+        })
     }
 }

@@ -1,16 +1,20 @@
 //! yum/dnf repository metadata: `repomd.xml`, then `primary.xml` (gz, zst or plain), read as
 //! a stream, to learn the newest EVR of every source package a repository ships.
 
-use super::{Fetched, fetch_conditional};
-use crate::http::{Get, Http};
+use super::{Context, Fetched, Source, SourceError, fetch_conditional};
+use crate::http::Get;
+use forkdebt_core::config::Config;
 use forkdebt_core::evr::Evr;
-use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
+use forkdebt_core::observation::{self, shipped};
+use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::store::{ItemOutcome, SourceRun};
+use futures_util::future::BoxFuture;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
 
-pub const SOURCE: &str = "repodata";
+const DATASET: Dataset = Dataset::Repodata;
 pub const MAX_REPOMD_BYTES: usize = 1024 * 1024;
 /// A compressed primary.xml of a large distribution is ~30 MB.
 pub const MAX_PRIMARY_BYTES: usize = 256 * 1024 * 1024;
@@ -254,25 +258,76 @@ pub fn decompress<'a>(href: &str, bytes: &'a [u8]) -> Result<Box<dyn BufRead + '
 
 /// The repodata source for one distribution's repository.
 pub struct Repodata {
+    pub repos: Vec<Repo>,
+}
+
+impl Repodata {
+    pub fn from_config(config: &Config) -> Repodata {
+        Repodata {
+            repos: config
+                .distro
+                .iter()
+                .filter_map(|d| {
+                    Some(Repo {
+                        distro: d.name.clone(),
+                        url: d.repodata_url.clone()?,
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Source for Repodata {
+    fn id(&self) -> SourceId {
+        SourceId::Repodata
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.repos
+            .iter()
+            .filter_map(|r| super::host_of(&r.url))
+            .collect()
+    }
+
+    fn sync<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        run: &'a mut SourceRun,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        Box::pin(async move {
+            for repo in &self.repos {
+                let packages = super::packages_based_on(cx, &repo.distro).await?;
+                if packages.is_empty() {
+                    continue;
+                }
+                let mut r = SourceRun::default();
+                repo.sync(cx, &packages, &mut r).await?;
+                run.add(&r, &repo.distro);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The yum repository of one base distribution.
+pub struct Repo {
     pub distro: String,
     /// The repository's base URL (the folder that holds `repodata/`).
     pub url: String,
 }
 
-impl Repodata {
+impl Repo {
     pub async fn sync(
         &self,
-        http: &Http,
-        store: &Store,
+        cx: &Context<'_>,
         packages: &[String],
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> SourceRun {
-        let mut run = SourceRun {
-            items: packages.len() as i64,
-            ..SourceRun::default()
-        };
+        run: &mut SourceRun,
+    ) -> Result<(), SourceError> {
+        let (http, store, progress) = (cx.http, cx.store, cx.progress);
+        run.items += packages.len() as i64;
         let base = format!("{}/", self.url.trim_end_matches('/'));
-        let item = |p: &String| format!("{}/{p}", self.distro);
+        let item = |p: &String| shipped::item(&self.distro, p);
         let fail = |run: &mut SourceRun, e: String| -> Vec<(String, ItemOutcome)> {
             run.error.get_or_insert(e.clone());
             packages
@@ -287,7 +342,7 @@ impl Repodata {
             max_bytes: MAX_REPOMD_BYTES,
             ..Get::default()
         };
-        let outcomes = match fetch_conditional(http, store, get, &mut run).await {
+        let outcomes = match fetch_conditional(http, store, get, run).await? {
             Ok(Fetched::NotModified) => packages
                 .iter()
                 .map(|p| (item(p), ItemOutcome::Unchanged))
@@ -303,7 +358,7 @@ impl Repodata {
                             ..Get::default()
                         };
                         // primary.xml is named by its checksum: it never changes under one name.
-                        let _ = store.store_validators(&url, None, None).await;
+                        store.store_validators(&url, None, None).await?;
                         match http.get_counted(&get).await {
                             (Ok(crate::http::Response::Fresh { body, .. }), n) => {
                                 run.requests += n as i64;
@@ -312,17 +367,19 @@ impl Repodata {
                                 let parsed = decompress(&primary.href, &body)
                                     .and_then(|r| parse_primary(&url, r, &|n| wanted.contains(n)));
                                 match parsed {
-                                    Ok(shipped) => packages
+                                    Ok(newest) => packages
                                         .iter()
                                         .map(|p| {
-                                            let data = match shipped.get(p) {
-                                                Some(s) => serde_json::json!({"evr": s.evr.to_string(), "nvr": s.nvr, "revision": md.revision}),
-                                                None => serde_json::json!({"evr": null, "revision": md.revision}),
+                                            let found = newest.get(p);
+                                            let latest = shipped::RepoLatest {
+                                                evr: found.map(|s| s.evr.to_string()),
+                                                nvr: found.map(|s| s.nvr.clone()),
+                                                revision: md.revision.clone(),
                                             };
-                                            (item(p), ItemOutcome::Observed { data: data.to_string(), upstream_changed_at: md.revision.clone() })
+                                            (item(p), ItemOutcome::Observed { data: observation::to_data(&latest), upstream_changed_at: md.revision.clone() })
                                         })
                                         .collect(),
-                                    Err(e) => fail(&mut run, e.to_string()),
+                                    Err(e) => fail(run, e.to_string()),
                                 }
                             }
                             (Ok(crate::http::Response::NotModified), n) => {
@@ -334,20 +391,20 @@ impl Repodata {
                             }
                             (Err(e), n) => {
                                 run.requests += n as i64;
-                                fail(&mut run, e.to_string())
+                                fail(run, e.to_string())
                             }
                         }
                     }
                     None => fail(
-                        &mut run,
+                        run,
                         RepodataError::NoPrimary(repomd_url.clone()).to_string(),
                     ),
                 },
-                Err(e) => fail(&mut run, e.to_string()),
+                Err(e) => fail(run, e.to_string()),
             },
-            Err(e) => fail(&mut run, e.to_string()),
+            Err(e) => fail(run, e.to_string()),
         };
-        super::record(store, SOURCE, &outcomes, &mut run).await;
-        run
+        super::record(store, DATASET, &outcomes, run).await?;
+        Ok(())
     }
 }

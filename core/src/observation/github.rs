@@ -1,0 +1,71 @@
+//! GitHub pull requests and the first release tag that contains a commit.
+
+use crate::verdict::RequestFact;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BranchRef {
+    #[serde(rename = "ref", default)]
+    pub name: Option<String>,
+}
+
+/// What forkdebt keeps of a pull request (`GET /repos/{o}/{r}/pulls/{n}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequest {
+    pub number: u64,
+    pub state: String,
+    #[serde(default)]
+    pub merged: bool,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// The merge, squash or rebase commit once merged (a test merge before).
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub base: Option<BranchRef>,
+}
+
+impl PullRequest {
+    /// Merged: GitHub sets `merged_at` (the `merged` flag is absent from list answers).
+    pub fn is_merged(&self) -> bool {
+        self.merged || self.merged_at.is_some()
+    }
+
+    /// The commit that landed, once merged (before, `merge_commit_sha` is a test merge).
+    pub fn landed_commit(&self) -> Option<&str> {
+        self.merge_commit_sha
+            .as_deref()
+            .filter(|_| self.is_merged())
+    }
+
+    pub fn fact(&self) -> RequestFact {
+        RequestFact {
+            merged: self.is_merged(),
+            open: self.state == "open",
+            merge_commit: self.merge_commit_sha.clone(),
+            when: self.merged_at.clone(),
+            url: self.html_url.clone(),
+        }
+    }
+}
+
+/// The first release tag of a repository that contains a commit (`None`: none yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReleaseTag {
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub tags_checked: usize,
+}
+
+/// The item a release tag is stored under: `owner/repo@sha`.
+pub fn release_item(repo: &str, sha: &str) -> String {
+    format!("{repo}@{sha}")
+}

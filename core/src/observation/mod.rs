@@ -1,0 +1,26 @@
+//! What the sources store, typed: the scrapers build these from upstream answers and store
+//! them as JSON; the engine reads them back with serde. One definition per shape, so a field
+//! name is written once and a rule like "merged, or has a merge time" lives with its type.
+//!
+//! - [`github`], [`gitlab`], [`pagure`]: pull and merge requests, and release tags.
+//! - [`bugzilla`]: bugs.
+//! - [`shipped`]: what a base distribution ships (Koji, repodata).
+//! - [`fedora`]: Change pages and Fedora releases (Bodhi).
+
+pub mod bugzilla;
+pub mod fedora;
+pub mod github;
+pub mod gitlab;
+pub mod pagure;
+pub mod shipped;
+
+/// Reads stored observation JSON as `T`; `None` for data this version cannot read (the
+/// observation is then as good as absent, never a panic).
+pub fn read<T: serde::de::DeserializeOwned>(data: Option<&str>) -> Option<T> {
+    serde_json::from_str(data?).ok()
+}
+
+/// The JSON to store for `value` (these types always serialize).
+pub fn to_data<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}

@@ -1,0 +1,208 @@
+//! The one list of upstream sources, and of the observation datasets they write.
+//!
+//! A source is what `forkdebt sync --source NAME` runs; a dataset is a namespace of stored
+//! observations (a source writes its own, GitHub also keeps release tags, tag lists and
+//! compare answers). Everything that asks "which source answers this reference?", "does this
+//! observation change a verdict or a Change?" asks here, so adding a source is one variant
+//! plus its module in forkdebt-scrapers.
+
+use crate::model::RefKind;
+use std::fmt;
+
+/// An upstream source, in the order a sync runs them: the wiki first (its Change pages name
+/// the tracker bugs the Bugzilla step then asks about), Bodhi before the Change decisions
+/// that read release states, the base distribution last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SourceId {
+    FedoraWiki,
+    Bodhi,
+    Bugzilla,
+    Pagure,
+    Gitlab,
+    Github,
+    Koji,
+    Repodata,
+}
+
+impl SourceId {
+    /// Every source, in sync order.
+    pub const ALL: [SourceId; 8] = [
+        SourceId::FedoraWiki,
+        SourceId::Bodhi,
+        SourceId::Bugzilla,
+        SourceId::Pagure,
+        SourceId::Gitlab,
+        SourceId::Github,
+        SourceId::Koji,
+        SourceId::Repodata,
+    ];
+
+    /// The stable name (`--source`, `forkdebt sources`, the store).
+    pub fn as_str(self) -> &'static str {
+        self.dataset().as_str()
+    }
+
+    pub fn parse(s: &str) -> Option<SourceId> {
+        SourceId::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Every name, comma separated (for help texts and errors).
+    pub fn names() -> String {
+        SourceId::ALL.map(SourceId::as_str).join(", ")
+    }
+
+    /// The dataset this source's observations are stored under.
+    pub fn dataset(self) -> Dataset {
+        match self {
+            SourceId::FedoraWiki => Dataset::FedoraWiki,
+            SourceId::Bodhi => Dataset::Bodhi,
+            SourceId::Bugzilla => Dataset::Bugzilla,
+            SourceId::Pagure => Dataset::Pagure,
+            SourceId::Gitlab => Dataset::Gitlab,
+            SourceId::Github => Dataset::Github,
+            SourceId::Koji => Dataset::Koji,
+            SourceId::Repodata => Dataset::Repodata,
+        }
+    }
+
+    /// The kind of reference this source answers, if it answers references one by one.
+    pub fn answers(self) -> Option<RefKind> {
+        self.dataset().answers()
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A namespace of stored observations (the `source` column of the `observations` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dataset {
+    FedoraWiki,
+    Bodhi,
+    Bugzilla,
+    Pagure,
+    Gitlab,
+    Github,
+    Koji,
+    Repodata,
+    /// The first release tag containing a commit, by `owner/repo@sha`.
+    GithubRelease,
+    /// Pages of a repository's tag list, by URL (kept for conditional requests).
+    GithubTags,
+    /// Whether a tag contains a commit, by compare URL.
+    GithubCompare,
+}
+
+impl Dataset {
+    pub const ALL: [Dataset; 11] = [
+        Dataset::FedoraWiki,
+        Dataset::Bodhi,
+        Dataset::Bugzilla,
+        Dataset::Pagure,
+        Dataset::Gitlab,
+        Dataset::Github,
+        Dataset::Koji,
+        Dataset::Repodata,
+        Dataset::GithubRelease,
+        Dataset::GithubTags,
+        Dataset::GithubCompare,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataset::FedoraWiki => "fedora_wiki",
+            Dataset::Bodhi => "bodhi",
+            Dataset::Bugzilla => "bugzilla",
+            Dataset::Pagure => "pagure",
+            Dataset::Gitlab => "gitlab",
+            Dataset::Github => "github",
+            Dataset::Koji => "koji",
+            Dataset::Repodata => "repodata",
+            Dataset::GithubRelease => "github-release",
+            Dataset::GithubTags => "github-tags",
+            Dataset::GithubCompare => "github-compare",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Dataset> {
+        Dataset::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The reference kind whose ids are this dataset's items.
+    pub fn answers(self) -> Option<RefKind> {
+        match self {
+            Dataset::Github => Some(RefKind::GithubPr),
+            Dataset::Gitlab => Some(RefKind::GitlabMr),
+            Dataset::Pagure => Some(RefKind::PagurePr),
+            Dataset::Bugzilla => Some(RefKind::Rhbz),
+            _ => None,
+        }
+    }
+
+    /// The dataset that answers references of `kind` (a release tag answers a commit).
+    pub fn answering(kind: RefKind) -> Option<Dataset> {
+        match kind {
+            RefKind::UpstreamCommit => Some(Dataset::GithubRelease),
+            _ => Dataset::ALL.into_iter().find(|d| d.answers() == Some(kind)),
+        }
+    }
+
+    /// Whether an observation here can change a patch's verdict.
+    pub fn bears_on_verdicts(self) -> bool {
+        matches!(
+            self,
+            Dataset::Github
+                | Dataset::GithubRelease
+                | Dataset::Gitlab
+                | Dataset::Pagure
+                | Dataset::Bugzilla
+                | Dataset::Koji
+                | Dataset::Repodata
+        )
+    }
+
+    /// Whether an observation here can change where a Fedora Change stands.
+    pub fn bears_on_changes(self) -> bool {
+        matches!(
+            self,
+            Dataset::FedoraWiki | Dataset::Bugzilla | Dataset::Bodhi
+        )
+    }
+
+    /// What the base distribution ships (items are `distro/package`).
+    pub fn is_shipped_builds(self) -> bool {
+        matches!(self, Dataset::Koji | Dataset::Repodata)
+    }
+}
+
+impl fmt::Display for Dataset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_every_source_has_its_dataset() {
+        for s in SourceId::ALL {
+            assert_eq!(SourceId::parse(s.as_str()), Some(s));
+            assert_eq!(Dataset::parse(s.as_str()), Some(s.dataset()));
+        }
+        for d in Dataset::ALL {
+            assert_eq!(Dataset::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(SourceId::parse("github-release"), None);
+        assert_eq!(
+            Dataset::answering(RefKind::GithubPr),
+            Some(Dataset::Github)
+        );
+        assert_eq!(Dataset::answering(RefKind::Cve), None);
+        assert!(SourceId::names().contains("bodhi"));
+    }
+}
