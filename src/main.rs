@@ -129,6 +129,9 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.only_prints() {
+        quiet_on_closed_pipe();
+    }
     // Two rustls crypto backends are compiled in (ring through some crates, aws-lc-rs through
     // others); TLS clients that ask for "the" process provider (irc) need one chosen.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -150,6 +153,34 @@ fn main() -> ExitCode {
             eprintln!("forkdebt: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+impl Command {
+    /// Commands that read the store and print: a reader that closes the pipe early
+    /// (`forkdebt report | head -1`) just ends them.
+    fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::Report { .. }
+                | Command::Show { .. }
+                | Command::Sources
+                | Command::Why { .. }
+                | Command::Events { .. }
+                | Command::Changes { .. }
+                | Command::Whereis { .. }
+        )
+    }
+}
+
+/// Rust ignores SIGPIPE, so `println!` to a closed pipe panics ("failed printing to
+/// stdout"). For the commands that only print, the default action is what a shell user
+/// expects: the process ends quietly, as `cat` does. Not for `serve`, `sync` or `scan`,
+/// which hold sockets and child pipes and must see EPIPE as an error instead.
+fn quiet_on_closed_pipe() {
+    // SAFETY: setting a signal disposition before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -435,7 +435,10 @@ async fn sync_learns_what_the_base_distribution_ships() {
     let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
         .await
         .expect("open");
-    let koji = store.observations("koji").await.expect("koji");
+    let koji = store
+        .observations(forkdebt_core::source::Dataset::Koji)
+        .await
+        .expect("koji");
     assert!(koji.contains_key("f29/eclipse"), "{koji:?}");
     let eclipse: Value = serde_json::from_str(
         koji["f29/eclipse"]
@@ -454,7 +457,10 @@ async fn sync_learns_what_the_base_distribution_ships() {
     let absent: Value =
         serde_json::from_str(koji["f29/only-here"].data.as_deref().expect("data")).expect("json");
     assert!(absent["build"].is_null(), "not in the tag: {absent}");
-    let repo = store.observations("repodata").await.expect("repodata");
+    let repo = store
+        .observations(forkdebt_core::source::Dataset::Repodata)
+        .await
+        .expect("repodata");
     let dwm: Value =
         serde_json::from_str(repo["f29/dwm"].data.as_deref().expect("data")).expect("json");
     assert_eq!(dwm["evr"], "6.1-7.fc28");

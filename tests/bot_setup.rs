@@ -112,7 +112,7 @@ pub async fn merge_16838(dir: &Path) {
     let merged = serde_json::json!({"number": 16838, "state": "closed", "merged": true, "merge_commit_sha": "3335de9", "merged_at": "2020-08-26T10:00:00Z"});
     store
         .record_outcomes(
-            "github",
+            forkdebt_core::source::Dataset::Github,
             &[(
                 "systemd/systemd#16838".into(),
                 ItemOutcome::Observed {

@@ -338,7 +338,10 @@ async fn observations(
     let store = Store::open(&format!("sqlite://{}", dir.join("f.db").display()))
         .await
         .expect("open");
-    let o = store.observations("bugzilla").await.expect("observations");
+    let o = store
+        .observations(forkdebt_core::source::Dataset::Bugzilla)
+        .await
+        .expect("observations");
     store.close().await;
     o
 }

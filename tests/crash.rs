@@ -89,7 +89,10 @@ async fn killing_a_sync_midway_loses_no_event_and_doubles_none() {
             let store = Store::open(&format!("sqlite://{}", db.display()))
                 .await
                 .expect("open");
-            let obs = store.observations("github").await.expect("observations");
+            let obs = store
+                .observations(forkdebt_core::source::Dataset::Github)
+                .await
+                .expect("observations");
             let merged_prs: BTreeSet<String> = obs
                 .iter()
                 .filter(|(_, o)| {

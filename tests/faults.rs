@@ -128,7 +128,11 @@ async fn every_source_records_every_fault_and_keeps_going() {
                 upstream_changed_at: None,
             };
             store
-                .record_outcomes(source, &[(item.to_string(), o)], chrono::Utc::now())
+                .record_outcomes(
+                    forkdebt_core::source::Dataset::parse(source).expect("dataset"),
+                    &[(item.to_string(), o)],
+                    chrono::Utc::now(),
+                )
                 .await
                 .expect("seed");
         }
@@ -180,7 +184,10 @@ async fn every_source_records_every_fault_and_keeps_going() {
             .await
             .expect("open");
         for source in ["github", "fedora_wiki", "koji", "repodata"] {
-            let obs = store.observations(source).await.expect("observations");
+            let obs = store
+                .observations(forkdebt_core::source::Dataset::parse(source).expect("dataset"))
+                .await
+                .expect("observations");
             assert!(!obs.is_empty(), "{fault:?}: {source} recorded its items");
             assert!(
                 obs.values().all(|o| o.last_error.is_some()),

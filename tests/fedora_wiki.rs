@@ -197,7 +197,10 @@ async fn wiki_sync_follows_continuation_and_batches_pages() {
     let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
         .await
         .expect("open");
-    let obs = store.observations("fedora_wiki").await.expect("obs");
+    let obs = store
+        .observations(forkdebt_core::source::Dataset::FedoraWiki)
+        .await
+        .expect("obs");
     let ror: Value = serde_json::from_str(
         obs["Changes/Ruby on Rails 7.0"]
             .data

@@ -397,7 +397,10 @@ async fn observed(
     let store = Store::open(&format!("sqlite://{}", dir.join("f.db").display()))
         .await
         .expect("open");
-    let o = store.observations(source).await.expect("observations");
+    let o = store
+        .observations(forkdebt_core::source::Dataset::parse(source).expect("dataset"))
+        .await
+        .expect("observations");
     store.close().await;
     o
 }

@@ -198,7 +198,10 @@ async fn github_sync_records_prs_and_the_first_release_with_the_merge() {
     let store = Store::open(&format!("sqlite://{}", dir.path().join("f.db").display()))
         .await
         .expect("open");
-    let prs = store.observations("github").await.expect("github");
+    let prs = store
+        .observations(forkdebt_core::source::Dataset::Github)
+        .await
+        .expect("github");
     let pr: Value = serde_json::from_str(
         prs["austinsasko/PyGithub#21"]
             .data
@@ -210,7 +213,10 @@ async fn github_sync_records_prs_and_the_first_release_with_the_merge() {
         (pr["state"].as_str(), pr["merged"].as_bool()),
         (Some("closed"), Some(true))
     );
-    let rel = store.observations("github-release").await.expect("release");
+    let rel = store
+        .observations(forkdebt_core::source::Dataset::GithubRelease)
+        .await
+        .expect("release");
     let placed: Value = serde_json::from_str(
         rel[&format!("austinsasko/PyGithub@{merged_sha}")]
             .data

@@ -61,7 +61,11 @@ async fn story(url: &str) {
         .expect("scan");
     let baseline: Vec<_> = (1..15).map(|n| pr(n, false)).collect();
     store
-        .record_outcomes("github", &baseline, chrono::Utc::now())
+        .record_outcomes(
+            forkdebt_core::source::Dataset::Github,
+            &baseline,
+            chrono::Utc::now(),
+        )
         .await
         .expect("baseline");
     store.mark_synced(chrono::Utc::now()).await.expect("synced");
@@ -80,7 +84,11 @@ async fn story(url: &str) {
     // Fourteen PRs merge: fourteen events.
     let merged: Vec<_> = (1..15).map(|n| pr(n, true)).collect();
     store
-        .record_outcomes("github", &merged, chrono::Utc::now())
+        .record_outcomes(
+            forkdebt_core::source::Dataset::Github,
+            &merged,
+            chrono::Utc::now(),
+        )
         .await
         .expect("merged");
 

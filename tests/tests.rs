@@ -22,6 +22,7 @@ mod irc;
 mod ircd;
 mod matrix;
 mod notify;
+mod redesign;
 mod sample;
 mod scan;
 mod smtpd;

@@ -106,7 +106,7 @@ async fn scenario(url: &str) {
     // First sync: a baseline, nothing announced.
     store
         .record_outcomes(
-            "github",
+            forkdebt_core::source::Dataset::Github,
             &[
                 ("o/r#1".into(), pr("open", false, None)),
                 ("o/r#2".into(), pr("open", false, None)),
@@ -117,7 +117,7 @@ async fn scenario(url: &str) {
         .expect("obs");
     store
         .record_outcomes(
-            "bugzilla",
+            forkdebt_core::source::Dataset::Bugzilla,
             &[(
                 "2100001".into(),
                 obs(serde_json::json!({"status": "CLOSED", "resolution": "ERRATA"})),
@@ -168,7 +168,11 @@ async fn scenario(url: &str) {
     for (source, item, outcome, event) in steps {
         for _ in 0..2 {
             store
-                .record_outcomes(source, &[(item.to_string(), outcome.clone())], now())
+                .record_outcomes(
+                    forkdebt_core::source::Dataset::parse(source).expect("dataset"),
+                    &[(item.to_string(), outcome.clone())],
+                    now(),
+                )
                 .await
                 .expect("obs");
         }
@@ -195,7 +199,7 @@ async fn scenario(url: &str) {
     };
     store
         .record_outcomes(
-            "fedora_wiki",
+            forkdebt_core::source::Dataset::FedoraWiki,
             &[
                 ("Changes/X".into(), wiki(2300001, &["ChangeAcceptedF42"])),
                 ("Changes/Y".into(), wiki(2300002, &["ChangeAcceptedF42"])),
@@ -241,7 +245,11 @@ async fn scenario(url: &str) {
     for (source, item, outcome, event) in steps {
         for _ in 0..2 {
             store
-                .record_outcomes(source, &[(item.to_string(), outcome.clone())], now())
+                .record_outcomes(
+                    forkdebt_core::source::Dataset::parse(source).expect("dataset"),
+                    &[(item.to_string(), outcome.clone())],
+                    now(),
+                )
                 .await
                 .expect("obs");
         }

@@ -180,13 +180,19 @@ pub enum Command {
     Show(String),
     Droppable,
     Whereis(String),
-    Why { package: String, patch: String },
+    Why {
+        package: String,
+        patch: String,
+    },
     Changes(Option<u32>),
     Bug(String),
     Subscribe(String),
     Unsubscribe(String),
     Subscriptions,
-    Snooze { target: String, duration: chrono::Duration },
+    Snooze {
+        target: String,
+        duration: chrono::Duration,
+    },
     Sync,
 }
 
@@ -324,8 +330,14 @@ mod tests {
             Command::parse("why", &["systemd"]),
             Err(Refused::Usage(s)) if s.name == "why"
         ));
-        assert!(matches!(Command::parse("changes", &["soon"]), Err(Refused::Usage(_))));
-        assert!(matches!(Command::parse("nope", &[]), Err(Refused::Unknown(_))));
+        assert!(matches!(
+            Command::parse("changes", &["soon"]),
+            Err(Refused::Usage(_))
+        ));
+        assert!(matches!(
+            Command::parse("nope", &[]),
+            Err(Refused::Unknown(_))
+        ));
         let opt = |n: &str| (n == "ref").then(|| "systemd/systemd#1 extra".to_string());
         assert_eq!(
             Command::from_options("whereis", &opt),

@@ -28,15 +28,14 @@ pub fn slash_commands() -> Vec<CreateCommand> {
     COMMANDS
         .iter()
         .map(|s| {
-            s.args.iter().fold(
-                CreateCommand::new(s.name).description(s.about),
-                |c, a| {
+            s.args
+                .iter()
+                .fold(CreateCommand::new(s.name).description(s.about), |c, a| {
                     c.add_option(
                         CreateCommandOption::new(CommandOptionType::String, a.name, a.about)
                             .required(a.required),
                     )
-                },
-            )
+                })
         })
         .collect()
 }

@@ -47,6 +47,20 @@ impl MatrixSettings {
     }
 }
 
+/// The destination of `room` for replies and notifications alike: the name the room is
+/// configured by (an alias like `#centos-hyperscale:fedora.im`), so a `subscribe` in a room
+/// configured by alias filters that room's notifications; a room not configured (a direct
+/// chat) by its id.
+async fn destination(rooms: &Mutex<HashMap<String, Room>>, room: &Room) -> String {
+    let configured = rooms
+        .lock()
+        .await
+        .iter()
+        .find(|(_, r)| r.room_id() == room.room_id())
+        .map(|(name, _)| name.clone());
+    MatrixSettings::destination(&configured.unwrap_or_else(|| room.room_id().to_string()))
+}
+
 /// What survives a restart.
 #[derive(Serialize, Deserialize)]
 struct Saved {
@@ -195,9 +209,11 @@ async fn session(
     join_rooms(&client, settings, &rooms).await;
 
     let handler_router = Arc::clone(router);
+    let handler_rooms = Arc::clone(&rooms);
     client.add_event_handler(move |ev: OriginalSyncRoomMessageEvent, room: Room| {
         let router = Arc::clone(&handler_router);
-        async move { answer(&router, ev, room).await }
+        let rooms = Arc::clone(&handler_rooms);
+        async move { answer(&router, &rooms, ev, room).await }
     });
 
     // Notifications on their own task, so a long sync poll never delays them.
@@ -284,7 +300,12 @@ pub fn html_lines(lines: &[String]) -> String {
         .join("<br>\n")
 }
 
-async fn answer(router: &Router, ev: OriginalSyncRoomMessageEvent, room: Room) {
+async fn answer(
+    router: &Router,
+    rooms: &Mutex<HashMap<String, Room>>,
+    ev: OriginalSyncRoomMessageEvent,
+    room: Room,
+) {
     if room.state() != RoomState::Joined || ev.sender == room.own_user_id() {
         return;
     }
@@ -296,7 +317,7 @@ async fn answer(router: &Router, ev: OriginalSyncRoomMessageEvent, room: Room) {
         sender: ev.sender.to_string(),
         // A room is a channel unless it is a direct chat (where the prefix is optional).
         in_channel: !room.is_direct().await.unwrap_or(false),
-        destination: MatrixSettings::destination(room.room_id().as_str()),
+        destination: destination(rooms, &room).await,
     };
     let Some(lines) = router.handle(&asked, &text.body).await else {
         return;

@@ -90,7 +90,9 @@ pub async fn deliver(
     let mut due: Vec<Pending> = Vec::new();
     for p in pending {
         if !subscriptions.is_empty() && !subscriptions.iter().any(|t| concerns(t, &p.event)) {
-            store.mark_delivered(&p.key, Delivery::Filtered, now).await?;
+            store
+                .mark_delivered(&p.key, Delivery::Filtered, now)
+                .await?;
             round.filtered += 1;
         } else if snoozes.iter().any(|(t, _)| concerns(t, &p.event)) {
             store.mark_delivered(&p.key, Delivery::Snoozed, now).await?;
@@ -146,9 +148,13 @@ pub async fn deliver(
     let key = format!("{}:summary", rest[0].key);
     match post(key, text).await {
         Ok(()) => {
-            store.mark_delivered(&rest[0].key, Delivery::Summary, now).await?;
+            store
+                .mark_delivered(&rest[0].key, Delivery::Summary, now)
+                .await?;
             for p in &rest[1..] {
-                store.mark_delivered(&p.key, Delivery::Collapsed, now).await?;
+                store
+                    .mark_delivered(&p.key, Delivery::Collapsed, now)
+                    .await?;
             }
             round.posted += 1;
             round.collapsed += rest.len();

@@ -64,7 +64,10 @@ impl Router {
         };
         let words: Vec<&str> = command.split_whitespace().collect();
         let (&name, args) = words.split_first()?;
-        Some(self.answer(asked, Command::parse(name, args), command).await)
+        Some(
+            self.answer(asked, Command::parse(name, args), command)
+                .await,
+        )
     }
 
     /// The reply to a parsed command (`shown`: the command as the person wrote it, for the

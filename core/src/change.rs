@@ -230,7 +230,9 @@ mod tests {
         // F43 is still pending: accepted, not landed.
         let pending = |_: u32| Some("pending".to_string());
         assert_eq!(
-            status(&wiki(&["ChangeAcceptedF43"], 43), None, &pending).state.as_str(),
+            status(&wiki(&["ChangeAcceptedF43"], 43), None, &pending)
+                .state
+                .as_str(),
             "accepted"
         );
         // A tracker closed as not done stays withdrawn even after the release.
@@ -249,11 +251,15 @@ mod tests {
     #[test]
     fn the_lifecycle() {
         assert_eq!(
-            status(&wiki(&["ChangeAnnounced"], 42), None, &none).state.as_str(),
+            status(&wiki(&["ChangeAnnounced"], 42), None, &none)
+                .state
+                .as_str(),
             "announced"
         );
         assert_eq!(
-            status(&wiki(&["ChangeReadyForFesco"], 42), None, &none).state.as_str(),
+            status(&wiki(&["ChangeReadyForFesco"], 42), None, &none)
+                .state
+                .as_str(),
             "ready-for-fesco"
         );
         let a = status(&wiki(&["ChangeAcceptedF42"], 42), None, &none);

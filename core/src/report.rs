@@ -4,7 +4,9 @@
 //! JSON shape (DESIGN.md; extra fields may be added, none removed or renamed):
 //! `{"packages":[{"name","downstream","evr","patches":[{"file","state","refs":[{"kind","id","url"}],"evidence":[...]}]}]}`
 
-use crate::model::{Bucket, BucketCounts, Deviation, PatchState, RefKind, Reference, UpstreamProject};
+use crate::model::{
+    Bucket, BucketCounts, Deviation, PatchState, RefKind, Reference, UpstreamProject,
+};
 use crate::store::{StoredPackage, StoredPatch};
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;

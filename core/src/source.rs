@@ -198,10 +198,7 @@ mod tests {
             assert_eq!(Dataset::parse(d.as_str()), Some(d));
         }
         assert_eq!(SourceId::parse("github-release"), None);
-        assert_eq!(
-            Dataset::answering(RefKind::GithubPr),
-            Some(Dataset::Github)
-        );
+        assert_eq!(Dataset::answering(RefKind::GithubPr), Some(Dataset::Github));
         assert_eq!(Dataset::answering(RefKind::Cve), None);
         assert!(SourceId::names().contains("bodhi"));
     }

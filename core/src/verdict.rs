@@ -86,8 +86,7 @@ pub struct Facts {
 }
 
 /// Stored observations by dataset, then by item (as [`crate::store::Store::observations`]).
-pub type ObservationsBySource =
-    HashMap<Dataset, HashMap<String, crate::store::StoredObservation>>;
+pub type ObservationsBySource = HashMap<Dataset, HashMap<String, crate::store::StoredObservation>>;
 
 impl Facts {
     /// What `distro` ships of `package`.
@@ -109,13 +108,16 @@ impl Facts {
         }
         let mut f = Facts::default();
         for (id, pr) in each::<github::PullRequest>(obs, Dataset::Github) {
-            f.requests.insert((RefKind::GithubPr, id.clone()), pr.fact());
+            f.requests
+                .insert((RefKind::GithubPr, id.clone()), pr.fact());
         }
         for (id, mr) in each::<gitlab::MergeRequest>(obs, Dataset::Gitlab) {
-            f.requests.insert((RefKind::GitlabMr, id.clone()), mr.fact());
+            f.requests
+                .insert((RefKind::GitlabMr, id.clone()), mr.fact());
         }
         for (id, pr) in each::<pagure::PullRequest>(obs, Dataset::Pagure) {
-            f.requests.insert((RefKind::PagurePr, id.clone()), pr.fact());
+            f.requests
+                .insert((RefKind::PagurePr, id.clone()), pr.fact());
         }
         for (id, r) in each::<github::ReleaseTag>(obs, Dataset::GithubRelease) {
             if let Some(tag) = r.tag {

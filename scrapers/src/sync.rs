@@ -117,9 +117,7 @@ pub async fn run(
                         Err(sources::SourceError::Store(error)) => {
                             // Best effort: the store just failed, it may fail again.
                             run.error = Some(format!("the store failed: {error}"));
-                            let _ = store
-                                .record_source_run(id, &run, chrono::Utc::now())
-                                .await;
+                            let _ = store.record_source_run(id, &run, chrono::Utc::now()).await;
                             return Err(SyncError::SourceStore {
                                 source_id: id,
                                 error,

@@ -21,7 +21,10 @@ pub async fn run(
                 .into_iter()
                 .map(|c| {
                     let release = c.release_nn.map(|r| format!(" F{r}")).unwrap_or_default();
-                    (report::change_key(&c.title), format!("{}{release}", c.state))
+                    (
+                        report::change_key(&c.title),
+                        format!("{}{release}", c.state),
+                    )
                 })
                 .collect();
             let r = report::build(&packages, &deviations, &changes);

@@ -7,11 +7,19 @@ use std::process::ExitCode;
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let statuses = store.source_statuses().await?;
+    let waits = store.host_next_allowed().await?;
     store.close().await;
     if statuses.is_empty() {
         println!("No source has been synced yet: run `forkdebt sync`.");
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}", report::sources_table(&statuses));
+    // Hosts that asked us to wait (Retry-After, a rate limit): no sync asks them before then.
+    let now = forkdebt_core::store::timestamp(chrono::Utc::now());
+    let mut waits: Vec<(String, String)> = waits.into_iter().filter(|(_, t)| *t > now).collect();
+    waits.sort();
+    for (host, until) in waits {
+        println!("{host}: asked us to wait; not asked again until {until}");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,11 @@ pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode
         };
         println!(
             "{:12} {} items, {} requests, {} not modified, {} item errors: {status}",
-            r.source.as_str(), r.run.items, r.run.requests, r.run.not_modified, r.run.errors
+            r.source.as_str(),
+            r.run.items,
+            r.run.requests,
+            r.run.not_modified,
+            r.run.errors
         );
     }
     store.close().await;

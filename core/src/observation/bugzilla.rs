@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// What forkdebt keeps of a bug.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Bug {
+    #[serde(default)]
     pub id: u64,
     #[serde(default)]
     pub summary: Option<String>,
@@ -64,17 +65,17 @@ impl<'de> Deserialize<'de> for ExternalBug {
             #[serde(default)]
             tracker: Option<String>,
             #[serde(default)]
-            id: Option<String>,
+            id: Option<serde_json::Value>,
             #[serde(default)]
             url: Option<String>,
             #[serde(default)]
             status: Option<String>,
         }
         let raw = Raw::deserialize(d)?;
-        if let (Some(tracker), Some(id)) = (raw.tracker, raw.id) {
+        if let (Some(tracker), Some(serde_json::Value::String(id))) = (raw.tracker, &raw.id) {
             return Ok(ExternalBug {
                 tracker,
-                id,
+                id: id.clone(),
                 url: raw.url,
                 status: raw.status,
             });
@@ -127,7 +128,6 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         OneOrMany::Nothing(()) => Vec::new(),
     })
 }
-
 
 impl Bug {
     pub fn fact(&self) -> BugFact {

@@ -12,7 +12,9 @@ pub struct BranchRef {
 /// What forkdebt keeps of a pull request (`GET /repos/{o}/{r}/pulls/{n}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PullRequest {
+    #[serde(default)]
     pub number: u64,
+    #[serde(default)]
     pub state: String,
     #[serde(default)]
     pub merged: bool,

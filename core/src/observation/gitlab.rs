@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 /// What forkdebt keeps of a merge request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MergeRequest {
+    #[serde(default)]
     pub iid: u64,
     #[serde(default)]
     pub project_id: Option<u64>,
     #[serde(default)]
     pub title: Option<String>,
     /// `opened`, `closed`, `merged`, `locked`.
+    #[serde(default)]
     pub state: String,
     #[serde(default)]
     pub merged_at: Option<String>,

@@ -33,10 +33,12 @@ pub struct ProjectRef {
 /// What forkdebt keeps of a pull request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PullRequest {
+    #[serde(default)]
     pub id: u64,
     #[serde(default)]
     pub title: Option<String>,
     /// `Open`, `Merged`, `Closed`.
+    #[serde(default)]
     pub status: String,
     #[serde(default, deserialize_with = "epoch")]
     pub date_created: Option<String>,

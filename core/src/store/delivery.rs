@@ -168,12 +168,13 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn subscriptions(&self, destination: &str) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT target FROM subscriptions WHERE destination = $1 ORDER BY target")
-                .bind(destination.to_string())
-                .fetch_all(&self.pool)
-                .await
-                .ctx("loading subscriptions")?;
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT target FROM subscriptions WHERE destination = $1 ORDER BY target",
+        )
+        .bind(destination.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading subscriptions")?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
@@ -226,11 +227,12 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn digest_sent(&self, key: &str) -> Result<bool> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM digests WHERE idempotency_key = $1")
-            .bind(key.to_string())
-            .fetch_one(&self.pool)
-            .await
-            .ctx("looking up a digest")?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM digests WHERE idempotency_key = $1")
+                .bind(key.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .ctx("looking up a digest")?;
         Ok(n > 0)
     }
 

@@ -47,7 +47,10 @@ pub(crate) async fn affected_packages(
             for i in chunk {
                 q = q.bind(i.clone());
             }
-            let rows = q.fetch_all(&mut **tx).await.ctx("finding affected patches")?;
+            let rows = q
+                .fetch_all(&mut **tx)
+                .await
+                .ctx("finding affected patches")?;
             found.extend(rows.into_iter().map(|r| r.0));
         }
     } else if dataset == Dataset::GithubRelease {
@@ -316,10 +319,13 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
         let facts = verdict::Facts::from_observations(&obs);
         for c in &cands {
             let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
-            let before = previous.get(&c.patch_id).cloned().unwrap_or_else(|| Verdict {
-                state: c.inventory,
-                ..Verdict::from_inventory(&c.patch)
-            });
+            let before = previous
+                .get(&c.patch_id)
+                .cloned()
+                .unwrap_or_else(|| Verdict {
+                    state: c.inventory,
+                    ..Verdict::from_inventory(&c.patch)
+                });
             if before == v {
                 continue;
             }
@@ -438,12 +444,13 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
         .filter_map(|(k, o)| Some((k, observation::read(o.data.as_deref())?)))
         .collect();
     // What Bodhi says of each Fedora release (`F42` -> `current`).
-    let releases: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT item, data FROM observations WHERE source = $1 AND data IS NOT NULL")
-            .bind(Dataset::Bodhi.as_str())
-            .fetch_all(&mut **tx)
-            .await
-            .ctx("loading release states")?;
+    let releases: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT item, data FROM observations WHERE source = $1 AND data IS NOT NULL",
+    )
+    .bind(Dataset::Bodhi.as_str())
+    .fetch_all(&mut **tx)
+    .await
+    .ctx("loading release states")?;
     let releases: HashMap<u32, String> = releases
         .into_iter()
         .filter_map(|(item, data)| {
@@ -451,11 +458,12 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
             Some((item.strip_prefix('F')?.parse().ok()?, r.state))
         })
         .collect();
-    let announce = sqlx::query_as::<_, (i64,)>("SELECT 1 FROM downstreams WHERE synced_at IS NOT NULL")
-        .fetch_optional(&mut **tx)
-        .await
-        .ctx("checking the baseline")?
-        .is_some();
+    let announce =
+        sqlx::query_as::<_, (i64,)>("SELECT 1 FROM downstreams WHERE synced_at IS NOT NULL")
+            .fetch_optional(&mut **tx)
+            .await
+            .ctx("checking the baseline")?
+            .is_some();
     let destinations = destinations(tx).await?;
     // Every stored status in one query, not one per Change.
     let known: HashMap<String, String> =

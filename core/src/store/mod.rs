@@ -30,8 +30,8 @@ mod sync;
 pub use debt::{TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
 pub use events::{ChangeRow, EventKind, EventRow};
-pub use lookup::{Carrier, DebtCount, DroppablePatch};
 pub use inventory::ScanSummary;
+pub use lookup::{Carrier, DebtCount, DroppablePatch};
 pub use read::{StoredPackage, StoredPatch};
 pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};
 

@@ -76,7 +76,9 @@ struct PackageRow {
 impl PackageRow {
     fn decode(self) -> Result<StoredPackage> {
         let upstream = match self.upstream {
-            Some(json) => Some(serde_json::from_str(&json).map_err(|_| corrupt("upstream", &json))?),
+            Some(json) => {
+                Some(serde_json::from_str(&json).map_err(|_| corrupt("upstream", &json))?)
+            }
             None => None,
         };
         let changelog_refs = serde_json::from_str(&self.changelog_refs)
@@ -120,7 +122,8 @@ pub(crate) struct RefRow {
 impl RefRow {
     pub(crate) fn decode(self) -> Result<Reference> {
         Ok(Reference {
-            kind: RefKind::parse(&self.kind).ok_or_else(|| corrupt("reference kind", &self.kind))?,
+            kind: RefKind::parse(&self.kind)
+                .ok_or_else(|| corrupt("reference kind", &self.kind))?,
             id: self.ref_id,
             url: self.url,
             role: Role::parse(&self.role).ok_or_else(|| corrupt("reference role", &self.role))?,
@@ -180,7 +183,10 @@ impl VerdictRow {
 const IN_CHUNK: usize = 500;
 
 fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Store {

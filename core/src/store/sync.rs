@@ -341,10 +341,11 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn host_next_allowed(&self) -> Result<HashMap<String, String>> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT host, next_allowed FROM host_state")
-            .fetch_all(&self.pool)
-            .await
-            .ctx("loading host state")?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT host, next_allowed FROM host_state")
+                .fetch_all(&self.pool)
+                .await
+                .ctx("loading host state")?;
         Ok(rows.into_iter().collect())
     }
 

@@ -310,7 +310,10 @@ impl Http {
             headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
         let shown = req.url.clone();
-        let raw = self.transport_for(host_name).send(url, req, headers).await?;
+        let raw = self
+            .transport_for(host_name)
+            .send(url, req, headers)
+            .await?;
         let status = raw.status;
         if status == 304 {
             self.stats.not_modified.fetch_add(1, Ordering::Relaxed);

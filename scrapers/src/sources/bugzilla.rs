@@ -164,13 +164,15 @@ impl Bugzilla {
             max_bytes: MAX_BODY_BYTES,
             ..Get::default()
         };
-        Ok(match super::fetch_conditional(http, store, get, run).await? {
-            Err(e) => Err(e.to_string()),
-            Ok(super::Fetched::NotModified) => Ok(None),
-            Ok(super::Fetched::Body(body)) => {
-                parse_bugs(url, &body).map(Some).map_err(|e| e.to_string())
-            }
-        })
+        Ok(
+            match super::fetch_conditional(http, store, get, run).await? {
+                Err(e) => Err(e.to_string()),
+                Ok(super::Fetched::NotModified) => Ok(None),
+                Ok(super::Fetched::Body(body)) => {
+                    parse_bugs(url, &body).map(Some).map_err(|e| e.to_string())
+                }
+            },
+        )
     }
 
     pub fn from_config(config: &Config) -> Result<Bugzilla, String> {

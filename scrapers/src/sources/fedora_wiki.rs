@@ -418,7 +418,10 @@ impl FedoraWiki {
                 ("rvslots", "main"),
                 ("titles", &joined),
             ]);
-            let outcomes: Vec<(String, ItemOutcome)> = match self.get(http, store, url.clone(), run).await? {
+            let outcomes: Vec<(String, ItemOutcome)> = match self
+                .get(http, store, url.clone(), run)
+                .await?
+            {
                 // The pages did not change, but a Change can move category (accepted, deferred)
                 // without its page changing: refresh the membership kept with the page.
                 Ok(None) => {
@@ -426,13 +429,25 @@ impl FedoraWiki {
                     chunk
                         .iter()
                         .map(|t| {
-                            let cats: Vec<String> = membership.get(t).map(|c| c.iter().cloned().collect()).unwrap_or_default();
-                            let old = stored.get(t).and_then(|o| observation::read::<ChangeObservation>(o.data.as_deref()));
+                            let cats: Vec<String> = membership
+                                .get(t)
+                                .map(|c| c.iter().cloned().collect())
+                                .unwrap_or_default();
+                            let old = stored.get(t).and_then(|o| {
+                                observation::read::<ChangeObservation>(o.data.as_deref())
+                            });
                             match old {
                                 Some(mut c) if c.status_categories != cats => {
                                     c.status_categories = cats;
-                                    let changed = stored.get(t).and_then(|o| o.upstream_changed_at.clone());
-                                    (t.clone(), ItemOutcome::Observed { data: observation::to_data(&c), upstream_changed_at: changed })
+                                    let changed =
+                                        stored.get(t).and_then(|o| o.upstream_changed_at.clone());
+                                    (
+                                        t.clone(),
+                                        ItemOutcome::Observed {
+                                            data: observation::to_data(&c),
+                                            upstream_changed_at: changed,
+                                        },
+                                    )
                                 }
                                 _ => (t.clone(), ItemOutcome::Unchanged),
                             }
@@ -446,10 +461,22 @@ impl FedoraWiki {
                             let found = pages.iter().find(|p| p.title.replace('_', " ") == *t);
                             let outcome = match found {
                                 Some(p) if !p.missing => {
-                                    let page = parse_change_page(t, p.content.as_deref().unwrap_or_default());
-                                    let status_categories: Vec<String> = membership.get(t).map(|c| c.iter().cloned().collect()).unwrap_or_default();
-                                    let data = observation::to_data(&ChangeObservation { page, status_categories });
-                                    ItemOutcome::Observed { data, upstream_changed_at: p.timestamp.clone() }
+                                    let page = parse_change_page(
+                                        t,
+                                        p.content.as_deref().unwrap_or_default(),
+                                    );
+                                    let status_categories: Vec<String> = membership
+                                        .get(t)
+                                        .map(|c| c.iter().cloned().collect())
+                                        .unwrap_or_default();
+                                    let data = observation::to_data(&ChangeObservation {
+                                        page,
+                                        status_categories,
+                                    });
+                                    ItemOutcome::Observed {
+                                        data,
+                                        upstream_changed_at: p.timestamp.clone(),
+                                    }
                                 }
                                 _ => ItemOutcome::Failed(format!("{t}: no such page on the wiki")),
                             };
@@ -458,12 +485,18 @@ impl FedoraWiki {
                         .collect(),
                     Err(e) => {
                         run.error.get_or_insert(e.to_string());
-                        chunk.iter().map(|t| (t.clone(), ItemOutcome::Failed(e.to_string()))).collect()
+                        chunk
+                            .iter()
+                            .map(|t| (t.clone(), ItemOutcome::Failed(e.to_string())))
+                            .collect()
                     }
                 },
                 Err(e) => {
                     run.error.get_or_insert(e.clone());
-                    chunk.iter().map(|t| (t.clone(), ItemOutcome::Failed(e.clone()))).collect()
+                    chunk
+                        .iter()
+                        .map(|t| (t.clone(), ItemOutcome::Failed(e.clone())))
+                        .collect()
                 }
             };
             super::record(store, DATASET, &outcomes, run).await?;

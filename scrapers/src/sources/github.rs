@@ -402,8 +402,7 @@ impl Github {
                         data: String::from_utf8_lossy(&b).into_owned(),
                         upstream_changed_at: None,
                     };
-                    super::record(store, Dataset::GithubTags, &[(url.clone(), page)], run)
-                        .await?;
+                    super::record(store, Dataset::GithubTags, &[(url.clone(), page)], run).await?;
                     b
                 }
                 Ok(Fetched::NotModified) => store

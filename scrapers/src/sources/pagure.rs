@@ -230,7 +230,10 @@ impl Source for Pagure {
     }
 
     fn hosts(&self) -> Vec<String> {
-        self.urls().iter().filter_map(|u| super::host_of(u)).collect()
+        self.urls()
+            .iter()
+            .filter_map(|u| super::host_of(u))
+            .collect()
     }
 
     fn sync<'a>(

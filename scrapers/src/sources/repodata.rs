@@ -376,7 +376,13 @@ impl Repo {
                                                 nvr: found.map(|s| s.nvr.clone()),
                                                 revision: md.revision.clone(),
                                             };
-                                            (item(p), ItemOutcome::Observed { data: observation::to_data(&latest), upstream_changed_at: md.revision.clone() })
+                                            (
+                                                item(p),
+                                                ItemOutcome::Observed {
+                                                    data: observation::to_data(&latest),
+                                                    upstream_changed_at: md.revision.clone(),
+                                                },
+                                            )
                                         })
                                         .collect(),
                                     Err(e) => fail(run, e.to_string()),
