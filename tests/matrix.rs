@@ -249,3 +249,52 @@ async fn an_access_token_is_enough_to_log_in() {
     );
     assert!(!log(dir.path()).contains(&token), "the token is in the log");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_in_a_room_configured_by_alias_filters_its_notifications() {
+    let (_synapse, dir, mut alice, room) = setup().await;
+    let _serve = serve(dir.path(), None);
+    wait_for_bot(&alice, &room).await;
+    alice.new_messages(&room, Duration::ZERO).await;
+
+    alice.say(&room, "!subscribe lab").await;
+    let got = alice.messages_from(&room, BOT, WAIT, QUIET).await;
+    assert_eq!(
+        got[0]["content"]["body"],
+        "subscribed: events about lab are posted here",
+        "{}",
+        log(dir.path())
+    );
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let store = Store::open(&url).await.expect("open");
+    // Kept under the room's configured name, where its notifications are delivered from.
+    assert_eq!(
+        store
+            .subscriptions("matrix:#hs:localhost")
+            .await
+            .expect("subscriptions"),
+        ["lab"]
+    );
+
+    // A systemd transition: this room follows lab only, so nothing is posted here.
+    merge_16838(dir.path()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store
+        .pending("matrix:#hs:localhost")
+        .await
+        .expect("pending")
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "never handled: {}",
+            log(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let got = alice
+        .messages_from(&room, BOT, Duration::from_secs(3), QUIET)
+        .await;
+    assert!(got.is_empty(), "filtered, yet posted: {got:?}");
+    store.close().await;
+}
