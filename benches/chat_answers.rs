@@ -62,10 +62,15 @@ fn main() {
     .expect("config");
     let scan = measure::run(&["--config", "forkdebt.toml", "scan"], root);
     println!(
-        "store of {packages} packages, {} patches: generated and scanned in {:.1?} (scan {:.1?})",
+        "store of {packages} packages, {} patches: generated and scanned in {:.1?}",
         packages * PATCHES_PER_PACKAGE,
         t.elapsed(),
-        scan.wall
+    );
+    scan.print("scan");
+    assert!(
+        scan.stdout.contains("packages"),
+        "the scan said: {}",
+        scan.stdout
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -130,7 +135,8 @@ fn main() {
             in_channel: false,
             destination: "irc:bench".into(),
         };
-        let commands: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+        type Question = Box<dyn Fn(usize) -> String>;
+        let commands: Vec<(&str, Question)> = vec![
             ("debt", Box::new(|_| "!debt".to_string())),
             ("debt PACKAGE", Box::new(move |i| format!("!debt pkg{}", (i * 7) % packages))),
             ("droppable", Box::new(|_| "!droppable".to_string())),

@@ -2,10 +2,10 @@
 //! them as JSON; the engine reads them back with serde. One definition per shape, so a field
 //! name is written once and a rule like "merged, or has a merge time" lives with its type.
 //!
-//! - [`github`], [`gitlab`], [`pagure`]: pull and merge requests, and release tags.
-//! - [`bugzilla`]: bugs.
-//! - [`shipped`]: what a base distribution ships (Koji, repodata).
-//! - [`fedora`]: Change pages and Fedora releases (Bodhi).
+//! - [`github`], [`gitlab`], [`pagure`] — pull and merge requests, and release tags.
+//! - [`bugzilla`] — bugs.
+//! - [`shipped`] — what a base distribution ships (Koji, repodata).
+//! - [`fedora`] — Change pages and Fedora releases (Bodhi).
 
 pub mod bugzilla;
 pub mod fedora;

@@ -1,13 +1,13 @@
 //! One module per upstream source: its typed requests, a parser of its real responses, and
 //! its [`Source`] implementation.
 //!
-//! - [`fedora_wiki`]: Fedora Change pages and their status categories (MediaWiki API).
-//! - [`bodhi`]: whether a Fedora release has shipped (for Changes that land with it).
-//! - [`bugzilla`]: Red Hat Bugzilla REST (batched lookups, incremental by `last_change_time`).
-//! - [`pagure`]: Pagure API v0 pull requests and issues (pagure.io, src.fedoraproject.org).
-//! - [`gitlab`]: GitLab API v4 merge requests (gitlab.com, CentOS Stream, other instances).
-//! - [`github`]: GitHub pull requests and release tags, through octocrab.
-//! - [`koji`], [`repodata`]: what the base distributions ship.
+//! - [`fedora_wiki`] — Fedora Change pages and their status categories (MediaWiki API).
+//! - [`bodhi`] — whether a Fedora release has shipped (for Changes that land with it).
+//! - [`bugzilla`] — Red Hat Bugzilla REST (batched lookups, incremental by `last_change_time`).
+//! - [`pagure`] — Pagure API v0 pull requests and issues (pagure.io, src.fedoraproject.org).
+//! - [`gitlab`] — GitLab API v4 merge requests (gitlab.com, CentOS Stream, other instances).
+//! - [`github`] — GitHub pull requests and release tags, through octocrab.
+//! - [`koji`], [`repodata`] — what the base distributions ship.
 //! - this module: the [`Source`] trait and the [`Context`] a sync hands every source (ONE
 //!   HTTP layer, the store, the configuration), conditional fetches, the per-item loop the
 //!   forges share, and [`record`], the one way a source writes what it observed.
