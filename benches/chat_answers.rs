@@ -57,7 +57,7 @@ fn main() {
     generate(&root.join("distgit"), packages);
     std::fs::write(
         root.join("forkdebt.toml"),
-        "database = \"sqlite://bench.db\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n",
+        "database = \"sqlite://bench.db\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n[[distro]]\nname = \"c9s\"\n",
     )
     .expect("config");
     let scan = measure::run(&["--config", "forkdebt.toml", "scan"], root);

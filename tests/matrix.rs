@@ -64,6 +64,20 @@ async fn wait_for_bot(alice: &Person, room: &str) {
     }
 }
 
+/// Waits (up to a minute) until the room's outbox has nothing pending.
+async fn all_delivered(store: &Store, dir: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store
+        .pending("matrix:#hs:localhost")
+        .await
+        .expect("pending")
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "{what}: {}", log(dir));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
 }
@@ -164,20 +178,7 @@ async fn a_notification_is_posted_once_across_a_kill_after_sending() {
 
     // Restarted: the resend carries the same transaction id, so the room gets nothing new.
     let _second = serve(dir.path(), None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !store
-        .pending("matrix:#hs:localhost")
-        .await
-        .expect("pending")
-        .is_empty()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "never delivered: {}",
-            log(dir.path())
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    all_delivered(&store, dir.path(), "never delivered").await;
     store.close().await;
     let again = alice
         .messages_from(&room, BOT, Duration::from_secs(3), QUIET)
@@ -278,20 +279,7 @@ async fn subscribe_in_a_room_configured_by_alias_filters_its_notifications() {
 
     // A systemd transition: this room follows lab only, so nothing is posted here.
     merge_16838(dir.path()).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !store
-        .pending("matrix:#hs:localhost")
-        .await
-        .expect("pending")
-        .is_empty()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "never handled: {}",
-            log(dir.path())
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    all_delivered(&store, dir.path(), "never handled").await;
     let got = alice
         .messages_from(&room, BOT, Duration::from_secs(3), QUIET)
         .await;

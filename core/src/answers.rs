@@ -143,8 +143,7 @@ pub async fn whereis(store: &Store, reference: &str) -> Answer {
             }
         }
     }
-    let mut obs = observations(store, &wanted).await?;
-    let mut facts = Facts::from_observations(&obs);
+    let facts = Facts::from_observations(&observations(store, &wanted).await?);
     let url = r
         .url
         .as_deref()
@@ -181,9 +180,11 @@ pub async fn whereis(store: &Store, reference: &str) -> Answer {
     }
     if let (Some(sha), Some(repo)) = (&merge_commit, r.id.split(['#', '!', '@']).next()) {
         let item = observation::github::release_item(repo, sha);
-        obs.extend(observations(store, &[(Dataset::GithubRelease, item.clone())]).await?);
-        facts = Facts::from_observations(&obs);
-        out.push(match facts.releases.get(&item) {
+        let release = store.observation(Dataset::GithubRelease, &item).await?;
+        let tag = release
+            .and_then(|o| observation::read::<observation::github::ReleaseTag>(o.data.as_deref()))
+            .and_then(|r| r.tag);
+        out.push(match tag {
             Some(tag) => format!("  first upstream release with it: {tag}"),
             None => "  in no upstream release yet (as far as forkdebt has looked)".into(),
         });

@@ -389,10 +389,15 @@ pub struct Package {
 impl Package {
     /// `epoch:version-release`, the epoch left out when absent.
     pub fn evr(&self) -> String {
-        match self.epoch {
-            Some(e) => format!("{e}:{}-{}", self.version, self.release),
-            None => format!("{}-{}", self.version, self.release),
-        }
+        evr_text(self.epoch.map(i64::from), &self.version, &self.release)
+    }
+}
+
+/// `epoch:version-release`, the epoch left out when absent.
+pub fn evr_text(epoch: Option<i64>, version: &str, release: &str) -> String {
+    match epoch {
+        Some(e) => format!("{e}:{version}-{release}"),
+        None => format!("{version}-{release}"),
     }
 }
 

@@ -30,10 +30,7 @@ pub struct Build {
 impl Build {
     /// `epoch:version-release`, the epoch left out when absent.
     pub fn evr(&self) -> String {
-        match self.epoch {
-            Some(e) => format!("{e}:{}-{}", self.version, self.release),
-            None => format!("{}-{}", self.version, self.release),
-        }
+        crate::model::evr_text(self.epoch, &self.version, &self.release)
     }
 }
 

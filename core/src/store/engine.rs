@@ -8,7 +8,7 @@
 
 use super::events::EventKind;
 use super::read::{RefRow, VerdictRow};
-use super::{QueryContext, Result, StoredObservation};
+use super::{IN_CHUNK, QueryContext, Result, StoredObservation, placeholders};
 use crate::change::ChangeStatus;
 use crate::model::{Claim, Package, Patch, PatchState};
 use crate::observation::{self, bugzilla::Bug, fedora, github, shipped};
@@ -18,16 +18,6 @@ use sqlx::{AssertSqlSafe, FromRow, Transaction};
 use std::collections::{BTreeSet, HashMap};
 
 type Tx<'a> = Transaction<'a, sqlx::Any>;
-
-/// Ids per `IN (...)` list.
-const IN_CHUNK: usize = 500;
-
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 /// The packages whose verdicts an observation in `dataset` of `items` can change.
 pub(crate) async fn affected_packages(

@@ -3,7 +3,7 @@
 //! chat asks most, so each is one indexed query.
 
 use super::{QueryContext, Result, Store};
-use crate::model::{BucketCounts, PatchState, RefKind};
+use crate::model::{BucketCounts, PatchState, RefKind, evr_text};
 use crate::verdict::Hop;
 use sqlx::FromRow;
 use std::collections::BTreeMap;
@@ -42,10 +42,7 @@ pub struct Carrier {
 
 impl Carrier {
     pub fn evr(&self) -> String {
-        match self.epoch {
-            Some(e) => format!("{e}:{}-{}", self.version, self.release),
-            None => format!("{}-{}", self.version, self.release),
-        }
+        evr_text(self.epoch, &self.version, &self.release)
     }
 }
 
@@ -97,10 +94,7 @@ impl Store {
                 .await
                 .ctx("finding a package")?;
                 for (ds, epoch, version, release) in rows {
-                    let evr = match epoch {
-                        Some(e) => format!("{e}:{version}-{release}"),
-                        None => format!("{version}-{release}"),
-                    };
+                    let evr = evr_text(epoch, &version, &release);
                     out.insert(
                         ds.clone(),
                         DebtCount {

@@ -184,6 +184,17 @@ impl Store {
     }
 }
 
+/// Ids per `IN (...)` list: well under every backend's limit of bound parameters.
+pub(crate) const IN_CHUNK: usize = 500;
+
+/// `$start,$start+1,...` for `n` bound values.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Now, as stored: RFC 3339 UTC with seconds, so text order is time order.
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -4,7 +4,7 @@
 //! verdict stands where its inventory puts it ([`Verdict::from_inventory`]), which is exactly
 //! what the engine decided for it (verdicts equal to that are not stored).
 
-use super::{QueryContext, Result, Store, StoreError};
+use super::{IN_CHUNK, QueryContext, Result, Store, StoreError, placeholders};
 use crate::model::{
     Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role,
 };
@@ -179,16 +179,6 @@ impl VerdictRow {
     }
 }
 
-/// Ids per `IN (...)` list.
-const IN_CHUNK: usize = 500;
-
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 impl Store {
     /// Loads packages (of one downstream, or all), with patches (dropped ones included),
     /// references and verdicts, ordered by downstream, package name, then patch number.
@@ -350,7 +340,7 @@ impl Store {
         for chunk in ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "{select} WHERE {column} IN ({}) {order}",
-                placeholders(chunk.len())
+                placeholders(1, chunk.len())
             );
             let mut q = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
             for id in chunk {

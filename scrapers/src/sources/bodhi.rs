@@ -9,7 +9,6 @@ use forkdebt_core::config::Config;
 use forkdebt_core::observation::{self, fedora};
 use forkdebt_core::source::SourceId;
 use forkdebt_core::store::SourceRun;
-use futures_util::future::BoxFuture;
 
 pub use fedora::Release;
 
@@ -48,38 +47,29 @@ impl Bodhi {
     }
 }
 
+#[async_trait::async_trait]
 impl Source for Bodhi {
-    fn id(&self) -> SourceId {
-        SourceId::Bodhi
-    }
-
     fn hosts(&self) -> Vec<String> {
         super::host_of(&self.base_url).into_iter().collect()
     }
 
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(async move {
-            let base = self.base_url.trim_end_matches('/');
-            let items: Vec<ItemRequest> = self
-                .releases
-                .iter()
-                .map(|nn| ItemRequest {
-                    item: fedora::release_item(*nn),
-                    get: Get {
-                        url: format!("{base}/releases/F{nn}"),
-                        max_bytes: MAX_BODY_BYTES,
-                        ..Get::default()
-                    },
-                })
-                .collect();
-            let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-                Ok((observation::to_data(&parse_release(url, body)?), None))
-            };
-            sync_each(cx, SourceId::Bodhi.dataset(), items, &parse, run).await
-        })
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let base = self.base_url.trim_end_matches('/');
+        let items: Vec<ItemRequest> = self
+            .releases
+            .iter()
+            .map(|nn| ItemRequest {
+                item: fedora::release_item(*nn),
+                get: Get {
+                    url: format!("{base}/releases/F{nn}"),
+                    max_bytes: MAX_BODY_BYTES,
+                    ..Get::default()
+                },
+            })
+            .collect();
+        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+            Ok((observation::to_data(&parse_release(url, body)?), None))
+        };
+        sync_each(cx, SourceId::Bodhi.dataset(), items, &parse, run).await
     }
 }

@@ -8,9 +8,8 @@ use super::{Context, ParseError, Source, SourceError, json};
 use crate::http::{Get, Http};
 use forkdebt_core::config::{Config, Secret};
 use forkdebt_core::observation::{self, fedora::ChangeObservation};
-use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Deserializer};
 
 pub use forkdebt_core::observation::bugzilla::{Bug, ExternalBug};
@@ -187,9 +186,18 @@ impl Bugzilla {
         };
         Ok(Bugzilla { base_url, api_key })
     }
+}
+
+const DATASET: Dataset = Dataset::Bugzilla;
+
+#[async_trait::async_trait]
+impl Source for Bugzilla {
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.base_url).into_iter().collect()
+    }
 
     /// Refreshes every Red Hat bug the inventory refers to.
-    async fn refresh(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
         let (http, store, progress) = (cx.http, cx.store, cx.progress);
         let mut ids = store
             .reference_ids(forkdebt_core::model::RefKind::Rhbz)
@@ -308,25 +316,5 @@ impl Bugzilla {
             super::record(store, DATASET, &outcomes, run).await?;
         }
         Ok(())
-    }
-}
-
-const DATASET: Dataset = Dataset::Bugzilla;
-
-impl Source for Bugzilla {
-    fn id(&self) -> SourceId {
-        SourceId::Bugzilla
-    }
-
-    fn hosts(&self) -> Vec<String> {
-        super::host_of(&self.base_url).into_iter().collect()
-    }
-
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(self.refresh(cx, run))
     }
 }

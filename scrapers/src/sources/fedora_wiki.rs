@@ -14,9 +14,8 @@ use forkdebt_core::config::Config;
 use forkdebt_core::inventory::refs::{self, TextContext};
 use forkdebt_core::model::{RefKind, Role};
 use forkdebt_core::observation::{self, fedora::ChangeObservation};
-use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
-use futures_util::future::BoxFuture;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use forkdebt_core::observation::fedora::ChangePage;
@@ -335,8 +334,15 @@ impl FedoraWiki {
             releases: cfg.map(|c| c.releases.clone()).unwrap_or_default(),
         }
     }
+}
 
-    async fn refresh(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+#[async_trait::async_trait]
+impl Source for FedoraWiki {
+    fn hosts(&self) -> Vec<String> {
+        super::host_of(&self.api).into_iter().collect()
+    }
+
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
         let (http, store, progress) = (cx.http, cx.store, cx.progress);
         // The Changes the inventory names (patches and policy deviations). With none, the
         // wiki has nothing to tell us: ask nothing.
@@ -524,24 +530,6 @@ impl FedoraWiki {
             super::record(store, DATASET, &[(page, outcome)], run).await?;
         }
         Ok(())
-    }
-}
-
-impl Source for FedoraWiki {
-    fn id(&self) -> SourceId {
-        SourceId::FedoraWiki
-    }
-
-    fn hosts(&self) -> Vec<String> {
-        super::host_of(&self.api).into_iter().collect()
-    }
-
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(self.refresh(cx, run))
     }
 }
 

@@ -21,7 +21,7 @@ use forkdebt_core::config::{Config, Secret};
 use forkdebt_core::evr::vercmp;
 use forkdebt_core::model::RefKind;
 use forkdebt_core::observation::{self, github::ReleaseTag};
-use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store};
 use futures_util::future::BoxFuture;
 use http_body_util::BodyExt;
@@ -284,98 +284,6 @@ impl Github {
         ))
     }
 
-    async fn refresh(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
-        let (http, store, progress) = (cx.http, cx.store, cx.progress);
-        // GitHub's requests go through octocrab, under the same HTTP layer as every source.
-        let transport: Arc<dyn Transport> = Arc::new(
-            OctocrabTransport::new(&self.api, self.token.as_ref(), http.options())
-                .map_err(SourceError::Failed)?,
-        );
-        for host in self.hosts() {
-            http.route(&host, transport.clone());
-        }
-        let refs = store.references(RefKind::GithubPr).await?;
-        let items: Vec<ItemRequest> = refs
-            .into_iter()
-            .filter_map(|(id, _)| {
-                let url = self.pull_url(&id)?;
-                Some(ItemRequest {
-                    item: id,
-                    get: Get {
-                        url,
-                        max_bytes: MAX_BODY_BYTES,
-                        ..Get::default()
-                    },
-                })
-            })
-            .collect();
-        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-            let pr = parse_pull(url, body)?;
-            let changed = pr.updated_at.clone();
-            Ok((observation::to_data(&pr), changed))
-        };
-        sync_each(cx, Dataset::Github, items, &parse, run).await?;
-
-        // Release tags of merged PRs' commits not placed yet.
-        let observed = store.observations(Dataset::Github).await?;
-        let placed = store.observations(Dataset::GithubRelease).await?;
-        let mut merged: Vec<(String, String)> = observed
-            .values()
-            .filter_map(|o| {
-                let pr: PullRequest = observation::read(o.data.as_deref())?;
-                let repo = o.item.rsplit_once('#')?.0.to_string();
-                Some((repo, pr.landed_commit()?.to_string()))
-            })
-            .filter(|(repo, sha)| {
-                placed
-                    .get(&observation::github::release_item(repo, sha))
-                    .and_then(|p| observation::read::<ReleaseTag>(p.data.as_deref()))
-                    .is_none_or(|r| r.tag.is_none())
-            })
-            .collect();
-        merged.sort();
-        merged.dedup();
-        let mut tag_cache: std::collections::HashMap<String, Result<Vec<String>, String>> =
-            Default::default();
-        for (repo, sha) in merged {
-            progress(&format!(
-                "github: first release of {repo}@{}",
-                &sha[..sha.len().min(12)]
-            ));
-            if !tag_cache.contains_key(&repo) {
-                let tags = self.tags(http, store, &repo, run).await?;
-                tag_cache.insert(repo.clone(), tags);
-            }
-            let outcome = match &tag_cache[&repo] {
-                Ok(tags) => match self
-                    .first_tag_containing(http, store, &repo, &sha, tags, run)
-                    .await?
-                {
-                    Ok(tag) => ItemOutcome::Observed {
-                        data: observation::to_data(&ReleaseTag {
-                            tag,
-                            tags_checked: tags.len(),
-                        }),
-                        upstream_changed_at: None,
-                    },
-                    Err(e) => {
-                        run.error.get_or_insert(e.clone());
-                        ItemOutcome::Failed(e)
-                    }
-                },
-                Err(e) => ItemOutcome::Failed(e.clone()),
-            };
-            super::record(
-                store,
-                Dataset::GithubRelease,
-                &[(observation::github::release_item(&repo, &sha), outcome)],
-                run,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Version-like tags of `repo`, oldest release first.
     async fn tags(
         &self,
@@ -490,20 +398,101 @@ impl Github {
     }
 }
 
+#[async_trait::async_trait]
 impl Source for Github {
-    fn id(&self) -> SourceId {
-        SourceId::Github
-    }
-
     fn hosts(&self) -> Vec<String> {
         super::host_of(&self.api).into_iter().collect()
     }
 
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(self.refresh(cx, run))
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let (http, store, progress) = (cx.http, cx.store, cx.progress);
+        // GitHub's requests go through octocrab, under the same HTTP layer as every source.
+        let transport: Arc<dyn Transport> = Arc::new(
+            OctocrabTransport::new(&self.api, self.token.as_ref(), http.options())
+                .map_err(SourceError::Failed)?,
+        );
+        for host in self.hosts() {
+            http.route(&host, transport.clone());
+        }
+        let refs = store.references(RefKind::GithubPr).await?;
+        let items: Vec<ItemRequest> = refs
+            .into_iter()
+            .filter_map(|(id, _)| {
+                let url = self.pull_url(&id)?;
+                Some(ItemRequest {
+                    item: id,
+                    get: Get {
+                        url,
+                        max_bytes: MAX_BODY_BYTES,
+                        ..Get::default()
+                    },
+                })
+            })
+            .collect();
+        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+            let pr = parse_pull(url, body)?;
+            let changed = pr.updated_at.clone();
+            Ok((observation::to_data(&pr), changed))
+        };
+        sync_each(cx, Dataset::Github, items, &parse, run).await?;
+
+        // Release tags of merged PRs' commits not placed yet.
+        let observed = store.observations(Dataset::Github).await?;
+        let placed = store.observations(Dataset::GithubRelease).await?;
+        let mut merged: Vec<(String, String)> = observed
+            .values()
+            .filter_map(|o| {
+                let pr: PullRequest = observation::read(o.data.as_deref())?;
+                let repo = o.item.rsplit_once('#')?.0.to_string();
+                Some((repo, pr.landed_commit()?.to_string()))
+            })
+            .filter(|(repo, sha)| {
+                placed
+                    .get(&observation::github::release_item(repo, sha))
+                    .and_then(|p| observation::read::<ReleaseTag>(p.data.as_deref()))
+                    .is_none_or(|r| r.tag.is_none())
+            })
+            .collect();
+        merged.sort();
+        merged.dedup();
+        let mut tag_cache: std::collections::HashMap<String, Result<Vec<String>, String>> =
+            Default::default();
+        for (repo, sha) in merged {
+            progress(&format!(
+                "github: first release of {repo}@{}",
+                &sha[..sha.len().min(12)]
+            ));
+            if !tag_cache.contains_key(&repo) {
+                let tags = self.tags(http, store, &repo, run).await?;
+                tag_cache.insert(repo.clone(), tags);
+            }
+            let outcome = match &tag_cache[&repo] {
+                Ok(tags) => match self
+                    .first_tag_containing(http, store, &repo, &sha, tags, run)
+                    .await?
+                {
+                    Ok(tag) => ItemOutcome::Observed {
+                        data: observation::to_data(&ReleaseTag {
+                            tag,
+                            tags_checked: tags.len(),
+                        }),
+                        upstream_changed_at: None,
+                    },
+                    Err(e) => {
+                        run.error.get_or_insert(e.clone());
+                        ItemOutcome::Failed(e)
+                    }
+                },
+                Err(e) => ItemOutcome::Failed(e.clone()),
+            };
+            super::record(
+                store,
+                Dataset::GithubRelease,
+                &[(observation::github::release_item(&repo, &sha), outcome)],
+                run,
+            )
+            .await?;
+        }
+        Ok(())
     }
 }

@@ -9,7 +9,6 @@ use forkdebt_core::model::RefKind;
 use forkdebt_core::observation;
 use forkdebt_core::source::SourceId;
 use forkdebt_core::store::SourceRun;
-use futures_util::future::BoxFuture;
 
 pub use forkdebt_core::observation::gitlab::MergeRequest;
 
@@ -101,44 +100,35 @@ impl Gitlab {
     }
 }
 
+#[async_trait::async_trait]
 impl Source for Gitlab {
-    fn id(&self) -> SourceId {
-        SourceId::Gitlab
-    }
-
     fn hosts(&self) -> Vec<String> {
         super::host_of(&self.base_for("gitlab.com"))
             .into_iter()
             .collect()
     }
 
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(async move {
-            let refs = cx.store.references(RefKind::GitlabMr).await?;
-            let items = refs
-                .into_iter()
-                .filter_map(|(id, url)| {
-                    let api = self.api_url(&id, url.as_deref())?;
-                    Some(ItemRequest {
-                        item: id,
-                        get: Get {
-                            url: api,
-                            max_bytes: MAX_BODY_BYTES,
-                            ..Get::default()
-                        },
-                    })
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let refs = cx.store.references(RefKind::GitlabMr).await?;
+        let items = refs
+            .into_iter()
+            .filter_map(|(id, url)| {
+                let api = self.api_url(&id, url.as_deref())?;
+                Some(ItemRequest {
+                    item: id,
+                    get: Get {
+                        url: api,
+                        max_bytes: MAX_BODY_BYTES,
+                        ..Get::default()
+                    },
                 })
-                .collect();
-            let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-                let mr = parse_merge_request(url, body)?;
-                let changed = mr.updated_at.clone();
-                Ok((observation::to_data(&mr), changed))
-            };
-            sync_each(cx, SourceId::Gitlab.dataset(), items, &parse, run).await
-        })
+            })
+            .collect();
+        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+            let mr = parse_merge_request(url, body)?;
+            let changed = mr.updated_at.clone();
+            Ok((observation::to_data(&mr), changed))
+        };
+        sync_each(cx, SourceId::Gitlab.dataset(), items, &parse, run).await
     }
 }

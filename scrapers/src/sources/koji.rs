@@ -5,13 +5,12 @@
 //! the whole tag, tens of MB, for the few hundred packages we carry).
 
 use super::xmlrpc::{self, Param, XmlRpcError};
-use super::{Context, Fetched, Source, SourceError, fetch_conditional};
+use super::{Context, DistroPart, Fetched, PerDistro, SourceError, fetch_conditional};
 use crate::http::Get;
 use forkdebt_core::config::Config;
 use forkdebt_core::observation::{self, shipped};
-use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun};
-use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -88,58 +87,22 @@ pub fn parse_response(url: &str, body: &[u8]) -> Result<Value, KojiError> {
 }
 
 /// The Koji source: the tag of every base distribution that has one.
-pub struct Koji {
-    pub tags: Vec<KojiTag>,
-}
+pub type Koji = PerDistro<KojiTag>;
 
-impl Koji {
-    pub fn from_config(config: &Config) -> Koji {
-        Koji {
-            tags: config
-                .distro
-                .iter()
-                .filter_map(|d| {
-                    Some(KojiTag {
-                        distro: d.name.clone(),
-                        hub_url: d.koji_url.clone()?,
-                        tag: d.koji_tag.clone()?,
-                    })
-                })
-                .collect(),
-        }
-    }
-}
-
-impl Source for Koji {
-    fn id(&self) -> SourceId {
-        SourceId::Koji
-    }
-
-    fn hosts(&self) -> Vec<String> {
-        self.tags
+pub fn from_config(config: &Config) -> Koji {
+    PerDistro(
+        config
+            .distro
             .iter()
-            .filter_map(|t| super::host_of(&t.hub_url))
-            .collect()
-    }
-
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(async move {
-            for tag in &self.tags {
-                let packages = super::packages_based_on(cx, &tag.distro).await?;
-                if packages.is_empty() {
-                    continue;
-                }
-                let mut r = SourceRun::default();
-                tag.sync(cx, &packages, &mut r).await?;
-                run.add(&r, &tag.distro);
-            }
-            Ok(())
-        })
-    }
+            .filter_map(|d| {
+                Some(KojiTag {
+                    distro: d.name.clone(),
+                    hub_url: d.koji_url.clone()?,
+                    tag: d.koji_tag.clone()?,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The tag of one base distribution.
@@ -149,9 +112,18 @@ pub struct KojiTag {
     pub tag: String,
 }
 
-impl KojiTag {
+#[async_trait::async_trait]
+impl DistroPart for KojiTag {
+    fn distro(&self) -> &str {
+        &self.distro
+    }
+
+    fn host(&self) -> Option<String> {
+        super::host_of(&self.hub_url)
+    }
+
     /// Asks, in multicalls, for the latest build of each package in the tag.
-    pub async fn sync(
+    async fn sync(
         &self,
         cx: &Context<'_>,
         packages: &[String],
@@ -241,7 +213,9 @@ impl KojiTag {
         }
         Ok(())
     }
+}
 
+impl KojiTag {
     /// One multiCall result: `[builds]`, or a fault struct.
     fn outcome(&self, package: &str, r: &Value) -> ItemOutcome {
         if let Some(msg) = r.get("faultString").and_then(Value::as_str) {

@@ -30,7 +30,6 @@ use forkdebt_core::config::Config;
 use forkdebt_core::source::{Dataset, SourceId};
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
 use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
 
 /// Requests in flight at once in a per-item sync (the per-host limit still applies).
 const ITEM_CONCURRENCY: usize = 4;
@@ -59,19 +58,55 @@ pub enum SourceError {
 }
 
 /// An upstream source.
+#[async_trait::async_trait]
 pub trait Source: Send + Sync {
-    fn id(&self) -> SourceId;
-
     /// The API hosts it asks: while one of them asked us to wait, the source is not run.
     fn hosts(&self) -> Vec<String>;
 
     /// Asks upstream about what the store refers to and records what it says, counting in
     /// `run`. Item failures are counted there; an `Err` fails the whole run.
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>>;
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError>;
+}
+
+/// One base distribution's part of a source: a Koji tag, a yum repository.
+#[async_trait::async_trait]
+pub trait DistroPart: Send + Sync {
+    /// The `[[distro]]` it describes.
+    fn distro(&self) -> &str;
+
+    fn host(&self) -> Option<String>;
+
+    /// What the distribution ships of `packages`, recorded as `distro/package` items.
+    async fn sync(
+        &self,
+        cx: &Context<'_>,
+        packages: &[String],
+        run: &mut SourceRun,
+    ) -> Result<(), SourceError>;
+}
+
+/// A source asked once per base distribution, for the packages of the downstreams based on
+/// it (a distribution without such a downstream is not asked).
+pub struct PerDistro<T>(pub Vec<T>);
+
+#[async_trait::async_trait]
+impl<T: DistroPart> Source for PerDistro<T> {
+    fn hosts(&self) -> Vec<String> {
+        self.0.iter().filter_map(DistroPart::host).collect()
+    }
+
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        for part in &self.0 {
+            let packages = packages_based_on(cx, part.distro()).await?;
+            if packages.is_empty() {
+                continue;
+            }
+            let mut r = SourceRun::default();
+            part.sync(cx, &packages, &mut r).await?;
+            run.add(&r, part.distro());
+        }
+        Ok(())
+    }
 }
 
 /// The source `id` as the configuration sets it up.
@@ -86,8 +121,8 @@ pub fn build(id: SourceId, config: &Config) -> Result<Box<dyn Source>, String> {
         SourceId::Pagure => Box::new(pagure::Pagure::from_config(config)),
         SourceId::Gitlab => Box::new(gitlab::Gitlab::from_config(config)),
         SourceId::Github => Box::new(github::Github::from_config(config)?),
-        SourceId::Koji => Box::new(koji::Koji::from_config(config)),
-        SourceId::Repodata => Box::new(repodata::Repodata::from_config(config)),
+        SourceId::Koji => Box::new(koji::from_config(config)),
+        SourceId::Repodata => Box::new(repodata::from_config(config)),
     })
 }
 
@@ -226,10 +261,7 @@ pub(crate) async fn record(
 }
 
 /// The packages of the downstreams based on `distro`, sorted.
-pub(crate) async fn packages_based_on(
-    cx: &Context<'_>,
-    distro: &str,
-) -> Result<Vec<String>, StoreError> {
+async fn packages_based_on(cx: &Context<'_>, distro: &str) -> Result<Vec<String>, StoreError> {
     let mut packages = Vec::new();
     for ds in cx
         .config

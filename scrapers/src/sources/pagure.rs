@@ -9,7 +9,6 @@ use forkdebt_core::observation;
 use forkdebt_core::observation::pagure::epoch;
 use forkdebt_core::source::SourceId;
 use forkdebt_core::store::{ItemOutcome, SourceRun};
-use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 pub use forkdebt_core::observation::pagure::{ProjectRef, PullRequest};
@@ -224,11 +223,8 @@ impl Pagure {
     }
 }
 
+#[async_trait::async_trait]
 impl Source for Pagure {
-    fn id(&self) -> SourceId {
-        SourceId::Pagure
-    }
-
     fn hosts(&self) -> Vec<String> {
         self.urls()
             .iter()
@@ -236,40 +232,34 @@ impl Source for Pagure {
             .collect()
     }
 
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(async move {
-            let refs = cx.store.references(RefKind::PagurePr).await?;
-            let mut unusable = Vec::new();
-            let mut items = Vec::new();
-            for (id, url) in refs {
-                match self.api_url(&id, url.as_deref()) {
-                    Ok(api) => items.push(ItemRequest {
-                        item: id,
-                        get: Get {
-                            url: api,
-                            max_bytes: MAX_BODY_BYTES,
-                            ..Get::default()
-                        },
-                    }),
-                    Err(e) => unusable.push((id, ItemOutcome::Failed(e))),
-                }
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let refs = cx.store.references(RefKind::PagurePr).await?;
+        let mut unusable = Vec::new();
+        let mut items = Vec::new();
+        for (id, url) in refs {
+            match self.api_url(&id, url.as_deref()) {
+                Ok(api) => items.push(ItemRequest {
+                    item: id,
+                    get: Get {
+                        url: api,
+                        max_bytes: MAX_BODY_BYTES,
+                        ..Get::default()
+                    },
+                }),
+                Err(e) => unusable.push((id, ItemOutcome::Failed(e))),
             }
-            let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
-                let pr = parse_pull_request(url, body)?;
-                let changed = pr.last_updated.clone();
-                Ok((observation::to_data(&pr), changed))
-            };
-            let dataset = SourceId::Pagure.dataset();
-            sync_each(cx, dataset, items, &parse, run).await?;
-            if !unusable.is_empty() {
-                run.items += unusable.len() as i64;
-                super::record(cx.store, dataset, &unusable, run).await?;
-            }
-            Ok(())
-        })
+        }
+        let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
+            let pr = parse_pull_request(url, body)?;
+            let changed = pr.last_updated.clone();
+            Ok((observation::to_data(&pr), changed))
+        };
+        let dataset = SourceId::Pagure.dataset();
+        sync_each(cx, dataset, items, &parse, run).await?;
+        if !unusable.is_empty() {
+            run.items += unusable.len() as i64;
+            super::record(cx.store, dataset, &unusable, run).await?;
+        }
+        Ok(())
     }
 }

@@ -1,14 +1,13 @@
 //! yum/dnf repository metadata: `repomd.xml`, then `primary.xml` (gz, zst or plain), read as
 //! a stream, to learn the newest EVR of every source package a repository ships.
 
-use super::{Context, Fetched, Source, SourceError, fetch_conditional};
+use super::{Context, DistroPart, Fetched, PerDistro, SourceError, fetch_conditional};
 use crate::http::Get;
 use forkdebt_core::config::Config;
 use forkdebt_core::evr::Evr;
 use forkdebt_core::observation::{self, shipped};
-use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun};
-use futures_util::future::BoxFuture;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use std::collections::{BTreeMap, HashSet};
@@ -257,57 +256,22 @@ pub fn decompress<'a>(href: &str, bytes: &'a [u8]) -> Result<Box<dyn BufRead + '
 }
 
 /// The repodata source for one distribution's repository.
-pub struct Repodata {
-    pub repos: Vec<Repo>,
-}
+/// The repodata source: the repository of every base distribution that has one.
+pub type Repodata = PerDistro<Repo>;
 
-impl Repodata {
-    pub fn from_config(config: &Config) -> Repodata {
-        Repodata {
-            repos: config
-                .distro
-                .iter()
-                .filter_map(|d| {
-                    Some(Repo {
-                        distro: d.name.clone(),
-                        url: d.repodata_url.clone()?,
-                    })
-                })
-                .collect(),
-        }
-    }
-}
-
-impl Source for Repodata {
-    fn id(&self) -> SourceId {
-        SourceId::Repodata
-    }
-
-    fn hosts(&self) -> Vec<String> {
-        self.repos
+pub fn from_config(config: &Config) -> Repodata {
+    PerDistro(
+        config
+            .distro
             .iter()
-            .filter_map(|r| super::host_of(&r.url))
-            .collect()
-    }
-
-    fn sync<'a>(
-        &'a self,
-        cx: &'a Context<'a>,
-        run: &'a mut SourceRun,
-    ) -> BoxFuture<'a, Result<(), SourceError>> {
-        Box::pin(async move {
-            for repo in &self.repos {
-                let packages = super::packages_based_on(cx, &repo.distro).await?;
-                if packages.is_empty() {
-                    continue;
-                }
-                let mut r = SourceRun::default();
-                repo.sync(cx, &packages, &mut r).await?;
-                run.add(&r, &repo.distro);
-            }
-            Ok(())
-        })
-    }
+            .filter_map(|d| {
+                Some(Repo {
+                    distro: d.name.clone(),
+                    url: d.repodata_url.clone()?,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The yum repository of one base distribution.
@@ -317,8 +281,17 @@ pub struct Repo {
     pub url: String,
 }
 
-impl Repo {
-    pub async fn sync(
+#[async_trait::async_trait]
+impl DistroPart for Repo {
+    fn distro(&self) -> &str {
+        &self.distro
+    }
+
+    fn host(&self) -> Option<String> {
+        super::host_of(&self.url)
+    }
+
+    async fn sync(
         &self,
         cx: &Context<'_>,
         packages: &[String],
