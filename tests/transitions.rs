@@ -87,6 +87,78 @@ async fn events(store: &Store) -> Vec<String> {
         .collect()
 }
 
+/// Every reader says the same of every patch: the report (JSON), the latest event per patch,
+/// the chat `debt` counts, the debt snapshot and the digest's table.
+async fn assert_readers_agree(store: &Store, when: &str) {
+    use forkdebt_core::model::{Bucket, BucketCounts};
+    let packages = store.load_packages(None, None).await.expect("load");
+    let report = forkdebt_core::report::build(&packages, &[], &Default::default());
+    for e in store.latest_patch_events().await.expect("events") {
+        let state = report
+            .packages
+            .iter()
+            .filter(|p| p.name == e.package && p.downstream == e.downstream)
+            .flat_map(|p| &p.patches)
+            .find(|x| x.file == e.subject)
+            .map(|x| x.state.as_str());
+        assert_eq!(
+            state,
+            Some(e.to_state.as_str()),
+            "{when}: {} {}",
+            e.package,
+            e.subject
+        );
+    }
+    let mut reported = BucketCounts::default();
+    for p in report.packages.iter().filter(|p| p.removed_at.is_none()) {
+        for x in p.patches.iter().filter(|x| x.dropped_at.is_none()) {
+            reported.add(x.state, 1);
+        }
+    }
+    let mut chat = BucketCounts::default();
+    for d in store.debt_counts(None).await.expect("debt") {
+        chat.merge(&d.counts);
+    }
+    assert_eq!(chat, reported, "{when}: chat `debt` and the report");
+
+    let now = chrono::Utc::now();
+    store.snapshot_debt(now).await.expect("snapshot");
+    let (carried, droppable): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(carried), 0) AS BIGINT), CAST(COALESCE(SUM(droppable), 0) AS BIGINT) \
+         FROM debt_snapshots WHERE day = $1",
+    )
+    .bind(now.format("%Y-%m-%d").to_string())
+    .fetch_one(store.pool())
+    .await
+    .expect("snapshot");
+    assert_eq!(
+        (carried as usize, droppable as usize),
+        (reported.total(), reported.get(Bucket::Droppable)),
+        "{when}: the debt snapshot and the report"
+    );
+
+    let everyone = forkdebt_core::config::Recipient {
+        address: "team@example.org".into(),
+        packages: Vec::new(),
+    };
+    let digest = forkdebt_bot::digest::build(store, &everyone, now)
+        .await
+        .expect("digest");
+    let mut digested = BucketCounts::default();
+    for row in &digest.table {
+        for (bucket, n) in [
+            (Bucket::Droppable, row.droppable),
+            (Bucket::Merged, row.merged),
+            (Bucket::Sent, row.sent),
+            (Bucket::Kept, row.kept),
+            (Bucket::Unknown, row.unknown),
+        ] {
+            digested.add_to(bucket, n);
+        }
+    }
+    assert_eq!(digested, reported, "{when}: the digest and the report");
+}
+
 async fn scenario(url: &str) {
     let now = chrono::Utc::now;
     let store = Store::open(url).await.expect("open");
@@ -178,6 +250,7 @@ async fn scenario(url: &str) {
         }
         expected.push(event.to_string());
         assert_eq!(events(&store).await, expected, "after {source} {item}");
+        assert_readers_agree(&store, &format!("after {source} {item}")).await;
     }
     // A patch leaves dist-git (twice: the second scan has nothing to announce).
     for _ in 0..2 {
@@ -188,6 +261,7 @@ async fn scenario(url: &str) {
     }
     expected.push("demo p3.patch: submitted -> dropped".into());
     assert_eq!(events(&store).await, expected);
+    assert_readers_agree(&store, "after p3 left dist-git").await;
 
     // Fedora Changes: accepted (first seen: silent), testable, code complete, landed; and a
     // deferral. Each twice, announced once.
@@ -255,6 +329,7 @@ async fn scenario(url: &str) {
         }
         expected.push(event.to_string());
         assert_eq!(events(&store).await, expected, "after {source} {item}");
+        assert_readers_agree(&store, &format!("after {source} {item}")).await;
     }
 
     // One delivery per event for the registered destination, with its idempotency key.

@@ -7,10 +7,9 @@
 
 pub mod command;
 pub mod digest;
-pub mod discord;
-pub mod irc;
-pub mod matrix;
+pub mod networks;
 pub mod notify;
-pub mod reconnect;
 pub mod router;
 pub mod text;
+
+pub use networks::{discord, irc, matrix};

@@ -247,7 +247,10 @@ pub struct BucketCounts([usize; 5]);
 
 impl BucketCounts {
     pub fn add(&mut self, state: PatchState, n: usize) {
-        self.0[state.bucket() as usize] += n;
+        self.add_to(state.bucket(), n);
+    }
+    pub fn add_to(&mut self, bucket: Bucket, n: usize) {
+        self.0[bucket as usize] += n;
     }
     pub fn get(&self, b: Bucket) -> usize {
         self.0[b as usize]

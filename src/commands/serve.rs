@@ -5,11 +5,8 @@ use super::Context;
 use anyhow::Context as _;
 use forkdebt_bot::digest::Outcome;
 use forkdebt_bot::digest::schedule::Schedule;
-use forkdebt_bot::discord::DiscordSettings;
-use forkdebt_bot::irc::IrcSettings;
-use forkdebt_bot::matrix::MatrixSettings;
 use forkdebt_bot::router::{Router, SyncHook};
-use forkdebt_core::config::{Config, Secret};
+use forkdebt_core::config::Config;
 use forkdebt_core::store::Store;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,77 +28,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         })
     };
     let router = Arc::new(Router::new(store.clone(), Arc::clone(&config), Some(hook)));
-    // Shared by every network: notifications per room and hour, and how often to look.
-    let posts_per_hour = chat.posts_per_hour.unwrap_or(10);
-    let poll = Duration::from_secs(chat.poll_secs.unwrap_or(30).max(1));
     let mut tasks = tokio::task::JoinSet::new();
-    if let Some(irc) = &chat.irc {
-        let settings = IrcSettings {
-            server: irc.server.clone(),
-            port: irc
-                .port
-                .unwrap_or(if irc.tls.unwrap_or(true) { 6697 } else { 6667 }),
-            tls: irc.tls.unwrap_or(true),
-            nick: irc.nick.clone().unwrap_or_else(|| "forkdebt".into()),
-            sasl_password: Secret::load(
-                irc.sasl_password_env.as_deref(),
-                irc.sasl_password_file.as_deref(),
-            )
-            .map_err(|e| anyhow::anyhow!("[chat.irc] SASL password: {e}"))?,
-            channels: irc.channels.clone(),
-            posts_per_hour,
-            poll,
-            burst: irc.flood_lines.unwrap_or(5).max(1),
-            burst_window: Duration::from_secs(irc.flood_window_secs.unwrap_or(4)),
-            ca_file: irc.ca_file.clone(),
-        };
+    for network in forkdebt_bot::networks::configured(&chat)? {
         let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
         tasks.spawn(async move {
-            forkdebt_bot::irc::run(settings, router, store, stopped)
-                .await
-                .context("IRC")
-        });
-    }
-    if let Some(m) = &chat.matrix {
-        let secret = |env: &Option<String>, file: &Option<std::path::PathBuf>, what: &str| {
-            Secret::load(env.as_deref(), file.as_deref())
-                .map_err(|e| anyhow::anyhow!("[chat.matrix] {what}: {e}"))
-        };
-        let settings = MatrixSettings {
-            homeserver: m.homeserver.clone(),
-            user: m.user.clone(),
-            password: secret(&m.password_env, &m.password_file, "password")?,
-            access_token: secret(&m.token_env, &m.token_file, "token")?,
-            rooms: m.rooms.clone(),
-            session_file: m
-                .session_file
-                .clone()
-                .unwrap_or_else(|| "forkdebt-matrix-session.json".into()),
-            posts_per_hour,
-            poll,
-        };
-        let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
-        tasks.spawn(async move {
-            forkdebt_bot::matrix::run(settings, router, store, stopped)
-                .await
-                .context("Matrix")
-        });
-    }
-    if let Some(d) = &chat.discord {
-        let token = Secret::load(d.token_env.as_deref(), d.token_file.as_deref())
-            .map_err(|e| anyhow::anyhow!("[chat.discord] token: {e}"))?
-            .ok_or_else(|| anyhow::anyhow!("[chat.discord] needs token_env or token_file"))?;
-        let settings = DiscordSettings {
-            token,
-            channels: d.channels.clone(),
-            posts_per_hour,
-            poll,
-        };
-        let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
-        tasks.spawn(async move {
-            forkdebt_bot::discord::run(settings, router, store, stopped)
-                .await
-                .context("Discord")
+            let name = network.name();
+            network.run(router, store, stopped).await.context(name)
         });
     }
     if let Some(email) = config.email.clone().filter(|e| e.schedule.is_some()) {

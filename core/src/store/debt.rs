@@ -2,7 +2,6 @@
 //! snapshots, and before the first one from `scan --history`).
 
 use super::{QueryContext, Result, Store};
-use sqlx::Row;
 use std::collections::BTreeMap;
 
 impl Store {
@@ -55,7 +54,7 @@ impl Store {
         packages: &[String],
     ) -> Result<Vec<Option<i64>>> {
         let wanted = |p: &str| packages.is_empty() || packages.iter().any(|x| x == p);
-        let snaps = sqlx::query(
+        let snaps: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT day, package, carried FROM debt_snapshots WHERE downstream = $1 ORDER BY day",
         )
         .bind(downstream.to_string())
@@ -63,14 +62,11 @@ impl Store {
         .await
         .ctx("loading snapshots")?;
         let mut by_day: BTreeMap<String, i64> = BTreeMap::new();
-        for r in &snaps {
-            let package: String = r.try_get("package").ctx("reading snapshots")?;
+        for (day, package, carried) in snaps {
             if !wanted(&package) {
                 continue;
             }
-            let day: String = r.try_get("day").ctx("reading snapshots")?;
-            *by_day.entry(day).or_default() +=
-                r.try_get::<i64, _>("carried").ctx("reading snapshots")?;
+            *by_day.entry(day).or_default() += carried;
         }
         // History: the count per package as of each commit.
         let history = self.history(downstream).await?;

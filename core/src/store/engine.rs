@@ -10,7 +10,7 @@ use super::events::EventKind;
 use super::read::{RefRow, VerdictRow};
 use super::{IN_CHUNK, QueryContext, Result, StoredObservation, placeholders};
 use crate::change::ChangeStatus;
-use crate::model::{Claim, Package, Patch, PatchState};
+use crate::model::{Bucket, BucketCounts, Claim, Package, Patch, PatchState};
 use crate::observation::{self, bugzilla::Bug, fedora, github, shipped};
 use crate::source::Dataset;
 use crate::verdict::{self, Hop, ObservationsBySource, Verdict};
@@ -167,6 +167,7 @@ async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<Observ
 
 struct Candidate {
     patch_id: i64,
+    package_id: i64,
     /// The downstream finished a sync before: changes are announced.
     announce: bool,
     downstream: String,
@@ -180,6 +181,7 @@ struct Candidate {
 #[derive(FromRow)]
 struct CandidateRow {
     id: i64,
+    package_id: i64,
     file: String,
     state: String,
     claims: String,
@@ -201,7 +203,7 @@ pub(crate) async fn destinations(tx: &mut Tx<'_>) -> Result<Vec<String>> {
 
 async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidate>> {
     let sql = format!(
-        "SELECT p.id, p.file, p.state, p.claims, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
+        "SELECT p.id, p.package_id, p.file, p.state, p.claims, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
          FROM patches p JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
          WHERE p.dropped_at IS NULL AND p.package_id IN ({})",
         placeholders(1, package_ids.len())
@@ -218,6 +220,7 @@ async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidat
         .into_iter()
         .map(|r| Candidate {
             patch_id: r.id,
+            package_id: r.package_id,
             announce: r.synced_at.is_some(),
             downstream: r.downstream,
             base: r.base,
@@ -300,7 +303,12 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
     let mut events = 0;
     for chunk in package_ids.chunks(IN_CHUNK) {
         let cands = candidates(tx, chunk).await?;
+        let mut debt: HashMap<i64, BucketCounts> = chunk
+            .iter()
+            .map(|id| (*id, BucketCounts::default()))
+            .collect();
         if cands.is_empty() {
+            write_package_debt(tx, &debt).await?;
             continue;
         }
         let ids: Vec<i64> = cands.iter().map(|c| c.patch_id).collect();
@@ -309,6 +317,7 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
         let facts = verdict::Facts::from_observations(&obs);
         for c in &cands {
             let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
+            debt.entry(c.package_id).or_default().add(v.state, 1);
             let before = previous
                 .get(&c.patch_id)
                 .cloned()
@@ -354,8 +363,38 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
                 events += 1;
             }
         }
+        write_package_debt(tx, &debt).await?;
     }
     Ok(events)
+}
+
+/// Stores each package's carried patches by bucket (see the `package_debt` migration).
+async fn write_package_debt(tx: &mut Tx<'_>, debt: &HashMap<i64, BucketCounts>) -> Result<()> {
+    const COLUMNS: usize = 6;
+    let rows: Vec<(&i64, &BucketCounts)> = debt.iter().collect();
+    for chunk in rows.chunks(IN_CHUNK) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * COLUMNS + 1, COLUMNS)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO package_debt (package_id, droppable, merged, sent, kept, unknown) VALUES {} \
+             ON CONFLICT (package_id) DO UPDATE SET droppable = excluded.droppable, \
+             merged = excluded.merged, sent = excluded.sent, kept = excluded.kept, \
+             unknown = excluded.unknown",
+            values.join(",")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, counts) in chunk {
+            q = q.bind(**id);
+            for b in Bucket::ALL {
+                q = q.bind(i64::try_from(counts.get(b)).unwrap_or(i64::MAX));
+            }
+        }
+        q.execute(&mut **tx)
+            .await
+            .ctx("recording the debt per package")?;
+    }
+    Ok(())
 }
 
 /// A transition to record.

@@ -3,13 +3,13 @@
 
 use super::{QueryContext, Result, Store};
 use crate::inventory::history::HistoryPoint;
-use sqlx::Row;
 use std::collections::HashMap;
 
 /// One point of a package's carried-patch count.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct HistoryRow {
     pub package: String,
+    #[sqlx(rename = "commit_id")]
     pub commit: String,
     pub committed_at: String,
     pub patches: i64,
@@ -27,15 +27,13 @@ impl Store {
             .begin()
             .await
             .ctx("starting the history transaction")?;
-        let ds_id: i64 = sqlx::query(
+        let (ds_id,): (i64,) = sqlx::query_as(
             "INSERT INTO downstreams (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
         )
         .bind(downstream.to_string())
         .fetch_one(&mut *tx)
         .await
-        .ctx("recording the downstream")?
-        .try_get(0)
-        .ctx("reading the downstream id")?;
+        .ctx("recording the downstream")?;
         let mut inserted = 0usize;
         // Since when has each (package, file) been carried without interruption?
         let mut since: HashMap<(&str, &str), i64> = HashMap::new();
@@ -87,7 +85,7 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn history(&self, downstream: &str) -> Result<Vec<HistoryRow>> {
-        let rows = sqlx::query(
+        sqlx::query_as(
             "SELECT h.package, h.commit_id, h.committed_at, h.patches FROM history h \
              JOIN downstreams d ON d.id = h.downstream_id WHERE d.name = $1 \
              ORDER BY h.committed_at, h.package",
@@ -95,16 +93,6 @@ impl Store {
         .bind(downstream.to_string())
         .fetch_all(&self.pool)
         .await
-        .ctx("loading history")?;
-        rows.iter()
-            .map(|r| {
-                Ok(HistoryRow {
-                    package: r.try_get("package").ctx("reading history")?,
-                    commit: r.try_get("commit_id").ctx("reading history")?,
-                    committed_at: r.try_get("committed_at").ctx("reading history")?,
-                    patches: r.try_get("patches").ctx("reading history")?,
-                })
-            })
-            .collect()
+        .ctx("loading history")
     }
 }

@@ -7,7 +7,7 @@ use crate::inventory::Inventory;
 use crate::model::{Package, Patch, PatchState, Reference};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, FromRow};
 use std::collections::HashMap;
 
 /// Rows per multi-row INSERT: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
@@ -136,7 +136,7 @@ impl Store {
             .begin()
             .await
             .ctx("starting the scan transaction")?;
-        let ds_id: i64 = sqlx::query(
+        let (ds_id,): (i64,) = sqlx::query_as(
             "INSERT INTO downstreams (name, last_scan_at) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_scan_at = excluded.last_scan_at RETURNING id",
         )
@@ -144,50 +144,31 @@ impl Store {
         .bind(now.clone())
         .fetch_one(&mut *tx)
         .await
-        .ctx("recording the downstream")?
-        .try_get(0)
-        .ctx("reading the downstream id")?;
+        .ctx("recording the downstream")?;
 
         // What is stored now.
-        let mut known_pkgs: HashMap<String, (i64, String)> = HashMap::new();
-        for row in
-            sqlx::query("SELECT id, name, fingerprint FROM packages WHERE downstream_id = $1")
+        let known: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, name, fingerprint FROM packages WHERE downstream_id = $1")
                 .bind(ds_id)
                 .fetch_all(&mut *tx)
                 .await
-                .ctx("loading packages")?
-        {
-            known_pkgs.insert(
-                row.try_get("name").ctx("reading packages")?,
-                (
-                    row.try_get("id").ctx("reading packages")?,
-                    row.try_get("fingerprint").ctx("reading packages")?,
-                ),
-            );
-        }
-        let mut known_patches: HashMap<(i64, String), (i64, String, bool)> = HashMap::new();
-        for row in sqlx::query(
+                .ctx("loading packages")?;
+        let known_pkgs: HashMap<String, (i64, String)> = known
+            .into_iter()
+            .map(|(id, name, fp)| (name, (id, fp)))
+            .collect();
+        let known: Vec<(i64, i64, String, String, Option<String>)> = sqlx::query_as(
             "SELECT p.id, p.package_id, p.file, p.fingerprint, p.dropped_at FROM patches p \
              JOIN packages k ON k.id = p.package_id WHERE k.downstream_id = $1",
         )
         .bind(ds_id)
         .fetch_all(&mut *tx)
         .await
-        .ctx("loading patches")?
-        {
-            let dropped: Option<String> = row.try_get("dropped_at").ctx("reading patches")?;
-            known_patches.insert(
-                (
-                    row.try_get("package_id").ctx("reading patches")?,
-                    row.try_get("file").ctx("reading patches")?,
-                ),
-                (
-                    row.try_get("id").ctx("reading patches")?,
-                    row.try_get("fingerprint").ctx("reading patches")?,
-                    dropped.is_some(),
-                ),
-            );
-        }
+        .ctx("loading patches")?;
+        let known_patches: HashMap<(i64, String), (i64, String, bool)> = known
+            .into_iter()
+            .map(|(id, pkg, file, fp, dropped)| ((pkg, file), (id, fp, dropped.is_some())))
+            .collect();
 
         let mut summary = ScanSummary {
             packages: inv.packages.len(),
@@ -210,7 +191,7 @@ impl Store {
             // One upsert for new and changed packages; `first_seen` is only set on insert.
             let pkg_id = match known_pkgs.get(&pkg.name) {
                 Some((id, old)) if *old == fp => *id,
-                _ => sqlx::query(
+                _ => sqlx::query_as::<_, (i64,)>(
                     "INSERT INTO packages (downstream_id, name, spec_path, epoch, version, release, \
                      local_marker, dist_tag, upstream, url, source0, changelog_refs, fingerprint, \
                      first_seen, last_seen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14) \
@@ -238,8 +219,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await
                 .ctx("recording a package")?
-                .try_get(0)
-                .ctx("reading a package id")?,
+                .0,
             };
             seen_pkg_ids.push(pkg_id);
             summary.patches += pkg.patches.len();
@@ -317,13 +297,9 @@ impl Store {
             let rows = q.fetch_all(&mut *tx).await.ctx("inserting patches")?;
             let mut ids: HashMap<(i64, String), i64> = HashMap::with_capacity(rows.len());
             for row in rows {
-                ids.insert(
-                    (
-                        row.try_get(1).ctx("reading patch ids")?,
-                        row.try_get(2).ctx("reading patch ids")?,
-                    ),
-                    row.try_get(0).ctx("reading patch ids")?,
-                );
+                let (id, pkg, file): (i64, i64, String) =
+                    FromRow::from_row(&row).ctx("reading patch ids")?;
+                ids.insert((pkg, file), id);
             }
             for (pkg_id, p, _) in chunk {
                 if let Some(id) = ids.get(&(*pkg_id, p.file.clone())) {
@@ -381,7 +357,7 @@ impl Store {
                 .await
                 .ctx("marking a patch dropped")?;
             // A decided patch leaving dist-git is a transition like any other.
-            let row = sqlx::query(
+            let row: Option<(String, String, String)> = sqlx::query_as(
                 "SELECT COALESCE(v.state, p.state), p.file, k.name FROM patches p \
                  LEFT JOIN verdicts v ON v.patch_id = p.id \
                  JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
@@ -391,10 +367,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await
             .ctx("loading a verdict")?;
-            if let Some(r) = row {
-                let from: String = r.try_get(0).ctx("reading a verdict")?;
-                let file: String = r.try_get(1).ctx("reading a verdict")?;
-                let package: String = r.try_get(2).ctx("reading a verdict")?;
+            if let Some((from, file, package)) = row {
                 super::engine::write_event(
                     &mut tx,
                     &super::engine::NewEvent {

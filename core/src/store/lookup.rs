@@ -3,7 +3,7 @@
 //! chat asks most, so each is one indexed query.
 
 use super::{QueryContext, Result, Store};
-use crate::model::{BucketCounts, PatchState, RefKind, evr_text};
+use crate::model::{Bucket, BucketCounts, PatchState, RefKind, evr_text};
 use crate::verdict::Hop;
 use sqlx::FromRow;
 use std::collections::BTreeMap;
@@ -46,9 +46,6 @@ impl Carrier {
     }
 }
 
-/// The state a carried patch stands at: its stored verdict, else its inventory state.
-const EFFECTIVE_STATE: &str = "COALESCE(v.state, p.state)";
-
 impl Store {
     /// Carried patches per downstream by state (`package`: only that package, per downstream
     /// that has it). Removed packages and dropped patches do not count.
@@ -56,12 +53,7 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn debt_counts(&self, package: Option<&str>) -> Result<Vec<DebtCount>> {
-        #[derive(FromRow)]
-        struct Row {
-            downstream: String,
-            state: String,
-            n: i64,
-        }
+        type Row = (String, i64, i64, i64, i64, i64);
         let mut out: BTreeMap<String, DebtCount> = BTreeMap::new();
         match package {
             None => {
@@ -107,32 +99,34 @@ impl Store {
                 }
             }
         }
+        // Kept per package by the engine; summed here.
+        const SUMS: &str = "CAST(SUM(c.droppable) AS BIGINT), CAST(SUM(c.merged) AS BIGINT), \
+             CAST(SUM(c.sent) AS BIGINT), CAST(SUM(c.kept) AS BIGINT), CAST(SUM(c.unknown) AS BIGINT)";
         let rows: Vec<Row> = match package {
             None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT d.name AS downstream, {EFFECTIVE_STATE} AS state, COUNT(*) AS n FROM patches p \
-                 JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
-                 LEFT JOIN verdicts v ON v.patch_id = p.id \
-                 WHERE p.dropped_at IS NULL AND k.removed_at IS NULL GROUP BY d.name, {EFFECTIVE_STATE}"
+                "SELECT d.name AS downstream, {SUMS} FROM package_debt c \
+                 JOIN packages k ON k.id = c.package_id JOIN downstreams d ON d.id = k.downstream_id \
+                 WHERE k.removed_at IS NULL GROUP BY d.name"
             )))
             .fetch_all(&self.pool)
             .await
             .ctx("counting the debt")?,
             Some(name) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT d.name AS downstream, {EFFECTIVE_STATE} AS state, COUNT(*) AS n FROM packages k \
-                 JOIN patches p ON p.package_id = k.id JOIN downstreams d ON d.id = k.downstream_id \
-                 LEFT JOIN verdicts v ON v.patch_id = p.id \
-                 WHERE k.name = $1 AND p.dropped_at IS NULL AND k.removed_at IS NULL \
-                 GROUP BY d.name, {EFFECTIVE_STATE}"
+                "SELECT d.name AS downstream, {SUMS} FROM packages k \
+                 JOIN package_debt c ON c.package_id = k.id JOIN downstreams d ON d.id = k.downstream_id \
+                 WHERE k.name = $1 AND k.removed_at IS NULL GROUP BY d.name"
             )))
             .bind(name.to_string())
             .fetch_all(&self.pool)
             .await
             .ctx("counting the debt")?,
         };
-        for r in rows {
-            let state = PatchState::parse(&r.state).unwrap_or(PatchState::Unknown);
-            if let Some(c) = out.get_mut(&r.downstream) {
-                c.counts.add(state, usize::try_from(r.n).unwrap_or(0));
+        for (downstream, droppable, merged, sent, kept, unknown) in rows {
+            let counts = [droppable, merged, sent, kept, unknown];
+            if let Some(c) = out.get_mut(&downstream) {
+                for (bucket, n) in Bucket::ALL.into_iter().zip(counts) {
+                    c.counts.add_to(bucket, usize::try_from(n).unwrap_or(0));
+                }
             }
         }
         Ok(out.into_values().collect())

@@ -37,8 +37,8 @@ pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};
 
 use crate::config::redact_url;
 use sqlx::AnyPool;
+use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Executor, Row};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -170,13 +170,11 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn downstreams(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT name FROM downstreams ORDER BY name")
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM downstreams ORDER BY name")
             .fetch_all(&self.pool)
             .await
             .ctx("listing downstreams")?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>(0).ctx("reading downstreams"))
-            .collect()
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     pub async fn close(&self) {

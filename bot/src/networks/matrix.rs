@@ -41,6 +41,32 @@ pub struct MatrixSettings {
 }
 
 impl MatrixSettings {
+    /// The settings `[chat.matrix]` gives.
+    ///
+    /// # Errors
+    /// The password or token cannot be read.
+    pub fn from_config(
+        c: &forkdebt_core::config::MatrixConfig,
+        pace: super::Pace,
+    ) -> anyhow::Result<MatrixSettings> {
+        let secret = |what, env: &Option<String>, file: &Option<PathBuf>| {
+            super::secret("chat.matrix", what, env.as_deref(), file.as_ref())
+        };
+        Ok(MatrixSettings {
+            homeserver: c.homeserver.clone(),
+            user: c.user.clone(),
+            password: secret("password", &c.password_env, &c.password_file)?,
+            access_token: secret("token", &c.token_env, &c.token_file)?,
+            rooms: c.rooms.clone(),
+            session_file: c
+                .session_file
+                .clone()
+                .unwrap_or_else(|| "forkdebt-matrix-session.json".into()),
+            posts_per_hour: pace.posts_per_hour,
+            poll: pace.poll,
+        })
+    }
+
     /// The outbox destination of a configured room (as configured: alias or id).
     pub fn destination(room: &str) -> String {
         format!("matrix:{room}")
@@ -112,7 +138,7 @@ pub async fn run(
             .await?;
     }
     let what = format!("matrix {}", settings.homeserver);
-    crate::reconnect::with_backoff(&what, shutdown, |mut stop| {
+    super::reconnect::with_backoff(&what, shutdown, |mut stop| {
         let (settings, router, store) = (&settings, &router, &store);
         async move { session(settings, router, store, &mut stop).await }
     })

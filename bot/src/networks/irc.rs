@@ -43,6 +43,35 @@ pub struct IrcSettings {
 }
 
 impl IrcSettings {
+    /// The settings `[chat.irc]` gives.
+    ///
+    /// # Errors
+    /// The SASL password cannot be read.
+    pub fn from_config(
+        c: &forkdebt_core::config::IrcConfig,
+        pace: super::Pace,
+    ) -> anyhow::Result<IrcSettings> {
+        let tls = c.tls.unwrap_or(true);
+        Ok(IrcSettings {
+            server: c.server.clone(),
+            port: c.port.unwrap_or(if tls { 6697 } else { 6667 }),
+            tls,
+            nick: c.nick.clone().unwrap_or_else(|| "forkdebt".into()),
+            sasl_password: super::secret(
+                "chat.irc",
+                "SASL password",
+                c.sasl_password_env.as_deref(),
+                c.sasl_password_file.as_ref(),
+            )?,
+            channels: c.channels.clone(),
+            posts_per_hour: pace.posts_per_hour,
+            poll: pace.poll,
+            burst: c.flood_lines.unwrap_or(5).max(1),
+            burst_window: Duration::from_secs(c.flood_window_secs.unwrap_or(4)),
+            ca_file: c.ca_file.clone(),
+        })
+    }
+
     /// The outbox destination of a channel.
     pub fn destination(channel: &str) -> String {
         format!("irc:{channel}")
@@ -90,7 +119,7 @@ pub async fn run(
             .await?;
     }
     let what = format!("irc {}:{}", settings.server, settings.port);
-    crate::reconnect::with_backoff(&what, shutdown, |mut stop| {
+    super::reconnect::with_backoff(&what, shutdown, |mut stop| {
         let (settings, router, store) = (&settings, &router, &store);
         async move { session(settings, router, store, &mut stop).await }
     })

@@ -173,6 +173,31 @@ pub struct DiscordSettings {
     pub poll: Duration,
 }
 
+impl DiscordSettings {
+    /// The settings `[chat.discord]` gives.
+    ///
+    /// # Errors
+    /// No token, or it cannot be read.
+    pub fn from_config(
+        c: &forkdebt_core::config::DiscordConfig,
+        pace: super::Pace,
+    ) -> anyhow::Result<DiscordSettings> {
+        let token = super::secret(
+            "chat.discord",
+            "token",
+            c.token_env.as_deref(),
+            c.token_file.as_ref(),
+        )?
+        .ok_or_else(|| anyhow::anyhow!("[chat.discord] needs token_env or token_file"))?;
+        Ok(DiscordSettings {
+            token,
+            channels: c.channels.clone(),
+            posts_per_hour: pace.posts_per_hour,
+            poll: pace.poll,
+        })
+    }
+}
+
 struct Handler {
     router: Arc<Router>,
     store: Store,
