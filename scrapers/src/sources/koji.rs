@@ -90,19 +90,13 @@ pub fn parse_response(url: &str, body: &[u8]) -> Result<Value, KojiError> {
 pub type Koji = PerDistro<KojiTag>;
 
 pub fn from_config(config: &Config) -> Koji {
-    PerDistro(
-        config
-            .distro
-            .iter()
-            .filter_map(|d| {
-                Some(KojiTag {
-                    distro: d.name.clone(),
-                    hub_url: d.koji_url.clone()?,
-                    tag: d.koji_tag.clone()?,
-                })
-            })
-            .collect(),
-    )
+    PerDistro::from_config(config, |d| {
+        Some(KojiTag {
+            distro: d.name.clone(),
+            hub_url: d.koji_url.clone()?,
+            tag: d.koji_tag.clone()?,
+        })
+    })
 }
 
 /// The tag of one base distribution.
@@ -118,8 +112,8 @@ impl DistroPart for KojiTag {
         &self.distro
     }
 
-    fn host(&self) -> Option<String> {
-        super::host_of(&self.hub_url)
+    fn url(&self) -> &str {
+        &self.hub_url
     }
 
     /// Asks, in multicalls, for the latest build of each package in the tag.
@@ -130,7 +124,6 @@ impl DistroPart for KojiTag {
         run: &mut SourceRun,
     ) -> Result<(), SourceError> {
         let (http, store, progress) = (cx.http, cx.store, cx.progress);
-        run.items += packages.len() as i64;
         for chunk in packages.chunks(MULTICALL_BATCH) {
             progress(&format!(
                 "koji {}: {} packages in {}",

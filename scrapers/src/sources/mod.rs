@@ -74,9 +74,11 @@ pub trait DistroPart: Send + Sync {
     /// The `[[distro]]` it describes.
     fn distro(&self) -> &str;
 
-    fn host(&self) -> Option<String>;
+    /// Where it is asked (the Koji hub, the repository).
+    fn url(&self) -> &str;
 
-    /// What the distribution ships of `packages`, recorded as `distro/package` items.
+    /// What the distribution ships of `packages`, recorded as `distro/package` items
+    /// (`run.items` already counts them).
     async fn sync(
         &self,
         cx: &Context<'_>,
@@ -89,10 +91,21 @@ pub trait DistroPart: Send + Sync {
 /// it (a distribution without such a downstream is not asked).
 pub struct PerDistro<T>(pub Vec<T>);
 
+impl<T> PerDistro<T> {
+    /// The parts `part` makes of the configured distributions (`None`: that distribution
+    /// has no such source).
+    pub fn from_config(
+        config: &Config,
+        part: impl Fn(&forkdebt_core::config::DistroConfig) -> Option<T>,
+    ) -> PerDistro<T> {
+        PerDistro(config.distro.iter().filter_map(part).collect())
+    }
+}
+
 #[async_trait::async_trait]
 impl<T: DistroPart> Source for PerDistro<T> {
     fn hosts(&self) -> Vec<String> {
-        self.0.iter().filter_map(DistroPart::host).collect()
+        self.0.iter().filter_map(|p| host_of(p.url())).collect()
     }
 
     async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
@@ -101,7 +114,10 @@ impl<T: DistroPart> Source for PerDistro<T> {
             if packages.is_empty() {
                 continue;
             }
-            let mut r = SourceRun::default();
+            let mut r = SourceRun {
+                items: packages.len() as i64,
+                ..SourceRun::default()
+            };
             part.sync(cx, &packages, &mut r).await?;
             run.add(&r, part.distro());
         }

@@ -260,18 +260,12 @@ pub fn decompress<'a>(href: &str, bytes: &'a [u8]) -> Result<Box<dyn BufRead + '
 pub type Repodata = PerDistro<Repo>;
 
 pub fn from_config(config: &Config) -> Repodata {
-    PerDistro(
-        config
-            .distro
-            .iter()
-            .filter_map(|d| {
-                Some(Repo {
-                    distro: d.name.clone(),
-                    url: d.repodata_url.clone()?,
-                })
-            })
-            .collect(),
-    )
+    PerDistro::from_config(config, |d| {
+        Some(Repo {
+            distro: d.name.clone(),
+            url: d.repodata_url.clone()?,
+        })
+    })
 }
 
 /// The yum repository of one base distribution.
@@ -287,8 +281,8 @@ impl DistroPart for Repo {
         &self.distro
     }
 
-    fn host(&self) -> Option<String> {
-        super::host_of(&self.url)
+    fn url(&self) -> &str {
+        &self.url
     }
 
     async fn sync(
@@ -298,7 +292,6 @@ impl DistroPart for Repo {
         run: &mut SourceRun,
     ) -> Result<(), SourceError> {
         let (http, store, progress) = (cx.http, cx.store, cx.progress);
-        run.items += packages.len() as i64;
         let base = format!("{}/", self.url.trim_end_matches('/'));
         let item = |p: &String| shipped::item(&self.distro, p);
         let fail = |run: &mut SourceRun, e: String| -> Vec<(String, ItemOutcome)> {
