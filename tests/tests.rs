@@ -14,6 +14,7 @@ mod faults;
 mod fedora_wiki;
 mod forges;
 mod github;
+mod hardening;
 mod history;
 #[path = "../src/httpd.rs"]
 #[allow(dead_code)]

@@ -23,8 +23,12 @@ pub enum AnswerError {
 pub type Answer = Result<Vec<String>, AnswerError>;
 
 fn no_package(package: &str) -> AnswerError {
+    if package.trim().is_empty() {
+        return AnswerError::NotFound("name a package (an empty name matches none)".into());
+    }
     AnswerError::NotFound(format!(
-        "no package named `{package}` has been scanned (see `forkdebt report`)"
+        "no package named `{}` has been scanned (see `forkdebt report`)",
+        report::shown(package)
     ))
 }
 
@@ -34,6 +38,9 @@ fn no_package(package: &str) -> AnswerError {
 /// # Errors
 /// A database error, or no such package or patch.
 pub async fn why(store: &Store, package: &str, patch: &str) -> Answer {
+    if package.trim().is_empty() {
+        return Err(no_package(package));
+    }
     let packages = store.load_packages(None, Some(package)).await?;
     if packages.is_empty() {
         return Err(no_package(package));
@@ -241,6 +248,9 @@ fn bug_text(b: &crate::verdict::BugFact) -> String {
 /// # Errors
 /// A database error, or no such package.
 pub async fn show(store: &Store, package: &str, downstream: Option<&str>) -> Answer {
+    if package.trim().is_empty() {
+        return Err(no_package(package));
+    }
     let found = store.load_packages(downstream, Some(package)).await?;
     if found.is_empty() {
         return Err(no_package(package));

@@ -292,12 +292,86 @@ impl Config {
                 ));
             }
         }
+        for (key, value) in self.env_names() {
+            if !is_env_name(value) {
+                // Never echo the value: it is often the secret itself, pasted by mistake.
+                return Err(invalid(
+                    key,
+                    "must be the NAME of an environment variable (letters, digits and `_`); \
+                     the value given is not one and is not shown"
+                        .into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Every `*_env` setting with its key.
+    fn env_names(&self) -> Vec<(String, &str)> {
+        let s = &self.sources;
+        let mut out = Vec::new();
+        for (section, c) in [
+            ("sources.bodhi", &s.bodhi),
+            ("sources.bugzilla", &s.bugzilla),
+            ("sources.github", &s.github),
+            ("sources.gitlab", &s.gitlab),
+        ] {
+            if let Some(c) = c {
+                for (key, v) in [("api_key_env", &c.api_key_env), ("token_env", &c.token_env)] {
+                    if let Some(v) = v {
+                        out.push((format!("{section}.{key}"), v.as_str()));
+                    }
+                }
+            }
+        }
+        let chat = self.chat.as_ref();
+        let pairs: [(&'static str, Option<&String>); 6] = [
+            (
+                "chat.matrix.password_env",
+                chat.and_then(|c| c.matrix.as_ref()?.password_env.as_ref()),
+            ),
+            (
+                "chat.matrix.token_env",
+                chat.and_then(|c| c.matrix.as_ref()?.token_env.as_ref()),
+            ),
+            (
+                "chat.irc.sasl_password_env",
+                chat.and_then(|c| c.irc.as_ref()?.sasl_password_env.as_ref()),
+            ),
+            (
+                "chat.discord.token_env",
+                chat.and_then(|c| c.discord.as_ref()?.token_env.as_ref()),
+            ),
+            (
+                "email.username_env",
+                self.email.as_ref().and_then(|e| e.username_env.as_ref()),
+            ),
+            (
+                "email.password_env",
+                self.email.as_ref().and_then(|e| e.password_env.as_ref()),
+            ),
+        ];
+        out.extend(
+            pairs
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v?.as_str()))),
+        );
+        out
     }
 
     pub fn database_url(&self) -> &str {
         self.database.as_deref().unwrap_or(DEFAULT_DATABASE)
     }
+}
+
+/// Whether `s` can be an environment variable's name as a shell writes one.
+pub fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 128
 }
 
 /// A secret read from an environment variable or a file. Its `Debug` and `Display` never
@@ -312,6 +386,13 @@ impl Secret {
     /// The variable is named but unset or empty, or the file cannot be read.
     pub fn load(env: Option<&str>, file: Option<&Path>) -> Result<Option<Secret>, String> {
         if let Some(var) = env {
+            if !is_env_name(var) {
+                return Err(
+                    "the `*_env` setting is not the name of an environment variable \
+                            (it is not shown: it may be the secret itself)"
+                        .into(),
+                );
+            }
             return match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Ok(Some(Secret(v.trim().to_string()))),
                 _ => Err(format!("environment variable {var} is not set")),
@@ -342,15 +423,35 @@ impl fmt::Display for Secret {
     }
 }
 
-/// A database URL for logs: the password replaced by `***`.
+/// A database URL for logs: the password replaced by `***`, in the user part and in the
+/// query string (`?password=...`, `sslpassword=...`).
 pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.rsplit_once('@')
-        && let Some((user, _)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        },
+        None => base.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
-    url.to_string()
+    out
 }
 
 #[cfg(test)]
@@ -396,5 +497,35 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(redact_url("sqlite://forkdebt.db"), "sqlite://forkdebt.db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?password=hunter2&sslmode=require"),
+            "postgres://u@h/db?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://u:a@h/db?sslpassword=b"),
+            "postgres://u:***@h/db?sslpassword=***"
+        );
+    }
+
+    #[test]
+    fn a_secret_pasted_into_an_env_setting_is_refused_and_not_echoed() {
+        let err = Config::parse(
+            "[sources.github]\ntoken_env = \"ghp_s3cr3tT0ken/with+chars\"\n",
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sources.github.token_env"), "{err}");
+        assert!(!err.contains("ghp_s3cr3t"), "{err}");
+        let err = Secret::load(Some("ghp s3cr3t"), None).unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(is_env_name("GITHUB_TOKEN") && !is_env_name("9X") && !is_env_name(""));
+        assert!(
+            Config::parse(
+                "[chat.irc]\nserver = \"x\"\nsasl_password_env = \"IRC_PW\"\n",
+                "f"
+            )
+            .is_ok()
+        );
     }
 }

@@ -289,9 +289,13 @@ pub fn table_text(packages: &[StoredPackage], today: chrono::NaiveDate) -> Strin
     for p in &live {
         let r = Row::of(p, today);
         total.add(&r);
-        let mut row = vec![p.package.name.clone(), p.package.evr()];
+        // Names come from dist-git we may not control: no escape sequence reaches a terminal.
+        let mut row = vec![
+            shown(&p.package.name).into_owned(),
+            shown(&p.package.evr()).into_owned(),
+        ];
         if several {
-            row.insert(0, p.downstream.clone());
+            row.insert(0, shown(&p.downstream).into_owned());
         }
         row.extend(r.cells());
         t.add_row(row);
@@ -325,7 +329,7 @@ fn refs_short(refs: &[Reference]) -> String {
 
 /// Markdown: a heading and a patch table per package.
 pub fn markdown(packages: &[StoredPackage]) -> String {
-    let esc = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let esc = |s: &str| shown(s).replace('|', "\\|");
     let mut out = String::from("# Fork debt\n");
     for p in packages.iter().filter(|p| p.removed_at.is_none()) {
         out.push_str(&format!(
@@ -386,7 +390,7 @@ pub fn show_text(p: &StoredPackage) -> String {
         "  upstream: {}\n",
         pk.upstream
             .as_ref()
-            .map_or("unknown".to_string(), |u| u.describe())
+            .map_or("unknown".to_string(), |u| shown(&u.describe()).into_owned())
     ));
     if let Some(r) = &p.removed_at {
         out.push_str(&format!("  removed from dist-git: {r}\n"));
@@ -455,9 +459,16 @@ pub fn sources_table(statuses: &[crate::store::SourceStatus]) -> String {
             s.requests.to_string(),
             s.not_modified.to_string(),
             s.errors.to_string(),
+            // An error can quote a server's answer: never raw to the terminal.
             s.last_error
                 .as_ref()
-                .map(|e| format!("{e} ({})", s.last_error_at.clone().unwrap_or_default()))
+                .map(|e| {
+                    format!(
+                        "{} ({})",
+                        shown(e),
+                        s.last_error_at.clone().unwrap_or_default()
+                    )
+                })
                 .unwrap_or_default(),
         ]);
     }

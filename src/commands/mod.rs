@@ -14,7 +14,6 @@ mod whereis;
 mod why;
 
 use crate::{Cli, Command};
-use anyhow::Context as _;
 use forkdebt_core::config::{Config, redact_url};
 use forkdebt_core::store::Store;
 use std::process::ExitCode;
@@ -42,9 +41,8 @@ impl Context {
     }
 
     pub async fn store(&self) -> anyhow::Result<Store> {
-        Store::open(&self.database)
-            .await
-            .with_context(|| format!("opening the store at {}", redact_url(&self.database)))
+        // The error names the store (password hidden) and the cause.
+        Ok(Store::open(&self.database).await?)
     }
 }
 
@@ -81,8 +79,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Prints an answer's lines; a question naming nothing known is an error (exit 1).
 fn print_answer(answer: forkdebt_core::answers::Answer) -> anyhow::Result<ExitCode> {
+    // Each answer line is one line; what it quotes from dist-git or upstream may hold
+    // control characters (ESC, OSC, CR): they are written as escapes, never sent to the
+    // terminal.
     for line in answer? {
-        println!("{line}");
+        println!("{}", forkdebt_core::report::shown(&line));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,8 @@ pub async fn run(
             .context("the scan stopped unexpectedly")?;
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
         for w in inv.warnings.iter().take(MAX_PRINTED_WARNINGS) {
-            eprintln!("warning: {w}");
+            // File names and spec text are not ours: escape control characters.
+            eprintln!("warning: {}", forkdebt_core::report::shown(&w.to_string()));
         }
         if inv.warnings.len() > MAX_PRINTED_WARNINGS {
             eprintln!(

@@ -37,8 +37,8 @@ pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};
 
 use crate::config::redact_url;
 use sqlx::AnyPool;
-use sqlx::Executor;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, Connection, Executor};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +104,22 @@ impl std::fmt::Debug for Store {
 /// Writers wait this long for SQLite's lock before failing (another forkdebt process).
 const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
 
+/// Sets up a new connection. SQLite: WAL, so readers (chat, web) never block the writer
+/// (scan, sync); foreign keys; a busy timeout. The WAL switch writes, so a read-only store
+/// fails here.
+async fn prepare(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> std::result::Result<(), sqlx::Error> {
+    if backend == Backend::Sqlite {
+        conn.execute(SQLITE_BUSY_TIMEOUT).await?;
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = NORMAL").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
     ///
@@ -125,21 +141,26 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
         let shown = redact_url(url);
+        // One connection first, set up as the pool's will be: a file that is not SQLite, a
+        // read-only store or a server that refuses us is said at once, with its cause,
+        // instead of after the pool's 30 s of retries as "pool timed out".
+        let mut first = AnyConnection::connect(&connect_url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
+        prepare(&mut first, backend)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
+        let _ = first.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL: readers (chat, web) never block the writer (scan, sync).
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(SQLITE_BUSY_TIMEOUT).await?;
-                    }
-                    Ok(())
-                })
-            })
+            .after_connect(move |conn, _meta| Box::pin(prepare(conn, backend)))
             .connect(&connect_url)
             .await
             .map_err(|source| StoreError::Connect {

@@ -1,0 +1,135 @@
+//! Issue 11's defects, each reproduced as described: a careful operator's mistakes and a
+//! hostile dist-git must give a clear error at once and never reach the terminal raw.
+
+use crate::util::{forkdebt, forkdebt_ok, stderr};
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_file_that_is_not_sqlite_is_said_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("bad.db"),
+        "this is a text file, not a database\n".repeat(20),
+    )
+    .expect("write");
+    let started = Instant::now();
+    let out = forkdebt(dir.path(), &["--database", "sqlite://bad.db", "report"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("bad.db") && err.contains("not a database"),
+        "{err}"
+    );
+    assert!(!err.contains("pool timed out"), "{err}");
+}
+
+#[test]
+fn an_unreachable_postgres_is_said_at_once_without_the_password() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("postgres://u@127.0.0.1:{port}/db?password=hunter2&sslmode=disable");
+    let started = Instant::now();
+    let out = forkdebt(dir.path(), &["--database", &url, "init"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(err.contains("password=***"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // The cause is said once, not repeated by every layer.
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+}
+
+#[test]
+fn a_secret_pasted_into_an_env_setting_is_never_echoed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "ghp_AbC123sEcReT/+=";
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!("[sources.github]\ntoken_env = \"{secret}\"\n"),
+    )
+    .expect("config");
+    let out = forkdebt(dir.path(), &["--config", "forkdebt.toml", "init"]);
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(!out.status.success());
+    assert!(all.contains("sources.github.token_env"), "{all}");
+    assert!(!all.contains("sEcReT"), "{all}");
+}
+
+#[test]
+fn an_empty_package_name_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    forkdebt_ok(
+        dir.path(),
+        &[
+            "--database",
+            &db,
+            "scan",
+            crate::util::sample_distgit().to_str().expect("path"),
+        ],
+    );
+    for args in [["show", ""], ["why", ""]] {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend(args);
+        if args[0] == "why" {
+            all.push("1");
+        }
+        let out = forkdebt(dir.path(), &all);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains("name a package"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?} listed something");
+    }
+}
+
+#[test]
+fn hostile_names_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("distgit/rpms/evil");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    // An OSC title change, a screen clear and a carriage return in what the spec says.
+    let spec = "Name: evil\u{1b}]0;pwned\u{7}\nVersion: 1\nRelease: 1\n\
+                URL: https://github.com/o/r\u{1b}[2J\n\
+                Patch0: a\u{1b}[31mred\r.patch\n";
+    std::fs::write(pkg.join("evil.spec"), spec).expect("spec");
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let scan = forkdebt(dir.path(), &["--database", &db, "scan", "distgit"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let mut outputs = vec![scan];
+    for args in [
+        vec!["report"],
+        vec!["report", "--format", "markdown"],
+        vec!["show", "evil\u{1b}]0;pwned\u{7}"],
+    ] {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend(args);
+        outputs.push(forkdebt(dir.path(), &all));
+    }
+    for out in &outputs {
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !stream
+                    .iter()
+                    .any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r'),
+                "raw control characters: {}",
+                String::from_utf8_lossy(stream)
+            );
+        }
+    }
+    let report = String::from_utf8_lossy(&outputs[1].stdout).to_string();
+    assert!(report.contains("\\u{1b}"), "shown as an escape: {report}");
+}
