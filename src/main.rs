@@ -57,8 +57,12 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         source: Vec<String>,
     },
-    /// Per source: last checked, last error, items, requests, 304s.
-    Sources,
+    /// Per source: last checked, last error, items, requests, 304s; hosts that asked us to wait.
+    Sources {
+        /// Forget that HOST asked us to wait: the next sync asks it again.
+        #[arg(long, value_name = "HOST")]
+        reset: Option<String>,
+    },
     /// Report carried patches per package.
     Report {
         #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -180,7 +184,7 @@ impl Command {
             self,
             Command::Report { .. }
                 | Command::Show { .. }
-                | Command::Sources
+                | Command::Sources { .. }
                 | Command::Why { .. }
                 | Command::Events { .. }
                 | Command::Changes { .. }

@@ -133,3 +133,84 @@ fn hostile_names_never_reach_the_terminal_raw() {
     let report = String::from_utf8_lossy(&outputs[1].stdout).to_string();
     assert!(report.contains("\\u{1b}"), "shown as an escape: {report}");
 }
+
+/// The wait `forkdebt sources` reports for 127.0.0.1, if any.
+fn reported_wait(dir: &std::path::Path) -> Option<chrono::DateTime<chrono::Utc>> {
+    let out = forkdebt_ok(dir, &["--config", "forkdebt.toml", "sources"]);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("127.0.0.1: asked us to wait"))?;
+    let at = line.split("until ").nth(1)?.split_whitespace().next()?;
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_retry_after_is_bounded_and_can_be_reset() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // First 100000000 s (three years), then 10^15 s (past any date), then a normal answer.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let handler: Handler =
+        Arc::new(
+            move |_req: &Request| match seen.fetch_add(1, Ordering::SeqCst) {
+                0 => Reply::status(429, &[("Retry-After", "100000000")], "slow down"),
+                1 => Reply::status(429, &[("Retry-After", "1000000000000000")], "slow down"),
+                _ => Reply::json(r#"{"number": 1, "state": "open"}"#),
+            },
+        );
+    let server = Server::start(handler).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::redesign::distgit_with_prs(dir.path(), 1, &server.url);
+    for round in 0..2 {
+        let path = dir.path().to_path_buf();
+        let out = tokio::task::spawn_blocking(move || crate::redesign::sync_github(&path))
+            .await
+            .expect("join");
+        let err = stderr(&out);
+        assert!(
+            !err.contains("panicked") && !err.contains("overflow"),
+            "{err}"
+        );
+        let until = reported_wait(dir.path()).expect("a recorded wait");
+        let bound = chrono::Utc::now() + chrono::Duration::hours(24) + chrono::Duration::minutes(1);
+        assert!(
+            until <= bound,
+            "round {round}: waits until {until}, past a day"
+        );
+        assert!(until > chrono::Utc::now() + chrono::Duration::hours(23));
+        // Reset: the next sync asks again.
+        let said = forkdebt_ok(
+            dir.path(),
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sources",
+                "--reset",
+                "127.0.0.1",
+            ],
+        );
+        assert!(said.contains("no longer waited for"), "{said}");
+        assert_eq!(reported_wait(dir.path()), None);
+    }
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || crate::redesign::sync_github(&path))
+        .await
+        .expect("join");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let out = forkdebt(
+        dir.path(),
+        &[
+            "--config",
+            "forkdebt.toml",
+            "sources",
+            "--reset",
+            "nowhere.example",
+        ],
+    );
+    assert!(!out.status.success());
+}

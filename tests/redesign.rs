@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// A dist-git package whose patches name `prs` GitHub pull requests of `o/r`, and a config
 /// pointing GitHub at `api`.
-fn distgit_with_prs(dir: &Path, prs: usize, api: &str) {
+pub(crate) fn distgit_with_prs(dir: &Path, prs: usize, api: &str) {
     let pkg = dir.join("distgit/rpms/demo");
     std::fs::create_dir_all(&pkg).expect("mkdir");
     let mut spec = String::from("Name: demo\nVersion: 1\nRelease: 1\n");
@@ -40,7 +40,7 @@ fn distgit_with_prs(dir: &Path, prs: usize, api: &str) {
     forkdebt_ok(dir, &["--config", "forkdebt.toml", "scan", "distgit"]);
 }
 
-fn sync_github(dir: &Path) -> std::process::Output {
+pub(crate) fn sync_github(dir: &Path) -> std::process::Output {
     forkdebt(
         dir,
         &["--config", "forkdebt.toml", "sync", "--source", "github"],

@@ -90,6 +90,9 @@ pub struct SourcesConfig {
     pub backoff_min_ms: Option<u64>,
     /// The longest `Retry-After` waited out in a run, seconds [default 60].
     pub max_retry_after_secs: Option<u64>,
+    /// The longest a host that asked for a longer wait is left alone, across runs, seconds
+    /// [default 86400]. A `Retry-After: 100000000` must not silence a source for years.
+    pub max_wait_secs: Option<u64>,
     /// How often `serve` syncs every source, minutes [default 360].
     pub sync_every_mins: Option<u64>,
     pub bodhi: Option<UrlSource>,

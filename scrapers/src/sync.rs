@@ -51,6 +51,9 @@ pub fn http_options(config: &Config) -> HttpOptions {
     if let Some(secs) = s.max_retry_after_secs {
         o.max_retry_after = Duration::from_secs(secs);
     }
+    if let Some(secs) = s.max_wait_secs {
+        o.max_wait = Duration::from_secs(secs);
+    }
     o
 }
 

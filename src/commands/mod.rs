@@ -67,7 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => show::run(&ctx, &package, downstream).await,
         Command::Demo { sample } => demo::run(&ctx, sample).await,
         Command::Sync { source } => sync::run(&ctx, source).await,
-        Command::Sources => sources::run(&ctx).await,
+        Command::Sources { reset } => sources::run(&ctx, reset).await,
         Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
         Command::Events { since } => events::run(&ctx, since).await,
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,

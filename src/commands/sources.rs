@@ -4,8 +4,22 @@ use super::Context;
 use forkdebt_core::report;
 use std::process::ExitCode;
 
-pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
+pub async fn run(ctx: &Context, reset: Option<String>) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
+    if let Some(host) = reset {
+        let host = host.trim().to_ascii_lowercase();
+        let known = store.clear_host_wait(&host).await?;
+        store.close().await;
+        if known {
+            println!("{host}: no longer waited for; the next sync asks it again");
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "forkdebt: {}: no wait is recorded for this host (see `forkdebt sources`)",
+            forkdebt_core::report::shown(&host)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     let statuses = store.source_statuses().await?;
     let waits = store.host_next_allowed().await?;
     store.close().await;
@@ -19,7 +33,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let mut waits: Vec<(String, String)> = waits.into_iter().filter(|(_, t)| *t > now).collect();
     waits.sort();
     for (host, until) in waits {
-        println!("{host}: asked us to wait; not asked again until {until}");
+        println!(
+            "{}: asked us to wait; not asked again until {until} (`forkdebt sources --reset HOST` ends it)",
+            forkdebt_core::report::shown(&host)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

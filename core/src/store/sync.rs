@@ -349,6 +349,19 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
+    /// Forgets that `host` asked us to wait; `false` if nothing was recorded for it.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn clear_host_wait(&self, host: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM host_state WHERE host = $1")
+            .bind(host.to_string())
+            .execute(&self.pool)
+            .await
+            .ctx("clearing a host's wait")?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Records that `host` must not be asked before `at`.
     ///
     /// # Errors

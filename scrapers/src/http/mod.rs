@@ -46,6 +46,8 @@ pub struct HttpOptions {
     pub backoff_max: Duration,
     /// The longest `Retry-After` waited out within a run.
     pub max_retry_after: Duration,
+    /// The longest a host that asked for more is left alone (across runs).
+    pub max_wait: Duration,
 }
 
 impl HttpOptions {
@@ -62,6 +64,7 @@ impl HttpOptions {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
+            max_wait: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -185,13 +188,24 @@ impl Http {
             .filter(|until| *until > chrono::Utc::now())
     }
 
-    /// Restores a stored "not before" time of a host.
+    /// Restores a stored "not before" time of a host (bounded by `max_wait` from now: a
+    /// time stored by an older version, or asked for by a hostile server, is cut short).
     pub fn set_embargo(&self, host: &str, until: chrono::DateTime<chrono::Utc>) {
+        let until = until.min(self.latest_embargo());
         if until > chrono::Utc::now()
             && let Ok(mut m) = self.embargo.lock()
         {
             m.insert(host.to_string(), until);
         }
+    }
+
+    /// Now plus `max_wait`.
+    fn latest_embargo(&self) -> chrono::DateTime<chrono::Utc> {
+        let now = chrono::Utc::now();
+        chrono::Duration::from_std(self.opts.max_wait)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(now)
     }
 
     fn host(&self, name: &str) -> Arc<Host> {
@@ -259,7 +273,11 @@ impl Http {
         if let Err(e) = &result
             && let Some(ra) = e.retry_after().filter(|ra| *ra > cap)
         {
-            let until = chrono::Utc::now() + chrono::Duration::from_std(ra).unwrap_or_default();
+            // Checked: a Retry-After of 10^12 seconds overflows a date; it is cut to max_wait.
+            let until = chrono::Duration::from_std(ra)
+                .ok()
+                .and_then(|d| chrono::Utc::now().checked_add_signed(d))
+                .map_or_else(|| self.latest_embargo(), |t| t.min(self.latest_embargo()));
             tracing::warn!(%host, ?ra, "asked to wait longer than {cap:?}; leaving the host alone until {until}");
             if let Ok(mut m) = self.embargo.lock() {
                 m.insert(host, until);
@@ -333,7 +351,8 @@ impl Http {
             let reset = header("x-ratelimit-reset").and_then(|r| r.parse::<i64>().ok());
             retry_after = retry_after.or_else(|| {
                 reset.map(|r| {
-                    Duration::from_secs((r - chrono::Utc::now().timestamp()).max(1) as u64)
+                    let wait = r.saturating_sub(chrono::Utc::now().timestamp()).max(1);
+                    Duration::from_secs(u64::try_from(wait).unwrap_or(1))
                 })
             });
         }
