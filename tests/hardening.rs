@@ -214,3 +214,104 @@ async fn a_huge_retry_after_is_bounded_and_can_be_reset() {
     );
     assert!(!out.status.success());
 }
+
+/// Runs a copy of the binary as `nobody` (root reads every file, whatever its mode).
+fn forkdebt_as_nobody(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let bin = dir.join("forkdebt-copy");
+    if !bin.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_forkdebt"), &bin).expect("copy the binary");
+    }
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("FORKDEBT_DATABASE")
+        .output()
+        .expect("setpriv")
+}
+
+#[test]
+fn an_unreadable_spec_is_an_error_and_its_package_keeps_its_state() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    for name in ["kept", "other"] {
+        let pkg = dir.path().join(format!("distgit/{name}"));
+        std::fs::create_dir_all(&pkg).expect("mkdir");
+        std::fs::write(
+            pkg.join(format!("{name}.spec")),
+            format!("Name: {name}\nVersion: 1\nRelease: 1\n# https://github.com/o/r/pull/1\nPatch0: a.patch\n"),
+        )
+        .expect("spec");
+    }
+    let db = "sqlite://f.db";
+    let out = forkdebt_as_nobody(dir.path(), &["--database", db, "scan", "distgit"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spec = dir.path().join("distgit/kept/kept.spec");
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+
+    let out = forkdebt_as_nobody(dir.path(), &["--database", db, "scan", "distgit"]);
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "an unreadable spec fails the scan: {err}"
+    );
+    assert!(
+        err.contains("kept/kept.spec") && err.contains("keep their last state"),
+        "{err}"
+    );
+
+    let report = forkdebt_as_nobody(
+        dir.path(),
+        &["--database", db, "report", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).expect("json");
+    let kept = json["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "kept")
+        .expect("still reported");
+    assert!(kept["removed_at"].is_null(), "{kept}");
+    assert!(kept["patches"][0]["dropped_at"].is_null(), "{kept}");
+    let events = forkdebt_as_nobody(dir.path(), &["--database", db, "events"]);
+    assert!(
+        !String::from_utf8_lossy(&events.stdout).contains("dropped"),
+        "{}",
+        String::from_utf8_lossy(&events.stdout)
+    );
+}
+
+#[test]
+fn a_read_only_store_is_said_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = forkdebt_as_nobody(dir.path(), &["--database", "sqlite://f.db", "init"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for f in ["f.db", "f.db-wal", "f.db-shm"] {
+        let _ =
+            std::fs::set_permissions(dir.path().join(f), std::fs::Permissions::from_mode(0o444));
+    }
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let started = Instant::now();
+    let out = forkdebt_as_nobody(dir.path(), &["--database", "sqlite://f.db", "report"]);
+    let err = stderr(&out);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains("f.db") && !err.contains("pool timed out"),
+        "{err}"
+    );
+    assert!(
+        err.contains("readonly") || err.contains("read-only") || err.contains("unable to open"),
+        "{err}"
+    );
+}

@@ -19,6 +19,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let targets = targets(ctx, paths, downstream)?;
     let store = ctx.store().await?;
+    let mut unreadable = 0;
     for (ds, roots) in targets {
         // A folder that is not there would make every patch look dropped: refuse instead.
         for root in &roots {
@@ -71,6 +72,21 @@ pub async fn run(
             inv.deviations.len(),
             s.warnings
         );
+        if !inv.unreadable.is_empty() {
+            unreadable += inv.unreadable.len();
+            eprintln!(
+                "forkdebt: {}: {} file(s) or folder(s) could not be read ({}); {} package(s) keep their last state",
+                ds.name,
+                inv.unreadable.len(),
+                inv.unreadable
+                    .iter()
+                    .take(5)
+                    .map(|u| forkdebt_core::report::shown(u).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.kept_unreadable
+            );
+        }
         if with_history {
             for root in &roots {
                 let macros = opts.macros.clone();
@@ -99,7 +115,12 @@ pub async fn run(
     }
     store.snapshot_debt(chrono::Utc::now()).await?;
     store.close().await;
-    Ok(ExitCode::SUCCESS)
+    // Everything readable is stored; what could not be read fails the scan.
+    Ok(if unreadable > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Which downstreams to scan, with which folders.

@@ -60,17 +60,21 @@ pub struct Inventory {
     pub packages: Vec<Package>,
     pub deviations: Vec<Deviation>,
     pub warnings: Vec<Warning>,
+    /// Specs and folders that could not be read (relative to their root, as `spec_path`):
+    /// the packages stored from them keep their last state instead of looking removed.
+    pub unreadable: Vec<String>,
 }
 
-/// Scans every `*.spec` below `roots`. Never fails: unreadable parts become warnings.
+/// Scans every `*.spec` below `roots`. Never fails: unreadable parts become warnings (and
+/// [`Inventory::unreadable`] entries).
 pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
     let mut inv = Inventory::default();
     let mut specs: Vec<(PathBuf, PathBuf)> = Vec::new();
     for root in roots {
-        find_specs(root, &mut specs, &mut inv.warnings);
+        find_specs(root, &mut specs, &mut inv.warnings, &mut inv.unreadable);
     }
     specs.sort();
-    let scanned: Vec<(Option<Package>, Vec<Warning>)> = specs
+    let scanned: Vec<(SpecScan, Vec<Warning>)> = specs
         .par_iter()
         .map(|(root, spec)| {
             let mut w = Vec::new();
@@ -81,7 +85,14 @@ pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
     let mut seen: HashMap<String, String> = HashMap::new();
     for (pkg, mut w) in scanned {
         inv.warnings.append(&mut w);
-        let Some(pkg) = pkg else { continue };
+        let pkg = match pkg {
+            Ok(Some(pkg)) => pkg,
+            Ok(None) => continue,
+            Err(unreadable) => {
+                inv.unreadable.push(unreadable);
+                continue;
+            }
+        };
         if let Some(first) = seen.get(&pkg.name) {
             inv.warnings.push(Warning {
                 path: pkg.spec_path.clone(),
@@ -119,7 +130,12 @@ fn display(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn find_specs(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec<Warning>) {
+fn find_specs(
+    root: &Path,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+    warnings: &mut Vec<Warning>,
+    unreadable: &mut Vec<String>,
+) {
     if !root.exists() {
         warnings.push(Warning {
             path: display(root),
@@ -146,6 +162,9 @@ fn find_specs(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec
                 let message = if e.loop_ancestor().is_some() {
                     "symbolic link loop; not followed".to_string()
                 } else {
+                    if let Some(p) = e.path() {
+                        unreadable.push(display(p.strip_prefix(root).unwrap_or(p)));
+                    }
                     format!(
                         "cannot read: {}",
                         e.io_error().map_or(e.to_string(), |io| io.to_string())
@@ -161,8 +180,19 @@ fn find_specs(root: &Path, out: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec
     }
 }
 
+/// Why a file was not read: too large (skipped on purpose) or an I/O error.
+enum NotRead {
+    Skipped,
+    Failed,
+}
+
 /// Reads a file of at most [`MAX_FILE_BYTES`]; a warning otherwise.
 fn read_limited(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Option<Vec<u8>> {
+    read_file(path, shown, warnings).ok()
+}
+
+/// As [`read_limited`], saying why a file was not read.
+fn read_file(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Result<Vec<u8>, NotRead> {
     let warn = |warnings: &mut Vec<Warning>, message: String| {
         warnings.push(Warning {
             path: shown.to_string(),
@@ -179,38 +209,43 @@ fn read_limited(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Option
                     m.len()
                 ),
             );
-            None
+            Err(NotRead::Skipped)
         }
-        Ok(_) => match std::fs::read(path) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                warn(warnings, format!("cannot read: {e}"));
-                None
-            }
-        },
+        Ok(_) => std::fs::read(path).map_err(|e| {
+            warn(warnings, format!("cannot read: {e}"));
+            NotRead::Failed
+        }),
         Err(e) => {
             warn(warnings, format!("cannot read: {e}"));
-            None
+            Err(NotRead::Failed)
         }
     }
 }
+
+/// A spec's package (`None`: nothing to record), or the spec's path when it cannot be read.
+type SpecScan = Result<Option<Package>, String>;
 
 fn scan_spec(
     root: &Path,
     spec_path: &Path,
     opts: &ScanOptions,
     warnings: &mut Vec<Warning>,
-) -> Option<Package> {
+) -> SpecScan {
     let rel = spec_path.strip_prefix(root).unwrap_or(spec_path);
     let shown = display(rel);
-    let bytes = read_limited(spec_path, &shown, warnings)?;
+    let bytes = match read_file(spec_path, &shown, warnings) {
+        Ok(b) => b,
+        Err(NotRead::Skipped) => return Ok(None),
+        // Not a package that went away: one we cannot see now.
+        Err(NotRead::Failed) => return Err(shown),
+    };
     if text::looks_binary(&bytes) {
         warnings.push(Warning {
             path: shown,
             line: None,
             message: "binary data (NUL bytes), not read".into(),
         });
-        return None;
+        return Ok(None);
     }
     let spec = spec::parse(&bytes, &shown, &opts.macros, warnings);
     let name = match &spec.name {
@@ -278,7 +313,7 @@ fn scan_spec(
         refs::dedup(&mut p.refs);
     }
     refs::dedup(&mut pkg.changelog_refs);
-    Some(pkg)
+    Ok(Some(pkg))
 }
 
 /// Where a spec's patches live: beside it, in `sources/` or `SOURCES/` beside it, or in the

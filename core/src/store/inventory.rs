@@ -24,6 +24,8 @@ pub struct ScanSummary {
     pub dropped: usize,
     pub packages_removed: usize,
     pub warnings: usize,
+    /// Packages kept as they were because their spec could not be read.
+    pub kept_unreadable: usize,
 }
 
 type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
@@ -147,15 +149,30 @@ impl Store {
         .ctx("recording the downstream")?;
 
         // What is stored now.
-        let known: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT id, name, fingerprint FROM packages WHERE downstream_id = $1")
-                .bind(ds_id)
-                .fetch_all(&mut *tx)
-                .await
-                .ctx("loading packages")?;
+        let known: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT id, name, fingerprint, spec_path FROM packages WHERE downstream_id = $1",
+        )
+        .bind(ds_id)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("loading packages")?;
+        // Packages whose spec (or a folder above it) could not be read this time: not gone,
+        // just not visible; they keep their last state.
+        let unseen: std::collections::HashSet<i64> = known
+            .iter()
+            .filter(|(_, _, _, spec)| {
+                inv.unreadable.iter().any(|u| {
+                    spec == u
+                        || spec
+                            .strip_prefix(u.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
+            })
+            .map(|(id, ..)| *id)
+            .collect();
         let known_pkgs: HashMap<String, (i64, String)> = known
             .into_iter()
-            .map(|(id, name, fp)| (name, (id, fp)))
+            .map(|(id, name, fp, _)| (name, (id, fp)))
             .collect();
         let known: Vec<(i64, i64, String, String, Option<String>)> = sqlx::query_as(
             "SELECT p.id, p.package_id, p.file, p.fingerprint, p.dropped_at FROM patches p \
@@ -328,9 +345,10 @@ impl Store {
         .await
         .ctx("marking packages seen")?;
         let seen_pkgs: std::collections::HashSet<i64> = seen_pkg_ids.iter().copied().collect();
+        summary.kept_unreadable = unseen.iter().filter(|id| !seen_pkgs.contains(id)).count();
         for (id, _) in known_pkgs
             .values()
-            .filter(|(id, _)| !seen_pkgs.contains(id))
+            .filter(|(id, _)| !seen_pkgs.contains(id) && !unseen.contains(id))
         {
             let n = sqlx::query(
                 "UPDATE packages SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
@@ -344,9 +362,11 @@ impl Store {
         }
         let seen: std::collections::HashSet<i64> = seen_patch_ids.iter().copied().collect();
         let gone: Vec<i64> = known_patches
-            .values()
-            .filter(|(id, _, dropped)| !dropped && !seen.contains(id))
-            .map(|(id, _, _)| *id)
+            .iter()
+            .filter(|((pkg, _), (id, _, dropped))| {
+                !dropped && !seen.contains(id) && !unseen.contains(pkg)
+            })
+            .map(|(_, (id, _, _))| *id)
             .collect();
         let destinations = super::engine::destinations(&mut tx).await?;
         for id in &gone {
