@@ -315,3 +315,110 @@ fn a_read_only_store_is_said_at_once() {
         "{err}"
     );
 }
+
+#[test]
+fn nothing_outside_the_package_folder_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The secret: a bot's password file, next to the dist-git checkout.
+    let secret_dir = dir.path().join("secrets");
+    std::fs::create_dir_all(&secret_dir).expect("mkdir");
+    let secret = "Subject: hunter2-the-irc-password\nFrom: root <hunter2@example.org>\n";
+    std::fs::write(secret_dir.join("secret.txt"), secret).expect("secret");
+    // Outside the tree, a folder with a spec of its own (the `/usr` of the report).
+    let system = dir.path().join("system/rpms/glibc");
+    std::fs::create_dir_all(&system).expect("mkdir");
+    std::fs::write(
+        system.join("glibc.spec"),
+        "Name: glibc-from-outside\nVersion: 1\nRelease: 1\n",
+    )
+    .expect("spec");
+
+    let pkg = dir.path().join("distgit/rpms/evil");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    let abs = secret_dir.join("secret.txt");
+    std::fs::write(
+        pkg.join("evil.spec"),
+        format!(
+            "Name: evil\nVersion: 1\nRelease: 1\n\
+             Patch0: ../../../secrets/secret.txt\n\
+             Patch1: {}\n\
+             Patch2: linked.patch\n\
+             Patch3: fine.patch\n\
+             Patch4: pipe.patch\n",
+            abs.display()
+        ),
+    )
+    .expect("spec");
+    // FIFOs where a patch and a spec would be: opening one would block the scan forever.
+    for fifo in [pkg.join("pipe.patch"), pkg.join("stuck.spec")] {
+        let c = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    }
+    std::os::unix::fs::symlink(&abs, pkg.join("linked.patch")).expect("symlink");
+    std::fs::write(
+        pkg.join("fine.patch"),
+        "Subject: a fine change\n\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+    )
+    .expect("patch");
+    std::os::unix::fs::symlink(dir.path().join("system"), dir.path().join("distgit/usr"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(&abs, dir.path().join("distgit/forkdebt-inventory.toml"))
+        .expect("symlink");
+
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let scan = forkdebt(dir.path(), &["--database", &db, "scan", "distgit"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let warnings = stderr(&scan);
+    assert!(
+        warnings.contains("Patch0 names `../../../secrets/secret.txt`, a path that leaves"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("Patch1 names"), "{warnings}");
+    assert!(
+        warnings.contains("Patch2 names `linked.patch`, but it resolves outside"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("leads out of the scanned folder"),
+        "{warnings}"
+    );
+
+    let mut seen = vec![scan];
+    for args in [
+        vec!["report", "--format", "json"],
+        vec!["show", "evil"],
+        vec!["report"],
+    ] {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend(args);
+        seen.push(forkdebt(dir.path(), &all));
+    }
+    for out in &seen {
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(out));
+        assert!(!text.contains("hunter2"), "the secret leaked: {text}");
+        assert!(
+            !text.contains("glibc-from-outside"),
+            "a package from outside: {text}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_slice(&seen[1].stdout).expect("json");
+    let names: Vec<&str> = json["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["evil"]);
+    assert_eq!(
+        json["packages"][0]["patches"][3]["subject"],
+        "a fine change"
+    );
+    for f in ["f.db", "f.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(f)).unwrap_or_default();
+        assert!(
+            !bytes.windows(7).any(|w| w == b"hunter2"),
+            "the secret is in {f}"
+        );
+    }
+}

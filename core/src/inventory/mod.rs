@@ -35,6 +35,9 @@ pub const INVENTORY_FILE: &str = "forkdebt-inventory.toml";
 /// Spec and patch files larger than this are not read: no real one comes near, and a hostile
 /// tree must not make the scan read gigabytes.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// `forkdebt-inventory.toml` lists policy deviations: a few KB. Parsing TOML takes many
+/// times its size in memory, so a huge (or sparse) file is refused.
+pub const MAX_INVENTORY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// How a downstream's specs are read.
 #[derive(Debug, Clone)]
@@ -109,17 +112,29 @@ pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
     }
     for root in roots {
         let file = root.join(INVENTORY_FILE);
-        if file.is_file() {
+        if file.symlink_metadata().is_ok() {
             let shown = display(&file);
-            match std::fs::read_to_string(&file) {
-                Ok(text) => {
+            let read = match inside(root, &file) {
+                Ok(real) => read_file(&real, &shown, MAX_INVENTORY_BYTES, &mut inv.warnings).ok(),
+                Err(why) => {
+                    inv.warnings.push(Warning {
+                        path: shown.clone(),
+                        line: None,
+                        message: format!("{why}; not read"),
+                    });
+                    None
+                }
+            };
+            match read.map(String::from_utf8) {
+                Some(Ok(text)) => {
                     deviations::parse(&text, &shown, &mut inv.deviations, &mut inv.warnings)
                 }
-                Err(e) => inv.warnings.push(Warning {
+                Some(Err(_)) => inv.warnings.push(Warning {
                     path: shown,
                     line: None,
-                    message: format!("cannot read: {e}"),
+                    message: "not UTF-8 text; not read".into(),
                 }),
+                None => {}
             }
         }
     }
@@ -144,11 +159,30 @@ fn find_specs(
         });
         return;
     }
-    // Links are followed (dist-git trees link shared folders); walkdir reports loops as errors.
+    // Links are followed (dist-git trees link shared folders) while they stay inside the
+    // scanned folder: a link to /usr must not add the system's packages. walkdir reports
+    // loops as errors.
+    let root_real = root.canonicalize().ok();
+    let mut outward: Vec<String> = Vec::new();
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| {
+            if e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.') {
+                return false;
+            }
+            if e.path_is_symlink() {
+                let stays = match (&root_real, e.path().canonicalize()) {
+                    (Some(r), Ok(real)) => real.starts_with(r),
+                    _ => false,
+                };
+                if !stays {
+                    outward.push(display(e.path()));
+                    return false;
+                }
+            }
+            true
+        });
     for entry in walker {
         match entry {
             Ok(e)
@@ -178,6 +212,13 @@ fn find_specs(
             }
         }
     }
+    for path in outward {
+        warnings.push(Warning {
+            path,
+            line: None,
+            message: "a symbolic link that leads out of the scanned folder; not followed".into(),
+        });
+    }
 }
 
 /// Why a file was not read: too large (skipped on purpose) or an I/O error.
@@ -188,11 +229,16 @@ enum NotRead {
 
 /// Reads a file of at most [`MAX_FILE_BYTES`]; a warning otherwise.
 fn read_limited(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Option<Vec<u8>> {
-    read_file(path, shown, warnings).ok()
+    read_file(path, shown, MAX_FILE_BYTES, warnings).ok()
 }
 
-/// As [`read_limited`], saying why a file was not read.
-fn read_file(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Result<Vec<u8>, NotRead> {
+/// As [`read_limited`] with another cap, saying why a file was not read.
+fn read_file(
+    path: &Path,
+    shown: &str,
+    cap: u64,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<u8>, NotRead> {
     let warn = |warnings: &mut Vec<Warning>, message: String| {
         warnings.push(Warning {
             path: shown.to_string(),
@@ -201,13 +247,10 @@ fn read_file(path: &Path, shown: &str, warnings: &mut Vec<Warning>) -> Result<Ve
         })
     };
     match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_FILE_BYTES => {
+        Ok(m) if m.len() > cap => {
             warn(
                 warnings,
-                format!(
-                    "{} bytes is more than the {MAX_FILE_BYTES} read; skipped",
-                    m.len()
-                ),
+                format!("{} bytes is more than the {cap} read; skipped", m.len()),
             );
             Err(NotRead::Skipped)
         }
@@ -233,7 +276,7 @@ fn scan_spec(
 ) -> SpecScan {
     let rel = spec_path.strip_prefix(root).unwrap_or(spec_path);
     let shown = display(rel);
-    let bytes = match read_file(spec_path, &shown, warnings) {
+    let bytes = match read_file(spec_path, &shown, MAX_FILE_BYTES, warnings) {
         Ok(b) => b,
         Err(NotRead::Skipped) => return Ok(None),
         // Not a package that went away: one we cannot see now.
@@ -333,6 +376,47 @@ fn locate_patch(spec_dir: &Path, file: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The folder a spec's package owns: the spec's folder, or its parent when the spec sits in
+/// `specfiles/`, `SPECS/` or `specs/`. Nothing outside it is read for the package.
+fn package_folder(spec_dir: &Path) -> &Path {
+    let is_spec_folder = spec_dir
+        .file_name()
+        .is_some_and(|n| matches!(n.to_str(), Some("specfiles" | "SPECS" | "specs")));
+    match spec_dir.parent() {
+        Some(parent) if is_spec_folder => parent,
+        _ => spec_dir,
+    }
+}
+
+/// `path` resolved (links followed) if it is a regular file inside `folder` (resolved):
+/// a `..`, an absolute path or a link pointing out of the tree must never make the scanner
+/// read, and publish, another file (a bot's password file, say).
+fn inside(folder: &Path, path: &Path) -> Result<PathBuf, &'static str> {
+    let folder = folder
+        .canonicalize()
+        .map_err(|_| "its folder cannot be resolved")?;
+    let real = path.canonicalize().map_err(|_| "it cannot be resolved")?;
+    if !real.starts_with(&folder) {
+        return Err("it resolves outside the package folder");
+    }
+    if !std::fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+        return Err("it is not a regular file");
+    }
+    Ok(real)
+}
+
+/// Whether a name from a spec stays below the folder it is looked up in.
+fn stays_below(file: &str) -> bool {
+    let p = Path::new(file);
+    !p.is_absolute()
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+}
+
 fn build_patch(
     sp: &spec::SpecPatch,
     pkg: &Package,
@@ -387,7 +471,31 @@ fn build_patch(
     let ctx = TextContext::new(upstream, format!("{base} (file name)"), Role::Origin);
     patch.refs.extend(filename::refs(base, &ctx));
 
-    match locate_patch(spec_dir, &file) {
+    if !stays_below(&file) {
+        warnings.push(Warning {
+            path: spec_shown.to_string(),
+            line: Some(sp.line),
+            message: format!(
+                "{tag} names `{file}`, a path that leaves the package folder; not read"
+            ),
+        });
+        return patch;
+    }
+    let located = match locate_patch(spec_dir, &file) {
+        Some(found) => match inside(package_folder(spec_dir), &found) {
+            Ok(_) => Some(found),
+            Err(why) => {
+                warnings.push(Warning {
+                    path: spec_shown.to_string(),
+                    line: Some(sp.line),
+                    message: format!("{tag} names `{file}`, but {why}; not read"),
+                });
+                return patch;
+            }
+        },
+        None => None,
+    };
+    match located {
         Some(found) => {
             let rel = display(found.strip_prefix(root).unwrap_or(&found));
             if let Some(bytes) = read_limited(&found, &rel, warnings) {
