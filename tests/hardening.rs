@@ -422,3 +422,26 @@ fn nothing_outside_the_package_folder_is_read() {
         );
     }
 }
+
+#[test]
+fn a_full_stderr_does_not_stop_the_scan_from_storing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    // The sample warns (missing patch files, ambiguous numbers): every warning hits ENOSPC.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--database", &db, "scan"])
+        .arg(crate::util::sample_distgit())
+        .current_dir(dir.path())
+        .env_remove("FORKDEBT_DATABASE")
+        .stderr(full)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let report = forkdebt_ok(dir.path(), &["--database", &db, "report", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&report).expect("json");
+    assert!(json["packages"].as_array().is_some_and(|p| p.len() >= 12), "{report}");
+}

@@ -8,6 +8,21 @@ use regex::Regex;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// Output of a scan is a report of work already stored: a closed or full stdout/stderr
+// (`scan 2>/dev/full`) must not abort it, so write errors are ignored here.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// At most this many warnings are printed; all of them are stored with the scan.
 const MAX_PRINTED_WARNINGS: usize = 50;
 
@@ -44,10 +59,10 @@ pub async fn run(
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
         for w in inv.warnings.iter().take(MAX_PRINTED_WARNINGS) {
             // File names and spec text are not ours: escape control characters.
-            eprintln!("warning: {}", forkdebt_core::report::shown(&w.to_string()));
+            say_err!("warning: {}", forkdebt_core::report::shown(&w.to_string()));
         }
         if inv.warnings.len() > MAX_PRINTED_WARNINGS {
-            eprintln!(
+            say_err!(
                 "warning: ... and {} more",
                 inv.warnings.len() - MAX_PRINTED_WARNINGS
             );
@@ -60,7 +75,7 @@ pub async fn run(
             .apply_inventory(&ds.name, &inv, chrono::Utc::now())
             .await?;
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "stored the scan");
-        println!(
+        say!(
             "{}: {} packages, {} patches ({} new, {} changed, {} unchanged, {} dropped), {} deviations, {} warnings",
             ds.name,
             s.packages,
@@ -74,7 +89,7 @@ pub async fn run(
         );
         if !inv.unreadable.is_empty() {
             unreadable += inv.unreadable.len();
-            eprintln!(
+            say_err!(
                 "forkdebt: {}: {} file(s) or folder(s) could not be read ({}); {} package(s) keep their last state",
                 ds.name,
                 inv.unreadable.len(),
@@ -100,7 +115,7 @@ pub async fn run(
                 match walked {
                     Ok((points, _spec_warnings)) => {
                         let n = store.record_history(&ds.name, &points).await?;
-                        println!(
+                        say!(
                             "{}: history of {}: {} points ({} new)",
                             ds.name,
                             root.display(),
@@ -108,7 +123,7 @@ pub async fn run(
                             n
                         );
                     }
-                    Err(e) => eprintln!("warning: --history skipped: {e}"),
+                    Err(e) => say_err!("warning: --history skipped: {e}"),
                 }
             }
         }
