@@ -440,8 +440,75 @@ fn a_full_stderr_does_not_stop_the_scan_from_storing() {
         .stderr(full)
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let report = forkdebt_ok(dir.path(), &["--database", &db, "report", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json"],
+    );
     let json: serde_json::Value = serde_json::from_str(&report).expect("json");
-    assert!(json["packages"].as_array().is_some_and(|p| p.len() >= 12), "{report}");
+    assert!(
+        json["packages"].as_array().is_some_and(|p| p.len() >= 12),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_followed_on_one_host_counted_and_loops_named() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    let handler: Handler = Arc::new(|req: &Request| match req.path.as_str() {
+        // A renamed repository: GitHub answers 301 to the new name.
+        "/repos/o/r/pulls/1" => Reply::status(301, &[("Location", "/repos/o/renamed/pulls/1")], ""),
+        "/repos/o/renamed/pulls/1" => Reply::json(r#"{"number": 1, "state": "open"}"#),
+        // A loop.
+        "/repos/o/r/pulls/2" => Reply::status(302, &[("Location", "/repos/o/r/pulls/2")], ""),
+        // Somewhere else.
+        "/repos/o/r/pulls/3" => Reply::status(
+            301,
+            &[("Location", "http://elsewhere.invalid/repos/o/r/pulls/3")],
+            "",
+        ),
+        _ => Reply::status(404, &[], r#"{"message":"Not Found"}"#),
+    });
+    let server = Server::start(handler).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::redesign::distgit_with_prs(dir.path(), 3, &server.url);
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || crate::redesign::sync_github(&path))
+        .await
+        .expect("join");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let loops = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/repos/o/r/pulls/2")
+        .count();
+    assert_eq!(loops, 6, "the first request and five hops, never retried");
+    assert_eq!(
+        server.requests().len(),
+        2 + 6 + 1,
+        "{:?}",
+        server.requests()
+    );
+    assert!(said.contains("9 requests"), "every hop is counted: {said}");
+
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let store = forkdebt_core::store::Store::open(&url).await.expect("open");
+    let obs = store
+        .observations(forkdebt_core::source::Dataset::Github)
+        .await
+        .expect("observations");
+    assert!(
+        obs["o/r#1"].data.is_some(),
+        "the renamed repository's answer is kept"
+    );
+    let e2 = obs["o/r#2"].last_error.clone().unwrap_or_default();
+    assert!(e2.contains("redirects (a loop?)"), "{e2}");
+    let e3 = obs["o/r#3"].last_error.clone().unwrap_or_default();
+    assert!(e3.contains("another host (elsewhere.invalid)"), "{e3}");
+    store.close().await;
 }

@@ -31,6 +31,8 @@ pub enum HttpError {
     },
     #[error("{url}: {message}")]
     Transport { url: String, message: String },
+    #[error("{url}: {message}")]
+    Redirect { url: String, message: String },
     #[error("{url}: the response is larger than {limit} bytes; not read")]
     TooLarge { url: String, limit: usize },
     #[error("{host} asked not to be contacted before {until}")]

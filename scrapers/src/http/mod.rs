@@ -109,6 +109,9 @@ struct Host {
     next_allowed: tokio::sync::Mutex<Instant>,
 }
 
+/// Redirects followed on one host before giving up.
+pub const MAX_REDIRECTS: usize = 5;
+
 /// A cheap handle (an `Arc` inside) shared by every source.
 #[derive(Clone)]
 pub struct Http {
@@ -258,7 +261,7 @@ impl Http {
         let cap = self.opts.max_retry_after;
         let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&url, &host, req)
+            self.attempt(&url, &host, req, attempts)
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
@@ -291,6 +294,7 @@ impl Http {
         url: &reqwest::Url,
         host_name: &str,
         req: &Get,
+        attempts: &AtomicU64,
     ) -> Result<Response, HttpError> {
         let host = self.host(host_name);
         let _permit = host
@@ -328,10 +332,46 @@ impl Http {
             headers.insert(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
         let shown = req.url.clone();
-        let raw = self
-            .transport_for(host_name)
-            .send(url, req, headers)
-            .await?;
+        // Redirects are followed here, not by the client, so that each hop is paced and
+        // counted, a loop is named as one, and no hop leaves the host (GitHub answers 301
+        // for a renamed repository; a redirect elsewhere is not what we asked).
+        let mut target = url.clone();
+        let mut hops = 0;
+        let raw = loop {
+            let raw = self
+                .transport_for(host_name)
+                .send(&target, req, headers.clone())
+                .await?;
+            if !matches!(raw.status, 301 | 302 | 303 | 307 | 308) {
+                break raw;
+            }
+            let redirect = |message: String| HttpError::Redirect {
+                url: req.url.clone(),
+                message,
+            };
+            let next = raw
+                .headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| target.join(l).ok())
+                .ok_or_else(|| redirect("a redirect without a usable Location".into()))?;
+            if next.host_str() != target.host_str() || next.port() != target.port() {
+                return Err(redirect(format!(
+                    "redirected to another host ({}); not followed",
+                    next.host_str().unwrap_or("?")
+                )));
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(redirect(format!(
+                    "more than {MAX_REDIRECTS} redirects (a loop?); not followed further"
+                )));
+            }
+            tokio::time::sleep(self.opts.min_interval).await;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            attempts.fetch_add(1, Ordering::Relaxed);
+            target = next;
+        };
         let status = raw.status;
         if status == 304 {
             self.stats.not_modified.fetch_add(1, Ordering::Relaxed);

@@ -50,6 +50,8 @@ impl ReqwestTransport {
 pub fn client(opts: &HttpOptions) -> Result<reqwest::Client, HttpError> {
     reqwest::Client::builder()
         .user_agent(opts.user_agent.clone())
+        // The HTTP layer follows redirects itself (same host, counted, bounded).
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
         .build()
