@@ -398,3 +398,89 @@ async fn the_bot_connects_over_tls_and_trusts_only_what_it_is_told() {
         "{said:?}"
     );
 }
+
+/// Starts `serve` against a scripted server on a free port; returns the listener.
+async fn scripted(dir: &Path, extra: &str) -> (tokio::net::TcpListener, Serve) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    scan_with_lab(
+        dir,
+        &format!(
+            "[chat]\nprefix = \"!\"\npoll_secs = 1\n[chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\n{extra}"
+        ),
+    )
+    .await;
+    (listener, serve(dir))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_server_is_left_and_reconnected_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (listener, _serve) = scripted(dir.path(), "register_timeout_secs = 2\n").await;
+    let started = std::time::Instant::now();
+    // Accept and say nothing, twice: the bot gives up on the first and comes back.
+    let (_first, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot connects")
+        .expect("accept");
+    let (_second, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot reconnects after the registration timeout")
+        .expect("accept");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(
+        log.contains("did not complete registration within 2s"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_latin1_message_does_not_disconnect_the_bot() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (listener, _serve) = scripted(dir.path(), "").await;
+    let (socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot connects")
+        .expect("accept");
+    let (r, mut w) = socket.into_split();
+    let mut lines = BufReader::new(r).split(b'\n');
+    let mut next = async || {
+        let line = tokio::time::timeout(WAIT, lines.next_segment())
+            .await
+            .expect("a line in time")
+            .expect("read")
+            .expect("not closed");
+        String::from_utf8_lossy(&line).trim_end().to_string()
+    };
+    // NICK, USER (no SASL): then welcome it.
+    let mut said = vec![next().await, next().await];
+    assert!(said.iter().any(|l| l.starts_with("NICK")), "{said:?}");
+    w.write_all(b":irc.test 001 forkdebt :Welcome\r\n:irc.test 376 forkdebt :End of MOTD\r\n")
+        .await
+        .expect("write");
+    // A Latin-1 message (0xE9 is not UTF-8 alone), then a command.
+    w.write_all(
+        b":alice!a@h PRIVMSG forkdebt :caf\xe9 au lait\r\n:alice!a@h PRIVMSG forkdebt :!help\r\n",
+    )
+    .await
+    .expect("write");
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let line = next().await;
+        said.push(line.clone());
+        if line.starts_with("NOTICE alice :commands:") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no answer: {said:?}");
+    }
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(!log.contains("Failed to decode"), "{log}");
+}

@@ -185,6 +185,9 @@ pub struct IrcConfig {
     /// [default 5 per 4 s].
     pub flood_lines: Option<u32>,
     pub flood_window_secs: Option<u64>,
+    /// How long connecting and registering may take before the bot gives up and
+    /// reconnects, seconds [default 30].
+    pub register_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -40,6 +40,8 @@ pub struct IrcSettings {
     pub burst_window: Duration,
     /// Extra CA certificates (PEM) to trust.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Connecting and registering must finish within this; a silent server is left.
+    pub register_timeout: Duration,
 }
 
 impl IrcSettings {
@@ -69,6 +71,7 @@ impl IrcSettings {
             burst: c.flood_lines.unwrap_or(5).max(1),
             burst_window: Duration::from_secs(c.flood_window_secs.unwrap_or(4)),
             ca_file: c.ca_file.clone(),
+            register_timeout: Duration::from_secs(c.register_timeout_secs.unwrap_or(30).max(1)),
         })
     }
 
@@ -133,7 +136,16 @@ async fn session(
     store: &Store,
     shutdown: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut client = Client::from_config(settings.client_config()).await?;
+    let deadline = tokio::time::Instant::now() + settings.register_timeout;
+    let mut client =
+        tokio::time::timeout_at(deadline, Client::from_config(settings.client_config()))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "no connection within {:?}; trying again",
+                    settings.register_timeout
+                )
+            })??;
     match &settings.sasl_password {
         Some(_) => {
             // SASL PLAIN: ask for the capability before registering, finish after 903.
@@ -191,6 +203,12 @@ async fn session(
                     }
                     _ => {}
                 }
+            }
+            _ = tokio::time::sleep_until(deadline), if !registered => {
+                anyhow::bail!(
+                    "the server did not complete registration within {:?}; reconnecting",
+                    settings.register_timeout
+                );
             }
             _ = poll.tick(), if registered => {
                 for channel in settings.channels.iter().filter(|c| joined.contains(&c.to_lowercase())) {
