@@ -512,3 +512,110 @@ async fn redirects_are_followed_on_one_host_counted_and_loops_named() {
     assert!(e3.contains("another host (elsewhere.invalid)"), "{e3}");
     store.close().await;
 }
+
+/// Scans a dist-git with one package made of `spec` (and `extra` files beside it) and
+/// returns the scan's output and the package's report JSON.
+fn scan_one(spec: &str, extra: &[(&str, &[u8])]) -> (std::process::Output, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("distgit/rpms/crafted");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    std::fs::write(pkg.join("crafted.spec"), spec).expect("spec");
+    for (name, bytes) in extra {
+        std::fs::write(pkg.join(name), bytes).expect("file");
+    }
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let scan = forkdebt(dir.path(), &["--database", &db, "scan", "distgit"]);
+    let report = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&report).expect("json");
+    (scan, json["packages"][0].clone())
+}
+
+#[test]
+fn conditions_kept_with_a_patch_are_bounded() {
+    let mut spec = String::from("Name: crafted\nVersion: 1\nRelease: 1\n");
+    for i in 0..2000 {
+        spec.push_str(&format!(
+            "%if 0%{{?undefined_macro_{i}}}\nPatch{i}: p{i}.patch\n"
+        ));
+    }
+    spec.push_str(&"%endif\n".repeat(2000));
+    let (scan, pkg) = scan_one(&spec, &[]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let patches = pkg["patches"].as_array().expect("patches");
+    assert_eq!(patches.len(), 2000);
+    // The deepest patch's condition: cut, and saying how many conditions there were.
+    let deepest = patches[1999]["condition"].as_str().unwrap_or_default();
+    assert!(
+        deepest.len() < 700 && deepest.ends_with("(2000 conditions)"),
+        "{deepest}"
+    );
+    let out = serde_json::to_string(&pkg).expect("json");
+    assert!(out.len() < 4 << 20, "the report holds {} bytes", out.len());
+}
+
+#[test]
+fn macro_values_of_a_spec_are_bounded_together() {
+    let mut spec = String::from("Name: crafted\nVersion: 1\nRelease: 1\n");
+    spec.push_str(&format!("%global a0 {}\n", "x".repeat(1000)));
+    spec.push_str(&format!("%global a1 {}\n", "%{a0}".repeat(10)));
+    spec.push_str(&format!("%global a2 {}\n", "%{a1}".repeat(30)));
+    for i in 0..200 {
+        spec.push_str(&format!("%global b{i} %{{a2}}\n"));
+    }
+    spec.push_str("Patch0: %{name}-fix.patch\n");
+    let (scan, pkg) = scan_one(&spec, &[]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    assert!(
+        stderr(&scan).contains("macros passed their size bound"),
+        "{}",
+        stderr(&scan)
+    );
+    // What came before the bound still expands.
+    assert_eq!(pkg["patches"][0]["file"], "crafted-fix.patch");
+}
+
+#[test]
+fn a_huge_inventory_toml_is_not_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("distgit")).expect("mkdir");
+    let f =
+        std::fs::File::create(dir.path().join("distgit/forkdebt-inventory.toml")).expect("toml");
+    f.set_len(500 * 1024 * 1024).expect("sparse");
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let scan = forkdebt(dir.path(), &["--database", &db, "scan", "distgit"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    assert!(
+        stderr(&scan).contains("524288000 bytes is more than the 4194304 read; skipped"),
+        "{}",
+        stderr(&scan)
+    );
+}
+
+#[test]
+fn a_patch_header_is_read_up_to_its_bound() {
+    let mut patch = String::new();
+    for i in 0..20_000 {
+        patch.push_str(&format!("Link: https://github.com/o/r/pull/{i}\n"));
+    }
+    patch.push_str("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+    let (scan, pkg) = scan_one(
+        "Name: crafted\nVersion: 1\nRelease: 1\nPatch0: a.patch\n",
+        &[("a.patch", patch.as_bytes())],
+    );
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    assert!(
+        stderr(&scan).contains("only the first 2000 were read"),
+        "{}",
+        stderr(&scan)
+    );
+    let p = &pkg["patches"][0];
+    assert!(p["refs"].as_array().is_some_and(|r| r.len() <= 200), "{p}");
+    // The diff after the long header is still counted.
+    assert_eq!(
+        (p["lines_added"].as_u64(), p["lines_removed"].as_u64()),
+        (Some(1), Some(1))
+    );
+}

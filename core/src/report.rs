@@ -38,6 +38,9 @@ pub struct PatchReport {
     pub state: PatchState,
     pub local_only: bool,
     pub subject: Option<String>,
+    /// The `%if` conditions it is applied under, when the scan could not decide them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     pub lines_added: u32,
     pub lines_removed: u32,
     pub first_seen: String,
@@ -168,6 +171,7 @@ pub fn build(
                         state: p.state,
                         local_only: p.patch.is_local_only(),
                         subject: p.patch.subject.clone(),
+                        condition: p.patch.condition.clone(),
                         lines_added: p.patch.lines_added,
                         lines_removed: p.patch.lines_removed,
                         first_seen: p.first_seen.clone(),

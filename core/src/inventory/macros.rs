@@ -12,14 +12,19 @@ use std::collections::HashMap;
 const MAX_DEPTH: usize = 16;
 /// Output size at which expansion stops: a "billion laughs" spec must not eat memory.
 const MAX_OUTPUT_BYTES: usize = 256 * 1024;
+/// All macro values of one spec together: each `%global` may stay under the output bound
+/// and still add up (a 139 KB spec of 300 KB expansions asked for gigabytes).
+const MAX_DEFINED_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Default, Clone)]
 pub struct Macros {
     values: HashMap<String, String>,
+    /// Bytes of every value defined so far (names included).
+    defined_bytes: usize,
     /// In `%if` conditions an undefined `%{?x}` leaves the result unknown instead of empty:
     /// whether the build defines `rhel` or `fedora` is not in the spec, and a patch under
     /// `%if 0%{?rhel}` is carried all the same. Configure the downstream's macros to decide.
-    strict_queries: bool,
+    strict_queries: std::cell::Cell<bool>,
 }
 
 /// The result of expanding one string.
@@ -34,7 +39,8 @@ impl Macros {
     pub fn new(predefined: &HashMap<String, String>) -> Macros {
         Macros {
             values: predefined.clone(),
-            strict_queries: false,
+            defined_bytes: 0,
+            strict_queries: std::cell::Cell::new(false),
         }
     }
 
@@ -43,19 +49,28 @@ impl Macros {
     pub fn expand_condition(&self, s: &str) -> Expanded {
         let mut out = String::with_capacity(s.len());
         let mut unresolved = false;
-        let strict = Macros {
-            values: self.values.clone(),
-            strict_queries: true,
-        };
-        strict.expand_into(s, 0, &mut out, &mut unresolved);
+        // A flag for the duration of this call, not a copy of the table: specs with many
+        // `%if` lines and many macros made that copy quadratic.
+        self.strict_queries.set(true);
+        self.expand_into(s, 0, &mut out, &mut unresolved);
+        self.strict_queries.set(false);
         Expanded {
             text: out,
             unresolved,
         }
     }
 
-    pub fn define(&mut self, name: &str, value: &str) {
+    /// Defines `name`; past [`MAX_DEFINED_BYTES`] for the spec the macro stays undefined
+    /// (what uses it is then unresolved) and `false` is returned.
+    pub fn define(&mut self, name: &str, value: &str) -> bool {
+        let cost = name.len() + value.len();
+        if self.defined_bytes.saturating_add(cost) > MAX_DEFINED_BYTES {
+            self.values.remove(name);
+            return false;
+        }
+        self.defined_bytes += cost;
         self.values.insert(name.to_string(), value.to_string());
+        true
     }
 
     pub fn is_defined(&self, name: &str) -> bool {
@@ -162,7 +177,7 @@ impl Macros {
                 None => (body, None),
             };
             let defined = self.values.contains_key(name);
-            if !defined && self.strict_queries {
+            if !defined && self.strict_queries.get() {
                 out.push_str(whole);
                 *unresolved = true;
                 return;
@@ -452,6 +467,19 @@ mod tests {
         assert!(e.unresolved && e.text.len() <= MAX_OUTPUT_BYTES + 1024 * 64);
         assert!(m.expand("%{b}").unresolved);
         assert!(m.expand("%{unterminated").unresolved);
+    }
+
+    #[test]
+    fn a_condition_is_strict_only_while_it_is_expanded() {
+        let mut m = m(&[("a", "1")]);
+        // In a condition an undefined query stays unknown...
+        assert!(m.expand_condition("%{?rhel}").unresolved);
+        // ...and the table is the same one afterwards, strictness gone.
+        assert!(!m.expand("%{?rhel}x").unresolved);
+        assert!(m.define("b", "%{a}"));
+        assert_eq!(m.expand("%{b}").text, "1");
+        assert!(!m.define("huge", &"x".repeat(MAX_DEFINED_BYTES)));
+        assert!(!m.is_defined("huge"));
     }
 
     #[test]

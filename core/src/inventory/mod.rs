@@ -526,6 +526,7 @@ fn build_patch(
             message: format!("{tag} names `{file}`, which is not beside the spec nor in sources/"),
         }),
     }
+    patch.refs.truncate(patch::MAX_REFS_PER_PATCH);
     patch
 }
 

@@ -94,7 +94,14 @@ pub fn parse(
                 }
                 first_diff_line = Some(if pair { n.saturating_sub(1) } else { n });
             } else {
-                h.line(n, line);
+                // Real headers are a few dozen lines. Past the budget the rest of the
+                // header is only skipped (a crafted 60 MiB header cost a minute and
+                // 100,000 references).
+                if h.lines < MAX_HEADER_LINES {
+                    h.line(n, line);
+                } else {
+                    h.lines = h.lines.saturating_add(1);
+                }
                 prev = line;
                 continue;
             }
@@ -122,6 +129,16 @@ pub fn parse(
         }
     }
     warnings.append(&mut line_warnings);
+    if h.lines > MAX_HEADER_LINES {
+        warnings.push(Warning {
+            path: path.to_string(),
+            line: None,
+            message: format!(
+                "a header of {} lines; only the first {MAX_HEADER_LINES} were read",
+                h.lines
+            ),
+        });
+    }
     info.header_lines = h.lines;
     info.first_diff_line = first_diff_line;
     // A bare diff is common and fine when the spec says where it comes from; the scanner
@@ -136,6 +153,13 @@ pub fn parse(
     h.finish(&mut info);
     info
 }
+
+/// Header lines read for facts and references; the rest of a longer header is skipped.
+pub const MAX_HEADER_LINES: u32 = 2000;
+/// References kept per patch; more are a crafted file, not a patch's history.
+pub const MAX_REFS_PER_PATCH: usize = 200;
+/// A subject is a line; folded continuations stop growing it here.
+const MAX_SUBJECT_BYTES: usize = 1000;
 
 /// A diff starts with `diff `, `Index: `, `@@ `, or a `--- ` line followed by `+++ `.
 fn starts_diff(line: &str, prev: &str) -> bool {
@@ -316,7 +340,11 @@ impl<'a> Header<'a> {
             "subject" | "description" => {
                 if lower == "subject" || self.subject.is_none() || continued {
                     if continued {
-                        if let Some(s) = self.subject.as_mut().filter(|_| lower == "subject") {
+                        if let Some(s) = self
+                            .subject
+                            .as_mut()
+                            .filter(|s| lower == "subject" && s.len() < MAX_SUBJECT_BYTES)
+                        {
                             s.push(' ');
                             s.push_str(value);
                         }
@@ -578,6 +606,7 @@ impl<'a> Header<'a> {
         info.subject = self.subject;
         info.author = self.author;
         info.date = self.date;
+        self.refs.truncate(MAX_REFS_PER_PATCH);
         info.refs = self.refs;
         info.claims = self.claims;
     }

@@ -102,6 +102,19 @@ enum Section {
     Other,
 }
 
+/// How much of conditions is kept with a patch.
+const MAX_CONDITION_BYTES: usize = 512;
+
+/// `%if <arg>`, the argument cut at a line's worth.
+fn condition_text(directive: &str, arg: &str) -> String {
+    let mut end = arg.len().min(200);
+    while !arg.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = if end < arg.len() { "..." } else { "" };
+    format!("%{directive} {}{more}", &arg[..end])
+}
+
 #[derive(Debug, Clone)]
 enum Truth {
     Known(bool),
@@ -128,6 +141,8 @@ struct State<'a> {
     next_patch_number: u32,
     entry_date: Option<String>,
     entry_evr: Option<String>,
+    /// The macro size bound was hit (warned once).
+    macro_budget_warned: bool,
     warnings: &'a mut Vec<Warning>,
 }
 
@@ -152,6 +167,7 @@ pub fn parse(
         next_patch_number: 0,
         entry_date: None,
         entry_evr: None,
+        macro_budget_warned: false,
         warnings: &mut local_warnings,
     };
     // Join backslash continuations into logical lines, keeping the first line's number.
@@ -215,7 +231,21 @@ impl State<'_> {
                 Truth::Known(_) => None,
             })
             .collect();
-        (!parts.is_empty()).then(|| parts.join(" && "))
+        if parts.is_empty() {
+            return None;
+        }
+        // Stored with every patch under it: bounded, so a spec of nested unknown `%if`s
+        // cannot make the store (and `show`) hold megabytes per patch.
+        let mut joined = parts.join(" && ");
+        if joined.len() > MAX_CONDITION_BYTES {
+            let mut cut = MAX_CONDITION_BYTES;
+            while !joined.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            joined.truncate(cut);
+            joined.push_str(&format!(" ... ({} conditions)", parts.len()));
+        }
+        Some(joined)
     }
 
     fn evaluate(&self, directive: &str, arg: &str) -> Truth {
@@ -224,12 +254,12 @@ impl State<'_> {
                 let e = self.macros.expand_condition(arg);
                 match (e.unresolved, eval_condition(&e.text)) {
                     (false, Some(b)) => Truth::Known(b),
-                    _ => Truth::Unknown(format!("%{directive} {arg}")),
+                    _ => Truth::Unknown(condition_text(directive, arg)),
                 }
             }
             // Architecture and OS conditions depend on the build host: patches under them are
             // carried all the same.
-            _ => Truth::Unknown(format!("%{directive} {arg}")),
+            _ => Truth::Unknown(condition_text(directive, arg)),
         }
     }
 
@@ -252,12 +282,19 @@ impl State<'_> {
                 "global" | "define" => {
                     let (name, value) = arg.split_once(char::is_whitespace).unwrap_or((arg, ""));
                     let name = name.trim_end_matches("()");
-                    if word == "global" {
+                    let stored = if word == "global" {
                         // %global expands its body at definition time.
                         let v = self.macros.expand(value.trim()).text;
-                        self.macros.define(name, &v);
+                        self.macros.define(name, &v)
                     } else {
-                        self.macros.define(name, value.trim());
+                        self.macros.define(name, value.trim())
+                    };
+                    if !stored && !self.macro_budget_warned {
+                        self.macro_budget_warned = true;
+                        self.warn(
+                            n,
+                            format!("%{word} {name}: the spec's macros passed their size bound; left undefined"),
+                        );
                     }
                     self.comments.clear();
                     return;

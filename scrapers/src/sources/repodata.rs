@@ -11,7 +11,7 @@ use forkdebt_core::store::{ItemOutcome, SourceRun};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use std::collections::{BTreeMap, HashSet};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 const DATASET: Dataset = Dataset::Repodata;
 pub const MAX_REPOMD_BYTES: usize = 1024 * 1024;
@@ -238,24 +238,55 @@ fn source_name(sourcerpm: &str) -> Option<String> {
 /// # Errors
 /// A compression this code does not read.
 pub fn decompress<'a>(href: &str, bytes: &'a [u8]) -> Result<Box<dyn BufRead + 'a>, RepodataError> {
+    let limited = |r: Box<dyn Read + 'a>| -> Box<dyn BufRead + 'a> {
+        Box::new(std::io::BufReader::new(TextNodeLimit { inner: r, run: 0 }))
+    };
     if href.ends_with(".gz") {
-        Ok(Box::new(std::io::BufReader::new(
-            flate2::bufread::GzDecoder::new(bytes),
-        )))
+        Ok(limited(Box::new(flate2::bufread::GzDecoder::new(bytes))))
     } else if href.ends_with(".zst") {
         let d = ruzstd::decoding::StreamingDecoder::new(bytes).map_err(|e| RepodataError::Io {
             what: href.to_string(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        Ok(Box::new(std::io::BufReader::new(d)))
+        Ok(limited(Box::new(d)))
     } else if href.ends_with(".xml") {
-        Ok(Box::new(bytes))
+        Ok(limited(Box::new(bytes)))
     } else {
         Err(RepodataError::Compression(href.to_string()))
     }
 }
 
-/// The repodata source for one distribution's repository.
+/// The longest run of bytes without a `<`: no text node or tag of primary.xml comes near
+/// it, and the XML reader buffers a whole text node, so a small download that inflates to
+/// one gigabyte-long node would otherwise be held in memory.
+pub const MAX_TEXT_RUN: usize = 1024 * 1024;
+
+/// Fails the read once more than [`MAX_TEXT_RUN`] bytes pass without a `<`.
+struct TextNodeLimit<'a> {
+    inner: Box<dyn Read + 'a>,
+    run: usize,
+}
+
+impl Read for TextNodeLimit<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for b in &buf[..n] {
+            if *b == b'<' {
+                self.run = 0;
+            } else {
+                self.run += 1;
+            }
+        }
+        if self.run > MAX_TEXT_RUN {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("more than {MAX_TEXT_RUN} bytes without markup: not a primary.xml"),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// The repodata source: the repository of every base distribution that has one.
 pub type Repodata = PerDistro<Repo>;
 
@@ -378,5 +409,28 @@ impl DistroPart for Repo {
         };
         super::record(store, DATASET, &outcomes, run).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_node_that_inflates_to_gigabytes_is_refused_early() {
+        use flate2::{Compression, write::GzEncoder};
+        use std::io::Write as _;
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(b"<metadata><package><name>").expect("gz");
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            gz.write_all(&chunk).expect("gz");
+        }
+        gz.write_all(b"</name></package></metadata>").expect("gz");
+        let gz = gz.finish().expect("gz");
+        assert!(gz.len() < 1 << 20, "a small download");
+        let reader = decompress("primary.xml.gz", &gz).expect("reader");
+        let err = parse_primary("primary.xml.gz", reader, &|_| true).expect_err("refused");
+        assert!(err.to_string().contains("without markup"), "{err}");
     }
 }
