@@ -619,3 +619,47 @@ fn a_patch_header_is_read_up_to_its_bound() {
         (Some(1), Some(1))
     );
 }
+
+/// Eight `init`s at once on one new store: every one succeeds (migrations take turns).
+fn concurrent_first_use(dir: &std::path::Path, url: &str) {
+    let children: Vec<std::process::Child> = (0..8)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+                .args(["--database", url, "init"])
+                .current_dir(dir)
+                .env_remove("FORKDEBT_DATABASE")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn concurrent_first_use_of_a_new_sqlite_store_migrates_once() {
+    for trial in 0..4 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("new{trial}.db")).display()
+        );
+        concurrent_first_use(dir.path(), &url);
+        let out = forkdebt_ok(dir.path(), &["--database", &url, "report"]);
+        assert!(out.contains("Nothing scanned yet"), "{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_first_use_of_a_new_postgres_database_migrates_once() {
+    let url = crate::util::postgres_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || concurrent_first_use(&path, &url))
+        .await
+        .expect("join");
+}

@@ -222,30 +222,39 @@ impl State<'_> {
             .is_none_or(|f| f.parent_active && !matches!(f.truth, Truth::Known(false)))
     }
 
+    /// The conditions this point of the spec is under that could not be decided, joined
+    /// with ` && `. Stored with every patch under them, so bounded: built only up to
+    /// [`MAX_CONDITION_BYTES`] (a spec of 10,000 nested unknown `%if`s must not make each
+    /// patch carry, or even build, its whole chain).
     fn unknown_condition(&self) -> Option<String> {
-        let parts: Vec<&str> = self
-            .conds
-            .iter()
-            .filter_map(|f| match &f.truth {
-                Truth::Unknown(s) => Some(s.as_str()),
-                Truth::Known(_) => None,
-            })
-            .collect();
-        if parts.is_empty() {
+        let mut out = String::new();
+        let (mut count, mut included) = (0usize, 0usize);
+        for f in &self.conds {
+            let Truth::Unknown(part) = &f.truth else {
+                continue;
+            };
+            count += 1;
+            if out.len() < MAX_CONDITION_BYTES {
+                if !out.is_empty() {
+                    out.push_str(" && ");
+                }
+                out.push_str(part);
+                included += 1;
+            }
+        }
+        if count == 0 {
             return None;
         }
-        // Stored with every patch under it: bounded, so a spec of nested unknown `%if`s
-        // cannot make the store (and `show`) hold megabytes per patch.
-        let mut joined = parts.join(" && ");
-        if joined.len() > MAX_CONDITION_BYTES {
+        if out.len() > MAX_CONDITION_BYTES || included < count {
             let mut cut = MAX_CONDITION_BYTES;
-            while !joined.is_char_boundary(cut) {
+            while !out.is_char_boundary(cut) {
                 cut -= 1;
             }
-            joined.truncate(cut);
-            joined.push_str(&format!(" ... ({} conditions)", parts.len()));
+            out.truncate(cut);
+            out.push_str(&format!(" ... ({count} conditions)"));
+            out.shrink_to_fit();
         }
-        Some(joined)
+        Some(out)
     }
 
     fn evaluate(&self, directive: &str, arg: &str) -> Truth {

@@ -101,6 +101,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How often applying migrations is tried again on SQLite (see [`Store::open`]).
+const MIGRATION_TRIES: u64 = 5;
+
 /// Writers wait this long for SQLite's lock before failing (another forkdebt process).
 const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
 
@@ -171,10 +174,23 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { url: shown, source })?;
+        // Two processes opening a new SQLite file at once both try to apply the first
+        // migration (sqlx's migration lock is PostgreSQL's advisory lock; SQLite has none):
+        // the second waits for the first's transaction, then finds the table exists. Each
+        // migration is one transaction, so trying again sees it applied and goes on. (A lock
+        // file would do too, but closing any descriptor of the database file would drop
+        // SQLite's own locks.)
+        let mut tries = 0;
+        loop {
+            match migrator.run(&pool).await {
+                Ok(()) => break,
+                Err(_) if backend == Backend::Sqlite && tries < MIGRATION_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+                }
+                Err(source) => return Err(StoreError::Migrate { url: shown, source }),
+            }
+        }
         Ok(Store { pool, backend })
     }
 
