@@ -663,3 +663,48 @@ async fn concurrent_first_use_of_a_new_postgres_database_migrates_once() {
         .await
         .expect("join");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_github_is_bounded_by_the_configured_timeout() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    let handler: Handler = Arc::new(|_req: &Request| Reply::Hang(Duration::from_secs(120)));
+    let server = Server::start(handler).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `timeout_secs = 5`, one retry: two attempts of at most 5 s each.
+    crate::redesign::distgit_with_prs(dir.path(), 1, &server.url);
+    let started = Instant::now();
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || crate::redesign::sync_github(&path))
+        .await
+        .expect("join");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(said.contains("timed out"), "{said}");
+}
+
+#[test]
+fn a_sync_without_a_contact_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://{}\"\n",
+            dir.path().join("f.db").display()
+        ),
+    )
+    .expect("config");
+    let out = forkdebt(
+        dir.path(),
+        &["--config", "forkdebt.toml", "sync", "--source", "bodhi"],
+    );
+    assert!(
+        stderr(&out).contains("no `contact` is configured"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -87,6 +87,12 @@ pub async fn run(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<SourceResult>, SyncError> {
     let wanted = selected(only)?;
+    if config.contact.is_none() {
+        tracing::warn!(
+            "no `contact` is configured: every upstream service sees \"no contact configured\" \
+             in our User-Agent; set contact = \"mailto:you@example.org\" in the config"
+        );
+    }
     let http = Http::new(http_options(config))?;
     for (host, at) in store.host_next_allowed().await? {
         if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&at) {
