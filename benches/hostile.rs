@@ -1,4 +1,4 @@
-//! Crafted input (issue 11, defects 2-7): each case is run by the real binary and measured
+//! Crafted input (issue 11, defects 2-8): each case is run by the real binary and measured
 //! (wall time and peak RSS of that process). Target: every case under 2 s and 200 MB.
 //!
 //! Run with `cargo bench --bench hostile`.
@@ -153,6 +153,72 @@ fn repodata_case(runtime: &tokio::runtime::Runtime) -> (String, measure::Run) {
     )
 }
 
+/// 8: an IRC server that sends 256 MiB without a newline, then a command. Measured: from the
+/// first byte to the bot's answer, and the bot's peak RSS (`serve` runs on).
+fn irc_case(runtime: &tokio::runtime::Runtime) -> (String, measure::Run) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    package(dir.path(), "demo", "Name: demo\nVersion: 1\nRelease: 1\n");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://bench.db\"\n[[downstream]]\nname = \"d\"\npaths = [\"distgit\"]\n\
+             [chat]\nprefix = \"!\"\n[chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nchannels = [\"#hs\"]\n"
+        ),
+    )
+    .expect("config");
+    measure::run(&["--config", "forkdebt.toml", "scan"], dir.path());
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "serve"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let wall = runtime.block_on(async {
+        let (socket, _) = listener.accept().await.expect("accept");
+        let (r, mut w) = socket.into_split();
+        let mut lines = BufReader::new(r).lines();
+        w.write_all(b":irc.test 001 forkdebt :Welcome\r\n")
+            .await
+            .expect("write");
+        let started = std::time::Instant::now();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..256 {
+            w.write_all(&chunk).await.expect("write");
+        }
+        w.write_all(b"\r\n:alice!a@h PRIVMSG forkdebt :!help\r\n")
+            .await
+            .expect("write");
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.starts_with("NOTICE alice") {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    let status = std::fs::read_to_string(format!("/proc/{}/status", serve.id())).expect("status");
+    let max_rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    (
+        "8 IRC: a 256 MiB line without end, then !help".to_string(),
+        measure::Run {
+            wall,
+            max_rss_kib,
+            stdout: String::new(),
+        },
+    )
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let cases: Vec<(String, measure::Run)> = vec![
@@ -162,6 +228,7 @@ fn main() {
         scan_case("5 500 MB sparse inventory TOML", huge_inventory),
         scan_case("6 60 MiB patch of header lines", header_patch),
         repodata_case(&runtime),
+        irc_case(&runtime),
     ];
     let mut over = 0;
     for (name, run) in &cases {

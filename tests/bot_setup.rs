@@ -36,6 +36,18 @@ impl Serve {
         }
     }
 
+    /// The highest resident memory the process has used so far, in MiB (Linux).
+    pub fn peak_rss_mib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).expect("/proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM");
+        kib / 1024
+    }
+
     /// SIGKILL, now.
     pub fn kill(&mut self) {
         let _ = self.0.kill();

@@ -484,3 +484,85 @@ async fn a_latin1_message_does_not_disconnect_the_bot() {
     let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
     assert!(!log.contains("Failed to decode"), "{log}");
 }
+
+/// Defect 8 of the hardening issue: a server sending a line without end grew the bot by
+/// hundreds of MB. The line is dropped as it arrives and the bot keeps answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unterminated_line_from_the_server_is_dropped_as_it_arrives() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (listener, serve) = scripted(dir.path(), "").await;
+    let (socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot connects")
+        .expect("accept");
+    let (r, mut w) = socket.into_split();
+    let mut lines = BufReader::new(r).lines();
+    let mut next = async || {
+        tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("read")
+            .expect("not closed")
+    };
+    let mut said = vec![next().await, next().await];
+    w.write_all(b":irc.test 001 forkdebt :Welcome\r\n:irc.test 376 forkdebt :End of MOTD\r\n")
+        .await
+        .expect("write");
+    let before = serve.peak_rss_mib();
+    // 256 MiB without a newline, then a command on the next line.
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..256 {
+        w.write_all(&chunk).await.expect("write");
+    }
+    w.write_all(b"\r\n:alice!a@h PRIVMSG forkdebt :!help\r\n")
+        .await
+        .expect("write");
+    loop {
+        let line = next().await;
+        said.push(line.clone());
+        if line.starts_with("NOTICE alice :commands:") {
+            break;
+        }
+        assert!(said.len() < 50, "no answer: {said:?}");
+    }
+    let peak = serve.peak_rss_mib();
+    assert!(
+        peak < before + 50,
+        "the bot grew from {before} MiB to {peak} MiB reading one line"
+    );
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(log.contains("a line of over 8703 bytes; dropped"), "{log}");
+}
+
+/// Defect 21: with TLS, SIGTERM took 10 s while a server held the handshake open.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_stalled_tls_handshake_ends_the_bot_at_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    scan_with_lab(
+        dir.path(),
+        &format!(
+            "[chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = true\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\nregister_timeout_secs = 120\n"
+        ),
+    )
+    .await;
+    let mut serve = serve(dir.path());
+    // Accept, read the ClientHello, never answer.
+    let (_socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot connects")
+        .expect("accept");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let asked = std::time::Instant::now();
+    let status = serve.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "SIGTERM took {took:?} while the handshake was pending"
+    );
+}

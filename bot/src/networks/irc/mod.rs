@@ -1,7 +1,11 @@
-//! IRC with the `irc` crate: TLS, SASL PLAIN (negotiated here: the crate only has the
-//! primitives), reconnect with backoff, alternative nicks on collisions, NOTICE for every
-//! line the bot says, lines split at 400 bytes on UTF-8 boundaries, the crate's burst limit
-//! as outgoing flood control, and outbox notifications to the configured channels.
+//! IRC: TLS, SASL PLAIN, reconnect with backoff, alternative nicks on collisions, NOTICE for
+//! every line the bot says, lines split at 400 bytes on UTF-8 boundaries, outgoing flood
+//! control, keepalive PINGs, and outbox notifications to the configured channels.
+//!
+//! The connection and its framing are ours ([`wire`]); `irc-proto` parses and writes the
+//! messages.
+
+mod wire;
 
 use crate::notify;
 use crate::router::{Asked, Router};
@@ -9,14 +13,13 @@ use crate::text::{one_line, split_bytes};
 use base64::Engine as _;
 use forkdebt_core::config::Secret;
 use forkdebt_core::store::Store;
-use futures_util::StreamExt;
-use irc::client::prelude::{Capability, Client, Command, Config, Message, Response};
-use irc::proto::CapSubCommand;
-use std::collections::HashMap;
+use futures_util::{SinkExt as _, StreamExt as _};
+use irc_proto::{CapSubCommand, Command, Message, Response};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// A NOTICE's text stays under this many bytes, leaving room for the prefix the server adds
 /// (`:nick!user@host NOTICE #channel :`) within IRC's 512-byte line.
@@ -79,30 +82,6 @@ impl IrcSettings {
     pub fn destination(channel: &str) -> String {
         format!("irc:{channel}")
     }
-
-    fn client_config(&self) -> Config {
-        let window = u32::try_from(self.burst_window.as_secs().max(1)).unwrap_or(u32::MAX);
-        Config {
-            nickname: Some(self.nick.clone()),
-            alt_nicks: vec![format!("{}_", self.nick), format!("{}__", self.nick)],
-            username: Some(self.nick.clone()),
-            realname: Some("forkdebt: the patches we carry and where upstream stands".into()),
-            server: Some(self.server.clone()),
-            port: Some(self.port),
-            use_tls: Some(self.tls),
-            cert_path: self
-                .ca_file
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned()),
-            channels: self.channels.clone(),
-            burst_window_length: Some(window),
-            max_messages_in_burst: Some(self.burst),
-            ping_time: Some(120),
-            ping_timeout: Some(30),
-            version: Some(format!("forkdebt {}", env!("CARGO_PKG_VERSION"))),
-            ..Config::default()
-        }
-    }
 }
 
 /// Runs the IRC side until `shutdown` turns true: connects, answers, notifies, and
@@ -129,6 +108,14 @@ pub async fn run(
     .await
 }
 
+/// A quiet connection is PINGed after this long ...
+const PING_EVERY: Duration = Duration::from_secs(120);
+/// ... and given up on when nothing at all comes within this long after.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+/// Messages read but not yet handled. Reading waits when the session is this far behind, so
+/// a flooding server fills its own socket buffers, not our memory.
+const INCOMING_QUEUE: usize = 1024;
+
 /// One connection: returns `Ok` on shutdown, `Err` when the connection is lost.
 async fn session(
     settings: &IrcSettings,
@@ -137,44 +124,52 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + settings.register_timeout;
-    let mut client =
-        tokio::time::timeout_at(deadline, Client::from_config(settings.client_config()))
-            .await
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "no connection within {:?}; trying again",
-                    settings.register_timeout
-                )
-            })??;
-    match &settings.sasl_password {
-        Some(_) => {
-            // SASL PLAIN: ask for the capability before registering, finish after 903.
-            client.send_cap_req(&[Capability::Sasl])?;
-            client.send(Command::NICK(settings.nick.clone()))?;
-            client.send(Command::USER(
-                settings.nick.clone(),
-                "0".into(),
-                "forkdebt".into(),
-            ))?;
-        }
-        None => client.identify()?,
-    }
-    // The stream is read on its own task, so a delivery round can wait for a PONG (below)
-    // while messages keep flowing.
+    let connecting = wire::connect(
+        &settings.server,
+        settings.port,
+        settings.tls,
+        settings.ca_file.as_deref(),
+    );
+    // Shutdown is heard while connecting too: a server that stalls the TLS handshake must
+    // not hold up SIGTERM.
+    let transport = tokio::select! {
+        connected = tokio::time::timeout_at(deadline, connecting) => connected.map_err(|_| {
+            anyhow::anyhow!(
+                "no connection within {:?}; trying again",
+                settings.register_timeout
+            )
+        })??,
+        _ = shutdown.changed() => return Ok(()),
+    };
+    let (sink, stream) = transport.split();
+    let (queue, queued) = mpsc::unbounded_channel();
+    let sender = Sender(queue);
+    let _writer = AbortOnDrop(tokio::spawn(write(
+        sink,
+        queued,
+        settings.burst,
+        settings.burst_window,
+    )));
+    // The connection is read on its own task, so a delivery round can wait for a PONG
+    // (below) while PINGs keep being answered.
     let acks = Acks::default();
-    let (to_session, mut incoming) = tokio::sync::mpsc::unbounded_channel();
-    let _pump = AbortOnDrop(tokio::spawn(pump(
-        client.stream()?,
+    let (to_session, mut incoming) = mpsc::channel(INCOMING_QUEUE);
+    let _reader = AbortOnDrop(tokio::spawn(read(
+        stream,
+        sender.clone(),
         acks.clone(),
         to_session,
     )));
-    let sender = client.sender();
+    register(&sender, settings)?;
+
+    let mut me = settings.nick.clone();
+    let mut nicks_tried = 0;
+    let mut registered = false;
     let mut poll = tokio::time::interval(settings.poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut registered = false;
     // Channels we are in: a NOTICE to a channel not joined yet would be refused (mode +n)
     // and the notification lost, so only joined channels get them.
-    let mut joined: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut joined: HashSet<String> = HashSet::new();
     loop {
         tokio::select! {
             message = incoming.recv() => {
@@ -182,24 +177,50 @@ async fn session(
                     Some(m) => m?,
                     None => anyhow::bail!("the server closed the connection"),
                 };
-                if matches!(message.command, Command::Response(Response::RPL_WELCOME, _)) {
-                    registered = true;
-                    tracing::info!("irc: connected to {} as {}", settings.server, client.current_nickname());
-                }
                 if let Some(sasl) = &settings.sasl_password {
-                    sasl_step(&client, &settings.nick, sasl, &message)?;
+                    sasl_step(&sender, &settings.nick, sasl, &message)?;
                 }
-                let me = client.current_nickname().to_string();
+                let from_me = message.source_nickname() == Some(me.as_str());
                 match &message.command {
-                    Command::PRIVMSG(target, text) => answer(&client, router, &message, target, text),
-                    Command::JOIN(channel, _, _) if message.source_nickname() == Some(me.as_str()) => {
+                    Command::Response(Response::RPL_WELCOME, args) => {
+                        registered = true;
+                        // The server says which nick we have.
+                        if let Some(nick) = args.first() {
+                            me.clone_from(nick);
+                        }
+                        tracing::info!("irc: connected to {} as {me}", settings.server);
+                    }
+                    Command::Response(Response::RPL_ENDOFMOTD | Response::ERR_NOMOTD, _) => {
+                        for channel in &settings.channels {
+                            sender.send(Command::JOIN(channel.clone(), None, None))?;
+                        }
+                    }
+                    Command::Response(
+                        Response::ERR_NICKNAMEINUSE | Response::ERR_ERRONEOUSNICKNAME,
+                        _,
+                    ) if !registered => {
+                        nicks_tried += 1;
+                        anyhow::ensure!(
+                            nicks_tried <= 2,
+                            "the nicks {0}, {0}_ and {0}__ are all taken",
+                            settings.nick
+                        );
+                        me = format!("{}{}", settings.nick, "_".repeat(nicks_tried));
+                        sender.send(Command::NICK(me.clone()))?;
+                    }
+                    Command::NICK(new) if from_me => me.clone_from(new),
+                    Command::PRIVMSG(target, text) => answer(&sender, router, &me, &message, target, text),
+                    Command::JOIN(channel, _, _) if from_me => {
                         joined.insert(channel.to_lowercase());
                     }
-                    Command::PART(channel, _) if message.source_nickname() == Some(me.as_str()) => {
+                    Command::PART(channel, _) if from_me => {
                         joined.remove(&channel.to_lowercase());
                     }
                     Command::KICK(channel, who, _) if *who == me => {
                         joined.remove(&channel.to_lowercase());
+                    }
+                    Command::ERROR(why) => {
+                        anyhow::bail!("the server ended the connection: {}", one_line(why));
                     }
                     _ => {}
                 }
@@ -229,9 +250,9 @@ async fn session(
                 }
             }
             _ = shutdown.changed() => {
-                let _ = client.send_quit("forkdebt is shutting down");
-                // The stream drives the outgoing queue: keep polling it until the server
-                // closes the connection after our QUIT (or 3 s pass).
+                let _ = sender.send(Command::QUIT(Some("forkdebt is shutting down".into())));
+                // Wait (3 s at most) for the server to close the connection after our QUIT,
+                // so the QUIT is sent before the writer is stopped.
                 let _ = tokio::time::timeout(Duration::from_secs(3), async {
                     while let Some(Ok(_)) = incoming.recv().await {}
                 })
@@ -242,7 +263,115 @@ async fn session(
     }
 }
 
-type Incoming = Result<Message, irc::error::Error>;
+/// Introduces the bot. With a SASL password, registration waits for the SASL exchange
+/// ([`sasl_step`]) to end it with CAP END.
+fn register(sender: &Sender, settings: &IrcSettings) -> anyhow::Result<()> {
+    if settings.sasl_password.is_some() {
+        sender.send(Command::CAP(
+            None,
+            CapSubCommand::REQ,
+            None,
+            Some("sasl".into()),
+        ))?;
+    }
+    sender.send(Command::NICK(settings.nick.clone()))?;
+    sender.send(Command::USER(
+        settings.nick.clone(),
+        "0".into(),
+        "forkdebt: the patches we carry and where upstream stands".into(),
+    ))
+}
+
+/// What the session sends: queued for the writer task, which paces it.
+#[derive(Clone)]
+struct Sender(mpsc::UnboundedSender<Message>);
+
+impl Sender {
+    fn send(&self, command: Command) -> anyhow::Result<()> {
+        self.0
+            .send(Message::from(command))
+            .map_err(|_| anyhow::anyhow!("the connection is closed"))
+    }
+}
+
+/// Writes what is queued, at most `burst` lines per `window` (servers disconnect a client
+/// that floods them).
+async fn write(
+    mut sink: futures_util::stream::SplitSink<wire::Transport, Message>,
+    mut queued: mpsc::UnboundedReceiver<Message>,
+    burst: u32,
+    window: Duration,
+) {
+    let burst = usize::try_from(burst.max(1)).unwrap_or(usize::MAX);
+    let mut recent: VecDeque<tokio::time::Instant> = VecDeque::with_capacity(burst);
+    while let Some(message) = queued.recv().await {
+        if recent.len() >= burst
+            && let Some(oldest) = recent.pop_front()
+        {
+            tokio::time::sleep_until(oldest + window).await;
+        }
+        if let Err(e) = sink.send(message).await {
+            tracing::debug!("irc: writing: {e}");
+            return;
+        }
+        recent.push_back(tokio::time::Instant::now());
+    }
+}
+
+/// Reads the connection: answers the server's PINGs, PINGs a quiet server and gives up on a
+/// silent one, and hands every message on to the session.
+async fn read(
+    mut stream: futures_util::stream::SplitStream<wire::Transport>,
+    sender: Sender,
+    acks: Acks,
+    to_session: mpsc::Sender<anyhow::Result<Message>>,
+) {
+    let mut pinged = false;
+    loop {
+        let wait = if pinged { ANSWER_WITHIN } else { PING_EVERY };
+        let line = match tokio::time::timeout(wait, stream.next()).await {
+            Ok(Some(Ok(line))) => line,
+            Ok(Some(Err(e))) => {
+                let _ = to_session.send(Err(e.into())).await;
+                return;
+            }
+            Ok(None) => return,
+            Err(_) if pinged => {
+                let silent = PING_EVERY + ANSWER_WITHIN;
+                let _ = to_session
+                    .send(Err(anyhow::anyhow!(
+                        "nothing from the server for {silent:?}; reconnecting"
+                    )))
+                    .await;
+                return;
+            }
+            Err(_) => {
+                pinged = sender
+                    .send(Command::PING("forkdebt-keepalive".into(), None))
+                    .is_ok();
+                continue;
+            }
+        };
+        pinged = false;
+        let message = match line.parse::<Message>() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("irc: an unreadable line was skipped: {e}");
+                continue;
+            }
+        };
+        match &message.command {
+            Command::PING(a, b) => {
+                let _ = sender.send(Command::PONG(a.clone(), b.clone()));
+            }
+            Command::PONG(..) => acks.answered(&message),
+            _ => {}
+        }
+        if to_session.send(Ok(message)).await.is_err() {
+            return;
+        }
+    }
+}
 
 /// PINGs waiting for their PONG. IRC has no acknowledgement, but a server answers a PING only
 /// after everything sent before it: its PONG says a NOTICE reached the server, and only then
@@ -258,13 +387,13 @@ impl Acks {
     }
 
     /// Sends a PING and waits (30 s at most) for its PONG.
-    async fn confirm(&self, sender: &irc::client::Sender) -> anyhow::Result<()> {
+    async fn confirm(&self, sender: &Sender) -> anyhow::Result<()> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let token = format!("forkdebt-{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = oneshot::channel();
         self.waiting().insert(token.clone(), tx);
         sender.send(Command::PING(token.clone(), None))?;
-        let answered = tokio::time::timeout(Duration::from_secs(30), rx).await;
+        let answered = tokio::time::timeout(ANSWER_WITHIN, rx).await;
         self.waiting().remove(&token);
         match answered {
             Ok(Ok(())) => Ok(()),
@@ -284,23 +413,7 @@ impl Acks {
     }
 }
 
-/// Reads the connection (which also drives what is sent) and hands every message on.
-async fn pump(
-    mut stream: irc::client::ClientStream,
-    acks: Acks,
-    to_session: tokio::sync::mpsc::UnboundedSender<Incoming>,
-) {
-    while let Some(m) = stream.next().await {
-        if let Ok(m) = &m {
-            acks.answered(m);
-        }
-        if to_session.send(m).is_err() {
-            return;
-        }
-    }
-}
-
-/// Stops the reading task with the session, however the session ends.
+/// Stops a connection task with the session, however the session ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -310,18 +423,21 @@ impl Drop for AbortOnDrop {
 }
 
 /// The SASL PLAIN exchange, driven by what the server says.
-fn sasl_step(client: &Client, nick: &str, password: &Secret, m: &Message) -> anyhow::Result<()> {
+fn sasl_step(sender: &Sender, nick: &str, password: &Secret, m: &Message) -> anyhow::Result<()> {
     match &m.command {
-        Command::CAP(_, CapSubCommand::ACK, _, _) => client.send_sasl_plain()?,
+        Command::CAP(_, CapSubCommand::ACK, _, _) => {
+            sender.send(Command::AUTHENTICATE("PLAIN".into()))?;
+        }
         Command::CAP(_, CapSubCommand::NAK, _, _) => {
             anyhow::bail!("the server does not offer SASL, and a SASL password is configured")
         }
         Command::AUTHENTICATE(data) if data == "+" => {
             let token = format!("{nick}\0{nick}\0{}", password.expose());
-            client.send_sasl(base64::engine::general_purpose::STANDARD.encode(token))?;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(token);
+            sender.send(Command::AUTHENTICATE(encoded))?;
         }
         Command::Response(Response::RPL_SASLSUCCESS, _) => {
-            client.send(Command::CAP(None, CapSubCommand::END, None, None))?;
+            sender.send(Command::CAP(None, CapSubCommand::END, None, None))?;
         }
         Command::Response(
             Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT,
@@ -333,12 +449,22 @@ fn sasl_step(client: &Client, nick: &str, password: &Secret, m: &Message) -> any
 }
 
 /// Answers a PRIVMSG in the background, so one slow question does not hold up the others.
-fn answer(client: &Client, router: &Arc<Router>, m: &Message, target: &str, text: &str) {
+/// A CTCP request is not a command: VERSION is answered, the rest ignored.
+fn answer(sender: &Sender, router: &Arc<Router>, me: &str, m: &Message, target: &str, text: &str) {
     let Some(nick) = m.source_nickname() else {
         return;
     };
-    let me = client.current_nickname();
     if nick == me {
+        return;
+    }
+    if let Some(ctcp) = text.strip_prefix('\u{1}') {
+        if ctcp
+            .trim_end_matches('\u{1}')
+            .eq_ignore_ascii_case("VERSION")
+        {
+            let version = format!("\u{1}VERSION forkdebt {}\u{1}", env!("CARGO_PKG_VERSION"));
+            let _ = sender.send(Command::NOTICE(nick.to_string(), version));
+        }
         return;
     }
     let in_channel = target.starts_with(['#', '&', '+', '!']);
@@ -349,7 +475,7 @@ fn answer(client: &Client, router: &Arc<Router>, m: &Message, target: &str, text
         destination: IrcSettings::destination(&reply_to),
     };
     let router = Arc::clone(router);
-    let sender = client.sender();
+    let sender = sender.clone();
     let text = text.to_string();
     tokio::spawn(async move {
         if let Some(lines) = router.handle(&asked, &text).await
@@ -362,11 +488,11 @@ fn answer(client: &Client, router: &Arc<Router>, m: &Message, target: &str, text
 
 /// Sends `lines` as NOTICEs to `target`, each cleaned of control characters and split at
 /// [`MAX_TEXT_BYTES`].
-fn send_lines(sender: &irc::client::Sender, target: &str, lines: &[String]) -> anyhow::Result<()> {
+fn send_lines(sender: &Sender, target: &str, lines: &[String]) -> anyhow::Result<()> {
     for line in lines {
         for piece in split_bytes(&one_line(line), MAX_TEXT_BYTES) {
             if !piece.is_empty() {
-                sender.send_notice(target, piece)?;
+                sender.send(Command::NOTICE(target.to_string(), piece))?;
             }
         }
     }
