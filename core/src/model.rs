@@ -109,6 +109,9 @@ pub enum Role {
     Origin,
     /// Named by `Fixes:`, `Closes:`, DEP-3 `Bug:`: an issue the patch addresses, not the patch.
     Related,
+    /// The commit the patch undoes ("revert c58fd46", `This reverts commit X`). X being merged
+    /// or released never makes the patch droppable; only an upstream revert of X would.
+    Reverts,
 }
 
 impl Role {
@@ -116,12 +119,14 @@ impl Role {
         match self {
             Role::Origin => "origin",
             Role::Related => "related",
+            Role::Reverts => "reverts",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "origin" => Some(Role::Origin),
             "related" => Some(Role::Related),
+            "reverts" => Some(Role::Reverts),
             _ => None,
         }
     }
@@ -299,14 +304,17 @@ pub struct Patch {
 }
 
 impl Patch {
-    /// A patch with no upstream reference at all, and no claim to have been sent or taken
-    /// from upstream, is local-only.
+    /// A patch with no upstream reference at all, and no claim to have been sent, taken
+    /// from upstream, or kept downstream on purpose ("Fedora-specific"), is local-only.
     pub fn is_local_only(&self) -> bool {
         self.refs.is_empty()
             && !self.claims.iter().any(|c| {
                 matches!(
                     c.state,
-                    PatchState::Submitted | PatchState::Merged | PatchState::Denied
+                    PatchState::Submitted
+                        | PatchState::Merged
+                        | PatchState::Denied
+                        | PatchState::NotNeeded
                 )
             })
     }

@@ -11,6 +11,7 @@
 //! - [`history`]: carried patches over a git repository's first-parent history.
 //! - this module: walking the tree and putting a [`Package`] together.
 
+mod changelog_names;
 pub mod deviations;
 pub mod filename;
 pub mod history;
@@ -19,10 +20,13 @@ pub mod patch;
 pub mod project;
 pub mod refs;
 pub mod spec;
+pub mod status_words;
 pub mod text;
 
 use crate::evr::{DEFAULT_RELEASE_MARKER, split_release};
-use crate::model::{Claim, Deviation, Package, Patch, PatchState, Reference, Role, Warning};
+use crate::model::{
+    Claim, Confidence, Deviation, Package, Patch, PatchState, Reference, Role, Warning,
+};
 use rayon::prelude::*;
 use refs::TextContext;
 use regex::Regex;
@@ -76,6 +80,7 @@ pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
     for root in roots {
         find_specs(root, &mut specs, &mut inv.warnings, &mut inv.unreadable);
     }
+    drop_stray_copies(&mut specs, &mut inv.warnings);
     specs.sort();
     let scanned: Vec<(SpecScan, Vec<Warning>)> = specs
         .par_iter()
@@ -139,6 +144,39 @@ pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
         }
     }
     inv
+}
+
+/// A spec under `sources/` or `SOURCES/` (an old copy kept with the sources) must not shadow
+/// the package's own spec beside that folder or in `specfiles/`: it is skipped with a warning.
+fn drop_stray_copies(specs: &mut Vec<(PathBuf, PathBuf)>, warnings: &mut Vec<Warning>) {
+    let is_sources = |p: &Path| {
+        p.file_name()
+            .is_some_and(|n| n == "sources" || n == "SOURCES")
+    };
+    let own: HashSet<PathBuf> = specs
+        .iter()
+        .filter_map(|(_, spec)| spec.parent())
+        .filter(|dir| !is_sources(dir))
+        .map(|dir| package_folder(dir).to_path_buf())
+        .collect();
+    specs.retain(|(root, spec)| {
+        let Some(dir) = spec.parent().filter(|d| is_sources(d)) else {
+            return true;
+        };
+        if !dir.parent().is_some_and(|f| own.contains(f)) {
+            return true;
+        }
+        let shown = |p: &Path| display(p.strip_prefix(root).unwrap_or(p));
+        warnings.push(Warning {
+            path: shown(spec),
+            line: None,
+            message: format!(
+                "a stray copy of a spec in {}; the package's own spec beside it is read instead",
+                shown(dir)
+            ),
+        });
+        false
+    });
 }
 
 fn display(p: &Path) -> String {
@@ -342,7 +380,16 @@ fn scan_spec(
     let mut bare_diffs: Vec<Option<Warning>> = Vec::with_capacity(spec.patches.len());
     for sp in &spec.patches {
         let mut bare = None;
-        let p = build_patch(sp, &pkg, &shown, root, spec_dir, warnings, &mut bare);
+        let p = build_patch(
+            sp,
+            &spec.prep_notes,
+            &pkg,
+            &shown,
+            root,
+            spec_dir,
+            warnings,
+            &mut bare,
+        );
         pkg.patches.push(p);
         bare_diffs.push(bare);
     }
@@ -417,8 +464,10 @@ fn stays_below(file: &str) -> bool {
         })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_patch(
     sp: &spec::SpecPatch,
+    prep_notes: &[spec::PrepNote],
     pkg: &Package,
     spec_shown: &str,
     root: &Path,
@@ -431,8 +480,14 @@ fn build_patch(
         || sp.value.starts_with("https://")
         || sp.value.starts_with("ftp://");
     let file = if is_url {
-        let no_query = sp.value.split(['?', '#']).next().unwrap_or(&sp.value);
-        no_query.rsplit('/').next().unwrap_or(no_query).to_string()
+        // `%{url}/pull/56.patch#/add_apt_checking.patch`: rpm names the local file after `#/`.
+        match sp.value.split_once("#/") {
+            Some((_, local)) if !local.is_empty() => local.to_string(),
+            _ => {
+                let no_query = sp.value.split(['?', '#']).next().unwrap_or(&sp.value);
+                no_query.rsplit('/').next().unwrap_or(no_query).to_string()
+            }
+        }
     } else {
         sp.value.clone()
     };
@@ -453,17 +508,44 @@ fn build_patch(
         );
         patch.refs.extend(refs::classify_url(&sp.value, &ctx));
     }
+    // A comment over a run of Patch lines speaks for each of them less surely.
+    let (place, max_confidence) = if sp.shared_comments {
+        ("comment above a run of Patch lines incl.", Confidence::High.lower())
+    } else {
+        ("comment above", Confidence::High)
+    };
     for (line, comment) in &sp.comments {
-        let ctx = TextContext::new(
+        let mut ctx = TextContext::new(
             upstream,
-            format!("{spec_shown}:{line} (comment above {tag})"),
+            format!("{spec_shown}:{line} ({place} {tag})"),
             Role::Origin,
         );
+        ctx.max_confidence = max_confidence;
         patch.refs.extend(refs::extract(comment, &ctx));
-        if let Some(state) = patch::suse_tag_claim(comment) {
+        let claim = patch::suse_tag_claim(comment).or_else(|| status_words::claim(comment));
+        if let Some(state) = claim {
             patch.claims.push(Claim {
                 state,
                 evidence: format!("{spec_shown}:{line}: {comment}"),
+            });
+        }
+    }
+    // What `%prep` says beside or above this patch's `%patch` line (`%autopatch`: every
+    // patch, less surely).
+    for note in prep_notes.iter().filter(|n| n.patch.is_none() || n.patch == sp.number) {
+        let mut ctx = TextContext::new(
+            upstream,
+            format!("{spec_shown}:{} ({})", note.line, note.place),
+            Role::Origin,
+        );
+        if note.patch.is_none() {
+            ctx.max_confidence = Confidence::High.lower();
+        }
+        patch.refs.extend(refs::extract(&note.text, &ctx));
+        if let Some(state) = status_words::claim(&note.text) {
+            patch.claims.push(Claim {
+                state,
+                evidence: format!("{spec_shown}:{}: {}", note.line, note.text),
             });
         }
     }
@@ -531,44 +613,59 @@ fn build_patch(
 }
 
 /// Puts `%changelog` references on the patches they talk about; the rest stay on the package.
+///
+/// A reference goes to the patches that already carry it (a CVE a file name names); the others
+/// to the one patch the line names (file name, stem, `PatchN`, a word only that patch's name
+/// has). A line that names no patch, or several, leaves them on the package.
 fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown: &str) {
     static_regex!(
         BACKPORT,
         r"(?i)\b(?:backport(?:ed|s)?|cherry[- ]?pick(?:ed)?)\b"
     );
+    let names = changelog_names::PatchNames::new(&pkg.patches, &pkg.name);
     for cl in lines {
         let ctx = TextContext::new(
             pkg.upstream.as_ref(),
             format!("{spec_shown}:{} (%changelog)", cl.line),
             Role::Origin,
-        );
+        )
+        .in_changelog();
         let found = refs::extract(&cl.text, &ctx);
-        // Which patches does this line talk about? By file name, or by a shared reference.
-        let mut targets: HashSet<usize> = pkg
-            .patches
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.file.len() > 4 && cl.text.contains(p.file.as_str()))
-            .map(|(i, _)| i)
-            .collect();
-        for r in &found {
-            for (i, p) in pkg.patches.iter().enumerate() {
-                if p.refs.iter().any(|pr| same_target(pr, r)) {
-                    targets.insert(i);
-                }
+        let named = names.named_in(&cl.text);
+        let mut touched: HashSet<usize> = HashSet::new();
+        let mut leftover = Vec::new();
+        for r in found {
+            let carriers: Vec<usize> = pkg
+                .patches
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.refs.iter().any(|pr| same_target(pr, &r)))
+                .map(|(i, _)| i)
+                .collect();
+            for &i in &carriers {
+                pkg.patches[i].refs.push(r.clone());
+                touched.insert(i);
+            }
+            if carriers.is_empty() {
+                leftover.push(r);
             }
         }
-        if targets.is_empty() {
-            pkg.changelog_refs.extend(found);
-            continue;
+        match named.as_slice() {
+            [one] => {
+                pkg.patches[*one].refs.append(&mut leftover);
+                touched.insert(*one);
+            }
+            _ => pkg.changelog_refs.append(&mut leftover),
         }
-        let backport = BACKPORT.is_match(&cl.text);
-        for i in targets {
-            let p = &mut pkg.patches[i];
-            p.refs.extend(found.iter().cloned());
-            if backport {
-                p.claims.push(Claim {
-                    state: PatchState::Merged,
+        let claim = if BACKPORT.is_match(&cl.text) {
+            Some(PatchState::Merged)
+        } else {
+            status_words::claim(&cl.text)
+        };
+        if let Some(state) = claim {
+            for &i in &touched {
+                pkg.patches[i].claims.push(Claim {
+                    state,
                     evidence: format!("{spec_shown}:{}: {}", cl.line, cl.text),
                 });
             }

@@ -23,6 +23,8 @@ pub struct TextContext<'a> {
     pub role: Role,
     /// References found here are at most this sure (a comment shared by several patches).
     pub max_confidence: Confidence,
+    /// The text is a Fedora/CentOS `%changelog` line, where `(#1234567)` is a Red Hat bug.
+    pub changelog: bool,
 }
 
 impl<'a> TextContext<'a> {
@@ -32,6 +34,37 @@ impl<'a> TextContext<'a> {
             found_in,
             role,
             max_confidence: Confidence::High,
+            changelog: false,
+        }
+    }
+
+    /// The same context for a `%changelog` line.
+    pub fn in_changelog(mut self) -> Self {
+        self.changelog = true;
+        self
+    }
+
+    /// The trackers that belong to the package's upstream project.
+    fn project(&self) -> Option<Project> {
+        match self.upstream? {
+            UpstreamProject::Github { owner, repo } if owner == "python" && repo == "cpython" => {
+                Some(Project::Cpython)
+            }
+            UpstreamProject::Other { url } => {
+                let url = url.to_ascii_lowercase();
+                if url.contains("python.org") && !url.contains("pypi") {
+                    Some(Project::Cpython)
+                } else if url.contains("mozilla.org") || url.contains("mozilla.net") {
+                    Some(Project::Mozilla)
+                } else if url.contains("cpan.org") {
+                    Some(Project::Cpan)
+                } else if url.contains("perl.org") {
+                    Some(Project::Perl)
+                } else {
+                    None
+                }
+            }
+            _ => None,
         }
     }
 
@@ -54,10 +87,23 @@ impl<'a> TextContext<'a> {
     }
 }
 
+/// Upstream projects with trackers of their own, whose ids the text names without a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Project {
+    /// `gh-N` issues and `GH-N` pull requests of python/cpython, `bpo-N` on bugs.python.org.
+    Cpython,
+    /// `bug N` on bugzilla.mozilla.org.
+    Mozilla,
+    /// `RT#N` on rt.cpan.org.
+    Cpan,
+    /// `RT#N` on rt.perl.org (Perl itself; now Perl/perl5 GitHub issues).
+    Perl,
+}
+
 static_regex!(URL, r#"https?://[^\s<>"'`\]\[)(]+"#);
 static_regex!(CVE, r"(?i)\bCVE-(\d{4})-(\d{4,7})\b");
 static_regex!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
-static_regex!(LAUNCHPAD, r"(?i)\blp\s*#\s*(\d+)");
+static_regex!(LAUNCHPAD, r"(?i)\blp\s*:?\s*#\s*(\d+)");
 static_regex!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
 static_regex!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
 static_regex!(
@@ -89,6 +135,29 @@ static_regex!(FULL_SHA, r"\b([0-9a-f]{40})\b");
 static_regex!(
     SHORT_SHA,
     r"(?i)\b(?:commit|cherry[- ]?pick(?:ed)?(?:\s+from(?:\s+commit)?)?|backport(?:ed|s)?(?:\s+of)?(?:\s+commit)?|upstream(?:\s+commit)?|revert(?:s|ed)?)\s*:?\s+([0-9a-f]{7,39})\b"
+);
+static_regex!(
+    REVERT_SHA,
+    r"(?i)\brevert(?:s|ed|ing)?\s+(?:upstream\s+)?(?:the\s+)?(?:commit\s+)?([0-9a-f]{7,40})\b"
+);
+static_regex!(PYTHON_GH, r"\b(gh|GH|bpo)-(\d{1,7})\b");
+static_regex!(MOZILLA_BUG, r"(?i)\b(?:mozilla|bmo|moz)\s*#\s*(\d{3,8})\b");
+static_regex!(CPAN_RT, r"\b(CPAN\s+)?RT\s*#\s*(\d{2,7})\b");
+static_regex!(DEBIAN_CLOSES, r"\bCloses:\s*#(\d{5,7})\b");
+static_regex!(
+    DEBIAN_BUG,
+    r"(?i)\b(?:debbugs|debian\s+bug(?:\s+report)?)\s*#?\s*(\d{4,7})\b"
+);
+// "GNOME bug 338826", "KDE bug #12": a bug of a tracker named by its project.
+static_regex!(
+    NAMED_TRACKER_BUG,
+    r"(?i)\b(gnome|kde|sourceware|glibc|gcc|kernel|freedesktop|fdo|xorg|novell|gentoo|mageia|mandriva|python|perl|mozilla)\s+bug(?:zilla)?\s*#?\s*(\d{2,8})\b"
+);
+// "Resolves: 234769", "Related: 216575", "fix for 880972": in a Fedora or CentOS spec a bare
+// 6-8 digit number after these words is a Red Hat bug (magnitude), and lists follow them.
+static_regex!(
+    RESOLVES_BARE,
+    r"(?i)\b(?:fix(?:es|ed)?\s+for|resolves?|related)\s*:?\s*(?:bugs?\s*)?#?(\d{6,8})\b((?:\s*[,.;]?\s*(?:and\s+)?#?\d{6,8}\b)*)"
 );
 static_regex!(FEDORA_CHANGE_TEXT, r"\bChanges/([A-Za-z0-9_.+-]+)");
 
@@ -139,6 +208,31 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         let url = format!("https://issues.redhat.com/browse/{id}");
         out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
     });
+    take(&mut text, &PYTHON_GH, |c| {
+        out.extend(python_tracker(ctx, &c[1], &c[2]));
+    });
+    take(&mut text, &MOZILLA_BUG, |c| {
+        out.push(tracker(ctx, "bmo", &c[1]));
+    });
+    take(&mut text, &CPAN_RT, |c| {
+        let perl_itself = ctx.project() == Some(Project::Perl) && c.get(1).is_none();
+        let cpan = c.get(1).is_some() || ctx.project() == Some(Project::Cpan);
+        if perl_itself {
+            out.push(tracker(ctx, "rt.perl.org", &c[2]));
+        } else if cpan {
+            out.push(tracker(ctx, "rt.cpan.org", &c[2]));
+        }
+    });
+    take(&mut text, &DEBIAN_CLOSES, |c| {
+        out.push(tracker(ctx, "debian", &c[1]))
+    });
+    take(&mut text, &DEBIAN_BUG, |c| {
+        out.push(tracker(ctx, "debian", &c[1]))
+    });
+    take(&mut text, &NAMED_TRACKER_BUG, |c| {
+        let name = c[1].to_ascii_lowercase();
+        out.push(tracker(ctx, named_tracker(&name), &c[2]));
+    });
     take(&mut text, &GH_SHORTHAND, |c| {
         out.push(github_number(
             ctx,
@@ -153,7 +247,20 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         out.push(rhbz(ctx, &c[1], Confidence::High))
     });
     take(&mut text, &BUG_WORD, |c| {
-        out.push(rhbz(ctx, &c[1], Confidence::Medium))
+        if ctx.project() == Some(Project::Mozilla) {
+            out.push(tracker(ctx, "bmo", &c[1]));
+        } else {
+            out.push(rhbz(ctx, &c[1], Confidence::Medium));
+        }
+    });
+    take(&mut text, &RESOLVES_BARE, |c| {
+        let list = std::iter::once(&c[1]).chain(
+            c[2].split(|ch: char| !ch.is_ascii_digit())
+                .filter(|s| !s.is_empty()),
+        );
+        for n in list {
+            out.push(rhbz(ctx, n, Confidence::Medium));
+        }
     });
     take(&mut text, &FEDORA_CHANGE_TEXT, |c| {
         let url = format!("https://fedoraproject.org/wiki/Changes/{}", &c[1]);
@@ -165,7 +272,16 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         ));
     });
 
-    // 3. Commits: a full sha anywhere, a short one only after a word that says "commit".
+    // 3. Commits: what a patch reverts first, then a full sha anywhere, a short one only
+    // after a word that says "commit".
+    take(&mut text, &REVERT_SHA, |c| {
+        let sha = &c[1];
+        if sha.bytes().any(|b| b.is_ascii_alphabetic()) && sha.bytes().any(|b| b.is_ascii_digit()) {
+            let mut r = commit(ctx, sha, Confidence::Medium);
+            r.role = Role::Reverts;
+            out.push(r);
+        }
+    });
     take(&mut text, &FULL_SHA, |c| {
         // An all-zero id is git's and hg's "no commit" (a root's parent), never a reference.
         if c[1].bytes().any(|b| b != b'0') {
@@ -231,9 +347,79 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         out.push(bare_number(ctx, &c[1]))
     });
     take(&mut text, &HASH_NUMBER, |c| {
-        out.push(bare_number(ctx, &c[1]))
+        let n = &c[1];
+        if ctx.changelog && parse_id(n) >= RHBZ_MIN_BARE_ID {
+            let mut r = rhbz(ctx, n, Confidence::Medium);
+            r.note = Some("a (#N) in a Fedora or CentOS %changelog is a Red Hat bug".into());
+            out.push(r);
+        } else {
+            out.push(bare_number(ctx, n));
+        }
     });
     out
+}
+
+/// A bug of a tracker known by a short name: `bmo#1512162`, `debian#970863`.
+fn tracker(ctx: &TextContext<'_>, name: &str, n: &str) -> Reference {
+    let n = n.trim_start_matches('0');
+    let url = match name {
+        "bmo" => format!("https://bugzilla.mozilla.org/show_bug.cgi?id={n}"),
+        "debian" => format!("https://bugs.debian.org/{n}"),
+        "bpo" => format!("https://bugs.python.org/issue{n}"),
+        "rt.cpan.org" => format!("https://rt.cpan.org/Ticket/Display.html?id={n}"),
+        "rt.perl.org" => format!("https://rt.perl.org/Ticket/Display.html?id={n}"),
+        host => format!("https://{host}/show_bug.cgi?id={n}"),
+    };
+    ctx.make(RefKind::Url, format!("{name}#{n}"), Some(url), Confidence::High)
+}
+
+/// The bug tracker host of a project named in "GNOME bug 338826".
+fn named_tracker(name: &str) -> &'static str {
+    match name {
+        "gnome" => "bugzilla.gnome.org",
+        "kde" => "bugs.kde.org",
+        "sourceware" | "glibc" => "sourceware.org/bugzilla",
+        "gcc" => "gcc.gnu.org/bugzilla",
+        "kernel" => "bugzilla.kernel.org",
+        "freedesktop" | "fdo" | "xorg" => "bugs.freedesktop.org",
+        "novell" => "bugzilla.novell.com",
+        "gentoo" => "bugs.gentoo.org",
+        "mageia" => "bugs.mageia.org",
+        "mandriva" => "qa.mandriva.com",
+        "python" => "bpo",
+        "perl" => "rt.perl.org",
+        _ => "bmo",
+    }
+}
+
+/// CPython's own ids: `gh-127906` an issue and `GH-28549` a pull request of python/cpython,
+/// `bpo-1596321` a bugs.python.org issue. `gh-N` in another project is a GitHub number of
+/// that project when it lives on GitHub.
+fn python_tracker(ctx: &TextContext<'_>, prefix: &str, n: &str) -> Option<Reference> {
+    let cpython = ctx.project() == Some(Project::Cpython);
+    match prefix {
+        "bpo" => Some(tracker(ctx, "bpo", n)),
+        "gh" if cpython => Some(github_number(
+            ctx,
+            "python",
+            "cpython",
+            n,
+            Some(RefKind::GithubIssue),
+            Confidence::Medium,
+        )),
+        "GH" if cpython => Some(github_number(
+            ctx,
+            "python",
+            "cpython",
+            n,
+            Some(RefKind::GithubPr),
+            Confidence::Medium,
+        )),
+        _ if matches!(ctx.upstream, Some(UpstreamProject::Github { .. })) => {
+            Some(github_ambiguous_ref(ctx, n))
+        }
+        _ => None,
+    }
 }
 
 /// Runs `re` over `text`, hands each match to `f`, then blanks the matches.
@@ -492,6 +678,44 @@ pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
                 return Some(ctx.make(RefKind::Cve, cve, Some(url.to_string()), high));
             }
         }
+        "bugs.debian.org" => {
+            let n = query
+                .split(['&', ';'])
+                .find_map(|kv| kv.strip_prefix("bug="))
+                .or_else(|| segs.last().copied())
+                .unwrap_or_default();
+            if is_number(n) {
+                return Some(tracker(ctx, "debian", n));
+            }
+        }
+        "bugs.python.org" => {
+            if let Some(n) = segs
+                .last()
+                .and_then(|s| s.strip_prefix("issue"))
+                .filter(|n| is_number(n))
+            {
+                return Some(tracker(ctx, "bpo", n));
+            }
+        }
+        "bugzilla.mozilla.org" => {
+            if let Some(n) = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("id="))
+                .filter(|n| is_number(n))
+            {
+                return Some(tracker(ctx, "bmo", n));
+            }
+        }
+        "rt.cpan.org" | "rt.perl.org" => {
+            let n = query
+                .split(['&', ';'])
+                .find_map(|kv| kv.strip_prefix("id="))
+                .or_else(|| segs.last().copied())
+                .unwrap_or_default();
+            if is_number(n) {
+                return Some(tracker(ctx, &host, n));
+            }
+        }
         "fedoraproject.org" | "www.fedoraproject.org" => {
             if let Some(pos) = segs.iter().position(|s| *s == "Changes")
                 && let Some(name) = segs.get(pos + 1)
@@ -532,6 +756,21 @@ pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
         _ => {}
     }
 
+    // Any other Bugzilla (GNOME, KDE, sourceware, kernel, SUSE...): one bug, named by host.
+    if segs.last() == Some(&"show_bug.cgi")
+        && let Some(n) = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("id="))
+            .filter(|n| is_number(n))
+    {
+        let prefix = segs[..segs.len() - 1].join("/");
+        let name = if prefix.is_empty() {
+            host.clone()
+        } else {
+            format!("{host}/{prefix}")
+        };
+        return Some(tracker(ctx, &name, n));
+    }
     // GitLab instances: gitlab.com, gitlab.freedesktop.org, gitlab.gnome.org, salsa...
     if let Some(dash) = segs.iter().position(|s| *s == "-") {
         let project = segs[..dash].join("/");
@@ -588,6 +827,13 @@ pub(crate) fn is_sha(s: &str) -> bool {
 /// Public for the file-name and header parsers: a commit of the package's upstream.
 pub(crate) fn commit_ref(ctx: &TextContext<'_>, sha: &str, confidence: Confidence) -> Reference {
     commit(ctx, sha, confidence)
+}
+
+/// Public for the file-name parser: a bug of a tracker known by a short name (`bmo`).
+pub(crate) fn tracker_ref(ctx: &TextContext<'_>, name: &str, n: &str) -> Reference {
+    let mut r = tracker(ctx, name, n);
+    r.confidence = r.confidence.min(Confidence::Medium);
+    r
 }
 
 /// Public for the file-name parser: a bug number known to be Red Hat's.

@@ -21,6 +21,20 @@ pub struct SpecPatch {
     pub comments: Vec<(u32, String)>,
     /// `%if` conditions that could not be evaluated, joined with ` && `.
     pub condition: Option<String>,
+    /// `comments` sit above a run of Patch lines and are shared by all of them.
+    pub shared_comments: bool,
+}
+
+/// What `%prep` says about a patch: the comment beside or above its `%patch` line, or the
+/// backup suffix packagers name a bug in (`%patch -P27 -p1 -b .fontrendering-bz#209097`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrepNote {
+    /// The patch number; `None` for `%autopatch` (every patch).
+    pub patch: Option<u32>,
+    pub line: u32,
+    /// `beside %patch -P 3`, `above %patch -P 3`...
+    pub place: String,
+    pub text: String,
 }
 
 /// One line of `%changelog` with the entry it belongs to.
@@ -42,6 +56,7 @@ pub struct SpecFile {
     /// `SourceN` values in order, macros expanded (`Source0` first when present).
     pub sources: Vec<String>,
     pub patches: Vec<SpecPatch>,
+    pub prep_notes: Vec<PrepNote>,
     pub changelog: Vec<ChangelogLine>,
 }
 
@@ -95,6 +110,7 @@ const SECTIONS: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
     Preamble,
+    Prep,
     SubPackage,
     PatchList,
     SourceList,
@@ -138,6 +154,11 @@ struct State<'a> {
     section: Section,
     conds: Vec<CondFrame>,
     comments: Vec<(u32, String)>,
+    /// The first patch of the current run of Patch lines under one comment block.
+    patch_run: Option<usize>,
+    /// The previous logical line was a Patch line; this one is.
+    previous_was_patch: bool,
+    this_is_patch: bool,
     next_patch_number: u32,
     entry_date: Option<String>,
     entry_evr: Option<String>,
@@ -164,6 +185,9 @@ pub fn parse(
         section: Section::Preamble,
         conds: Vec::new(),
         comments: Vec::new(),
+        patch_run: None,
+        previous_was_patch: false,
+        this_is_patch: false,
         next_patch_number: 0,
         entry_date: None,
         entry_evr: None,
@@ -175,6 +199,12 @@ pub fn parse(
     let mut pending: Option<(u32, String)> = None;
     let mut line_warnings = Vec::new();
     for (n, l) in text::lines(&text, path, &mut line_warnings) {
+        // rpm reads `%if`/`%endif` on every physical line, also inside a shell command
+        // continued with `\` (`./configure \` / `%if %{with x}` / `--with-x \` / `%endif`).
+        if pending.is_some() && is_conditional(l) {
+            lines.push((n, l.to_string()));
+            continue;
+        }
         let (start, mut acc) = pending.take().unwrap_or((n, String::new()));
         if let Some(body) = l
             .strip_suffix('\\')
@@ -205,6 +235,18 @@ pub fn parse(
     let spec = std::mem::take(&mut st.spec);
     warnings.append(&mut local_warnings);
     spec
+}
+
+/// `%if`, `%ifarch`, `%elif`, `%else`, `%endif`...: a line rpm evaluates on its own.
+fn is_conditional(line: &str) -> bool {
+    let Some(rest) = line.trim_start().strip_prefix('%') else {
+        return false;
+    };
+    let word = rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+    matches!(
+        word,
+        "if" | "ifarch" | "ifnarch" | "ifos" | "ifnos" | "elif" | "elifarch" | "elifos" | "else" | "endif"
+    )
 }
 
 impl State<'_> {
@@ -273,6 +315,7 @@ impl State<'_> {
     }
 
     fn line(&mut self, n: u32, raw: &str) {
+        self.previous_was_patch = std::mem::take(&mut self.this_is_patch);
         let trimmed = raw.trim();
         if self.section == Section::Changelog {
             self.changelog_line(n, raw);
@@ -321,6 +364,7 @@ impl State<'_> {
                     "package" => Section::SubPackage,
                     "patchlist" => Section::PatchList,
                     "sourcelist" => Section::SourceList,
+                    "prep" => Section::Prep,
                     _ => Section::Other,
                 };
                 self.comments.clear();
@@ -348,7 +392,66 @@ impl State<'_> {
                     self.spec.sources.push(v);
                 }
             }
+            Section::Prep => self.prep_line(n, trimmed),
             Section::Changelog | Section::Other => {}
+        }
+    }
+
+    /// A `%prep` line: comments are kept until the next line; a `%patch` or `%autopatch`
+    /// line takes them and its own comment and backup suffix.
+    fn prep_line(&mut self, n: u32, trimmed: &str) {
+        static_regex!(
+            PATCH_NUMBER,
+            r"^%\{?patch(?:(\d+)\b|\}?\s+(?:(\d+)\b|.*?-P\s*(\d+)\b))"
+        );
+        static_regex!(BACKUP_SUFFIX, r"\s-[bz]\s*(\S+)");
+        if let Some(c) = trimmed.strip_prefix('#') {
+            self.comments.push((n, c.trim().to_string()));
+            return;
+        }
+        let above = std::mem::take(&mut self.comments);
+        let (patch, shown) = if trimmed.starts_with("%autopatch") {
+            (None, "%autopatch".to_string())
+        } else if let Some(c) = PATCH_NUMBER.captures(trimmed) {
+            let number = c
+                .get(1)
+                .or_else(|| c.get(2))
+                .or_else(|| c.get(3))
+                .and_then(|m| m.as_str().parse::<u32>().ok());
+            match number {
+                Some(num) => (Some(num), format!("%patch -P {num}")),
+                None => return,
+            }
+        } else {
+            return;
+        };
+        // A shell comment starts at a `#` after white space.
+        let (command, beside) = match trimmed.find(" #").or_else(|| trimmed.find("\t#")) {
+            Some(at) => (&trimmed[..at], Some(trimmed[at + 2..].trim())),
+            None => (trimmed, None),
+        };
+        let mut note = |line: u32, place: String, text: &str| {
+            if !text.is_empty() {
+                self.spec.prep_notes.push(PrepNote {
+                    patch,
+                    line,
+                    place,
+                    text: text.to_string(),
+                });
+            }
+        };
+        for (line, text) in &above {
+            note(*line, format!("comment above {shown}"), text);
+        }
+        if let Some(text) = beside {
+            note(n, format!("comment beside {shown}"), text);
+        }
+        if let Some(c) = BACKUP_SUFFIX.captures(command) {
+            note(
+                n,
+                format!("backup suffix of {shown}"),
+                c[1].trim_start_matches('.'),
+            );
         }
     }
 
@@ -488,7 +591,24 @@ impl State<'_> {
         // A comment block belongs to the Patch line right below it only. Specs also put one
         // comment above a whole series, but just as often above a section ("# RHEL-specific"
         // over 200 patches): the spec cannot tell which, the patch headers usually can.
-        let comments = std::mem::take(&mut self.comments);
+        let mut comments = std::mem::take(&mut self.comments);
+        // ... except a comment with nothing but Patch lines below it, up to a blank line or
+        // another comment: that one speaks for the whole run.
+        let mut shared_comments = false;
+        if !comments.is_empty() {
+            self.patch_run = Some(self.spec.patches.len());
+        } else if self.previous_was_patch
+            && let Some(first) = self.patch_run
+            && let Some(head) = self.spec.patches.get_mut(first)
+            && !head.comments.is_empty()
+        {
+            comments = head.comments.clone();
+            shared_comments = true;
+            for p in &mut self.spec.patches[first..] {
+                p.shared_comments = true;
+            }
+        }
+        self.this_is_patch = true;
         if let Some(num) = number {
             self.next_patch_number = self.next_patch_number.max(num.saturating_add(1));
         }
@@ -503,6 +623,7 @@ impl State<'_> {
             line: n,
             comments,
             condition,
+            shared_comments,
         });
     }
 

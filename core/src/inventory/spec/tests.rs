@@ -26,29 +26,58 @@ fn reads_tags_with_global_and_define() {
 #[test]
 fn patch_lines_keep_their_comment_block() {
     let (s, _) = parse_str(
-        "Name: x\n# PR 123 - fix\n# second line\nPatch0: a.patch\nPatch1: b.patch\n\n# for c\nPatch: c.patch\n",
+        "Name: x\n# PR 123 - fix\n# second line\nPatch0: a.patch\n\n# for c\nPatch: c.patch\n",
     );
     let p: Vec<_> = s
         .patches
         .iter()
-        .map(|p| (p.number, p.value.as_str(), p.comments.len()))
+        .map(|p| (p.number, p.value.as_str(), p.comments.len(), p.shared_comments))
         .collect();
     assert_eq!(
         p,
-        vec![
-            (Some(0), "a.patch", 2),
-            (Some(1), "b.patch", 0),
-            (Some(2), "c.patch", 1)
-        ]
+        vec![(Some(0), "a.patch", 2, false), (Some(1), "c.patch", 1, false)]
     );
     assert_eq!(s.patches[0].comments[0], (2, "PR 123 - fix".to_string()));
 }
 
+/// A comment with a run of Patch lines right below it speaks for all of them, marked shared
+/// (references from it are less sure); a blank line or another comment ends the run.
 #[test]
-fn a_comment_covers_only_the_line_below() {
-    let (s, _) = parse_str("# rhbz#1\nPatch1: 0002-a.patch\nPatch2: 0003-b.patch\n");
-    let counts: Vec<_> = s.patches.iter().map(|p| p.comments.len()).collect();
-    assert_eq!(counts, vec![1, 0]);
+fn a_comment_over_a_run_of_patch_lines_is_shared_by_the_run() {
+    // The shape of a real spec: "# Patches remove ... see #15009" above Patch0..Patch4.
+    let (s, _) = parse_str(
+        "Name: x\n# see #15009\nPatch0: a.patch\nPatch1: b.patch\nPatch2: c.patch\n\nPatch3: d.patch\n# own\nPatch4: e.patch\nPatch5: f.patch\n",
+    );
+    let p: Vec<_> = s
+        .patches
+        .iter()
+        .map(|p| {
+            (
+                p.value.as_str(),
+                p.comments.first().map(|c| c.1.as_str()),
+                p.shared_comments,
+            )
+        })
+        .collect();
+    assert_eq!(
+        p,
+        vec![
+            ("a.patch", Some("see #15009"), true),
+            ("b.patch", Some("see #15009"), true),
+            ("c.patch", Some("see #15009"), true),
+            ("d.patch", None, false),
+            ("e.patch", Some("own"), true),
+            ("f.patch", Some("own"), true),
+        ]
+    );
+    // A comment, a patch, another comment, a patch: each block is its own.
+    let (s, _) = parse_str("# rhbz#1\nPatch1: a.patch\n# rhbz#2\nPatch2: b.patch\n");
+    let p: Vec<_> = s
+        .patches
+        .iter()
+        .map(|p| (p.comments.len(), p.shared_comments))
+        .collect();
+    assert_eq!(p, vec![(1, false), (1, false)]);
 }
 
 #[test]
