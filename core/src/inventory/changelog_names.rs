@@ -68,8 +68,8 @@ impl PatchNames {
         }
     }
 
-    /// The patches `line` names, by the strongest rule that names any.
-    pub fn named_in(&self, line: &str) -> Vec<usize> {
+    /// The patches `line` names by file name, stem or `PatchN`.
+    pub fn named_exactly(&self, line: &str) -> Vec<usize> {
         let lower = line.to_ascii_lowercase();
         // 1. The whole file name, or its stem (long enough not to be a word).
         let mut found: Vec<usize> = self
@@ -91,10 +91,16 @@ impl PatchNames {
             .filter_map(|c| c[1].parse::<u32>().ok())
             .filter_map(|n| self.numbers.get(&n).copied())
             .collect();
-        if !found.is_empty() {
-            found.dedup();
-            return found;
-        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// The patches `line` names by a short name or a word only one patch's name has: weaker,
+    /// used when nothing else says which patch a line is about.
+    pub fn named_loosely(&self, line: &str) -> Vec<usize> {
+        let lower = line.to_ascii_lowercase();
+        let mut found = Vec::new();
         // 3. A short name: `autostart.patch` for `foo-1.2-autostart.patch`.
         for token in FILE_TOKEN.find_iter(&lower) {
             let token = token.as_str();
@@ -170,16 +176,16 @@ mod tests {
     fn a_short_name_names_the_one_patch_it_ends() {
         let p = patches(&["gnome-shell-1.2-autostart.patch", "gnome-shell-other.patch"]);
         let names = PatchNames::new(&p, "gnome-shell");
-        assert_eq!(names.named_in("- fix autostart.patch (#2001664)"), [0]);
+        assert_eq!(names.named_loosely("- fix autostart.patch (#2001664)"), [0]);
     }
 
     #[test]
     fn a_distinctive_word_names_its_patch() {
         let p = patches(&["foo-openssl4.patch", "foo-gcc15.patch", "foo-fix-build.patch"]);
         let names = PatchNames::new(&p, "foo");
-        assert_eq!(names.named_in("- add patch for openssl4 (#2504317)"), [0]);
+        assert_eq!(names.named_loosely("- add patch for openssl4 (#2504317)"), [0]);
         // "build" and "fix" are in every other name: they name nothing.
-        assert!(names.named_in("- fix the build (#2504318)").is_empty());
+        assert!(names.named_loosely("- fix the build (#2504318)").is_empty());
     }
 
     #[test]
@@ -187,7 +193,7 @@ mod tests {
         let mut p = patches(&["a.patch", "b.patch"]);
         p[1].number = Some(1002);
         let names = PatchNames::new(&p, "foo");
-        assert_eq!(names.named_in("Patch1002: backport #11778"), [1]);
+        assert_eq!(names.named_exactly("Patch1002: backport #11778"), [1]);
     }
 
     #[test]
@@ -195,7 +201,7 @@ mod tests {
         let p = patches(&["foo-alpha.patch", "foo-beta.patch"]);
         let names = PatchNames::new(&p, "foo");
         assert_eq!(
-            names.named_in("- foo-alpha.patch and foo-beta.patch (#123456)"),
+            names.named_exactly("- foo-alpha.patch and foo-beta.patch (#123456)"),
             [0, 1]
         );
     }

@@ -615,8 +615,9 @@ fn build_patch(
 /// Puts `%changelog` references on the patches they talk about; the rest stay on the package.
 ///
 /// A reference goes to the patches that already carry it (a CVE a file name names); the others
-/// to the one patch the line names (file name, stem, `PatchN`, a word only that patch's name
-/// has). A line that names no patch, or several, leaves them on the package.
+/// to the one patch the line is about: the one it names (file name, stem, `PatchN`, a word only
+/// that patch's name has) or the one that carries its other references. A line about no patch,
+/// or about several, leaves them on the package.
 fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown: &str) {
     static_regex!(
         BACKPORT,
@@ -631,7 +632,7 @@ fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown
         )
         .in_changelog();
         let found = refs::extract(&cl.text, &ctx);
-        let named = names.named_in(&cl.text);
+        let named = names.named_exactly(&cl.text);
         let mut touched: HashSet<usize> = HashSet::new();
         let mut leftover = Vec::new();
         for r in found {
@@ -650,11 +651,14 @@ fn attach_changelog(pkg: &mut Package, lines: &[spec::ChangelogLine], spec_shown
                 leftover.push(r);
             }
         }
-        match named.as_slice() {
-            [one] => {
-                pkg.patches[*one].refs.append(&mut leftover);
-                touched.insert(*one);
-            }
+        // The rest goes to the one patch the line is about: named, or the only one that
+        // carries another of its references ("Backport 156a5fd to mitigate CVE-2020-13776").
+        if named.is_empty() && touched.is_empty() {
+            touched.extend(names.named_loosely(&cl.text));
+        }
+        touched.extend(named);
+        match touched.iter().collect::<Vec<_>>().as_slice() {
+            [one] => pkg.patches[**one].refs.append(&mut leftover),
             _ => pkg.changelog_refs.append(&mut leftover),
         }
         let claim = if BACKPORT.is_match(&cl.text) {

@@ -597,8 +597,9 @@ impl State<'_> {
         let mut shared_comments = false;
         if !comments.is_empty() {
             self.patch_run = Some(self.spec.patches.len());
-        } else if self.previous_was_patch
-            && let Some(first) = self.patch_run
+        } else if !self.previous_was_patch {
+            self.patch_run = None;
+        } else if let Some(first) = self.patch_run
             && let Some(head) = self.spec.patches.get_mut(first)
             && !head.comments.is_empty()
         {
