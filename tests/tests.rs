@@ -6,6 +6,7 @@ mod basedistro;
 mod bot_setup;
 mod bugzilla;
 mod config;
+mod corpus;
 mod crash;
 mod discord;
 mod email;

@@ -8,19 +8,96 @@ use crate::model::Patch;
 use std::collections::HashMap;
 
 static_regex!(PATCH_NUMBER, r"\b(?:[Pp]atch|PATCH)\s?(\d{1,5})\b");
+static_regex!(
+    DROPPED,
+    r"\b(?:remove[ds]?|drop(?:ped|s)?|delete[ds]?|obsolete)\b.*\bpatch"
+);
 static_regex!(FILE_TOKEN, r"[\w.+-]+\.(?:patch|diff)\b");
 
 /// Words too common in patch names to tell one patch from another.
 const COMMON: &[&str] = &[
-    "add", "added", "adds", "allow", "also", "and", "backport", "build", "builds", "bump",
-    "change", "changes", "check", "compile", "compiler", "config", "configure", "crash",
-    "default", "diff", "disable", "don't", "enable", "error", "errors", "failure", "fedora",
-    "file", "files", "fix", "fixed", "fixes", "fixing", "for", "from", "handle", "install",
-    "into", "issue", "make", "missing", "more", "new", "newer", "not", "old", "only", "patch",
-    "patches", "port", "remove", "rhel", "support", "test", "tests", "the", "this", "typo",
-    "update", "updated", "upstream", "use", "using", "version", "warning", "warnings", "when",
-    "with", "without", "work", "gcc", "python", "python3", "cmake", "system", "library",
-    "libs", "lib", "doc", "docs", "man", "revert",
+    "add",
+    "added",
+    "adds",
+    "allow",
+    "also",
+    "and",
+    "backport",
+    "build",
+    "builds",
+    "bump",
+    "change",
+    "changes",
+    "check",
+    "compile",
+    "compiler",
+    "config",
+    "configure",
+    "crash",
+    "default",
+    "diff",
+    "disable",
+    "don't",
+    "enable",
+    "error",
+    "errors",
+    "failure",
+    "fedora",
+    "file",
+    "files",
+    "fix",
+    "fixed",
+    "fixes",
+    "fixing",
+    "for",
+    "from",
+    "handle",
+    "install",
+    "into",
+    "issue",
+    "make",
+    "missing",
+    "more",
+    "new",
+    "newer",
+    "not",
+    "old",
+    "only",
+    "patch",
+    "patches",
+    "port",
+    "remove",
+    "rhel",
+    "support",
+    "test",
+    "tests",
+    "the",
+    "this",
+    "typo",
+    "update",
+    "updated",
+    "upstream",
+    "use",
+    "using",
+    "version",
+    "warning",
+    "warnings",
+    "when",
+    "with",
+    "without",
+    "work",
+    "gcc",
+    "python",
+    "python3",
+    "cmake",
+    "system",
+    "library",
+    "libs",
+    "lib",
+    "doc",
+    "docs",
+    "man",
+    "revert",
 ];
 
 pub struct PatchNames {
@@ -44,7 +121,7 @@ impl PatchNames {
                 .trim_end_matches(".diff")
                 .to_string();
             for w in split_words(&stem) {
-                let distinctive = w.len() >= 4
+                let distinctive = w.len() >= 5
                     && w.bytes().any(|b| b.is_ascii_alphabetic())
                     && !looks_like_version(&w)
                     && !COMMON.contains(&w.as_str())
@@ -120,7 +197,16 @@ impl PatchNames {
             found.dedup();
             return found;
         }
-        // 4. A word only one patch's name has.
+        // 4. A word only one patch's name has, in a line that talks about a patch ("add patch
+        // for openssl4"): other lines name config files, features and packages by such words.
+        let says_patch = lower.match_indices("patch").any(|(at, _)| {
+            !lower[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '.')
+                && !lower[at + 5..].starts_with(|c: char| c.is_ascii_alphanumeric())
+        });
+        // "Remove patch for ppc64le triple": about a patch no longer carried.
+        if !says_patch || DROPPED.is_match(&lower) {
+            return found;
+        }
         for w in split_words(&lower) {
             if let Some(owners) = self.words.get(&w)
                 && owners.len() == 1
@@ -146,13 +232,14 @@ fn looks_like_version(w: &str) -> bool {
     digits * 2 >= w.len() || (w.starts_with('v') && digits + 1 == w.len())
 }
 
-/// `needle` in `hay` with no letter or digit right before or after it.
+/// `needle` in `hay` as a name of its own: not inside a longer name (`ppolicy-check-password`
+/// does not name `check-password`).
 fn contains_word(hay: &str, needle: &str) -> bool {
+    let joins = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
     hay.match_indices(needle).any(|(at, _)| {
         let before = hay[..at].chars().next_back();
         let after = hay[at + needle.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric())
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+        !before.is_some_and(joins) && !after.is_some_and(joins)
     })
 }
 
@@ -181,11 +268,24 @@ mod tests {
 
     #[test]
     fn a_distinctive_word_names_its_patch() {
-        let p = patches(&["foo-openssl4.patch", "foo-gcc15.patch", "foo-fix-build.patch"]);
+        let p = patches(&[
+            "foo-openssl4.patch",
+            "foo-gcc15.patch",
+            "foo-fix-build.patch",
+        ]);
         let names = PatchNames::new(&p, "foo");
-        assert_eq!(names.named_loosely("- add patch for openssl4 (#2504317)"), [0]);
+        assert_eq!(
+            names.named_loosely("- add patch for openssl4 (#2504317)"),
+            [0]
+        );
         // "build" and "fix" are in every other name: they name nothing.
         assert!(names.named_loosely("- fix the build (#2504318)").is_empty());
+        // Without the word "patch", a word names nothing: "openssl4" may be the package.
+        assert!(
+            names
+                .named_loosely("- rebuild for openssl4 (#2504319)")
+                .is_empty()
+        );
     }
 
     #[test]

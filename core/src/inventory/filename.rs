@@ -12,7 +12,10 @@ use crate::model::{Confidence, Reference, UpstreamProject};
 
 // PR numbers lead a name with `_` or `-`; Debian/quilt numbers are short (`10_`) or zero-padded
 // (`0003-`), so only four digits or more without a leading zero count.
-static_regex!(LEADING_NUMBERS, r"^([1-9]\d{3,6}(?:_[1-9]\d{3,6})*)_[A-Za-z]");
+static_regex!(
+    LEADING_NUMBERS,
+    r"^([1-9]\d{3,6}(?:_[1-9]\d{3,6})*)_[A-Za-z]"
+);
 static_regex!(LEADING_PR, r"^([1-9]\d{3,6})-[A-Za-z]");
 static_regex!(LEADING_SHA, r"^([0-9a-f]{7,12})-[A-Za-z]");
 static_regex!(
@@ -27,6 +30,7 @@ static_regex!(
 static_regex!(PR, r"(?i)(?:^|[-_.])(?:pr|pull|mr)[-_#]?(\d+)(?:[-_.]|$)");
 static_regex!(GH, r"(?i)(?:^|[-_.])gh[-_#]?(\d+)(?:[-_.]|$)");
 static_regex!(CVE, r"(?i)CVE-\d{4}-\d{4,7}");
+static_regex!(JIRA, r"\b((?:RHEL|RHELPLAN)-\d+)\b");
 
 /// The references a patch's file name implies.
 pub fn refs(file: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
@@ -89,6 +93,10 @@ pub fn refs(file: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     }
     if let Some(c) = GH.captures(stem) {
         out.push(refs::github_ambiguous_ref(ctx, &c[1]));
+    }
+    // `rear-skip-longhorn-iscsi-RHEL-83551.patch`: the Jira issue the patch is for.
+    for c in JIRA.captures_iter(stem) {
+        out.extend(refs::extract(&c[1], ctx));
     }
     for m in CVE.find_iter(stem) {
         out.extend(refs::extract(&m.as_str().to_ascii_uppercase(), ctx));

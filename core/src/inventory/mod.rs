@@ -510,7 +510,10 @@ fn build_patch(
     }
     // A comment over a run of Patch lines speaks for each of them less surely.
     let (place, max_confidence) = if sp.shared_comments {
-        ("comment above a run of Patch lines incl.", Confidence::High.lower())
+        (
+            "comment above a run of Patch lines incl.",
+            Confidence::High.lower(),
+        )
     } else {
         ("comment above", Confidence::High)
     };
@@ -532,7 +535,10 @@ fn build_patch(
     }
     // What `%prep` says beside or above this patch's `%patch` line (`%autopatch`: every
     // patch, less surely).
-    for note in prep_notes.iter().filter(|n| n.patch.is_none() || n.patch == sp.number) {
+    for note in prep_notes
+        .iter()
+        .filter(|n| n.patch.is_none() || n.patch == sp.number)
+    {
         let mut ctx = TextContext::new(
             upstream,
             format!("{spec_shown}:{} ({})", note.line, note.place),

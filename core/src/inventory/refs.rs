@@ -111,6 +111,7 @@ static_regex!(
     r"(?i)\b(?:(?:rhbz|rh\s*bz|rhbug|bz|bugzilla)\s*[#:]?\s*#?|rh#)(\d{3,8})\b"
 );
 static_regex!(BUG_WORD, r"(?i)\bbug\s*#?\s*(\d{6,8})\b");
+static_regex!(CHANGELOG_BUG_WORD, r"(?i)\bbugs?\s*#\s*(\d{4,8})\b");
 static_regex!(
     REPO_NUMBER,
     r"\b([A-Za-z0-9][\w.-]*)/([\w.-]+)([#!])(\d+)\b"
@@ -246,6 +247,12 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     take(&mut text, &RHBZ_WORD, |c| {
         out.push(rhbz(ctx, &c[1], Confidence::High))
     });
+    if ctx.changelog {
+        // Old Red Hat bugs had five digits: in a %changelog, "bug #81653" is one of them.
+        take(&mut text, &CHANGELOG_BUG_WORD, |c| {
+            out.push(rhbz(ctx, &c[1], Confidence::Medium))
+        });
+    }
     take(&mut text, &BUG_WORD, |c| {
         if ctx.project() == Some(Project::Mozilla) {
             out.push(tracker(ctx, "bmo", &c[1]));
@@ -370,7 +377,12 @@ fn tracker(ctx: &TextContext<'_>, name: &str, n: &str) -> Reference {
         "rt.perl.org" => format!("https://rt.perl.org/Ticket/Display.html?id={n}"),
         host => format!("https://{host}/show_bug.cgi?id={n}"),
     };
-    ctx.make(RefKind::Url, format!("{name}#{n}"), Some(url), Confidence::High)
+    ctx.make(
+        RefKind::Url,
+        format!("{name}#{n}"),
+        Some(url),
+        Confidence::High,
+    )
 }
 
 /// The bug tracker host of a project named in "GNOME bug 338826".

@@ -242,10 +242,21 @@ fn is_conditional(line: &str) -> bool {
     let Some(rest) = line.trim_start().strip_prefix('%') else {
         return false;
     };
-    let word = rest.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+    let word = rest
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or("");
     matches!(
         word,
-        "if" | "ifarch" | "ifnarch" | "ifos" | "ifnos" | "elif" | "elifarch" | "elifos" | "else" | "endif"
+        "if" | "ifarch"
+            | "ifnarch"
+            | "ifos"
+            | "ifnos"
+            | "elif"
+            | "elifarch"
+            | "elifos"
+            | "else"
+            | "endif"
     )
 }
 

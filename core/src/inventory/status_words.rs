@@ -7,7 +7,7 @@ use crate::model::PatchState;
 
 static_regex!(
     DOWNSTREAM_ONLY,
-    r"(?i)\b(?:(?:fedora|rhel|centos|epel|distro|distribution|downstream)[- ]specific|downstream[- ]only|not\s+upstreamable|not\s+(?:for|suitable\s+for|appropriate\s+for|meant\s+for)\s+upstream|(?:won'?t|will\s+not|should\s+not|shouldn'?t)\s+(?:be\s+)?(?:sent\s+)?upstream(?:ed)?)\b"
+    r"(?i)\b(?:(?:fedora|rhel|centos|epel|distro|distribution|downstream)(?:/\w+)?[- ](?:specific|only)\b|not\s+upstreamable|not\s+(?:for|suitable\s+for|appropriate\s+for|meant\s+for)\s+upstream|(?:won'?t|will\s+not|should\s+not|shouldn'?t)\s+(?:be\s+)?(?:sent\s+)?upstream(?:ed)?)\b"
 );
 static_regex!(
     NOT_YET,
@@ -59,6 +59,8 @@ mod tests {
                 Some(PatchState::NotNeeded),
             ),
             ("not upstreamable", Some(PatchState::NotNeeded)),
+            // perl.spec
+            ("Fedora/RHEL only (64bit only)", Some(PatchState::NotNeeded)),
             ("Not yet sent upstream", None),
             ("Fix crash when the config is missing", None),
             ("update to the latest upstream release", None),

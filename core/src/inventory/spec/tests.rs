@@ -31,11 +31,21 @@ fn patch_lines_keep_their_comment_block() {
     let p: Vec<_> = s
         .patches
         .iter()
-        .map(|p| (p.number, p.value.as_str(), p.comments.len(), p.shared_comments))
+        .map(|p| {
+            (
+                p.number,
+                p.value.as_str(),
+                p.comments.len(),
+                p.shared_comments,
+            )
+        })
         .collect();
     assert_eq!(
         p,
-        vec![(Some(0), "a.patch", 2, false), (Some(1), "c.patch", 1, false)]
+        vec![
+            (Some(0), "a.patch", 2, false),
+            (Some(1), "c.patch", 1, false)
+        ]
     );
     assert_eq!(s.patches[0].comments[0], (2, "PR 123 - fix".to_string()));
 }
