@@ -704,3 +704,6 @@ fn same_target(a: &Reference, b: &Reference) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod conventions_tests;
