@@ -135,8 +135,8 @@ fn main() {
 /// The 600 real Fedora specs of `../shared/corpus/fedora-specs`, each time into a fresh
 /// SQLite file: min and median of 5 runs (target: under 1 s on 2 cores).
 fn corpus() {
-    let corpus = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/fedora-specs");
+    let corpus =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fedora-specs");
     let Some(corpus) = corpus.to_str().filter(|_| corpus.is_dir()) else {
         println!("corpus: ../shared/corpus/fedora-specs not found; skipped");
         return;
