@@ -4,6 +4,7 @@
 //! - [`model`]: packages, patches, references, states.
 //! - [`evr`]: RPM version ordering and Release anatomy.
 //! - [`inventory`]: scanning spec files and patches.
+//! - [`git`], [`fork`]: forks kept as git branches, their carried commits matched upstream.
 //! - [`config`]: the configuration file.
 //! - [`store`]: SQLite / PostgreSQL persistence.
 //! - [`report`]: the stable JSON report and its table and Markdown renderings.
@@ -25,6 +26,8 @@ pub mod answers;
 pub mod change;
 pub mod config;
 pub mod evr;
+pub mod fork;
+pub mod git;
 pub mod inventory;
 pub mod model;
 pub mod observation;

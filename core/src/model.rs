@@ -301,13 +301,104 @@ pub struct Patch {
     pub lines_removed: u32,
     pub refs: Vec<Reference>,
     pub claims: Vec<Claim>,
+    /// Set when the patch is a commit carried on a fork branch rather than a file named in a
+    /// spec (`file` is then the commit's full sha).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CarriedCommit>,
+}
+
+/// How a carried commit was recognised upstream, strongest first. The names are the stable
+/// strings of `report --format json` (`commits[].upstream.how`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MatchHow {
+    /// An upstream id in the message (`(cherry picked from commit X)`, `Backport-of:`...),
+    /// verified reachable upstream.
+    Trailer,
+    /// git's stable patch-id equals the upstream commit's.
+    PatchId,
+    /// The same added/removed lines, whatever the file names (upstream renamed the file).
+    Content,
+    /// The same subject and author or date, and similar enough lines (weakest).
+    Subject,
+}
+
+impl MatchHow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchHow::Trailer => "trailer",
+            MatchHow::PatchId => "patch-id",
+            MatchHow::Content => "content",
+            MatchHow::Subject => "subject",
+        }
+    }
+
+    /// How sure a match made this way is.
+    pub fn confidence(self) -> Confidence {
+        match self {
+            MatchHow::Trailer | MatchHow::PatchId => Confidence::High,
+            MatchHow::Content => Confidence::Medium,
+            MatchHow::Subject => Confidence::Low,
+        }
+    }
+}
+
+/// The upstream commit a carried commit (or patch file) is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UpstreamMatch {
+    /// The full upstream sha (the earliest released one when several have the same change).
+    pub sha: String,
+    pub how: MatchHow,
+    /// The first release tag of upstream that contains it, from git.
+    pub release: Option<String>,
+    /// Other upstream commits with the same change (a stable-branch copy, a re-land).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// Proof that upstream has the change: "applies as empty onto v253", or why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
+}
+
+/// The result of `git merge-tree` of the carried commit onto its release tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Proof {
+    pub tag: String,
+    /// The merge yields the tag's own tree: the change is already there.
+    pub empty: bool,
+}
+
+/// An upstream commit that fixes (`Fixes: <sha>`) a change the fork carries, which the fork
+/// lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MissingFix {
+    pub sha: String,
+    pub subject: String,
+    /// The upstream commit it fixes (the one our carried commit is).
+    pub fixes: String,
+}
+
+/// A commit carried on a fork branch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CarriedCommit {
+    pub sha: String,
+    /// The fork branch that carries it (the newest one, when several do).
+    pub branch: String,
+    pub upstream: Option<UpstreamMatch>,
+    /// A subject match too weak to call a match: "same subject as X, 40% of the lines".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revisit: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_fixes: Vec<MissingFix>,
 }
 
 impl Patch {
     /// A patch with no upstream reference at all, and no claim to have been sent, taken
     /// from upstream, or kept downstream on purpose ("Fedora-specific"), is local-only.
     pub fn is_local_only(&self) -> bool {
-        self.refs.is_empty()
+        self.commit
+            .as_ref()
+            .is_none_or(|c| c.upstream.is_none() && c.revisit.is_none())
+            && self.refs.is_empty()
             && !self.claims.iter().any(|c| {
                 matches!(
                     c.state,

@@ -185,6 +185,7 @@ struct CandidateRow {
     file: String,
     state: String,
     claims: String,
+    carried_commit: Option<String>,
     name: String,
     version: String,
     downstream: String,
@@ -203,7 +204,7 @@ pub(crate) async fn destinations(tx: &mut Tx<'_>) -> Result<Vec<String>> {
 
 async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidate>> {
     let sql = format!(
-        "SELECT p.id, p.package_id, p.file, p.state, p.claims, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
+        "SELECT p.id, p.package_id, p.file, p.state, p.claims, p.carried_commit, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
          FROM patches p JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
          WHERE p.dropped_at IS NULL AND p.package_id IN ({})",
         placeholders(1, package_ids.len())
@@ -233,6 +234,10 @@ async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidat
             patch: Patch {
                 file: r.file,
                 claims: serde_json::from_str::<Vec<Claim>>(&r.claims).unwrap_or_default(),
+                commit: r
+                    .carried_commit
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str(c).ok()),
                 ..Patch::default()
             },
         })

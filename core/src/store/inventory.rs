@@ -102,10 +102,15 @@ fn bind_patch<'q>(
         .bind(fp)
         .bind(now.to_string())
         .bind(now.to_string())
+        .bind(carried_commit_json(p))
 }
-const PATCH_COLS: usize = 15;
+const PATCH_COLS: usize = 16;
 const PATCH_INSERT: &str = "INSERT INTO patches (package_id, file, number, path, condition, subject, author, \
-     authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen)";
+     authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen, carried_commit)";
+
+fn carried_commit_json(p: &Patch) -> Option<String> {
+    p.commit.as_ref().and_then(|c| serde_json::to_string(c).ok())
+}
 
 fn bind_ref<'q>(q: AnyQuery<'q>, patch_id: i64, r: &Reference) -> AnyQuery<'q> {
     q.bind(patch_id)
@@ -269,7 +274,7 @@ impl Store {
             sqlx::query(
                 "UPDATE patches SET number = $1, path = $2, condition = $3, subject = $4, author = $5, \
                  authored = $6, lines_added = $7, lines_removed = $8, state = $9, claims = $10, \
-                 fingerprint = $11, dropped_at = NULL WHERE id = $12",
+                 fingerprint = $11, carried_commit = $13, dropped_at = NULL WHERE id = $12",
             )
             .bind(opt_i64(p.number))
             .bind(p.path.clone())
@@ -283,6 +288,7 @@ impl Store {
             .bind(serde_json::to_string(&p.claims).unwrap_or_else(|_| "[]".into()))
             .bind(fp.clone())
             .bind(*id)
+            .bind(carried_commit_json(p))
             .execute(&mut *tx)
             .await
             .ctx("updating a patch")?;

@@ -153,6 +153,7 @@ struct PatchRow {
     first_seen: String,
     last_seen: String,
     dropped_at: Option<String>,
+    carried_commit: Option<String>,
 }
 
 /// A `verdicts` row.
@@ -266,7 +267,7 @@ impl Store {
             .rows_of::<PatchRow>(
                 "SELECT p.id, p.package_id, p.file, p.number, p.path, p.condition, p.subject, p.author, \
                  p.authored, p.lines_added, p.lines_removed, p.state, p.claims, p.first_seen, \
-                 p.last_seen, p.dropped_at FROM patches p",
+                 p.last_seen, p.dropped_at, p.carried_commit FROM patches p",
                 "p.package_id",
                 ids.as_deref(),
                 "",
@@ -296,6 +297,12 @@ impl Store {
                 lines_removed: u32::try_from(row.lines_removed).unwrap_or(0),
                 refs: refs.remove(&row.id).unwrap_or_default(),
                 claims,
+                commit: match &row.carried_commit {
+                    Some(json) => Some(
+                        serde_json::from_str(json).map_err(|_| corrupt("carried commit", json))?,
+                    ),
+                    None => None,
+                },
             };
             let verdict = verdicts.remove(&row.id).unwrap_or_else(|| Verdict {
                 state: inventory,

@@ -1,0 +1,349 @@
+//! What git says of a commit, computed in one streamed pass of `git log -p`: the stable
+//! patch-id (from `git patch-id --stable`, fed the same bytes), a path-insensitive content key,
+//! and the message facts. Cached in the store per (commit, git version).
+
+use crate::git::{Git, GitError, Result, stderr_message};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::Stdio;
+
+/// One commit, as the matcher needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CommitFacts {
+    pub sha: String,
+    /// git's stable patch-id; empty for a commit without a diff.
+    pub patch_id: String,
+    /// A hash of the sorted added/removed lines, file names left out; empty without a diff.
+    pub content_key: String,
+    pub subject: String,
+    /// `Name <email>`.
+    pub author: String,
+    /// Author date, RFC 3339.
+    pub authored: String,
+    pub message: String,
+    pub lines_added: u32,
+    pub lines_removed: u32,
+}
+
+/// The diff options both sides of a comparison use: nothing from the user's configuration.
+const DIFF_ARGS: &[&str] = &[
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-renames",
+    "--diff-algorithm=myers",
+];
+/// The message is indented by `%w(0,4,4)` so that no message line can pass for a commit
+/// header or a diff line (for us and for `git patch-id`).
+const FORMAT: &str = "--format=commit %H%nauthor %an <%ae>%ndate %aI%n%w(0,4,4)%B";
+
+/// Computes the facts of `shas` (non-merge commits) in the repository `dir`.
+///
+/// # Errors
+/// git failed.
+pub fn compute(git: &Git, dir: &Path, shas: &[String]) -> Result<Vec<CommitFacts>> {
+    if shas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fail = |message: String| GitError::Failed {
+        args: "log -p | patch-id --stable".into(),
+        dir: dir.display().to_string(),
+        message,
+    };
+    let mut log = git
+        .command(dir)
+        .args(["log", "--no-walk=unsorted", "--stdin", "-p", FORMAT])
+        .args(DIFF_ARGS)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    let mut patch_id = git
+        .command(dir)
+        .args(["patch-id", "--stable"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    let input: Vec<u8> = shas.iter().flat_map(|s| format!("{s}\n").into_bytes()).collect();
+    let log_in = log.stdin.take().expect("piped");
+    let log_out = log.stdout.take().expect("piped");
+    let mut log_err = log.stderr.take().expect("piped");
+    let pid_in = patch_id.stdin.take().expect("piped");
+    let mut pid_out = patch_id.stdout.take().expect("piped");
+
+    let (parsed, ids, err) = std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut w = log_in;
+            let _ = w.write_all(&input);
+        });
+        let ids = s.spawn(move || {
+            let mut t = String::new();
+            let _ = pid_out.read_to_string(&mut t);
+            t
+        });
+        let err = s.spawn(move || {
+            let mut e = Vec::new();
+            let _ = log_err.read_to_end(&mut e);
+            e
+        });
+        let parsed = parse_stream(BufReader::new(log_out), BufWriter::new(pid_in));
+        (
+            parsed,
+            ids.join().unwrap_or_default(),
+            err.join().unwrap_or_default(),
+        )
+    });
+    let status = log.wait().map_err(|e| fail(e.to_string()))?;
+    let _ = patch_id.wait();
+    if !status.success() {
+        return Err(fail(stderr_message(&err, status)));
+    }
+    let mut commits = parsed.map_err(|e| fail(e.to_string()))?;
+    let by_commit: HashMap<&str, &str> = ids
+        .lines()
+        .filter_map(|l| {
+            let (pid, sha) = l.split_once(' ')?;
+            Some((sha.trim(), pid))
+        })
+        .collect();
+    for c in &mut commits {
+        if let Some(pid) = by_commit.get(c.sha.as_str()) {
+            c.patch_id = (*pid).to_string();
+        }
+    }
+    Ok(commits)
+}
+
+/// Reads `git log -p` in [`FORMAT`], copying every byte to `tee` (git patch-id's input).
+fn parse_stream(mut r: impl BufRead, mut tee: impl Write) -> std::io::Result<Vec<CommitFacts>> {
+    let mut out = Vec::new();
+    let mut cur: Option<Building> = None;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        // patch-id may exit early on odd input; our own parse goes on.
+        let _ = tee.write_all(&buf);
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        if let Some(sha) = line.strip_prefix("commit ")
+            && sha.len() == 40
+            && sha.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            if let Some(b) = cur.take() {
+                out.push(b.finish());
+            }
+            cur = Some(Building::new(sha));
+            continue;
+        }
+        if let Some(b) = cur.as_mut() {
+            b.line(line);
+        }
+    }
+    drop(tee);
+    if let Some(b) = cur.take() {
+        out.push(b.finish());
+    }
+    Ok(out)
+}
+
+struct Building {
+    facts: CommitFacts,
+    in_diff: bool,
+    in_hunk: bool,
+    message: Vec<String>,
+    changes: Vec<String>,
+}
+
+impl Building {
+    fn new(sha: &str) -> Self {
+        Building {
+            facts: CommitFacts {
+                sha: sha.to_string(),
+                patch_id: String::new(),
+                content_key: String::new(),
+                subject: String::new(),
+                author: String::new(),
+                authored: String::new(),
+                message: String::new(),
+                lines_added: 0,
+                lines_removed: 0,
+            },
+            in_diff: false,
+            in_hunk: false,
+            message: Vec::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if line.starts_with("diff --git ") {
+            self.in_diff = true;
+            self.in_hunk = false;
+            return;
+        }
+        if !self.in_diff {
+            if self.facts.author.is_empty()
+                && let Some(a) = line.strip_prefix("author ")
+            {
+                self.facts.author = a.to_string();
+            } else if self.facts.authored.is_empty()
+                && let Some(d) = line.strip_prefix("date ")
+            {
+                self.facts.authored = d.to_string();
+            } else {
+                self.message
+                    .push(line.strip_prefix("    ").unwrap_or(line).to_string());
+            }
+            return;
+        }
+        if line.starts_with("@@") {
+            self.in_hunk = true;
+            return;
+        }
+        if !self.in_hunk {
+            return;
+        }
+        if let Some(rest) = line.strip_prefix('+') {
+            self.facts.lines_added += 1;
+            self.changes.push(format!("+{}", rest.trim_end()));
+        } else if let Some(rest) = line.strip_prefix('-') {
+            self.facts.lines_removed += 1;
+            self.changes.push(format!("-{}", rest.trim_end()));
+        }
+    }
+
+    fn finish(mut self) -> CommitFacts {
+        while self.message.last().is_some_and(|l| l.trim().is_empty()) {
+            self.message.pop();
+        }
+        self.facts.message = self.message.join("\n");
+        self.facts.subject = self
+            .message
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_string())
+            .unwrap_or_default();
+        self.facts.content_key = content_key(&mut self.changes);
+        self.facts
+    }
+}
+
+/// The path-insensitive key of a change: its added and removed lines, trailing whitespace
+/// left out, sorted (so hunk order and file names do not matter).
+pub fn content_key(changes: &mut [String]) -> String {
+    if changes.is_empty() {
+        return String::new();
+    }
+    changes.sort_unstable();
+    let mut joined = Vec::with_capacity(changes.iter().map(|c| c.len() + 1).sum());
+    for c in changes.iter() {
+        joined.extend_from_slice(c.as_bytes());
+        joined.push(b'\n');
+    }
+    // Two independent 64-bit hashes: one would do for a few thousand commits, but a key
+    // collision would call two different changes the same.
+    format!(
+        "{}{}",
+        crate::store::fingerprint(&joined),
+        fnv_offset(&joined, 0x6c62_272e_07bb_0142)
+    )
+}
+
+fn fnv_offset(bytes: &[u8], basis: u64) -> String {
+    let mut h = basis;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The added/removed lines of one commit (for the subject matcher's similarity), read on
+/// demand: only a handful of commits ever need them.
+///
+/// # Errors
+/// git failed.
+pub fn changed_lines(git: &Git, dir: &Path, sha: &str) -> Result<Vec<String>> {
+    let mut args = vec!["show", "--format=", "-p"];
+    args.extend_from_slice(DIFF_ARGS);
+    args.push(sha);
+    let out = git.output(dir, &args)?;
+    let text = String::from_utf8_lossy(&out);
+    let mut b = Building::new(sha);
+    for l in text.lines() {
+        if l.starts_with("diff --git ") {
+            b.in_diff = true;
+            b.in_hunk = false;
+        } else if b.in_diff {
+            b.line(l);
+        }
+    }
+    Ok(b.changes)
+}
+
+/// Dice similarity of two multisets of changed lines: 1.0 the same lines, 0.0 none shared.
+pub fn similarity(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for l in a {
+        *counts.entry(l.as_str()).or_default() += 1;
+    }
+    let mut shared = 0i64;
+    for l in b {
+        if let Some(c) = counts.get_mut(l.as_str())
+            && *c > 0
+        {
+            *c -= 1;
+            shared += 1;
+        }
+    }
+    2.0 * shared as f64 / (a.len() + b.len()) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_log_stream() {
+        let log = "commit 1111111111111111111111111111111111111111\nauthor A <a@x>\ndate 2024-01-02T03:04:05+00:00\n    core: fix foo\n    \n    commit 2222222222222222222222222222222222222222 is not a header\n    (cherry picked from commit abc)\n\ndiff --git a/x.c b/x.c\nindex 1..2 100644\n--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n ctx\n--- removed\n+added   \ncommit 3333333333333333333333333333333333333333\nauthor B <b@x>\ndate 2024-01-02T03:04:05+00:00\n    empty\n";
+        let mut tee = Vec::new();
+        let got = parse_stream(log.as_bytes(), &mut tee).unwrap();
+        assert_eq!(tee, log.as_bytes());
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].subject, "core: fix foo");
+        assert_eq!(got[0].author, "A <a@x>");
+        assert!(got[0].message.contains("cherry picked from commit abc"));
+        assert!(
+            got[0]
+                .message
+                .contains("commit 2222222222222222222222222222222222222222")
+        );
+        assert_eq!((got[0].lines_added, got[0].lines_removed), (1, 1));
+        assert!(!got[0].content_key.is_empty());
+        assert!(got[1].content_key.is_empty());
+        // The same lines under another file name and order: the same key.
+        let mut a = vec!["+added".to_string(), "--- removed".to_string()];
+        let mut b = vec!["--- removed".to_string(), "+added".to_string()];
+        assert_eq!(content_key(&mut a), content_key(&mut b));
+        assert_eq!(got[0].content_key, content_key(&mut a));
+    }
+
+    #[test]
+    fn similarity_is_dice() {
+        let a: Vec<String> = ["+a", "+b", "-c", "+d"].map(String::from).to_vec();
+        let b: Vec<String> = ["+a", "+b", "-c", "+e"].map(String::from).to_vec();
+        assert!((similarity(&a, &b) - 0.75).abs() < 1e-9);
+        assert!((similarity(&a, &a) - 1.0).abs() < 1e-9);
+        assert!(similarity(&a, &[]) < 1e-9);
+    }
+}
