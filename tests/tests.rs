@@ -14,6 +14,7 @@ mod evr;
 mod faults;
 mod fedora_wiki;
 mod forges;
+mod forks;
 mod github;
 mod hardening;
 mod history;

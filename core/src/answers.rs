@@ -52,11 +52,11 @@ pub async fn why(store: &Store, package: &str, patch: &str) -> Answer {
         .ok();
     let mut out = Vec::new();
     for p in &packages {
-        for sp in p
-            .patches
-            .iter()
-            .filter(|sp| sp.patch.file == patch || (number.is_some() && sp.patch.number == number))
-        {
+        for sp in p.patches.iter().filter(|sp| {
+            sp.patch.file == patch
+                || (number.is_some() && sp.patch.number == number)
+                || commit_named(&sp.patch, patch)
+        }) {
             out.extend(describe(p, sp));
         }
     }
@@ -114,7 +114,55 @@ fn describe(p: &StoredPackage, sp: &StoredPatch) -> Vec<String> {
     if let Some(r) = &v.rebased_past {
         out.push(format!("   note: {r}; the patch is probably obsolete"));
     }
+    if let Some(c) = &sp.patch.commit {
+        out.push(format!(
+            "   carried as commit {} on {}",
+            c.sha,
+            report::shown(&c.branch)
+        ));
+        for f in &c.missing_fixes {
+            out.push(format!("   warning: {}", report::shown(&missing_fix_text(f))));
+            if let Some(url) = commit_url(p.package.upstream.as_ref(), &f.sha) {
+                out.push(format!("       {url}"));
+            }
+        }
+    }
     out
+}
+
+/// Whether `name` (7 or more hex digits) is the start of a carried commit's sha or of the
+/// upstream commit it was matched to.
+pub fn commit_named(patch: &crate::model::Patch, name: &str) -> bool {
+    let Some(c) = &patch.commit else { return false };
+    let name = name.to_ascii_lowercase();
+    if name.len() < 7 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    c.sha.starts_with(&name)
+        || c.upstream.as_ref().is_some_and(|u| {
+            u.sha.starts_with(&name) || u.also.iter().any(|a| a.starts_with(&name))
+        })
+}
+
+/// "upstream fixed a bug in a change we carry: 1a2b3c4d5e6f core: fix the fix".
+pub fn missing_fix_text(f: &crate::model::MissingFix) -> String {
+    format!(
+        "upstream fixed a bug in a change we carry: {} {} (fixes {})",
+        &f.sha[..f.sha.len().min(12)],
+        f.subject,
+        &f.fixes[..f.fixes.len().min(12)]
+    )
+}
+
+/// A web link to an upstream commit, where the forge is known.
+pub fn commit_url(upstream: Option<&crate::model::UpstreamProject>, sha: &str) -> Option<String> {
+    use crate::model::UpstreamProject as U;
+    match upstream? {
+        U::Github { owner, repo } => Some(format!("https://github.com/{owner}/{repo}/commit/{sha}")),
+        U::Gitlab { host, path } => Some(format!("https://{host}/{path}/-/commit/{sha}")),
+        U::Pagure { host, path } => Some(format!("https://{host}/{path}/c/{sha}")),
+        U::Other { .. } => None,
+    }
 }
 
 /// `whereis REF`: is the fix merged, in which upstream release, which of our patches carry
@@ -123,6 +171,10 @@ fn describe(p: &StoredPackage, sp: &StoredPatch) -> Vec<String> {
 /// # Errors
 /// A database error, or a reference forkdebt does not understand.
 pub async fn whereis(store: &Store, reference: &str) -> Answer {
+    let bare = reference.trim().to_ascii_lowercase();
+    if (7..=40).contains(&bare.len()) && bare.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return whereis_commit(store, &bare).await;
+    }
     let text = if reference.starts_with('#') || reference.bytes().all(|b| b.is_ascii_digit()) {
         format!("rhbz#{}", reference.trim_start_matches('#'))
     } else if reference.contains('#') && !reference.contains("://") && !reference.contains(' ') {
@@ -210,6 +262,41 @@ pub async fn whereis(store: &Store, reference: &str) -> Answer {
     }
     if carriers.is_empty() {
         out.push("  carried by no patch of ours".into());
+    }
+    Ok(out)
+}
+
+/// `whereis SHA`: the carried commits that are (or were matched to) this commit.
+async fn whereis_commit(store: &Store, sha: &str) -> Answer {
+    let mut out = Vec::new();
+    for p in store.packages_with_commit(sha).await? {
+        for sp in p.patches.iter().filter(|sp| commit_named(&sp.patch, sha)) {
+            let Some(c) = &sp.patch.commit else { continue };
+            let mut line = format!(
+                "{} {} ({}): carried as {} on {}, {}",
+                report::shown(&p.package.name),
+                report::shown(&sp.patch.file),
+                p.downstream,
+                &c.sha[..c.sha.len().min(12)],
+                report::shown(&c.branch),
+                sp.state
+            );
+            if let Some(u) = &c.upstream {
+                line.push_str(&format!(
+                    "; upstream {} by {}{}",
+                    &u.sha[..u.sha.len().min(12)],
+                    u.how.as_str(),
+                    u.release
+                        .as_deref()
+                        .map(|r| format!(", first in {r}"))
+                        .unwrap_or_default()
+                ));
+            }
+            out.push(line);
+        }
+    }
+    if out.is_empty() {
+        out.push(format!("{sha}: carried by no commit or patch of ours"));
     }
     Ok(out)
 }

@@ -45,6 +45,66 @@ pub struct Config {
     pub sources: SourcesConfig,
     pub chat: Option<ChatConfig>,
     pub email: Option<EmailConfig>,
+    #[serde(default)]
+    pub fork: Vec<ForkConfig>,
+    #[serde(default)]
+    pub git: GitConfig,
+}
+
+/// A fork kept as git branches (`[[fork]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkConfig {
+    pub name: String,
+    /// Whose debt it is: joins the package of that name from dist-git, if any.
+    pub package: String,
+    /// Whose base distribution decides "droppable"; default: the only `[[downstream]]`.
+    pub downstream: Option<String>,
+    /// URL or local path of the fork.
+    pub repo: String,
+    /// Glob patterns; every matching branch is read and the newest version leads.
+    pub branches: Vec<String>,
+    /// URL or local path of upstream.
+    pub upstream: String,
+    #[serde(default = "default_upstream_branch")]
+    pub upstream_branch: String,
+    /// Regex whose group 1 is the release version.
+    pub release_tags: Option<String>,
+    pub backports_file: Option<String>,
+}
+
+/// Release tags when `release_tags` is not set: `v254`, `254.1`, `systemd-254`.
+pub const DEFAULT_RELEASE_TAGS: &str = r"^(?:v|[A-Za-z][\w.-]*-)?(\d+(?:\.\d+)*)$";
+
+fn default_upstream_branch() -> String {
+    "main".into()
+}
+
+impl ForkConfig {
+    pub fn release_tags(&self) -> &str {
+        self.release_tags.as_deref().unwrap_or(DEFAULT_RELEASE_TAGS)
+    }
+}
+
+/// `[git]`: where mirrors of remote repositories are kept.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GitConfig {
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl GitConfig {
+    /// `cache_dir`, else `$XDG_CACHE_HOME/forkdebt/git` (`~/.cache/forkdebt/git`).
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(d) = &self.cache_dir {
+            return d.clone();
+        }
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("forkdebt/git")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +355,44 @@ impl Config {
                 return Err(invalid(
                     format!("downstream[{i}].base"),
                     format!("no [[distro]] is named `{base}`"),
+                ));
+            }
+        }
+        let mut forks = std::collections::HashSet::new();
+        for (i, f) in self.fork.iter().enumerate() {
+            if !forks.insert(f.name.as_str()) {
+                return Err(invalid(
+                    format!("fork[{i}].name"),
+                    format!("`{}` is used twice", f.name),
+                ));
+            }
+            match regex::Regex::new(f.release_tags()) {
+                Err(e) => return Err(invalid(format!("fork[{i}].release_tags"), e.to_string())),
+                Ok(re) if re.captures_len() < 2 => {
+                    return Err(invalid(
+                        format!("fork[{i}].release_tags"),
+                        "needs a group (...) around the version".into(),
+                    ));
+                }
+                Ok(_) => {}
+            }
+            if f.branches.is_empty() {
+                return Err(invalid(
+                    format!("fork[{i}].branches"),
+                    "name at least one branch or glob (\"hs-v*\")".into(),
+                ));
+            }
+            for b in &f.branches {
+                if let Err(e) = glob::Pattern::new(b) {
+                    return Err(invalid(format!("fork[{i}].branches"), format!("`{b}`: {e}")));
+                }
+            }
+            if let Some(ds) = &f.downstream
+                && !self.downstream.iter().any(|d| &d.name == ds)
+            {
+                return Err(invalid(
+                    format!("fork[{i}].downstream"),
+                    format!("no [[downstream]] is named `{ds}`"),
                 ));
             }
         }

@@ -27,6 +27,8 @@ pub struct PackageReport {
     pub upstream: Option<UpstreamProject>,
     pub removed_at: Option<String>,
     pub patches: Vec<PatchReport>,
+    /// Commits carried on fork branches (`[[fork]]`), decided like patches.
+    pub commits: Vec<CommitReport>,
     /// `%changelog` references that match no carried patch.
     pub changelog_refs: Vec<RefReport>,
 }
@@ -47,6 +49,44 @@ pub struct PatchReport {
     pub dropped_at: Option<String>,
     pub refs: Vec<RefReport>,
     pub evidence: Vec<String>,
+}
+
+/// A commit carried on a fork branch.
+#[derive(Debug, Serialize)]
+pub struct CommitReport {
+    pub sha: String,
+    pub subject: Option<String>,
+    pub branch: String,
+    pub state: PatchState,
+    pub upstream: Option<crate::model::UpstreamMatch>,
+    pub refs: Vec<RefReport>,
+    pub evidence: Vec<String>,
+    pub missing_fixes: Vec<crate::model::MissingFix>,
+    pub local_only: bool,
+    pub lines_added: u32,
+    pub lines_removed: u32,
+    pub first_seen: String,
+    pub dropped_at: Option<String>,
+}
+
+impl CommitReport {
+    fn from_patch(p: PatchReport, c: &crate::model::CarriedCommit) -> CommitReport {
+        CommitReport {
+            sha: c.sha.clone(),
+            subject: p.subject,
+            branch: c.branch.clone(),
+            state: p.state,
+            upstream: c.upstream.clone(),
+            refs: p.refs,
+            evidence: p.evidence,
+            missing_fixes: c.missing_fixes.clone(),
+            local_only: p.local_only,
+            lines_added: p.lines_added,
+            lines_removed: p.lines_removed,
+            first_seen: p.first_seen,
+            dropped_at: p.dropped_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -108,7 +148,11 @@ fn ref_report(r: &Reference, changes: &ChangeStates) -> RefReport {
 fn evidence(p: &StoredPatch) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if let Some(d) = &p.dropped_at {
-        out.push(format!("no longer in dist-git since {d}"));
+        out.push(if p.patch.commit.is_some() {
+            format!("no longer on the fork branch since {d}")
+        } else {
+            format!("no longer in dist-git since {d}")
+        });
     }
     out.extend(
         p.patch
@@ -117,9 +161,18 @@ fn evidence(p: &StoredPatch) -> Vec<String> {
             .map(|c| format!("claims {}: {}", c.state, c.evidence)),
     );
     if p.patch.is_local_only() {
-        out.push(
+        out.push(if p.patch.commit.is_some() {
+            "local-only: upstream has no commit like it, and its message names none".into()
+        } else {
             "local-only: no upstream reference in the spec comment, file name, header or changelog"
-                .into(),
+                .into()
+        });
+    }
+    if let Some(c) = &p.patch.commit {
+        out.extend(
+            c.missing_fixes
+                .iter()
+                .map(crate::answers::missing_fix_text),
         );
     }
     if p.patch.refs.iter().any(|r| r.kind == RefKind::Ambiguous) {
@@ -137,7 +190,14 @@ pub fn build(
     Report {
         packages: packages
             .iter()
-            .map(|sp| PackageReport {
+            .map(|sp| package_report(sp, changes))
+            .collect(),
+        deviations: build_deviations(deviations, changes),
+    }
+}
+
+fn package_report(sp: &StoredPackage, changes: &ChangeStates) -> PackageReport {
+    let mut report = PackageReport {
                 name: sp.package.name.clone(),
                 downstream: sp.downstream.clone(),
                 evr: sp.package.evr(),
@@ -191,19 +251,33 @@ pub fn build(
                     .iter()
                     .map(RefReport::from)
                     .collect(),
-            })
-            .collect(),
-        deviations: deviations
-            .iter()
-            .map(|(ds, d)| DeviationReport {
-                downstream: ds.clone(),
-                name: d.name.clone(),
-                package: d.package.clone(),
-                description: d.description.clone(),
-                refs: d.refs.iter().map(|r| ref_report(r, changes)).collect(),
-            })
-            .collect(),
+                commits: Vec::new(),
+    };
+    // Carried commits have their own list; they were built as patches (same verdicts).
+    let all = std::mem::take(&mut report.patches);
+    for (pr, sp_patch) in all.into_iter().zip(&sp.patches) {
+        match &sp_patch.patch.commit {
+            Some(c) => report.commits.push(CommitReport::from_patch(pr, c)),
+            None => report.patches.push(pr),
+        }
     }
+    report
+}
+
+fn build_deviations(
+    deviations: &[(String, Deviation)],
+    changes: &ChangeStates,
+) -> Vec<DeviationReport> {
+    deviations
+        .iter()
+        .map(|(ds, d)| DeviationReport {
+            downstream: ds.clone(),
+            name: d.name.clone(),
+            package: d.package.clone(),
+            description: d.description.clone(),
+            refs: d.refs.iter().map(|r| ref_report(r, changes)).collect(),
+        })
+        .collect()
 }
 
 /// The widest a rendered table may be: fits a 100-column terminal.

@@ -363,6 +363,22 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         }
     }
 
+    // A carried commit matched to an upstream commit by git.
+    let mut revisit = None;
+    if let Some(c) = &patch.commit {
+        revisit = c.revisit.clone();
+        if let Some(u) = &c.upstream {
+            carried_commit_chain(
+                c,
+                u,
+                package,
+                shipped,
+                &mut consider,
+                &mut rebased_past,
+            );
+        }
+    }
+
     // Red Hat bugs the patch was written for.
     for r in origins.iter().filter(|r| r.kind == RefKind::Rhbz) {
         let Some(b) = facts.bugs.get(&r.id) else {
@@ -428,11 +444,95 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             evidence,
             rebased_past,
         },
+        None if revisit.is_some() => Verdict {
+            state: PatchState::Unknown,
+            confidence: Confidence::Low,
+            evidence: vec![hop(revisit.unwrap_or_default(), None, None)],
+            rebased_past,
+        },
         None => Verdict {
             rebased_past,
             ..Verdict::from_inventory(patch)
         },
     }
+}
+
+/// A carried commit that git matched upstream: merged; released in the first tag containing
+/// it; droppable only when the base ships that release AND the commit applies as empty onto
+/// the tag (the proof). Without the proof it stays released, with the reason.
+fn carried_commit_chain(
+    c: &crate::model::CarriedCommit,
+    u: &crate::model::UpstreamMatch,
+    package: &Package,
+    shipped: Option<&ShippedFact>,
+    consider: &mut impl FnMut(Standing, Vec<Hop>, Confidence),
+    rebased_past: &mut Option<String>,
+) {
+    let conf = u.how.confidence();
+    let commit_url = match &package.upstream {
+        Some(crate::model::UpstreamProject::Github { owner, repo }) => Some(format!(
+            "https://github.com/{owner}/{repo}/commit/{}",
+            u.sha
+        )),
+        _ => None,
+    };
+    let mut hops = vec![hop(
+        format!(
+            "{} on {} is upstream {} (by {})",
+            short(&c.sha),
+            c.branch,
+            short(&u.sha),
+            u.how.as_str()
+        ),
+        commit_url,
+        None,
+    )];
+    let Some(tag) = &u.release else {
+        hops.push(hop("in no upstream release yet".into(), None, None));
+        consider(Standing::Merged, hops, conf);
+        return;
+    };
+    hops.push(hop(format!("first in {tag}"), None, None));
+    let Some(v) = tag_version(tag) else {
+        consider(Standing::Released, hops, conf);
+        return;
+    };
+    match &u.proof {
+        Some(p) if p.empty => {
+            hops.push(hop(format!("applies as empty onto {}", p.tag), None, None));
+            consider(Standing::Released, hops.clone(), conf);
+            released_chain(
+                hops,
+                &Evr::new("", v, ""),
+                package,
+                shipped,
+                conf,
+                consider,
+                rebased_past,
+            );
+        }
+        Some(p) => {
+            // Not provable: the fork's version of the change differs from the release's.
+            let mut h = hops;
+            h.push(hop(
+                format!("does not apply as empty onto {}: compare by hand before dropping", p.tag),
+                None,
+                None,
+            ));
+            consider(Standing::Released, h, conf);
+            let ours = Evr::new("", package.version.clone(), "");
+            if !package.version.is_empty() && ships(&ours, &Evr::new("", v, "")) {
+                rebased_past.get_or_insert_with(|| {
+                    format!("our Version {} already contains {tag}", package.version)
+                });
+            }
+        }
+        None => consider(Standing::Released, hops, conf),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
 }
 
 /// From a release that contains the fix: does the base ship it, has our own Version passed it?

@@ -4,6 +4,7 @@ mod changes;
 mod demo;
 mod digest;
 mod events;
+mod forks;
 mod report;
 mod scan;
 mod serve;

@@ -2,7 +2,7 @@
 
 use super::Context;
 use anyhow::{Context as _, bail};
-use forkdebt_core::config::DownstreamConfig;
+use forkdebt_core::config::{DownstreamConfig, ForkConfig};
 use forkdebt_core::inventory::{self, ScanOptions, history};
 use regex::Regex;
 use std::path::PathBuf;
@@ -35,7 +35,8 @@ pub async fn run(
     let targets = targets(ctx, paths, downstream)?;
     let store = ctx.store().await?;
     let mut unreadable = 0;
-    for (ds, roots) in targets {
+    let mut failed_forks = 0;
+    for (ds, roots, forks) in targets {
         // A folder that is not there would make every patch look dropped: refuse instead.
         for root in &roots {
             if !root.is_dir() {
@@ -53,10 +54,55 @@ pub async fn run(
         let scan_roots = roots.clone();
         let scan_opts = opts.clone();
         let started = std::time::Instant::now();
-        let inv = tokio::task::spawn_blocking(move || inventory::scan(&scan_roots, &scan_opts))
-            .await
-            .context("the scan stopped unexpectedly")?;
+        let mut inv = if roots.is_empty() {
+            inventory::Inventory::default()
+        } else {
+            tokio::task::spawn_blocking(move || inventory::scan(&scan_roots, &scan_opts))
+                .await
+                .context("the scan stopped unexpectedly")?
+        };
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
+        let mut fork_failed = false;
+        for f in &forks {
+            let started = std::time::Instant::now();
+            match super::forks::scan(ctx, &store, f).await {
+                Ok(scanned) => {
+                    let st = scanned.stats;
+                    say!(
+                        "{}: fork {} ({}, {} branches): {} carried commits ({} matched upstream, {} revisit, {} local-only, {} missing upstream fixes); {} upstream candidates; {} patch-ids computed ({:.2} s)",
+                        ds.name,
+                        f.name,
+                        forkdebt_core::report::shown(&scanned.branch),
+                        st.branches,
+                        st.carried,
+                        st.matched,
+                        st.revisit,
+                        st.local_only,
+                        st.missing_fixes,
+                        st.upstream_candidates,
+                        st.computed,
+                        started.elapsed().as_secs_f64()
+                    );
+                    super::forks::merge_into(&mut inv, scanned);
+                }
+                Err(e) => {
+                    // Its carried commits keep their last state; the others go on.
+                    say_err!(
+                        "forkdebt: fork {}: {}",
+                        f.name,
+                        forkdebt_core::git::redact_userinfo(&format!("{e:#}"))
+                    );
+                    fork_failed = true;
+                }
+            }
+        }
+        if fork_failed {
+            inv.forks_read = false;
+            failed_forks += 1;
+        }
+        if roots.is_empty() && !inv.forks_read {
+            continue; // nothing was read: everything stored stays as it was
+        }
         for w in inv.warnings.iter().take(MAX_PRINTED_WARNINGS) {
             // File names and spec text are not ours: escape control characters.
             say_err!("warning: {}", forkdebt_core::report::shown(&w.to_string()));
@@ -131,19 +177,23 @@ pub async fn run(
     store.snapshot_debt(chrono::Utc::now()).await?;
     store.close().await;
     // Everything readable is stored; what could not be read fails the scan.
-    Ok(if unreadable > 0 {
+    Ok(if unreadable > 0 || failed_forks > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
 }
 
-/// Which downstreams to scan, with which folders.
+/// What to scan: downstreams with their folders and forks.
+type Target = (DownstreamConfig, Vec<PathBuf>, Vec<ForkConfig>);
+
+/// Which downstreams to scan, with which folders and forks. Folders on the command line scan
+/// only those (no forks); without them every configured folder and fork is scanned.
 fn targets(
     ctx: &Context,
     paths: Vec<PathBuf>,
     downstream: Option<String>,
-) -> anyhow::Result<Vec<(DownstreamConfig, Vec<PathBuf>)>> {
+) -> anyhow::Result<Vec<Target>> {
     let configured = &ctx.config.downstream;
     let by_name = |name: &str| configured.iter().find(|d| d.name == name).cloned();
     if !paths.is_empty() {
@@ -152,26 +202,49 @@ fn targets(
             None if configured.len() == 1 => configured[0].clone(),
             None => unconfigured("default"),
         };
-        return Ok(vec![(ds, paths)]);
+        return Ok(vec![(ds, paths, Vec::new())]);
     }
-    let chosen: Vec<DownstreamConfig> = match downstream {
+    let mut chosen: Vec<DownstreamConfig> = match &downstream {
         Some(name) => vec![
-            by_name(&name)
+            by_name(name)
+                .or_else(|| {
+                    ctx.config
+                        .fork
+                        .iter()
+                        .any(|f| super::forks::downstream_of(ctx, f) == *name)
+                        .then(|| unconfigured(name))
+                })
                 .with_context(|| format!("no [[downstream]] named `{name}` in the config"))?,
         ],
         None => configured.clone(),
     };
-    let out: Vec<_> = chosen
+    // Forks whose downstream is not configured get one named after them.
+    if downstream.is_none() {
+        for f in &ctx.config.fork {
+            let name = super::forks::downstream_of(ctx, f);
+            if !chosen.iter().any(|d| d.name == name) {
+                chosen.push(unconfigured(&name));
+            }
+        }
+    }
+    let out: Vec<Target> = chosen
         .into_iter()
-        .filter(|d| !d.paths.is_empty())
         .map(|d| {
+            let forks: Vec<ForkConfig> = ctx
+                .config
+                .fork
+                .iter()
+                .filter(|f| super::forks::downstream_of(ctx, f) == d.name)
+                .cloned()
+                .collect();
             let p = d.paths.clone();
-            (d, p)
+            (d, p, forks)
         })
+        .filter(|(_, p, f)| !p.is_empty() || !f.is_empty())
         .collect();
     if out.is_empty() {
         bail!(
-            "nothing to scan: give folders (forkdebt scan DIR...) or set `paths` of a [[downstream]] in the config"
+            "nothing to scan: give folders (forkdebt scan DIR...) or set `paths` of a [[downstream]] or a [[fork]] in the config"
         );
     }
     Ok(out)

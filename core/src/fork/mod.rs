@@ -136,6 +136,10 @@ pub fn scan(git: &Git, repos: &Repos, spec: &ForkSpec, cache: &Cache) -> Result<
         &["rev-list", "--no-merges", "--reverse", "--stdin"],
         Some(format!("{lead_sha}\n{not_upstream}").as_bytes()),
     )?;
+    let carried = match &spec.backports_file {
+        Some(file) => without_bookkeeping(git, ws, carried, file)?,
+        None => carried,
+    };
     let mut upstream_positive = format!("{}\n", up.branch_sha);
     for t in &up.tags {
         upstream_positive.push_str(&t.2);
@@ -304,6 +308,33 @@ pub fn scan(git: &Git, repos: &Repos, spec: &ForkSpec, cache: &Cache) -> Result<
     out.package.upstream = spec.upstream_project.clone();
     out.new_facts = computed;
     Ok(out)
+}
+
+/// Commits that only edit the backports file are the fork's bookkeeping, not debt.
+fn without_bookkeeping(git: &Git, ws: &Path, carried: Vec<String>, file: &str) -> Result<Vec<String>> {
+    if carried.is_empty() {
+        return Ok(carried);
+    }
+    let input: String = carried.iter().map(|s| format!("{s}\n")).collect();
+    let out = git.output_with_input(
+        ws,
+        &["log", "--no-walk=unsorted", "--stdin", "--format=%x00%H", "--name-only", "--no-renames"],
+        Some(input.as_bytes()),
+    )?;
+    let text = String::from_utf8_lossy(&out);
+    let only_file: HashSet<&str> = text
+        .split('\0')
+        .filter_map(|chunk| {
+            let mut lines = chunk.lines().filter(|l| !l.is_empty());
+            let sha = lines.next()?;
+            let paths: Vec<&str> = lines.collect();
+            (paths == [file]).then_some(sha)
+        })
+        .collect();
+    Ok(carried
+        .into_iter()
+        .filter(|s| !only_file.contains(s.as_str()))
+        .collect())
 }
 
 fn upstream_refs(git: &Git, dir: &Path, spec: &ForkSpec) -> Result<UpstreamRefs> {
@@ -856,7 +887,7 @@ fn pr_merge_commits(git: &Git, ws: &Path) -> Result<BTreeMap<u64, (String, Strin
 /// # Errors
 /// git failed.
 pub fn link_refs(git: &Git, repos: &Repos) -> Result<()> {
-    let mut input = String::new();
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
     for (dir, prefix) in [(&repos.upstream, "upstream"), (&repos.fork, "fork")] {
         for l in git.lines(
             dir,
@@ -865,22 +896,33 @@ pub fn link_refs(git: &Git, repos: &Repos) -> Result<()> {
         )? {
             if let Some((name, sha)) = l.split_once(' ') {
                 let short = name.trim_start_matches("refs/");
-                input.push_str(&format!("update refs/forkdebt/{prefix}/{short} {sha}\n"));
+                wanted.insert(format!("refs/forkdebt/{prefix}/{short}"), sha.to_string());
             }
         }
     }
-    // Start from nothing: refs that vanished upstream must not linger here.
-    let old = git.lines(
+    let mut input = String::new();
+    // Refs that vanished from the fork or upstream must not linger here.
+    for l in git.lines(
         &repos.workspace,
-        &["for-each-ref", "--format=delete %(refname)", "refs/forkdebt"],
+        &["for-each-ref", "--format=%(refname) %(objectname)", "refs/forkdebt"],
         None,
-    )?;
-    let mut all = old.join("\n");
-    if !all.is_empty() {
-        all.push('\n');
+    )? {
+        if let Some((name, sha)) = l.split_once(' ') {
+            match wanted.get(name) {
+                Some(s) if s == sha => {
+                    wanted.remove(name);
+                }
+                Some(_) => {}
+                None => input.push_str(&format!("delete {name}\n")),
+            }
+        }
     }
-    all.push_str(&input);
-    git.output_with_input(&repos.workspace, &["update-ref", "--stdin"], Some(all.as_bytes()))?;
+    for (name, sha) in &wanted {
+        input.push_str(&format!("update {name} {sha}\n"));
+    }
+    if !input.is_empty() {
+        git.output_with_input(&repos.workspace, &["update-ref", "--stdin"], Some(input.as_bytes()))?;
+    }
     Ok(())
 }
 

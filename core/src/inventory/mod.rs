@@ -70,6 +70,9 @@ pub struct Inventory {
     /// Specs and folders that could not be read (relative to their root, as `spec_path`):
     /// the packages stored from them keep their last state instead of looking removed.
     pub unreadable: Vec<String>,
+    /// The `[[fork]]` branches were read in this scan: carried commits not seen are gone.
+    /// A dist-git-only scan (`scan DIR`) leaves them as they are.
+    pub forks_read: bool,
 }
 
 /// Scans every `*.spec` below `roots`. Never fails: unreadable parts become warnings (and

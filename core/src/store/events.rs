@@ -12,18 +12,29 @@ pub enum EventKind {
     PatchState,
     /// A Fedora Change moved (`subject` is the Change title).
     ChangeState,
+    /// Upstream fixed a bug in a change a fork carries, and the fork lacks the fix
+    /// (`subject` is the carried commit, `to_state` is [`MISSING_FIX`]).
+    MissingFix,
 }
+
+/// The `to_state` of a [`EventKind::MissingFix`] event.
+pub const MISSING_FIX: &str = "missing-fix";
 
 impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::PatchState => "patch-state",
             EventKind::ChangeState => "change-state",
+            EventKind::MissingFix => "missing-fix",
         }
     }
 
     pub fn parse(s: &str) -> Option<EventKind> {
-        [EventKind::PatchState, EventKind::ChangeState]
+        [
+            EventKind::PatchState,
+            EventKind::ChangeState,
+            EventKind::MissingFix,
+        ]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 use std::collections::HashMap;
 
 /// Rows per multi-row INSERT: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
-const INSERT_CHUNK_ROWS: usize = 200;
+pub(crate) const INSERT_CHUNK_ROWS: usize = 200;
 
 /// What a scan changed in the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -35,7 +35,7 @@ type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
 /// PostgreSQL needs numbered `$n` placeholders. SQLite gets anonymous `?`: sqlx resolves each
 /// named parameter with `sqlite3_bind_parameter_name`, which walks a list, so binding a
 /// 3,000-parameter statement by `$n` is quadratic; it was 45% of a 20,000-patch scan.
-fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str, backend: Backend) -> String {
+pub(crate) fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str, backend: Backend) -> String {
     let mut sql = String::with_capacity(prefix.len() + rows * cols * 6 + suffix.len());
     sql.push_str(prefix);
     sql.push_str(" VALUES ");
@@ -179,17 +179,29 @@ impl Store {
             .into_iter()
             .map(|(id, name, fp, _)| (name, (id, fp)))
             .collect();
-        let known: Vec<(i64, i64, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT p.id, p.package_id, p.file, p.fingerprint, p.dropped_at FROM patches p \
+        let known: Vec<(i64, i64, String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT p.id, p.package_id, p.file, p.fingerprint, p.dropped_at, \
+             CAST(CASE WHEN p.carried_commit IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM patches p \
              JOIN packages k ON k.id = p.package_id WHERE k.downstream_id = $1",
         )
         .bind(ds_id)
         .fetch_all(&mut *tx)
         .await
         .ctx("loading patches")?;
+        // Carried commits are only judged by a scan that read the forks.
+        let out_of_scope: std::collections::HashSet<i64> = known
+            .iter()
+            .filter(|(.., dropped, commit)| *commit == 1 && dropped.is_none() && !inv.forks_read)
+            .map(|(id, ..)| *id)
+            .collect();
+        let packages_with_commits: std::collections::HashSet<i64> = known
+            .iter()
+            .filter(|(id, ..)| out_of_scope.contains(id))
+            .map(|(_, pkg, ..)| *pkg)
+            .collect();
         let known_patches: HashMap<(i64, String), (i64, String, bool)> = known
             .into_iter()
-            .map(|(id, pkg, file, fp, dropped)| ((pkg, file), (id, fp, dropped.is_some())))
+            .map(|(id, pkg, file, fp, dropped, _)| ((pkg, file), (id, fp, dropped.is_some())))
             .collect();
 
         let mut summary = ScanSummary {
@@ -354,7 +366,11 @@ impl Store {
         summary.kept_unreadable = unseen.iter().filter(|id| !seen_pkgs.contains(id)).count();
         for (id, _) in known_pkgs
             .values()
-            .filter(|(id, _)| !seen_pkgs.contains(id) && !unseen.contains(id))
+            .filter(|(id, _)| {
+                !seen_pkgs.contains(id)
+                    && !unseen.contains(id)
+                    && !packages_with_commits.contains(id)
+            })
         {
             let n = sqlx::query(
                 "UPDATE packages SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
@@ -370,7 +386,7 @@ impl Store {
         let gone: Vec<i64> = known_patches
             .iter()
             .filter(|((pkg, _), (id, _, dropped))| {
-                !dropped && !seen.contains(id) && !unseen.contains(pkg)
+                !dropped && !seen.contains(id) && !unseen.contains(pkg) && !out_of_scope.contains(id)
             })
             .map(|(_, (id, _, _))| *id)
             .collect();
@@ -427,6 +443,9 @@ impl Store {
         .await
         .ctx("marking patches seen")?;
 
+        if inv.forks_read {
+            record_missing_fixes(&mut tx, downstream, inv, &now, &destinations).await?;
+        }
         self.write_deviations(&mut tx, ds_id, inv, &now).await?;
         // Same transaction: what the new inventory changes in the verdicts.
         let packages = super::engine::packages_of(&mut tx, ds_id).await?;
@@ -483,4 +502,60 @@ impl Store {
             .ctx("marking deviations removed")?;
         Ok(())
     }
+}
+
+/// Upstream follow-up fixes of carried changes: each is an event once (the `missing_fixes`
+/// table remembers what was told).
+async fn record_missing_fixes(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    downstream: &str,
+    inv: &Inventory,
+    now: &str,
+    destinations: &[String],
+) -> Result<()> {
+    for pkg in &inv.packages {
+        for patch in &pkg.patches {
+            let Some(c) = &patch.commit else { continue };
+            for fix in &c.missing_fixes {
+                let inserted = sqlx::query(
+                    "INSERT INTO missing_fixes (downstream, package, fix_sha, carried_sha, first_seen) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (downstream, package, fix_sha) DO NOTHING",
+                )
+                .bind(downstream.to_string())
+                .bind(pkg.name.clone())
+                .bind(fix.sha.clone())
+                .bind(c.sha.clone())
+                .bind(now.to_string())
+                .execute(&mut **tx)
+                .await
+                .ctx("recording a missing fix")?
+                .rows_affected();
+                if inserted == 0 {
+                    continue;
+                }
+                let hops = vec![crate::verdict::Hop {
+                    text: crate::answers::missing_fix_text(fix),
+                    url: crate::answers::commit_url(pkg.upstream.as_ref(), &fix.sha),
+                    at: None,
+                }];
+                let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
+                super::engine::write_event(
+                    tx,
+                    &super::engine::NewEvent {
+                        downstream,
+                        package: &pkg.name,
+                        subject: &patch.file,
+                        kind: super::events::EventKind::MissingFix,
+                        from: None,
+                        to: super::events::MISSING_FIX,
+                        evidence: &evidence,
+                    },
+                    now,
+                    destinations,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ mod debt;
 mod delivery;
 mod engine;
 mod events;
+mod forks;
 mod history;
 pub use history::HistoryRow;
 mod inventory;
@@ -29,8 +30,9 @@ mod sync;
 
 pub use debt::{TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
-pub use events::{ChangeRow, EventKind, EventRow};
+pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX};
 pub use inventory::ScanSummary;
+pub(crate) use inventory::{INSERT_CHUNK_ROWS, values_sql};
 pub use lookup::{Carrier, DebtCount, DroppablePatch};
 pub use read::{StoredPackage, StoredPatch};
 pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};

@@ -325,6 +325,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Packages with a carried commit whose sha (or upstream match) contains `sha` (hex).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn packages_with_commit(&self, sha: &str) -> Result<Vec<StoredPackage>> {
+        let hex: String = sha.chars().filter(char::is_ascii_hexdigit).collect();
+        let names: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT d.name, k.name FROM patches p JOIN packages k ON k.id = p.package_id \
+             JOIN downstreams d ON d.id = k.downstream_id \
+             WHERE p.carried_commit IS NOT NULL AND p.carried_commit LIKE $1",
+        )
+        .bind(format!("%\"{hex}%"))
+        .fetch_all(&self.pool)
+        .await
+        .ctx("finding carried commits")?;
+        let mut out = Vec::new();
+        for (ds, name) in names {
+            out.extend(self.load_packages(Some(&ds), Some(&name)).await?);
+        }
+        Ok(out)
+    }
+
     /// Rows of `select`, all of them, or those whose `column` is one of `ids` (in chunks).
     async fn rows_of<T>(
         &self,
