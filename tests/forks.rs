@@ -264,6 +264,12 @@ fn story(db: &str) {
     );
     let events = ok(&["events"]);
     assert_eq!(events.matches("missing-fix").count(), 1, "{events}");
+    let digest = ok(&["digest", "--dry-run", "--to", "team@example.org"]);
+    assert!(
+        digest.contains("Upstream fixed a bug in a change we carry")
+            && digest.contains("core: fix the fix of a"),
+        "{digest}"
+    );
 
     // Rescan after one new commit: only that one is computed, and nothing is told twice.
     std::fs::write(repos.fork.join("hs2.conf"), "more=1\n").expect("write");

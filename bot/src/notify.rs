@@ -48,6 +48,10 @@ pub fn event_text(e: &EventRow) -> String {
     } else {
         format!("[{}] ", e.downstream)
     };
+    if e.kind == EventKind::MissingFix {
+        // "[hyperscale] systemd core: fix a: upstream fixed a bug in a change we carry: ..."
+        return one_line(&format!("{downstream}{what}: {chain}"));
+    }
     one_line(&format!(
         "{downstream}{what}: {} -> {}{}",
         e.from_state.as_deref().unwrap_or("-"),
@@ -165,4 +169,34 @@ pub async fn deliver(
         }
     }
     Ok(round)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_fix_reads_as_a_warning_not_a_transition() {
+        let hop = forkdebt_core::verdict::Hop {
+            text: "upstream fixed a bug in a change we carry: 0123456789ab core: fix the fix (fixes ba9876543210)".into(),
+            url: None,
+            at: None,
+        };
+        let e = EventRow {
+            id: 1,
+            downstream: "hyperscale".into(),
+            package: "systemd".into(),
+            subject: "core: fix a".into(),
+            kind: EventKind::MissingFix,
+            from_state: None,
+            to_state: forkdebt_core::store::MISSING_FIX.into(),
+            evidence: serde_json::to_string(&[hop]).expect("json"),
+            created_at: "2026-11-27T00:00:00Z".into(),
+        };
+        assert_eq!(
+            event_text(&e),
+            "[hyperscale] systemd core: fix a: upstream fixed a bug in a change we carry: 0123456789ab core: fix the fix (fixes ba9876543210)"
+        );
+        assert!(concerns("systemd", &e));
+    }
 }

@@ -49,6 +49,8 @@ pub struct Digest {
     pub since: String,
     pub summary: Vec<String>,
     pub droppable: Vec<Item>,
+    /// Upstream fixed a bug in a change a fork carries, and the fork lacks the fix.
+    pub missing_fixes: Vec<Item>,
     pub waiting: Vec<Item>,
     pub stale: Vec<Item>,
     pub changes: Vec<Item>,
@@ -119,6 +121,20 @@ pub async fn build(
         })
         .collect();
 
+    let missing_fixes: Vec<Item> = packages
+        .iter()
+        .flat_map(|p| {
+            p.carried().flat_map(move |sp| {
+                sp.patch.commit.iter().flat_map(move |c| {
+                    c.missing_fixes.iter().map(move |f| Item {
+                        title: format!("{} {}", p.package.name, sp.patch.file),
+                        detail: forkdebt_core::answers::missing_fix_text(f),
+                        url: forkdebt_core::answers::commit_url(p.package.upstream.as_ref(), &f.sha),
+                    })
+                })
+            })
+        })
+        .collect();
     let mut waiting = Vec::new();
     let mut stale = Vec::new();
     let mut new = Vec::new();
@@ -265,6 +281,10 @@ pub async fn build(
     for (n, what) in [
         (droppable.len(), "newly droppable: drop them from dist-git"),
         (
+            missing_fixes.len(),
+            "upstream fixes of changes our forks carry are missing: pick them",
+        ),
+        (
             waiting.len(),
             "merged upstream, waiting for a release or a base build",
         ),
@@ -285,6 +305,7 @@ pub async fn build(
         since: since.format("%Y-%m-%d").to_string(),
         summary,
         droppable,
+        missing_fixes,
         waiting,
         stale,
         changes,

@@ -188,3 +188,91 @@ fn fixed_in_and_tags_read_as_versions() {
         "a higher epoch wins"
     );
 }
+
+fn carried(release: Option<&str>, proof: Option<bool>, how: crate::model::MatchHow) -> Patch {
+    use crate::model::{CarriedCommit, Proof, UpstreamMatch};
+    Patch {
+        file: "core: fix a".into(),
+        commit: Some(CarriedCommit {
+            sha: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into(),
+            branch: "hs-v246".into(),
+            upstream: Some(UpstreamMatch {
+                sha: "3335de9abcdef0123456789abcdef0123456789a".into(),
+                how,
+                release: release.map(str::to_string),
+                also: Vec::new(),
+                proof: proof.zip(release).map(|(empty, tag)| Proof {
+                    tag: tag.into(),
+                    empty,
+                }),
+            }),
+            revisit: None,
+            missing_fixes: Vec::new(),
+        }),
+        ..Patch::default()
+    }
+}
+
+#[test]
+fn a_carried_commit_is_droppable_only_with_its_merge_tree_proof() {
+    use crate::model::MatchHow;
+    let mut f = Facts::default();
+    ship(&mut f, "systemd-252-14.el9", "252-14.el9");
+    let v = decide(
+        &carried(Some("v247"), Some(true), MatchHow::PatchId),
+        &pkg("246"),
+        &f,
+        Some("c9s"),
+    );
+    assert_eq!(v.state, PatchState::Droppable);
+    assert_eq!(v.confidence, Confidence::High);
+    let chain = chain_of(&v);
+    assert!(chain.contains("is upstream 3335de9abcde (by patch-id)"), "{chain}");
+    assert!(chain.contains("applies as empty onto v247"), "{chain}");
+    assert!(chain.contains("c9s ships systemd-252-14.el9 >= 247"), "{chain}");
+
+    // The change differs from the release's: released, never droppable.
+    let v = decide(
+        &carried(Some("v247"), Some(false), MatchHow::Content),
+        &pkg("246"),
+        &f,
+        Some("c9s"),
+    );
+    assert_eq!(v.state, PatchState::Released);
+    assert_eq!(v.confidence, Confidence::Medium);
+    assert!(chain_of(&v).contains("does not apply as empty onto v247"));
+
+    // In no release yet: merged. Our own version past the release: rebased past.
+    let v = decide(&carried(None, None, MatchHow::Trailer), &pkg("246"), &f, Some("c9s"));
+    assert_eq!(v.state, PatchState::Merged);
+    let v = decide(
+        &carried(Some("v247"), Some(true), MatchHow::Subject),
+        &pkg("250"),
+        &Facts::default(),
+        Some("c9s"),
+    );
+    assert_eq!(v.state, PatchState::Released);
+    assert_eq!(v.confidence, Confidence::Low);
+    assert!(v.rebased_past.is_some());
+}
+
+#[test]
+fn a_revisit_commit_is_unknown_with_the_reason() {
+    let mut p = carried(None, None, crate::model::MatchHow::Subject);
+    if let Some(c) = p.commit.as_mut() {
+        c.upstream = None;
+        c.revisit = Some("same subject as upstream 3335de9abcde but only 20% alike: revisit".into());
+    }
+    let v = decide(&p, &pkg("246"), &Facts::default(), Some("c9s"));
+    assert_eq!(v.state, PatchState::Unknown);
+    assert!(chain_of(&v).contains("revisit"));
+    assert!(!p.is_local_only());
+}
+
+fn chain_of(v: &Verdict) -> String {
+    v.evidence
+        .iter()
+        .map(|h| h.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
