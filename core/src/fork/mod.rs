@@ -351,6 +351,7 @@ fn upstream_refs(git: &Git, dir: &Path, spec: &ForkSpec) -> Result<UpstreamRefs>
     let mut heads = Vec::new();
     let mut tags = Vec::new();
     let mut branch_sha = None;
+    let fork_patterns = patterns(spec);
     for l in &lines {
         let mut parts = l.split(' ');
         let (Some(name), Some(obj)) = (parts.next(), parts.next()) else {
@@ -361,7 +362,10 @@ fn upstream_refs(git: &Git, dir: &Path, spec: &ForkSpec) -> Result<UpstreamRefs>
             if b == spec.upstream_branch {
                 branch_sha = Some(obj.to_string());
             }
-            heads.push(obj.to_string());
+            // A fork kept in the upstream repository itself: its branches are not upstream.
+            if !fork_patterns.iter().any(|p| p.matches(b)) {
+                heads.push(obj.to_string());
+            }
         } else if let Some(t) = name.strip_prefix("refs/tags/")
             && let Some(v) = spec
                 .release_tags
@@ -387,12 +391,15 @@ fn upstream_refs(git: &Git, dir: &Path, spec: &ForkSpec) -> Result<UpstreamRefs>
     })
 }
 
-fn fork_branches(git: &Git, dir: &Path, spec: &ForkSpec) -> Result<Vec<(String, String)>> {
-    let patterns: Vec<glob::Pattern> = spec
-        .branches
+fn patterns(spec: &ForkSpec) -> Vec<glob::Pattern> {
+    spec.branches
         .iter()
         .filter_map(|p| glob::Pattern::new(p).ok())
-        .collect();
+        .collect()
+}
+
+fn fork_branches(git: &Git, dir: &Path, spec: &ForkSpec) -> Result<Vec<(String, String)>> {
+    let patterns = patterns(spec);
     let lines = git.lines(
         dir,
         &[
