@@ -51,10 +51,20 @@ fn fast_import(dir: &Path, stream: &str, marks: &Path) {
 }
 
 fn file_body(i: usize) -> String {
-    (0..6).map(|l| format!("/* change {i} line {l} */\n")).collect()
+    (0..6)
+        .map(|l| format!("/* change {i} line {l} */\n"))
+        .collect()
 }
 
-fn commit(stream: &mut String, branch: &str, mark: usize, from: &str, msg: &str, path: &str, body: &str) {
+fn commit(
+    stream: &mut String,
+    branch: &str,
+    mark: usize,
+    from: &str,
+    msg: &str,
+    path: &str,
+    body: &str,
+) {
     use std::fmt::Write as _;
     let _ = write!(
         stream,
@@ -65,7 +75,11 @@ fn commit(stream: &mut String, branch: &str, mark: usize, from: &str, msg: &str,
     if !from.is_empty() {
         let _ = writeln!(stream, "from {from}");
     }
-    let _ = write!(stream, "M 100644 inline {path}\ndata {}\n{body}\n", body.len());
+    let _ = write!(
+        stream,
+        "M 100644 inline {path}\ndata {}\n{body}\n",
+        body.len()
+    );
 }
 
 fn marks(path: &Path) -> std::collections::HashMap<usize, String> {
@@ -83,11 +97,26 @@ fn generate(repo: &Path) {
     git(repo, &["init", "-q", "--bare", "-b", "main"]);
     let mut s = String::new();
     for i in 1..=UPSTREAM {
-        let from = if i == 1 { String::new() } else { format!(":{}", i - 1) };
+        let from = if i == 1 {
+            String::new()
+        } else {
+            format!(":{}", i - 1)
+        };
         let msg = format!("area{}: change {i}", i % 97);
-        commit(&mut s, "main", i, &from, &msg, &format!("src/d{}/f{i}.c", i % 100), &file_body(i));
+        commit(
+            &mut s,
+            "main",
+            i,
+            &from,
+            &msg,
+            &format!("src/d{}/f{i}.c", i % 100),
+            &file_body(i),
+        );
         if i % TAG_EVERY == 0 {
-            s.push_str(&format!("reset refs/tags/v{}\nfrom :{i}\n\n", i / TAG_EVERY));
+            s.push_str(&format!(
+                "reset refs/tags/v{}\nfrom :{i}\n\n",
+                i / TAG_EVERY
+            ));
         }
     }
     let marks_file = repo.join("upstream.marks");
@@ -99,11 +128,19 @@ fn generate(repo: &Path) {
     let mut s = String::new();
     for k in 0..CARRIED {
         let mark = UPSTREAM + 1 + k;
-        let from = if k == 0 { sha[&base].clone() } else { format!(":{}", mark - 1) };
+        let from = if k == 0 {
+            sha[&base].clone()
+        } else {
+            format!(":{}", mark - 1)
+        };
         let j = base + 1 + k * 9; // an upstream commit after the fork point
         let (msg, path, body) = match k % 10 {
             0..=4 => (
-                format!("area{}: change {j}\n\n(cherry picked from commit {})", j % 97, sha[&j]),
+                format!(
+                    "area{}: change {j}\n\n(cherry picked from commit {})",
+                    j % 97,
+                    sha[&j]
+                ),
                 format!("src/d{}/f{j}.c", j % 100),
                 file_body(j),
             ),
@@ -139,17 +176,32 @@ fn add_fork_commit(repo: &Path) {
             .stdout(Stdio::piped())
             .spawn()
             .expect("hash-object");
-        c.stdin.take().expect("stdin").write_all(b"one more\n").expect("write");
+        c.stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"one more\n")
+            .expect("write");
         let out = c.wait_with_output().expect("wait");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     git(repo, &["read-tree", "hs-v50"]);
     let env_index = repo.join("index");
     let _ = env_index;
-    git(repo, &["update-index", "--add", "--cacheinfo", &format!("100644,{blob},hs/one-more.conf")]);
+    git(
+        repo,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("100644,{blob},hs/one-more.conf"),
+        ],
+    );
     let tree = git(repo, &["write-tree"]);
     let parent = git(repo, &["rev-parse", "hs-v50"]);
-    let c = git(repo, &["commit-tree", &tree, "-p", &parent, "-m", "hs: one more"]);
+    let c = git(
+        repo,
+        &["commit-tree", &tree, "-p", &parent, "-m", "hs: one more"],
+    );
     git(repo, &["update-ref", "refs/heads/hs-v50", &c]);
 }
 
@@ -204,7 +256,13 @@ fn main() {
     )
     .expect("config");
     let (cherry, cherry_rss, cherry_lines) = time_git(&["cherry", "main", "hs-v50"], &repo);
-    let args = ["--config", "forks.toml", "--database", "sqlite://forks.db", "scan"];
+    let args = [
+        "--config",
+        "forks.toml",
+        "--database",
+        "sqlite://forks.db",
+        "scan",
+    ];
     let first = measure::run(&args, &root);
     let second = measure::run(&args, &root);
     add_fork_commit(&repo);

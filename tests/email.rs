@@ -243,9 +243,13 @@ fn after_the_demo_the_digest_leads_with_the_droppable_patch_and_its_evidence() {
         .skip(4)
         .take_while(|l| l.starts_with("* "))
         .collect();
-    assert_eq!(summary[0], "* 66 carried patches in 13 packages", "{dry}");
+    assert_eq!(summary[0], "* 69 carried patches in 13 packages", "{dry}");
     assert_eq!(
-        summary[1], "* 1 newly droppable: drop them from dist-git",
+        summary[1], "* 3 newly droppable: drop them from dist-git",
+        "{dry}"
+    );
+    assert_eq!(
+        summary[2], "* 1 upstream fixes of changes our forks carry are missing: pick them",
         "{dry}"
     );
     assert!(

@@ -88,19 +88,13 @@ fn build(root: &Path) -> Repos {
     git(&up, &["tag", "v1.1"]);
     git(&up, &["checkout", "-q", "main"]);
     edit(&up, "src/a.c", 2, "a fixed better");
-    let fixes = format!(
-        "core: fix the fix of a\n\nFixes: {}\n",
-        &u["fix_a"][..12]
-    );
+    let fixes = format!("core: fix the fix of a\n\nFixes: {}\n", &u["fix_a"][..12]);
     u.insert("fix_fix", commit(&up, &fixes));
     git(&up, &["tag", "v3"]);
 
     // The fork: branch hs-v1 off v1.
     let fork = root.join("fork");
-    git(
-        root,
-        &["clone", "-q", up.to_str().expect("utf-8"), "fork"],
-    );
+    git(root, &["clone", "-q", up.to_str().expect("utf-8"), "fork"]);
     git(&fork, &["checkout", "-q", "-b", "hs-v1", "v1"]);
     // 1. The same change as fix_b, no trailer, another subject: patch-id.
     edit(&fork, "src/b.c", 3, "b fixed");
@@ -122,7 +116,10 @@ fn build(root: &Path) -> Repos {
         "hs: enable the hyperscale defaults\n\nLink: https://github.com/systemd/systemd/pull/31337\n",
     );
     // 6. A merge of the stable release: the merge commit is not a carried commit.
-    git(&fork, &["merge", "--no-ff", "-q", "-m", "Merge v1.1", "v1.1"]);
+    git(
+        &fork,
+        &["merge", "--no-ff", "-q", "-m", "Merge v1.1", "v1.1"],
+    );
     std::fs::write(
         fork.join("BACKPORTS"),
         format!(
@@ -313,10 +310,16 @@ fn a_broken_fork_keeps_what_was_stored() {
     let repos = build(dir);
     config(dir, &repos);
     let db = format!("sqlite://{}", dir.join("f.db").display());
-    forkdebt_ok(dir, &["--config", "forkdebt.toml", "--database", &db, "scan"]);
+    forkdebt_ok(
+        dir,
+        &["--config", "forkdebt.toml", "--database", &db, "scan"],
+    );
     // The fork goes away: the scan fails, naming it, and keeps the commits.
     std::fs::rename(&repos.fork, dir.join("gone")).expect("mv");
-    let out = forkdebt(dir, &["--config", "forkdebt.toml", "--database", &db, "scan"]);
+    let out = forkdebt(
+        dir,
+        &["--config", "forkdebt.toml", "--database", &db, "scan"],
+    );
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("fork systemd-hs") && stderr(&out).contains("not a git repository"),
@@ -325,9 +328,16 @@ fn a_broken_fork_keeps_what_was_stored() {
     );
     let report: Value = serde_json::from_str(&forkdebt_ok(
         dir,
-        &["--config", "forkdebt.toml", "--database", &db, "report", "--format", "json"],
+        &[
+            "--config",
+            "forkdebt.toml",
+            "--database",
+            &db,
+            "report",
+            "--format",
+            "json",
+        ],
     ))
     .expect("json");
     assert_eq!(commits(&report).len(), 5);
 }
-

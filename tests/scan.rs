@@ -218,11 +218,12 @@ fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
     let first = forkdebt_ok(dir.path(), &args);
     // The sample dist-git plus the package whose upstream answers are recorded.
     assert!(
-        first.contains("13 packages, 66 carried patches, 2 policy deviations"),
+        first.contains("13 packages, 69 carried patches, 2 policy deviations"),
         "{first}"
     );
     // The table after the sync counts verdicts: python-github's three patches are one
-    // droppable, one sent (open PR) and one kept (PR denied).
+    // droppable, one sent (open PR) and one kept (PR denied); its fork's three commits are
+    // two droppable (proved by merge-tree) and one local-only whose PR is not observed.
     let header = table_row(&first, "package").expect("table header");
     assert_eq!(
         header,
@@ -242,11 +243,25 @@ fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
     let row = table_row(&first, "python-github").expect("python-github row");
     assert_eq!(
         row[1..8],
-        ["1.53-2.hs", "3", "1", "0", "1", "1", "0"],
+        ["1.53-2.hs", "6", "3", "0", "1", "1", "1"],
         "{first}"
     );
     let total = table_row(&first, "total").expect("total row");
-    assert_eq!(total[1..5], ["13 packages", "66", "1", "12"], "{first}");
+    assert_eq!(total[1..5], ["13 packages", "69", "3", "12"], "{first}");
+    // The demo fork: carried commits decided by git, with the proof and the missing fix.
+    assert!(
+        first.contains("Fork python-github-hs (forkdebt-demo-git/python-github-hs, branch hs-v1.53): 3 carried commits, 2 matched upstream by git, 1 local-only, 1 upstream follow-up fix missing"),
+        "{first}"
+    );
+    assert!(
+        first.contains("(by trailer) -> first in v1.54 -> applies as empty onto v1.54 -> c9s ships python-github-1.55-1.el9 >= 1.54 (repodata)"),
+        "{first}"
+    );
+    assert!(
+        first.contains("- -> missing-fix (upstream fixed a bug in a change we carry:")
+            && first.contains("Never retry a POST on 502"),
+        "{first}"
+    );
     assert!(
         first.contains("demo: carried patches over 12 weeks"),
         "{first}"
@@ -280,8 +295,15 @@ fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
         .lines()
         .filter(|l| l.starts_with("  "))
         .collect();
-    assert_eq!(events.len(), 1, "{first}");
-    assert!(events[0].contains("released -> droppable"), "{first}");
+    // The missing fix (at the scan) and three patches/commits becoming droppable.
+    assert_eq!(events.len(), 4, "{first}");
+    assert!(events[0].contains("-> missing-fix"), "{first}");
+    assert!(
+        events[1..]
+            .iter()
+            .all(|e| e.contains("released -> droppable")),
+        "{first}"
+    );
     assert_eq!(
         forkdebt_ok(dir.path(), &args).lines().count(),
         first.lines().count(),

@@ -121,7 +121,10 @@ fn describe(p: &StoredPackage, sp: &StoredPatch) -> Vec<String> {
             report::shown(&c.branch)
         ));
         for f in &c.missing_fixes {
-            out.push(format!("   warning: {}", report::shown(&missing_fix_text(f))));
+            out.push(format!(
+                "   warning: {}",
+                report::shown(&missing_fix_text(f))
+            ));
             if let Some(url) = commit_url(p.package.upstream.as_ref(), &f.sha) {
                 out.push(format!("       {url}"));
             }
@@ -158,7 +161,9 @@ pub fn missing_fix_text(f: &crate::model::MissingFix) -> String {
 pub fn commit_url(upstream: Option<&crate::model::UpstreamProject>, sha: &str) -> Option<String> {
     use crate::model::UpstreamProject as U;
     match upstream? {
-        U::Github { owner, repo } => Some(format!("https://github.com/{owner}/{repo}/commit/{sha}")),
+        U::Github { owner, repo } => {
+            Some(format!("https://github.com/{owner}/{repo}/commit/{sha}"))
+        }
         U::Gitlab { host, path } => Some(format!("https://{host}/{path}/-/commit/{sha}")),
         U::Pagure { host, path } => Some(format!("https://{host}/{path}/c/{sha}")),
         U::Other { .. } => None,

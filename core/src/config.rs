@@ -384,7 +384,10 @@ impl Config {
             }
             for b in &f.branches {
                 if let Err(e) = glob::Pattern::new(b) {
-                    return Err(invalid(format!("fork[{i}].branches"), format!("`{b}`: {e}")));
+                    return Err(invalid(
+                        format!("fork[{i}].branches"),
+                        format!("`{b}`: {e}"),
+                    ));
                 }
             }
             if let Some(ds) = &f.downstream

@@ -73,7 +73,12 @@ impl Git {
             .env("GIT_PAGER", "cat")
             .env("LC_ALL", "C")
             .args(["-c", "core.quotePath=true", "-c", "diff.noprefix=false"])
-            .args(["-c", "diff.mnemonicPrefix=false", "-c", "log.showSignature=false"]);
+            .args([
+                "-c",
+                "diff.mnemonicPrefix=false",
+                "-c",
+                "log.showSignature=false",
+            ]);
         if let Some(ua) = &self.user_agent {
             c.arg("-c").arg(format!("http.userAgent={ua}"));
         }

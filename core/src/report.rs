@@ -169,11 +169,7 @@ fn evidence(p: &StoredPatch) -> Vec<String> {
         });
     }
     if let Some(c) = &p.patch.commit {
-        out.extend(
-            c.missing_fixes
-                .iter()
-                .map(crate::answers::missing_fix_text),
-        );
+        out.extend(c.missing_fixes.iter().map(crate::answers::missing_fix_text));
     }
     if p.patch.refs.iter().any(|r| r.kind == RefKind::Ambiguous) {
         out.push("has ambiguous references: the context does not say what they are".into());
@@ -198,60 +194,60 @@ pub fn build(
 
 fn package_report(sp: &StoredPackage, changes: &ChangeStates) -> PackageReport {
     let mut report = PackageReport {
-                name: sp.package.name.clone(),
-                downstream: sp.downstream.clone(),
-                evr: sp.package.evr(),
-                spec: sp.package.spec_path.clone(),
-                local_marker: sp.package.local_marker.clone(),
-                upstream: sp.package.upstream.clone(),
-                removed_at: sp.removed_at.clone(),
-                patches: sp
-                    .patches
+        name: sp.package.name.clone(),
+        downstream: sp.downstream.clone(),
+        evr: sp.package.evr(),
+        spec: sp.package.spec_path.clone(),
+        local_marker: sp.package.local_marker.clone(),
+        upstream: sp.package.upstream.clone(),
+        removed_at: sp.removed_at.clone(),
+        patches: sp
+            .patches
+            .iter()
+            .map(|p| {
+                let carried = p.dropped_at.is_none();
+                let v = &p.verdict;
+                let chain = v
+                    .evidence
                     .iter()
-                    .map(|p| {
-                        let carried = p.dropped_at.is_none();
-                        let v = &p.verdict;
-                        let chain = v
-                            .evidence
-                            .iter()
-                            .map(|h| h.text.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" -> ");
-                        let mut evidence: Vec<String> = Vec::new();
-                        if carried && !chain.is_empty() {
-                            evidence.push(chain);
-                        }
-                        evidence.extend(v.rebased_past.clone());
-                        evidence.extend(self::evidence(p));
-                        (p, evidence)
-                    })
-                    .map(|(p, evidence)| PatchReport {
-                        file: p.patch.file.clone(),
-                        number: p.patch.number,
-                        state: p.state,
-                        local_only: p.patch.is_local_only(),
-                        subject: p.patch.subject.clone(),
-                        condition: p.patch.condition.clone(),
-                        lines_added: p.patch.lines_added,
-                        lines_removed: p.patch.lines_removed,
-                        first_seen: p.first_seen.clone(),
-                        dropped_at: p.dropped_at.clone(),
-                        refs: p
-                            .patch
-                            .refs
-                            .iter()
-                            .map(|r| ref_report(r, changes))
-                            .collect(),
-                        evidence,
-                    })
-                    .collect(),
-                changelog_refs: sp
-                    .package
-                    .changelog_refs
+                    .map(|h| h.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" -> ");
+                let mut evidence: Vec<String> = Vec::new();
+                if carried && !chain.is_empty() {
+                    evidence.push(chain);
+                }
+                evidence.extend(v.rebased_past.clone());
+                evidence.extend(self::evidence(p));
+                (p, evidence)
+            })
+            .map(|(p, evidence)| PatchReport {
+                file: p.patch.file.clone(),
+                number: p.patch.number,
+                state: p.state,
+                local_only: p.patch.is_local_only(),
+                subject: p.patch.subject.clone(),
+                condition: p.patch.condition.clone(),
+                lines_added: p.patch.lines_added,
+                lines_removed: p.patch.lines_removed,
+                first_seen: p.first_seen.clone(),
+                dropped_at: p.dropped_at.clone(),
+                refs: p
+                    .patch
+                    .refs
                     .iter()
-                    .map(RefReport::from)
+                    .map(|r| ref_report(r, changes))
                     .collect(),
-                commits: Vec::new(),
+                evidence,
+            })
+            .collect(),
+        changelog_refs: sp
+            .package
+            .changelog_refs
+            .iter()
+            .map(RefReport::from)
+            .collect(),
+        commits: Vec::new(),
     };
     // Carried commits have their own list; they were built as patches (same verdicts).
     let all = std::mem::take(&mut report.patches);

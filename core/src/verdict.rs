@@ -368,14 +368,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
     if let Some(c) = &patch.commit {
         revisit = c.revisit.clone();
         if let Some(u) = &c.upstream {
-            carried_commit_chain(
-                c,
-                u,
-                package,
-                shipped,
-                &mut consider,
-                &mut rebased_past,
-            );
+            carried_commit_chain(c, u, package, shipped, &mut consider, &mut rebased_past);
         }
     }
 
@@ -515,7 +508,10 @@ fn carried_commit_chain(
             // Not provable: the fork's version of the change differs from the release's.
             let mut h = hops;
             h.push(hop(
-                format!("does not apply as empty onto {}: compare by hand before dropping", p.tag),
+                format!(
+                    "does not apply as empty onto {}: compare by hand before dropping",
+                    p.tag
+                ),
                 None,
                 None,
             ));

@@ -126,9 +126,27 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         recorded.join("distgit").display()
     );
     let roots = vec![sample.clone(), recorded.join("distgit")];
-    let inv = tokio::task::spawn_blocking(move || inventory::scan(&roots, &ScanOptions::default()))
-        .await
-        .context("the scan stopped unexpectedly")?;
+    let mut inv =
+        tokio::task::spawn_blocking(move || inventory::scan(&roots, &ScanOptions::default()))
+            .await
+            .context("the scan stopped unexpectedly")?;
+    // The fork kept as git branches, generated with real git beside the database.
+    match fork_demo(&url, &store).await {
+        Ok(scanned) => {
+            let st = scanned.stats;
+            println!(
+                "Fork python-github-hs ({}/python-github-hs, branch {}): {} carried commits, {} matched upstream by git, {} local-only, {} upstream follow-up fix missing",
+                super::demo_fork::WORK_DIR,
+                scanned.branch,
+                st.carried,
+                st.matched,
+                st.local_only,
+                st.missing_fixes
+            );
+            super::forks::merge_into(&mut inv, scanned);
+        }
+        Err(e) => println!("(the fork part of the demo is skipped: {e:#})"),
+    }
     store.set_downstream_base("demo", Some("c9s")).await?;
     let s = store
         .apply_inventory("demo", &inv, chrono::Utc::now())
@@ -242,6 +260,34 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     store.close().await;
     drop(server);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Generates the demo fork and scans it as `forkdebt scan` would.
+async fn fork_demo(url: &str, store: &Store) -> anyhow::Result<forkdebt_core::fork::ForkScan> {
+    let (upstream, fork) = tokio::task::spawn_blocking(super::demo_fork::generate)
+        .await
+        .context("generating the demo fork stopped unexpectedly")??;
+    let config = Config::parse(
+        &format!(
+            "contact = \"mailto:demo@example.org\"\n[[downstream]]\nname = \"demo\"\n\
+             [git]\ncache_dir = \"{cache}\"\n\
+             [[fork]]\nname = \"python-github-hs\"\npackage = \"python-github\"\nrepo = \"{fork}\"\n\
+             branches = [\"hs-v*\"]\nupstream = \"{upstream}\"\nupstream_branch = \"main\"\n",
+            cache = std::env::current_dir()?
+                .join(super::demo_fork::WORK_DIR)
+                .join("cache")
+                .display(),
+            fork = fork.display(),
+            upstream = upstream.display(),
+        ),
+        "demo fork configuration",
+    )?;
+    let f = config.fork[0].clone();
+    let ctx = Context {
+        config,
+        database: url.to_string(),
+    };
+    super::forks::scan(&ctx, store, &f).await
 }
 
 fn print_results(results: &[forkdebt_scrapers::sync::SourceResult]) {

@@ -14,15 +14,21 @@ use regex::Regex;
 /// The downstream a fork's debt belongs to: its `downstream`, else the only configured one,
 /// else one named after the fork.
 pub fn downstream_of(ctx: &Context, f: &ForkConfig) -> String {
-    f.downstream.clone().unwrap_or_else(|| match ctx.config.downstream.as_slice() {
-        [only] => only.name.clone(),
-        _ => f.name.clone(),
-    })
+    f.downstream
+        .clone()
+        .unwrap_or_else(|| match ctx.config.downstream.as_slice() {
+            [only] => only.name.clone(),
+            _ => f.name.clone(),
+        })
 }
 
 /// Scans one fork and caches what git computed.
 pub async fn scan(ctx: &Context, store: &Store, f: &ForkConfig) -> anyhow::Result<ForkScan> {
-    let contact = ctx.config.contact.as_deref().unwrap_or("no contact configured");
+    let contact = ctx
+        .config
+        .contact
+        .as_deref()
+        .unwrap_or("no contact configured");
     let user_agent = format!("forkdebt/{} (+{contact})", env!("CARGO_PKG_VERSION"));
     let git = Git::detect(Some(user_agent))?;
     let cache = store.fork_cache(&git.version).await?;
@@ -71,7 +77,13 @@ pub async fn scan(ctx: &Context, store: &Store, f: &ForkConfig) -> anyhow::Resul
 fn safe_name(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{s}.git")
 }

@@ -2,6 +2,7 @@
 
 mod changes;
 mod demo;
+mod demo_fork;
 mod digest;
 mod events;
 mod forks;

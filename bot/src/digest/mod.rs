@@ -129,7 +129,10 @@ pub async fn build(
                     c.missing_fixes.iter().map(move |f| Item {
                         title: format!("{} {}", p.package.name, sp.patch.file),
                         detail: forkdebt_core::answers::missing_fix_text(f),
-                        url: forkdebt_core::answers::commit_url(p.package.upstream.as_ref(), &f.sha),
+                        url: forkdebt_core::answers::commit_url(
+                            p.package.upstream.as_ref(),
+                            &f.sha,
+                        ),
                     })
                 })
             })

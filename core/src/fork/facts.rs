@@ -68,7 +68,10 @@ pub fn compute(git: &Git, dir: &Path, shas: &[String]) -> Result<Vec<CommitFacts
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| fail(e.to_string()))?;
-    let input: Vec<u8> = shas.iter().flat_map(|s| format!("{s}\n").into_bytes()).collect();
+    let input: Vec<u8> = shas
+        .iter()
+        .flat_map(|s| format!("{s}\n").into_bytes())
+        .collect();
     let log_in = log.stdin.take().expect("piped");
     let log_out = log.stdout.take().expect("piped");
     let mut log_err = log.stderr.take().expect("piped");

@@ -311,14 +311,26 @@ pub fn scan(git: &Git, repos: &Repos, spec: &ForkSpec, cache: &Cache) -> Result<
 }
 
 /// Commits that only edit the backports file are the fork's bookkeeping, not debt.
-fn without_bookkeeping(git: &Git, ws: &Path, carried: Vec<String>, file: &str) -> Result<Vec<String>> {
+fn without_bookkeeping(
+    git: &Git,
+    ws: &Path,
+    carried: Vec<String>,
+    file: &str,
+) -> Result<Vec<String>> {
     if carried.is_empty() {
         return Ok(carried);
     }
     let input: String = carried.iter().map(|s| format!("{s}\n")).collect();
     let out = git.output_with_input(
         ws,
-        &["log", "--no-walk=unsorted", "--stdin", "--format=%x00%H", "--name-only", "--no-renames"],
+        &[
+            "log",
+            "--no-walk=unsorted",
+            "--stdin",
+            "--format=%x00%H",
+            "--name-only",
+            "--no-renames",
+        ],
         Some(input.as_bytes()),
     )?;
     let text = String::from_utf8_lossy(&out);
@@ -500,7 +512,10 @@ impl<'a> Index<'a> {
 
 /// `[PATCH v2] core: Fix foo (#1234)` -> `core: fix foo`.
 pub fn normalise_subject(s: &str) -> String {
-    static_regex!(PREFIX, r"(?i)^(?:\s*\[[^\]]*\]\s*|\s*(?:backport|cherry-pick|upstream)\s*:\s*)+");
+    static_regex!(
+        PREFIX,
+        r"(?i)^(?:\s*\[[^\]]*\]\s*|\s*(?:backport|cherry-pick|upstream)\s*:\s*)+"
+    );
     static_regex!(SUFFIX, r"\s*\(#\d+\)\s*$");
     let s = PREFIX.replace(s, "");
     let s = SUFFIX.replace(&s, "");
@@ -743,9 +758,9 @@ fn carried_patch(
 
 fn is_link_trailer(message: &str, r: &Reference) -> bool {
     let Some(url) = &r.url else { return false };
-    message
-        .lines()
-        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("link:") && l.contains(url.as_str()))
+    message.lines().any(|l| {
+        l.trim_start().to_ascii_lowercase().starts_with("link:") && l.contains(url.as_str())
+    })
 }
 
 fn body_of(message: &str) -> &str {
@@ -811,13 +826,19 @@ fn backports(
                     upstream_ids.iter().any(|u| u.starts_with(&sha))
                 }
                 RefKind::GithubPr => {
-                    let num: u64 = r.id.rsplit('#').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+                    let num: u64 =
+                        r.id.rsplit('#')
+                            .next()
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0);
                     let mentioned = out.package.patches.iter().any(|p| {
                         mentions_pr(p.subject.as_deref().unwrap_or(""), num)
-                            || p.refs.iter().any(|x| x.kind == RefKind::GithubPr && x.id == r.id)
-                    }) || upstream_ids.iter().any(|u| {
-                        by_sha.get(u).is_some_and(|c| mentions_pr(&c.message, num))
-                    });
+                            || p.refs
+                                .iter()
+                                .any(|x| x.kind == RefKind::GithubPr && x.id == r.id)
+                    }) || upstream_ids
+                        .iter()
+                        .any(|u| by_sha.get(u).is_some_and(|c| mentions_pr(&c.message, num)));
                     mentioned || {
                         let merges = match &pr_merges {
                             Some(m) => m,
@@ -857,7 +878,11 @@ fn mentions_pr(text: &str, n: u64) -> bool {
     if n == 0 {
         return false;
     }
-    let needles = [format!("(#{n})"), format!("pull request #{n} "), format!("/pull/{n}")];
+    let needles = [
+        format!("(#{n})"),
+        format!("pull request #{n} "),
+        format!("/pull/{n}"),
+    ];
     needles.iter().any(|x| text.contains(x.as_str()))
         || text.ends_with(&format!("pull request #{n}"))
 }
@@ -869,14 +894,22 @@ fn pr_merge_commits(git: &Git, ws: &Path) -> Result<BTreeMap<u64, (String, Strin
     let mut out = BTreeMap::new();
     let lines = git.lines(
         ws,
-        &["log", "--merges", "--format=%H %P%x09%s", "--glob=refs/forkdebt/upstream"],
+        &[
+            "log",
+            "--merges",
+            "--format=%H %P%x09%s",
+            "--glob=refs/forkdebt/upstream",
+        ],
         None,
     )?;
     for l in lines {
         let Some((ids, subject)) = l.split_once('\t') else {
             continue;
         };
-        let Some(n) = MERGE_PR.captures(subject).and_then(|c| c[1].parse::<u64>().ok()) else {
+        let Some(n) = MERGE_PR
+            .captures(subject)
+            .and_then(|c| c[1].parse::<u64>().ok())
+        else {
             continue;
         };
         let parts: Vec<&str> = ids.split(' ').collect();
@@ -898,7 +931,12 @@ pub fn link_refs(git: &Git, repos: &Repos) -> Result<()> {
     for (dir, prefix) in [(&repos.upstream, "upstream"), (&repos.fork, "fork")] {
         for l in git.lines(
             dir,
-            &["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"],
+            &[
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/heads",
+                "refs/tags",
+            ],
             None,
         )? {
             if let Some((name, sha)) = l.split_once(' ') {
@@ -911,7 +949,11 @@ pub fn link_refs(git: &Git, repos: &Repos) -> Result<()> {
     // Refs that vanished from the fork or upstream must not linger here.
     for l in git.lines(
         &repos.workspace,
-        &["for-each-ref", "--format=%(refname) %(objectname)", "refs/forkdebt"],
+        &[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/forkdebt",
+        ],
         None,
     )? {
         if let Some((name, sha)) = l.split_once(' ') {
@@ -928,7 +970,11 @@ pub fn link_refs(git: &Git, repos: &Repos) -> Result<()> {
         input.push_str(&format!("update {name} {sha}\n"));
     }
     if !input.is_empty() {
-        git.output_with_input(&repos.workspace, &["update-ref", "--stdin"], Some(input.as_bytes()))?;
+        git.output_with_input(
+            &repos.workspace,
+            &["update-ref", "--stdin"],
+            Some(input.as_bytes()),
+        )?;
     }
     Ok(())
 }
@@ -943,7 +989,10 @@ mod tests {
             normalise_subject("[PATCH v2] core: Fix foo (#1234)"),
             "core: fix foo"
         );
-        assert_eq!(normalise_subject("Backport: core: fix foo."), "core: fix foo");
+        assert_eq!(
+            normalise_subject("Backport: core: fix foo."),
+            "core: fix foo"
+        );
         let msg = "core: fix\n\n(cherry picked from commit 0123456789abcdef0123456789abcdef01234567)\n[ Upstream commit abcdef012345 ]\nBackport-of: https://github.com/x/y/commit/fedcba9876543210\n";
         assert_eq!(
             trailer_ids(msg),

@@ -72,7 +72,14 @@ pub fn prove_empty(git: &Git, ws: &Path, items: &[(String, String, String)]) -> 
     }
     let out = git.output_with_input(
         ws,
-        &["merge-tree", "--write-tree", "--stdin", "-z", "--name-only", "--no-messages"],
+        &[
+            "merge-tree",
+            "--write-tree",
+            "--stdin",
+            "-z",
+            "--name-only",
+            "--no-messages",
+        ],
         Some(input.as_bytes()),
     )?;
     // Per merge: status NUL tree NUL {conflicted path NUL}* NUL.

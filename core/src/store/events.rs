@@ -35,8 +35,8 @@ impl EventKind {
             EventKind::ChangeState,
             EventKind::MissingFix,
         ]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

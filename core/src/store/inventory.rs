@@ -35,7 +35,13 @@ type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
 /// PostgreSQL needs numbered `$n` placeholders. SQLite gets anonymous `?`: sqlx resolves each
 /// named parameter with `sqlite3_bind_parameter_name`, which walks a list, so binding a
 /// 3,000-parameter statement by `$n` is quadratic; it was 45% of a 20,000-patch scan.
-pub(crate) fn values_sql(prefix: &str, cols: usize, rows: usize, suffix: &str, backend: Backend) -> String {
+pub(crate) fn values_sql(
+    prefix: &str,
+    cols: usize,
+    rows: usize,
+    suffix: &str,
+    backend: Backend,
+) -> String {
     let mut sql = String::with_capacity(prefix.len() + rows * cols * 6 + suffix.len());
     sql.push_str(prefix);
     sql.push_str(" VALUES ");
@@ -109,7 +115,9 @@ const PATCH_INSERT: &str = "INSERT INTO patches (package_id, file, number, path,
      authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen, carried_commit)";
 
 fn carried_commit_json(p: &Patch) -> Option<String> {
-    p.commit.as_ref().and_then(|c| serde_json::to_string(c).ok())
+    p.commit
+        .as_ref()
+        .and_then(|c| serde_json::to_string(c).ok())
 }
 
 fn bind_ref<'q>(q: AnyQuery<'q>, patch_id: i64, r: &Reference) -> AnyQuery<'q> {
@@ -364,14 +372,9 @@ impl Store {
         .ctx("marking packages seen")?;
         let seen_pkgs: std::collections::HashSet<i64> = seen_pkg_ids.iter().copied().collect();
         summary.kept_unreadable = unseen.iter().filter(|id| !seen_pkgs.contains(id)).count();
-        for (id, _) in known_pkgs
-            .values()
-            .filter(|(id, _)| {
-                !seen_pkgs.contains(id)
-                    && !unseen.contains(id)
-                    && !packages_with_commits.contains(id)
-            })
-        {
+        for (id, _) in known_pkgs.values().filter(|(id, _)| {
+            !seen_pkgs.contains(id) && !unseen.contains(id) && !packages_with_commits.contains(id)
+        }) {
             let n = sqlx::query(
                 "UPDATE packages SET removed_at = $1 WHERE id = $2 AND removed_at IS NULL",
             )
@@ -386,7 +389,10 @@ impl Store {
         let gone: Vec<i64> = known_patches
             .iter()
             .filter(|((pkg, _), (id, _, dropped))| {
-                !dropped && !seen.contains(id) && !unseen.contains(pkg) && !out_of_scope.contains(id)
+                !dropped
+                    && !seen.contains(id)
+                    && !unseen.contains(pkg)
+                    && !out_of_scope.contains(id)
             })
             .map(|(_, (id, _, _))| *id)
             .collect();

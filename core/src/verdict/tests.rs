@@ -227,9 +227,15 @@ fn a_carried_commit_is_droppable_only_with_its_merge_tree_proof() {
     assert_eq!(v.state, PatchState::Droppable);
     assert_eq!(v.confidence, Confidence::High);
     let chain = chain_of(&v);
-    assert!(chain.contains("is upstream 3335de9abcde (by patch-id)"), "{chain}");
+    assert!(
+        chain.contains("is upstream 3335de9abcde (by patch-id)"),
+        "{chain}"
+    );
     assert!(chain.contains("applies as empty onto v247"), "{chain}");
-    assert!(chain.contains("c9s ships systemd-252-14.el9 >= 247"), "{chain}");
+    assert!(
+        chain.contains("c9s ships systemd-252-14.el9 >= 247"),
+        "{chain}"
+    );
 
     // The change differs from the release's: released, never droppable.
     let v = decide(
@@ -243,7 +249,12 @@ fn a_carried_commit_is_droppable_only_with_its_merge_tree_proof() {
     assert!(chain_of(&v).contains("does not apply as empty onto v247"));
 
     // In no release yet: merged. Our own version past the release: rebased past.
-    let v = decide(&carried(None, None, MatchHow::Trailer), &pkg("246"), &f, Some("c9s"));
+    let v = decide(
+        &carried(None, None, MatchHow::Trailer),
+        &pkg("246"),
+        &f,
+        Some("c9s"),
+    );
     assert_eq!(v.state, PatchState::Merged);
     let v = decide(
         &carried(Some("v247"), Some(true), MatchHow::Subject),
@@ -261,7 +272,8 @@ fn a_revisit_commit_is_unknown_with_the_reason() {
     let mut p = carried(None, None, crate::model::MatchHow::Subject);
     if let Some(c) = p.commit.as_mut() {
         c.upstream = None;
-        c.revisit = Some("same subject as upstream 3335de9abcde but only 20% alike: revisit".into());
+        c.revisit =
+            Some("same subject as upstream 3335de9abcde but only 20% alike: revisit".into());
     }
     let v = decide(&p, &pkg("246"), &Facts::default(), Some("c9s"));
     assert_eq!(v.state, PatchState::Unknown);
