@@ -341,3 +341,148 @@ fn a_broken_fork_keeps_what_was_stored() {
     .expect("json");
     assert_eq!(commits(&report).len(), 5);
 }
+
+/// A patch file in `distgit/rpms/systemd/`.
+fn patch_file(dir: &Path, name: &str, text: &str) {
+    let p = dir.join("distgit/rpms/systemd");
+    std::fs::create_dir_all(&p).expect("mkdir");
+    std::fs::write(p.join(name), text).expect("write");
+}
+
+/// Dist-git patch files matched against an upstream git mirror by content, header shas
+/// upstream never had flagged, and releases answered by git: a merged PR costs one GitHub
+/// request, no tag list or compare bisection.
+#[tokio::test(flavor = "multi_thread")]
+async fn patch_files_are_matched_against_the_upstream_git() {
+    use crate::httpd::{Reply, Request, Server};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let repos = build(&dir);
+    let up = repos.upstream.clone();
+    // 0001: upstream's fix_b as format-patch wrote it, but its header names the PR-branch sha
+    // the packager had (upstream never had it).
+    let fake = "0badc0de0badc0de0badc0de0badc0de0badc0de";
+    let formatted = git(&up, &["format-patch", "-1", "--stdout", &repos.u["fix_b"]]);
+    let formatted = formatted.replace(&repos.u["fix_b"], fake) + "\n";
+    patch_file(
+        &dir,
+        "0001-fix-b.patch",
+        &formatted.replace(
+            "Subject: [PATCH] core: fix b\n",
+            &format!("Subject: [PATCH] core: fix b\n\n(cherry picked from commit {fake})\n"),
+        ),
+    );
+    // 0002: fix_old as a bare diff against the file's old name.
+    patch_file(
+        &dir,
+        "0002-old.patch",
+        "--- a/src/old.c\n+++ b/src/old.c\n@@ -4,3 +4,3 @@\n old.c line 4\n-old.c line 5\n+old fixed\n old.c line 6\n",
+    );
+    patch_file(
+        &dir,
+        "0003-local.patch",
+        "--- /dev/null\n+++ b/hs.conf\n@@ -0,0 +1 @@\n+hyperscale=1\n",
+    );
+    patch_file(
+        &dir,
+        "systemd.spec",
+        "Name: systemd\nVersion: 1\nRelease: 1.hs\nSummary: s\nLicense: MIT\nURL: https://github.com/systemd/systemd\n\
+         Patch1: 0001-fix-b.patch\n\nPatch2: 0002-old.patch\n\nPatch3: 0003-local.patch\n\n\
+         # https://github.com/systemd/systemd/pull/4242\nPatch4: 0004-fix-fix.patch\n\n%description\nd\n\n%prep\n%autosetup -p1\n",
+    );
+    patch_file(
+        &dir,
+        "0004-fix-fix.patch",
+        "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+    );
+
+    // GitHub: the recorded merged PR, its merge commit pointed at our upstream's fix_fix
+    // (the local upstream cannot have the recorded sha).
+    let recorded = std::fs::read(
+        crate::util::repo_root()
+            .join("../shared/fixtures/github/pull_austinsasko_PyGithub_21_merged.json"),
+    )
+    .expect("fixture");
+    let mut pr: Value = serde_json::from_slice(&recorded).expect("json");
+    pr["merge_commit_sha"] = Value::String(repos.u["fix_fix"].clone());
+    pr["number"] = Value::from(4242);
+    let body = serde_json::to_vec(&pr).expect("json");
+    let handler: crate::httpd::Handler = std::sync::Arc::new(move |req: &Request| {
+        if req.path == "/repos/systemd/systemd/pulls/4242" {
+            return Reply::json(body.clone());
+        }
+        Reply::status(404, &[], r#"{"message":"Not Found"}"#)
+    });
+    let server = Server::start(handler).await;
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:t@example.org\"\n[[downstream]]\nname = \"hyperscale\"\npaths = [\"distgit\"]\n\n\
+             [git]\ncache_dir = \"{cache}\"\n\n[[upstream]]\nname = \"systemd\"\nforge = \"github:systemd/systemd\"\n\
+             repo = \"{up}\"\nrelease_tags = '^v(\\d+(?:\\.\\d+)*)$'\n\n\
+             [sources]\nmin_interval_ms = 0\nmax_retries = 0\n[sources.github]\nurl = \"{url}\"\n",
+            cache = dir.join("cache").display(),
+            up = up.display(),
+            url = server.url
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let run = move |args: &[&str]| {
+        let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://m.db"];
+        all.extend_from_slice(args);
+        forkdebt_ok(&d, &all)
+    };
+    let run2 = run.clone();
+    let said = tokio::task::spawn_blocking(move || run2(&["scan"]))
+        .await
+        .expect("scan");
+    assert!(
+        said.contains("upstream git mirrors: 1 patch files are upstream commits by patch-id, 1 by their changed lines; 1 header shas upstream never had"),
+        "{said}"
+    );
+    let run2 = run.clone();
+    let said = tokio::task::spawn_blocking(move || {
+        run2(&["sync", "--source", "github", "--source", "git"])
+    })
+    .await
+    .expect("sync");
+    // One request for the merged PR; its release and the commits' come from git.
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}\n{said}");
+    let run2 = run.clone();
+    let report = tokio::task::spawn_blocking(move || run2(&["report", "--format", "json"]))
+        .await
+        .expect("report");
+    let report: Value = serde_json::from_str(&report).expect("json");
+    let patches = report["packages"][0]["patches"]
+        .as_array()
+        .expect("patches")
+        .clone();
+    let by_file = |f: &str| {
+        patches
+            .iter()
+            .find(|p| p["file"] == f)
+            .unwrap_or_else(|| panic!("{f} in {patches:#?}"))
+            .clone()
+    };
+    let p1 = by_file("0001-fix-b.patch");
+    let refs = p1["refs"].to_string();
+    assert!(
+        refs.contains(&format!("systemd/systemd@{}", repos.u["fix_b"])),
+        "{refs}"
+    );
+    assert!(refs.contains("upstream's git has no such commit"), "{refs}");
+    assert_eq!(p1["state"], "released", "{p1:#}");
+    assert!(p1["evidence"].to_string().contains("first in v2"), "{p1:#}");
+    let p2 = by_file("0002-old.patch");
+    assert_eq!(p2["state"], "released", "{p2:#}");
+    assert!(
+        p2["refs"].to_string().contains("the same changed lines as"),
+        "{p2:#}"
+    );
+    assert_eq!(by_file("0003-local.patch")["state"], "not-sent");
+    let p4 = by_file("0004-fix-fix.patch");
+    assert_eq!(p4["state"], "released", "{p4:#}");
+    assert!(p4["evidence"].to_string().contains("first in v3"), "{p4:#}");
+}

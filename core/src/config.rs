@@ -49,6 +49,28 @@ pub struct Config {
     pub fork: Vec<ForkConfig>,
     #[serde(default)]
     pub git: GitConfig,
+    #[serde(default)]
+    pub upstream: Vec<UpstreamConfig>,
+}
+
+/// An upstream project answered from git instead of its forge's API (`[[upstream]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub name: String,
+    /// The references it answers: `github:owner/repo`, `gitlab:host/group/project`,
+    /// `pagure:host/path`.
+    pub forge: String,
+    /// URL or local path of its git repository.
+    pub repo: String,
+    /// Regex whose group 1 is the release version.
+    pub release_tags: Option<String>,
+}
+
+impl UpstreamConfig {
+    pub fn release_tags(&self) -> &str {
+        self.release_tags.as_deref().unwrap_or(DEFAULT_RELEASE_TAGS)
+    }
 }
 
 /// A fork kept as git branches (`[[fork]]`).
@@ -175,6 +197,10 @@ pub struct UrlSource {
     pub api_key_file: Option<PathBuf>,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
+    /// `[sources.github]` only: keep a blobless mirror of every GitHub project the references
+    /// name and answer "which release first contains X" from git.
+    #[serde(default)]
+    pub mirror: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -397,6 +423,44 @@ impl Config {
                     format!("fork[{i}].downstream"),
                     format!("no [[downstream]] is named `{ds}`"),
                 ));
+            }
+        }
+        for (name, src) in [
+            ("bodhi", &self.sources.bodhi),
+            ("bugzilla", &self.sources.bugzilla),
+            ("gitlab", &self.sources.gitlab),
+        ] {
+            if src.as_ref().is_some_and(|s| s.mirror) {
+                return Err(invalid(
+                    format!("sources.{name}.mirror"),
+                    "only [sources.github] mirrors projects; name others as [[upstream]]".into(),
+                ));
+            }
+        }
+        for (i, u) in self.upstream.iter().enumerate() {
+            if crate::fork::mirror::project_of_forge(&u.forge).is_none() {
+                return Err(invalid(
+                    format!("upstream[{i}].forge"),
+                    format!(
+                        "`{}` is not github:OWNER/REPO, gitlab:HOST/PATH or pagure:HOST/PATH",
+                        u.forge
+                    ),
+                ));
+            }
+            match regex::Regex::new(u.release_tags()) {
+                Err(e) => {
+                    return Err(invalid(
+                        format!("upstream[{i}].release_tags"),
+                        e.to_string(),
+                    ));
+                }
+                Ok(re) if re.captures_len() < 2 => {
+                    return Err(invalid(
+                        format!("upstream[{i}].release_tags"),
+                        "needs a group (...) around the version".into(),
+                    ));
+                }
+                Ok(_) => {}
             }
         }
         for (key, value) in self.env_names() {

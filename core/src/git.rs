@@ -240,9 +240,23 @@ impl RepoSpec {
 /// # Errors
 /// A local path that is not a repository, or a clone/fetch that failed.
 pub fn open_repository(git: &Git, spec: &str, cache_dir: &Path) -> Result<PathBuf> {
+    open_repository_with(git, spec, cache_dir, false)
+}
+
+/// As [`open_repository`]; a `blobless` mirror (`--filter=blob:none`) keeps commits and trees
+/// only: enough for releases and existence, a fraction of the size.
+///
+/// # Errors
+/// As [`open_repository`].
+pub fn open_repository_with(
+    git: &Git,
+    spec: &str,
+    cache_dir: &Path,
+    blobless: bool,
+) -> Result<PathBuf> {
     match RepoSpec::parse(spec) {
         RepoSpec::Local(path) => local_git_dir(git, &path),
-        RepoSpec::Remote(url) => mirror(git, &url, cache_dir),
+        RepoSpec::Remote(url) => mirror(git, &url, cache_dir, blobless),
     }
 }
 
@@ -301,7 +315,7 @@ pub fn mirror_path(url: &str, cache_dir: &Path) -> PathBuf {
     p
 }
 
-fn mirror(git: &Git, url: &str, cache_dir: &Path) -> Result<PathBuf> {
+fn mirror(git: &Git, url: &str, cache_dir: &Path, blobless: bool) -> Result<PathBuf> {
     let dir = mirror_path(url, cache_dir);
     let fail = |message: String| GitError::Failed {
         args: "init --bare".into(),
@@ -312,6 +326,13 @@ fn mirror(git: &Git, url: &str, cache_dir: &Path) -> Result<PathBuf> {
         std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
         git.output(&dir, &["init", "--bare", "--quiet"])?;
         git.output(&dir, &["remote", "add", "origin", url])?;
+        if blobless {
+            git.output(&dir, &["config", "remote.origin.promisor", "true"])?;
+            git.output(
+                &dir,
+                &["config", "remote.origin.partialclonefilter", "blob:none"],
+            )?;
+        }
     }
     // Heads and tags only: a forge's pull-request refs would multiply the mirror.
     git.output(

@@ -20,19 +20,22 @@ pub enum SourceId {
     Pagure,
     Gitlab,
     Github,
+    /// Upstream git mirrors (`[[upstream]]`, forks' upstreams): releases from git.
+    Git,
     Koji,
     Repodata,
 }
 
 impl SourceId {
     /// Every source, in sync order.
-    pub const ALL: [SourceId; 8] = [
+    pub const ALL: [SourceId; 9] = [
         SourceId::FedoraWiki,
         SourceId::Bodhi,
         SourceId::Bugzilla,
         SourceId::Pagure,
         SourceId::Gitlab,
         SourceId::Github,
+        SourceId::Git,
         SourceId::Koji,
         SourceId::Repodata,
     ];
@@ -60,6 +63,7 @@ impl SourceId {
             SourceId::Pagure => Dataset::Pagure,
             SourceId::Gitlab => Dataset::Gitlab,
             SourceId::Github => Dataset::Github,
+            SourceId::Git => Dataset::Git,
             SourceId::Koji => Dataset::Koji,
             SourceId::Repodata => Dataset::Repodata,
         }
@@ -86,6 +90,8 @@ pub enum Dataset {
     Pagure,
     Gitlab,
     Github,
+    /// The git mirrors' own status (their answers are `GithubRelease` observations).
+    Git,
     Koji,
     Repodata,
     /// The first release tag containing a commit, by `owner/repo@sha`.
@@ -97,13 +103,14 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 11] = [
+    pub const ALL: [Dataset; 12] = [
         Dataset::FedoraWiki,
         Dataset::Bodhi,
         Dataset::Bugzilla,
         Dataset::Pagure,
         Dataset::Gitlab,
         Dataset::Github,
+        Dataset::Git,
         Dataset::Koji,
         Dataset::Repodata,
         Dataset::GithubRelease,
@@ -119,6 +126,7 @@ impl Dataset {
             Dataset::Pagure => "pagure",
             Dataset::Gitlab => "gitlab",
             Dataset::Github => "github",
+            Dataset::Git => "git",
             Dataset::Koji => "koji",
             Dataset::Repodata => "repodata",
             Dataset::GithubRelease => "github-release",

@@ -83,6 +83,8 @@ pub struct Facts {
     pub bugs: HashMap<String, BugFact>,
     /// What each base distribution ships, by `distro/package`.
     pub shipped: HashMap<String, ShippedFact>,
+    /// Upstream commits (`owner/repo@sha`) that upstream's git does not have.
+    pub not_upstream: std::collections::HashSet<String>,
 }
 
 /// Stored observations by dataset, then by item (as [`crate::store::Store::observations`]).
@@ -120,6 +122,9 @@ impl Facts {
                 .insert((RefKind::PagurePr, id.clone()), pr.fact());
         }
         for (id, r) in each::<github::ReleaseTag>(obs, Dataset::GithubRelease) {
+            if r.missing {
+                f.not_upstream.insert(id.clone());
+            }
             if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
             }
@@ -443,10 +448,27 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             evidence: vec![hop(revisit.unwrap_or_default(), None, None)],
             rebased_past,
         },
-        None => Verdict {
-            rebased_past,
-            ..Verdict::from_inventory(patch)
-        },
+        None => {
+            let mut v = Verdict {
+                rebased_past,
+                ..Verdict::from_inventory(patch)
+            };
+            // Ids people wrote that upstream never had: say so, never call them released.
+            for r in origins
+                .iter()
+                .filter(|r| r.kind == RefKind::UpstreamCommit && facts.not_upstream.contains(&r.id))
+            {
+                v.evidence.push(hop(
+                    format!(
+                        "commit {} is not in upstream's git (a PR-branch or downstream sha?)",
+                        r.id
+                    ),
+                    r.url.clone(),
+                    None,
+                ));
+            }
+            v
+        }
     }
 }
 

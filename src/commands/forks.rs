@@ -120,3 +120,85 @@ pub fn merge_into(inv: &mut Inventory, scanned: ForkScan) {
         }
     }
 }
+
+/// Matches the dist-git patch files of `inv` against the upstream mirrors of their packages'
+/// projects (`[[upstream]]`, forks' upstreams). `None` when no package has one.
+pub async fn match_files(
+    ctx: &Context,
+    store: &Store,
+    inv: Inventory,
+    roots: &[std::path::PathBuf],
+) -> (
+    Inventory,
+    anyhow::Result<Option<forkdebt_core::fork::files::FileMatches>>,
+) {
+    let specs: Vec<_> = forkdebt_core::fork::mirror::configured(&ctx.config)
+        .into_iter()
+        .filter(|m| {
+            inv.packages.iter().any(|p| {
+                p.upstream
+                    .as_ref()
+                    .and_then(|u| forkdebt_core::fork::mirror::project_of_forge(&u.describe()))
+                    == Some(m.project.clone())
+            })
+        })
+        .collect();
+    if specs.is_empty() {
+        return (inv, Ok(None));
+    }
+    let contact = ctx
+        .config
+        .contact
+        .as_deref()
+        .unwrap_or("no contact configured");
+    let git = match Git::detect(Some(format!(
+        "forkdebt/{} (+{contact})",
+        env!("CARGO_PKG_VERSION")
+    ))) {
+        Ok(g) => g,
+        Err(e) => return (inv, Err(e.into())),
+    };
+    let cache = match store.fork_cache(&git.version).await {
+        Ok(c) => c,
+        Err(e) => return (inv, Err(e.into())),
+    };
+    let cache_dir = ctx.config.git.cache_dir();
+    let roots = roots.to_vec();
+    let g = git.clone();
+    // Kept in case the matcher panics: the scan must still store what it read.
+    let fallback = inv.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut inv = inv;
+        let result = (|| {
+            let mirrors = specs
+                .iter()
+                .map(|s| s.open(&g, &cache_dir))
+                .collect::<Result<Vec<_>, _>>()?;
+            forkdebt_core::fork::files::match_patch_files(&g, &mut inv, &roots, &mirrors, &cache)
+        })();
+        (inv, result)
+    })
+    .await;
+    let (inv, result) = match joined {
+        Ok(x) => x,
+        Err(e) => {
+            return (
+                fallback,
+                Err(anyhow::anyhow!(
+                    "matching patch files stopped unexpectedly: {e}"
+                )),
+            );
+        }
+    };
+    let m = match result {
+        Ok(m) => m,
+        Err(e) => return (inv, Err(e.into())),
+    };
+    if let Err(e) = store
+        .save_fork_cache(&git.version, &m.new_facts, &[], &[])
+        .await
+    {
+        return (inv, Err(e.into()));
+    }
+    (inv, Ok(Some(m)))
+}

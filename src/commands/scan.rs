@@ -62,6 +62,26 @@ pub async fn run(
                 .context("the scan stopped unexpectedly")?
         };
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
+        if !roots.is_empty() {
+            let (back, matched) = super::forks::match_files(ctx, &store, inv, &roots).await;
+            inv = back;
+            match matched {
+                Ok(Some(m)) => say!(
+                    "{}: upstream git mirrors: {} patch files are upstream commits by patch-id, {} by their changed lines; {} header shas upstream never had",
+                    ds.name,
+                    m.by_patch_id,
+                    m.by_content,
+                    m.not_upstream
+                ),
+                Ok(None) => {}
+                // The patches are stored as scanned; only the content match is missing.
+                Err(e) => say_err!(
+                    "warning: {}: matching patch files against upstream git: {}",
+                    ds.name,
+                    forkdebt_core::git::redact_userinfo(&format!("{e:#}"))
+                ),
+            }
+        }
         let mut fork_failed = false;
         for f in &forks {
             let started = std::time::Instant::now();

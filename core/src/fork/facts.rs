@@ -291,6 +291,56 @@ pub fn changed_lines(git: &Git, dir: &Path, sha: &str) -> Result<Vec<String>> {
     Ok(b.changes)
 }
 
+/// The patch-id and content key of a patch file's diff (`git patch-id --stable` reads the
+/// diff as it is; a header before it is ignored). Empty strings for a file without a diff.
+///
+/// # Errors
+/// git failed.
+pub fn of_patch_file(git: &Git, dir: &Path, bytes: &[u8]) -> Result<(String, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    let key = content_key(&mut diff_changes(&text));
+    // A header written as mail (`From <sha> ...`) is how patch-id finds a commit; without
+    // one it hashes the diff alone, which is what we want here.
+    let out = git.output_with_input(dir, &["patch-id", "--stable"], Some(bytes))?;
+    let pid = String::from_utf8_lossy(&out)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok((pid, key))
+}
+
+/// The added/removed lines of a patch file, hunk by hunk (the hunk headers' counts say where
+/// a hunk ends, so a removed line `--- x` is never taken for a file header).
+fn diff_changes(text: &str) -> Vec<String> {
+    static_regex!(HUNK, r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@");
+    let (mut old, mut new) = (0u32, 0u32);
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if old > 0 || new > 0 {
+            match l.as_bytes().first() {
+                Some(b'+') => {
+                    out.push(format!("+{}", l[1..].trim_end()));
+                    new = new.saturating_sub(1);
+                }
+                Some(b'-') => {
+                    out.push(format!("-{}", l[1..].trim_end()));
+                    old = old.saturating_sub(1);
+                }
+                Some(b'\\') => {}
+                _ => {
+                    old = old.saturating_sub(1);
+                    new = new.saturating_sub(1);
+                }
+            }
+        } else if let Some(c) = HUNK.captures(l) {
+            old = c.get(1).map_or(1, |m| m.as_str().parse().unwrap_or(0));
+            new = c.get(2).map_or(1, |m| m.as_str().parse().unwrap_or(0));
+        }
+    }
+    out
+}
+
 /// Dice similarity of two multisets of changed lines: 1.0 the same lines, 0.0 none shared.
 pub fn similarity(a: &[String], b: &[String]) -> f64 {
     if a.is_empty() && b.is_empty() {
@@ -339,6 +389,13 @@ mod tests {
         let mut b = vec!["--- removed".to_string(), "+added".to_string()];
         assert_eq!(content_key(&mut a), content_key(&mut b));
         assert_eq!(got[0].content_key, content_key(&mut a));
+    }
+
+    #[test]
+    fn patch_file_lines_follow_hunk_counts() {
+        let diff = "--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n ctx\n--- removed\n+added\n--- a/y.c\n+++ b/y.c\n@@ -5 +5 @@\n-old\n+new\n";
+        let got = diff_changes(diff);
+        assert_eq!(got, vec!["--- removed", "+added", "-old", "+new"]);
     }
 
     #[test]

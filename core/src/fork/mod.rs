@@ -11,6 +11,8 @@
 //! upstream's objects through alternates (see [`crate::git::workspace`]).
 
 pub mod facts;
+pub mod files;
+pub mod mirror;
 mod releases;
 
 use crate::evr::vercmp;

@@ -65,6 +65,9 @@ pub struct ReleaseTag {
     pub tag: Option<String>,
     #[serde(default)]
     pub tags_checked: usize,
+    /// Upstream's git has no such commit (a PR-branch or downstream sha): never "released".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
 }
 
 /// The item a release tag is stored under: `owner/repo@sha`.

@@ -260,6 +260,8 @@ impl Transport for OctocrabTransport {
 pub struct Github {
     pub api: String,
     pub token: Option<Secret>,
+    /// Projects whose releases git answers (see [`super::git`]): no tag list, no compare.
+    mirrors: super::git::GitMirrors,
 }
 
 impl Github {
@@ -273,7 +275,11 @@ impl Github {
                 .map_err(|e| format!("sources.github: {e}"))?,
             None => None,
         };
-        Ok(Github { api, token })
+        Ok(Github {
+            api,
+            token,
+            mirrors: super::git::GitMirrors::from_config(config),
+        })
     }
 
     fn pull_url(&self, id: &str) -> Option<String> {
@@ -436,7 +442,7 @@ impl Source for Github {
         };
         sync_each(cx, Dataset::Github, items, &parse, run).await?;
 
-        // Release tags of merged PRs' commits not placed yet.
+        // Release tags of merged PRs' commits not placed yet (mirrored projects: by git).
         let observed = store.observations(Dataset::Github).await?;
         let placed = store.observations(Dataset::GithubRelease).await?;
         let mut merged: Vec<(String, String)> = observed
@@ -446,6 +452,7 @@ impl Source for Github {
                 let repo = o.item.rsplit_once('#')?.0.to_string();
                 Some((repo, pr.landed_commit()?.to_string()))
             })
+            .filter(|(repo, _)| self.mirrors.spec_for(repo, true).is_none())
             .filter(|(repo, sha)| {
                 placed
                     .get(&observation::github::release_item(repo, sha))
@@ -475,6 +482,7 @@ impl Source for Github {
                         data: observation::to_data(&ReleaseTag {
                             tag,
                             tags_checked: tags.len(),
+                            missing: false,
                         }),
                         upstream_changed_at: None,
                     },

@@ -7,6 +7,7 @@
 //! - [`pagure`] — Pagure API v0 pull requests and issues (pagure.io, src.fedoraproject.org).
 //! - [`gitlab`] — GitLab API v4 merge requests (gitlab.com, CentOS Stream, other instances).
 //! - [`github`] — GitHub pull requests and release tags, through octocrab.
+//! - [`git`] — releases and existence of upstream commits from git mirrors.
 //! - [`koji`], [`repodata`] — what the base distributions ship.
 //! - this module: the [`Source`] trait and the [`Context`] a sync hands every source (ONE
 //!   HTTP layer, the store, the configuration), conditional fetches, the per-item loop the
@@ -18,6 +19,7 @@
 pub mod bodhi;
 pub mod bugzilla;
 pub mod fedora_wiki;
+pub mod git;
 pub mod github;
 pub mod gitlab;
 pub mod koji;
@@ -137,6 +139,7 @@ pub fn build(id: SourceId, config: &Config) -> Result<Box<dyn Source>, String> {
         SourceId::Pagure => Box::new(pagure::Pagure::from_config(config)),
         SourceId::Gitlab => Box::new(gitlab::Gitlab::from_config(config)),
         SourceId::Github => Box::new(github::Github::from_config(config)?),
+        SourceId::Git => Box::new(git::GitMirrors::from_config(config)),
         SourceId::Koji => Box::new(koji::from_config(config)),
         SourceId::Repodata => Box::new(repodata::from_config(config)),
     })

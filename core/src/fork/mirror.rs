@@ -1,0 +1,193 @@
+//! Upstream projects answered from git: a mirror says whether a commit exists upstream at
+//! all (a PR-branch sha that upstream never merged is not "released"), and which release tag
+//! first contains it, without asking the forge's API.
+
+use crate::evr::vercmp;
+use crate::git::{Git, Result};
+use regex::Regex;
+use std::path::PathBuf;
+
+/// One upstream project with its repository on disk.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    /// The prefix of its reference ids: `systemd/systemd` (GitHub), `group/project` (GitLab).
+    pub project: String,
+    pub dir: PathBuf,
+    /// Group 1 is the release version.
+    pub release_tags: Regex,
+}
+
+/// `github:systemd/systemd` -> `systemd/systemd`; `gitlab:host/group/project` ->
+/// `group/project`; `pagure:host/path` -> `path`: how reference ids name the project.
+pub fn project_of_forge(forge: &str) -> Option<String> {
+    let (kind, rest) = forge.split_once(':')?;
+    let rest = rest.trim_matches('/');
+    let project = match kind {
+        "github" => {
+            let (owner, repo) = rest.split_once('/')?;
+            (!owner.is_empty() && !repo.is_empty() && !repo.contains('/')).then(|| rest.to_string())
+        }
+        "gitlab" | "pagure" => rest.split_once('/').map(|(_, p)| p.to_string()),
+        _ => None,
+    }?;
+    (!project.is_empty()).then_some(project)
+}
+
+impl Mirror {
+    /// The full sha `id` (a sha or its prefix) names, if upstream has such a commit.
+    ///
+    /// # Errors
+    /// git could not run.
+    pub fn resolve(&self, git: &Git, id: &str) -> Result<Option<String>> {
+        if !crate::inventory::refs::is_sha(id) {
+            return Ok(None);
+        }
+        // A missing commit is an answer, not an error.
+        Ok(git
+            .lines(
+                &self.dir,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{id}^{{commit}}"),
+                ],
+                None,
+            )
+            .ok()
+            .and_then(|l| l.into_iter().next()))
+    }
+
+    /// The release tag whose version is `version` (`254` -> `v254`), if upstream has one.
+    ///
+    /// # Errors
+    /// git could not run.
+    pub fn release_tag_of(&self, git: &Git, version: &str) -> Result<Option<String>> {
+        if version.is_empty() {
+            return Ok(None);
+        }
+        let tags = git.lines(&self.dir, &["tag", "--list"], None)?;
+        Ok(tags.into_iter().find(|t| {
+            self.release_tags
+                .captures(t)
+                .and_then(|c| c.get(1))
+                .is_some_and(|v| v.as_str() == version)
+        }))
+    }
+
+    /// The lowest-version release tag that contains `sha` (stable-branch tags included).
+    ///
+    /// # Errors
+    /// git could not run.
+    pub fn first_release(&self, git: &Git, sha: &str) -> Result<Option<String>> {
+        let tags = git.lines(
+            &self.dir,
+            &["tag", "--contains", sha, "--format=%(refname:strip=2)"],
+            None,
+        )?;
+        Ok(tags
+            .into_iter()
+            .filter_map(|t| {
+                let v = self.release_tags.captures(&t)?.get(1)?.as_str().to_string();
+                Some((v, t))
+            })
+            .min_by(|a, b| vercmp(&a.0, &b.0).then_with(|| a.1.cmp(&b.1)))
+            .map(|(_, t)| t))
+    }
+}
+
+/// An upstream repository forkdebt may mirror, from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorSpec {
+    pub project: String,
+    /// URL or local path.
+    pub repo: String,
+    pub release_tags: String,
+    /// Only commits and trees (releases and existence), no file contents.
+    pub blobless: bool,
+}
+
+/// The upstream repositories named in the configuration: every `[[upstream]]`, and the
+/// upstream of every `[[fork]]` whose URL names its forge project.
+pub fn configured(config: &crate::config::Config) -> Vec<MirrorSpec> {
+    let mut out: Vec<MirrorSpec> = config
+        .upstream
+        .iter()
+        .filter_map(|u| {
+            Some(MirrorSpec {
+                project: project_of_forge(&u.forge)?,
+                repo: u.repo.clone(),
+                release_tags: u.release_tags().to_string(),
+                blobless: false,
+            })
+        })
+        .collect();
+    for f in &config.fork {
+        let Some(project) = crate::inventory::project::from_url(&f.upstream)
+            .and_then(|p| project_of_forge(&p.describe()))
+        else {
+            continue;
+        };
+        if !out.iter().any(|m| m.project == project) {
+            out.push(MirrorSpec {
+                project,
+                repo: f.upstream.clone(),
+                release_tags: f.release_tags().to_string(),
+                blobless: false,
+            });
+        }
+    }
+    out
+}
+
+/// With `[sources.github] mirror = true`: a blobless mirror of a GitHub project our
+/// references name.
+pub fn github_auto(project: &str) -> MirrorSpec {
+    MirrorSpec {
+        project: project.to_string(),
+        repo: format!("https://github.com/{project}.git"),
+        release_tags: crate::config::DEFAULT_RELEASE_TAGS.to_string(),
+        blobless: true,
+    }
+}
+
+impl MirrorSpec {
+    /// Opens (clones or fetches) the repository.
+    ///
+    /// # Errors
+    /// git failed, or `release_tags` is not a regex.
+    pub fn open(&self, git: &Git, cache_dir: &std::path::Path) -> Result<Mirror> {
+        let dir = crate::git::open_repository_with(git, &self.repo, cache_dir, self.blobless)?;
+        let release_tags =
+            Regex::new(&self.release_tags).map_err(|e| crate::git::GitError::Failed {
+                args: "release_tags".into(),
+                dir: self.repo.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Mirror {
+            project: self.project.clone(),
+            dir,
+            release_tags,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forge_names() {
+        assert_eq!(
+            project_of_forge("github:systemd/systemd").as_deref(),
+            Some("systemd/systemd")
+        );
+        assert_eq!(
+            project_of_forge("gitlab:gitlab.freedesktop.org/NetworkManager/NetworkManager")
+                .as_deref(),
+            Some("NetworkManager/NetworkManager")
+        );
+        assert_eq!(project_of_forge("github:systemd"), None);
+        assert_eq!(project_of_forge("svn:x/y"), None);
+    }
+}

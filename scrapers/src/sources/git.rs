@@ -1,0 +1,170 @@
+//! Upstream projects answered from their git repositories (`[[upstream]]`, the upstream of
+//! every `[[fork]]`, and with `[sources.github] mirror = true` every GitHub project our
+//! references name): for each upstream commit a patch names and each merge commit of a merged
+//! pull request, whether upstream has it at all and which release tag first contains it.
+//!
+//! This replaces, for mirrored projects, the GitHub tag list and compare bisection (about ten
+//! requests per merged PR) with git: a merged PR then costs the one request that reads it.
+//! Answers are `github-release` observations, the same the API path writes, so the verdict
+//! engine reads both alike.
+
+use super::{Context, Source, SourceError};
+use forkdebt_core::fork::mirror::{self, MirrorSpec};
+use forkdebt_core::git::Git;
+use forkdebt_core::model::RefKind;
+use forkdebt_core::observation::{self, github::PullRequest, github::ReleaseTag};
+use forkdebt_core::source::Dataset;
+use forkdebt_core::store::{ItemOutcome, SourceRun};
+use std::collections::BTreeMap;
+
+pub struct GitMirrors {
+    configured: Vec<MirrorSpec>,
+    github_auto: bool,
+    cache_dir: std::path::PathBuf,
+    user_agent: String,
+}
+
+impl GitMirrors {
+    pub fn from_config(config: &forkdebt_core::config::Config) -> GitMirrors {
+        let contact = config.contact.as_deref().unwrap_or("no contact configured");
+        GitMirrors {
+            configured: mirror::configured(config),
+            github_auto: config.sources.github.as_ref().is_some_and(|g| g.mirror),
+            cache_dir: config.git.cache_dir(),
+            user_agent: format!("forkdebt/{} (+{contact})", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// The mirror that answers `project`, if any (`github` says the project is on GitHub).
+    pub fn spec_for(&self, project: &str, github: bool) -> Option<MirrorSpec> {
+        self.configured
+            .iter()
+            .find(|m| m.project == project)
+            .cloned()
+            .or_else(|| (self.github_auto && github).then(|| mirror::github_auto(project)))
+    }
+}
+
+/// What one project's mirror must answer: store item -> sha as written.
+type Wanted = BTreeMap<String, BTreeMap<String, String>>;
+
+#[async_trait::async_trait]
+impl Source for GitMirrors {
+    fn hosts(&self) -> Vec<String> {
+        // git goes through the system git, not the HTTP layer's hosts.
+        Vec::new()
+    }
+
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        let store = cx.store;
+        let placed = store.observations(Dataset::GithubRelease).await?;
+        let done = |item: &str| {
+            placed
+                .get(item)
+                .and_then(|p| observation::read::<ReleaseTag>(p.data.as_deref()))
+                .is_some_and(|r| r.tag.is_some())
+        };
+        let mut wanted: Wanted = BTreeMap::new();
+        let mut specs: BTreeMap<String, MirrorSpec> = BTreeMap::new();
+        let mut want = |project: &str, github: bool, item: String, sha: String| {
+            if done(&item) {
+                return;
+            }
+            if let Some(spec) = self.spec_for(project, github) {
+                specs.entry(project.to_string()).or_insert(spec);
+                wanted
+                    .entry(project.to_string())
+                    .or_default()
+                    .insert(item, sha);
+            }
+        };
+        // Upstream commits the patches name (`owner/repo@sha`).
+        for (id, url) in store.references(RefKind::UpstreamCommit).await? {
+            let Some((project, sha)) = id.rsplit_once('@') else {
+                continue;
+            };
+            let github = url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://github.com/"));
+            want(project, github, id.clone(), sha.to_string());
+        }
+        // Merge commits of merged GitHub pull requests.
+        for o in store.observations(Dataset::Github).await?.values() {
+            let Some(pr) = observation::read::<PullRequest>(o.data.as_deref()) else {
+                continue;
+            };
+            let (Some(repo), Some(sha)) =
+                (o.item.rsplit_once('#').map(|x| x.0), pr.landed_commit())
+            else {
+                continue;
+            };
+            want(
+                repo,
+                true,
+                observation::github::release_item(repo, sha),
+                sha.to_string(),
+            );
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let git = Git::detect(Some(self.user_agent.clone()))
+            .map_err(|e| SourceError::Failed(e.to_string()))?;
+        for (project, items) in wanted {
+            let Some(spec) = specs.get(&project).cloned() else {
+                continue;
+            };
+            (cx.progress)(&format!(
+                "git: releases of {project} ({} commits)",
+                items.len()
+            ));
+            run.items += items.len() as i64;
+            run.requests += 1; // the fetch
+            let (g, cache) = (git.clone(), self.cache_dir.clone());
+            let answered = tokio::task::spawn_blocking(move || {
+                let m = spec.open(&g, &cache)?;
+                let mut out = Vec::new();
+                for (item, sha) in items {
+                    let outcome = match m.resolve(&g, &sha)? {
+                        None => ReleaseTag {
+                            missing: true,
+                            ..ReleaseTag::default()
+                        },
+                        Some(full) => ReleaseTag {
+                            tag: m.first_release(&g, &full)?,
+                            ..ReleaseTag::default()
+                        },
+                    };
+                    out.push((item, outcome));
+                }
+                Ok::<_, forkdebt_core::git::GitError>(out)
+            })
+            .await
+            .map_err(|e| SourceError::Failed(e.to_string()))?;
+            match answered {
+                Ok(answers) => {
+                    let outcomes: Vec<(String, ItemOutcome)> = answers
+                        .into_iter()
+                        .map(|(item, r)| {
+                            (
+                                item,
+                                ItemOutcome::Observed {
+                                    data: observation::to_data(&r),
+                                    upstream_changed_at: None,
+                                },
+                            )
+                        })
+                        .collect();
+                    super::record(store, Dataset::GithubRelease, &outcomes, run).await?;
+                }
+                Err(e) => {
+                    // One failing mirror does not stop the others; what was known stays.
+                    let msg = forkdebt_core::git::redact_userinfo(&e.to_string());
+                    run.errors += 1;
+                    run.error.get_or_insert(msg);
+                }
+            }
+        }
+        Ok(())
+    }
+}
