@@ -486,3 +486,74 @@ async fn patch_files_are_matched_against_the_upstream_git() {
     assert_eq!(p4["state"], "released", "{p4:#}");
     assert!(p4["evidence"].to_string().contains("first in v3"), "{p4:#}");
 }
+
+/// Remote repositories: mirrored bare under the cache folder over smart HTTP (the real `git
+/// http-backend`), fetched incrementally, asked with forkdebt's User-Agent and contact.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_forks_are_mirrored_and_fetched_over_http() {
+    use crate::httpd::Server;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let repos = build(&dir);
+    let server = Server::start(crate::git_http::handler(dir.clone())).await;
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hyperscale\"\n\n[git]\ncache_dir = \"{cache}\"\n\n\
+             [[fork]]\nname = \"systemd-hs\"\npackage = \"systemd\"\nrepo = \"{url}/fork\"\nbranches = [\"hs-v*\"]\n\
+             upstream = \"{url}/upstream\"\nrelease_tags = '^v(\\d+(?:\\.\\d+)*)$'\n",
+            cache = dir.join("cache").display(),
+            url = server.url
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let scan = move || {
+        forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "--database",
+                "sqlite://r.db",
+                "scan",
+            ],
+        )
+    };
+    let s1 = scan.clone();
+    let said = tokio::task::spawn_blocking(s1).await.expect("scan");
+    assert!(
+        said.contains("6 carried commits (3 matched upstream"),
+        "{said}"
+    );
+    let mirrors = dir.join("cache/mirrors");
+    let host = std::fs::read_dir(&mirrors)
+        .expect("mirrors")
+        .next()
+        .expect("a host folder")
+        .expect("entry")
+        .path();
+    assert!(host.join("fork.git/HEAD").exists() && host.join("upstream.git/HEAD").exists());
+    let agents: Vec<String> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("user-agent").map(str::to_string))
+        .collect();
+    assert!(!agents.is_empty());
+    assert!(
+        agents
+            .iter()
+            .all(|a| a.contains("forkdebt/") && a.contains("mailto:sig@example.org")),
+        "{agents:?}"
+    );
+    // One more fork commit: fetched, and only it is new.
+    std::fs::write(repos.fork.join("more.conf"), "x\n").expect("write");
+    git(&repos.fork, &["add", "more.conf"]);
+    commit(&repos.fork, "hs: more");
+    server.clear();
+    let said = tokio::task::spawn_blocking(scan).await.expect("scan");
+    assert!(
+        said.contains("7 carried commits") && said.contains("; 1 patch-ids computed"),
+        "{said}"
+    );
+}

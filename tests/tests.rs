@@ -15,6 +15,7 @@ mod faults;
 mod fedora_wiki;
 mod forges;
 mod forks;
+mod git_http;
 mod github;
 mod hardening;
 mod history;

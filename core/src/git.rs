@@ -292,7 +292,13 @@ pub fn mirror_path(url: &str, cache_dir: &Path) -> PathBuf {
         .filter(|(user, _)| !user.contains('/'))
         .map_or(no_scheme, |(_, rest)| rest);
     let mut p = cache_dir.join("mirrors");
-    for part in no_user.split(['/', ':']).filter(|s| !s.is_empty()) {
+    // `host:port/path` keeps its port in the host folder; scp-like `host:path` splits.
+    let separators: &[char] = if url.contains("://") {
+        &['/']
+    } else {
+        &['/', ':']
+    };
+    for part in no_user.split(separators).filter(|s| !s.is_empty()) {
         // Only plain names: a URL cannot walk out of the cache folder.
         let safe: String = part
             .chars()
@@ -415,6 +421,14 @@ mod tests {
             Path::new("/c"),
         );
         assert_eq!(p, Path::new("/c/mirrors/github.com/etc/systemd.git"));
+        assert_eq!(
+            mirror_path("http://127.0.0.1:8080/fork", Path::new("/c")),
+            Path::new("/c/mirrors/127.0.0.1_8080/fork.git")
+        );
+        assert_eq!(
+            mirror_path("git@gitlab.com:CentOS/x.git", Path::new("/c")),
+            Path::new("/c/mirrors/gitlab.com/CentOS/x.git")
+        );
         assert_eq!(
             redact_userinfo("fatal: https://u:secret@host/x not found"),
             "fatal: https://***@host/x not found"
