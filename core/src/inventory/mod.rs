@@ -323,28 +323,102 @@ fn scan_spec(
         // Not a package that went away: one we cannot see now.
         Err(NotRead::Failed) => return Err(shown),
     };
-    if text::looks_binary(&bytes) {
+    let stem = spec_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let spec_dir = spec_path.parent().unwrap_or(root);
+    let lookup = |file: &str, warnings: &mut Vec<Warning>| {
+        lookup_on_disk(root, spec_dir, file, warnings)
+    };
+    Ok(scan_spec_bytes(&bytes, &shown, &stem, opts, &lookup, warnings))
+}
+
+/// A patch file as a spec's lookup found it.
+pub enum Found {
+    /// Its path as shown (relative to the scanned folder or repository) and its bytes (`None`:
+    /// found, but not read; a warning says why).
+    File(String, Option<Vec<u8>>),
+    /// Found, but refused (a link out of the package folder); the warning says why.
+    Refused(String),
+    Missing,
+}
+
+/// How a spec's patch files are found: on disk, or in a git tree.
+pub type Lookup<'a> = dyn Fn(&str, &mut Vec<Warning>) -> Found + 'a;
+
+fn lookup_on_disk(root: &Path, spec_dir: &Path, file: &str, warnings: &mut Vec<Warning>) -> Found {
+    match locate_patch(spec_dir, file) {
+        Some(found) => match inside(package_folder(spec_dir), &found) {
+            Ok(_) => {
+                let rel = display(found.strip_prefix(root).unwrap_or(&found));
+                let bytes = read_limited(&found, &rel, warnings);
+                Found::File(rel, bytes)
+            }
+            Err(why) => Found::Refused(why.to_string()),
+        },
+        None => Found::Missing,
+    }
+}
+
+/// The folders, relative to a spec's folder, where its patches may live (see
+/// [`locate_patch`]), for lookups that are not on disk.
+pub fn patch_dirs(spec_dir: &str) -> Vec<String> {
+    let join = |a: &str, b: &str| {
+        if a.is_empty() {
+            b.to_string()
+        } else if b.is_empty() {
+            a.to_string()
+        } else {
+            format!("{a}/{b}")
+        }
+    };
+    let parent = spec_dir.rsplit_once('/').map_or("", |(p, _)| p);
+    let mut dirs = vec![
+        spec_dir.to_string(),
+        join(spec_dir, "sources"),
+        join(spec_dir, "SOURCES"),
+    ];
+    let in_spec_folder = spec_dir
+        .rsplit('/')
+        .next()
+        .is_some_and(|n| matches!(n, "specfiles" | "SPECS" | "specs"));
+    if in_spec_folder {
+        dirs.push(join(parent, "sources"));
+        dirs.push(join(parent, "SOURCES"));
+    }
+    dirs
+}
+
+/// Scans one spec's text (`shown` is its path as reported; `stem` names the package when the
+/// spec has no usable Name). Patch files come from `lookup`.
+pub fn scan_spec_bytes(
+    bytes: &[u8],
+    shown: &str,
+    stem: &str,
+    opts: &ScanOptions,
+    lookup: &Lookup<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Option<Package> {
+    let shown = shown.to_string();
+    if text::looks_binary(bytes) {
         warnings.push(Warning {
             path: shown,
             line: None,
             message: "binary data (NUL bytes), not read".into(),
         });
-        return Ok(None);
+        return None;
     }
-    let spec = spec::parse(&bytes, &shown, &opts.macros, warnings);
+    let spec = spec::parse(bytes, &shown, &opts.macros, warnings);
     let name = match &spec.name {
         Some(n) if !n.is_empty() && !n.contains('%') => n.clone(),
         _ => {
-            let stem = spec_path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
             warnings.push(Warning {
                 path: shown.clone(),
                 line: None,
                 message: format!("no usable Name: tag; using the file name `{stem}`"),
             });
-            stem
+            stem.to_string()
         }
     };
     let upstream = project::detect(spec.sources.iter().map(String::as_str), spec.url.as_deref());
@@ -364,7 +438,6 @@ fn scan_spec(
                 None
             }
         });
-    let spec_dir = spec_path.parent().unwrap_or(root);
     let mut pkg = Package {
         name,
         spec_path: shown.clone(),
@@ -388,8 +461,7 @@ fn scan_spec(
             &spec.prep_notes,
             &pkg,
             &shown,
-            root,
-            spec_dir,
+            lookup,
             warnings,
             &mut bare,
         );
@@ -406,7 +478,7 @@ fn scan_spec(
         refs::dedup(&mut p.refs);
     }
     refs::dedup(&mut pkg.changelog_refs);
-    Ok(Some(pkg))
+    Some(pkg)
 }
 
 /// Where a spec's patches live: beside it, in `sources/` or `SOURCES/` beside it, or in the
@@ -467,14 +539,12 @@ fn stays_below(file: &str) -> bool {
         })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_patch(
     sp: &spec::SpecPatch,
     prep_notes: &[spec::PrepNote],
     pkg: &Package,
     spec_shown: &str,
-    root: &Path,
-    spec_dir: &Path,
+    lookup: &Lookup<'_>,
     warnings: &mut Vec<Warning>,
     bare_diff: &mut Option<Warning>,
 ) -> Patch {
@@ -572,24 +642,17 @@ fn build_patch(
         });
         return patch;
     }
-    let located = match locate_patch(spec_dir, &file) {
-        Some(found) => match inside(package_folder(spec_dir), &found) {
-            Ok(_) => Some(found),
-            Err(why) => {
-                warnings.push(Warning {
-                    path: spec_shown.to_string(),
-                    line: Some(sp.line),
-                    message: format!("{tag} names `{file}`, but {why}; not read"),
-                });
-                return patch;
-            }
-        },
-        None => None,
-    };
-    match located {
-        Some(found) => {
-            let rel = display(found.strip_prefix(root).unwrap_or(&found));
-            if let Some(bytes) = read_limited(&found, &rel, warnings) {
+    match lookup(&file, warnings) {
+        Found::Refused(why) => {
+            warnings.push(Warning {
+                path: spec_shown.to_string(),
+                line: Some(sp.line),
+                message: format!("{tag} names `{file}`, but {why}; not read"),
+            });
+            return patch;
+        }
+        Found::File(rel, bytes) => {
+            if let Some(bytes) = bytes {
                 let info = patch::parse(&bytes, &rel, upstream, warnings);
                 patch.subject = info.subject;
                 patch.author = info.author;
@@ -610,8 +673,8 @@ fn build_patch(
             }
             patch.path = Some(rel);
         }
-        None if is_url => {}
-        None => warnings.push(Warning {
+        Found::Missing if is_url => {}
+        Found::Missing => warnings.push(Warning {
             path: spec_shown.to_string(),
             line: Some(sp.line),
             message: format!("{tag} names `{file}`, which is not beside the spec nor in sources/"),
