@@ -9,6 +9,7 @@ mod config;
 mod corpus;
 mod crash;
 mod discord;
+mod distgit;
 mod email;
 mod evr;
 mod faults;

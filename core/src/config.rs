@@ -140,6 +140,62 @@ pub struct DownstreamConfig {
     /// Macros the downstream's builds define, used for `%if` and `%{?dist}` (`rhel = "9"`).
     #[serde(default)]
     pub macros: HashMap<String, String>,
+    /// The dist-git branch to read when dist-git comes from git.
+    pub branch: Option<String>,
+    /// Dist-git repositories in git (a forge group or a list), besides or instead of `paths`.
+    pub git: Option<DistgitConfig>,
+    /// Other `[[distro]]`s whose packaging ours starts from (`["fedora"]`): a patch only they
+    /// carry is `from-fedora`.
+    #[serde(default)]
+    pub packaging_from: Vec<String>,
+}
+
+/// Where a dist-git lives in git: every project of a forge group, or a list of repositories.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistgitConfig {
+    /// `gitlab`, `pagure` or `forgejo`.
+    pub forge: Option<String>,
+    /// The forge's web address (`https://gitlab.com`, `https://src.fedoraproject.org`).
+    pub url: Option<String>,
+    /// The group (GitLab), namespace (Pagure) or organisation (Forgejo) whose projects are
+    /// packages.
+    pub group: Option<String>,
+    /// Repositories (URLs, `file://` or paths) instead of a group.
+    #[serde(default)]
+    pub repos: Vec<String>,
+    /// The branch to read (a `[[distro]]`'s; a downstream's is `[[downstream]] branch`).
+    pub branch: Option<String>,
+}
+
+/// The forges a dist-git group can be listed on.
+pub const FORGES: [&str; 3] = ["gitlab", "pagure", "forgejo"];
+
+/// A dist-git location is a group on a known forge, or a list of repositories.
+fn check_distgit(g: &DistgitConfig, key: &str) -> Result<(), (String, String)> {
+    if let Some(f) = &g.forge
+        && !FORGES.contains(&f.as_str())
+    {
+        return Err((
+            format!("{key}.forge"),
+            format!("`{f}` is not one of {}", FORGES.join(", ")),
+        ));
+    }
+    match (&g.group, g.repos.is_empty()) {
+        (Some(_), true) if g.forge.is_none() || g.url.is_none() => Err((
+            format!("{key}.group"),
+            "a group needs `forge` and `url` to be listed".into(),
+        )),
+        (Some(_), false) => Err((
+            format!("{key}.repos"),
+            "give a group or a list of repositories, not both".into(),
+        )),
+        (None, true) => Err((
+            key.to_string(),
+            "give `group` (with `forge` and `url`) or `repos`".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl DownstreamConfig {
@@ -157,6 +213,8 @@ pub struct DistroConfig {
     pub koji_url: Option<String>,
     pub koji_tag: Option<String>,
     pub repodata_url: Option<String>,
+    /// The distribution's own packaging, to tell inherited patches from ours.
+    pub distgit: Option<DistgitConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -177,6 +235,8 @@ pub struct SourcesConfig {
     pub max_wait_secs: Option<u64>,
     /// How often `serve` syncs every source, minutes [default 360].
     pub sync_every_mins: Option<u64>,
+    /// `forkdebt serve` reads dist-git repositories again this often (default 60).
+    pub scan_every_mins: Option<u64>,
     pub bodhi: Option<UrlSource>,
     pub bugzilla: Option<UrlSource>,
     pub github: Option<UrlSource>,
@@ -375,6 +435,25 @@ impl Config {
                     e.to_string(),
                 ));
             }
+            for (j, from) in d.packaging_from.iter().enumerate() {
+                if !self.distro.iter().any(|x| &x.name == from) {
+                    return Err(invalid(
+                        format!("downstream[{i}].packaging_from[{j}]"),
+                        format!("no [[distro]] is named `{from}`"),
+                    ));
+                }
+            }
+            if let Some(g) = &d.git {
+                check_distgit(g, &format!("downstream[{i}].git"))
+                    .map_err(|(k, m)| invalid(k, m))?;
+                if d.branch.is_none() && g.branch.is_none() {
+                    return Err(invalid(
+                        format!("downstream[{i}].branch"),
+                        "name the dist-git branch to read (`branch = \"c9s-sig-hyperscale\"`)"
+                            .into(),
+                    ));
+                }
+            }
             if let Some(base) = &d.base
                 && !self.distro.iter().any(|x| &x.name == base)
             {
@@ -382,6 +461,18 @@ impl Config {
                     format!("downstream[{i}].base"),
                     format!("no [[distro]] is named `{base}`"),
                 ));
+            }
+        }
+        for (i, d) in self.distro.iter().enumerate() {
+            if let Some(g) = &d.distgit {
+                check_distgit(g, &format!("distro[{i}].distgit"))
+                    .map_err(|(k, m)| invalid(k, m))?;
+                if g.branch.is_none() {
+                    return Err(invalid(
+                        format!("distro[{i}].distgit.branch"),
+                        "name the branch of the distribution's packaging (`c9s`, `rawhide`)".into(),
+                    ));
+                }
             }
         }
         let mut forks = std::collections::HashSet::new();

@@ -25,12 +25,14 @@ macro_rules! static_regex {
 pub mod answers;
 pub mod change;
 pub mod config;
+pub mod distgit;
 pub mod evr;
 pub mod fork;
 pub mod git;
 pub mod inventory;
 pub mod model;
 pub mod observation;
+pub mod origin;
 pub mod report;
 pub mod source;
 pub mod store;

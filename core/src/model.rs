@@ -305,6 +305,62 @@ pub struct Patch {
     /// spec (`file` is then the commit's full sha).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CarriedCommit>,
+    /// Whose change it is, when the base distribution's (or Fedora's) dist-git was compared;
+    /// `None` is ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<PatchOrigin>,
+}
+
+/// Where a patch comes from, by its content in other dist-gits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OriginKind {
+    /// The base distribution carries the same change: not our debt.
+    Inherited,
+    /// Fedora carries it, the base does not: debt the next major release removes.
+    FromFedora,
+    /// Ours, changed from a base patch.
+    DerivedFrom,
+}
+
+/// A patch's origin with where the same (or the similar) patch was found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PatchOrigin {
+    pub kind: OriginKind,
+    pub distro: String,
+    pub branch: String,
+    /// The other dist-git's file name for it.
+    pub file: String,
+}
+
+impl PatchOrigin {
+    /// `ours`, `inherited` or `from-fedora` (report JSON `origin`).
+    pub fn label(origin: Option<&PatchOrigin>) -> &'static str {
+        match origin.map(|o| o.kind) {
+            Some(OriginKind::Inherited) => "inherited",
+            Some(OriginKind::FromFedora) => "from-fedora",
+            _ => "ours",
+        }
+    }
+
+    /// Whether the patch counts as our debt.
+    pub fn is_ours(origin: Option<&PatchOrigin>) -> bool {
+        Self::label(origin) == "ours"
+    }
+
+    /// "c9s carries it as systemd-0012-foo.patch (branch c9s)".
+    pub fn describe(&self) -> String {
+        match self.kind {
+            OriginKind::DerivedFrom => format!(
+                "derived from {}'s {} (branch {})",
+                self.distro, self.file, self.branch
+            ),
+            _ => format!(
+                "{} carries it as {} (branch {})",
+                self.distro, self.file, self.branch
+            ),
+        }
+    }
 }
 
 /// How a carried commit was recognised upstream, strongest first. The names are the stable

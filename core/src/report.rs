@@ -38,6 +38,11 @@ pub struct PatchReport {
     pub file: String,
     pub number: Option<u32>,
     pub state: PatchState,
+    /// `ours`, `inherited` (the base carries it) or `from-fedora`.
+    pub origin: &'static str,
+    /// Where the same (or, for ours, the similar) patch was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_detail: Option<String>,
     pub local_only: bool,
     pub subject: Option<String>,
     /// The `%if` conditions it is applied under, when the scan could not decide them.
@@ -225,6 +230,8 @@ fn package_report(sp: &StoredPackage, changes: &ChangeStates) -> PackageReport {
                 file: p.patch.file.clone(),
                 number: p.patch.number,
                 state: p.state,
+                origin: crate::model::PatchOrigin::label(p.patch.origin.as_ref()),
+                origin_detail: p.patch.origin.as_ref().map(|o| o.describe()),
                 local_only: p.patch.is_local_only(),
                 subject: p.patch.subject.clone(),
                 condition: p.patch.condition.clone(),
@@ -304,7 +311,8 @@ struct Row {
 impl Row {
     fn of(p: &StoredPackage, today: chrono::NaiveDate) -> Row {
         let mut row = Row::default();
-        for x in p.carried() {
+        // Only our debt: inherited patches are the base's.
+        for x in p.ours() {
             row.counts.add(x.state, 1);
             row.lines += u64::from(x.patch.lines_added) + u64::from(x.patch.lines_removed);
             row.oldest_days = row.oldest_days.max(age_days(&x.first_seen, today));
@@ -475,6 +483,13 @@ pub fn show_text(p: &StoredPackage) -> String {
         let pt = &sp.patch;
         let num = pt.number.map(|n| format!("Patch{n}: ")).unwrap_or_default();
         out.push_str(&format!("\n  {num}{}  [{}]\n", shown(&pt.file), sp.state));
+        if let Some(o) = &pt.origin {
+            out.push_str(&format!(
+                "    origin: {} ({})\n",
+                crate::model::PatchOrigin::label(Some(o)),
+                shown(&o.describe())
+            ));
+        }
         if let Some(s) = &pt.subject {
             out.push_str(&format!("    subject: {}\n", shown(s)));
         }

@@ -4,6 +4,7 @@ mod changes;
 mod demo;
 mod demo_fork;
 mod digest;
+mod distgit;
 mod events;
 mod forks;
 mod report;

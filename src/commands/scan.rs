@@ -32,10 +32,12 @@ pub async fn run(
     downstream: Option<String>,
     with_history: bool,
 ) -> anyhow::Result<ExitCode> {
+    let from_config = paths.is_empty();
     let targets = targets(ctx, paths, downstream)?;
     let store = ctx.store().await?;
     let mut unreadable = 0;
     let mut failed_forks = 0;
+    let mut failed_repos = 0;
     for (ds, roots, forks) in targets {
         // A folder that is not there would make every patch look dropped: refuse instead.
         for root in &roots {
@@ -61,6 +63,70 @@ pub async fn run(
                 .await
                 .context("the scan stopped unexpectedly")?
         };
+        // Dist-git repositories in git (only when no folders were named on the command line).
+        let mut git_bytes = std::collections::HashMap::new();
+        let mut read_git = false;
+        if let (Some(g), true) = (&ds.git, from_config) {
+            let started = std::time::Instant::now();
+            match super::distgit::scan_downstream(ctx, &store, &ds, g, &opts).await {
+                Ok(scan) => {
+                    say!(
+                        "{}: dist-git in git: {} repositories read, {} failed ({:.2} s)",
+                        ds.name,
+                        scan.repos - scan.failed.len(),
+                        scan.failed.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    for (name, e) in &scan.failed {
+                        say_err!(
+                            "forkdebt: {}: repository {}: {}",
+                            ds.name,
+                            forkdebt_core::report::shown(name),
+                            forkdebt_core::report::shown(e)
+                        );
+                    }
+                    failed_repos += scan.failed.len();
+                    inv.packages.extend(scan.inventory.packages);
+                    inv.warnings.extend(scan.inventory.warnings);
+                    inv.unreadable.extend(scan.inventory.unreadable);
+                    git_bytes = scan.patch_bytes;
+                    read_git = true;
+                }
+                Err(e) => {
+                    // Without the group's list nothing says which packages still exist.
+                    say_err!(
+                        "forkdebt: {}: dist-git in git: {}; nothing was recorded for it",
+                        ds.name,
+                        forkdebt_core::git::redact_userinfo(&format!("{e:#}"))
+                    );
+                    failed_repos += 1;
+                    continue;
+                }
+            }
+        }
+        // Ours or inherited: compared with the base's (and packaging_from's) dist-git.
+        if !inv.packages.is_empty() && (read_git || !roots.is_empty()) {
+            let read_roots = roots.clone();
+            let read = move |rel: &str| -> Option<Vec<u8>> {
+                git_bytes.get(rel).cloned().or_else(|| {
+                    read_roots
+                        .iter()
+                        .find_map(|r| std::fs::read(r.join(rel)).ok())
+                })
+            };
+            match super::distgit::decide_origins(ctx, &ds, &mut inv, &read, &opts).await {
+                Ok(Some(n)) => say!(
+                    "{}: {n} patches are the base distribution's or Fedora's, not ours",
+                    ds.name
+                ),
+                Ok(None) => {}
+                Err(e) => say_err!(
+                    "warning: {}: comparing with the base's dist-git: {}",
+                    ds.name,
+                    forkdebt_core::git::redact_userinfo(&format!("{e:#}"))
+                ),
+            }
+        }
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
         if !roots.is_empty() {
             let (back, matched) = super::forks::match_files(ctx, &store, inv, &roots).await;
@@ -120,7 +186,7 @@ pub async fn run(
             inv.forks_read = false;
             failed_forks += 1;
         }
-        if roots.is_empty() && !inv.forks_read {
+        if roots.is_empty() && !inv.forks_read && !read_git {
             continue; // nothing was read: everything stored stays as it was
         }
         for w in inv.warnings.iter().take(MAX_PRINTED_WARNINGS) {
@@ -197,7 +263,7 @@ pub async fn run(
     store.snapshot_debt(chrono::Utc::now()).await?;
     store.close().await;
     // Everything readable is stored; what could not be read fails the scan.
-    Ok(if unreadable > 0 || failed_forks > 0 {
+    Ok(if unreadable > 0 || failed_forks > 0 || failed_repos > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -260,7 +326,7 @@ fn targets(
             let p = d.paths.clone();
             (d, p, forks)
         })
-        .filter(|(_, p, f)| !p.is_empty() || !f.is_empty())
+        .filter(|(d, p, f)| !p.is_empty() || !f.is_empty() || d.git.is_some())
         .collect();
     if out.is_empty() {
         bail!(
@@ -277,5 +343,8 @@ fn unconfigured(name: &str) -> DownstreamConfig {
         base: None,
         release_marker: None,
         macros: Default::default(),
+        branch: None,
+        git: None,
+        packaging_from: Vec::new(),
     }
 }

@@ -145,7 +145,7 @@ pub async fn build(
     let mut table = Vec::new();
     for p in &packages {
         let mut counts = BucketCounts::default();
-        for sp in p.carried() {
+        for sp in p.ours() {
             let state = sp.state;
             counts.add(state, 1);
             let hops = sp.verdict.evidence.as_slice();

@@ -312,7 +312,7 @@ pub fn of_patch_file(git: &Git, dir: &Path, bytes: &[u8]) -> Result<(String, Str
 
 /// The added/removed lines of a patch file, hunk by hunk (the hunk headers' counts say where
 /// a hunk ends, so a removed line `--- x` is never taken for a file header).
-fn diff_changes(text: &str) -> Vec<String> {
+pub fn diff_changes(text: &str) -> Vec<String> {
     static_regex!(HUNK, r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@");
     let (mut old, mut new) = (0u32, 0u32);
     let mut out = Vec::new();

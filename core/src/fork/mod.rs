@@ -755,6 +755,7 @@ fn carried_patch(
         refs,
         claims,
         commit: Some(commit),
+        origin: None,
     }
 }
 

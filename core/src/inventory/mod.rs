@@ -328,10 +328,11 @@ fn scan_spec(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let spec_dir = spec_path.parent().unwrap_or(root);
-    let lookup = |file: &str, warnings: &mut Vec<Warning>| {
-        lookup_on_disk(root, spec_dir, file, warnings)
-    };
-    Ok(scan_spec_bytes(&bytes, &shown, &stem, opts, &lookup, warnings))
+    let lookup =
+        |file: &str, warnings: &mut Vec<Warning>| lookup_on_disk(root, spec_dir, file, warnings);
+    Ok(scan_spec_bytes(
+        &bytes, &shown, &stem, opts, &lookup, warnings,
+    ))
 }
 
 /// A patch file as a spec's lookup found it.

@@ -21,6 +21,7 @@ impl Store {
              CAST(COALESCE(SUM(p.lines_added + p.lines_removed), 0) AS BIGINT), MIN(p.first_seen) \
              FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
              LEFT JOIN patches p ON p.package_id = k.id AND p.dropped_at IS NULL \
+             AND (p.origin IS NULL OR p.origin LIKE '%\"derived-from\"%') \
              LEFT JOIN verdicts v ON v.patch_id = p.id \
              WHERE k.removed_at IS NULL GROUP BY d.name, k.name \
              ON CONFLICT (downstream, day, package) DO UPDATE SET carried = excluded.carried, \

@@ -186,6 +186,7 @@ struct CandidateRow {
     state: String,
     claims: String,
     carried_commit: Option<String>,
+    origin: Option<String>,
     name: String,
     version: String,
     downstream: String,
@@ -204,7 +205,7 @@ pub(crate) async fn destinations(tx: &mut Tx<'_>) -> Result<Vec<String>> {
 
 async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidate>> {
     let sql = format!(
-        "SELECT p.id, p.package_id, p.file, p.state, p.claims, p.carried_commit, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
+        "SELECT p.id, p.package_id, p.file, p.state, p.claims, p.carried_commit, p.origin, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
          FROM patches p JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
          WHERE p.dropped_at IS NULL AND p.package_id IN ({})",
         placeholders(1, package_ids.len())
@@ -238,6 +239,10 @@ async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidat
                     .carried_commit
                     .as_deref()
                     .and_then(|c| serde_json::from_str(c).ok()),
+                origin: r
+                    .origin
+                    .as_deref()
+                    .and_then(|o| serde_json::from_str(o).ok()),
                 ..Patch::default()
             },
         })
@@ -322,7 +327,13 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
         let facts = verdict::Facts::from_observations(&obs);
         for c in &cands {
             let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
-            debt.entry(c.package_id).or_default().add(v.state, 1);
+            // Inherited patches are the base's, not our debt: not counted, never announced.
+            let ours = crate::model::PatchOrigin::is_ours(c.patch.origin.as_ref());
+            if ours {
+                debt.entry(c.package_id).or_default().add(v.state, 1);
+            } else {
+                debt.entry(c.package_id).or_default();
+            }
             let before = previous
                 .get(&c.patch_id)
                 .cloned()
@@ -349,7 +360,7 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
             .execute(&mut **tx)
             .await
             .ctx("recording a verdict")?;
-            if c.announce && before.state != v.state {
+            if c.announce && ours && before.state != v.state {
                 write_event(
                     tx,
                     &NewEvent {

@@ -109,10 +109,18 @@ fn bind_patch<'q>(
         .bind(now.to_string())
         .bind(now.to_string())
         .bind(carried_commit_json(p))
+        .bind(origin_json(p))
 }
-const PATCH_COLS: usize = 16;
+const PATCH_COLS: usize = 17;
 const PATCH_INSERT: &str = "INSERT INTO patches (package_id, file, number, path, condition, subject, author, \
-     authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen, carried_commit)";
+     authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen, carried_commit, \
+     origin)";
+
+fn origin_json(p: &Patch) -> Option<String> {
+    p.origin
+        .as_ref()
+        .and_then(|o| serde_json::to_string(o).ok())
+}
 
 fn carried_commit_json(p: &Patch) -> Option<String> {
     p.commit
@@ -294,7 +302,7 @@ impl Store {
             sqlx::query(
                 "UPDATE patches SET number = $1, path = $2, condition = $3, subject = $4, author = $5, \
                  authored = $6, lines_added = $7, lines_removed = $8, state = $9, claims = $10, \
-                 fingerprint = $11, carried_commit = $13, dropped_at = NULL WHERE id = $12",
+                 fingerprint = $11, carried_commit = $13, origin = $14, dropped_at = NULL WHERE id = $12",
             )
             .bind(opt_i64(p.number))
             .bind(p.path.clone())
@@ -309,6 +317,7 @@ impl Store {
             .bind(fp.clone())
             .bind(*id)
             .bind(carried_commit_json(p))
+            .bind(origin_json(p))
             .execute(&mut *tx)
             .await
             .ctx("updating a patch")?;

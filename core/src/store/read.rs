@@ -40,6 +40,12 @@ impl StoredPackage {
     pub fn carried(&self) -> impl Iterator<Item = &StoredPatch> {
         self.patches.iter().filter(|p| p.dropped_at.is_none())
     }
+
+    /// Carried patches that are our debt (not inherited from the base or from Fedora).
+    pub fn ours(&self) -> impl Iterator<Item = &StoredPatch> {
+        self.carried()
+            .filter(|p| crate::model::PatchOrigin::is_ours(p.patch.origin.as_ref()))
+    }
 }
 
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
@@ -154,6 +160,7 @@ struct PatchRow {
     last_seen: String,
     dropped_at: Option<String>,
     carried_commit: Option<String>,
+    origin: Option<String>,
 }
 
 /// A `verdicts` row.
@@ -267,7 +274,7 @@ impl Store {
             .rows_of::<PatchRow>(
                 "SELECT p.id, p.package_id, p.file, p.number, p.path, p.condition, p.subject, p.author, \
                  p.authored, p.lines_added, p.lines_removed, p.state, p.claims, p.first_seen, \
-                 p.last_seen, p.dropped_at, p.carried_commit FROM patches p",
+                 p.last_seen, p.dropped_at, p.carried_commit, p.origin FROM patches p",
                 "p.package_id",
                 ids.as_deref(),
                 "",
@@ -303,6 +310,10 @@ impl Store {
                     ),
                     None => None,
                 },
+                origin: row
+                    .origin
+                    .as_deref()
+                    .and_then(|o| serde_json::from_str(o).ok()),
             };
             let verdict = verdicts.remove(&row.id).unwrap_or_else(|| Verdict {
                 state: inventory,

@@ -255,6 +255,20 @@ impl Store {
         run: &SourceRun,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
+        self.record_named_run(source.as_str(), run, now).await
+    }
+
+    /// As [`Store::record_source_run`] for a source that is not an upstream service (a dist-git
+    /// repository: `distgit hyperscale/systemd`).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_named_run(
+        &self,
+        source: &str,
+        run: &SourceRun,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
         let now = timestamp(now);
         let ok = run.error.is_none();
         sqlx::query(
@@ -268,7 +282,7 @@ impl Store {
              not_modified = source_status.not_modified + excluded.not_modified, \
              errors = source_status.errors + excluded.errors",
         )
-        .bind(source.as_str())
+        .bind(source.to_string())
         .bind(now.clone())
         .bind(ok.then(|| now.clone()))
         .bind(run.error.clone())

@@ -1,0 +1,261 @@
+//! Dist-git where it lives: the repositories of a `[[downstream]] git` group (or list),
+//! mirrored and read from git objects with bounded parallelism; and the same packages in the
+//! base distribution's (and `packaging_from`'s) dist-git, to tell inherited patches from ours.
+
+use super::Context;
+use anyhow::Context as _;
+use forkdebt_core::config::{DistgitConfig, DownstreamConfig};
+use forkdebt_core::distgit::{self, RepoScan};
+use forkdebt_core::git::{Git, redact_userinfo};
+use forkdebt_core::inventory::{Inventory, ScanOptions};
+use forkdebt_core::origin::{self, BasePatches};
+use forkdebt_core::store::{SourceRun, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Repositories read at once (each is a fetch and two git processes).
+const PARALLEL: usize = 4;
+/// Fetches from one host at once, as the HTTP layer allows per host.
+const PER_HOST: usize = 2;
+
+fn git_for(ctx: &Context) -> anyhow::Result<Git> {
+    let contact = ctx
+        .config
+        .contact
+        .as_deref()
+        .unwrap_or("no contact configured");
+    Ok(Git::detect(Some(format!(
+        "forkdebt/{} (+{contact})",
+        env!("CARGO_PKG_VERSION")
+    )))?)
+}
+
+/// `(package name, repository)` of a dist-git location.
+pub async fn repos_of(ctx: &Context, g: &DistgitConfig) -> anyhow::Result<Vec<(String, String)>> {
+    if !g.repos.is_empty() {
+        return Ok(g
+            .repos
+            .iter()
+            .map(|r| (forkdebt_scrapers::forges::repo_name(r), r.clone()))
+            .collect());
+    }
+    let (Some(kind), Some(url), Some(group)) = (&g.forge, &g.url, &g.group) else {
+        anyhow::bail!("a dist-git group needs forge, url and group");
+    };
+    let forge = forkdebt_scrapers::forges::forge(kind, url)
+        .with_context(|| format!("unknown forge `{kind}`"))?;
+    let http =
+        forkdebt_scrapers::http::Http::new(forkdebt_scrapers::sync::http_options(&ctx.config))?;
+    let listed = forge
+        .list_repos(&http, group)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing {group} on {url}: {e}"))?;
+    Ok(listed.into_iter().map(|r| (r.name, r.clone_url)).collect())
+}
+
+fn host_of(repo: &str) -> String {
+    url::Url::parse(repo)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port().unwrap_or(0)))
+        })
+        .unwrap_or_default()
+}
+
+/// Reads every repository of `repos` at `branch`: `(name, scan or error)`, in `repos` order.
+async fn read_all(
+    ctx: &Context,
+    git: &Git,
+    repos: Vec<(String, String)>,
+    branch: &str,
+    shallow: bool,
+    keep_patches: bool,
+    opts: &ScanOptions,
+) -> Vec<(String, String, Result<RepoScan, String>)> {
+    let cache_dir = ctx.config.git.cache_dir();
+    let all = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut per_host: HashMap<String, Arc<tokio::sync::Semaphore>> = HashMap::new();
+    let retries = ctx.config.sources.max_retries.unwrap_or(2);
+    let backoff_ms = ctx.config.sources.backoff_min_ms.unwrap_or(500);
+    let mut tasks = Vec::new();
+    for (name, repo) in repos {
+        let host = per_host
+            .entry(host_of(&repo))
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_HOST)))
+            .clone();
+        let all = all.clone();
+        let (git, cache_dir, branch, opts) = (
+            git.clone(),
+            cache_dir.clone(),
+            branch.to_string(),
+            opts.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let _a = all.acquire_owned().await;
+            let _h = host.acquire_owned().await;
+            let mut attempt = 0;
+            let result = loop {
+                let (g, c, b, r, n, o) = (
+                    git.clone(),
+                    cache_dir.clone(),
+                    branch.clone(),
+                    repo.clone(),
+                    name.clone(),
+                    opts.clone(),
+                );
+                let got = tokio::task::spawn_blocking(move || {
+                    let dir = distgit::open_branch(&g, &r, &c, &b, shallow)?;
+                    distgit::scan_repo(&g, &dir, &n, &b, &o, keep_patches)
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| redact_userinfo(&e.to_string())));
+                match got {
+                    Err(_) if attempt < retries => {
+                        // Backoff as the HTTP layer does: doubling from backoff_min_ms.
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            backoff_ms.saturating_mul(1 << attempt.min(6)),
+                        ))
+                        .await;
+                    }
+                    other => break other,
+                }
+            };
+            (name, repo, result)
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        if let Ok(r) = t.await {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// What reading a downstream's git dist-git gave.
+pub struct GitScan {
+    pub inventory: Inventory,
+    pub repos: usize,
+    pub failed: Vec<(String, String)>,
+    /// Patch contents by shown path (for the origin comparison).
+    pub patch_bytes: HashMap<String, Vec<u8>>,
+}
+
+/// Reads the downstream's dist-git repositories. A repository that fails is an error of its
+/// own (listed by `forkdebt sources`) and its packages keep their last state.
+///
+/// # Errors
+/// The group could not be listed (then nothing is known about which packages exist).
+pub async fn scan_downstream(
+    ctx: &Context,
+    store: &Store,
+    ds: &DownstreamConfig,
+    g: &DistgitConfig,
+    opts: &ScanOptions,
+) -> anyhow::Result<GitScan> {
+    let git = git_for(ctx)?;
+    let branch = ds
+        .branch
+        .clone()
+        .or_else(|| g.branch.clone())
+        .context("no dist-git branch configured")?;
+    let repos = repos_of(ctx, g).await?;
+    let n = repos.len();
+    let read = read_all(ctx, &git, repos, &branch, false, true, opts).await;
+    let mut inv = Inventory::default();
+    let mut failed = Vec::new();
+    let mut patch_bytes = HashMap::new();
+    let now = chrono::Utc::now();
+    for (name, repo, result) in read {
+        let mut run = SourceRun {
+            items: 1,
+            requests: 1,
+            ..SourceRun::default()
+        };
+        match result {
+            Ok(scan) => {
+                inv.packages.extend(scan.packages);
+                inv.warnings.extend(scan.warnings);
+                patch_bytes.extend(scan.patch_bytes);
+            }
+            Err(e) => {
+                let e = format!("{}: {e}", redact_userinfo(&repo));
+                run.errors = 1;
+                run.error = Some(e.clone());
+                inv.unreadable.push(name.clone());
+                failed.push((name.clone(), e));
+            }
+        }
+        store
+            .record_named_run(&format!("distgit {}/{name}", ds.name), &run, now)
+            .await?;
+    }
+    Ok(GitScan {
+        inventory: inv,
+        repos: n,
+        failed,
+        patch_bytes,
+    })
+}
+
+/// The patches of `packages` in a distribution's dist-git (`None` when it has none
+/// configured). Packages it does not have are simply absent.
+pub async fn base_patches(
+    ctx: &Context,
+    distro: &str,
+    packages: &[String],
+    opts: &ScanOptions,
+) -> anyhow::Result<Option<BasePatches>> {
+    let Some(d) = ctx.config.distro.iter().find(|d| d.name == distro) else {
+        return Ok(None);
+    };
+    let Some(g) = &d.distgit else {
+        return Ok(None);
+    };
+    let branch = g.branch.clone().unwrap_or_else(|| "main".into());
+    let repos: Vec<(String, String)> = packages
+        .iter()
+        .filter_map(|p| {
+            if !g.repos.is_empty() {
+                return forkdebt_scrapers::forges::repo_named(&g.repos, p)
+                    .map(|r| (p.clone(), r.clone()));
+            }
+            let forge = forkdebt_scrapers::forges::forge(g.forge.as_deref()?, g.url.as_deref()?)?;
+            Some((p.clone(), forge.repo_url(g.group.as_deref()?, p)))
+        })
+        .collect();
+    let git = git_for(ctx)?;
+    let read = read_all(ctx, &git, repos, &branch, true, true, opts).await;
+    let mut base = BasePatches::new(distro, &branch);
+    for (name, _repo, result) in read {
+        // A package the base does not have (or cannot be read) inherits nothing.
+        if let Ok(scan) = result {
+            base.add(&name, &scan);
+        }
+    }
+    Ok(Some(base))
+}
+
+/// Decides every patch's origin: inherited from the base, from Fedora, or ours.
+pub async fn decide_origins(
+    ctx: &Context,
+    ds: &DownstreamConfig,
+    inv: &mut Inventory,
+    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    opts: &ScanOptions,
+) -> anyhow::Result<Option<usize>> {
+    let names: Vec<String> = inv.packages.iter().map(|p| p.name.clone()).collect();
+    let mut bases = Vec::new();
+    for distro in ds.base.iter().chain(&ds.packaging_from) {
+        if let Some(b) = base_patches(ctx, distro, &names, opts).await? {
+            bases.push((distro.as_str() == ds.base.as_deref().unwrap_or(""), b));
+        }
+    }
+    if bases.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(origin::decide(inv, read, &bases)))
+}

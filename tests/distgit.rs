@@ -1,0 +1,353 @@
+//! Dist-git where it lives: bare repositories served over smart HTTP by the real `git
+//! http-backend`, listed by a local GitLab-shaped API; the base distribution's and Fedora's
+//! dist-git beside them, to tell inherited patches from ours.
+
+use crate::httpd::{Handler, Reply, Request, Server};
+use crate::util::{forkdebt, stderr};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=Packager", "-c", "user.email=p@example.org"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A diff of `file` changing line `n` of a 30-line file (hunk at `at`, for other line
+/// numbers), with a header unless `bare`.
+fn diff(file: &str, old: &str, new: &str, at: usize, subject: &str) -> String {
+    format!(
+        "From: Dev <dev@example.org>\nSubject: [PATCH] {subject}\n\n---\n--- a/{file}\n+++ b/{file}\n@@ -{at},3 +{at},3 @@\n context above\n-{old}\n+{new}\n context below\n"
+    )
+}
+
+fn spec(name: &str, patches: &[&str]) -> String {
+    let mut s = format!(
+        "Name: {name}\nVersion: 1.0\nRelease: 1.hs%{{?dist}}\nSummary: s\nLicense: MIT\nURL: https://example.org/{name}\n"
+    );
+    for (i, p) in patches.iter().enumerate() {
+        s.push_str(&format!("\nPatch{}: {p}\n", i + 1));
+    }
+    s.push_str("\n%description\nd\n\n%prep\n%autosetup -p1\n");
+    s
+}
+
+/// A bare repository `srv/<path>.git` whose `branch` holds `files`.
+fn repo(srv: &Path, path: &str, branch: &str, files: &[(&str, String)]) -> PathBuf {
+    let work = srv.join("work").join(path);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    git(&work, &["init", "-q", "-b", branch]);
+    for (f, text) in files {
+        std::fs::write(work.join(f), text).expect("write");
+    }
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "import"]);
+    let bare = srv.join(format!("{path}.git"));
+    std::fs::create_dir_all(bare.parent().expect("parent")).expect("mkdir");
+    git(
+        srv,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            bare.to_str().expect("utf-8"),
+        ],
+    );
+    git(
+        &work,
+        &["remote", "add", "origin", bare.to_str().expect("utf-8")],
+    );
+    work
+}
+
+fn push(work: &Path, file: &str, text: &str, spec_text: Option<(&str, String)>) {
+    std::fs::write(work.join(file), text).expect("write");
+    if let Some((name, s)) = spec_text {
+        std::fs::write(work.join(name), s).expect("write");
+    }
+    git(work, &["add", "."]);
+    git(work, &["commit", "-qm", "add a patch"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_distgit_is_mirrored_listed_and_compared_with_the_base() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let srv = dir.join("srv");
+    let branch = "c9s-sig-hyperscale";
+    // The base (c9s) carries foo and bar; Fedora carries baz too.
+    let foo_base = diff("src/core.c", "old foo", "new foo", 10, "core: foo");
+    let bar_base = diff("src/core.c", "old bar", "new bar", 20, "core: bar");
+    let baz = diff("src/util.c", "old baz", "new baz", 5, "util: baz");
+    repo(
+        &srv,
+        "c9s/systemd",
+        "c9s",
+        &[
+            (
+                "systemd.spec",
+                spec(
+                    "systemd",
+                    &["systemd-0012-foo.patch", "systemd-0013-bar.patch"],
+                ),
+            ),
+            ("systemd-0012-foo.patch", foo_base.clone()),
+            ("systemd-0013-bar.patch", bar_base.clone()),
+        ],
+    );
+    repo(
+        &srv,
+        "fedora/systemd",
+        "rawhide",
+        &[
+            ("systemd.spec", spec("systemd", &["0099-baz.patch"])),
+            ("0099-baz.patch", baz.clone()),
+        ],
+    );
+    // Ours: foo under another name at other line numbers (inherited), bar with one line
+    // changed (ours, derived from), baz (from Fedora), and our own.
+    let foo_ours = diff("src/core.c", "old foo", "new foo", 14, "Backport foo");
+    let bar_ours = diff("src/core.c", "old bar", "new bar, our way", 20, "core: bar");
+    let own = diff("src/hs.c", "default 1", "default 2", 3, "hs: our default");
+    repo(
+        &srv,
+        "hs/systemd",
+        branch,
+        &[
+            (
+                "systemd.spec",
+                spec(
+                    "systemd",
+                    &[
+                        "0001-foo.patch",
+                        "0002-bar.patch",
+                        "0003-baz.patch",
+                        "0004-hs.patch",
+                    ],
+                ),
+            ),
+            ("0001-foo.patch", foo_ours),
+            ("0002-bar.patch", bar_ours),
+            ("0003-baz.patch", baz),
+            ("0004-hs.patch", own.clone()),
+        ],
+    );
+    let bash = repo(
+        &srv,
+        "hs/bash",
+        branch,
+        &[
+            ("bash.spec", spec("bash", &["bash-hs.patch"])),
+            ("bash-hs.patch", diff("shell.c", "a", "b", 1, "bash: hs")),
+        ],
+    );
+    repo(
+        &srv,
+        "hs/util-linux",
+        branch,
+        &[("util-linux.spec", spec("util-linux", &[]))],
+    );
+
+    // The group's listing: the recorded GitLab project object, one per repository, with its
+    // name and clone URL pointing here (the recording's own repository is not served).
+    let recorded: Value = serde_json::from_slice(
+        &std::fs::read(
+            crate::util::repo_root()
+                .join("../shared/fixtures/gitlab/gitlab_com_project_42823949.json"),
+        )
+        .expect("fixture"),
+    )
+    .expect("json");
+    let listed: Arc<Mutex<Vec<&'static str>>> =
+        Arc::new(Mutex::new(vec!["systemd", "bash", "util-linux", "broken"]));
+    let url_cell: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
+    let git_handler = crate::git_http::handler(srv.clone());
+    let (l, u) = (listed.clone(), url_cell.clone());
+    let handler: Handler = Arc::new(move |req: &Request| {
+        if req.path.starts_with("/api/v4/groups/") {
+            let base = u.lock().expect("url").clone();
+            let page: Vec<Value> = l
+                .lock()
+                .expect("listed")
+                .iter()
+                .map(|name| {
+                    let mut p = recorded.clone();
+                    p["path"] = Value::from(*name);
+                    p["http_url_to_repo"] = Value::from(format!("{base}/hs/{name}.git"));
+                    p
+                })
+                .collect();
+            return Reply::json(serde_json::to_vec(&page).expect("json"));
+        }
+        git_handler(req)
+    });
+    let server = Server::start(handler).await;
+    *url_cell.lock().expect("url") = server.url.clone();
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n\
+             [[downstream]]\nname = \"hyperscale\"\nbase = \"c9s\"\nbranch = \"{branch}\"\npackaging_from = [\"fedora\"]\n\
+             [downstream.git]\nforge = \"gitlab\"\nurl = \"{url}\"\ngroup = \"CentOS/Hyperscale/rpms\"\n\n\
+             [[distro]]\nname = \"c9s\"\n[distro.distgit]\nforge = \"gitlab\"\nurl = \"{url}\"\ngroup = \"c9s\"\nbranch = \"c9s\"\n\n\
+             [[distro]]\nname = \"fedora\"\n[distro.distgit]\nforge = \"pagure\"\nurl = \"{url}\"\ngroup = \"fedora\"\nbranch = \"rawhide\"\n\n\
+             [git]\ncache_dir = \"{cache}\"\n[sources]\nmax_retries = 0\nmin_interval_ms = 0\n",
+            url = server.url,
+            cache = dir.join("cache").display()
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let run = move |args: &'static [&'static str]| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://d.db"];
+                all.extend_from_slice(args);
+                forkdebt(&d, &all)
+            })
+            .await
+            .expect("run")
+        }
+    };
+    let out = run(&["scan"]).await;
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    // The unreachable repository is its own error; the others are read.
+    assert!(!out.status.success());
+    assert!(
+        said.contains("dist-git in git: 3 repositories read, 1 failed"),
+        "{said}\n{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("repository broken"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        said.contains("2 patches are the base distribution's or Fedora's, not ours"),
+        "{said}"
+    );
+
+    let report = run(&["report", "--format", "json"]).await;
+    let report: Value = serde_json::from_slice(&report.stdout).expect("json");
+    let pkg = |name: &str| {
+        report["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {report:#}"))
+    };
+    let systemd = pkg("systemd");
+    let patch = |file: &str| {
+        systemd["patches"]
+            .as_array()
+            .expect("patches")
+            .iter()
+            .find(|p| p["file"] == file)
+            .cloned()
+            .unwrap_or_else(|| panic!("{file} in {systemd:#}"))
+    };
+    assert_eq!(patch("0001-foo.patch")["origin"], "inherited");
+    assert_eq!(
+        patch("0001-foo.patch")["origin_detail"],
+        "c9s carries it as systemd-0012-foo.patch (branch c9s)"
+    );
+    assert_eq!(patch("0002-bar.patch")["origin"], "ours");
+    assert_eq!(
+        patch("0002-bar.patch")["origin_detail"],
+        "derived from c9s's systemd-0013-bar.patch (branch c9s)"
+    );
+    assert_eq!(patch("0003-baz.patch")["origin"], "from-fedora");
+    assert_eq!(patch("0004-hs.patch")["origin"], "ours");
+    assert!(patch("0004-hs.patch")["origin_detail"].is_null());
+    assert_eq!(systemd["spec"], "systemd/systemd.spec");
+    // The table counts ours only: bar and hs.
+    let table = run(&["report"]).await;
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    let row = table
+        .lines()
+        .find(|l| l.contains("│ systemd"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[3], "2", "{table}");
+    // The failing repository is listed like a source.
+    let sources = run(&["sources"]).await;
+    let sources = String::from_utf8_lossy(&sources.stdout).to_string();
+    // (The table wraps the name: `distgit hyperscale/broken`.)
+    assert!(
+        sources.contains("distgit") && sources.contains("/broken") && sources.contains("never"),
+        "{sources}"
+    );
+
+    // One push to bash: the rescan fetches packs only for bash; util-linux left the group.
+    push(
+        &bash,
+        "bash-hs2.patch",
+        &diff("shell.c", "c", "d", 9, "bash: more"),
+        Some((
+            "bash.spec",
+            spec("bash", &["bash-hs.patch", "bash-hs2.patch"]),
+        )),
+    );
+    git(&bash, &["push", "-q", "origin", &format!("HEAD:{branch}")]);
+    listed
+        .lock()
+        .expect("listed")
+        .retain(|n| *n != "util-linux" && *n != "broken");
+    server.clear();
+    let out = run(&["scan"]).await;
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    let packs: Vec<String> = server
+        .requests()
+        .iter()
+        // A pack is asked for with `want <oid>` (listing refs is a request of its own).
+        .filter(|r| {
+            r.path.ends_with("/git-upload-pack") && r.body.windows(5).any(|w| w == b"want ")
+        })
+        .map(|r| r.path.clone())
+        .filter(|p| p.starts_with("/hs/"))
+        .collect();
+    assert_eq!(
+        packs,
+        vec!["/hs/bash.git/git-upload-pack".to_string()],
+        "{said}"
+    );
+    let report = run(&["report", "--format", "json"]).await;
+    let report: Value = serde_json::from_slice(&report.stdout).expect("json");
+    let find = |name: &str| {
+        report["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .expect("package")
+    };
+    assert_eq!(
+        find("bash")["patches"].as_array().expect("patches").len(),
+        2
+    );
+    assert!(find("util-linux")["removed_at"].is_string());
+    assert!(find("systemd")["removed_at"].is_null());
+}
