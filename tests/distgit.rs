@@ -351,3 +351,82 @@ async fn remote_distgit_is_mirrored_listed_and_compared_with_the_base() {
     assert!(find("util-linux")["removed_at"].is_string());
     assert!(find("systemd")["removed_at"].is_null());
 }
+
+/// `serve` reads dist-git again every `scan_every_mins`: a patch pushed to the dist-git
+/// branch is announced in the IRC channel once, without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_announces_a_patch_pushed_to_distgit_once() {
+    use crate::ircd::{Ngircd, User};
+    use std::time::Duration;
+    let ircd = Ngircd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let srv = dir.join("srv");
+    let branch = "c9s-sig-hyperscale";
+    let work = repo(
+        &srv,
+        "hs/bash",
+        branch,
+        &[
+            ("bash.spec", spec("bash", &["bash-hs.patch"])),
+            ("bash-hs.patch", diff("shell.c", "a", "b", 1, "bash: hs")),
+        ],
+    );
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://s.db\"\n\
+             [[downstream]]\nname = \"hyperscale\"\nbranch = \"{branch}\"\n\
+             [downstream.git]\nrepos = [\"{repo}\"]\n\n\
+             [git]\ncache_dir = \"{cache}\"\n[sources]\nscan_every_mins = 0.02\n\
+             [chat]\nprefix = \"!\"\npoll_secs = 1\n\
+             [chat.irc]\nserver = \"127.0.0.1\"\nport = {port}\ntls = false\nnick = \"forkdebt\"\nchannels = [\"#hs\"]\n",
+            repo = srv.join("hs/bash.git").display(),
+            cache = dir.join("cache").display(),
+            port = ircd.port
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::util::forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        // The baseline: from now on new debt is news.
+        crate::util::forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "sync", "--source", "koji"],
+        );
+    })
+    .await
+    .expect("scan and sync");
+    let mut serve = crate::irc::serve(&dir);
+    let mut alice = User::connect(ircd.port, "alice").await;
+    crate::irc::join_with_bot(&mut alice).await;
+    push(
+        &work,
+        "bash-hs2.patch",
+        &diff("shell.c", "c", "d", 9, "bash: more"),
+        Some((
+            "bash.spec",
+            spec("bash", &["bash-hs.patch", "bash-hs2.patch"]),
+        )),
+    );
+    git(&work, &["push", "-q", "origin", &format!("HEAD:{branch}")]);
+    let notices = alice
+        .notices("forkdebt", Duration::from_secs(30), Duration::from_secs(5))
+        .await;
+    let texts: Vec<String> = notices
+        .iter()
+        .map(|l| l.params.last().cloned().unwrap_or_default())
+        .collect();
+    let about: Vec<&String> = texts
+        .iter()
+        .filter(|t| t.contains("bash-hs2.patch"))
+        .collect();
+    assert_eq!(about.len(), 1, "{texts:?}");
+    assert!(about[0].contains("new in dist-git"), "{texts:?}");
+    assert!(
+        !texts.iter().any(|t| t.contains("bash bash-hs.patch")),
+        "{texts:?}"
+    );
+    serve.terminate();
+}

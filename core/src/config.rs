@@ -236,7 +236,7 @@ pub struct SourcesConfig {
     /// How often `serve` syncs every source, minutes [default 360].
     pub sync_every_mins: Option<u64>,
     /// `forkdebt serve` reads dist-git repositories again this often (default 60).
-    pub scan_every_mins: Option<u64>,
+    pub scan_every_mins: Option<f64>,
     pub bodhi: Option<UrlSource>,
     pub bugzilla: Option<UrlSource>,
     pub github: Option<UrlSource>,
@@ -515,6 +515,14 @@ impl Config {
                     format!("no [[downstream]] is named `{ds}`"),
                 ));
             }
+        }
+        if let Some(m) = self.sources.scan_every_mins
+            && !(m.is_finite() && m > 0.0)
+        {
+            return Err(invalid(
+                "sources.scan_every_mins".into(),
+                format!("{m} is not a positive number of minutes"),
+            ));
         }
         for (name, src) in [
             ("bodhi", &self.sources.bodhi),

@@ -244,7 +244,7 @@ pub async fn decide_origins(
     ctx: &Context,
     ds: &DownstreamConfig,
     inv: &mut Inventory,
-    read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    read: &(dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync),
     opts: &ScanOptions,
 ) -> anyhow::Result<Option<usize>> {
     let names: Vec<String> = inv.packages.iter().map(|p| p.name.clone()).collect();

@@ -101,6 +101,40 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             }
         });
     }
+    // Dist-git and forks read again, so a long-running bot never reports debt that is gone.
+    let scannable = !config.fork.is_empty()
+        || config
+            .downstream
+            .iter()
+            .any(|d| d.git.is_some() || !d.paths.is_empty());
+    if scannable {
+        let every = Duration::from_secs_f64(
+            (config.sources.scan_every_mins.unwrap_or(60.0) * 60.0).max(1.0),
+        );
+        let scan_ctx = Context {
+            config: (*config).clone(),
+            database: ctx.database.clone(),
+        };
+        let (lock, mut stopped) = (Arc::clone(&sync_lock), stopped.clone());
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => return Ok(()),
+                }
+                // One at a time with the sync: a scan waits for a running sync to end.
+                let _guard = lock.lock().await;
+                match super::scan::run(&scan_ctx, Vec::new(), None, false).await {
+                    Ok(code) if code == ExitCode::SUCCESS => tracing::info!("dist-git read again"),
+                    Ok(_) => tracing::warn!("dist-git read again; some parts failed (see above)"),
+                    Err(e) => tracing::warn!("reading dist-git again: {e:#}"),
+                }
+            }
+        });
+    }
     eprintln!("forkdebt: serving (SIGTERM or Ctrl-C stops)");
     wait_for_signal().await;
     eprintln!("forkdebt: stopping");

@@ -461,6 +461,48 @@ impl Store {
         if inv.forks_read {
             record_missing_fixes(&mut tx, downstream, inv, &now, &destinations).await?;
         }
+        // New debt is news once the downstream has its baseline: each new patch (or carried
+        // commit) of ours is announced once, when it first appears.
+        let synced: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT synced_at FROM downstreams WHERE id = $1")
+                .bind(ds_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .ctx("reading the downstream's baseline")?;
+        if synced.and_then(|s| s.0).is_some() {
+            let names: HashMap<i64, &str> = inv
+                .packages
+                .iter()
+                .zip(&seen_pkg_ids)
+                .map(|(p, id)| (*id, p.name.as_str()))
+                .collect();
+            for (pkg_id, p, _) in &new_patches {
+                if !crate::model::PatchOrigin::is_ours(p.origin.as_ref()) {
+                    continue;
+                }
+                let hops = vec![crate::verdict::Hop {
+                    text: new_patch_text(p),
+                    url: p.refs.iter().find_map(|r| r.url.clone()),
+                    at: None,
+                }];
+                let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
+                super::engine::write_event(
+                    &mut tx,
+                    &super::engine::NewEvent {
+                        downstream,
+                        package: names.get(pkg_id).copied().unwrap_or_default(),
+                        subject: &p.file,
+                        kind: super::events::EventKind::PatchState,
+                        from: None,
+                        to: p.inventory_state().as_str(),
+                        evidence: &evidence,
+                    },
+                    &now,
+                    &destinations,
+                )
+                .await?;
+            }
+        }
         self.write_deviations(&mut tx, ds_id, inv, &now).await?;
         // Same transaction: what the new inventory changes in the verdicts.
         let packages = super::engine::packages_of(&mut tx, ds_id).await?;
@@ -573,4 +615,21 @@ async fn record_missing_fixes(
         }
     }
     Ok(())
+}
+
+/// "new in dist-git: +12 -3 lines" / "new carried commit on hs-v254".
+fn new_patch_text(p: &Patch) -> String {
+    match &p.commit {
+        Some(c) => format!(
+            "new carried commit {} on {}: +{} -{} lines",
+            &c.sha[..c.sha.len().min(12)],
+            c.branch,
+            p.lines_added,
+            p.lines_removed
+        ),
+        None => format!(
+            "new in dist-git: +{} -{} lines",
+            p.lines_added, p.lines_removed
+        ),
+    }
 }
