@@ -175,8 +175,12 @@ async fn remote_distgit_is_mirrored_listed_and_compared_with_the_base() {
         .expect("fixture"),
     )
     .expect("json");
-    let listed: Arc<Mutex<Vec<&'static str>>> =
-        Arc::new(Mutex::new(vec!["systemd", "bash", "util-linux", "broken"]));
+    // Repositories in the group, with their activity time (GitLab's `last_activity_at`).
+    let listed: Arc<Mutex<Vec<(&'static str, String)>>> = Arc::new(Mutex::new(
+        ["systemd", "bash", "util-linux", "broken"]
+            .map(|n| (n, "2026-11-01T10:00:00.000Z".to_string()))
+            .to_vec(),
+    ));
     let url_cell: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
     let git_handler = crate::git_http::handler(srv.clone());
     let (l, u) = (listed.clone(), url_cell.clone());
@@ -187,10 +191,11 @@ async fn remote_distgit_is_mirrored_listed_and_compared_with_the_base() {
                 .lock()
                 .expect("listed")
                 .iter()
-                .map(|name| {
+                .map(|(name, active)| {
                     let mut p = recorded.clone();
                     p["path"] = Value::from(*name);
                     p["http_url_to_repo"] = Value::from(format!("{base}/hs/{name}.git"));
+                    p["last_activity_at"] = Value::from(active.clone());
                     p
                 })
                 .collect();
@@ -310,10 +315,15 @@ async fn remote_distgit_is_mirrored_listed_and_compared_with_the_base() {
         )),
     );
     git(&bash, &["push", "-q", "origin", &format!("HEAD:{branch}")]);
-    listed
-        .lock()
-        .expect("listed")
-        .retain(|n| *n != "util-linux" && *n != "broken");
+    {
+        let mut l = listed.lock().expect("listed");
+        l.retain(|(n, _)| *n != "util-linux" && *n != "broken");
+        for (n, active) in l.iter_mut() {
+            if *n == "bash" {
+                *active = "2026-11-27T10:00:00.000Z".into(); // the push
+            }
+        }
+    }
     server.clear();
     let out = run(&["scan"]).await;
     let said = String::from_utf8_lossy(&out.stdout).to_string();

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Stdio};
 
 /// What one repository held at the branch.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RepoScan {
     /// The commit read (`None`: the branch does not exist there).
     pub commit: Option<String>,
@@ -93,20 +93,8 @@ pub fn scan_repo(
     keep_patches: bool,
 ) -> Result<RepoScan> {
     let mut out = RepoScan::default();
-    let Some(commit) = git
-        .lines(
-            dir,
-            &[
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("refs/heads/{branch}^{{commit}}"),
-            ],
-            None,
-        )
-        .ok()
-        .and_then(|l| l.into_iter().next())
-    else {
+    // One process for the branch's tip and its tree: `ls-tree` of a missing branch fails.
+    let Some(commit) = tip(git, dir, branch) else {
         out.warnings.push(Warning {
             path: name.to_string(),
             line: None,
@@ -224,6 +212,40 @@ pub fn scan_repo(
     Ok(out)
 }
 
+/// The commit `branch` points at, read from the ref files (no process for a loose or
+/// packed ref; `None` when there is no such branch).
+pub fn tip(git: &Git, dir: &Path, branch: &str) -> Option<String> {
+    let loose = dir.join("refs/heads").join(branch);
+    if let Ok(s) = std::fs::read_to_string(&loose) {
+        let s = s.trim();
+        if s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some(s.to_string());
+        }
+    }
+    if let Ok(packed) = std::fs::read_to_string(dir.join("packed-refs")) {
+        let want = format!("refs/heads/{branch}");
+        if let Some(sha) = packed
+            .lines()
+            .find_map(|l| l.strip_suffix(want.as_str()).map(str::trim))
+            .filter(|s| s.len() == 40)
+        {
+            return Some(sha.to_string());
+        }
+    }
+    git.lines(
+        dir,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}^{{commit}}"),
+        ],
+        None,
+    )
+    .ok()
+    .and_then(|l| l.into_iter().next())
+}
+
 /// Fetches only `branch` of `url` into its mirror under `cache_dir` (`shallow`: its tip only),
 /// or reads a local repository in place. Returns the git folder.
 ///
@@ -242,7 +264,8 @@ pub fn open_branch(
         RepoSpec::Remote(url) => url,
     };
     let dir = crate::git::mirror_path(&url, cache_dir);
-    if !dir.join("HEAD").exists() {
+    let new = !dir.join("HEAD").exists();
+    if new {
         std::fs::create_dir_all(&dir).map_err(|e| GitError::Failed {
             args: "init --bare".into(),
             dir: dir.display().to_string(),
@@ -253,7 +276,9 @@ pub fn open_branch(
     }
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
     let mut args = vec!["fetch", "--quiet", "--no-tags"];
-    if shallow {
+    // Shallow the first time only: later fetches add what came since (a `--depth=1` fetch
+    // would send the tip again every time).
+    if shallow && new {
         args.push("--depth=1");
     }
     args.extend(["origin", &refspec]);

@@ -35,6 +35,14 @@ pub enum GitError {
 
 pub type Result<T> = std::result::Result<T, GitError>;
 
+/// git processes this process has started (for `forkdebt scan`'s summary and the benches).
+static SPAWNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many git processes this process has started so far.
+pub fn processes_spawned() -> usize {
+    SPAWNED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The system git, checked once.
 #[derive(Debug, Clone)]
 pub struct Git {
@@ -65,6 +73,7 @@ impl Git {
 
     /// A `git` command on the repository `dir` (a bare repository or a `.git` folder).
     pub fn command(&self, dir: &Path) -> Command {
+        SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut c = Command::new("git");
         c.arg("--git-dir")
             .arg(dir)
@@ -261,6 +270,7 @@ pub fn open_repository_with(
 }
 
 fn local_git_dir(git: &Git, path: &Path) -> Result<PathBuf> {
+    SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = Command::new("git")
         .arg("-C")
         .arg(path)

@@ -31,12 +31,15 @@ fn git_for(ctx: &Context) -> anyhow::Result<Git> {
 }
 
 /// `(package name, repository)` of a dist-git location.
-pub async fn repos_of(ctx: &Context, g: &DistgitConfig) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn repos_of(
+    ctx: &Context,
+    g: &DistgitConfig,
+) -> anyhow::Result<Vec<(String, String, Option<String>)>> {
     if !g.repos.is_empty() {
         return Ok(g
             .repos
             .iter()
-            .map(|r| (forkdebt_scrapers::forges::repo_name(r), r.clone()))
+            .map(|r| (forkdebt_scrapers::forges::repo_name(r), r.clone(), None))
             .collect());
     }
     let (Some(kind), Some(url), Some(group)) = (&g.forge, &g.url, &g.group) else {
@@ -50,7 +53,10 @@ pub async fn repos_of(ctx: &Context, g: &DistgitConfig) -> anyhow::Result<Vec<(S
         .list_repos(&http, group)
         .await
         .map_err(|e| anyhow::anyhow!("listing {group} on {url}: {e}"))?;
-    Ok(listed.into_iter().map(|r| (r.name, r.clone_url)).collect())
+    Ok(listed
+        .into_iter()
+        .map(|r| (r.name, r.clone_url, r.updated))
+        .collect())
 }
 
 fn host_of(repo: &str) -> String {
@@ -63,14 +69,117 @@ fn host_of(repo: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Reads every repository of `repos` at `branch`: `(name, scan or error)`, in `repos` order.
+/// How long the base's packaging is trusted without fetching it again (it changes at the
+/// base's own rebases; our packages changing makes it be fetched again anyway).
+const BASE_REFRESH_SECS: i64 = 24 * 3600;
+
+/// A repository's last scan, kept in the cache folder: a rescan with nothing new neither
+/// fetches (the forge's activity time is unchanged) nor reads objects (the tip is unchanged).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ScanCache {
+    /// forkdebt version, branch and scan options: another key is another scan.
+    key: String,
+    updated: Option<String>,
+    fetched_at: i64,
+    commit: String,
+    scan: RepoScan,
+    patch_text: HashMap<String, String>,
+}
+
+fn cache_key(branch: &str, opts: &ScanOptions) -> String {
+    let mut macros: Vec<_> = opts.macros.iter().collect();
+    macros.sort();
+    format!(
+        "{}|{branch}|{macros:?}|{}",
+        env!("CARGO_PKG_VERSION"),
+        opts.release_marker.as_str()
+    )
+}
+
+fn cache_file(cache_dir: &std::path::Path, repo: &str) -> std::path::PathBuf {
+    forkdebt_core::git::mirror_path(repo, &cache_dir.join("scans")).with_extension("scan.json")
+}
+
+/// One repository: from the cache when nothing can have changed, else fetched and read.
+#[allow(clippy::too_many_arguments)]
+fn read_one(
+    git: &Git,
+    cache_dir: &std::path::Path,
+    name: &str,
+    repo: &str,
+    updated: Option<&str>,
+    branch: &str,
+    base: bool,
+    opts: &ScanOptions,
+) -> Result<RepoScan, forkdebt_core::git::GitError> {
+    let file = cache_file(cache_dir, repo);
+    let key = cache_key(branch, opts);
+    let now = chrono::Utc::now().timestamp();
+    let cached: Option<ScanCache> = std::fs::read(&file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .filter(|c: &ScanCache| c.key == key);
+    let restore = |c: ScanCache| {
+        let mut scan = c.scan;
+        scan.patch_bytes = c
+            .patch_text
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect();
+        scan
+    };
+    if let Some(c) = &cached {
+        let unchanged = if base {
+            now - c.fetched_at < BASE_REFRESH_SECS
+        } else {
+            updated.is_some() && c.updated.as_deref() == updated
+        };
+        if unchanged {
+            return Ok(restore(cached.expect("checked")));
+        }
+    }
+    let dir = distgit::open_branch(git, repo, cache_dir, branch, base)?;
+    let tip = distgit::tip(git, &dir, branch);
+    let scan = match cached {
+        Some(c) if tip.as_deref() == Some(c.commit.as_str()) => restore(c),
+        _ => distgit::scan_repo(git, &dir, name, branch, opts, true)?,
+    };
+    if let Some(commit) = scan.commit.clone() {
+        let mut stored = scan.clone();
+        let patch_text = std::mem::take(&mut stored.patch_bytes)
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        let c = ScanCache {
+            key,
+            updated: updated.map(str::to_string),
+            fetched_at: now,
+            commit,
+            scan: stored,
+            patch_text,
+        };
+        if let Some(parent) = file.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        // A cache that cannot be written only costs the next scan a fetch.
+        if let Ok(bytes) = serde_json::to_vec(&c) {
+            let tmp = file.with_extension("tmp");
+            if std::fs::write(&tmp, bytes).is_ok() {
+                let _ = std::fs::rename(&tmp, &file);
+            }
+        }
+    }
+    Ok(scan)
+}
+
+/// Reads every repository of `repos` (name, URL, forge activity time) at `branch`:
+/// `(name, repository, scan or error)`.
 async fn read_all(
     ctx: &Context,
     git: &Git,
-    repos: Vec<(String, String)>,
+    repos: Vec<(String, String, Option<String>)>,
     branch: &str,
-    shallow: bool,
-    keep_patches: bool,
+    base: bool,
     opts: &ScanOptions,
 ) -> Vec<(String, String, Result<RepoScan, String>)> {
     let cache_dir = ctx.config.git.cache_dir();
@@ -79,7 +188,7 @@ async fn read_all(
     let retries = ctx.config.sources.max_retries.unwrap_or(2);
     let backoff_ms = ctx.config.sources.backoff_min_ms.unwrap_or(500);
     let mut tasks = Vec::new();
-    for (name, repo) in repos {
+    for (name, repo, updated) in repos {
         let host = per_host
             .entry(host_of(&repo))
             .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(PER_HOST)))
@@ -96,17 +205,17 @@ async fn read_all(
             let _h = host.acquire_owned().await;
             let mut attempt = 0;
             let result = loop {
-                let (g, c, b, r, n, o) = (
+                let (g, c, b, r, n, o, u) = (
                     git.clone(),
                     cache_dir.clone(),
                     branch.clone(),
                     repo.clone(),
                     name.clone(),
                     opts.clone(),
+                    updated.clone(),
                 );
                 let got = tokio::task::spawn_blocking(move || {
-                    let dir = distgit::open_branch(&g, &r, &c, &b, shallow)?;
-                    distgit::scan_repo(&g, &dir, &n, &b, &o, keep_patches)
+                    read_one(&g, &c, &n, &r, u.as_deref(), &b, base, &o)
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -164,7 +273,7 @@ pub async fn scan_downstream(
         .context("no dist-git branch configured")?;
     let repos = repos_of(ctx, g).await?;
     let n = repos.len();
-    let read = read_all(ctx, &git, repos, &branch, false, true, opts).await;
+    let read = read_all(ctx, &git, repos, &branch, false, opts).await;
     let mut inv = Inventory::default();
     let mut failed = Vec::new();
     let mut patch_bytes = HashMap::new();
@@ -216,19 +325,19 @@ pub async fn base_patches(
         return Ok(None);
     };
     let branch = g.branch.clone().unwrap_or_else(|| "main".into());
-    let repos: Vec<(String, String)> = packages
+    let repos: Vec<(String, String, Option<String>)> = packages
         .iter()
         .filter_map(|p| {
             if !g.repos.is_empty() {
                 return forkdebt_scrapers::forges::repo_named(&g.repos, p)
-                    .map(|r| (p.clone(), r.clone()));
+                    .map(|r| (p.clone(), r.clone(), None));
             }
             let forge = forkdebt_scrapers::forges::forge(g.forge.as_deref()?, g.url.as_deref()?)?;
-            Some((p.clone(), forge.repo_url(g.group.as_deref()?, p)))
+            Some((p.clone(), forge.repo_url(g.group.as_deref()?, p), None))
         })
         .collect();
     let git = git_for(ctx)?;
-    let read = read_all(ctx, &git, repos, &branch, true, true, opts).await;
+    let read = read_all(ctx, &git, repos, &branch, true, opts).await;
     let mut base = BasePatches::new(distro, &branch);
     for (name, _repo, result) in read {
         // A package the base does not have (or cannot be read) inherits nothing.

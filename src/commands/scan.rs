@@ -71,11 +71,12 @@ pub async fn run(
             match super::distgit::scan_downstream(ctx, &store, &ds, g, &opts).await {
                 Ok(scan) => {
                     say!(
-                        "{}: dist-git in git: {} repositories read, {} failed ({:.2} s)",
+                        "{}: dist-git in git: {} repositories read, {} failed ({:.2} s, {} git processes so far)",
                         ds.name,
                         scan.repos - scan.failed.len(),
                         scan.failed.len(),
-                        started.elapsed().as_secs_f64()
+                        started.elapsed().as_secs_f64(),
+                        forkdebt_core::git::processes_spawned()
                     );
                     for (name, e) in &scan.failed {
                         say_err!(

@@ -17,6 +17,9 @@ pub struct ForgeRepo {
     /// The package name (the repository's name).
     pub name: String,
     pub clone_url: String,
+    /// When the forge last saw activity in it (GitLab `last_activity_at`, Pagure
+    /// `date_modified`, Forgejo `updated_at`): unchanged means nothing was pushed.
+    pub updated: Option<String>,
 }
 
 #[async_trait::async_trait]
@@ -69,6 +72,8 @@ struct GitlabProject {
     http_url_to_repo: String,
     #[serde(default)]
     archived: bool,
+    #[serde(default)]
+    last_activity_at: Option<String>,
 }
 
 #[async_trait::async_trait]
@@ -90,6 +95,7 @@ impl Forge for Gitlab {
                     .map(|p| ForgeRepo {
                         name: p.path,
                         clone_url: p.http_url_to_repo,
+                        updated: p.last_activity_at,
                     }),
             );
             if n < 100 {
@@ -119,6 +125,8 @@ struct PagureProjects {
 struct PagureProject {
     name: String,
     fullname: String,
+    #[serde(default)]
+    date_modified: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -140,6 +148,7 @@ impl Forge for Pagure {
             out.extend(list.projects.into_iter().map(|p| ForgeRepo {
                 clone_url: format!("{}/{}.git", self.base, p.fullname),
                 name: p.name,
+                updated: p.date_modified.map(|d| d.to_string()),
             }));
             if list.pagination.and_then(|p| p.next).is_none() {
                 break;
@@ -163,6 +172,8 @@ struct ForgejoRepo {
     clone_url: String,
     #[serde(default)]
     archived: bool,
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 /// Repositories per page: Forgejo's default maximum.
@@ -187,6 +198,7 @@ impl Forge for Forgejo {
                     .map(|r| ForgeRepo {
                         name: r.name,
                         clone_url: r.clone_url,
+                        updated: r.updated_at,
                     }),
             );
             if n < FORGEJO_LIMIT {
