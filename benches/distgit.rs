@@ -129,7 +129,11 @@ fn main() {
     let url = Arc::new(std::sync::Mutex::new(String::new()));
     let git = git_http::handler(srv.clone());
     let u = url.clone();
+    // GitLab lists each project's last activity; a forge that does not forces a fetch each time.
+    let activity = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let act = activity.clone();
     let handler: Handler = Arc::new(move |req: &Request| {
+        let with_activity = act.load(std::sync::atomic::Ordering::Relaxed);
         if req.path.starts_with("/api/v4/groups/") {
             let page: usize = req.param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
             let base = u.lock().expect("url").clone();
@@ -140,7 +144,8 @@ fn main() {
                     serde_json::json!({
                         "path": format!("pkg{p:03}"),
                         "http_url_to_repo": format!("{base}/hs/pkg{p:03}.git"),
-                        "archived": false
+                        "archived": false,
+                        "last_activity_at": if with_activity { Some("2026-11-01T10:00:00.000Z") } else { None }
                     })
                 })
                 .collect();
@@ -188,8 +193,19 @@ fn main() {
         .iter()
         .filter(|r| r.body.windows(5).any(|w| w == b"want "))
         .count();
+    // The same rescan when the listing has no activity times: every repository is fetched.
+    activity.store(false, std::sync::atomic::Ordering::Relaxed);
+    server.clear();
+    let third = measure::run(&args, &root);
+    let fetches_third = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/info/refs"))
+        .count();
     first.print("first scan (clones)");
     second.print("rescan (nothing new)");
+    third.print("rescan, no activity times");
+    println!("fetches without activity times: {fetches_third}");
     println!(
         "fetches: first scan {fetches_first}, rescan {fetches_second} for {} repositories ({packs_second} pack downloads on the rescan)",
         2 * packages

@@ -440,3 +440,110 @@ async fn serve_announces_a_patch_pushed_to_distgit_once() {
     );
     serve.terminate();
 }
+
+/// Forgejo (forge.fedoraproject.org speaks its Gitea-compatible API): the same dist-git read
+/// through `orgs/{org}/repos`, so moving a dist-git there is `forge = "forgejo"`. No recorded
+/// Forgejo answer exists in the shared fixtures; this one follows the documented shape
+/// (`name`, `clone_url`, `archived`, `updated_at`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forgejo_organisation_lists_the_distgit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let srv = dir.join("srv");
+    let branch = "rawhide";
+    repo(
+        &srv,
+        "rpms/bash",
+        branch,
+        &[
+            ("bash.spec", spec("bash", &["bash-hs.patch"])),
+            ("bash-hs.patch", diff("shell.c", "a", "b", 1, "bash: hs")),
+        ],
+    );
+    repo(
+        &srv,
+        "rpms/archived",
+        branch,
+        &[("archived.spec", spec("archived", &[]))],
+    );
+    let url_cell: Arc<Mutex<String>> = Arc::new(Mutex::new(String::new()));
+    let git_handler = crate::git_http::handler(srv.clone());
+    let u = url_cell.clone();
+    let handler: Handler = Arc::new(move |req: &Request| {
+        if req.path == "/api/v1/orgs/rpms/repos" {
+            let base = u.lock().expect("url").clone();
+            let page: u32 = req.param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+            let list = if page == 1 {
+                serde_json::json!([
+                    {"id": 1, "name": "bash", "full_name": "rpms/bash", "clone_url": format!("{base}/rpms/bash.git"),
+                     "archived": false, "updated_at": "2026-11-20T08:00:00Z"},
+                    {"id": 2, "name": "archived", "full_name": "rpms/archived", "clone_url": format!("{base}/rpms/archived.git"),
+                     "archived": true, "updated_at": "2020-01-01T00:00:00Z"}
+                ])
+            } else {
+                serde_json::json!([])
+            };
+            return Reply::json(serde_json::to_vec(&list).expect("json"));
+        }
+        git_handler(req)
+    });
+    let server = Server::start(handler).await;
+    *url_cell.lock().expect("url") = server.url.clone();
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "[[downstream]]\nname = \"fedora-hs\"\nbranch = \"{branch}\"\n\
+             [downstream.git]\nforge = \"forgejo\"\nurl = \"{url}\"\ngroup = \"rpms\"\n\
+             [git]\ncache_dir = \"{cache}\"\n[sources]\nmin_interval_ms = 0\n",
+            url = server.url,
+            cache = dir.join("cache").display()
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let (said, report) = tokio::task::spawn_blocking(move || {
+        let said = crate::util::forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "--database",
+                "sqlite://f.db",
+                "scan",
+            ],
+        );
+        let report = crate::util::forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "--database",
+                "sqlite://f.db",
+                "report",
+                "--format",
+                "json",
+            ],
+        );
+        (said, report)
+    })
+    .await
+    .expect("scan");
+    assert!(
+        said.contains("dist-git in git: 1 repositories read, 0 failed"),
+        "{said}"
+    );
+    let report: Value = serde_json::from_str(&report).expect("json");
+    let names: Vec<&str> = report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["bash"]);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/v1/orgs/rpms/repos" && r.query.contains("limit=50"))
+    );
+}
