@@ -282,3 +282,125 @@ fn bodhi_release_states_say_whether_a_release_shipped() {
     let html = parse_release("u", b"<html><body>Bad gateway</body></html>").unwrap_err();
     assert!(html.to_string().contains("an HTML page"), "{html}");
 }
+
+/// FESCo tickets on both homes resolve: pagure.io/fesco (the recorded Pagure issue answer)
+/// and forge.fedoraproject.org (Forgejo; no recorded answer exists in the shared fixtures, so
+/// the documented issue shape). The recorded Ruby on Rails page is served with its "FESCo
+/// issue" field filled in, as the Wrangler does once the ticket exists.
+#[tokio::test(flavor = "multi_thread")]
+async fn fesco_tickets_on_pagure_and_forgejo_are_lifecycle_evidence() {
+    let ror = String::from_utf8(fixture("wikitext_Changes_Ruby_on_Rails_7.0_draft.wiki.txt"))
+        .expect("utf-8");
+    let pagure_issue = std::fs::read(
+        crate::util::repo_root().join("../shared/fixtures/pagure/pagure_io_issue_2.json"),
+    )
+    .expect("fixture");
+    let page_for = move |title: &str| -> String {
+        let link = if title.contains("Ruby") {
+            "[https://forge.fedoraproject.org/fesco/tickets/issues/3667 #3667]"
+        } else {
+            "[https://pagure.io/fesco/issue/2 #2]"
+        };
+        ror.replace(
+            "* FESCo issue: <will be assigned by the Wrangler>",
+            &format!("* FESCo issue: {link}"),
+        )
+    };
+    let handler: Handler = Arc::new(move |req: &Request| {
+        match req.path.as_str() {
+            "/api/0/fesco/issue/2" => return Reply::json(pagure_issue.clone()),
+            "/api/v1/repos/fesco/tickets/issues/3667" => {
+                return Reply::json(
+                    serde_json::json!({
+                        "id": 93667, "number": 3667, "title": "Change: Ruby on Rails 7.0",
+                        "state": "closed", "closed_at": "2022-01-25T16:00:00Z",
+                        "labels": [{"id": 1, "name": "accepted", "color": "00aa00"}],
+                        "html_url": "https://forge.fedoraproject.org/fesco/tickets/issues/3667"
+                    })
+                    .to_string(),
+                );
+            }
+            "/w/api.php" => {}
+            _ => return Reply::status(404, &[], "{}"),
+        }
+        let q: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(req.query.as_bytes())
+                .into_owned()
+                .collect();
+        if q.get("prop").map(String::as_str) == Some("revisions") {
+            let pages: Vec<Value> = q["titles"]
+                .split('|')
+                .map(|t| serde_json::json!({"title": t, "revisions": [{"timestamp": "2022-01-10T10:00:00Z", "slots": {"main": {"content": page_for(t)}}}]}))
+                .collect();
+            return Reply::json(
+                serde_json::json!({"batchcomplete": true, "query": {"pages": pages}}).to_string(),
+            );
+        }
+        Reply::json(
+            serde_json::json!({"batchcomplete": true, "query": {"categorymembers": []}})
+                .to_string(),
+        )
+    });
+    let server = Server::start(handler).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkg = dir.path().join("distgit/rpms/rubygem-rails");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    std::fs::write(
+        pkg.join("rubygem-rails.spec"),
+        "Name: rubygem-rails\nVersion: 6.1\nRelease: 1.hs\n# until https://fedoraproject.org/wiki/Changes/Ruby_on_Rails_7.0 lands\nPatch0: a.patch\n\
+         # https://fedoraproject.org/wiki/Changes/Other_Change\nPatch1: b.patch\n",
+    )
+    .expect("write");
+    for f in ["a.patch", "b.patch"] {
+        std::fs::write(
+            pkg.join(f),
+            "Subject: x\n\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        )
+        .expect("write");
+    }
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://{db}\"\n[sources]\nmin_interval_ms = 0\nmax_retries = 0\n\
+             [sources.fedora_wiki]\nurl = \"{u}/w/api.php\"\n\
+             [sources.pagure]\nhosts = {{ \"pagure.io\" = \"{u}\" }}\n\
+             [sources.forgejo]\nhosts = {{ \"forge.fedoraproject.org\" = \"{u}\" }}\n",
+            db = dir.path().join("f.db").display(),
+            u = server.url
+        ),
+    )
+    .expect("config");
+    let path = dir.path().to_path_buf();
+    let changes = tokio::task::spawn_blocking(move || {
+        crate::util::forkdebt_ok(&path, &["--config", "forkdebt.toml", "scan", "distgit"]);
+        crate::util::forkdebt_ok(
+            &path,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "fedora_wiki",
+            ],
+        );
+        crate::util::forkdebt_ok(&path, &["--config", "forkdebt.toml", "changes"])
+    })
+    .await
+    .expect("join");
+    // The page is still marked incomplete on the wiki; FESCo accepted it.
+    assert!(
+        changes.contains("Changes/Ruby on Rails 7.0: accepted F36 (in Category:ChangePageIncomplete, FESCo #3667 closed as accepted on 2022-01-25"),
+        "{changes}"
+    );
+    assert!(
+        changes.contains("Changes/Other Change:")
+            && changes.contains("FESCo #2 closed on 2023-10-13"),
+        "{changes}"
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/v1/repos/fesco/tickets/issues/3667")
+    );
+}

@@ -99,6 +99,42 @@ pub fn status(
     tracker: Option<(&str, Option<&str>)>,
     release_state: &dyn Fn(u32) -> Option<String>,
 ) -> ChangeStatus {
+    status_with_fesco(wiki, tracker, release_state, None)
+}
+
+/// [`status`], with what the Change's FESCo ticket says: its state, labels and close time are
+/// evidence, and a ticket closed as accepted makes a Change the wiki has not moved yet
+/// accepted (rejected: withdrawn).
+pub fn status_with_fesco(
+    wiki: &ChangeObservation,
+    tracker: Option<(&str, Option<&str>)>,
+    release_state: &dyn Fn(u32) -> Option<String>,
+    fesco: Option<&crate::observation::fedora::FescoTicket>,
+) -> ChangeStatus {
+    let mut st = status_of_wiki(wiki, tracker, release_state);
+    let Some(t) = fesco else { return st };
+    st.evidence.push(t.text());
+    let undecided = matches!(
+        st.state,
+        ChangeState::Unknown
+            | ChangeState::Incomplete
+            | ChangeState::Proposed
+            | ChangeState::Announced
+            | ChangeState::ReadyForFesco
+    );
+    match t.decision() {
+        Some("accepted") if undecided => st.state = ChangeState::Accepted,
+        Some("rejected") if undecided => st.state = ChangeState::Withdrawn,
+        _ => {}
+    }
+    st
+}
+
+fn status_of_wiki(
+    wiki: &ChangeObservation,
+    tracker: Option<(&str, Option<&str>)>,
+    release_state: &dyn Fn(u32) -> Option<String>,
+) -> ChangeStatus {
     let page = &wiki.page;
     let cats: Vec<&String> = wiki
         .status_categories

@@ -241,6 +241,9 @@ pub struct SourcesConfig {
     pub bugzilla: Option<UrlSource>,
     pub github: Option<UrlSource>,
     pub gitlab: Option<UrlSource>,
+    /// Forgejo instances (forge.fedoraproject.org: FESCo tickets, later dist-git): `url`, and
+    /// `hosts` mapping a host to its API base.
+    pub forgejo: Option<UrlSource>,
     pub pagure: Option<PagureSource>,
     pub fedora_wiki: Option<FedoraWikiSource>,
 }

@@ -100,10 +100,12 @@ pub enum Dataset {
     GithubTags,
     /// Whether a tag contains a commit, by compare URL.
     GithubCompare,
+    /// FESCo tickets of Change pages, by the ticket's link.
+    Fesco,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 12] = [
+    pub const ALL: [Dataset; 13] = [
         Dataset::FedoraWiki,
         Dataset::Bodhi,
         Dataset::Bugzilla,
@@ -116,6 +118,7 @@ impl Dataset {
         Dataset::GithubRelease,
         Dataset::GithubTags,
         Dataset::GithubCompare,
+        Dataset::Fesco,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +135,7 @@ impl Dataset {
             Dataset::GithubRelease => "github-release",
             Dataset::GithubTags => "github-tags",
             Dataset::GithubCompare => "github-compare",
+            Dataset::Fesco => "fesco",
         }
     }
 
@@ -176,7 +180,7 @@ impl Dataset {
     pub fn bears_on_changes(self) -> bool {
         matches!(
             self,
-            Dataset::FedoraWiki | Dataset::Bugzilla | Dataset::Bodhi
+            Dataset::FedoraWiki | Dataset::Bugzilla | Dataset::Bodhi | Dataset::Fesco
         )
     }
 

@@ -503,6 +503,17 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
             Some((item.strip_prefix('F')?.parse().ok()?, r.state))
         })
         .collect();
+    let fesco: HashMap<String, fedora::FescoTicket> =
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT item, data FROM observations WHERE source = $1 AND data IS NOT NULL",
+        )
+        .bind(Dataset::Fesco.as_str())
+        .fetch_all(&mut **tx)
+        .await
+        .ctx("loading FESCo tickets")?
+        .into_iter()
+        .filter_map(|(item, data)| Some((item, observation::read(data.as_deref())?)))
+        .collect();
     let announce =
         sqlx::query_as::<_, (i64,)>("SELECT 1 FROM downstreams WHERE synced_at IS NOT NULL")
             .fetch_optional(&mut **tx)
@@ -511,13 +522,15 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
             .is_some();
     let destinations = destinations(tx).await?;
     // Every stored status in one query, not one per Change.
-    let known: HashMap<String, String> =
-        sqlx::query_as::<_, (String, String)>("SELECT title, state_key FROM change_states")
-            .fetch_all(&mut **tx)
-            .await
-            .ctx("loading Change statuses")?
-            .into_iter()
-            .collect();
+    let known: HashMap<String, (String, String)> = sqlx::query_as::<_, (String, String, String)>(
+        "SELECT title, state_key, evidence FROM change_states",
+    )
+    .fetch_all(&mut **tx)
+    .await
+    .ctx("loading Change statuses")?
+    .into_iter()
+    .map(|(t, k, e)| (t, (k, e)))
+    .collect();
     let mut events = 0;
     for (title, change) in wiki {
         let tracker = change
@@ -531,12 +544,14 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
                 .as_deref()
                 .map(|s| (s, b.resolution.as_deref().filter(|x| !x.is_empty())))
         });
-        let st: ChangeStatus = crate::change::status(&change, t, &|n| releases.get(&n).cloned());
+        let ticket = change
+            .page
+            .fesco_ticket
+            .as_ref()
+            .and_then(|link| fesco.get(link));
+        let st: ChangeStatus =
+            crate::change::status_with_fesco(&change, t, &|n| releases.get(&n).cloned(), ticket);
         let key = st.key();
-        let before = known.get(&title).cloned();
-        if before.as_deref() == Some(key.as_str()) {
-            continue;
-        }
         let evidence = serde_json::to_string(
             &st.evidence
                 .iter()
@@ -548,6 +563,22 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
                 .collect::<Vec<_>>(),
         )
         .unwrap_or_else(|_| "[]".into());
+        let (before, before_evidence) = match known.get(&title) {
+            Some((k, e)) => (Some(k.clone()), Some(e.as_str())),
+            None => (None, None),
+        };
+        if before.as_deref() == Some(key.as_str()) {
+            // Same state, new evidence (a FESCo ticket moved): kept, not announced.
+            if before_evidence != Some(evidence.as_str()) {
+                sqlx::query("UPDATE change_states SET evidence = $1 WHERE title = $2")
+                    .bind(evidence.clone())
+                    .bind(title.clone())
+                    .execute(&mut **tx)
+                    .await
+                    .ctx("recording a Change's evidence")?;
+            }
+            continue;
+        }
         sqlx::query(
             "INSERT INTO change_states (title, state_key, state, release_nn, evidence, decided_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (title) DO UPDATE SET state_key = excluded.state_key, state = excluded.state, \

@@ -295,6 +295,9 @@ pub fn status_categories(releases: &[u32]) -> Vec<String> {
 pub struct FedoraWiki {
     pub api: String,
     pub releases: Vec<u32>,
+    /// API bases by host for FESCo tickets (`pagure.io`, `forge.fedoraproject.org`), from
+    /// `[sources.pagure] hosts` and `[sources.forgejo]`; otherwise `https://HOST`.
+    pub ticket_hosts: std::collections::HashMap<String, String>,
 }
 
 impl FedoraWiki {
@@ -332,7 +335,77 @@ impl FedoraWiki {
                 .and_then(|c| c.url.clone())
                 .unwrap_or_else(|| DEFAULT_URL.to_string()),
             releases: cfg.map(|c| c.releases.clone()).unwrap_or_default(),
+            ticket_hosts: {
+                let mut h = std::collections::HashMap::new();
+                if let Some(p) = &config.sources.pagure {
+                    h.extend(p.hosts.clone());
+                }
+                if let Some(f) = &config.sources.forgejo {
+                    if let Some(u) = &f.url
+                        && let Some(host) = super::host_of(u)
+                    {
+                        h.insert(host, u.clone());
+                    }
+                    h.extend(f.hosts.clone());
+                }
+                h
+            },
         }
+    }
+
+    /// 4. The FESCo ticket of every Change page: its state, labels and close time.
+    async fn fesco_tickets(
+        &self,
+        cx: &Context<'_>,
+        run: &mut SourceRun,
+    ) -> Result<(), SourceError> {
+        use forkdebt_core::observation::fedora::{FescoTicket, fesco_api};
+        let (http, store) = (cx.http, cx.store);
+        let mut links: Vec<String> = store
+            .observations(DATASET)
+            .await?
+            .values()
+            .filter_map(|o| observation::read::<ChangeObservation>(o.data.as_deref()))
+            .filter_map(|c| c.page.fesco_ticket)
+            .collect();
+        links.sort();
+        links.dedup();
+        let base_for = |host: &str| {
+            self.ticket_hosts
+                .get(host)
+                .cloned()
+                .unwrap_or_else(|| format!("https://{host}"))
+        };
+        for link in links {
+            let Some((api, forgejo)) = fesco_api(&link, &base_for) else {
+                continue;
+            };
+            (cx.progress)(&format!("fesco: {link}"));
+            let outcome = match self.get(http, store, api.clone(), run).await? {
+                Ok(None) => ItemOutcome::Unchanged,
+                Ok(Some(body)) => {
+                    let parsed = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| {
+                            if forgejo {
+                                FescoTicket::from_forgejo(&v)
+                            } else {
+                                FescoTicket::from_pagure(&v)
+                            }
+                        });
+                    match parsed {
+                        Some(t) => ItemOutcome::Observed {
+                            data: observation::to_data(&t),
+                            upstream_changed_at: t.closed_at.clone(),
+                        },
+                        None => ItemOutcome::Failed(format!("{api}: not a ticket")),
+                    }
+                }
+                Err(e) => ItemOutcome::Failed(e),
+            };
+            super::record(store, Dataset::Fesco, &[(link, outcome)], run).await?;
+        }
+        Ok(())
     }
 }
 
@@ -529,6 +602,7 @@ impl Source for FedoraWiki {
             }
             super::record(store, DATASET, &[(page, outcome)], run).await?;
         }
+        self.fesco_tickets(cx, run).await?;
         Ok(())
     }
 }
