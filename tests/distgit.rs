@@ -295,6 +295,13 @@ async fn remote_distgit_is_mirrored_listed_and_compared_with_the_base() {
         .unwrap_or_else(|| panic!("{table}"));
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[3], "2", "{table}");
+    // The digest counts ours only too: systemd's bar and hs, bash's one.
+    let digest = run(&["digest", "--dry-run", "--to", "team@example.org"]).await;
+    let digest = String::from_utf8_lossy(&digest.stdout).to_string();
+    assert!(
+        digest.contains("* 3 carried patches in 3 packages"),
+        "{digest}"
+    );
     // The failing repository is listed like a source.
     let sources = run(&["sources"]).await;
     let sources = String::from_utf8_lossy(&sources.stdout).to_string();
