@@ -115,6 +115,12 @@ enum Command {
     },
     /// Run the chat bots (IRC, Matrix, Discord), notifications, the periodic sync and the weekly digest until SIGTERM/SIGINT.
     Serve,
+    /// Serve the read-only web dashboard only (`[web] listen`, or --listen), until SIGTERM/SIGINT.
+    Web {
+        /// Address to listen on [default: [web] listen, else 127.0.0.1:8080]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Show one package's patches with every reference and where it was found.
     Show {
         package: String,

@@ -36,3 +36,4 @@ mod synapse;
 mod transitions;
 mod util;
 mod verdicts;
+mod web;

@@ -11,5 +11,6 @@ pub mod networks;
 pub mod notify;
 pub mod router;
 pub mod text;
+pub mod web;
 
 pub use networks::{discord, irc, matrix};

@@ -51,6 +51,15 @@ pub struct Config {
     pub git: GitConfig,
     #[serde(default)]
     pub upstream: Vec<UpstreamConfig>,
+    pub web: Option<WebConfig>,
+}
+
+/// `[web]`: the read-only dashboard, served by `serve` (and `forkdebt web`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// `127.0.0.1:8080`.
+    pub listen: String,
 }
 
 /// An upstream project answered from git instead of its forge's API (`[[upstream]]`).

@@ -563,3 +563,25 @@ pub fn sources_table(statuses: &[crate::store::SourceStatus]) -> String {
     }
     t.to_string()
 }
+
+/// The report of `report --format json` (and the web's `/api/report`), read from the store.
+///
+/// # Errors
+/// A database error.
+pub async fn from_store(
+    store: &crate::store::Store,
+    downstream: Option<&str>,
+) -> Result<Report, crate::store::StoreError> {
+    let packages = store.load_packages(downstream, None).await?;
+    let deviations = store.load_deviations(downstream).await?;
+    let changes: ChangeStates = store
+        .change_states()
+        .await?
+        .into_iter()
+        .map(|c| {
+            let release = c.release_nn.map(|r| format!(" F{r}")).unwrap_or_default();
+            (change_key(&c.title), format!("{}{release}", c.state))
+        })
+        .collect();
+    Ok(build(&packages, &deviations, &changes))
+}

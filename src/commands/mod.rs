@@ -76,6 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
         Command::Serve => serve::run(&ctx).await,
+        Command::Web { listen } => serve::web_only(&ctx, listen).await,
         Command::Digest { dry_run, to } => digest::run(&ctx, dry_run, to).await,
     }
 }

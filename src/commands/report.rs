@@ -14,20 +14,7 @@ pub async fn run(
     let packages = store.load_packages(downstream.as_deref(), None).await?;
     match format {
         Format::Json => {
-            let deviations = store.load_deviations(downstream.as_deref()).await?;
-            let changes: report::ChangeStates = store
-                .change_states()
-                .await?
-                .into_iter()
-                .map(|c| {
-                    let release = c.release_nn.map(|r| format!(" F{r}")).unwrap_or_default();
-                    (
-                        report::change_key(&c.title),
-                        format!("{}{release}", c.state),
-                    )
-                })
-                .collect();
-            let r = report::build(&packages, &deviations, &changes);
+            let r = report::from_store(&store, downstream.as_deref()).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Format::Table => {

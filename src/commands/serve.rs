@@ -69,9 +69,19 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             }
         });
     }
+    let process = Arc::new(forkdebt_bot::web::metrics::Process::default());
+    process.set_role("scheduler", true);
+    if let Some(web) = config.web.clone() {
+        let state = forkdebt_bot::web::WebState {
+            store: store.clone(),
+            metrics: Arc::clone(&process),
+        };
+        let stopped = stopped.clone();
+        tasks.spawn(async move { forkdebt_bot::web::serve(&web.listen, state, stopped).await });
+    }
     if tasks.is_empty() {
         anyhow::bail!(
-            "nothing to serve: configure [chat.irc], [chat.matrix] or [chat.discord] (see config/forkdebt.example.toml)"
+            "nothing to serve: configure [chat.irc], [chat.matrix], [chat.discord] or [web] (see config/forkdebt.example.toml)"
         );
     }
     {
@@ -83,11 +93,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 .max(1)
                 .saturating_mul(60),
         );
-        let (store, config, lock, mut stopped) = (
+        let (store, config, lock, mut stopped, process) = (
             store.clone(),
             Arc::clone(&config),
             Arc::clone(&sync_lock),
             stopped.clone(),
+            Arc::clone(&process),
         );
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -95,7 +106,11 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             tick.tick().await; // the first tick is immediate: let the networks connect first
             loop {
                 tokio::select! {
-                    _ = tick.tick() => tracing::info!("{}", sync_once(&store, &config, &lock).await),
+                    _ = tick.tick() => {
+                        let started = std::time::Instant::now();
+                        tracing::info!("{}", sync_once(&store, &config, &lock).await);
+                        process.observe_sync(started.elapsed());
+                    }
                     _ = stopped.changed() => return Ok(()),
                 }
             }
@@ -152,6 +167,31 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     if drained.is_err() {
         tracing::warn!("some tasks did not stop within 10 s");
     }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `forkdebt web`: the dashboard alone.
+pub async fn web_only(ctx: &Context, listen: Option<String>) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    let listen = listen
+        .or_else(|| ctx.config.web.as_ref().map(|w| w.listen.clone()))
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let (stop, stopped) = watch::channel(false);
+    let state = forkdebt_bot::web::WebState {
+        store: store.clone(),
+        metrics: Arc::new(forkdebt_bot::web::metrics::Process::default()),
+    };
+    let server =
+        tokio::spawn(async move { forkdebt_bot::web::serve(&listen, state, stopped).await });
+    tokio::select! {
+        r = server => {
+            store.close().await;
+            return r.context("the web server stopped unexpectedly")?.map(|()| ExitCode::SUCCESS);
+        }
+        () = wait_for_signal() => {}
+    }
+    let _ = stop.send(true);
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -263,3 +263,47 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Undelivered outbox rows per destination (the backlog).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn outbox_backlog(&self) -> Result<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "SELECT destination, COUNT(*) FROM outbox WHERE delivered_at IS NULL \
+             GROUP BY destination ORDER BY destination",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting the outbox backlog")
+    }
+
+    /// Deliveries per destination and outcome (`posted`, `filtered`, `snoozed`...), and
+    /// failed attempts as outcome `failed`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        sqlx::query_as(
+            "SELECT destination, COALESCE(outcome, 'failed'), COUNT(*) FROM outbox \
+             WHERE delivered_at IS NOT NULL OR last_error IS NOT NULL \
+             GROUP BY destination, COALESCE(outcome, 'failed') ORDER BY 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("counting deliveries")
+    }
+
+    /// Whether the store answers (for `/healthz`).
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .ctx("asking the store")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,570 @@
+//! The dashboard's pages, read from the store only. Every dist-git-derived string goes
+//! through askama's HTML escaping; links are rendered only for http(s) URLs.
+
+use super::WebState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use forkdebt_core::model::{Bucket, BucketCounts, PatchOrigin, PatchState};
+use forkdebt_core::store::{StoredPackage, StoredPatch};
+use forkdebt_core::verdict::tag_version;
+use std::collections::{BTreeMap, HashMap};
+
+/// A page that could not be built: logged in full, shown briefly.
+pub struct PageError(String);
+
+impl<E: std::fmt::Display> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.to_string())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        tracing::warn!("web: {}", self.0);
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the store could not answer; see the log\n",
+        )
+            .into_response()
+    }
+}
+
+type Page = Result<Response, PageError>;
+
+fn html(t: &impl Template) -> Page {
+    Ok(Html(t.render()?).into_response())
+}
+
+/// A link target we render: only http(s); anything else (`javascript:`) is text.
+fn safe_url(u: Option<&str>) -> Option<String> {
+    u.filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(str::to_string)
+}
+
+fn age_days(first_seen: &str, today: chrono::NaiveDate) -> i64 {
+    first_seen
+        .get(..10)
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map_or(0, |d| (today - d).num_days().max(0))
+}
+
+fn ago(ts: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let Some(t) = ts.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) else {
+        return "never".into();
+    };
+    let mins = (now - t.with_timezone(&chrono::Utc)).num_minutes().max(0);
+    match mins {
+        0..=1 => "just now".into(),
+        2..=119 => format!("{mins} min ago"),
+        120..=2879 => format!("{} h ago", mins / 60),
+        _ => format!("{} days ago", mins / 1440),
+    }
+}
+
+pub struct Counts {
+    pub carried: usize,
+    pub droppable: usize,
+    pub merged: usize,
+    pub sent: usize,
+    pub kept: usize,
+    pub unknown: usize,
+    pub lines: u64,
+    pub oldest_days: i64,
+}
+
+impl Counts {
+    fn of<'a>(patches: impl Iterator<Item = &'a StoredPatch>, today: chrono::NaiveDate) -> Counts {
+        let mut c = BucketCounts::default();
+        let (mut lines, mut oldest) = (0u64, 0i64);
+        for p in patches {
+            c.add(p.state, 1);
+            lines += u64::from(p.patch.lines_added) + u64::from(p.patch.lines_removed);
+            oldest = oldest.max(age_days(&p.first_seen, today));
+        }
+        Counts {
+            carried: c.total(),
+            droppable: c.get(Bucket::Droppable),
+            merged: c.get(Bucket::Merged),
+            sent: c.get(Bucket::Sent),
+            kept: c.get(Bucket::Kept),
+            unknown: c.get(Bucket::Unknown),
+            lines,
+            oldest_days: oldest,
+        }
+    }
+}
+
+pub struct DsRow {
+    pub name: String,
+    pub counts: Counts,
+}
+
+pub struct PkgRow {
+    pub name: String,
+    pub downstream: String,
+    pub evr: String,
+    pub counts: Counts,
+}
+
+pub struct SourceRow {
+    pub name: String,
+    pub checked: String,
+    pub error: Option<String>,
+}
+
+pub struct EventItem {
+    pub when: String,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/overview.html")]
+pub struct Overview {
+    pub q: String,
+    pub downstreams: Vec<DsRow>,
+    pub packages: Vec<PkgRow>,
+    pub trend: String,
+    pub sources: Vec<SourceRow>,
+    pub events: Vec<EventItem>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct Filter {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub downstream: String,
+    #[serde(default)]
+    pub package: String,
+}
+
+pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let all = s.store.load_packages(None, None).await?;
+    let mut by_ds: BTreeMap<String, Vec<&StoredPackage>> = BTreeMap::new();
+    for p in all.iter().filter(|p| p.removed_at.is_none()) {
+        by_ds.entry(p.downstream.clone()).or_default().push(p);
+    }
+    let downstreams = by_ds
+        .iter()
+        .map(|(name, pkgs)| DsRow {
+            name: name.clone(),
+            counts: Counts::of(pkgs.iter().flat_map(|p| p.ours()), today),
+        })
+        .collect();
+    let q = f.q.trim().to_lowercase();
+    let packages = all
+        .iter()
+        .filter(|p| {
+            p.removed_at.is_none() && (q.is_empty() || p.package.name.to_lowercase().contains(&q))
+        })
+        .map(|p| PkgRow {
+            name: p.package.name.clone(),
+            downstream: p.downstream.clone(),
+            evr: p.package.evr(),
+            counts: Counts::of(p.ours(), today),
+        })
+        .collect();
+    let trend = s.store.weekly_trend(None, &[], today).await?;
+    let points: Vec<(String, Option<i64>)> = forkdebt_core::store::week_ends(today)
+        .into_iter()
+        .zip(trend)
+        .collect();
+    let sources = s
+        .store
+        .source_statuses()
+        .await?
+        .into_iter()
+        .map(|st| SourceRow {
+            checked: ago(st.last_success.as_deref(), now),
+            error: st
+                .last_error
+                .clone()
+                .filter(|_| st.last_error_at.as_deref() >= st.last_success.as_deref()),
+            name: st.source,
+        })
+        .collect();
+    let since = forkdebt_core::store::timestamp(now - chrono::Duration::days(30));
+    let mut events: Vec<EventItem> = s
+        .store
+        .events(Some(&since))
+        .await?
+        .into_iter()
+        .rev()
+        .take(20)
+        .map(|e| EventItem {
+            when: e
+                .created_at
+                .get(..16)
+                .unwrap_or(&e.created_at)
+                .replace('T', " "),
+            text: crate::notify::event_text(&e),
+        })
+        .collect();
+    events.truncate(20);
+    html(&Overview {
+        q: f.q,
+        downstreams,
+        packages,
+        trend: super::chart::trend_svg(&points),
+        sources,
+        events,
+    })
+}
+
+pub struct LinkView {
+    pub text: String,
+    pub url: Option<String>,
+}
+
+pub struct PatchView {
+    pub name: String,
+    pub kind: &'static str,
+    pub state: String,
+    pub age_days: i64,
+    pub origin: String,
+    pub refs: Vec<LinkView>,
+    pub chain: Vec<LinkView>,
+    pub notes: Vec<String>,
+}
+
+pub struct PkgView {
+    pub downstream: String,
+    pub evr: String,
+    pub spec: String,
+    pub removed: Option<String>,
+    pub patches: Vec<PatchView>,
+}
+
+pub struct DeviationView {
+    pub name: String,
+    pub description: String,
+    pub changes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web/package.html")]
+pub struct PackagePage {
+    pub name: String,
+    pub found: Vec<PkgView>,
+    pub deviations: Vec<DeviationView>,
+}
+
+fn patch_view(sp: &StoredPatch, today: chrono::NaiveDate) -> PatchView {
+    let p = &sp.patch;
+    let mut notes = Vec::new();
+    if let Some(r) = &sp.verdict.rebased_past {
+        notes.push(r.clone());
+    }
+    if let Some(c) = &p.commit {
+        notes.push(format!("carried as {} on {}", c.sha, c.branch));
+        notes.extend(
+            c.missing_fixes
+                .iter()
+                .map(forkdebt_core::answers::missing_fix_text),
+        );
+    }
+    if let Some(d) = &sp.dropped_at {
+        notes.push(format!("dropped on {d}"));
+    }
+    PatchView {
+        name: p.file.clone(),
+        kind: if p.commit.is_some() {
+            "commit"
+        } else {
+            "patch"
+        },
+        state: sp.state.to_string(),
+        age_days: age_days(&sp.first_seen, today),
+        origin: match &p.origin {
+            Some(o) => format!("{}: {}", PatchOrigin::label(Some(o)), o.describe()),
+            None => "ours".into(),
+        },
+        refs: p
+            .refs
+            .iter()
+            .map(|r| LinkView {
+                text: format!("{} {}", r.kind, r.id),
+                url: safe_url(r.url.as_deref()),
+            })
+            .collect(),
+        chain: sp
+            .verdict
+            .evidence
+            .iter()
+            .map(|h| LinkView {
+                text: h.text.clone(),
+                url: safe_url(h.url.as_deref()),
+            })
+            .collect(),
+        notes,
+    }
+}
+
+pub async fn package(State(s): State<WebState>, Path(name): Path<String>) -> Page {
+    let today = chrono::Utc::now().date_naive();
+    let found = s.store.load_packages(None, Some(&name)).await?;
+    if found.is_empty() {
+        return Ok((StatusCode::NOT_FOUND, Html(format!(
+            "<!DOCTYPE html><title>not found</title><p>No package named {} has been scanned.</p>",
+            askama_escape(&name)
+        )))
+            .into_response());
+    }
+    let deviations = s
+        .store
+        .load_deviations(None)
+        .await?
+        .into_iter()
+        .filter(|(_, d)| d.package.as_deref() == Some(name.as_str()))
+        .map(|(_, d)| DeviationView {
+            changes: d
+                .refs
+                .iter()
+                .filter(|r| r.kind == forkdebt_core::model::RefKind::FedoraChange)
+                .map(|r| r.id.clone())
+                .collect(),
+            name: d.name,
+            description: d.description,
+        })
+        .collect();
+    html(&PackagePage {
+        found: found
+            .iter()
+            .map(|p| PkgView {
+                downstream: p.downstream.clone(),
+                evr: p.package.evr(),
+                spec: p.package.spec_path.clone(),
+                removed: p.removed_at.clone(),
+                patches: p.patches.iter().map(|sp| patch_view(sp, today)).collect(),
+            })
+            .collect(),
+        name,
+        deviations,
+    })
+}
+
+fn askama_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+pub struct ReleaseItem {
+    pub package: String,
+    pub downstream: String,
+    pub patch: String,
+    pub state: String,
+    pub chain: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/release.html")]
+pub struct ReleasePage {
+    pub project: String,
+    pub version: String,
+    pub items: Vec<ReleaseItem>,
+}
+
+/// Whether `project` (`systemd`, `systemd/systemd`, `github:systemd/systemd`) names the
+/// package's upstream.
+fn names_project(p: &StoredPackage, project: &str) -> bool {
+    let Some(u) = &p.package.upstream else {
+        return false;
+    };
+    let d = u.describe();
+    let path = d.split_once(':').map_or(d.as_str(), |(_, r)| r);
+    d == project || path == project || path.ends_with(&format!("/{project}"))
+}
+
+/// "What does upstream release X unblock": our patches first in that release, droppable once
+/// the base ships it.
+pub async fn release(
+    State(s): State<WebState>,
+    Path((project, version)): Path<(String, String)>,
+) -> Page {
+    let version = version.trim_start_matches(['v', 'V']).to_string();
+    let mut items = Vec::new();
+    for p in s.store.load_packages(None, None).await? {
+        if !names_project(&p, &project) {
+            continue;
+        }
+        for sp in p.ours() {
+            let first = sp
+                .verdict
+                .evidence
+                .iter()
+                .find_map(|h| h.text.strip_prefix("first in ").and_then(tag_version));
+            if first.as_deref() != Some(version.as_str()) {
+                continue;
+            }
+            items.push(ReleaseItem {
+                package: p.package.name.clone(),
+                downstream: p.downstream.clone(),
+                patch: sp.patch.file.clone(),
+                state: sp.state.to_string(),
+                chain: forkdebt_core::answers::chain_text(&sp.verdict.evidence),
+            });
+        }
+    }
+    html(&ReleasePage {
+        project,
+        version,
+        items,
+    })
+}
+
+pub struct ChangeView {
+    pub title: String,
+    pub state: String,
+    pub evidence: String,
+    pub since: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/changes.html")]
+pub struct ChangesPage {
+    pub state: String,
+    pub releases: Vec<(String, Vec<ChangeView>)>,
+}
+
+pub async fn changes(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
+    let mut releases: BTreeMap<i64, Vec<ChangeView>> = BTreeMap::new();
+    for c in s.store.change_states().await? {
+        if !f.state.is_empty() && c.state != f.state {
+            continue;
+        }
+        let hops: Vec<forkdebt_core::verdict::Hop> =
+            serde_json::from_str(&c.evidence).unwrap_or_default();
+        releases
+            .entry(c.release_nn.unwrap_or(0))
+            .or_default()
+            .push(ChangeView {
+                title: c.title,
+                state: c.state,
+                evidence: hops
+                    .into_iter()
+                    .map(|h| h.text)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                since: c.decided_at,
+            });
+    }
+    html(&ChangesPage {
+        state: f.state,
+        releases: releases
+            .into_iter()
+            .rev()
+            .map(|(n, v)| {
+                (
+                    if n == 0 {
+                        "no release".into()
+                    } else {
+                        format!("Fedora {n}")
+                    },
+                    v,
+                )
+            })
+            .collect(),
+    })
+}
+
+pub struct FeedEntry {
+    pub id: i64,
+    pub title: String,
+    pub updated: String,
+    pub link: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/feed.xml")]
+pub struct Feed {
+    pub title: String,
+    pub updated: String,
+    pub entries: Vec<FeedEntry>,
+}
+
+/// Events as Atom, for a downstream (`?downstream=`) or a package (`?package=`).
+pub async fn feed(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
+    let since = forkdebt_core::store::timestamp(chrono::Utc::now() - chrono::Duration::days(90));
+    let events: Vec<_> = s
+        .store
+        .events(Some(&since))
+        .await?
+        .into_iter()
+        .filter(|e| f.downstream.is_empty() || e.downstream == f.downstream)
+        .filter(|e| f.package.is_empty() || e.package == f.package)
+        .rev()
+        .take(100)
+        .collect();
+    let updated = events
+        .first()
+        .map(|e| e.created_at.clone())
+        .unwrap_or_else(|| forkdebt_core::store::timestamp(chrono::Utc::now()));
+    let mut title = "forkdebt events".to_string();
+    if !f.downstream.is_empty() {
+        title.push_str(&format!(" of {}", f.downstream));
+    }
+    if !f.package.is_empty() {
+        title.push_str(&format!(" for {}", f.package));
+    }
+    let feed = Feed {
+        title,
+        updated,
+        entries: events
+            .iter()
+            .map(|e| FeedEntry {
+                id: e.id,
+                title: crate::notify::event_text(e),
+                updated: e.created_at.clone(),
+                link: format!("/package/{}", urlencode(&e.package)),
+            })
+            .collect(),
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        feed.render()?,
+    )
+        .into_response())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~+".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The report JSON, the same contract as `forkdebt report --format json`.
+pub async fn api_report(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
+    let ds = (!f.downstream.is_empty()).then_some(f.downstream.as_str());
+    let r = forkdebt_core::report::from_store(&s.store, ds).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&r)?,
+    )
+        .into_response())
+}
+
+/// Counts of patches per downstream and state (for `/metrics`).
+pub fn state_counts(packages: &[StoredPackage]) -> HashMap<(String, PatchState), u64> {
+    let mut out = HashMap::new();
+    for p in packages.iter().filter(|p| p.removed_at.is_none()) {
+        for sp in p.ours() {
+            *out.entry((p.downstream.clone(), sp.state)).or_default() += 1;
+        }
+    }
+    out
+}

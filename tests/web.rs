@@ -1,0 +1,336 @@
+//! The web dashboard: pages, security headers, `/api/report` equal to `report --format json`,
+//! `/metrics` read by a Prometheus text-format parser, `/healthz`; and in a real browser
+//! (Debian chromium driven over WebDriver): the filter works, a hostile patch name is text.
+
+use crate::util::{copy_tree, forkdebt_ok, sample_distgit};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>.patch";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The sample dist-git plus a package whose patch file name is an HTML injection attempt.
+fn scanned(dir: &Path) -> String {
+    let tree = dir.join("distgit");
+    copy_tree(&sample_distgit(), &tree);
+    let pkg = tree.join("rpms/evil");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    std::fs::write(
+        pkg.join("evil.spec"),
+        format!(
+            "Name: evil\nVersion: 1\nRelease: 1.hs\n# https://github.com/o/r/pull/1\nPatch1: {HOSTILE}\n"
+        ),
+    )
+    .expect("spec");
+    std::fs::write(pkg.join(HOSTILE), "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n").expect("patch");
+    let db = format!("sqlite://{}", dir.join("w.db").display());
+    forkdebt_ok(dir, &["--database", &db, "scan", "distgit"]);
+    db
+}
+
+struct Web {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn web(dir: &Path, db: &str) -> Web {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args([
+            "--database",
+            db,
+            "web",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("forkdebt web");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "forkdebt web did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Web {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = reqwest::get(url).await.expect("get");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_api_and_metrics() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let db = scanned(&dir);
+    let w = web(&dir, &db);
+
+    let (status, headers, body) = get(&format!("{}/", w.url)).await;
+    assert_eq!(status, 200);
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(body.contains("<h1>Fork debt</h1>") && body.contains("NetworkManager"));
+    assert!(!body.contains("<script>"), "no inline script");
+    // The filter without JavaScript: a plain GET.
+    let (_, _, filtered) = get(&format!("{}/?q=bash", w.url)).await;
+    assert!(filtered.contains(">bash</a>") && !filtered.contains(">systemd</a>"));
+
+    // Dist-git strings are escaped.
+    let (status, _, evil) = get(&format!("{}/package/evil", w.url)).await;
+    assert_eq!(status, 200);
+    assert!(
+        evil.contains("&#60;img src=x onerror=alert(1)&#62;.patch")
+            || evil.contains("&lt;img src=x onerror=alert(1)&gt;.patch"),
+        "{evil}"
+    );
+    assert!(!evil.contains("<img src=x"), "{evil}");
+    let (status, _, _) = get(&format!("{}/package/no-such-package", w.url)).await;
+    assert_eq!(status, 404);
+
+    // /api/report is `report --format json`.
+    let (_, headers, api) = get(&format!("{}/api/report", w.url)).await;
+    assert_eq!(headers["content-type"], "application/json");
+    let cli = forkdebt_ok(&dir, &["--database", &db, "report", "--format", "json"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&api).expect("api json"),
+        serde_json::from_str::<Value>(&cli).expect("cli json")
+    );
+
+    // /metrics in the Prometheus text format.
+    let (_, headers, text) = get(&format!("{}/metrics", w.url)).await;
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/plain")
+    );
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let patches: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "forkdebt_patches")
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    let report: Value = serde_json::from_str(&cli).expect("json");
+    let carried: usize = report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| p["patches"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(patches as usize, carried, "{text}");
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric.starts_with("forkdebt_sync_duration_seconds"))
+    );
+
+    let (status, _, _) = get(&format!("{}/healthz", w.url)).await;
+    assert_eq!(status, 200);
+    let (status, headers, feed) = get(&format!("{}/feed.atom?package=evil", w.url)).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("application/atom+xml")
+    );
+    assert!(
+        feed.starts_with("<?xml") && feed.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\">")
+    );
+    let (status, _, changes) = get(&format!("{}/changes", w.url)).await;
+    assert_eq!(status, 200);
+    assert!(changes.contains("Fedora Changes we follow"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_fails_when_the_store_is_unreachable() {
+    let url = crate::util::postgres_database().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    forkdebt_ok(&dir, &["--database", &url, "init"]);
+    let w = web(&dir, &url);
+    let (status, _, _) = get(&format!("{}/healthz", w.url)).await;
+    assert_eq!(status, 200);
+    // The database goes away under the running dashboard.
+    let name = url.rsplit('/').next().expect("name").to_string();
+    let server = crate::util::postgres_server();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(server)
+        .await
+        .expect("connect");
+    sqlx::Executor::execute(
+        &mut conn,
+        sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")),
+    )
+    .await
+    .expect("drop");
+    let (status, _, body) = get(&format!("{}/healthz", w.url)).await;
+    assert_eq!(status, 503, "{body}");
+}
+
+/// chromedriver on a free port (Debian's `chromium-driver`).
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let port = free_port();
+    let bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect(
+            "chromedriver is installed (apt-get install chromium chromium-driver; .ci/run does it)",
+        );
+    let child = Command::new(bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver(child, port)
+}
+
+fn screenshots() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    d
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_real_browser_the_filter_works_and_names_stay_text() {
+    use fantoccini::{ClientBuilder, Locator};
+    // Two rustls backends are compiled in; the WebDriver client needs one chosen.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let db = scanned(&dir);
+    let w = web(&dir, &db);
+    let driver = chromedriver();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400"]}),
+    );
+    let c = ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("connect to chromedriver");
+
+    c.goto(&format!("{}/", w.url)).await.expect("overview");
+    let rows = c
+        .find_all(Locator::Css("#packages tr.package"))
+        .await
+        .expect("rows");
+    assert!(rows.len() >= 10, "{} rows", rows.len());
+    let shot = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join("overview.png"), shot).expect("write");
+    // Typing in the filter: htmx replaces the table without a page load.
+    let search = c
+        .find(Locator::Css("input[name=q]"))
+        .await
+        .expect("search box");
+    search.send_keys("util").await.expect("type");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = c
+            .find_all(Locator::Css("#packages tr.package"))
+            .await
+            .expect("rows");
+        let mut names = Vec::new();
+        for r in &rows {
+            // A row replaced while we read it (htmx swapping the table) is read next round.
+            match r.text().await {
+                Ok(t) => names.push(t),
+                Err(_) => names.push(String::new()),
+            }
+        }
+        if !names.is_empty() && names.iter().all(|n| n.contains("util-linux")) {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let src = c.source().await.unwrap_or_default();
+            panic!("the filter did not apply: {names:?}\n{src}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .as_str()
+            .contains("q=util")
+    );
+
+    // The hostile name is shown as text; no dialog opens.
+    c.goto(&format!("{}/package/evil", w.url))
+        .await
+        .expect("package page");
+    let name = c
+        .find(Locator::Css("tr.patch .name"))
+        .await
+        .expect("name cell");
+    assert_eq!(name.text().await.expect("text"), HOSTILE);
+    assert!(
+        c.find_all(Locator::Css("td img"))
+            .await
+            .expect("imgs")
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        c.get_alert_text().await.is_err(),
+        "an alert dialog opened: the name ran as HTML"
+    );
+    c.goto(&format!("{}/package/systemd", w.url))
+        .await
+        .expect("package");
+    let shot = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join("package.png"), shot).expect("write");
+    c.close().await.expect("close");
+}
