@@ -334,3 +334,41 @@ async fn in_a_real_browser_the_filter_works_and_names_stay_text() {
     std::fs::write(screenshots().join("package.png"), shot).expect("write");
     c.close().await.expect("close");
 }
+
+/// SQLite serves one process: a second `serve` on the same file refuses to start.
+#[test]
+fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = format!("sqlite://{}", dir.join("one.db").display());
+    forkdebt_ok(dir, &["--database", &db, "init"]);
+    let port = free_port();
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .expect("config");
+    let mut first = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "--database", &db, "serve"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the first serve did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = crate::util::forkdebt(
+        dir,
+        &["--config", "forkdebt.toml", "--database", &db, "serve"],
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success());
+    let err = crate::util::stderr(&second);
+    assert!(err.contains("another `forkdebt serve` is running"), "{err}");
+}

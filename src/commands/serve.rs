@@ -15,6 +15,9 @@ use tokio::sync::{Mutex, watch};
 
 pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     let config = Arc::new(ctx.config.clone());
+    // SQLite serves one process: a second `serve` on the same file would post everything
+    // twice. Held until this process exits.
+    let _single = single_instance(&ctx.database)?;
     let store = ctx.store().await?;
     let chat = config.chat.clone().unwrap_or_default();
     let (stop, stopped) = watch::channel(false);
@@ -169,6 +172,37 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An exclusive lock beside a SQLite database, for as long as the returned file is open.
+/// PostgreSQL needs none (several instances share it).
+fn single_instance(database: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+    else {
+        return Ok(None);
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("{lock_path}: cannot create the instance lock"))?;
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: flock(2) on a descriptor we own; the lock goes with the file.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        anyhow::bail!(
+            "another `forkdebt serve` is running on {path} (SQLite serves one process; run several instances on PostgreSQL)"
+        );
+    }
+    Ok(Some(file))
 }
 
 /// `forkdebt web`: the dashboard alone.
