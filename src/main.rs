@@ -115,6 +115,8 @@ enum Command {
     },
     /// Run the chat bots (IRC, Matrix, Discord), notifications, the periodic sync and the weekly digest until SIGTERM/SIGINT.
     Serve,
+    /// Who holds which lease (the scheduler) and until when; the outbox backlog per destination.
+    Status,
     /// Serve the read-only web dashboard only (`[web] listen`, or --listen), until SIGTERM/SIGINT.
     Web {
         /// Address to listen on [default: [web] listen, else 127.0.0.1:8080]

@@ -25,6 +25,7 @@ mod history;
 mod httpd;
 mod irc;
 mod ircd;
+mod leases;
 mod matrix;
 mod notify;
 mod redesign;

@@ -243,7 +243,7 @@ pub struct SourcesConfig {
     /// [default 86400]. A `Retry-After: 100000000` must not silence a source for years.
     pub max_wait_secs: Option<u64>,
     /// How often `serve` syncs every source, minutes [default 360].
-    pub sync_every_mins: Option<u64>,
+    pub sync_every_mins: Option<f64>,
     /// `forkdebt serve` reads dist-git repositories again this often (default 60).
     pub scan_every_mins: Option<f64>,
     pub bodhi: Option<UrlSource>,
@@ -528,13 +528,18 @@ impl Config {
                 ));
             }
         }
-        if let Some(m) = self.sources.scan_every_mins
-            && !(m.is_finite() && m > 0.0)
-        {
-            return Err(invalid(
-                "sources.scan_every_mins".into(),
-                format!("{m} is not a positive number of minutes"),
-            ));
+        for (key, v) in [
+            ("sources.scan_every_mins", self.sources.scan_every_mins),
+            ("sources.sync_every_mins", self.sources.sync_every_mins),
+        ] {
+            if let Some(m) = v
+                && !(m.is_finite() && m > 0.0)
+            {
+                return Err(invalid(
+                    key.into(),
+                    format!("{m} is not a positive number of minutes"),
+                ));
+            }
         }
         for (name, src) in [
             ("bodhi", &self.sources.bodhi),

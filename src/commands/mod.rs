@@ -77,6 +77,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
         Command::Serve => serve::run(&ctx).await,
         Command::Web { listen } => serve::web_only(&ctx, listen).await,
+        Command::Status => {
+            let store = ctx.store().await?;
+            let leases = store.leases().await?;
+            if leases.is_empty() {
+                println!("leases: none (no `forkdebt serve` has run the scheduler)");
+            }
+            for l in leases {
+                let state = if l.remaining_ms > 0 {
+                    format!("held for {:.1} s more", l.remaining_ms as f64 / 1000.0)
+                } else {
+                    format!("expired {:.1} s ago", -l.remaining_ms as f64 / 1000.0)
+                };
+                println!(
+                    "lease {}: {} (fence {}), {state}",
+                    l.name,
+                    forkdebt_core::report::shown(&l.holder),
+                    l.fence
+                );
+            }
+            let backlog = store.outbox_backlog().await?;
+            if backlog.is_empty() {
+                println!("outbox: nothing pending");
+            }
+            for (dest, n) in backlog {
+                println!(
+                    "outbox {}: {n} pending",
+                    forkdebt_core::report::shown(&dest)
+                );
+            }
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Digest { dry_run, to } => digest::run(&ctx, dry_run, to).await,
     }
 }

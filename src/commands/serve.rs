@@ -39,6 +39,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             network.run(router, store, stopped).await.context(name)
         });
     }
+    // The scheduler (sync, dist-git rescans, digest) runs in one instance: the holder of the
+    // `scheduler` lease. The others answer commands and serve the web until it fails.
+    let scheduler = Scheduler::start(store.clone(), stopped.clone());
+    tasks.spawn(scheduler.clone().keep());
     if let Some(email) = config.email.clone().filter(|e| e.schedule.is_some()) {
         let schedule: Schedule = email
             .schedule
@@ -47,13 +51,21 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             .parse()
             .map_err(|e: String| anyhow::anyhow!("[email] {e}"))?;
         let transport = forkdebt_bot::digest::mail::transport(&email)?;
-        let (store, config, mut stopped) = (store.clone(), Arc::clone(&config), stopped.clone());
+        let (store, config, mut stopped, sched) = (
+            store.clone(),
+            Arc::clone(&config),
+            stopped.clone(),
+            scheduler.clone(),
+        );
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => return Ok(()),
+                }
+                if !sched.leading().await {
+                    continue;
                 }
                 let Some(week) = schedule.due_week(chrono::Utc::now()) else {
                     continue;
@@ -73,7 +85,6 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         });
     }
     let process = Arc::new(forkdebt_bot::web::metrics::Process::default());
-    process.set_role("scheduler", true);
     if let Some(web) = config.web.clone() {
         let state = forkdebt_bot::web::WebState {
             store: store.clone(),
@@ -88,20 +99,16 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
     {
-        let every = Duration::from_secs(
-            config
-                .sources
-                .sync_every_mins
-                .unwrap_or(360)
-                .max(1)
-                .saturating_mul(60),
+        let every = Duration::from_secs_f64(
+            (config.sources.sync_every_mins.unwrap_or(360.0) * 60.0).max(1.0),
         );
-        let (store, config, lock, mut stopped, process) = (
+        let (store, config, lock, mut stopped, process, sched) = (
             store.clone(),
             Arc::clone(&config),
             Arc::clone(&sync_lock),
             stopped.clone(),
             Arc::clone(&process),
+            scheduler.clone(),
         );
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -110,6 +117,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
+                        process.set_role("scheduler", sched.leading().await);
+                        if !sched.leading().await {
+                            continue;
+                        }
                         let started = std::time::Instant::now();
                         tracing::info!("{}", sync_once(&store, &config, &lock).await);
                         process.observe_sync(started.elapsed());
@@ -133,7 +144,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             config: (*config).clone(),
             database: ctx.database.clone(),
         };
-        let (lock, mut stopped) = (Arc::clone(&sync_lock), stopped.clone());
+        let (lock, mut stopped, sched) =
+            (Arc::clone(&sync_lock), stopped.clone(), scheduler.clone());
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -142,6 +154,9 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => return Ok(()),
+                }
+                if !sched.leading().await {
+                    continue;
                 }
                 // One at a time with the sync: a scan waits for a running sync to end.
                 let _guard = lock.lock().await;
@@ -172,6 +187,92 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// This instance's claim on the `scheduler` lease: renewed every third of its time to live;
+/// [`Scheduler::leading`] checks the fence in the store right before the work, so an instance
+/// paused past its lease (a stopped VM, a long GC) finds it has lost and does nothing.
+#[derive(Clone)]
+struct Scheduler {
+    store: Store,
+    holder: String,
+    ttl: Duration,
+    fence: Arc<std::sync::atomic::AtomicI64>,
+    stopped: watch::Receiver<bool>,
+}
+
+const SCHEDULER_LEASE: &str = "scheduler";
+
+impl Scheduler {
+    fn start(store: Store, stopped: watch::Receiver<bool>) -> Scheduler {
+        // FORKDEBT_LEASE_TTL_SECS: how fast another instance takes over (tests shorten it).
+        let ttl = std::env::var("FORKDEBT_LEASE_TTL_SECS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v >= 0.5)
+            .unwrap_or(30.0);
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        Scheduler {
+            store,
+            holder: format!(
+                "{}:{}:{:x}",
+                host.trim(),
+                std::process::id(),
+                chrono::Utc::now().timestamp_subsec_nanos()
+            ),
+            ttl: Duration::from_secs_f64(ttl),
+            fence: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            stopped,
+        }
+    }
+
+    async fn renew(&self) {
+        let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(30_000);
+        let fence = match self
+            .store
+            .take_lease(SCHEDULER_LEASE, &self.holder, ttl_ms)
+            .await
+        {
+            Ok(f) => f.unwrap_or(0),
+            Err(e) => {
+                tracing::warn!("scheduler lease: {e}");
+                0
+            }
+        };
+        let before = self.fence.swap(fence, std::sync::atomic::Ordering::SeqCst);
+        if fence != 0 && before == 0 {
+            tracing::info!("this instance runs the scheduler now (fence {fence})");
+        } else if fence == 0 && before != 0 {
+            tracing::warn!("this instance lost the scheduler lease");
+        }
+    }
+
+    /// Renews the lease until the stop, then gives it up.
+    async fn keep(mut self) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(self.ttl / 3);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.renew().await,
+                _ = self.stopped.changed() => break,
+            }
+        }
+        let _ = self
+            .store
+            .release_lease(SCHEDULER_LEASE, &self.holder)
+            .await;
+        Ok(())
+    }
+
+    /// Whether this instance holds the scheduler lease now (checked in the store).
+    async fn leading(&self) -> bool {
+        let fence = self.fence.load(std::sync::atomic::Ordering::SeqCst);
+        fence != 0
+            && self
+                .store
+                .holds_lease(SCHEDULER_LEASE, &self.holder, fence)
+                .await
+                .unwrap_or(false)
+    }
 }
 
 /// An exclusive lock beside a SQLite database, for as long as the returned file is open.

@@ -24,6 +24,8 @@ mod forks;
 mod history;
 pub use history::HistoryRow;
 mod inventory;
+mod leases;
+pub use leases::LeaseRow;
 mod lookup;
 mod read;
 mod sync;
