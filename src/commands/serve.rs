@@ -42,6 +42,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     // The scheduler (sync, dist-git rescans, digest) runs in one instance: the holder of the
     // `scheduler` lease. The others answer commands and serve the web until it fails.
     let scheduler = Scheduler::start(store.clone(), stopped.clone());
+    // Asked once before the tasks start, so the first digest check already knows.
+    scheduler.renew().await;
     tasks.spawn(scheduler.clone().keep());
     if let Some(email) = config.email.clone().filter(|e| e.schedule.is_some()) {
         let schedule: Schedule = email
