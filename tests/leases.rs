@@ -140,3 +140,79 @@ async fn one_instance_syncs_and_another_takes_over_after_a_kill() {
         let _ = c.wait();
     }
 }
+
+/// The bots of NAMES in `#hs` (nicks starting with `forkdebt`).
+async fn bots_in_channel(user: &mut crate::ircd::User) -> Vec<String> {
+    user.send("NAMES #hs").await;
+    let mut bots = Vec::new();
+    while let Some(l) = user.next(Duration::from_secs(2)).await {
+        if l.command == "353" {
+            bots.extend(
+                l.params
+                    .last()
+                    .cloned()
+                    .unwrap_or_default()
+                    .split(' ')
+                    .map(|n| n.trim_start_matches(['@', '+']).to_string())
+                    .filter(|n| n.starts_with("forkdebt")),
+            );
+        }
+        if l.command == "366" {
+            break;
+        }
+    }
+    bots
+}
+
+/// A chat network has exactly one bot connection however many instances run; when its
+/// holder dies, another instance connects.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_bot_connection_per_network_across_instances() {
+    let ircd = crate::ircd::Ngircd::start();
+    let db = crate::util::postgres_database().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let mut children = Vec::new();
+    for name in ["a", "b"] {
+        std::fs::write(
+            dir.join(format!("{name}.toml")),
+            format!(
+                "[chat]\npoll_secs = 1\n[chat.irc]\nserver = \"127.0.0.1\"\nport = {}\ntls = false\nnick = \"forkdebt\"\nchannels = [\"#hs\"]\n",
+                ircd.port
+            ),
+        )
+        .expect("config");
+        children.push(serve(&dir, &format!("{name}.toml"), &db));
+        // The first one takes the lease before the second asks.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    let mut alice = crate::ircd::User::connect(ircd.port, "alice").await;
+    alice.send("JOIN #hs").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let bots = bots_in_channel(&mut alice).await;
+    assert_eq!(bots, vec!["forkdebt".to_string()], "one connection");
+    // The first instance held it: SIGKILL it; the second connects once the lease expires.
+    let mut first = children.remove(0);
+    first.kill().expect("kill");
+    let _ = first.wait();
+    // Its connection goes away first (the server sees the socket close)...
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut gone = false;
+    loop {
+        let bots = bots_in_channel(&mut alice).await;
+        gone |= bots.is_empty();
+        // ...then the other instance's bot joins.
+        if gone && bots.len() == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no instance took the network over: {bots:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}

@@ -32,16 +32,21 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     };
     let router = Arc::new(Router::new(store.clone(), Arc::clone(&config), Some(hook)));
     let mut tasks = tokio::task::JoinSet::new();
-    for network in forkdebt_bot::networks::configured(&chat)? {
-        let (router, store, stopped) = (Arc::clone(&router), store.clone(), stopped.clone());
-        tasks.spawn(async move {
-            let name = network.name();
-            network.run(router, store, stopped).await.context(name)
-        });
+    for (index, _) in forkdebt_bot::networks::configured(&chat)?
+        .iter()
+        .enumerate()
+    {
+        let (router, store, stopped, chat) = (
+            Arc::clone(&router),
+            store.clone(),
+            stopped.clone(),
+            chat.clone(),
+        );
+        tasks.spawn(run_network_under_lease(chat, index, router, store, stopped));
     }
     // The scheduler (sync, dist-git rescans, digest) runs in one instance: the holder of the
     // `scheduler` lease. The others answer commands and serve the web until it fails.
-    let scheduler = Scheduler::start(store.clone(), stopped.clone());
+    let scheduler = Lease::start("scheduler", store.clone(), stopped.clone());
     // Asked once before the tasks start, so the first digest check already knows.
     scheduler.renew().await;
     tasks.spawn(scheduler.clone().keep());
@@ -191,22 +196,24 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// This instance's claim on the `scheduler` lease: renewed every third of its time to live;
+/// This instance's claim on a lease (`scheduler`, `network:IRC`...): renewed every third of its time to live;
 /// [`Scheduler::leading`] checks the fence in the store right before the work, so an instance
 /// paused past its lease (a stopped VM, a long GC) finds it has lost and does nothing.
 #[derive(Clone)]
-struct Scheduler {
+struct Lease {
+    name: String,
     store: Store,
     holder: String,
     ttl: Duration,
     fence: Arc<std::sync::atomic::AtomicI64>,
     stopped: watch::Receiver<bool>,
+    /// SQLite: the instance lock already makes this the only instance; no lease is needed
+    /// (and a killed instance's lease must not delay its restart).
+    sole: bool,
 }
 
-const SCHEDULER_LEASE: &str = "scheduler";
-
-impl Scheduler {
-    fn start(store: Store, stopped: watch::Receiver<bool>) -> Scheduler {
+impl Lease {
+    fn start(name: &str, store: Store, stopped: watch::Receiver<bool>) -> Lease {
         // FORKDEBT_LEASE_TTL_SECS: how fast another instance takes over (tests shorten it).
         let ttl = std::env::var("FORKDEBT_LEASE_TTL_SECS")
             .ok()
@@ -214,7 +221,9 @@ impl Scheduler {
             .filter(|v| *v >= 0.5)
             .unwrap_or(30.0);
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
-        Scheduler {
+        Lease {
+            name: name.to_string(),
+            sole: store.backend() == forkdebt_core::store::Backend::Sqlite,
             store,
             holder: format!(
                 "{}:{}:{:x}",
@@ -229,23 +238,26 @@ impl Scheduler {
     }
 
     async fn renew(&self) {
+        if self.sole {
+            return;
+        }
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(30_000);
         let fence = match self
             .store
-            .take_lease(SCHEDULER_LEASE, &self.holder, ttl_ms)
+            .take_lease(&self.name, &self.holder, ttl_ms)
             .await
         {
             Ok(f) => f.unwrap_or(0),
             Err(e) => {
-                tracing::warn!("scheduler lease: {e}");
+                tracing::warn!("lease {}: {e}", self.name);
                 0
             }
         };
         let before = self.fence.swap(fence, std::sync::atomic::Ordering::SeqCst);
         if fence != 0 && before == 0 {
-            tracing::info!("this instance runs the scheduler now (fence {fence})");
+            tracing::info!("this instance holds {} now (fence {fence})", self.name);
         } else if fence == 0 && before != 0 {
-            tracing::warn!("this instance lost the scheduler lease");
+            tracing::warn!("this instance lost {}", self.name);
         }
     }
 
@@ -258,22 +270,88 @@ impl Scheduler {
                 _ = self.stopped.changed() => break,
             }
         }
-        let _ = self
-            .store
-            .release_lease(SCHEDULER_LEASE, &self.holder)
-            .await;
+        let _ = self.store.release_lease(&self.name, &self.holder).await;
         Ok(())
     }
 
     /// Whether this instance holds the scheduler lease now (checked in the store).
     async fn leading(&self) -> bool {
+        if self.sole {
+            return true;
+        }
         let fence = self.fence.load(std::sync::atomic::Ordering::SeqCst);
         fence != 0
             && self
                 .store
-                .holds_lease(SCHEDULER_LEASE, &self.holder, fence)
+                .holds_lease(&self.name, &self.holder, fence)
                 .await
                 .unwrap_or(false)
+    }
+}
+
+/// One chat network in one instance at a time: the holder of `network:<name>` connects and
+/// delivers; the others wait, and take over (connect) once that lease expires. A network has
+/// exactly one bot connection however many instances run.
+async fn run_network_under_lease(
+    chat: forkdebt_core::config::ChatConfig,
+    index: usize,
+    router: Arc<Router>,
+    store: Store,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let name = forkdebt_bot::networks::configured(&chat)?
+        .get(index)
+        .map(|n| n.name())
+        .unwrap_or("network");
+    let lease = Lease::start(&format!("network:{name}"), store.clone(), stopped.clone());
+    loop {
+        // Wait for the lease.
+        loop {
+            lease.renew().await;
+            if lease.leading().await {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(lease.ttl / 3) => {}
+                _ = stopped.changed() => return Ok(()),
+            }
+        }
+        // Hold it while connected; losing it (or the stop) ends this connection.
+        let (net_stop, net_stopped) = watch::channel(false);
+        let keeper = {
+            let (lease, mut stopped) = (lease.clone(), stopped.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(lease.ttl / 3) => {}
+                        _ = stopped.changed() => break,
+                    }
+                    lease.renew().await;
+                    if !lease.leading().await {
+                        break;
+                    }
+                }
+                let _ = net_stop.send(true);
+            })
+        };
+        let Some(network) = forkdebt_bot::networks::configured(&chat)?
+            .into_iter()
+            .nth(index)
+        else {
+            return Ok(());
+        };
+        let result = network
+            .run(Arc::clone(&router), store.clone(), net_stopped)
+            .await
+            .context(name);
+        keeper.abort();
+        if *stopped.borrow() {
+            let _ = store.release_lease(&lease.name, &lease.holder).await;
+            return result;
+        }
+        if let Err(e) = result {
+            tracing::warn!("{e:#}");
+        }
     }
 }
 
