@@ -11,13 +11,15 @@ pub async fn run(
     downstream: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
-    let packages = store.load_packages(downstream.as_deref(), None).await?;
+    let ds = downstream.as_deref();
     match format {
         Format::Json => {
-            let r = report::from_store(&store, downstream.as_deref()).await?;
+            // The same contract as the web's /api/report.
+            let r = report::from_store(&store, ds).await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
         Format::Table => {
+            let packages = store.load_packages(ds, None).await?;
             if packages.is_empty() {
                 println!("Nothing scanned yet: run `forkdebt scan DIR`.");
             } else {
@@ -25,6 +27,7 @@ pub async fn run(
             }
         }
         Format::Markdown => {
+            let packages = store.load_packages(ds, None).await?;
             print!("{}", report::markdown(&packages));
         }
     }
