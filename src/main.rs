@@ -117,6 +117,23 @@ enum Command {
     Serve,
     /// Who holds which lease (the scheduler) and until when; the outbox backlog per destination.
     Status,
+    /// Turn a droppable patch into a dist-git branch to review (spec edited, release bumped,
+    /// changelog with the evidence); or, with --change, print a Fedora Change draft.
+    Propose {
+        /// The package (not with --change).
+        package: Option<String>,
+        /// The patch file, its number, or a carried commit's sha.
+        patch: Option<String>,
+        /// A policy deviation of forkdebt-inventory.toml: print a Change proposal draft.
+        #[arg(long, value_name = "DEVIATION", conflicts_with_all = ["package", "patch"])]
+        change: Option<String>,
+        /// Propose even when the patch is not droppable yet.
+        #[arg(long)]
+        force: bool,
+        /// Only this downstream.
+        #[arg(long)]
+        downstream: Option<String>,
+    },
     /// Serve the read-only web dashboard only (`[web] listen`, or --listen), until SIGTERM/SIGINT.
     Web {
         /// Address to listen on [default: [web] listen, else 127.0.0.1:8080]

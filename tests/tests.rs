@@ -28,6 +28,7 @@ mod ircd;
 mod leases;
 mod matrix;
 mod notify;
+mod propose;
 mod redesign;
 mod sample;
 mod scan;

@@ -33,6 +33,7 @@ pub mod inventory;
 pub mod model;
 pub mod observation;
 pub mod origin;
+pub mod propose;
 pub mod report;
 pub mod source;
 pub mod store;

@@ -7,6 +7,7 @@ mod digest;
 mod distgit;
 mod events;
 mod forks;
+mod propose;
 mod report;
 mod scan;
 mod serve;
@@ -77,6 +78,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whereis { reference } => whereis::run(&ctx, &reference).await,
         Command::Serve => serve::run(&ctx).await,
         Command::Web { listen } => serve::web_only(&ctx, listen).await,
+        Command::Propose {
+            package,
+            patch,
+            change,
+            force,
+            downstream,
+        } => propose::run(&ctx, package, patch, change, force, downstream).await,
         Command::Status => {
             let store = ctx.store().await?;
             let leases = store.leases().await?;

@@ -1,0 +1,257 @@
+//! `forkdebt propose PACKAGE PATCH [--force]` and `forkdebt propose --change DEVIATION`.
+//!
+//! The branch `forkdebt/drop-<patch>` is made in a temporary worktree of the dist-git
+//! repository (the user's own checkout is never touched) off its current HEAD, committed, and
+//! left for a human to review and push.
+
+use super::Context;
+use anyhow::{Context as _, bail};
+use forkdebt_core::answers::chain_text;
+use forkdebt_core::model::PatchState;
+use forkdebt_core::propose::{Entry, change_draft, drop_patch};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("git")
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .context("running git")?;
+    if !out.status.success() {
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+pub async fn run(
+    ctx: &Context,
+    package: Option<String>,
+    patch: Option<String>,
+    change: Option<String>,
+    force: bool,
+    downstream: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    if let Some(name) = change {
+        let found = store
+            .load_deviations(downstream.as_deref())
+            .await?
+            .into_iter()
+            .find(|(_, d)| d.name == name);
+        store.close().await;
+        let Some((ds, d)) = found else {
+            bail!("no policy deviation named `{name}` (see forkdebt-inventory.toml)");
+        };
+        print!("{}", change_draft(&d, &ds));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(package), Some(patch)) = (package, patch) else {
+        bail!("name a package and a patch (or --change DEVIATION)");
+    };
+    let packages = store
+        .load_packages(downstream.as_deref(), Some(&package))
+        .await?;
+    store.close().await;
+    let Some((pkg, sp)) = packages.iter().find_map(|p| {
+        p.carried()
+            .find(|sp| {
+                sp.patch.file == patch
+                    || sp.patch.number.map(|n| n.to_string())
+                        == Some(patch.trim_start_matches("Patch").to_string())
+                    || forkdebt_core::answers::commit_named(&sp.patch, &patch)
+            })
+            .map(|sp| (p, sp))
+    }) else {
+        bail!("`{package}` carries no patch `{patch}` (see `forkdebt show {package}`)");
+    };
+    let chain = chain_text(&sp.verdict.evidence);
+    if sp.state != PatchState::Droppable && !force {
+        bail!(
+            "{} {} is {}, not droppable{}; --force proposes it anyway",
+            package,
+            sp.patch.file,
+            sp.state,
+            if chain.is_empty() {
+                String::new()
+            } else {
+                format!(" ({chain})")
+            }
+        );
+    }
+    if let Some(c) = &sp.patch.commit {
+        // A fork commit is dropped by rebasing, not by an edit.
+        let tag = c
+            .upstream
+            .as_ref()
+            .and_then(|u| u.proof.as_ref())
+            .map(|p| p.tag.clone());
+        println!(
+            "{} is carried as commit {} on {}: rebase the fork onto {} to drop it ({chain})",
+            sp.patch.file,
+            c.sha,
+            c.branch,
+            tag.as_deref().unwrap_or("the release that contains it")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The dist-git folder this package was scanned from, as a git repository.
+    let ds = ctx
+        .config
+        .downstream
+        .iter()
+        .find(|d| d.name == pkg.downstream)
+        .with_context(|| {
+            format!(
+                "no [[downstream]] `{}` in the config: propose needs its `paths`",
+                pkg.downstream
+            )
+        })?;
+    let Some((root, spec)) = ds.paths.iter().find_map(|r| {
+        let s = r.join(&pkg.package.spec_path);
+        s.is_file().then(|| (r.clone(), s))
+    }) else {
+        bail!(
+            "{}: not found under the downstream's paths; propose works on a local dist-git repository",
+            pkg.package.spec_path
+        );
+    };
+    let top = PathBuf::from(
+        git(&root, &["rev-parse", "--show-toplevel"])
+            .context("the dist-git folder is not a git repository")?,
+    );
+    let rel = |p: &Path| -> anyhow::Result<PathBuf> {
+        let real = p.canonicalize()?;
+        Ok(real.strip_prefix(top.canonicalize()?)?.to_path_buf())
+    };
+    let spec_rel = rel(&spec)?;
+    let patch_rel = match &sp.patch.path {
+        Some(p) => Some(rel(&root.join(p))?),
+        None => None,
+    };
+    let safe: String = sp
+        .patch
+        .file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let branch = format!("forkdebt/drop-{}", safe.trim_end_matches(".patch"));
+    if git(
+        &top,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/heads/{branch}"),
+        ],
+    )
+    .is_ok()
+    {
+        bail!("{branch} exists already: this patch was proposed before");
+    }
+    let work = tempfile::Builder::new()
+        .prefix("forkdebt-propose-")
+        .tempdir()
+        .context("a temporary worktree")?;
+    let wt = work.path().join("wt");
+    git(
+        &top,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            &branch,
+            wt.to_str().unwrap_or_default(),
+            "HEAD",
+        ],
+    )?;
+    let result = (|| -> anyhow::Result<()> {
+        let spec_path = wt.join(&spec_rel);
+        let text =
+            std::fs::read_to_string(&spec_path).with_context(|| spec_rel.display().to_string())?;
+        let contact = ctx.config.contact.clone().unwrap_or_default();
+        let email = contact
+            .strip_prefix("mailto:")
+            .unwrap_or("forkdebt@localhost");
+        let author = format!("forkdebt <{email}>");
+        let date = chrono::Utc::now().format("%a %b %d %Y").to_string();
+        let line = format!(
+            "Drop {}: {}",
+            sp.patch.file,
+            if chain.is_empty() {
+                "proposed by forkdebt".into()
+            } else {
+                chain.clone()
+            }
+        );
+        let edited = drop_patch(
+            &text,
+            &sp.patch.file,
+            Some(&Entry {
+                date: &date,
+                author: &author,
+                version: &pkg.package.version,
+                text: &line,
+            }),
+        )
+        .map_err(anyhow::Error::msg)?;
+        std::fs::write(&spec_path, edited.text)?;
+        if let Some(p) = &patch_rel {
+            git(&wt, &["rm", "-q", "--", p.to_str().unwrap_or_default()])?;
+        }
+        git(&wt, &["add", "--", spec_rel.to_str().unwrap_or_default()])?;
+        let message = format!(
+            "Drop {}\n\n{line}\n\nRelease {} -> {}.\n\nForkdebt-Evidence: {}\n",
+            sp.patch.file,
+            edited.release_before,
+            edited.release_after,
+            if chain.is_empty() {
+                "none (proposed with --force)".to_string()
+            } else {
+                chain.clone()
+            }
+        );
+        git(
+            &wt,
+            &[
+                "-c",
+                "user.name=forkdebt",
+                "-c",
+                &format!("user.email={email}"),
+                "commit",
+                "-q",
+                "-m",
+                &message,
+            ],
+        )?;
+        Ok(())
+    })();
+    let _ = git(
+        &top,
+        &[
+            "worktree",
+            "remove",
+            "--force",
+            wt.to_str().unwrap_or_default(),
+        ],
+    );
+    if let Err(e) = result {
+        let _ = git(&top, &["branch", "-D", &branch]);
+        return Err(e);
+    }
+    println!("changed {} in {}", spec_rel.display(), top.display());
+    println!("branch {branch}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,267 @@
+//! `forkdebt propose`: a branch in the real dist-git repository whose spec drops the patch,
+//! checked with real rpm (Debian's `rpm`): `rpmspec -P` accepts it, `rpm -q --changelog
+//! --specfile` reads the new entry, `rpmbuild -bp` applies the remaining patches to real
+//! sources. And a Fedora Change draft from a policy deviation.
+
+use crate::util::{copy_tree, forkdebt, forkdebt_ok, sample_distgit, stderr};
+use std::path::Path;
+use std::process::Command;
+
+fn run(dir: &Path, cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e} (apt-get install rpm; .ci/run does it)"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "-c",
+        "user.name=Packager",
+        "-c",
+        "user.email=p@example.org",
+        "-c",
+        "init.defaultBranch=main",
+        "-c",
+        "commit.gpgsign=false",
+    ];
+    all.extend_from_slice(args);
+    run(dir, "git", &all)
+}
+
+/// One line of `hello.c` changed: line `n` from `from` to `to`.
+fn hunk(n: usize, from: &str, to: &str) -> String {
+    format!("--- a/hello.c\n+++ b/hello.c\n@@ -{n} +{n} @@\n-{from}\n+{to}\n")
+}
+
+#[test]
+fn propose_drops_a_patch_on_a_branch_that_rpm_accepts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    // Real sources: a tarball of hello-1.0/hello.c with five lines.
+    let src = dir.join("hello-1.0");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::write(
+        src.join("hello.c"),
+        "line 1\nline 2\nline 3\nline 4\nline 5\n",
+    )
+    .expect("write");
+    let repo = dir.join("distgit");
+    let pkg = repo.join("rpms/hello");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    run(
+        dir,
+        "tar",
+        &[
+            "czf",
+            pkg.join("hello-1.0.tar.gz").to_str().expect("utf-8"),
+            "hello-1.0",
+        ],
+    );
+    std::fs::write(pkg.join("0001-one.patch"), hunk(1, "line 1", "line one")).expect("write");
+    std::fs::write(
+        pkg.join("0002-three.patch"),
+        hunk(3, "line 3", "line three"),
+    )
+    .expect("write");
+    std::fs::write(pkg.join("0003-five.patch"), hunk(5, "line 5", "line five")).expect("write");
+    std::fs::write(
+        pkg.join("hello.spec"),
+        "Name: hello\nVersion: 1.0\nRelease: 2.hs%{?dist}\nSummary: Hello\nLicense: MIT\nURL: https://example.org/hello\n\
+         Source0: hello-1.0.tar.gz\n\n\
+         # Upstream: https://github.com/example/hello/pull/1\nPatch1: 0001-one.patch\n\n\
+         # Upstream: https://github.com/example/hello/pull/3\n# (backported for the SIG)\nPatch2: 0002-three.patch\n\n\
+         Patch3: 0003-five.patch\n\n\
+         %description\nHello.\n\n%prep\n%setup -q\n%patch -P 1 -p1\n%patch -P 2 -p1\n%patch -P 3 -p1\n\n\
+         %build\n\n%files\n\n%changelog\n* Mon Nov 02 2026 Packager <p@example.org> - 1.0-2.hs\n- Backports\n",
+    )
+    .expect("spec");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "hello"]);
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n",
+    )
+    .expect("config");
+    let db = "sqlite://p.db";
+    forkdebt_ok(
+        dir,
+        &["--config", "forkdebt.toml", "--database", db, "scan"],
+    );
+
+    // Not droppable: refused, with why.
+    let out = forkdebt(
+        dir,
+        &[
+            "--config",
+            "forkdebt.toml",
+            "--database",
+            db,
+            "propose",
+            "hello",
+            "0002-three.patch",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not droppable"), "{}", stderr(&out));
+    let said = forkdebt_ok(
+        dir,
+        &[
+            "--config",
+            "forkdebt.toml",
+            "--database",
+            db,
+            "propose",
+            "hello",
+            "0002-three.patch",
+            "--force",
+        ],
+    );
+    assert!(said.contains("changed rpms/hello/hello.spec"), "{said}");
+    assert!(said.contains("branch forkdebt/drop-0002-three"), "{said}");
+    // The user's checkout is untouched; the branch has the change.
+    assert!(pkg.join("0002-three.patch").exists());
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    let files = git(
+        &repo,
+        &["ls-tree", "-r", "--name-only", "forkdebt/drop-0002-three"],
+    );
+    assert!(
+        !files.contains("0002-three.patch") && files.contains("0003-five.patch"),
+        "{files}"
+    );
+    let message = git(
+        &repo,
+        &["log", "-1", "--format=%B", "forkdebt/drop-0002-three"],
+    );
+    assert!(
+        message.starts_with("Drop 0002-three.patch") && message.contains("Forkdebt-Evidence:"),
+        "{message}"
+    );
+    // A second proposal of the same patch opens nothing.
+    let again = forkdebt(
+        dir,
+        &[
+            "--config",
+            "forkdebt.toml",
+            "--database",
+            db,
+            "propose",
+            "hello",
+            "0002-three.patch",
+            "--force",
+        ],
+    );
+    assert!(!again.status.success() && stderr(&again).contains("proposed before"));
+
+    // Real rpm on the branch.
+    let wt = dir.join("review");
+    git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().expect("utf-8"),
+            "forkdebt/drop-0002-three",
+        ],
+    );
+    let spec = wt.join("rpms/hello/hello.spec");
+    let spec_s = spec.to_str().expect("utf-8");
+    let parsed = run(dir, "rpmspec", &["-P", spec_s]);
+    let body = parsed.split("%changelog").next().unwrap_or_default();
+    assert!(
+        !body.contains("0002-three") && !body.contains("%patch -P 2"),
+        "{parsed}"
+    );
+    let raw = std::fs::read_to_string(&spec).expect("spec");
+    assert!(
+        !raw.contains("backported for the SIG") && raw.contains("pull/1"),
+        "{raw}"
+    );
+    assert!(parsed.contains("0001-one.patch") && parsed.contains("0003-five.patch"));
+    assert!(parsed.contains("Release: 3.hs"), "{parsed}");
+    let changelog = run(dir, "rpm", &["-q", "--changelog", "--specfile", spec_s]);
+    assert!(
+        changelog.contains("forkdebt <sig@example.org> - 1.0-3.hs")
+            && changelog.contains("- Drop 0002-three.patch"),
+        "{changelog}"
+    );
+    let top = dir.join("rpmbuild");
+    let sources = wt.join("rpms/hello");
+    run(
+        dir,
+        "rpmbuild",
+        &[
+            "-bp",
+            "--nodeps",
+            "--define",
+            &format!("_topdir {}", top.display()),
+            "--define",
+            &format!("_sourcedir {}", sources.display()),
+            spec_s,
+        ],
+    );
+    let built = std::fs::read_to_string(top.join("BUILD/hello-1.0/hello.c"))
+        .or_else(|_| {
+            // rpm 4.20 builds in BUILD/<name>-<version>-build/.
+            std::fs::read_to_string(top.join("BUILD/hello-1.0-build/hello-1.0/hello.c"))
+        })
+        .expect("the prepared sources");
+    assert_eq!(built, "line one\nline 2\nline 3\nline 4\nline five\n");
+}
+
+#[test]
+fn a_change_draft_comes_from_a_policy_deviation() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    copy_tree(&sample_distgit(), &dir.join("distgit"));
+    forkdebt_ok(dir, &["--database", "sqlite://c.db", "scan", "distgit"]);
+    let inventory =
+        std::fs::read_to_string(dir.join("distgit/forkdebt-inventory.toml")).expect("inventory");
+    let name = inventory
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("name = \""))
+        .and_then(|r| r.split('"').next())
+        .expect("a deviation name")
+        .to_string();
+    let draft = forkdebt_ok(
+        dir,
+        &["--database", "sqlite://c.db", "propose", "--change", &name],
+    );
+    // MediaWiki sections, in the template's order.
+    let sections: Vec<&str> = draft
+        .lines()
+        .filter(|l| l.starts_with("== ") && l.ends_with(" =="))
+        .map(|l| l.trim_matches(|c| c == '=' || c == ' '))
+        .collect();
+    for want in [
+        "Summary",
+        "Owner",
+        "Current status",
+        "Detailed Description",
+        "Benefit to Fedora",
+        "Scope",
+        "Upgrade/compatibility impact",
+        "How To Test",
+        "Contingency Plan",
+    ] {
+        assert!(sections.contains(&want), "{want} missing in {sections:?}");
+    }
+    assert!(draft.starts_with(&format!("= {name} =")), "{draft}");
+    let package = inventory
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package = \""))
+        .and_then(|r| r.split('"').next())
+        .expect("a package");
+    assert!(draft.contains(package), "{draft}");
+}
