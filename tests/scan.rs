@@ -309,6 +309,22 @@ fn the_demo_runs_offline_from_the_repository_and_is_repeatable() {
         first.lines().count(),
         "a second run starts afresh"
     );
+    // Right after the demo, the droppable patch can be proposed in its git dist-git.
+    let proposed = forkdebt_ok(
+        dir.path(),
+        &[
+            "--database",
+            "sqlite://forkdebt-demo.db",
+            "propose",
+            "python-github",
+            "0001-fix-pagination-of-review-comments.patch",
+        ],
+    );
+    assert!(
+        proposed.contains("changed rpms/python-github/python-github.spec")
+            && proposed.contains("branch forkdebt/drop-0001-fix-pagination-of-review-comments"),
+        "{proposed}"
+    );
 }
 
 /// The cells of the table row whose first cell is `first`, split on runs of two or more

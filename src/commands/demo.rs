@@ -125,7 +125,17 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         sample.display(),
         recorded.join("distgit").display()
     );
-    let roots = vec![sample.clone(), recorded.join("distgit")];
+    // The demo's dist-git as a real git repository beside the database (so `propose` works
+    // on it afterwards); without git, the folders as they are.
+    let sources = vec![sample.clone(), recorded.join("distgit")];
+    let roots = match super::demo_fork::distgit_repo(&sources) {
+        Ok(repo) => vec![repo],
+        Err(e) => {
+            println!("(the demo dist-git stays as folders: {e:#})");
+            sources
+        }
+    };
+    let recorded_roots = roots.clone();
     let mut inv =
         tokio::task::spawn_blocking(move || inventory::scan(&roots, &ScanOptions::default()))
             .await
@@ -151,6 +161,12 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     let s = store
         .apply_inventory("demo", &inv, chrono::Utc::now())
         .await?;
+    let abs: Vec<String> = recorded_roots
+        .iter()
+        .filter_map(|r| r.canonicalize().ok())
+        .map(|r| r.display().to_string())
+        .collect();
+    store.set_downstream_roots("demo", &abs).await?;
     println!(
         "{} packages, {} carried patches, {} policy deviations, {} warnings (bare diffs nothing names the origin of, for example: `forkdebt scan` prints them)\n",
         s.packages,
@@ -255,7 +271,8 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         super::report::table_with_trend(&store, &packages).await?
     );
     println!(
-        "\nNext: forkdebt --database {url} why python-github 1 | report --format json | events | show PACKAGE"
+        "\nNext: forkdebt --database {url} why python-github 1 | report --format json | events | show PACKAGE\n      forkdebt --database {url} propose python-github 0001-fix-pagination-of-review-comments.patch   (a branch in {}/distgit)",
+        super::demo_fork::WORK_DIR
     );
     store.close().await;
     drop(server);

@@ -55,10 +55,47 @@ fn write(dir: &Path, file: &str, text: &str) -> anyhow::Result<()> {
 const REQUESTER: &str = "class Requester:\n    def request(self, verb, url):\n        response = self.session.request(verb, url)\n        return response\n\n    def per_page(self):\n        return 30\n";
 const PAGINATED: &str = "class PaginatedList:\n    def next_url(self, headers):\n        links = headers[\"link\"]\n        return parse(links)\n";
 
+/// Copies the demo's dist-git folders into one git repository `WORK_DIR/distgit` (committed),
+/// so `forkdebt propose` works on it right after the demo. Returns its folder.
+pub fn distgit_repo(sources: &[PathBuf]) -> anyhow::Result<PathBuf> {
+    let work = std::env::current_dir()?.join(WORK_DIR);
+    let _ = std::fs::remove_dir_all(&work);
+    let repo = work.join("distgit");
+    for s in sources {
+        copy_tree(s, &repo)?;
+    }
+    git(&repo, &["init", "-q"])?;
+    git(&repo, &["add", "."])?;
+    git(
+        &repo,
+        &[
+            "commit",
+            "-qm",
+            "The demo dist-git (sample/distgit and sample/recorded/distgit)",
+        ],
+    )?;
+    Ok(repo)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| from.display().to_string())? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| target.display().to_string())?;
+        }
+    }
+    Ok(())
+}
+
 /// Creates (anew) the upstream and the fork; returns their folders.
 pub fn generate() -> anyhow::Result<(PathBuf, PathBuf)> {
     let work = std::env::current_dir()?.join(WORK_DIR);
-    let _ = std::fs::remove_dir_all(&work);
+    let _ = std::fs::remove_dir_all(work.join("PyGithub"));
+    let _ = std::fs::remove_dir_all(work.join("python-github-hs"));
     let up = work.join("PyGithub");
     std::fs::create_dir_all(&up)?;
     git(&up, &["init", "-q"])?;

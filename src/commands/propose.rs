@@ -100,25 +100,33 @@ pub async fn run(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    // The dist-git folder this package was scanned from, as a git repository.
-    let ds = ctx
+    // The dist-git folder this package was scanned from, as a git repository: the
+    // configured `paths`, else the folders the last scan recorded.
+    let mut roots: Vec<PathBuf> = ctx
         .config
         .downstream
         .iter()
         .find(|d| d.name == pkg.downstream)
-        .with_context(|| {
-            format!(
-                "no [[downstream]] `{}` in the config: propose needs its `paths`",
-                pkg.downstream
-            )
-        })?;
-    let Some((root, spec)) = ds.paths.iter().find_map(|r| {
+        .map(|d| d.paths.clone())
+        .unwrap_or_default();
+    if roots.is_empty() {
+        let store = ctx.store().await?;
+        roots = store
+            .downstream_roots(&pkg.downstream)
+            .await?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        store.close().await;
+    }
+    let Some((root, spec)) = roots.iter().find_map(|r| {
         let s = r.join(&pkg.package.spec_path);
         s.is_file().then(|| (r.clone(), s))
     }) else {
         bail!(
-            "{}: not found under the downstream's paths; propose works on a local dist-git repository",
-            pkg.package.spec_path
+            "{}: not found under the folders downstream {} was scanned from; propose works on a local dist-git repository",
+            pkg.package.spec_path,
+            pkg.downstream
         );
     };
     let top = PathBuf::from(

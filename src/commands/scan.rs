@@ -208,6 +208,14 @@ pub async fn run(
             .apply_inventory(&ds.name, &inv, chrono::Utc::now())
             .await?;
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "stored the scan");
+        if !roots.is_empty() {
+            let abs: Vec<String> = roots
+                .iter()
+                .filter_map(|r| r.canonicalize().ok())
+                .map(|r| r.display().to_string())
+                .collect();
+            store.set_downstream_roots(&ds.name, &abs).await?;
+        }
         say!(
             "{}: {} packages, {} patches ({} new, {} changed, {} unchanged, {} dropped), {} deviations, {} warnings",
             ds.name,

@@ -226,4 +226,35 @@ impl Store {
         .ctx("recording the base distribution")?;
         Ok(())
     }
+
+    /// Records the folders `downstream` was scanned from.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn set_downstream_roots(&self, downstream: &str, roots: &[String]) -> Result<()> {
+        sqlx::query("UPDATE downstreams SET roots = $1 WHERE name = $2")
+            .bind(serde_json::to_string(roots).unwrap_or_else(|_| "[]".into()))
+            .bind(downstream.to_string())
+            .execute(&self.pool)
+            .await
+            .ctx("recording the scanned folders")?;
+        Ok(())
+    }
+
+    /// The folders `downstream` was last scanned from.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn downstream_roots(&self, downstream: &str) -> Result<Vec<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT roots FROM downstreams WHERE name = $1")
+                .bind(downstream.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .ctx("reading the scanned folders")?;
+        Ok(row
+            .and_then(|r| r.0)
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
 }
