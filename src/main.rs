@@ -130,6 +130,9 @@ enum Command {
         /// Propose even when the patch is not droppable yet.
         #[arg(long)]
         force: bool,
+        /// Push the branch and open a merge request ([propose] in the config).
+        #[arg(long)]
+        push: bool,
         /// Only this downstream.
         #[arg(long)]
         downstream: Option<String>,

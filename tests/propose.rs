@@ -265,3 +265,140 @@ fn a_change_draft_comes_from_a_policy_deviation() {
         .expect("a package");
     assert!(draft.contains(package), "{draft}");
 }
+
+/// `--push`: the branch goes to the dist-git's remote (smart HTTP, real `git http-backend`) and
+/// a merge request is opened at a local GitLab-shaped API that records it; never twice for one
+/// patch; `[propose] max_open` respected.
+#[tokio::test(flavor = "multi_thread")]
+async fn push_opens_one_merge_request_per_patch() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let repo = dir.join("distgit");
+    let pkg = repo.join("rpms/hello");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    for (f, n) in [
+        ("0001-one.patch", 1),
+        ("0002-three.patch", 3),
+        ("0003-five.patch", 5),
+    ] {
+        std::fs::write(pkg.join(f), hunk(n, "x", "y")).expect("write");
+    }
+    std::fs::write(
+        pkg.join("hello.spec"),
+        "Name: hello\nVersion: 1.0\nRelease: 1.hs\nSummary: s\nLicense: MIT\n\
+         Patch1: 0001-one.patch\n\nPatch2: 0002-three.patch\n\nPatch3: 0003-five.patch\n\n%description\nd\n\n%changelog\n",
+    )
+    .expect("spec");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "hello"]);
+    // The forge's copy: a bare repository that accepts pushes over HTTP.
+    let srv = dir.join("srv");
+    std::fs::create_dir_all(&srv).expect("mkdir");
+    git(
+        &srv,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.to_str().expect("utf-8"),
+            "hello.git",
+        ],
+    );
+    git(
+        &srv.join("hello.git"),
+        &["config", "http.receivepack", "true"],
+    );
+    let git_handler = crate::git_http::handler(srv.clone());
+    let handler: Handler = Arc::new(move |req: &Request| {
+        if req.path.contains("/merge_requests") {
+            return Reply::json(
+                br#"{"iid": 7, "state": "opened", "web_url": "https://gitlab.example/hs/rpms/hello/-/merge_requests/7"}"#.to_vec(),
+            );
+        }
+        git_handler(req)
+    });
+    let server = Server::start(handler).await;
+    git(
+        &repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("{}/hello.git", server.url),
+        ],
+    );
+    std::fs::write(dir.join("token"), "s3cret-token\n").expect("token");
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+             [propose]\nforge = \"gitlab\"\nurl = \"{}\"\nproject = \"hs/rpms/{{package}}\"\nlabels = [\"forkdebt\", \"drop\"]\n\
+             max_open = 1\ntoken_file = \"{}\"\n",
+            server.url,
+            dir.join("token").display()
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let run_fd = move |args: &'static [&'static str]| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://p.db"];
+                all.extend_from_slice(args);
+                forkdebt(&d, &all)
+            })
+            .await
+            .expect("run")
+        }
+    };
+    assert!(run_fd(&["scan"]).await.status.success());
+    let out = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(
+        said.contains("proposed: https://gitlab.example/hs/rpms/hello/-/merge_requests/7"),
+        "{said}"
+    );
+    let mrs: Vec<Request> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/merge_requests"))
+        .collect();
+    assert_eq!(mrs.len(), 1);
+    assert!(mrs[0].path.contains("hs%2Frpms%2Fhello"), "{}", mrs[0].path);
+    assert_eq!(mrs[0].header("private-token"), Some("s3cret-token"));
+    let body: serde_json::Value = serde_json::from_slice(&mrs[0].body).expect("json");
+    assert_eq!(body["title"], "Drop 0002-three.patch");
+    assert_eq!(body["source_branch"], "forkdebt/drop-0002-three");
+    assert_eq!(body["target_branch"], "main");
+    assert_eq!(body["labels"], "forkdebt,drop");
+    assert!(
+        body["description"]
+            .as_str()
+            .expect("text")
+            .contains("Forkdebt-Evidence:")
+    );
+    let remote = git(&srv.join("hello.git"), &["branch", "--list"]);
+    assert!(remote.contains("forkdebt/drop-0002-three"), "{remote}");
+
+    // The same patch again: nothing new is opened.
+    let again = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already proposed (open)"));
+    // max_open = 1: another patch waits.
+    let more = run_fd(&["propose", "hello", "0003-five.patch", "--force", "--push"]).await;
+    assert!(!more.status.success());
+    assert!(stderr(&more).contains("max_open = 1"), "{}", stderr(&more));
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/merge_requests"))
+            .count(),
+        1
+    );
+}

@@ -52,6 +52,29 @@ pub struct Config {
     #[serde(default)]
     pub upstream: Vec<UpstreamConfig>,
     pub web: Option<WebConfig>,
+    pub propose: Option<ProposeConfig>,
+}
+
+/// `[propose]`: where `forkdebt propose --push` pushes and opens merge requests.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeConfig {
+    /// `gitlab` (merge requests through its v4 API).
+    pub forge: Option<String>,
+    /// The forge's API base (`https://gitlab.com`).
+    pub url: Option<String>,
+    /// The project of a package, `{package}` replaced (`CentOS/Hyperscale/rpms/{package}`).
+    pub project: Option<String>,
+    /// The git remote pushed to (default `origin`).
+    pub remote: Option<String>,
+    /// The branch merge requests target (default: the dist-git's current branch).
+    pub target_branch: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// At most this many open proposals per downstream (default 10).
+    pub max_open: Option<u32>,
+    pub token_env: Option<String>,
+    pub token_file: Option<PathBuf>,
 }
 
 /// `[web]`: the read-only dashboard, served by `serve` (and `forkdebt web`).

@@ -83,8 +83,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patch,
             change,
             force,
+            push,
             downstream,
-        } => propose::run(&ctx, package, patch, change, force, downstream).await,
+        } => propose::run(&ctx, package, patch, change, force, push, downstream).await,
         Command::Status => {
             let store = ctx.store().await?;
             let leases = store.leases().await?;

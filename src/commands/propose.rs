@@ -35,6 +35,7 @@ pub async fn run(
     patch: Option<String>,
     change: Option<String>,
     force: bool,
+    push: bool,
     downstream: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
@@ -155,7 +156,28 @@ pub async fn run(
         })
         .collect();
     let branch = format!("forkdebt/drop-{}", safe.trim_end_matches(".patch"));
-    if git(
+    let propose_cfg = ctx.config.propose.clone().unwrap_or_default();
+    if push {
+        let store = ctx.store().await?;
+        let before = store
+            .proposal(&pkg.downstream, &package, &sp.patch.file)
+            .await?;
+        let open = store.open_proposals(&pkg.downstream).await?;
+        store.close().await;
+        // Never two proposals for one patch; a closed one is not reopened.
+        if let Some((url, state)) = before {
+            println!("already proposed ({state}): {url}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let max = i64::from(propose_cfg.max_open.unwrap_or(10));
+        if open >= max {
+            bail!(
+                "{} has {open} open proposals ([propose] max_open = {max}); review those first",
+                pkg.downstream
+            );
+        }
+    }
+    let exists = git(
         &top,
         &[
             "rev-parse",
@@ -164,9 +186,22 @@ pub async fn run(
             &format!("refs/heads/{branch}"),
         ],
     )
-    .is_ok()
-    {
+    .is_ok();
+    if exists && !push {
         bail!("{branch} exists already: this patch was proposed before");
+    }
+    if exists {
+        return push_and_open(
+            ctx,
+            &propose_cfg,
+            &top,
+            &branch,
+            &package,
+            &pkg.downstream,
+            &sp.patch.file,
+            &chain,
+        )
+        .await;
     }
     let work = tempfile::Builder::new()
         .prefix("forkdebt-propose-")
@@ -261,5 +296,119 @@ pub async fn run(
     }
     println!("changed {} in {}", spec_rel.display(), top.display());
     println!("branch {branch}");
+    if push {
+        return push_and_open(
+            ctx,
+            &propose_cfg,
+            &top,
+            &branch,
+            &package,
+            &pkg.downstream,
+            &sp.patch.file,
+            &chain,
+        )
+        .await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Deserialize)]
+struct MergeRequest {
+    web_url: String,
+}
+
+/// Pushes `branch` and opens a GitLab merge request for it with the evidence; records it.
+#[allow(clippy::too_many_arguments)]
+async fn push_and_open(
+    ctx: &Context,
+    cfg: &forkdebt_core::config::ProposeConfig,
+    top: &Path,
+    branch: &str,
+    package: &str,
+    downstream: &str,
+    file: &str,
+    chain: &str,
+) -> anyhow::Result<ExitCode> {
+    let (Some(url), Some(project)) = (&cfg.url, &cfg.project) else {
+        bail!("--push needs [propose] url and project in the config");
+    };
+    if cfg.forge.as_deref().unwrap_or("gitlab") != "gitlab" {
+        bail!("[propose] forge: only gitlab merge requests are opened so far");
+    }
+    let token =
+        forkdebt_core::config::Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("[propose] {e}"))?;
+    let remote = cfg.remote.clone().unwrap_or_else(|| "origin".into());
+    let target = match &cfg.target_branch {
+        Some(t) => t.clone(),
+        None => git(top, &["rev-parse", "--abbrev-ref", "HEAD"])?,
+    };
+    git(top, &["push", "-q", &remote, &format!("{branch}:{branch}")])?;
+    let project = project.replace("{package}", package);
+    let encoded: String = url::form_urlencoded::byte_serialize(project.as_bytes()).collect();
+    let api = format!(
+        "{}/api/v4/projects/{encoded}/merge_requests",
+        url.trim_end_matches('/')
+    );
+    let evidence = if chain.is_empty() {
+        "none (proposed with --force)"
+    } else {
+        chain
+    };
+    let description = format!(
+        "Drop {file}: {evidence}\n\nForkdebt-Evidence: {evidence}\n\nProposed by forkdebt for review; nothing was merged."
+    );
+    let body = serde_json::json!({
+        "source_branch": branch,
+        "target_branch": target,
+        "title": format!("Drop {file}"),
+        "description": description,
+        "labels": cfg.labels.join(","),
+        "remove_source_branch": true,
+    });
+    let contact = ctx
+        .config
+        .contact
+        .as_deref()
+        .unwrap_or("no contact configured");
+    let client = reqwest::Client::builder()
+        .user_agent(format!(
+            "forkdebt/{} (+{contact})",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let mut req = client.post(&api).json(&body);
+    if let Some(t) = &token {
+        req = req.header("PRIVATE-TOKEN", t.expose());
+    }
+    // Not retried: a second POST could open a second merge request.
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("opening a merge request at {api}"))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "{api}: {status}: {}",
+            forkdebt_core::report::shown(&text.chars().take(300).collect::<String>())
+        );
+    }
+    let mr: MergeRequest =
+        serde_json::from_str(&text).with_context(|| format!("{api}: not a merge request"))?;
+    let store = ctx.store().await?;
+    store
+        .record_proposal(
+            downstream,
+            package,
+            file,
+            branch,
+            &mr.web_url,
+            chrono::Utc::now(),
+        )
+        .await?;
+    store.close().await;
+    println!("proposed: {}", mr.web_url);
     Ok(ExitCode::SUCCESS)
 }

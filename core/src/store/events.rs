@@ -258,3 +258,70 @@ impl Store {
             .unwrap_or_default())
     }
 }
+
+impl Store {
+    /// The proposal already opened for a patch, if any: `(url, state)`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn proposal(
+        &self,
+        downstream: &str,
+        package: &str,
+        patch: &str,
+    ) -> Result<Option<(String, String)>> {
+        sqlx::query_as(
+            "SELECT url, state FROM proposals WHERE downstream = $1 AND package = $2 AND patch = $3",
+        )
+        .bind(downstream.to_string())
+        .bind(package.to_string())
+        .bind(patch.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .ctx("reading a proposal")
+    }
+
+    /// Open proposals of a downstream.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn open_proposals(&self, downstream: &str) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM proposals WHERE downstream = $1 AND state = 'open'",
+        )
+        .bind(downstream.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .ctx("counting proposals")?;
+        Ok(n)
+    }
+
+    /// Records a proposal (once per patch: a second insert changes nothing).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn record_proposal(
+        &self,
+        downstream: &str,
+        package: &str,
+        patch: &str,
+        branch: &str,
+        url: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO proposals (downstream, package, patch, branch, url, state, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'open', $6) ON CONFLICT (downstream, package, patch) DO NOTHING",
+        )
+        .bind(downstream.to_string())
+        .bind(package.to_string())
+        .bind(patch.to_string())
+        .bind(branch.to_string())
+        .bind(url.to_string())
+        .bind(super::timestamp(now))
+        .execute(&self.pool)
+        .await
+        .ctx("recording a proposal")?;
+        Ok(())
+    }
+}
