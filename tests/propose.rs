@@ -385,6 +385,13 @@ async fn push_opens_one_merge_request_per_patch() {
     let remote = git(&srv.join("hello.git"), &["branch", "--list"]);
     assert!(remote.contains("forkdebt/drop-0002-three"), "{remote}");
 
+    // The proposal is an event (chat announces "proposed: <MR link>").
+    let events = run_fd(&["events"]).await;
+    let events = String::from_utf8_lossy(&events.stdout).to_string();
+    assert!(
+        events.contains("proposed: https://gitlab.example/hs/rpms/hello/-/merge_requests/7"),
+        "{events}"
+    );
     // The same patch again: nothing new is opened.
     let again = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
     assert!(again.status.success());

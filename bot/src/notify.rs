@@ -48,7 +48,7 @@ pub fn event_text(e: &EventRow) -> String {
     } else {
         format!("[{}] ", e.downstream)
     };
-    if e.kind == EventKind::MissingFix {
+    if e.kind == EventKind::MissingFix || e.kind == EventKind::Proposed {
         // "[hyperscale] systemd core: fix a: upstream fixed a bug in a change we carry: ..."
         return one_line(&format!("{downstream}{what}: {chain}"));
     }

@@ -15,6 +15,8 @@ pub enum EventKind {
     /// Upstream fixed a bug in a change a fork carries, and the fork lacks the fix
     /// (`subject` is the carried commit, `to_state` is [`MISSING_FIX`]).
     MissingFix,
+    /// A drop was proposed for review (`subject` is the patch; the evidence links the MR).
+    Proposed,
 }
 
 /// The `to_state` of a [`EventKind::MissingFix`] event.
@@ -26,6 +28,7 @@ impl EventKind {
             EventKind::PatchState => "patch-state",
             EventKind::ChangeState => "change-state",
             EventKind::MissingFix => "missing-fix",
+            EventKind::Proposed => "proposed",
         }
     }
 
@@ -34,6 +37,7 @@ impl EventKind {
             EventKind::PatchState,
             EventKind::ChangeState,
             EventKind::MissingFix,
+            EventKind::Proposed,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -296,7 +300,8 @@ impl Store {
         Ok(n)
     }
 
-    /// Records a proposal (once per patch: a second insert changes nothing).
+    /// Records a proposal (once per patch: a second insert changes nothing) and, in the same
+    /// transaction, its event ("proposed: <MR link>") for chat and the digest.
     ///
     /// # Errors
     /// A database error.
@@ -309,7 +314,13 @@ impl Store {
         url: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        sqlx::query(
+        let now = super::timestamp(now);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .ctx("starting the proposal transaction")?;
+        let n = sqlx::query(
             "INSERT INTO proposals (downstream, package, patch, branch, url, state, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'open', $6) ON CONFLICT (downstream, package, patch) DO NOTHING",
         )
@@ -318,10 +329,36 @@ impl Store {
         .bind(patch.to_string())
         .bind(branch.to_string())
         .bind(url.to_string())
-        .bind(super::timestamp(now))
-        .execute(&self.pool)
+        .bind(now.clone())
+        .execute(&mut *tx)
         .await
-        .ctx("recording a proposal")?;
+        .ctx("recording a proposal")?
+        .rows_affected();
+        if n > 0 {
+            let hops = vec![crate::verdict::Hop {
+                text: format!("proposed: {url}"),
+                url: Some(url.to_string()),
+                at: None,
+            }];
+            let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
+            let destinations = super::engine::destinations(&mut tx).await?;
+            super::engine::write_event(
+                &mut tx,
+                &super::engine::NewEvent {
+                    downstream,
+                    package,
+                    subject: patch,
+                    kind: EventKind::Proposed,
+                    from: None,
+                    to: "proposed",
+                    evidence: &evidence,
+                },
+                &now,
+                &destinations,
+            )
+            .await?;
+        }
+        tx.commit().await.ctx("committing the proposal")?;
         Ok(())
     }
 }
