@@ -147,6 +147,23 @@ pub struct GitConfig {
     pub cache_dir: Option<PathBuf>,
 }
 
+impl Config {
+    /// The User-Agent of every request forkdebt makes (HTTP and git): forkdebt and the
+    /// operator's contact, so upstream admins can reach them.
+    pub fn user_agent(&self) -> String {
+        user_agent(self.contact.as_deref())
+    }
+}
+
+/// `forkdebt/0.1.0 (+mailto:admin@example.org)`.
+pub fn user_agent(contact: Option<&str>) -> String {
+    format!(
+        "forkdebt/{} (+{})",
+        env!("CARGO_PKG_VERSION"),
+        contact.unwrap_or("no contact configured")
+    )
+}
+
 impl GitConfig {
     /// `cache_dir`, else `$XDG_CACHE_HOME/forkdebt/git` (`~/.cache/forkdebt/git`).
     pub fn cache_dir(&self) -> PathBuf {

@@ -49,8 +49,15 @@ impl Blobs {
                 dir: dir.display().to_string(),
                 message: e.to_string(),
             })?;
-        let stdin = child.stdin.take().expect("piped");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            return Err(GitError::Failed {
+                args: "cat-file --batch".into(),
+                dir: dir.display().to_string(),
+                message: "its pipes could not be opened".into(),
+            });
+        };
+        let stdout = BufReader::new(stdout);
         Ok(Blobs {
             child,
             stdin,

@@ -130,8 +130,11 @@ impl Git {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
+        let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            return Err(fail("git's output could not be read".into()));
+        };
         let stdin = child.stdin.take();
         let (out, err) = std::thread::scope(|s| {
             if let (Some(mut w), Some(bytes)) = (stdin, input) {

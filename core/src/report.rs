@@ -295,7 +295,7 @@ fn table() -> Table {
 }
 
 /// Days between a stored `YYYY-MM-DD...` date and `today`; `None` if it does not parse.
-fn age_days(first_seen: &str, today: chrono::NaiveDate) -> Option<i64> {
+pub fn age_days(first_seen: &str, today: chrono::NaiveDate) -> Option<i64> {
     let day = chrono::NaiveDate::parse_from_str(first_seen.get(..10)?, "%Y-%m-%d").ok()?;
     Some((today - day).num_days().max(0))
 }

@@ -19,15 +19,7 @@ const PARALLEL: usize = 4;
 const PER_HOST: usize = 2;
 
 fn git_for(ctx: &Context) -> anyhow::Result<Git> {
-    let contact = ctx
-        .config
-        .contact
-        .as_deref()
-        .unwrap_or("no contact configured");
-    Ok(Git::detect(Some(format!(
-        "forkdebt/{} (+{contact})",
-        env!("CARGO_PKG_VERSION")
-    )))?)
+    Ok(Git::detect(Some(ctx.config.user_agent()))?)
 }
 
 /// `(package name, repository)` of a dist-git location.
@@ -128,15 +120,15 @@ fn read_one(
             .collect();
         scan
     };
-    if let Some(c) = &cached {
-        let unchanged = if base {
+    let unchanged = cached.as_ref().is_some_and(|c| {
+        if base {
             now - c.fetched_at < BASE_REFRESH_SECS
         } else {
             updated.is_some() && c.updated.as_deref() == updated
-        };
-        if unchanged {
-            return Ok(restore(cached.expect("checked")));
         }
+    });
+    if unchanged && let Some(c) = cached {
+        return Ok(restore(c));
     }
     let dir = distgit::open_branch(git, repo, cache_dir, branch, base)?;
     let tip = distgit::tip(git, &dir, branch);

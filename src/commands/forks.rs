@@ -24,13 +24,7 @@ pub fn downstream_of(ctx: &Context, f: &ForkConfig) -> String {
 
 /// Scans one fork and caches what git computed.
 pub async fn scan(ctx: &Context, store: &Store, f: &ForkConfig) -> anyhow::Result<ForkScan> {
-    let contact = ctx
-        .config
-        .contact
-        .as_deref()
-        .unwrap_or("no contact configured");
-    let user_agent = format!("forkdebt/{} (+{contact})", env!("CARGO_PKG_VERSION"));
-    let git = Git::detect(Some(user_agent))?;
+    let git = Git::detect(Some(ctx.config.user_agent()))?;
     let cache = store.fork_cache(&git.version).await?;
     let cache_dir = ctx.config.git.cache_dir();
     let spec = ForkSpec {
@@ -146,15 +140,7 @@ pub async fn match_files(
     if specs.is_empty() {
         return (inv, Ok(None));
     }
-    let contact = ctx
-        .config
-        .contact
-        .as_deref()
-        .unwrap_or("no contact configured");
-    let git = match Git::detect(Some(format!(
-        "forkdebt/{} (+{contact})",
-        env!("CARGO_PKG_VERSION")
-    ))) {
+    let git = match Git::detect(Some(ctx.config.user_agent())) {
         Ok(g) => g,
         Err(e) => return (inv, Err(e.into())),
     };

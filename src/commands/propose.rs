@@ -366,16 +366,8 @@ async fn push_and_open(
         "labels": cfg.labels.join(","),
         "remove_source_branch": true,
     });
-    let contact = ctx
-        .config
-        .contact
-        .as_deref()
-        .unwrap_or("no contact configured");
     let client = reqwest::Client::builder()
-        .user_agent(format!(
-            "forkdebt/{} (+{contact})",
-            env!("CARGO_PKG_VERSION")
-        ))
+        .user_agent(ctx.config.user_agent())
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
     let mut req = client.post(&api).json(&body);

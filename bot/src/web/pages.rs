@@ -44,10 +44,7 @@ fn safe_url(u: Option<&str>) -> Option<String> {
 }
 
 fn age_days(first_seen: &str, today: chrono::NaiveDate) -> i64 {
-    first_seen
-        .get(..10)
-        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .map_or(0, |d| (today - d).num_days().max(0))
+    forkdebt_core::report::age_days(first_seen, today).unwrap_or(0)
 }
 
 fn ago(ts: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {

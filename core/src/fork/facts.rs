@@ -72,11 +72,19 @@ pub fn compute(git: &Git, dir: &Path, shas: &[String]) -> Result<Vec<CommitFacts
         .iter()
         .flat_map(|s| format!("{s}\n").into_bytes())
         .collect();
-    let log_in = log.stdin.take().expect("piped");
-    let log_out = log.stdout.take().expect("piped");
-    let mut log_err = log.stderr.take().expect("piped");
-    let pid_in = patch_id.stdin.take().expect("piped");
-    let mut pid_out = patch_id.stdout.take().expect("piped");
+    let pipes = (
+        log.stdin.take(),
+        log.stdout.take(),
+        log.stderr.take(),
+        patch_id.stdin.take(),
+        patch_id.stdout.take(),
+    );
+    let (Some(log_in), Some(log_out), Some(mut log_err), Some(pid_in), Some(mut pid_out)) = pipes
+    else {
+        let _ = log.kill();
+        let _ = patch_id.kill();
+        return Err(fail("git's pipes could not be opened".into()));
+    };
 
     let (parsed, ids, err) = std::thread::scope(|s| {
         s.spawn(move || {

@@ -53,9 +53,8 @@ pub struct HttpOptions {
 impl HttpOptions {
     /// Defaults with a User-Agent naming forkdebt and the operator's contact.
     pub fn new(contact: Option<&str>) -> HttpOptions {
-        let contact = contact.unwrap_or("no contact configured");
         HttpOptions {
-            user_agent: format!("forkdebt/{} (+{contact})", env!("CARGO_PKG_VERSION")),
+            user_agent: forkdebt_core::config::user_agent(contact),
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
             per_host_concurrency: 2,

@@ -26,12 +26,11 @@ pub struct GitMirrors {
 
 impl GitMirrors {
     pub fn from_config(config: &forkdebt_core::config::Config) -> GitMirrors {
-        let contact = config.contact.as_deref().unwrap_or("no contact configured");
         GitMirrors {
             configured: mirror::configured(config),
             github_auto: config.sources.github.as_ref().is_some_and(|g| g.mirror),
             cache_dir: config.git.cache_dir(),
-            user_agent: format!("forkdebt/{} (+{contact})", env!("CARGO_PKG_VERSION")),
+            user_agent: config.user_agent(),
         }
     }
 
