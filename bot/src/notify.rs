@@ -1,7 +1,9 @@
-//! Notifications from the outbox. Each destination (a room or channel) is delivered to
-//! at-least-once: a row is marked delivered only after the network took the message, and
-//! the row's idempotency key goes with it, so networks that deduplicate (Matrix transaction
-//! ids) post it exactly once even when a crash comes between sending and recording.
+//! Notifications from the outbox. The deliverer claims a destination's rows (several
+//! instances never post one row twice), records "sending" right before each post and
+//! "delivered" after the network took it. A crash between the two is recognised afterwards:
+//! networks that deduplicate (Matrix transaction ids, Discord nonces) get the post again
+//! with the same key and show it once; IRC cannot, so the row is recorded as unconfirmed
+//! rather than posted twice. A post the network refused is retried.
 //! Subscriptions and snoozes filter; an hourly budget collapses a burst into one summary.
 
 use crate::text::one_line;
@@ -13,6 +15,34 @@ use futures_util::future::BoxFuture;
 /// Posts one message; the key identifies it across retries.
 pub type Post<'a> = dyn Fn(String, String) -> BoxFuture<'a, anyhow::Result<()>> + Send + Sync + 'a;
 
+/// Waits until a post would leave at once.
+pub type Ready<'a> = dyn Fn() -> BoxFuture<'a, ()> + Send + Sync + 'a;
+
+/// How many outbox rows a round claims at most.
+const CLAIM_BATCH: i64 = 500;
+
+/// How a network takes posts.
+pub struct Outlet<'a> {
+    pub post: &'a Post<'a>,
+    /// Whether posting twice with one key shows the message once (Matrix transaction ids,
+    /// Discord nonces): an interrupted post is then simply made again.
+    pub idempotent: bool,
+    /// Waits for the network's flood control before a post is recorded as sending, so that
+    /// little time passes between that record and the message leaving.
+    pub ready: Option<&'a Ready<'a>>,
+}
+
+impl<'a> Outlet<'a> {
+    /// A network that cannot deduplicate, with no flood control to wait for.
+    pub fn new(post: &'a Post<'a>) -> Outlet<'a> {
+        Outlet {
+            post,
+            idempotent: false,
+            ready: None,
+        }
+    }
+}
+
 /// How one delivery round went.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Round {
@@ -21,6 +51,8 @@ pub struct Round {
     pub snoozed: usize,
     pub collapsed: usize,
     pub failed: usize,
+    /// Interrupted by a crash on a network that cannot deduplicate: not posted again.
+    pub unconfirmed: usize,
 }
 
 /// Fault injection for the crash test: with `FORKDEBT_FAILPOINT=hang-after-post` the
@@ -72,19 +104,20 @@ pub fn concerns(target: &str, e: &EventRow) -> bool {
         || (e.kind == EventKind::ChangeState && change_key(target) == change_key(&e.subject))
 }
 
-/// Delivers what is pending for `destination` through `post`. At most `budget` posts per
+/// Delivers what is pending for `destination` through `outlet`. At most `budget` posts per
 /// hour: when more are due, the last allowed post is a summary of the rest.
 ///
 /// # Errors
-/// A database error (a failed post is recorded on its row and ends the round instead).
+/// A database error or a lost lease (a failed post is recorded on its row and ends the round
+/// instead).
 pub async fn deliver(
     store: &Store,
     destination: &str,
     budget: u32,
-    post: &Post<'_>,
+    outlet: &Outlet<'_>,
 ) -> Result<Round, StoreError> {
     let now = chrono::Utc::now();
-    let pending = store.pending(destination).await?;
+    let pending = store.claim_pending(destination, CLAIM_BATCH).await?;
     let mut round = Round::default();
     if pending.is_empty() {
         return Ok(round);
@@ -93,7 +126,18 @@ pub async fn deliver(
     let snoozes = store.snoozes(destination, now).await?;
     let mut due: Vec<Pending> = Vec::new();
     for p in pending {
-        if !subscriptions.is_empty() && !subscriptions.iter().any(|t| concerns(t, &p.event)) {
+        if p.interrupted && !outlet.idempotent {
+            tracing::warn!(
+                "{destination}: the post of {} was interrupted (the instance stopped); \
+                 not posting it again, it most likely arrived",
+                p.key
+            );
+            store
+                .mark_delivered(&p.key, Delivery::Unconfirmed, now)
+                .await?;
+            round.unconfirmed += 1;
+        } else if !subscriptions.is_empty() && !subscriptions.iter().any(|t| concerns(t, &p.event))
+        {
             store
                 .mark_delivered(&p.key, Delivery::Filtered, now)
                 .await?;
@@ -115,13 +159,14 @@ pub async fn deliver(
         due.split_at(due.len())
     };
     for p in single {
-        match post(p.key.clone(), event_text(&p.event)).await {
-            Ok(()) => {
+        match post_one(store, outlet, &p.key, p.key.clone(), event_text(&p.event)).await? {
+            Posting::Posted => {
                 store.mark_delivered(&p.key, Delivery::Posted, now).await?;
                 round.posted += 1;
             }
-            Err(e) => {
-                store.mark_failed(&p.key, &e.to_string()).await?;
+            Posting::Taken => {}
+            Posting::Failed(e) => {
+                store.mark_failed(&p.key, &e).await?;
                 round.failed += 1;
                 return Ok(round);
             }
@@ -150,8 +195,8 @@ pub async fn deliver(
         packages.join(", ")
     ));
     let key = format!("{}:summary", rest[0].key);
-    match post(key, text).await {
-        Ok(()) => {
+    match post_one(store, outlet, &rest[0].key, key, text).await? {
+        Posting::Posted => {
             store
                 .mark_delivered(&rest[0].key, Delivery::Summary, now)
                 .await?;
@@ -163,12 +208,42 @@ pub async fn deliver(
             round.posted += 1;
             round.collapsed += rest.len();
         }
-        Err(e) => {
-            store.mark_failed(&rest[0].key, &e.to_string()).await?;
+        Posting::Taken => {}
+        Posting::Failed(e) => {
+            store.mark_failed(&rest[0].key, &e).await?;
             round.failed += 1;
         }
     }
     Ok(round)
+}
+
+/// How one post went.
+enum Posting {
+    Posted,
+    /// Another deliverer holds the row now (this one's claim lapsed): not posted here.
+    Taken,
+    /// The network refused it.
+    Failed(String),
+}
+
+/// Waits for the network, records the row `row` as sending, and posts `text` with `key`.
+async fn post_one(
+    store: &Store,
+    outlet: &Outlet<'_>,
+    row: &str,
+    key: String,
+    text: String,
+) -> Result<Posting, StoreError> {
+    if let Some(ready) = outlet.ready {
+        ready().await;
+    }
+    if !store.mark_sending(row, chrono::Utc::now()).await? {
+        return Ok(Posting::Taken);
+    }
+    Ok(match (outlet.post)(key, text).await {
+        Ok(()) => Posting::Posted,
+        Err(e) => Posting::Failed(e.to_string()),
+    })
 }
 
 #[cfg(test)]

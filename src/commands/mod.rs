@@ -115,6 +115,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     forkdebt_core::report::shown(&dest)
                 );
             }
+            // Posts and digests a crash interrupted mid-send: not repeated (the network or
+            // the SMTP server cannot deduplicate), so someone may want to look.
+            for (dest, outcome, n) in store.delivery_counts().await? {
+                if outcome == forkdebt_core::store::Delivery::Unconfirmed.as_str() {
+                    println!(
+                        "outbox {}: {n} unconfirmed (a post interrupted by a stop, not repeated)",
+                        forkdebt_core::report::shown(&dest)
+                    );
+                }
+            }
+            for (recipient, week) in store.unconfirmed_digests().await? {
+                println!(
+                    "digest {week} to {}: sending or interrupted (not sent again)",
+                    forkdebt_core::report::shown(&recipient)
+                );
+            }
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }

@@ -32,9 +32,22 @@ pub async fn run(
     downstream: Option<String>,
     with_history: bool,
 ) -> anyhow::Result<ExitCode> {
+    let store = ctx.store().await?;
+    let done = scan_into(ctx, &store, paths, downstream, with_history).await;
+    store.close().await;
+    done
+}
+
+/// The scan, written to `store` (`serve` passes its fenced handle).
+pub async fn scan_into(
+    ctx: &Context,
+    store: &forkdebt_core::store::Store,
+    paths: Vec<PathBuf>,
+    downstream: Option<String>,
+    with_history: bool,
+) -> anyhow::Result<ExitCode> {
     let from_config = paths.is_empty();
     let targets = targets(ctx, paths, downstream)?;
-    let store = ctx.store().await?;
     let mut unreadable = 0;
     let mut failed_forks = 0;
     let mut failed_repos = 0;
@@ -270,7 +283,6 @@ pub async fn run(
         }
     }
     store.snapshot_debt(chrono::Utc::now()).await?;
-    store.close().await;
     // Everything readable is stored; what could not be read fails the scan.
     Ok(if unreadable > 0 || failed_forks > 0 || failed_repos > 0 {
         ExitCode::FAILURE

@@ -7,7 +7,7 @@ use forkdebt_bot::digest::Outcome;
 use forkdebt_bot::digest::schedule::Schedule;
 use forkdebt_bot::router::{Router, SyncHook};
 use forkdebt_core::config::Config;
-use forkdebt_core::store::Store;
+use forkdebt_core::store::{Fence, Store};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +50,8 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     // Asked once before the tasks start, so the first digest check already knows.
     scheduler.renew().await;
     tasks.spawn(scheduler.clone().keep());
+    let sync_every =
+        Duration::from_secs_f64((config.sources.sync_every_mins.unwrap_or(360.0) * 60.0).max(1.0));
     if let Some(email) = config.email.clone().filter(|e| e.schedule.is_some()) {
         let schedule: Schedule = email
             .schedule
@@ -58,14 +60,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             .parse()
             .map_err(|e: String| anyhow::anyhow!("[email] {e}"))?;
         let transport = forkdebt_bot::digest::mail::transport(&email)?;
-        let (store, config, mut stopped, sched) = (
-            store.clone(),
-            Arc::clone(&config),
-            stopped.clone(),
-            scheduler.clone(),
-        );
+        let (config, mut stopped, sched) =
+            (Arc::clone(&config), stopped.clone(), scheduler.clone());
         tasks.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            // Every minute (or every sync, when that is sooner): a digest due this week goes
+            // out once per recipient, however many instances ask (claimed in the store).
+            let mut tick = tokio::time::interval(sync_every.min(Duration::from_secs(60)));
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -77,6 +77,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 let Some(week) = schedule.due_week(chrono::Utc::now()) else {
                     continue;
                 };
+                let store = sched.store();
                 for r in &email.recipient {
                     match forkdebt_bot::digest::deliver(&store, &config, r, &week, &transport).await
                     {
@@ -106,11 +107,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         );
     }
     {
-        let every = Duration::from_secs_f64(
-            (config.sources.sync_every_mins.unwrap_or(360.0) * 60.0).max(1.0),
-        );
-        let (store, config, lock, mut stopped, process, sched) = (
-            store.clone(),
+        let (config, lock, mut stopped, process, sched) = (
             Arc::clone(&config),
             Arc::clone(&sync_lock),
             stopped.clone(),
@@ -118,18 +115,21 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             scheduler.clone(),
         );
         tasks.spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            // Looked at four times an interval; the store says whether the interval is up
+            // (whichever instance ran the last sync).
+            let mut tick = tokio::time::interval(check_every(sync_every));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await; // the first tick is immediate: let the networks connect first
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        process.set_role("scheduler", sched.leading().await);
-                        if !sched.leading().await {
+                        let leading = sched.leading().await;
+                        process.set_role("scheduler", leading);
+                        if !leading || !sched.due("sync", sync_every).await {
                             continue;
                         }
                         let started = std::time::Instant::now();
-                        tracing::info!("{}", sync_once(&store, &config, &lock).await);
+                        tracing::info!("{}", sync_once(&sched.store(), &config, &lock).await);
                         process.observe_sync(started.elapsed());
                     }
                     _ = stopped.changed() => return Ok(()),
@@ -154,7 +154,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         let (lock, mut stopped, sched) =
             (Arc::clone(&sync_lock), stopped.clone(), scheduler.clone());
         tasks.spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(check_every(every));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
@@ -162,12 +162,14 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => return Ok(()),
                 }
-                if !sched.leading().await {
+                if !sched.due("scan", every).await {
                     continue;
                 }
                 // One at a time with the sync: a scan waits for a running sync to end.
                 let _guard = lock.lock().await;
-                match super::scan::run(&scan_ctx, Vec::new(), None, false).await {
+                match super::scan::scan_into(&scan_ctx, &sched.store(), Vec::new(), None, false)
+                    .await
+                {
                     Ok(code) if code == ExitCode::SUCCESS => tracing::info!("dist-git read again"),
                     Ok(_) => tracing::warn!("dist-git read again; some parts failed (see above)"),
                     Err(e) => tracing::warn!("reading dist-git again: {e:#}"),
@@ -196,16 +198,16 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// This instance's claim on a lease (`scheduler`, `network:IRC`...): renewed every third of its time to live;
-/// [`Scheduler::leading`] checks the fence in the store right before the work, so an instance
-/// paused past its lease (a stopped VM, a long GC) finds it has lost and does nothing.
+/// This instance's claim on a lease (`scheduler`, `network:IRC`...): renewed every third of
+/// its time to live. [`Lease::leading`] checks it in the store right before the work, and
+/// [`Lease::store`] is the handle the work writes through: each write transaction proves the
+/// lease is still held first, so an instance paused past its lease (a stopped VM, a long
+/// GC) cannot write when it wakes up.
 #[derive(Clone)]
 struct Lease {
-    name: String,
     store: Store,
-    holder: String,
+    fence: Arc<Fence>,
     ttl: Duration,
-    fence: Arc<std::sync::atomic::AtomicI64>,
     stopped: watch::Receiver<bool>,
     /// SQLite: the instance lock already makes this the only instance; no lease is needed
     /// (and a killed instance's lease must not delay its restart).
@@ -220,20 +222,34 @@ impl Lease {
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|v| *v >= 0.5)
             .unwrap_or(30.0);
+        let ttl = Duration::from_secs_f64(ttl);
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        let holder = format!(
+            "{}:{}:{:x}",
+            host.trim(),
+            std::process::id(),
+            chrono::Utc::now().timestamp_subsec_nanos()
+        );
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(30_000);
         Lease {
-            name: name.to_string(),
             sole: store.backend() == forkdebt_core::store::Backend::Sqlite,
             store,
-            holder: format!(
-                "{}:{}:{:x}",
-                host.trim(),
-                std::process::id(),
-                chrono::Utc::now().timestamp_subsec_nanos()
-            ),
-            ttl: Duration::from_secs_f64(ttl),
-            fence: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            fence: Arc::new(Fence::new(name, &holder, ttl_ms)),
+            ttl,
             stopped,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.fence.name
+    }
+
+    /// The store as the holder writes to it (fenced by this lease).
+    fn store(&self) -> Store {
+        if self.sole {
+            self.store.clone()
+        } else {
+            self.store.fenced(Arc::clone(&self.fence))
         }
     }
 
@@ -241,23 +257,22 @@ impl Lease {
         if self.sole {
             return;
         }
-        let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(30_000);
         let fence = match self
             .store
-            .take_lease(&self.name, &self.holder, ttl_ms)
+            .take_lease(self.name(), &self.fence.holder, self.fence.ttl_ms)
             .await
         {
             Ok(f) => f.unwrap_or(0),
             Err(e) => {
-                tracing::warn!("lease {}: {e}", self.name);
+                tracing::warn!("lease {}: {e}", self.name());
                 0
             }
         };
-        let before = self.fence.swap(fence, std::sync::atomic::Ordering::SeqCst);
+        let before = self.fence.set(fence);
         if fence != 0 && before == 0 {
-            tracing::info!("this instance holds {} now (fence {fence})", self.name);
+            tracing::info!("this instance holds {} now (fence {fence})", self.name());
         } else if fence == 0 && before != 0 {
-            tracing::warn!("this instance lost {}", self.name);
+            tracing::warn!("this instance lost {}", self.name());
         }
     }
 
@@ -270,22 +285,48 @@ impl Lease {
                 _ = self.stopped.changed() => break,
             }
         }
-        let _ = self.store.release_lease(&self.name, &self.holder).await;
+        self.release().await;
         Ok(())
     }
 
-    /// Whether this instance holds the scheduler lease now (checked in the store).
+    async fn release(&self) {
+        if !self.sole {
+            let _ = self
+                .store
+                .release_lease(self.name(), &self.fence.holder)
+                .await;
+        }
+    }
+
+    /// Whether this instance holds the lease now (checked in the store).
     async fn leading(&self) -> bool {
         if self.sole {
             return true;
         }
-        let fence = self.fence.load(std::sync::atomic::Ordering::SeqCst);
+        let fence = self.fence.current();
         fence != 0
             && self
                 .store
-                .holds_lease(&self.name, &self.holder, fence)
+                .holds_lease(self.name(), &self.fence.holder, fence)
                 .await
                 .unwrap_or(false)
+    }
+
+    /// Whether the job `name`, due every `every`, should start now: this instance leads, and
+    /// no instance started it within the interval (recorded in the store, so a failover
+    /// does not run it twice).
+    async fn due(&self, name: &str, every: Duration) -> bool {
+        if !self.leading().await {
+            return false;
+        }
+        let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+        match self.store().start_run(name, every_ms).await {
+            Ok(start) => start,
+            Err(e) => {
+                tracing::warn!("scheduling {name}: {e}");
+                false
+            }
+        }
     }
 }
 
@@ -341,18 +382,24 @@ async fn run_network_under_lease(
             return Ok(());
         };
         let result = network
-            .run(Arc::clone(&router), store.clone(), net_stopped)
+            .run(Arc::clone(&router), lease.store(), net_stopped)
             .await
             .context(name);
         keeper.abort();
         if *stopped.borrow() {
-            let _ = store.release_lease(&lease.name, &lease.holder).await;
+            lease.release().await;
             return result;
         }
         if let Err(e) = result {
             tracing::warn!("{e:#}");
         }
     }
+}
+
+/// How often a scheduled job due every `every` is looked at: a quarter of it, between 0.1 s
+/// and a minute.
+fn check_every(every: Duration) -> Duration {
+    (every / 4).clamp(Duration::from_millis(100), Duration::from_secs(60))
 }
 
 /// An exclusive lock beside a SQLite database, for as long as the returned file is open.

@@ -354,9 +354,17 @@ pub async fn deliver(
         .get_raw("Message-ID")
         .unwrap_or_default()
         .to_string();
-    mail::send(transport, message).await?;
-    store
-        .record_digest(&key, &recipient.address, week, &message_id, now)
-        .await?;
+    // Claimed first: another instance (or a restart) finds it taken and does not send it.
+    if !store
+        .claim_digest(&key, &recipient.address, week, &message_id, now)
+        .await?
+    {
+        return Ok(Outcome::AlreadySent);
+    }
+    if let Err(e) = mail::send(transport, message).await {
+        store.release_digest(&key).await?;
+        return Err(e);
+    }
+    store.digest_done(&key, chrono::Utc::now()).await?;
     Ok(Outcome::Sent)
 }

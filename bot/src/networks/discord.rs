@@ -234,7 +234,13 @@ impl EventHandler for Handler {
                             as futures_util::future::BoxFuture<'static, anyhow::Result<()>>
                     };
                     let dest = destination(channel);
-                    match notify::deliver(&store, &dest, settings.posts_per_hour, &post).await {
+                    // Enforced nonces make a repeated post show once.
+                    let outlet = notify::Outlet {
+                        post: &post,
+                        idempotent: true,
+                        ready: None,
+                    };
+                    match notify::deliver(&store, &dest, settings.posts_per_hour, &outlet).await {
                         Ok(r) if r != notify::Round::default() => {
                             tracing::info!("discord: {dest}: {r:?}");
                         }

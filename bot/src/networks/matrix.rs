@@ -386,7 +386,13 @@ async fn notify_room(
             Ok(())
         }) as futures_util::future::BoxFuture<'_, anyhow::Result<()>>
     };
-    let round = notify::deliver(store, &dest, settings.posts_per_hour, &post).await?;
+    // Transaction ids make a repeated post show once.
+    let outlet = notify::Outlet {
+        post: &post,
+        idempotent: true,
+        ready: None,
+    };
+    let round = notify::deliver(store, &dest, settings.posts_per_hour, &outlet).await?;
     if round != notify::Round::default() {
         tracing::info!("matrix: {dest}: {round:?}");
     }

@@ -13,7 +13,8 @@ impl Store {
     pub async fn snapshot_debt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
         // One statement: aggregates in SQL (CAST because PostgreSQL sums BIGINT to NUMERIC).
         // Local-only here means "no reference at all", which is what the scan can tell.
-        let r = sqlx::query(
+        let r = self.exec(
+sqlx::query(
             "INSERT INTO debt_snapshots (downstream, day, package, carried, droppable, local_only, lines, oldest) \
              SELECT d.name, $1, k.name, COUNT(p.id), \
              CAST(COALESCE(SUM(CASE WHEN v.state = 'droppable' THEN 1 ELSE 0 END), 0) AS BIGINT), \
@@ -28,10 +29,9 @@ impl Store {
              droppable = excluded.droppable, local_only = excluded.local_only, lines = excluded.lines, \
              oldest = excluded.oldest",
         )
-        .bind(now.format("%Y-%m-%d").to_string())
-        .execute(&self.pool)
-        .await
-        .ctx("recording the debt snapshot")?;
+        .bind(now.format("%Y-%m-%d").to_string()),
+"recording the debt snapshot")
+.await?;
         Ok(r.rows_affected())
     }
 

@@ -165,11 +165,14 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn register_destination(&self, name: &str) -> Result<()> {
-        sqlx::query("INSERT INTO destinations (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(name.to_string())
-            .execute(&self.pool)
-            .await
-            .ctx("registering a destination")?;
+        self.exec(
+            sqlx::query(
+                "INSERT INTO destinations (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name.to_string()),
+            "registering a destination",
+        )
+        .await?;
         Ok(())
     }
 
@@ -192,11 +195,12 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn mark_synced(&self, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
-        sqlx::query("UPDATE downstreams SET synced_at = $1 WHERE synced_at IS NULL")
-            .bind(super::timestamp(now))
-            .execute(&self.pool)
-            .await
-            .ctx("marking the baseline")?;
+        self.exec(
+            sqlx::query("UPDATE downstreams SET synced_at = $1 WHERE synced_at IS NULL")
+                .bind(super::timestamp(now)),
+            "marking the baseline",
+        )
+        .await?;
         Ok(())
     }
 
@@ -220,14 +224,14 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn set_downstream_base(&self, downstream: &str, base: Option<&str>) -> Result<()> {
-        sqlx::query(
+        self.exec(
+sqlx::query(
             "INSERT INTO downstreams (name, base) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET base = excluded.base",
         )
         .bind(downstream.to_string())
-        .bind(base.map(str::to_string))
-        .execute(&self.pool)
-        .await
-        .ctx("recording the base distribution")?;
+        .bind(base.map(str::to_string)),
+"recording the base distribution")
+.await?;
         Ok(())
     }
 
@@ -236,12 +240,13 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn set_downstream_roots(&self, downstream: &str, roots: &[String]) -> Result<()> {
-        sqlx::query("UPDATE downstreams SET roots = $1 WHERE name = $2")
-            .bind(serde_json::to_string(roots).unwrap_or_else(|_| "[]".into()))
-            .bind(downstream.to_string())
-            .execute(&self.pool)
-            .await
-            .ctx("recording the scanned folders")?;
+        self.exec(
+            sqlx::query("UPDATE downstreams SET roots = $1 WHERE name = $2")
+                .bind(serde_json::to_string(roots).unwrap_or_else(|_| "[]".into()))
+                .bind(downstream.to_string()),
+            "recording the scanned folders",
+        )
+        .await?;
         Ok(())
     }
 
@@ -316,10 +321,8 @@ impl Store {
     ) -> Result<()> {
         let now = super::timestamp(now);
         let mut tx = self
-            .pool
-            .begin()
-            .await
-            .ctx("starting the proposal transaction")?;
+            .begin_write("starting the proposal transaction")
+            .await?;
         let n = sqlx::query(
             "INSERT INTO proposals (downstream, package, patch, branch, url, state, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'open', $6) ON CONFLICT (downstream, package, patch) DO NOTHING",

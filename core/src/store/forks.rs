@@ -77,11 +77,7 @@ impl Store {
         releases: &[(String, String)],
         proofs: &[(String, String, bool)],
     ) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .ctx("starting the cache transaction")?;
+        let mut tx = self.begin_write("starting the cache transaction").await?;
         for chunk in facts.chunks(INSERT_CHUNK_ROWS) {
             let sql = values_sql(
                 "INSERT INTO git_commits (sha, git_version, patch_id, content_key, subject, author, \

@@ -22,11 +22,7 @@ impl Store {
     /// # Errors
     /// A database error; nothing is written then.
     pub async fn record_history(&self, downstream: &str, points: &[HistoryPoint]) -> Result<usize> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .ctx("starting the history transaction")?;
+        let mut tx = self.begin_write("starting the history transaction").await?;
         let (ds_id,): (i64,) = sqlx::query_as(
             "INSERT INTO downstreams (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
         )

@@ -154,11 +154,7 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<ScanSummary> {
         let now = timestamp(now);
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .ctx("starting the scan transaction")?;
+        let mut tx = self.begin_write("starting the scan transaction").await?;
         let (ds_id,): (i64,) = sqlx::query_as(
             "INSERT INTO downstreams (name, last_scan_at) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET last_scan_at = excluded.last_scan_at RETURNING id",

@@ -25,7 +25,7 @@ mod history;
 pub use history::HistoryRow;
 mod inventory;
 mod leases;
-pub use leases::LeaseRow;
+pub use leases::{Fence, LeaseRow};
 mod lookup;
 mod read;
 mod sync;
@@ -69,6 +69,10 @@ pub enum StoreError {
     },
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    #[error(
+        "this instance no longer holds the lease `{0}` (another instance took over); nothing was written"
+    )]
+    Fenced(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -95,6 +99,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Set on the handle a leader writes through: every write transaction first checks, and
+    /// share-locks, that the lease is still this instance's (see [`Store::fenced`]).
+    fence: Option<std::sync::Arc<Fence>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -195,7 +202,11 @@ impl Store {
                 Err(source) => return Err(StoreError::Migrate { url: shown, source }),
             }
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            fence: None,
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -188,11 +188,7 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         let now = timestamp(now);
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .ctx("starting an observation batch")?;
+        let mut tx = self.begin_write("starting an observation batch").await?;
         for (item, outcome) in outcomes {
             let q = match outcome {
                 ItemOutcome::Observed { data, upstream_changed_at } => sqlx::query(
@@ -271,7 +267,8 @@ impl Store {
     ) -> Result<()> {
         let now = timestamp(now);
         let ok = run.error.is_none();
-        sqlx::query(
+        self.exec(
+sqlx::query(
             "INSERT INTO source_status (source, last_checked, last_success, last_error, last_error_at, items, \
              requests, not_modified, errors) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (source) DO UPDATE SET last_checked = excluded.last_checked, \
@@ -290,10 +287,9 @@ impl Store {
         .bind(run.items)
         .bind(run.requests)
         .bind(run.not_modified)
-        .bind(run.errors)
-        .execute(&self.pool)
-        .await
-        .ctx("recording a source run")?;
+        .bind(run.errors),
+"recording a source run")
+.await?;
         Ok(())
     }
 
@@ -335,7 +331,8 @@ impl Store {
         etag: Option<&str>,
         last_modified: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
+        self.exec(
+sqlx::query(
             "INSERT INTO http_validators (url, etag, last_modified, stored_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, \
              stored_at = excluded.stored_at",
@@ -343,10 +340,9 @@ impl Store {
         .bind(url.to_string())
         .bind(etag.map(str::to_string))
         .bind(last_modified.map(str::to_string))
-        .bind(timestamp(chrono::Utc::now()))
-        .execute(&self.pool)
-        .await
-        .ctx("storing validators")?;
+        .bind(timestamp(chrono::Utc::now())),
+"storing validators")
+.await?;
         Ok(())
     }
 
@@ -368,11 +364,12 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn clear_host_wait(&self, host: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM host_state WHERE host = $1")
-            .bind(host.to_string())
-            .execute(&self.pool)
-            .await
-            .ctx("clearing a host's wait")?;
+        let done = self
+            .exec(
+                sqlx::query("DELETE FROM host_state WHERE host = $1").bind(host.to_string()),
+                "clearing a host's wait",
+            )
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -385,15 +382,16 @@ impl Store {
         host: &str,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO host_state (host, next_allowed) VALUES ($1, $2) \
+        self.exec(
+            sqlx::query(
+                "INSERT INTO host_state (host, next_allowed) VALUES ($1, $2) \
              ON CONFLICT (host) DO UPDATE SET next_allowed = excluded.next_allowed",
+            )
+            .bind(host.to_string())
+            .bind(timestamp(at)),
+            "storing host state",
         )
-        .bind(host.to_string())
-        .bind(timestamp(at))
-        .execute(&self.pool)
-        .await
-        .ctx("storing host state")?;
+        .await?;
         Ok(())
     }
 }

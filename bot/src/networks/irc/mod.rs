@@ -144,12 +144,8 @@ async fn session(
     let (sink, stream) = transport.split();
     let (queue, queued) = mpsc::unbounded_channel();
     let sender = Sender(queue);
-    let _writer = AbortOnDrop(tokio::spawn(write(
-        sink,
-        queued,
-        settings.burst,
-        settings.burst_window,
-    )));
+    let pace = Pace::new(settings.burst, settings.burst_window);
+    let _writer = AbortOnDrop(tokio::spawn(write(sink, queued, pace.clone())));
     // The connection is read on its own task, so a delivery round can wait for a PONG
     // (below) while PINGs keep being answered.
     let acks = Acks::default();
@@ -243,7 +239,15 @@ async fn session(
                             acks.confirm(&s).await
                         }) as futures_util::future::BoxFuture<'static, anyhow::Result<()>>
                     };
-                    let round = notify::deliver(store, &dest, settings.posts_per_hour, &post).await?;
+                    // A NOTICE and its PING leave at once once recorded as sending.
+                    let pace = pace.clone();
+                    let ready = move || {
+                        let pace = pace.clone();
+                        Box::pin(async move { pace.room_for(2).await })
+                            as futures_util::future::BoxFuture<'static, ()>
+                    };
+                    let outlet = notify::Outlet { post: &post, idempotent: false, ready: Some(&ready) };
+                    let round = notify::deliver(store, &dest, settings.posts_per_hour, &outlet).await?;
                     if round != notify::Round::default() {
                         tracing::info!("irc: {dest}: {round:?}");
                     }
@@ -294,27 +298,70 @@ impl Sender {
     }
 }
 
-/// Writes what is queued, at most `burst` lines per `window` (servers disconnect a client
-/// that floods them).
+/// Outgoing flood control: at most `burst` lines per `window` (servers disconnect a client
+/// that floods them). Shared by the writer and the notifier, which waits for room before it
+/// records a post as sending.
+#[derive(Clone)]
+struct Pace {
+    written: Arc<std::sync::Mutex<VecDeque<tokio::time::Instant>>>,
+    burst: usize,
+    window: Duration,
+}
+
+impl Pace {
+    fn new(burst: u32, window: Duration) -> Pace {
+        Pace {
+            written: Arc::default(),
+            burst: usize::try_from(burst.max(1)).unwrap_or(usize::MAX),
+            window,
+        }
+    }
+
+    /// When `lines` more lines may be written (`None`: now).
+    fn free_at(&self, lines: usize) -> Option<tokio::time::Instant> {
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = tokio::time::Instant::now();
+        while written.front().is_some_and(|t| *t + self.window <= now) {
+            written.pop_front();
+        }
+        let over = (written.len() + lines.min(self.burst)).saturating_sub(self.burst);
+        if over == 0 {
+            return None;
+        }
+        written.get(over - 1).map(|t| *t + self.window)
+    }
+
+    /// Waits until `lines` lines may be written at once.
+    async fn room_for(&self, lines: usize) {
+        while let Some(at) = self.free_at(lines) {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    fn wrote(&self) {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(tokio::time::Instant::now());
+    }
+}
+
+/// Writes what is queued, paced by `pace`.
 async fn write(
     mut sink: futures_util::stream::SplitSink<wire::Transport, Message>,
     mut queued: mpsc::UnboundedReceiver<Message>,
-    burst: u32,
-    window: Duration,
+    pace: Pace,
 ) {
-    let burst = usize::try_from(burst.max(1)).unwrap_or(usize::MAX);
-    let mut recent: VecDeque<tokio::time::Instant> = VecDeque::with_capacity(burst);
     while let Some(message) = queued.recv().await {
-        if recent.len() >= burst
-            && let Some(oldest) = recent.pop_front()
-        {
-            tokio::time::sleep_until(oldest + window).await;
-        }
+        pace.room_for(1).await;
         if let Err(e) = sink.send(message).await {
             tracing::debug!("irc: writing: {e}");
             return;
         }
-        recent.push_back(tokio::time::Instant::now());
+        pace.wrote();
     }
 }
 
