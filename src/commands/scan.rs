@@ -81,7 +81,7 @@ pub async fn scan_into(
         let mut read_git = false;
         if let (Some(g), true) = (&ds.git, from_config) {
             let started = std::time::Instant::now();
-            match super::distgit::scan_downstream(ctx, &store, &ds, g, &opts).await {
+            match super::distgit::scan_downstream(ctx, store, &ds, g, &opts).await {
                 Ok(scan) => {
                     say!(
                         "{}: dist-git in git: {} repositories read, {} failed ({:.2} s, {} git processes so far)",
@@ -143,7 +143,7 @@ pub async fn scan_into(
         }
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "read specs and patches");
         if !roots.is_empty() {
-            let (back, matched) = super::forks::match_files(ctx, &store, inv, &roots).await;
+            let (back, matched) = super::forks::match_files(ctx, store, inv, &roots).await;
             inv = back;
             match matched {
                 Ok(Some(m)) => say!(
@@ -165,7 +165,7 @@ pub async fn scan_into(
         let mut fork_failed = false;
         for f in &forks {
             let started = std::time::Instant::now();
-            match super::forks::scan(ctx, &store, f).await {
+            match super::forks::scan(ctx, store, f).await {
                 Ok(scanned) => {
                     let st = scanned.stats;
                     say!(
