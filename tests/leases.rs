@@ -10,6 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn serve(dir: &Path, config: &str, db: &str) -> Child {
+    serve_logging(dir, config, db, &format!("{config}.log"))
+}
+
+fn serve_logging(dir: &Path, config: &str, db: &str, log: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_forkdebt"))
         .args(["--config", config, "--database", db, "-v", "serve"])
         .current_dir(dir)
@@ -17,7 +21,7 @@ fn serve(dir: &Path, config: &str, db: &str) -> Child {
         .env("FORKDEBT_LEASE_TTL_SECS", "2")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!("{config}.log"))).expect("log"))
+        .stderr(std::fs::File::create(dir.join(log)).expect("log"))
         .spawn()
         .expect("serve")
 }
@@ -215,4 +219,344 @@ async fn one_bot_connection_per_network_across_instances() {
         let _ = c.kill();
         let _ = c.wait();
     }
+}
+
+/// A small dist-git: package `demo` carrying ten patches, patch N sent upstream as
+/// github.com/o/r pull request N.
+fn ten_pr_distgit(root: &Path) {
+    let pkg = root.join("demo");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    let mut spec = String::from(
+        "Name: demo\nVersion: 1.0\nRelease: 1.hs%{?dist}\nSummary: demo\nLicense: MIT\n\n",
+    );
+    for n in 1..=PRS {
+        spec.push_str(&format!("Patch{n}: {n:04}-fix-{n}.patch\n"));
+        std::fs::write(
+            pkg.join(format!("{n:04}-fix-{n}.patch")),
+            format!(
+                "From: Dev <dev@example.org>\nSubject: [PATCH] fix {n}\nForwarded: https://github.com/o/r/pull/{n}\n---\n\
+                 --- a/f{n}\n+++ b/f{n}\n@@ -1 +1 @@\n-a\n+b\n"
+            ),
+        )
+        .expect("patch");
+    }
+    spec.push_str("\n%description\ndemo\n\n%prep\n%autosetup -p1\n\n%changelog\n");
+    std::fs::write(pkg.join("demo.spec"), spec).expect("spec");
+}
+
+const PRS: u32 = 10;
+
+/// A tiny xorshift: the kill points differ each run, and the seed printed on failure (or set
+/// with FORKDEBT_TEST_SEED) replays them.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+/// The process id in a lease holder (`host:pid:nonce`).
+fn holder_pid(holder: &str) -> Option<u32> {
+    holder.rsplit(':').nth(1)?.parse().ok()
+}
+
+/// The acceptance run: three `serve` processes on one PostgreSQL, ngircd and aiosmtpd; 50
+/// transitions upstream while the holder of the scheduler or of the IRC network is SIGKILLed
+/// ten times at random points (and started again). Every transition is announced in the
+/// channel exactly once, the sync ran once per interval, the digest went once per recipient.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_transitions_survive_ten_leader_kills() {
+    use forkdebt_core::store::Store;
+    use std::sync::Mutex;
+    let seed = std::env::var("FORKDEBT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
+    let mut dice = Dice(seed);
+    let ircd = crate::ircd::Ngircd::start();
+    let smtpd = crate::smtpd::Smtpd::start();
+    let db = crate::util::postgres_database().await;
+    // Pull request N is open while `open[N-1]`.
+    let open = Arc::new(Mutex::new(vec![true; PRS as usize]));
+    let handler: Handler = {
+        let open = Arc::clone(&open);
+        Arc::new(move |r: &Request| {
+            let n: Option<usize> = r
+                .path
+                .strip_prefix("/repos/o/r/pulls/")
+                .and_then(|n| n.parse().ok());
+            let Some(n) = n.filter(|n| (1..=PRS as usize).contains(n)) else {
+                return Reply::status(404, &[], r#"{"message":"Not Found"}"#);
+            };
+            let is_open = open.lock().expect("lock")[n - 1];
+            Reply::json(
+                serde_json::json!({
+                    "number": n,
+                    "state": if is_open { "open" } else { "closed" },
+                    "merged": false,
+                    "merged_at": null,
+                    "closed_at": if is_open { None } else { Some("2026-11-27T00:00:00Z") },
+                    "merge_commit_sha": null,
+                })
+                .to_string(),
+            )
+        })
+    };
+    let server = Server::start(handler).await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    ten_pr_distgit(&dir.join("distgit"));
+    let downstream = "[[downstream]]\nname = \"hs\"\n";
+    std::fs::write(dir.join("scan.toml"), downstream).expect("config");
+    let (d, db2) = (dir.clone(), db.clone());
+    tokio::task::spawn_blocking(move || {
+        forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "scan.toml",
+                "--database",
+                &db2,
+                "scan",
+                "distgit",
+            ],
+        )
+    })
+    .await
+    .expect("scan");
+
+    let sync_every = Duration::from_secs(2);
+    let names = ["a", "b", "c"];
+    for name in names {
+        std::fs::write(
+            dir.join(format!("{name}.toml")),
+            format!(
+                "contact = \"mailto:{name}@example.org\"\n{downstream}\
+                 [sources]\nsync_every_mins = {}\nmin_interval_ms = 0\nmax_retries = 0\n\
+                 [sources.github]\nurl = \"{}\"\n\
+                 [chat]\npoll_secs = 1\nposts_per_hour = 1000\n\
+                 [chat.irc]\nserver = \"127.0.0.1\"\nport = {}\ntls = false\nnick = \"forkdebt\"\nchannels = [\"#hs\"]\n\
+                 [email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nfrom = \"forkdebt <forkdebt@example.org>\"\nschedule = \"Mon 00:00 UTC\"\n\
+                 [[email.recipient]]\naddress = \"team@example.org\"\n\
+                 [[email.recipient]]\naddress = \"lead@example.org\"\npackages = [\"demo\"]\n",
+                sync_every.as_secs_f64() / 60.0,
+                server.url,
+                ircd.port,
+                smtpd.port,
+            ),
+        )
+        .expect("config");
+    }
+    // Someone in the channel, hearing every notice from the first one on.
+    let mut watcher = crate::ircd::User::connect(ircd.port, "watcher").await;
+    watcher.send("JOIN #hs").await;
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let listening = {
+        let heard = Arc::clone(&heard);
+        tokio::spawn(async move {
+            while let Some(l) = watcher.next(Duration::from_secs(3600)).await {
+                if l.command == "NOTICE"
+                    && l.from.starts_with("forkdebt")
+                    && l.params.first().map(String::as_str) == Some("#hs")
+                {
+                    heard
+                        .lock()
+                        .expect("lock")
+                        .push(l.params.last().cloned().unwrap_or_default());
+                }
+            }
+        })
+    };
+    let mut incarnation = 0;
+    let start = |name: &str, incarnation: &mut u32| {
+        *incarnation += 1;
+        serve_logging(
+            &dir,
+            &format!("{name}.toml"),
+            &db,
+            &format!("{name}.{incarnation}.log"),
+        )
+    };
+    let mut children: Vec<(String, Child)> = names
+        .iter()
+        .map(|n| (n.to_string(), start(n, &mut incarnation)))
+        .collect();
+    let logs = |dir: &Path| {
+        let mut all = String::new();
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "log"))
+        {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            all.push_str(&format!("---- {}\n", f.display()));
+            for l in tail.iter().rev() {
+                all.push_str(l);
+                all.push('\n');
+            }
+        }
+        all
+    };
+    let store = Store::open(&db).await.expect("store");
+    // The baseline sync (silent) before the first transition.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store
+        .source_statuses()
+        .await
+        .expect("status")
+        .iter()
+        .any(|s| s.source == "github" && s.last_success.is_some())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no baseline sync\n{}",
+            logs(&dir)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let started = Instant::now();
+    assert!(store.events(None).await.expect("events").is_empty());
+
+    let mut kill_steps: Vec<usize> = Vec::new();
+    while kill_steps.len() < 10 {
+        let s = dice.roll(50) as usize;
+        if !kill_steps.contains(&s) {
+            kill_steps.push(s);
+        }
+    }
+    let mut killed = Vec::new();
+    for step in 0..50usize {
+        let n = step % PRS as usize;
+        {
+            let mut open = open.lock().expect("lock");
+            open[n] = !open[n];
+        }
+        if kill_steps.contains(&step) {
+            tokio::time::sleep(Duration::from_millis(dice.roll(2500))).await;
+            let role = if dice.roll(2) == 0 {
+                "scheduler"
+            } else {
+                "network:"
+            };
+            let holder = store
+                .leases()
+                .await
+                .expect("leases")
+                .into_iter()
+                .find(|l| l.name.starts_with(role) && l.remaining_ms > 0)
+                .and_then(|l| holder_pid(&l.holder));
+            if let Some(pos) =
+                holder.and_then(|pid| children.iter().position(|(_, c)| c.id() == pid))
+            {
+                let (name, mut child) = children.remove(pos);
+                child.kill().expect("SIGKILL");
+                let _ = child.wait();
+                killed.push(format!("step {step}: {role} holder {name}"));
+                let again = start(&name, &mut incarnation);
+                children.push((name, again));
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.events(None).await.expect("events").len() < step + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "step {step} (seed {seed}): the transition was never recorded; killed {killed:?}\n{}",
+                logs(&dir)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let elapsed = started.elapsed();
+    let events = store.events(None).await.expect("events");
+    assert_eq!(
+        events.len(),
+        50,
+        "each transition recorded once (seed {seed})"
+    );
+    let mut expected: Vec<String> = events
+        .iter()
+        .map(forkdebt_bot::notify::event_text)
+        .collect();
+    expected.sort();
+    // Every transition in the channel...
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while heard.lock().expect("lock").len() < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "seed {seed}: only {} of 50 announced; killed {killed:?}\n{}",
+            heard.lock().expect("lock").len(),
+            logs(&dir)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ...and, a while later, still exactly once.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut got = heard.lock().expect("lock").clone();
+    got.sort();
+    assert_eq!(
+        got, expected,
+        "seed {seed}: every transition announced exactly once; killed {killed:?}"
+    );
+    assert!(killed.len() >= 8, "the leaders were killed: {killed:?}");
+
+    // The sync ran once per interval, whichever instance led: pull request 1 was asked at
+    // most once per interval (a little slack for the time a sync takes to reach it).
+    let asked: Vec<Instant> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/repos/o/r/pulls/1" && r.at >= started)
+        .map(|r| r.at)
+        .collect();
+    let closest = asked
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .min()
+        .unwrap_or(sync_every);
+    assert!(
+        closest >= sync_every.mul_f64(0.6),
+        "seed {seed}: two syncs {closest:?} apart (interval {sync_every:?})"
+    );
+    assert!(
+        asked.len() as f64 <= elapsed.as_secs_f64() / sync_every.as_secs_f64() + 2.0,
+        "{} syncs in {elapsed:?}",
+        asked.len()
+    );
+
+    // One digest per recipient this week.
+    let mut to: Vec<String> = smtpd
+        .messages()
+        .iter()
+        .filter_map(|m| {
+            String::from_utf8_lossy(m)
+                .lines()
+                .find_map(|l| l.strip_prefix("To: ").map(str::to_string))
+        })
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        vec!["lead@example.org", "team@example.org"],
+        "seed {seed}"
+    );
+
+    listening.abort();
+    for (_, mut c) in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    store.close().await;
 }
