@@ -152,6 +152,38 @@ async fn pages_api_and_metrics() {
         .map(|p| p["patches"].as_array().map_or(0, Vec::len))
         .sum();
     assert_eq!(patches as usize, carried, "{text}");
+
+    // The overview's debt per downstream (read from the engine's per-package debt) is the
+    // report's: carried patches of ours and their lines.
+    let totals = body
+        .split("<tbody>")
+        .nth(1)
+        .and_then(|t| t.split("</tbody>").next())
+        .expect("the downstream table");
+    for row in totals.split("<tr>").skip(1) {
+        let cells: Vec<&str> = row
+            .split("<td")
+            .skip(1)
+            .filter_map(|c| c.split('>').nth(1)?.split('<').next())
+            .collect();
+        let downstream = cells[0];
+        let ours = report["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .filter(|p| p["downstream"] == downstream && p["removed_at"].is_null())
+            .flat_map(|p| p["patches"].as_array().cloned().unwrap_or_default())
+            .filter(|x| x["dropped_at"].is_null() && x["origin"] == "ours")
+            .collect::<Vec<_>>();
+        let lines: u64 = ours
+            .iter()
+            .map(|x| {
+                x["lines_added"].as_u64().unwrap_or(0) + x["lines_removed"].as_u64().unwrap_or(0)
+            })
+            .sum();
+        assert_eq!(cells[1], ours.len().to_string(), "carried in {downstream}");
+        assert_eq!(cells[7], lines.to_string(), "lines in {downstream}");
+    }
     assert!(
         scrape
             .samples

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use forkdebt_core::model::{Bucket, BucketCounts, PatchOrigin, PatchState};
+use forkdebt_core::model::{PatchOrigin, PatchState};
 use forkdebt_core::store::{StoredPackage, StoredPatch};
 use forkdebt_core::verdict::tag_version;
 use std::collections::{BTreeMap, HashMap};
@@ -72,23 +72,17 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn of<'a>(patches: impl Iterator<Item = &'a StoredPatch>, today: chrono::NaiveDate) -> Counts {
-        let mut c = BucketCounts::default();
-        let (mut lines, mut oldest) = (0u64, 0i64);
-        for p in patches {
-            c.add(p.state, 1);
-            lines += u64::from(p.patch.lines_added) + u64::from(p.patch.lines_removed);
-            oldest = oldest.max(age_days(&p.first_seen, today));
-        }
+    fn of_row(d: &forkdebt_core::store::PackageDebtRow, today: chrono::NaiveDate) -> Counts {
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
         Counts {
-            carried: c.total(),
-            droppable: c.get(Bucket::Droppable),
-            merged: c.get(Bucket::Merged),
-            sent: c.get(Bucket::Sent),
-            kept: c.get(Bucket::Kept),
-            unknown: c.get(Bucket::Unknown),
-            lines,
-            oldest_days: oldest,
+            carried: n(d.carried()),
+            droppable: n(d.droppable),
+            merged: n(d.merged),
+            sent: n(d.sent),
+            kept: n(d.kept),
+            unknown: n(d.unknown),
+            lines: u64::try_from(d.lines).unwrap_or(0),
+            oldest_days: d.oldest.as_deref().map_or(0, |o| age_days(o, today)),
         }
     }
 }
@@ -122,6 +116,8 @@ pub struct Overview {
     pub q: String,
     pub downstreams: Vec<DsRow>,
     pub packages: Vec<PkgRow>,
+    /// Packages matching the filter (more than listed when over the limit).
+    pub matching: usize,
     pub trend: String,
     pub sources: Vec<SourceRow>,
     pub events: Vec<EventItem>,
@@ -139,32 +135,31 @@ pub struct Filter {
     pub package: String,
 }
 
+/// At most this many packages are listed on the overview (most debt first); the filter
+/// finds the others.
+const OVERVIEW_PACKAGES: i64 = 200;
+
 pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
     let now = chrono::Utc::now();
     let today = now.date_naive();
-    let all = s.store.load_packages(None, None).await?;
-    let mut by_ds: BTreeMap<String, Vec<&StoredPackage>> = BTreeMap::new();
-    for p in all.iter().filter(|p| p.removed_at.is_none()) {
-        by_ds.entry(p.downstream.clone()).or_default().push(p);
-    }
-    let downstreams = by_ds
+    let downstreams = s
+        .store
+        .downstream_debts()
+        .await?
         .iter()
-        .map(|(name, pkgs)| DsRow {
-            name: name.clone(),
-            counts: Counts::of(pkgs.iter().flat_map(|p| p.ours()), today),
+        .map(|d| DsRow {
+            name: d.downstream.clone(),
+            counts: Counts::of_row(d, today),
         })
         .collect();
-    let q = f.q.trim().to_lowercase();
-    let packages = all
+    let (rows, matching) = s.store.package_debts(f.q.trim(), OVERVIEW_PACKAGES).await?;
+    let packages = rows
         .iter()
-        .filter(|p| {
-            p.removed_at.is_none() && (q.is_empty() || p.package.name.to_lowercase().contains(&q))
-        })
         .map(|p| PkgRow {
-            name: p.package.name.clone(),
+            name: p.package.clone(),
             downstream: p.downstream.clone(),
-            evr: p.package.evr(),
-            counts: Counts::of(p.ours(), today),
+            evr: p.evr.clone(),
+            counts: Counts::of_row(p, today),
         })
         .collect();
     let trend = s.store.weekly_trend(None, &[], today).await?;
@@ -187,13 +182,11 @@ pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Pag
         })
         .collect();
     let since = forkdebt_core::store::timestamp(now - chrono::Duration::days(30));
-    let mut events: Vec<EventItem> = s
+    let events: Vec<EventItem> = s
         .store
-        .events(Some(&since))
+        .recent_events(&since, 20)
         .await?
         .into_iter()
-        .rev()
-        .take(20)
         .map(|e| EventItem {
             when: e
                 .created_at
@@ -203,11 +196,11 @@ pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Pag
             text: crate::notify::event_text(&e),
         })
         .collect();
-    events.truncate(20);
     html(&Overview {
         q: f.q,
         downstreams,
         packages,
+        matching: usize::try_from(matching).unwrap_or(0),
         trend: super::chart::trend_svg(&points),
         sources,
         events,

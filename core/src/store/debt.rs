@@ -55,19 +55,30 @@ sqlx::query(
         packages: &[String],
     ) -> Result<Vec<Option<i64>>> {
         let wanted = |p: &str| packages.is_empty() || packages.iter().any(|x| x == p);
-        let snaps: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT day, package, carried FROM debt_snapshots WHERE downstream = $1 ORDER BY day",
-        )
-        .bind(downstream.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .ctx("loading snapshots")?;
         let mut by_day: BTreeMap<String, i64> = BTreeMap::new();
-        for (day, package, carried) in snaps {
-            if !wanted(&package) {
-                continue;
+        if packages.is_empty() {
+            // Summed in SQL: a row per day instead of one per package and day.
+            let sums: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT day, CAST(SUM(carried) AS BIGINT) FROM debt_snapshots WHERE downstream = $1 GROUP BY day",
+            )
+            .bind(downstream.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .ctx("loading snapshots")?;
+            by_day.extend(sums);
+        } else {
+            let snaps: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT day, package, carried FROM debt_snapshots WHERE downstream = $1 ORDER BY day",
+            )
+            .bind(downstream.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .ctx("loading snapshots")?;
+            for (day, package, carried) in snaps {
+                if wanted(&package) {
+                    *by_day.entry(day).or_default() += carried;
+                }
             }
-            *by_day.entry(day).or_default() += carried;
         }
         // History: the count per package as of each commit.
         let history = self.history(downstream).await?;
@@ -111,7 +122,132 @@ pub fn week_ends(today: chrono::NaiveDate) -> Vec<String> {
         .collect()
 }
 
+/// One package's debt as the engine last decided it (ours only): carried patches by bucket,
+/// their lines, the oldest one's first-seen time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct PackageDebtRow {
+    pub downstream: String,
+    /// Empty for a downstream's total.
+    pub package: String,
+    pub evr: String,
+    pub droppable: i64,
+    pub merged: i64,
+    pub sent: i64,
+    pub kept: i64,
+    pub unknown: i64,
+    pub lines: i64,
+    pub oldest: Option<String>,
+}
+
+impl PackageDebtRow {
+    pub fn carried(&self) -> i64 {
+        self.droppable + self.merged + self.sent + self.kept + self.unknown
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct DebtRow {
+    downstream: String,
+    package: String,
+    epoch: Option<i64>,
+    version: String,
+    release: String,
+    droppable: i64,
+    merged: i64,
+    sent: i64,
+    kept: i64,
+    unknown: i64,
+    lines: i64,
+    oldest: Option<String>,
+}
+
+/// `%`, `_` and `\` matched as themselves in a LIKE pattern (with `ESCAPE '\'`).
+fn like_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 impl Store {
+    /// The packages whose name contains `filter` (any case), most debt first, at most
+    /// `limit` of them, and how many match in all. Read from the engine's per-package debt:
+    /// no patch is loaded, so the dashboard's overview costs the same at 100,000 patches.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn package_debts(
+        &self,
+        filter: &str,
+        limit: i64,
+    ) -> Result<(Vec<PackageDebtRow>, i64)> {
+        let pattern = format!("%{}%", like_escaped(&filter.to_lowercase()));
+        const FROM: &str = "FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
+             LEFT JOIN package_debt c ON c.package_id = k.id \
+             WHERE k.removed_at IS NULL AND LOWER(k.name) LIKE $1 ESCAPE '\\'";
+        let rows: Vec<DebtRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT d.name AS downstream, k.name AS package, k.epoch, k.version, k.release, \
+             COALESCE(c.droppable, 0) AS droppable, COALESCE(c.merged, 0) AS merged, \
+             COALESCE(c.sent, 0) AS sent, COALESCE(c.kept, 0) AS kept, COALESCE(c.unknown, 0) AS unknown, \
+             COALESCE(c.lines, 0) AS lines, c.oldest {FROM} \
+             ORDER BY COALESCE(c.droppable + c.merged + c.sent + c.kept + c.unknown, 0) DESC, k.name, d.name \
+             LIMIT $2"
+        )))
+        .bind(pattern.clone())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading the debt per package")?;
+        let (total,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {FROM}")))
+                .bind(pattern)
+                .fetch_one(&self.pool)
+                .await
+                .ctx("counting packages")?;
+        let rows = rows
+            .into_iter()
+            .map(|r| PackageDebtRow {
+                evr: crate::model::evr_text(r.epoch, &r.version, &r.release),
+                downstream: r.downstream,
+                package: r.package,
+                droppable: r.droppable,
+                merged: r.merged,
+                sent: r.sent,
+                kept: r.kept,
+                unknown: r.unknown,
+                lines: r.lines,
+                oldest: r.oldest,
+            })
+            .collect();
+        Ok((rows, total))
+    }
+
+    /// Each downstream's debt: [`Store::package_debts`] added up (`package` and `evr` empty).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn downstream_debts(&self) -> Result<Vec<PackageDebtRow>> {
+        sqlx::query_as(
+            "SELECT d.name AS downstream, '' AS package, '' AS evr, \
+             CAST(COALESCE(SUM(c.droppable), 0) AS BIGINT) AS droppable, \
+             CAST(COALESCE(SUM(c.merged), 0) AS BIGINT) AS merged, \
+             CAST(COALESCE(SUM(c.sent), 0) AS BIGINT) AS sent, \
+             CAST(COALESCE(SUM(c.kept), 0) AS BIGINT) AS kept, \
+             CAST(COALESCE(SUM(c.unknown), 0) AS BIGINT) AS unknown, \
+             CAST(COALESCE(SUM(c.lines), 0) AS BIGINT) AS lines, MIN(c.oldest) AS oldest \
+             FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
+             LEFT JOIN package_debt c ON c.package_id = k.id \
+             WHERE k.removed_at IS NULL GROUP BY d.name ORDER BY d.name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading the debt per downstream")
+    }
+
     /// Carried patches at the end of each of the last [`TREND_WEEKS`] weeks, of `downstream`
     /// (or every downstream, added up), counting only `packages` (all when empty).
     ///

@@ -176,6 +176,32 @@ struct Candidate {
     patch: Patch,
     /// The inventory's own state (what the patch stands at without a stored verdict).
     inventory: PatchState,
+    /// Lines added and removed, and when the patch was first seen (the package's debt row).
+    lines: i64,
+    first_seen: String,
+}
+
+/// One package's debt as the dashboard reads it: its carried patches by bucket, their lines
+/// and the oldest one's first-seen time (ours only; inherited patches are not our debt).
+#[derive(Default)]
+struct PackageDebt {
+    counts: BucketCounts,
+    lines: i64,
+    oldest: Option<String>,
+}
+
+impl PackageDebt {
+    fn add(&mut self, c: &Candidate, state: PatchState) {
+        self.counts.add(state, 1);
+        self.lines += c.lines;
+        if self
+            .oldest
+            .as_deref()
+            .is_none_or(|o| c.first_seen.as_str() < o)
+        {
+            self.oldest = Some(c.first_seen.clone());
+        }
+    }
 }
 
 #[derive(FromRow)]
@@ -192,6 +218,8 @@ struct CandidateRow {
     downstream: String,
     base: Option<String>,
     synced_at: Option<String>,
+    lines: i64,
+    first_seen: String,
 }
 
 /// The destinations every new event is queued for.
@@ -205,7 +233,8 @@ pub(crate) async fn destinations(tx: &mut Tx<'_>) -> Result<Vec<String>> {
 
 async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidate>> {
     let sql = format!(
-        "SELECT p.id, p.package_id, p.file, p.state, p.claims, p.carried_commit, p.origin, k.name, k.version, d.name AS downstream, d.base, d.synced_at \
+        "SELECT p.id, p.package_id, p.file, p.state, p.claims, p.carried_commit, p.origin, k.name, k.version, d.name AS downstream, d.base, d.synced_at, \
+         CAST(p.lines_added + p.lines_removed AS BIGINT) AS lines, p.first_seen \
          FROM patches p JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
          WHERE p.dropped_at IS NULL AND p.package_id IN ({})",
         placeholders(1, package_ids.len())
@@ -232,6 +261,8 @@ async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidat
                 ..Package::default()
             },
             inventory: PatchState::parse(&r.state).unwrap_or(PatchState::Unknown),
+            lines: r.lines,
+            first_seen: r.first_seen,
             patch: Patch {
                 file: r.file,
                 claims: serde_json::from_str::<Vec<Claim>>(&r.claims).unwrap_or_default(),
@@ -313,9 +344,9 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
     let mut events = 0;
     for chunk in package_ids.chunks(IN_CHUNK) {
         let cands = candidates(tx, chunk).await?;
-        let mut debt: HashMap<i64, BucketCounts> = chunk
+        let mut debt: HashMap<i64, PackageDebt> = chunk
             .iter()
-            .map(|id| (*id, BucketCounts::default()))
+            .map(|id| (*id, PackageDebt::default()))
             .collect();
         if cands.is_empty() {
             write_package_debt(tx, &debt).await?;
@@ -330,7 +361,7 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
             // Inherited patches are the base's, not our debt: not counted, never announced.
             let ours = crate::model::PatchOrigin::is_ours(c.patch.origin.as_ref());
             if ours {
-                debt.entry(c.package_id).or_default().add(v.state, 1);
+                debt.entry(c.package_id).or_default().add(c, v.state);
             } else {
                 debt.entry(c.package_id).or_default();
             }
@@ -384,27 +415,28 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
     Ok(events)
 }
 
-/// Stores each package's carried patches by bucket (see the `package_debt` migration).
-async fn write_package_debt(tx: &mut Tx<'_>, debt: &HashMap<i64, BucketCounts>) -> Result<()> {
-    const COLUMNS: usize = 6;
-    let rows: Vec<(&i64, &BucketCounts)> = debt.iter().collect();
+/// Stores each package's debt (see the `package_debt` migrations).
+async fn write_package_debt(tx: &mut Tx<'_>, debt: &HashMap<i64, PackageDebt>) -> Result<()> {
+    const COLUMNS: usize = 8;
+    let rows: Vec<(&i64, &PackageDebt)> = debt.iter().collect();
     for chunk in rows.chunks(IN_CHUNK) {
         let values: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", placeholders(r * COLUMNS + 1, COLUMNS)))
             .collect();
         let sql = format!(
-            "INSERT INTO package_debt (package_id, droppable, merged, sent, kept, unknown) VALUES {} \
+            "INSERT INTO package_debt (package_id, droppable, merged, sent, kept, unknown, lines, oldest) VALUES {} \
              ON CONFLICT (package_id) DO UPDATE SET droppable = excluded.droppable, \
              merged = excluded.merged, sent = excluded.sent, kept = excluded.kept, \
-             unknown = excluded.unknown",
+             unknown = excluded.unknown, lines = excluded.lines, oldest = excluded.oldest",
             values.join(",")
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (id, counts) in chunk {
+        for (id, d) in chunk {
             q = q.bind(**id);
             for b in Bucket::ALL {
-                q = q.bind(i64::try_from(counts.get(b)).unwrap_or(i64::MAX));
+                q = q.bind(i64::try_from(d.counts.get(b)).unwrap_or(i64::MAX));
             }
+            q = q.bind(d.lines).bind(d.oldest.clone());
         }
         q.execute(&mut **tx)
             .await

@@ -131,6 +131,22 @@ impl Store {
         rows.into_iter().map(Row::decode).collect()
     }
 
+    /// The `limit` newest events created at or after `since`, newest first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn recent_events(&self, since: &str, limit: i64) -> Result<Vec<EventRow>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE created_at >= $1 ORDER BY id DESC LIMIT $2"
+        )))
+        .bind(since.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading events")?;
+        rows.into_iter().map(Row::decode).collect()
+    }
+
     /// The latest event about each patch of `package` (or every package), by `(downstream,
     /// package, patch file)`.
     ///

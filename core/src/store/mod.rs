@@ -30,7 +30,7 @@ mod lookup;
 mod read;
 mod sync;
 
-pub use debt::{TREND_WEEKS, sparkline, week_ends};
+pub use debt::{PackageDebtRow, TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
 pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX};
 pub use inventory::ScanSummary;
