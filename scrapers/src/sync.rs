@@ -154,9 +154,65 @@ pub async fn run(
         })?;
         results.push(SourceResult { source: id, run });
     }
+    if only.is_empty() && config.propose.is_some() {
+        let run = sync_proposals(store, config).await?;
+        store
+            .record_named_run("proposals", &run, chrono::Utc::now())
+            .await?;
+    }
     // The first completed sync is the baseline; later changes are announced.
     store.mark_synced(chrono::Utc::now()).await?;
     // Today's point of the fork-debt trend, with the verdicts this sync decided.
     store.snapshot_debt(chrono::Utc::now()).await?;
     Ok(results)
+}
+
+/// The merge/pull requests forkdebt opened, read back: a merged or closed one is recorded and
+/// announced once ("proposal merged: <link>"); the patch itself leaves at the next scan.
+async fn sync_proposals(store: &Store, config: &Config) -> Result<SourceRun, StoreError> {
+    let mut run = SourceRun::default();
+    let open = store.open_proposal_requests().await?;
+    if open.is_empty() {
+        return Ok(run);
+    }
+    let cfg = config.propose.clone().unwrap_or_default();
+    let token = match forkdebt_core::config::Secret::load(
+        cfg.token_env.as_deref(),
+        cfg.token_file.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            run.error = Some(format!("[propose] {e}"));
+            return Ok(run);
+        }
+    };
+    let http = match reqwest::Client::builder()
+        .user_agent(config.user_agent())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            run.error = Some(e.to_string());
+            return Ok(run);
+        }
+    };
+    for p in open {
+        run.items += 1;
+        run.requests += 1;
+        let token = token.as_ref().map(|t| t.expose());
+        match crate::forges::requests::state(&http, &p.forge, &p.api_url, token).await {
+            Ok(crate::forges::requests::RequestState::Open) => {}
+            Ok(state) => {
+                store
+                    .set_proposal_state(&p, state.as_str(), chrono::Utc::now())
+                    .await?;
+            }
+            Err(e) => {
+                run.errors += 1;
+                run.error.get_or_insert(e);
+            }
+        }
+    }
+    Ok(run)
 }

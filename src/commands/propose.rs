@@ -38,8 +38,8 @@ pub async fn run(
     push: bool,
     downstream: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let store = ctx.store().await?;
     if let Some(name) = change {
+        let store = ctx.store().await?;
         let found = store
             .load_deviations(downstream.as_deref())
             .await?
@@ -55,9 +55,26 @@ pub async fn run(
     let (Some(package), Some(patch)) = (package, patch) else {
         bail!("name a package and a patch (or --change DEVIATION)");
     };
-    let packages = store
-        .load_packages(downstream.as_deref(), Some(&package))
-        .await?;
+    for line in drop(ctx, &package, &patch, force, push, downstream.as_deref()).await? {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Proposes dropping `patch` of `package`: the branch made (and, with `push`, pushed and a
+/// request opened). What it did, as lines for the terminal or the chat.
+pub async fn drop(
+    ctx: &Context,
+    package: &str,
+    patch: &str,
+    force: bool,
+    push: bool,
+    downstream: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let (package, patch) = (package.to_string(), patch.to_string());
+    let mut said = Vec::new();
+    let store = ctx.store().await?;
+    let packages = store.load_packages(downstream, Some(&package)).await?;
     store.close().await;
     let Some((pkg, sp)) = packages.iter().find_map(|p| {
         p.carried()
@@ -92,14 +109,14 @@ pub async fn run(
             .as_ref()
             .and_then(|u| u.proof.as_ref())
             .map(|p| p.tag.clone());
-        println!(
+        said.push(format!(
             "{} is carried as commit {} on {}: rebase the fork onto {} to drop it ({chain})",
             sp.patch.file,
             c.sha,
             c.branch,
             tag.as_deref().unwrap_or("the release that contains it")
-        );
-        return Ok(ExitCode::SUCCESS);
+        ));
+        return Ok(said);
     }
     // The dist-git folder this package was scanned from, as a git repository: the
     // configured `paths`, else the folders the last scan recorded.
@@ -166,8 +183,8 @@ pub async fn run(
         store.close().await;
         // Never two proposals for one patch; a closed one is not reopened.
         if let Some((url, state)) = before {
-            println!("already proposed ({state}): {url}");
-            return Ok(ExitCode::SUCCESS);
+            said.push(format!("already proposed ({state}): {url}"));
+            return Ok(said);
         }
         let max = i64::from(propose_cfg.max_open.unwrap_or(10));
         if open >= max {
@@ -191,17 +208,20 @@ pub async fn run(
         bail!("{branch} exists already: this patch was proposed before");
     }
     if exists {
-        return push_and_open(
-            ctx,
-            &propose_cfg,
-            &top,
-            &branch,
-            &package,
-            &pkg.downstream,
-            &sp.patch.file,
-            &chain,
-        )
-        .await;
+        said.push(
+            push_and_open(
+                ctx,
+                &propose_cfg,
+                &top,
+                &branch,
+                &package,
+                &pkg.downstream,
+                &sp.patch.file,
+                &chain,
+            )
+            .await?,
+        );
+        return Ok(said);
     }
     let work = tempfile::Builder::new()
         .prefix("forkdebt-propose-")
@@ -294,30 +314,32 @@ pub async fn run(
         let _ = git(&top, &["branch", "-D", &branch]);
         return Err(e);
     }
-    println!("changed {} in {}", spec_rel.display(), top.display());
-    println!("branch {branch}");
+    said.push(format!(
+        "changed {} in {}",
+        spec_rel.display(),
+        top.display()
+    ));
+    said.push(format!("branch {branch}"));
     if push {
-        return push_and_open(
-            ctx,
-            &propose_cfg,
-            &top,
-            &branch,
-            &package,
-            &pkg.downstream,
-            &sp.patch.file,
-            &chain,
-        )
-        .await;
+        said.push(
+            push_and_open(
+                ctx,
+                &propose_cfg,
+                &top,
+                &branch,
+                &package,
+                &pkg.downstream,
+                &sp.patch.file,
+                &chain,
+            )
+            .await?,
+        );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(said)
 }
 
-#[derive(serde::Deserialize)]
-struct MergeRequest {
-    web_url: String,
-}
-
-/// Pushes `branch` and opens a GitLab merge request for it with the evidence; records it.
+/// Pushes `branch` and opens a merge/pull request for it on the `[propose]` forge with the
+/// evidence; records it. The line saying where it is.
 #[allow(clippy::too_many_arguments)]
 async fn push_and_open(
     ctx: &Context,
@@ -328,13 +350,11 @@ async fn push_and_open(
     downstream: &str,
     file: &str,
     chain: &str,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<String> {
     let (Some(url), Some(project)) = (&cfg.url, &cfg.project) else {
         bail!("--push needs [propose] url and project in the config");
     };
-    if cfg.forge.as_deref().unwrap_or("gitlab") != "gitlab" {
-        bail!("[propose] forge: only gitlab merge requests are opened so far");
-    }
+    let forge = cfg.forge.clone().unwrap_or_else(|| "gitlab".into());
     let token =
         forkdebt_core::config::Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
             .map_err(|e| anyhow::anyhow!("[propose] {e}"))?;
@@ -345,11 +365,6 @@ async fn push_and_open(
     };
     git(top, &["push", "-q", &remote, &format!("{branch}:{branch}")])?;
     let project = project.replace("{package}", package);
-    let encoded: String = url::form_urlencoded::byte_serialize(project.as_bytes()).collect();
-    let api = format!(
-        "{}/api/v4/projects/{encoded}/merge_requests",
-        url.trim_end_matches('/')
-    );
     let evidence = if chain.is_empty() {
         "none (proposed with --force)"
     } else {
@@ -358,37 +373,27 @@ async fn push_and_open(
     let description = format!(
         "Drop {file}: {evidence}\n\nForkdebt-Evidence: {evidence}\n\nProposed by forkdebt for review; nothing was merged."
     );
-    let body = serde_json::json!({
-        "source_branch": branch,
-        "target_branch": target,
-        "title": format!("Drop {file}"),
-        "description": description,
-        "labels": cfg.labels.join(","),
-        "remove_source_branch": true,
-    });
+    let title = format!("Drop {file}");
     let client = reqwest::Client::builder()
         .user_agent(ctx.config.user_agent())
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
-    let mut req = client.post(&api).json(&body);
-    if let Some(t) = &token {
-        req = req.header("PRIVATE-TOKEN", t.expose());
-    }
-    // Not retried: a second POST could open a second merge request.
-    let resp = req
-        .send()
-        .await
-        .with_context(|| format!("opening a merge request at {api}"))?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!(
-            "{api}: {status}: {}",
-            forkdebt_core::report::shown(&text.chars().take(300).collect::<String>())
-        );
-    }
-    let mr: MergeRequest =
-        serde_json::from_str(&text).with_context(|| format!("{api}: not a merge request"))?;
+    let opened = forkdebt_scrapers::forges::requests::open(
+        &client,
+        &forge,
+        url,
+        token.as_ref().map(|t| t.expose()),
+        &forkdebt_scrapers::forges::requests::NewRequest {
+            project: &project,
+            source_branch: branch,
+            target_branch: &target,
+            title: &title,
+            description: &description,
+            labels: &cfg.labels,
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let store = ctx.store().await?;
     store
         .record_proposal(
@@ -396,11 +401,17 @@ async fn push_and_open(
             package,
             file,
             branch,
-            &mr.web_url,
+            &opened.web_url,
+            Some((&forge, &opened.api_url)),
             chrono::Utc::now(),
         )
         .await?;
     store.close().await;
-    println!("proposed: {}", mr.web_url);
-    Ok(ExitCode::SUCCESS)
+    if !opened.labels_not_set.is_empty() {
+        tracing::warn!(
+            "{forge}: labels not set (unknown there): {}",
+            opened.labels_not_set.join(", ")
+        );
+    }
+    Ok(format!("proposed: {}", opened.web_url))
 }

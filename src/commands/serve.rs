@@ -94,10 +94,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     let process = Arc::new(forkdebt_bot::web::metrics::Process::default());
     if let Some(web) = config.web.clone() {
-        let state = forkdebt_bot::web::WebState {
-            store: store.clone(),
-            metrics: Arc::clone(&process),
-        };
+        let state = forkdebt_bot::web::WebState::new(store.clone(), Arc::clone(&process));
         let stopped = stopped.clone();
         tasks.spawn(async move { forkdebt_bot::web::serve(&web.listen, state, stopped).await });
     }
@@ -440,10 +437,10 @@ pub async fn web_only(ctx: &Context, listen: Option<String>) -> anyhow::Result<E
         .or_else(|| ctx.config.web.as_ref().map(|w| w.listen.clone()))
         .unwrap_or_else(|| "127.0.0.1:8080".into());
     let (stop, stopped) = watch::channel(false);
-    let state = forkdebt_bot::web::WebState {
-        store: store.clone(),
-        metrics: Arc::new(forkdebt_bot::web::metrics::Process::default()),
-    };
+    let state = forkdebt_bot::web::WebState::new(
+        store.clone(),
+        Arc::new(forkdebt_bot::web::metrics::Process::default()),
+    );
     let server =
         tokio::spawn(async move { forkdebt_bot::web::serve(&listen, state, stopped).await });
     tokio::select! {

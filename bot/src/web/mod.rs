@@ -5,6 +5,7 @@
 //! Routes (stable; scripts use them): `/`, `/package/{name}`, `/release/{project}/{version}`,
 //! `/changes`, `/feed.atom`, `/api/report`, `/metrics`, `/healthz`.
 
+mod cache;
 mod chart;
 pub mod metrics;
 mod pages;
@@ -21,6 +22,19 @@ use std::sync::Arc;
 pub struct WebState {
     pub store: Store,
     pub metrics: Arc<metrics::Process>,
+    overview: Arc<cache::Cache<pages::Overview>>,
+    report: Arc<cache::Cache<String>>,
+}
+
+impl WebState {
+    pub fn new(store: Store, metrics: Arc<metrics::Process>) -> WebState {
+        WebState {
+            store,
+            metrics,
+            overview: Arc::default(),
+            report: Arc::default(),
+        }
+    }
 }
 
 /// The Content-Security-Policy of every page: our own script and style files only, no inline

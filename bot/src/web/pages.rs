@@ -140,10 +140,26 @@ pub struct Filter {
 const OVERVIEW_PACKAGES: i64 = 200;
 
 pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
+    let q = f.q.trim().to_lowercase();
+    let page = s
+        .overview
+        .get_or_build(&q, build_overview(&s.store, f.q.clone()))
+        .await?;
+    html(&*page)
+}
+
+/// The overview from the store (what [`overview`] caches).
+async fn build_overview(
+    store: &forkdebt_core::store::Store,
+    q: String,
+) -> Result<Overview, forkdebt_core::store::StoreError> {
+    let f = Filter {
+        q,
+        ..Filter::default()
+    };
     let now = chrono::Utc::now();
     let today = now.date_naive();
-    let downstreams = s
-        .store
+    let downstreams = store
         .downstream_debts()
         .await?
         .iter()
@@ -152,7 +168,7 @@ pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Pag
             counts: Counts::of_row(d, today),
         })
         .collect();
-    let (rows, matching) = s.store.package_debts(f.q.trim(), OVERVIEW_PACKAGES).await?;
+    let (rows, matching) = store.package_debts(f.q.trim(), OVERVIEW_PACKAGES).await?;
     let packages = rows
         .iter()
         .map(|p| PkgRow {
@@ -162,13 +178,12 @@ pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Pag
             counts: Counts::of_row(p, today),
         })
         .collect();
-    let trend = s.store.weekly_trend(None, &[], today).await?;
+    let trend = store.weekly_trend(None, &[], today).await?;
     let points: Vec<(String, Option<i64>)> = forkdebt_core::store::week_ends(today)
         .into_iter()
         .zip(trend)
         .collect();
-    let sources = s
-        .store
+    let sources = store
         .source_statuses()
         .await?
         .into_iter()
@@ -182,8 +197,7 @@ pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Pag
         })
         .collect();
     let since = forkdebt_core::store::timestamp(now - chrono::Duration::days(30));
-    let events: Vec<EventItem> = s
-        .store
+    let events: Vec<EventItem> = store
         .recent_events(&since, 20)
         .await?
         .into_iter()
@@ -196,7 +210,7 @@ pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Pag
             text: crate::notify::event_text(&e),
         })
         .collect();
-    html(&Overview {
+    Ok(Overview {
         q: f.q,
         downstreams,
         packages,
@@ -540,10 +554,16 @@ fn urlencode(s: &str) -> String {
 /// The report JSON, the same contract as `forkdebt report --format json`.
 pub async fn api_report(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
     let ds = (!f.downstream.is_empty()).then_some(f.downstream.as_str());
-    let r = forkdebt_core::report::from_store(&s.store, ds).await?;
+    let json = s
+        .report
+        .get_or_build(&f.downstream, async {
+            let r = forkdebt_core::report::from_store(&s.store, ds).await?;
+            serde_json::to_string_pretty(&r).map_err(PageError::from)
+        })
+        .await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        serde_json::to_string_pretty(&r)?,
+        json.to_string(),
     )
         .into_response())
 }

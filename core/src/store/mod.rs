@@ -32,7 +32,7 @@ mod sync;
 
 pub use debt::{PackageDebtRow, TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
-pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX};
+pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX, ProposalRequest};
 pub use inventory::ScanSummary;
 pub(crate) use inventory::{INSERT_CHUNK_ROWS, values_sql};
 pub use lookup::{Carrier, DebtCount, DroppablePatch};

@@ -4,6 +4,8 @@
 //! src.fedoraproject.org from Pagure to Forgejo is a change of one config value.
 //! Requests go through the one polite HTTP layer.
 
+pub mod requests;
+
 use crate::http::{Get, Http, Response};
 use serde::Deserialize;
 
