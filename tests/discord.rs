@@ -42,7 +42,8 @@ fn slash_commands_mirror_the_router() {
             "unsubscribe",
             "subscriptions",
             "snooze",
-            "sync"
+            "sync",
+            "propose"
         ]
     );
     let why = commands.iter().find(|c| c["name"] == "why").expect("why");
@@ -131,6 +132,77 @@ async fn commands_are_answered_escaped_and_without_pings() {
     let r = serde_json::to_value(answer(&admin_router, "43", 1234, true, "sync", &[]).await)
         .expect("json");
     assert_eq!(r["data"]["content"], "only admins can start a sync");
+
+    // `propose PACKAGE PATCH`: admins only, unless [propose] open; the proposal itself is
+    // handed in by `serve` (it makes the branch and opens the merge request).
+    let asked: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    let propose_hook =
+        |asked: Arc<std::sync::Mutex<Vec<(String, String)>>>| -> forkdebt_bot::router::ProposeHook {
+            Arc::new(move |package: String, patch: String| {
+                asked
+                    .lock()
+                    .expect("lock")
+                    .push((package.clone(), patch.clone()));
+                Box::pin(async move {
+                    vec![format!(
+                        "proposed: https://gitlab.example/{package}/-/merge_requests/1 ({patch})"
+                    )]
+                })
+            })
+        };
+    let admin_router = admin_router.with_propose(propose_hook(Arc::clone(&asked)));
+    let options = [opt("package", "systemd"), opt("patch", "0001-fix.patch")];
+    let r =
+        serde_json::to_value(answer(&admin_router, "43", 1234, true, "propose", &options).await)
+            .expect("json");
+    assert_eq!(
+        r["data"]["content"],
+        "only admins can propose changes \\(\\[propose\\] open lets anyone\\)"
+    );
+    assert!(asked.lock().expect("lock").is_empty());
+    let r =
+        serde_json::to_value(answer(&admin_router, "42", 1234, true, "propose", &options).await)
+            .expect("json");
+    assert!(
+        r["data"]["content"]
+            .as_str()
+            .expect("content")
+            .starts_with("proposed\\: https\\://gitlab.example/systemd"),
+        "{r}"
+    );
+    assert_eq!(
+        *asked.lock().expect("lock"),
+        vec![("systemd".to_string(), "0001-fix.patch".to_string())]
+    );
+    let open: Config = toml::from_str("[propose]\nopen = true\n").expect("config");
+    let open_router = Router::new(store.clone(), Arc::new(open), None)
+        .with_propose(propose_hook(Arc::clone(&asked)));
+    let r = serde_json::to_value(answer(&open_router, "43", 1234, true, "propose", &options).await)
+        .expect("json");
+    assert!(
+        r["data"]["content"]
+            .as_str()
+            .expect("content")
+            .starts_with("proposed\\:"),
+        "{r}"
+    );
+    // Typed in a channel: the same command, word by word.
+    let said = admin_router
+        .handle(
+            &forkdebt_bot::router::Asked {
+                sender: "alice".into(),
+                in_channel: true,
+                destination: "irc:#hs".into(),
+            },
+            "!propose bash 2",
+        )
+        .await
+        .expect("a command");
+    assert_eq!(
+        said,
+        vec!["proposed: https://gitlab.example/bash/-/merge_requests/1 (2)".to_string()]
+    );
+
     let r = respond(
         "why",
         vec![opt("package", "nosuch"), opt("patch", "1")],

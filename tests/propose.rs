@@ -266,24 +266,85 @@ fn a_change_draft_comes_from_a_policy_deviation() {
     assert!(draft.contains(package), "{draft}");
 }
 
+/// The forge API a proposal talks to, as a local server records it: the request opened
+/// (GitLab merge request, Pagure or Forgejo pull request), and its state read back.
+struct Forge {
+    kind: &'static str,
+    project: &'static str,
+    web_url: &'static str,
+}
+
+const FORGES: [Forge; 3] = [
+    Forge {
+        kind: "gitlab",
+        project: "hs/rpms/{package}",
+        web_url: "https://gitlab.example/hs/rpms/hello/-/merge_requests/7",
+    },
+    Forge {
+        kind: "pagure",
+        project: "rpms/{package}",
+        web_url: "https://src.example/rpms/hello/pull-request/7",
+    },
+    Forge {
+        kind: "forgejo",
+        project: "rpms/{package}",
+        web_url: "https://forgejo.example/rpms/hello/pulls/7",
+    },
+];
+
+/// The forge's answer to `req` while the request is `merged` or not; `None`: not the API.
+fn forge_api(f: &Forge, req: &crate::httpd::Request, merged: bool) -> Option<crate::httpd::Reply> {
+    use crate::httpd::Reply;
+    let json = |v: serde_json::Value| Some(Reply::json(v.to_string().into_bytes()));
+    match f.kind {
+        "gitlab" if req.path.contains("/merge_requests") => json(serde_json::json!({
+            "iid": 7, "state": if merged { "merged" } else { "opened" }, "web_url": f.web_url})),
+        "pagure" if req.path.contains("/pull-request") => json(serde_json::json!({
+            "id": 7, "status": if merged { "Merged" } else { "Open" }, "full_url": f.web_url})),
+        "forgejo" if req.path.ends_with("/labels") => json(serde_json::json!([
+            {"id": 11, "name": "forkdebt"}, {"id": 12, "name": "drop"}, {"id": 13, "name": "other"}])),
+        "forgejo" if req.path.contains("/pulls") => json(serde_json::json!({
+            "number": 7, "state": if merged { "closed" } else { "open" }, "merged": merged,
+            "html_url": f.web_url})),
+        _ => None,
+    }
+}
+
+/// Whether `r` opened a request (not a read of one).
+fn opens(f: &Forge, r: &crate::httpd::Request) -> bool {
+    match f.kind {
+        "gitlab" => r.path.ends_with("/merge_requests"),
+        "pagure" => r.path.ends_with("/pull-request/new"),
+        _ => r.path.ends_with("/pulls"),
+    }
+}
+
 /// `--push`: the branch goes to the dist-git's remote (smart HTTP, real `git http-backend`) and
-/// a merge request is opened at a local GitLab-shaped API that records it; never twice for one
-/// patch; `[propose] max_open` respected.
+/// a merge/pull request is opened at a local forge API that records it, for GitLab, Pagure
+/// and Forgejo; never twice for one patch; `[propose] max_open` respected; its state is read
+/// back at the next sync (merged is an event, and frees a place); the digest lists it.
 #[tokio::test(flavor = "multi_thread")]
-async fn push_opens_one_merge_request_per_patch() {
-    use crate::httpd::{Handler, Reply, Request, Server};
+async fn push_opens_one_request_per_patch_on_every_forge() {
+    for f in &FORGES {
+        push_on(f).await;
+    }
+}
+
+async fn push_on(f: &Forge) {
+    use crate::httpd::{Handler, Request, Server};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let repo = dir.join("distgit");
     let pkg = repo.join("rpms/hello");
     std::fs::create_dir_all(&pkg).expect("mkdir");
-    for (f, n) in [
+    for (file, n) in [
         ("0001-one.patch", 1),
         ("0002-three.patch", 3),
         ("0003-five.patch", 5),
     ] {
-        std::fs::write(pkg.join(f), hunk(n, "x", "y")).expect("write");
+        std::fs::write(pkg.join(file), hunk(n, "x", "y")).expect("write");
     }
     std::fs::write(
         pkg.join("hello.spec"),
@@ -312,14 +373,17 @@ async fn push_opens_one_merge_request_per_patch() {
         &["config", "http.receivepack", "true"],
     );
     let git_handler = crate::git_http::handler(srv.clone());
-    let handler: Handler = Arc::new(move |req: &Request| {
-        if req.path.contains("/merge_requests") {
-            return Reply::json(
-                br#"{"iid": 7, "state": "opened", "web_url": "https://gitlab.example/hs/rpms/hello/-/merge_requests/7"}"#.to_vec(),
-            );
-        }
-        git_handler(req)
-    });
+    let merged = Arc::new(AtomicBool::new(false));
+    let handler: Handler = {
+        let merged = Arc::clone(&merged);
+        let forge = Forge {
+            ..FORGES[FORGES.iter().position(|x| x.kind == f.kind).unwrap_or(0)]
+        };
+        Arc::new(move |req: &Request| {
+            forge_api(&forge, req, merged.load(Ordering::SeqCst))
+                .unwrap_or_else(|| git_handler(req))
+        })
+    };
     let server = Server::start(handler).await;
     git(
         &repo,
@@ -335,9 +399,12 @@ async fn push_opens_one_merge_request_per_patch() {
         dir.join("forkdebt.toml"),
         format!(
             "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
-             [propose]\nforge = \"gitlab\"\nurl = \"{}\"\nproject = \"hs/rpms/{{package}}\"\nlabels = [\"forkdebt\", \"drop\"]\n\
-             max_open = 1\ntoken_file = \"{}\"\n",
+             [propose]\nforge = \"{}\"\nurl = \"{}\"\nproject = \"{}\"\nlabels = [\"forkdebt\", \"drop\"]\n\
+             max_open = 1\ntoken_file = \"{}\"\n\
+             [email]\nsmtp_url = \"smtp://127.0.0.1:1\"\n[[email.recipient]]\naddress = \"team@example.org\"\n",
+            f.kind,
             server.url,
+            f.project,
             dir.join("token").display()
         ),
     )
@@ -355,42 +422,85 @@ async fn push_opens_one_merge_request_per_patch() {
             .expect("run")
         }
     };
+    let kind = f.kind;
     assert!(run_fd(&["scan"]).await.status.success());
     let out = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
     let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(out.status.success(), "{kind}: {said}\n{}", stderr(&out));
     assert!(
-        said.contains("proposed: https://gitlab.example/hs/rpms/hello/-/merge_requests/7"),
-        "{said}"
+        said.contains(&format!("proposed: {}", f.web_url)),
+        "{kind}: {said}"
     );
-    let mrs: Vec<Request> = server
+    let opened: Vec<Request> = server
         .requests()
         .into_iter()
-        .filter(|r| r.path.contains("/merge_requests"))
+        .filter(|r| opens(f, r))
         .collect();
-    assert_eq!(mrs.len(), 1);
-    assert!(mrs[0].path.contains("hs%2Frpms%2Fhello"), "{}", mrs[0].path);
-    assert_eq!(mrs[0].header("private-token"), Some("s3cret-token"));
-    let body: serde_json::Value = serde_json::from_slice(&mrs[0].body).expect("json");
-    assert_eq!(body["title"], "Drop 0002-three.patch");
-    assert_eq!(body["source_branch"], "forkdebt/drop-0002-three");
-    assert_eq!(body["target_branch"], "main");
-    assert_eq!(body["labels"], "forkdebt,drop");
-    assert!(
-        body["description"]
-            .as_str()
-            .expect("text")
-            .contains("Forkdebt-Evidence:")
-    );
+    assert_eq!(opened.len(), 1, "{kind}");
+    let o = &opened[0];
+    let text = String::from_utf8_lossy(&o.body).to_string();
+    match kind {
+        "gitlab" => {
+            assert!(
+                o.path.contains("/api/v4/projects/hs%2Frpms%2Fhello/"),
+                "{}",
+                o.path
+            );
+            assert_eq!(o.header("private-token"), Some("s3cret-token"));
+            let body: serde_json::Value = serde_json::from_slice(&o.body).expect("json");
+            assert_eq!(body["title"], "Drop 0002-three.patch");
+            assert_eq!(body["source_branch"], "forkdebt/drop-0002-three");
+            assert_eq!(body["target_branch"], "main");
+            assert_eq!(body["labels"], "forkdebt,drop");
+            assert!(
+                body["description"]
+                    .as_str()
+                    .expect("text")
+                    .contains("Forkdebt-Evidence:")
+            );
+        }
+        "pagure" => {
+            assert_eq!(o.path, "/api/0/rpms/hello/pull-request/new");
+            assert_eq!(o.header("authorization"), Some("token s3cret-token"));
+            let form: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(&o.body).into_owned().collect();
+            assert_eq!(form["title"], "Drop 0002-three.patch");
+            assert_eq!(form["branch_from"], "forkdebt/drop-0002-three");
+            assert_eq!(form["branch_to"], "main");
+            assert!(
+                form["initial_comment"].contains("Forkdebt-Evidence:"),
+                "{text}"
+            );
+        }
+        _ => {
+            assert_eq!(o.path, "/api/v1/repos/rpms/hello/pulls");
+            assert_eq!(o.header("authorization"), Some("token s3cret-token"));
+            let body: serde_json::Value = serde_json::from_slice(&o.body).expect("json");
+            assert_eq!(body["title"], "Drop 0002-three.patch");
+            assert_eq!(body["head"], "forkdebt/drop-0002-three");
+            assert_eq!(body["base"], "main");
+            // Forgejo takes label ids: the repository's labels by name.
+            assert_eq!(body["labels"], serde_json::json!([11, 12]));
+            assert!(
+                body["body"]
+                    .as_str()
+                    .expect("text")
+                    .contains("Forkdebt-Evidence:")
+            );
+        }
+    }
     let remote = git(&srv.join("hello.git"), &["branch", "--list"]);
-    assert!(remote.contains("forkdebt/drop-0002-three"), "{remote}");
+    assert!(
+        remote.contains("forkdebt/drop-0002-three"),
+        "{kind}: {remote}"
+    );
 
-    // The proposal is an event (chat announces "proposed: <MR link>").
+    // The proposal is an event (chat announces "proposed: <link>").
     let events = run_fd(&["events"]).await;
     let events = String::from_utf8_lossy(&events.stdout).to_string();
     assert!(
-        events.contains("proposed: https://gitlab.example/hs/rpms/hello/-/merge_requests/7"),
-        "{events}"
+        events.contains(&format!("proposed: {}", f.web_url)),
+        "{kind}: {events}"
     );
     // The same patch again: nothing new is opened.
     let again = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
@@ -399,13 +509,41 @@ async fn push_opens_one_merge_request_per_patch() {
     // max_open = 1: another patch waits.
     let more = run_fd(&["propose", "hello", "0003-five.patch", "--force", "--push"]).await;
     assert!(!more.status.success());
-    assert!(stderr(&more).contains("max_open = 1"), "{}", stderr(&more));
+    assert!(
+        stderr(&more).contains("max_open = 1"),
+        "{kind}: {}",
+        stderr(&more)
+    );
     assert_eq!(
-        server
-            .requests()
-            .iter()
-            .filter(|r| r.path.contains("/merge_requests"))
+        server.requests().iter().filter(|r| opens(f, r)).count(),
+        1,
+        "{kind}"
+    );
+
+    // Someone merges it: the next sync reads its state, announces it once, and frees the
+    // place, so the next patch can be proposed.
+    merged.store(true, Ordering::SeqCst);
+    let sync = run_fd(&["sync"]).await;
+    assert!(sync.status.success(), "{kind}: {}", stderr(&sync));
+    let sync = run_fd(&["sync"]).await;
+    assert!(sync.status.success(), "{kind}: {}", stderr(&sync));
+    let events = run_fd(&["events"]).await;
+    let events = String::from_utf8_lossy(&events.stdout).to_string();
+    assert_eq!(
+        events
+            .matches(&format!("proposal merged: {}", f.web_url))
             .count(),
-        1
+        1,
+        "{kind}: {events}"
+    );
+    let next = run_fd(&["propose", "hello", "0003-five.patch", "--force", "--push"]).await;
+    assert!(next.status.success(), "{kind}: {}", stderr(&next));
+    // This week's digest lists the proposals.
+    let digest = run_fd(&["digest", "--dry-run"]).await;
+    let digest = String::from_utf8_lossy(&digest.stdout).to_string();
+    assert!(
+        digest.contains("Drop proposals (for review):")
+            && digest.contains(&format!("proposal merged: {}", f.web_url)),
+        "{kind}: {digest}"
     );
 }

@@ -146,6 +146,16 @@ pub const COMMANDS: &[Spec] = &[
         hint: "",
         admin_only: true,
     },
+    Spec {
+        name: "propose",
+        about: "Open a merge request dropping a droppable patch (admins)",
+        args: &[
+            arg("package", "The package", true),
+            arg("patch", "The patch file or PatchN", true),
+        ],
+        hint: "",
+        admin_only: true,
+    },
 ];
 
 /// The one-line `help`: every command's usage, with the prefix.
@@ -194,6 +204,10 @@ pub enum Command {
         duration: chrono::Duration,
     },
     Sync,
+    Propose {
+        package: String,
+        patch: String,
+    },
 }
 
 /// Why input is no command.
@@ -249,6 +263,10 @@ impl Command {
                 duration: parse_duration(args[1]).ok_or_else(usage)?,
             },
             "sync" => Command::Sync,
+            "propose" => Command::Propose {
+                package: arg(0)?,
+                patch: arg(1)?,
+            },
             _ => return Err(Refused::Unknown(name.chars().take(40).collect())),
         })
     }

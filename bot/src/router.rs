@@ -30,11 +30,18 @@ pub struct Asked {
 /// binary provides it, so the bot does not depend on the scrapers.
 pub type SyncHook = Arc<dyn Fn() -> BoxFuture<'static, String> + Send + Sync>;
 
+/// Proposes dropping a patch (`package`, `patch`) and says how it went, as lines. The serving
+/// binary provides it (it makes the branch and opens the merge request).
+pub type ProposeHook = Arc<dyn Fn(String, String) -> BoxFuture<'static, Vec<String>> + Send + Sync>;
+
 pub struct Router {
     store: Store,
     prefix: String,
     admins: Vec<String>,
     sync: Option<SyncHook>,
+    propose: Option<ProposeHook>,
+    /// `[propose] open`: anyone may propose, not only admins.
+    propose_open: bool,
 }
 
 impl Router {
@@ -45,7 +52,16 @@ impl Router {
             prefix: chat.prefix.unwrap_or_else(|| "!".into()),
             admins: chat.admins,
             sync,
+            propose: None,
+            propose_open: config.propose.as_ref().is_some_and(|p| p.open),
         }
+    }
+
+    /// The router with `propose` answered by `hook`.
+    #[must_use]
+    pub fn with_propose(mut self, hook: ProposeHook) -> Router {
+        self.propose = Some(hook);
+        self
     }
 
     pub fn prefix(&self) -> &str {
@@ -133,6 +149,9 @@ impl Router {
             Command::Subscriptions => self.subscriptions(asked).await,
             Command::Snooze { target, duration } => self.snooze(asked, target, *duration).await,
             Command::Sync => return self.sync(asked).await,
+            Command::Propose { package, patch } => {
+                return self.propose(asked, package, patch).await;
+            }
         };
         match answer {
             Ok(lines) => lines,
@@ -190,12 +209,26 @@ impl Router {
         )])
     }
 
-    async fn sync(&self, asked: &Asked) -> Vec<String> {
-        // An admin is named as the network names them (`alice`, `@alice:fedora.im`), or with
-        // the network in front when names could collide (`irc:alice`, `discord:1234`).
+    /// An admin is named as the network names them (`alice`, `@alice:fedora.im`), or with
+    /// the network in front when names could collide (`irc:alice`, `discord:1234`).
+    fn is_admin(&self, asked: &Asked) -> bool {
         let network = asked.destination.split(':').next().unwrap_or_default();
         let qualified = format!("{network}:{}", asked.sender);
-        if !self.admins.contains(&asked.sender) && !self.admins.contains(&qualified) {
+        self.admins.contains(&asked.sender) || self.admins.contains(&qualified)
+    }
+
+    async fn propose(&self, asked: &Asked, package: &str, patch: &str) -> Vec<String> {
+        if !self.propose_open && !self.is_admin(asked) {
+            return vec!["only admins can propose changes ([propose] open lets anyone)".into()];
+        }
+        match &self.propose {
+            Some(hook) => hook(package.to_string(), patch.to_string()).await,
+            None => vec!["propose is not available here".into()],
+        }
+    }
+
+    async fn sync(&self, asked: &Asked) -> Vec<String> {
+        if !self.is_admin(asked) {
             return vec!["only admins can start a sync".into()];
         }
         match &self.sync {

@@ -59,7 +59,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeConfig {
-    /// `gitlab` (merge requests through its v4 API).
+    /// `gitlab` (merge requests, v4 API; the default), `pagure` or `forgejo` (pull requests).
     pub forge: Option<String>,
     /// The forge's API base (`https://gitlab.com`).
     pub url: Option<String>,
@@ -73,6 +73,9 @@ pub struct ProposeConfig {
     pub labels: Vec<String>,
     /// At most this many open proposals per downstream (default 10).
     pub max_open: Option<u32>,
+    /// Whether anyone in chat may `propose` (default: admins only).
+    #[serde(default)]
+    pub open: bool,
     pub token_env: Option<String>,
     pub token_file: Option<PathBuf>,
 }

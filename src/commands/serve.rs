@@ -5,7 +5,7 @@ use super::Context;
 use anyhow::Context as _;
 use forkdebt_bot::digest::Outcome;
 use forkdebt_bot::digest::schedule::Schedule;
-use forkdebt_bot::router::{Router, SyncHook};
+use forkdebt_bot::router::{ProposeHook, Router, SyncHook};
 use forkdebt_core::config::Config;
 use forkdebt_core::store::{Fence, Store};
 use std::process::ExitCode;
@@ -30,7 +30,31 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             Box::pin(async move { sync_once(&store, &config, &lock).await })
         })
     };
-    let router = Arc::new(Router::new(store.clone(), Arc::clone(&config), Some(hook)));
+    // `propose` in chat: the branch, pushed with a merge request when [propose] names a forge
+    // project (a branch on the bot's machine alone would help nobody in the channel).
+    let propose: ProposeHook = {
+        let ctx = Context {
+            config: (*config).clone(),
+            database: ctx.database.clone(),
+        };
+        let ctx = Arc::new(ctx);
+        Arc::new(move |package: String, patch: String| {
+            let ctx = Arc::clone(&ctx);
+            Box::pin(async move {
+                let push = ctx
+                    .config
+                    .propose
+                    .as_ref()
+                    .is_some_and(|p| p.url.is_some() && p.project.is_some());
+                match super::propose::drop(&ctx, &package, &patch, false, push, None).await {
+                    Ok(lines) => lines,
+                    Err(e) => vec![format!("could not propose: {e:#}")],
+                }
+            })
+        })
+    };
+    let router =
+        Arc::new(Router::new(store.clone(), Arc::clone(&config), Some(hook)).with_propose(propose));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, _) in forkdebt_bot::networks::configured(&chat)?
         .iter()

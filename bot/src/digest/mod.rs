@@ -51,6 +51,8 @@ pub struct Digest {
     pub droppable: Vec<Item>,
     /// Upstream fixed a bug in a change a fork carries, and the fork lacks the fix.
     pub missing_fixes: Vec<Item>,
+    /// Drop proposals opened, merged or closed this week ("proposed: <MR link>").
+    pub proposals: Vec<Item>,
     pub waiting: Vec<Item>,
     pub stale: Vec<Item>,
     pub changes: Vec<Item>,
@@ -121,6 +123,18 @@ pub async fn build(
         })
         .collect();
 
+    let proposals: Vec<Item> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Proposed && follows(&e.package))
+        .map(|e| {
+            let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
+            Item {
+                title: format!("{} {}", e.package, e.subject),
+                detail: chain_text(&hops),
+                url: first_url(&hops),
+            }
+        })
+        .collect();
     let missing_fixes: Vec<Item> = packages
         .iter()
         .flat_map(|p| {
@@ -296,6 +310,10 @@ pub async fn build(
             "submitted with no upstream movement for 60+ days: ping upstream",
         ),
         (changes.len(), "Fedora Changes touching our packages moved"),
+        (
+            proposals.len(),
+            "drop proposals opened or decided: review them",
+        ),
         (new_total, "new carried patches this week"),
     ] {
         if n > 0 {
@@ -309,6 +327,7 @@ pub async fn build(
         summary,
         droppable,
         missing_fixes,
+        proposals,
         waiting,
         stale,
         changes,
