@@ -547,3 +547,102 @@ async fn push_on(f: &Forge) {
         "{kind}: {digest}"
     );
 }
+
+/// A downstream read from a forge (`[[downstream]] git`), with no local checkout: the proposal
+/// is made in forkdebt's own mirror of the package's repository and pushed to `push_url`.
+#[tokio::test(flavor = "multi_thread")]
+async fn propose_works_from_the_dist_git_mirror() {
+    use crate::httpd::{Handler, Request, Server};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    for (file, n) in [("0001-one.patch", 1), ("0002-three.patch", 3)] {
+        std::fs::write(work.join(file), hunk(n, "x", "y")).expect("write");
+    }
+    std::fs::write(
+        work.join("hello.spec"),
+        "Name: hello\nVersion: 1.0\nRelease: 4.hs\nSummary: s\nLicense: MIT\n\
+         Patch1: 0001-one.patch\nPatch2: 0002-three.patch\n\n%description\nd\n\n%changelog\n",
+    )
+    .expect("spec");
+    git(&work, &["init", "-q", "-b", "c9s-sig-hyperscale"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "hello"]);
+    let srv = dir.join("srv");
+    std::fs::create_dir_all(&srv).expect("mkdir");
+    git(
+        &srv,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().expect("utf-8"),
+            "hello.git",
+        ],
+    );
+    git(
+        &srv.join("hello.git"),
+        &["config", "http.receivepack", "true"],
+    );
+    let forge = Forge { ..FORGES[0] };
+    let git_handler = crate::git_http::handler(srv.clone());
+    let handler: Handler = Arc::new(move |req: &Request| {
+        forge_api(&forge, req, false).unwrap_or_else(|| git_handler(req))
+    });
+    let server = Server::start(handler).await;
+    let repo_url = format!("{}/hello.git", server.url);
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n[git]\ncache_dir = \"{}\"\n\
+             [[downstream]]\nname = \"hs\"\nbranch = \"c9s-sig-hyperscale\"\n\
+             [downstream.git]\nrepos = [\"{repo_url}\"]\n\
+             [propose]\nforge = \"gitlab\"\nurl = \"{}\"\nproject = \"hs/rpms/{{package}}\"\npush_url = \"{repo_url}\"\n",
+            dir.join("cache").display(),
+            server.url,
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://p.db"];
+            all.extend_from_slice(args);
+            forkdebt(&d, &all)
+        };
+        let scan = run(&["scan"]);
+        assert!(scan.status.success(), "{}", stderr(&scan));
+        run(&["propose", "hello", "0002-three.patch", "--force", "--push"])
+    })
+    .await
+    .expect("run");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}\n{}", stderr(&out));
+    assert!(said.contains("(the dist-git mirror)"), "{said}");
+    assert!(said.contains("proposed: https://gitlab.example/"), "{said}");
+    // The branch reached the forge, off the dist-git branch, without the patch.
+    let served = srv.join("hello.git");
+    let files = git(
+        &served,
+        &["ls-tree", "--name-only", "forkdebt/drop-0002-three"],
+    );
+    assert!(
+        files.contains("0001-one.patch") && !files.contains("0002-three.patch"),
+        "{files}"
+    );
+    let spec = git(&served, &["show", "forkdebt/drop-0002-three:hello.spec"]);
+    assert!(
+        spec.contains("Release: 5.hs") && !spec.contains("Patch2:"),
+        "{spec}"
+    );
+    let opened: Vec<Request> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/merge_requests"))
+        .collect();
+    assert_eq!(opened.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&opened[0].body).expect("json");
+    assert_eq!(body["target_branch"], "c9s-sig-hyperscale");
+}

@@ -67,6 +67,9 @@ pub struct ProposeConfig {
     pub project: Option<String>,
     /// The git remote pushed to (default `origin`).
     pub remote: Option<String>,
+    /// Where to push instead, `{package}` replaced (`ssh://git@gitlab.com/CentOS/Hyperscale/rpms/{package}.git`):
+    /// needed when the dist-git is forkdebt's mirror, whose `origin` is the read-only URL.
+    pub push_url: Option<String>,
     /// The branch merge requests target (default: the dist-git's current branch).
     pub target_branch: Option<String>,
     #[serde(default)]

@@ -118,48 +118,12 @@ pub async fn drop(
         ));
         return Ok(said);
     }
-    // The dist-git folder this package was scanned from, as a git repository: the
-    // configured `paths`, else the folders the last scan recorded.
-    let mut roots: Vec<PathBuf> = ctx
-        .config
-        .downstream
-        .iter()
-        .find(|d| d.name == pkg.downstream)
-        .map(|d| d.paths.clone())
-        .unwrap_or_default();
-    if roots.is_empty() {
-        let store = ctx.store().await?;
-        roots = store
-            .downstream_roots(&pkg.downstream)
-            .await?
-            .into_iter()
-            .map(PathBuf::from)
-            .collect();
-        store.close().await;
-    }
-    let Some((root, spec)) = roots.iter().find_map(|r| {
-        let s = r.join(&pkg.package.spec_path);
-        s.is_file().then(|| (r.clone(), s))
-    }) else {
-        bail!(
-            "{}: not found under the folders downstream {} was scanned from; propose works on a local dist-git repository",
-            pkg.package.spec_path,
-            pkg.downstream
-        );
-    };
-    let top = PathBuf::from(
-        git(&root, &["rev-parse", "--show-toplevel"])
-            .context("the dist-git folder is not a git repository")?,
+    let checkout = checkout(ctx, pkg, sp).await?;
+    let (top, spec_rel, patch_rel) = (
+        checkout.top.clone(),
+        checkout.spec.clone(),
+        checkout.patch.clone(),
     );
-    let rel = |p: &Path| -> anyhow::Result<PathBuf> {
-        let real = p.canonicalize()?;
-        Ok(real.strip_prefix(top.canonicalize()?)?.to_path_buf())
-    };
-    let spec_rel = rel(&spec)?;
-    let patch_rel = match &sp.patch.path {
-        Some(p) => Some(rel(&root.join(p))?),
-        None => None,
-    };
     let safe: String = sp
         .patch
         .file
@@ -213,6 +177,7 @@ pub async fn drop(
                 ctx,
                 &propose_cfg,
                 &top,
+                checkout.mirror.then_some(checkout.base.as_str()),
                 &branch,
                 &package,
                 &pkg.downstream,
@@ -237,7 +202,7 @@ pub async fn drop(
             "-b",
             &branch,
             wt.to_str().unwrap_or_default(),
-            "HEAD",
+            &checkout.base,
         ],
     )?;
     let result = (|| -> anyhow::Result<()> {
@@ -315,9 +280,14 @@ pub async fn drop(
         return Err(e);
     }
     said.push(format!(
-        "changed {} in {}",
+        "changed {} in {}{}",
         spec_rel.display(),
-        top.display()
+        top.display(),
+        if checkout.mirror {
+            " (the dist-git mirror)"
+        } else {
+            ""
+        }
     ));
     said.push(format!("branch {branch}"));
     if push {
@@ -326,6 +296,7 @@ pub async fn drop(
                 ctx,
                 &propose_cfg,
                 &top,
+                checkout.mirror.then_some(checkout.base.as_str()),
                 &branch,
                 &package,
                 &pkg.downstream,
@@ -345,6 +316,7 @@ async fn push_and_open(
     ctx: &Context,
     cfg: &forkdebt_core::config::ProposeConfig,
     top: &Path,
+    mirror_branch: Option<&str>,
     branch: &str,
     package: &str,
     downstream: &str,
@@ -359,9 +331,15 @@ async fn push_and_open(
         forkdebt_core::config::Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
             .map_err(|e| anyhow::anyhow!("[propose] {e}"))?;
     let remote = cfg.remote.clone().unwrap_or_else(|| "origin".into());
-    let target = match &cfg.target_branch {
-        Some(t) => t.clone(),
-        None => git(top, &["rev-parse", "--abbrev-ref", "HEAD"])?,
+    let target = match (&cfg.target_branch, mirror_branch) {
+        (Some(t), _) => t.clone(),
+        (None, Some(b)) => b.to_string(),
+        (None, None) => git(top, &["rev-parse", "--abbrev-ref", "HEAD"])?,
+    };
+    // A mirror's `origin` is where it was read from; `push_url` says where we may write.
+    let remote = match &cfg.push_url {
+        Some(u) => u.replace("{package}", package),
+        None => remote,
     };
     git(top, &["push", "-q", &remote, &format!("{branch}:{branch}")])?;
     let project = project.replace("{package}", package);
@@ -414,4 +392,106 @@ async fn push_and_open(
         );
     }
     Ok(format!("proposed: {}", opened.web_url))
+}
+
+/// Where a proposal is made: a git repository holding the package's dist-git.
+struct Checkout {
+    /// The repository (a work tree's top, or a bare mirror).
+    top: PathBuf,
+    /// The spec and the patch file, relative to `top`.
+    spec: PathBuf,
+    patch: Option<PathBuf>,
+    /// What the branch starts from: `HEAD` of a checkout, the dist-git branch of a mirror.
+    base: String,
+    /// The repository is forkdebt's own mirror of a forge's dist-git.
+    mirror: bool,
+}
+
+/// The dist-git repository of `pkg`: a local folder it was scanned from (the configured
+/// `paths`, else the folders the last scan recorded), else the mirror forkdebt keeps of the
+/// downstream's forge dist-git (`[[downstream]] git`), fetched fresh.
+async fn checkout(
+    ctx: &Context,
+    pkg: &forkdebt_core::store::StoredPackage,
+    sp: &forkdebt_core::store::StoredPatch,
+) -> anyhow::Result<Checkout> {
+    let ds = ctx
+        .config
+        .downstream
+        .iter()
+        .find(|d| d.name == pkg.downstream);
+    let mut roots: Vec<PathBuf> = ds.map(|d| d.paths.clone()).unwrap_or_default();
+    if roots.is_empty() {
+        let store = ctx.store().await?;
+        roots = store
+            .downstream_roots(&pkg.downstream)
+            .await?
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        store.close().await;
+    }
+    if let Some((root, spec)) = roots.iter().find_map(|r| {
+        let s = r.join(&pkg.package.spec_path);
+        s.is_file().then(|| (r.clone(), s))
+    }) {
+        let top = PathBuf::from(
+            git(&root, &["rev-parse", "--show-toplevel"])
+                .context("the dist-git folder is not a git repository")?,
+        );
+        let rel = |p: &Path| -> anyhow::Result<PathBuf> {
+            let real = p.canonicalize()?;
+            Ok(real.strip_prefix(top.canonicalize()?)?.to_path_buf())
+        };
+        let spec = rel(&spec)?;
+        let patch = match &sp.patch.path {
+            Some(p) => Some(rel(&root.join(p))?),
+            None => None,
+        };
+        return Ok(Checkout {
+            top,
+            spec,
+            patch,
+            base: "HEAD".into(),
+            mirror: false,
+        });
+    }
+    let Some((ds, g)) = ds.and_then(|d| d.git.as_ref().map(|g| (d, g))) else {
+        bail!(
+            "{}: not found under the folders downstream {} was scanned from, and it has no \
+             [[downstream]] git to mirror; propose needs its dist-git",
+            pkg.package.spec_path,
+            pkg.downstream
+        );
+    };
+    let branch = ds
+        .branch
+        .clone()
+        .or_else(|| g.branch.clone())
+        .context("no dist-git branch configured")?;
+    let repos = super::distgit::repos_of(ctx, g).await?;
+    let Some((name, url, _)) = repos.iter().find(|(name, _, _)| *name == pkg.package.name) else {
+        bail!(
+            "{}: no repository named so in downstream {}'s dist-git",
+            pkg.package.name,
+            pkg.downstream
+        );
+    };
+    let git_cmd = forkdebt_core::git::Git::detect(Some(ctx.config.user_agent()))?;
+    let top = forkdebt_core::distgit::open_branch(
+        &git_cmd,
+        url,
+        &ctx.config.git.cache_dir(),
+        &branch,
+        false,
+    )?;
+    // Paths read from a repository are shown as `REPO/path`: the repository's own path.
+    let inside = |p: &str| PathBuf::from(p.strip_prefix(&format!("{name}/")).unwrap_or(p));
+    Ok(Checkout {
+        top,
+        spec: inside(&pkg.package.spec_path),
+        patch: sp.patch.path.as_deref().map(inside),
+        base: branch,
+        mirror: true,
+    })
 }
