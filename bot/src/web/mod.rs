@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub struct WebState {
     pub store: Store,
     pub metrics: Arc<metrics::Process>,
-    overview: Arc<cache::Cache<pages::Overview>>,
+    overview: Arc<cache::Cache<pages::Frame>>,
     report: Arc<cache::Cache<String>>,
 }
 

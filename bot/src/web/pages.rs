@@ -60,6 +60,7 @@ fn ago(ts: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
+#[derive(Clone)]
 pub struct Counts {
     pub carried: usize,
     pub droppable: usize,
@@ -92,6 +93,7 @@ pub struct DsRow {
     pub counts: Counts,
 }
 
+#[derive(Clone)]
 pub struct PkgRow {
     pub name: String,
     pub downstream: String,
@@ -110,17 +112,25 @@ pub struct EventItem {
     pub text: String,
 }
 
+/// What the overview shows whatever the filter: debt per downstream, the unfiltered package
+/// list, the trend, the sources and the latest events.
+pub struct Frame {
+    pub downstreams: Vec<DsRow>,
+    /// The packages with most debt, and how many there are in all.
+    pub top: (Vec<PkgRow>, usize),
+    pub trend: String,
+    pub sources: Vec<SourceRow>,
+    pub events: Vec<EventItem>,
+}
+
 #[derive(Template)]
 #[template(path = "web/overview.html")]
 pub struct Overview {
     pub q: String,
-    pub downstreams: Vec<DsRow>,
+    pub frame: std::sync::Arc<Frame>,
     pub packages: Vec<PkgRow>,
     /// Packages matching the filter (more than listed when over the limit).
     pub matching: usize,
-    pub trend: String,
-    pub sources: Vec<SourceRow>,
-    pub events: Vec<EventItem>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -140,23 +150,47 @@ pub struct Filter {
 const OVERVIEW_PACKAGES: i64 = 200;
 
 pub async fn overview(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
-    let q = f.q.trim().to_lowercase();
-    let page = s
-        .overview
-        .get_or_build(&q, build_overview(&s.store, f.q.clone()))
-        .await?;
-    html(&*page)
+    let today = chrono::Utc::now().date_naive();
+    let frame = s.overview.get_or_build("", build_frame(&s.store)).await?;
+    // The unfiltered list is the frame's; a filter asks the store (one indexed-size query,
+    // not cached, so any number of filters run side by side).
+    let q = f.q.trim();
+    let (packages, matching) = if q.is_empty() {
+        frame.top.clone()
+    } else {
+        package_rows(&s.store, q, today).await?
+    };
+    html(&Overview {
+        q: f.q,
+        frame,
+        packages,
+        matching,
+    })
 }
 
-/// The overview from the store (what [`overview`] caches).
-async fn build_overview(
+/// The packages matching `q`, most debt first, at most [`OVERVIEW_PACKAGES`]; how many match.
+async fn package_rows(
     store: &forkdebt_core::store::Store,
-    q: String,
-) -> Result<Overview, forkdebt_core::store::StoreError> {
-    let f = Filter {
-        q,
-        ..Filter::default()
-    };
+    q: &str,
+    today: chrono::NaiveDate,
+) -> Result<(Vec<PkgRow>, usize), forkdebt_core::store::StoreError> {
+    let (rows, matching) = store.package_debts(q, OVERVIEW_PACKAGES).await?;
+    let packages = rows
+        .iter()
+        .map(|p| PkgRow {
+            name: p.package.clone(),
+            downstream: p.downstream.clone(),
+            evr: p.evr.clone(),
+            counts: Counts::of_row(p, today),
+        })
+        .collect();
+    Ok((packages, usize::try_from(matching).unwrap_or(0)))
+}
+
+/// What the overview shows whatever the filter (cached by [`overview`]).
+async fn build_frame(
+    store: &forkdebt_core::store::Store,
+) -> Result<Frame, forkdebt_core::store::StoreError> {
     let now = chrono::Utc::now();
     let today = now.date_naive();
     let downstreams = store
@@ -168,16 +202,7 @@ async fn build_overview(
             counts: Counts::of_row(d, today),
         })
         .collect();
-    let (rows, matching) = store.package_debts(f.q.trim(), OVERVIEW_PACKAGES).await?;
-    let packages = rows
-        .iter()
-        .map(|p| PkgRow {
-            name: p.package.clone(),
-            downstream: p.downstream.clone(),
-            evr: p.evr.clone(),
-            counts: Counts::of_row(p, today),
-        })
-        .collect();
+    let top = package_rows(store, "", today).await?;
     let trend = store.weekly_trend(None, &[], today).await?;
     let points: Vec<(String, Option<i64>)> = forkdebt_core::store::week_ends(today)
         .into_iter()
@@ -210,11 +235,9 @@ async fn build_overview(
             text: crate::notify::event_text(&e),
         })
         .collect();
-    Ok(Overview {
-        q: f.q,
+    Ok(Frame {
         downstreams,
-        packages,
-        matching: usize::try_from(matching).unwrap_or(0),
+        top,
         trend: super::chart::trend_svg(&points),
         sources,
         events,

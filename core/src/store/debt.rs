@@ -159,6 +159,8 @@ struct DebtRow {
     unknown: i64,
     lines: i64,
     oldest: Option<String>,
+    /// How many rows match in all (the window over the unlimited query).
+    matching: i64,
 }
 
 /// `%`, `_` and `\` matched as themselves in a LIKE pattern (with `ESCAPE '\'`).
@@ -193,21 +195,16 @@ impl Store {
             "SELECT d.name AS downstream, k.name AS package, k.epoch, k.version, k.release, \
              COALESCE(c.droppable, 0) AS droppable, COALESCE(c.merged, 0) AS merged, \
              COALESCE(c.sent, 0) AS sent, COALESCE(c.kept, 0) AS kept, COALESCE(c.unknown, 0) AS unknown, \
-             COALESCE(c.lines, 0) AS lines, c.oldest {FROM} \
+             COALESCE(c.lines, 0) AS lines, c.oldest, COUNT(*) OVER () AS matching {FROM} \
              ORDER BY COALESCE(c.droppable + c.merged + c.sent + c.kept + c.unknown, 0) DESC, k.name, d.name \
              LIMIT $2"
         )))
-        .bind(pattern.clone())
+        .bind(pattern)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .ctx("loading the debt per package")?;
-        let (total,): (i64,) =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {FROM}")))
-                .bind(pattern)
-                .fetch_one(&self.pool)
-                .await
-                .ctx("counting packages")?;
+        let total = rows.first().map_or(0, |r| r.matching);
         let rows = rows
             .into_iter()
             .map(|r| PackageDebtRow {
