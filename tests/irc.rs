@@ -168,6 +168,18 @@ async fn commands_round_trip_in_a_channel_and_in_private() {
         ask(&mut alice, "#hs", "!sync").await,
         ["only admins can start a sync"]
     );
+    // `propose`: admins only; an admin's goes to `serve`'s proposal, which refuses a patch
+    // that is not droppable (and says where it stands).
+    assert_eq!(
+        ask(&mut alice, "#hs", "!propose bash 1").await,
+        ["only admins can propose changes ([propose] open lets anyone)"]
+    );
+    let mut boss = User::connect(ircd.port, "boss").await;
+    let proposed = ask(&mut boss, BOT, "propose bash nosuch.patch").await;
+    assert_eq!(
+        proposed,
+        ["could not propose: `bash` carries no patch `nosuch.patch` (see `forkdebt show bash`)"]
+    );
     assert_eq!(
         ask(&mut alice, "#hs", "!why nosuch 1").await,
         ["no package named `nosuch` has been scanned (see `forkdebt report`)"]
