@@ -1,7 +1,8 @@
 //! Dashboard benchmark: a store of 100,000 carried patches (10,000 packages), served by
 //! `forkdebt web` (the release binary, its own process), then 20 concurrent clients asking
-//! one route at a time for a quarter of the run each: the overview, the overview filtered
-//! differently every time (so never from its cache), package pages, and `/api/report`. Prints p50/p99/max latency and throughput per route.
+//! one route at a time for a fifth of the run each: the overview, the overview filtered
+//! differently every time (so never from its cache), package pages, `/api/report` and
+//! `/metrics`. Prints p50/p99/max latency and throughput per route.
 //! Target: p99 < 100 ms for the HTML pages.
 //!
 //! Run with `cargo bench --bench web`. `FORKDEBT_BENCH_PACKAGES` changes the size,
@@ -74,7 +75,7 @@ fn main() {
         type Route = fn(usize, usize) -> String;
         // The overview is built at most once per 2 s per filter (a micro-cache); a different
         // filter on every request builds it every time: the uncached cost.
-        let routes: [(&str, Route); 4] = [
+        let routes: [(&str, Route); 5] = [
             ("/", |_, _| "/".to_string()),
             ("/?q={name} (uncached)", |i, n| {
                 format!("/?q=pkg{}", (i * 7919) % n)
@@ -83,10 +84,11 @@ fn main() {
                 format!("/package/pkg{}", (i * 7919) % n)
             }),
             ("/api/report", |_, _| "/api/report".to_string()),
+            ("/metrics", |_, _| "/metrics".to_string()),
         ];
         println!(
             "{clients} clients, {:.0} s per route; {:18} {:>9} {:>9} {:>9} {:>9} {:>10}",
-            secs / 4.0,
+            secs / 5.0,
             "route",
             "p50",
             "p99",
@@ -95,7 +97,7 @@ fn main() {
             "bytes"
         );
         for (name, path) in routes {
-            let until = Instant::now() + Duration::from_secs_f64(secs / 4.0);
+            let until = Instant::now() + Duration::from_secs_f64(secs / 5.0);
             let started = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
             for c in 0..clients {

@@ -135,23 +135,39 @@ async fn pages_api_and_metrics() {
     );
     let lines = text.lines().map(|l| Ok(l.to_string()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
-    let patches: f64 = scrape
+    // forkdebt_patches{downstream,state} is the report's carried patches of ours by state.
+    let mut metric: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for s in scrape
         .samples
         .iter()
         .filter(|s| s.metric == "forkdebt_patches")
-        .map(|s| match s.value {
-            prometheus_parse::Value::Gauge(v) => v,
-            _ => 0.0,
-        })
-        .sum();
+    {
+        if let prometheus_parse::Value::Gauge(v) = s.value {
+            let key = (
+                s.labels.get("downstream").unwrap_or_default().to_string(),
+                s.labels.get("state").unwrap_or_default().to_string(),
+            );
+            metric.insert(key, v as usize);
+        }
+    }
     let report: Value = serde_json::from_str(&cli).expect("json");
-    let carried: usize = report["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .map(|p| p["patches"].as_array().map_or(0, Vec::len))
-        .sum();
-    assert_eq!(patches as usize, carried, "{text}");
+    let mut reported: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for p in report["packages"].as_array().expect("packages") {
+        if !p["removed_at"].is_null() {
+            continue;
+        }
+        for x in p["patches"].as_array().cloned().unwrap_or_default() {
+            if x["dropped_at"].is_null() && x["origin"] == "ours" {
+                let key = (
+                    p["downstream"].as_str().unwrap_or_default().to_string(),
+                    x["state"].as_str().unwrap_or_default().to_string(),
+                );
+                *reported.entry(key).or_default() += 1;
+            }
+        }
+    }
+    assert!(!reported.is_empty());
+    assert_eq!(metric, reported, "{text}");
 
     // The overview's debt per downstream (read from the engine's per-package debt) is the
     // report's: carried patches of ours and their lines.

@@ -79,11 +79,10 @@ pub async fn handler(State(s): State<WebState>) -> Response {
 async fn render(s: &WebState) -> anyhow::Result<String> {
     let mut reg = Registry::default();
     let patches = Family::<Labels, Gauge>::default();
-    let packages = s.store.load_packages(None, None).await?;
-    for ((ds, state), n) in super::pages::state_counts(&packages) {
+    for (ds, state, n) in s.store.patch_state_counts().await? {
         patches
-            .get_or_create(&labels(&[("downstream", &ds), ("state", state.as_str())]))
-            .set(i64::try_from(n).unwrap_or(i64::MAX));
+            .get_or_create(&labels(&[("downstream", &ds), ("state", &state)]))
+            .set(n);
     }
     reg.register(
         "forkdebt_patches",

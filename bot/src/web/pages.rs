@@ -6,10 +6,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use forkdebt_core::model::{PatchOrigin, PatchState};
+use forkdebt_core::model::PatchOrigin;
 use forkdebt_core::store::{StoredPackage, StoredPatch};
 use forkdebt_core::verdict::tag_version;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// A page that could not be built: logged in full, shown briefly.
 pub struct PageError(String);
@@ -589,15 +589,4 @@ pub async fn api_report(State(s): State<WebState>, Query(f): Query<Filter>) -> P
         json.to_string(),
     )
         .into_response())
-}
-
-/// Counts of patches per downstream and state (for `/metrics`).
-pub fn state_counts(packages: &[StoredPackage]) -> HashMap<(String, PatchState), u64> {
-    let mut out = HashMap::new();
-    for p in packages.iter().filter(|p| p.removed_at.is_none()) {
-        for sp in p.ours() {
-            *out.entry((p.downstream.clone(), sp.state)).or_default() += 1;
-        }
-    }
-    out
 }
