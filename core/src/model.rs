@@ -445,6 +445,10 @@ pub struct CarriedCommit {
     pub revisit: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_fixes: Vec<MissingFix>,
+    /// What the matcher found on the way, as evidence: an id in the message that upstream
+    /// does not have, a subject match and how alike the lines are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Patch {

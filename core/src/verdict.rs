@@ -453,6 +453,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 rebased_past,
                 ..Verdict::from_inventory(patch)
             };
+            // What the matcher saw of a carried commit it could not match.
+            if let Some(c) = &patch.commit {
+                v.evidence
+                    .extend(c.notes.iter().map(|n| hop(n.clone(), None, None)));
+            }
             // Ids people wrote that upstream never had: say so, never call them released.
             for r in origins
                 .iter()
@@ -502,6 +507,7 @@ fn carried_commit_chain(
         commit_url,
         None,
     )];
+    hops.extend(c.notes.iter().map(|n| hop(n.clone(), None, None)));
     let Some(tag) = &u.release else {
         hops.push(hop("in no upstream release yet".into(), None, None));
         consider(Standing::Merged, hops, conf);

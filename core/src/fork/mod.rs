@@ -293,8 +293,8 @@ pub fn scan(git: &Git, repos: &Repos, spec: &ForkSpec, cache: &Cache) -> Result<
                 upstream,
                 revisit,
                 missing_fixes: missing,
+                notes,
             },
-            &notes,
             &mut names,
         );
         out.package.patches.push(patch);
@@ -698,7 +698,6 @@ fn carried_patch(
     branch: &str,
     spec: &ForkSpec,
     commit: CarriedCommit,
-    notes: &[String],
     names: &mut HashSet<String>,
 ) -> Patch {
     let short = &f.sha[..12.min(f.sha.len())];
@@ -726,12 +725,7 @@ fn carried_patch(
             r.role = Role::Origin;
         }
     }
-    let mut claims = info.claims;
-    claims.extend(notes.iter().map(|n| crate::model::Claim {
-        state: crate::model::PatchState::Unknown,
-        evidence: n.clone(),
-    }));
-    claims.retain(|c| c.state != crate::model::PatchState::Unknown);
+    let claims = info.claims;
     let mut name = one_line(&f.subject);
     if name.is_empty() {
         name = short.to_string();

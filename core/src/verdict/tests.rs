@@ -208,9 +208,37 @@ fn carried(release: Option<&str>, proof: Option<bool>, how: crate::model::MatchH
             }),
             revisit: None,
             missing_fixes: Vec::new(),
+            notes: Vec::new(),
         }),
         ..Patch::default()
     }
+}
+
+#[test]
+fn what_the_matcher_saw_is_evidence() {
+    // A subject match says how alike the lines are.
+    let mut p = carried(None, None, crate::model::MatchHow::Subject);
+    if let Some(c) = p.commit.as_mut() {
+        c.notes =
+            vec!["same subject as upstream 3335de9abcde, 85% of the changed lines alike".into()];
+    }
+    let v = decide(&p, &pkg("245"), &Facts::default(), None);
+    assert!(
+        chain_of(&v).contains("85% of the changed lines alike"),
+        "{}",
+        chain_of(&v)
+    );
+    // An unmatched commit naming an id upstream never had says so.
+    if let Some(c) = p.commit.as_mut() {
+        c.upstream = None;
+        c.notes = vec!["the message names 0badc0ffee12, which upstream does not have (a PR-branch or downstream sha?)".into()];
+    }
+    let v = decide(&p, &pkg("245"), &Facts::default(), None);
+    assert!(
+        chain_of(&v).contains("0badc0ffee12, which upstream does not have"),
+        "{}",
+        chain_of(&v)
+    );
 }
 
 #[test]
