@@ -3,31 +3,10 @@
 //! dist-git beside them, to tell inherited patches from ours.
 
 use crate::httpd::{Handler, Reply, Request, Server};
-use crate::util::{forkdebt, stderr};
+use crate::util::{forkdebt, git, stderr};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=Packager", "-c", "user.email=p@example.org"])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A diff of `file` changing line `n` of a 30-line file (hunk at `at`, for other line
 /// numbers), with a header unless `bare`.

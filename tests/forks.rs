@@ -5,32 +5,17 @@
 use crate::util::{forkdebt, forkdebt_ok, postgres_database, stderr};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
+/// git with fixed dates, so commit ids and release order are the same every run.
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=Test",
-            "-c",
-            "user.email=test@example.org",
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    crate::util::git_env(
+        dir,
+        args,
+        &[
+            ("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z"),
+            ("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"),
+        ],
+    )
 }
 
 /// Rewrites line `n` (1-based) of `file`.

@@ -26,13 +26,6 @@ fn serve_logging(dir: &Path, config: &str, db: &str, log: &str) -> Child {
         .expect("serve")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
-}
-
 /// Which instances (by contact) asked the server since `from`.
 fn askers(server: &Server, from: Instant) -> Vec<String> {
     let mut who: Vec<String> = server
@@ -93,7 +86,7 @@ async fn one_instance_syncs_and_another_takes_over_after_a_kill() {
                 "contact = \"mailto:{name}@example.org\"\n{base}[web]\nlisten = \"127.0.0.1:{}\"\n\
                  [sources]\nsync_every_mins = 0.01\nmin_interval_ms = 0\nmax_retries = 0\n\
                  [sources.github]\nurl = \"{}\"\n",
-                free_port(),
+                crate::util::free_port(),
                 server.url
             ),
         )

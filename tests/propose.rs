@@ -3,7 +3,7 @@
 //! --specfile` reads the new entry, `rpmbuild -bp` applies the remaining patches to real
 //! sources. And a Fedora Change draft from a policy deviation.
 
-use crate::util::{copy_tree, forkdebt, forkdebt_ok, sample_distgit, stderr};
+use crate::util::{copy_tree, forkdebt, forkdebt_ok, git, sample_distgit, stderr};
 use std::path::Path;
 use std::process::Command;
 
@@ -20,21 +20,6 @@ fn run(dir: &Path, cmd: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let mut all = vec![
-        "-c",
-        "user.name=Packager",
-        "-c",
-        "user.email=p@example.org",
-        "-c",
-        "init.defaultBranch=main",
-        "-c",
-        "commit.gpgsign=false",
-    ];
-    all.extend_from_slice(args);
-    run(dir, "git", &all)
 }
 
 /// One line of `hello.c` changed: line `n` from `from` to `to`.

@@ -73,7 +73,15 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-pub fn git(dir: &Path, args: &[&str]) {
+/// Runs git in `dir` as a test identity (no signing, `main` as the first branch): its stdout,
+/// trimmed.
+/// Panics with git's stderr when it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_env(dir, args, &[])
+}
+
+/// [`git`] with extra environment (`GIT_AUTHOR_DATE`...).
+pub fn git_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new("git")
         .args([
             "-c",
@@ -82,8 +90,11 @@ pub fn git(dir: &Path, args: &[&str]) {
             "user.email=test@example.org",
             "-c",
             "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
         ])
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .expect("run git");
@@ -92,6 +103,7 @@ pub fn git(dir: &Path, args: &[&str]) {
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A PostgreSQL server for the tests: `FORKDEBT_TEST_POSTGRES` (a URL to a server where the
@@ -230,7 +242,8 @@ fn start_cluster() -> String {
     format!("postgres://postgres@127.0.0.1:{port}/postgres")
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

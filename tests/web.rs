@@ -10,13 +10,6 @@ use std::time::{Duration, Instant};
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>.patch";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// The sample dist-git plus a package whose patch file name is an HTML injection attempt.
 fn scanned(dir: &Path) -> String {
     let tree = dir.join("distgit");
@@ -49,7 +42,7 @@ impl Drop for Web {
 }
 
 fn web(dir: &Path, db: &str) -> Web {
-    let port = free_port();
+    let port = crate::util::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
         .args([
             "--database",
@@ -261,7 +254,7 @@ impl Drop for Driver {
 }
 
 fn chromedriver() -> Driver {
-    let port = free_port();
+    let port = crate::util::free_port();
     let bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -390,7 +383,7 @@ fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
     let dir = tmp.path();
     let db = format!("sqlite://{}", dir.join("one.db").display());
     forkdebt_ok(dir, &["--database", &db, "init"]);
-    let port = free_port();
+    let port = crate::util::free_port();
     std::fs::write(
         dir.join("forkdebt.toml"),
         format!("[web]\nlisten = \"127.0.0.1:{port}\"\n"),
