@@ -17,6 +17,14 @@ pub struct Ngircd {
     child: Option<Child>,
 }
 
+/// A port nothing listens on now (its own copy: benches include this file without util.rs).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 impl Ngircd {
     pub fn start() -> Ngircd {
         Ngircd::start_with(false)
@@ -34,8 +42,8 @@ impl Ngircd {
 
     fn start_with(tls: bool) -> Ngircd {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = crate::util::free_port();
-        let tls_port = crate::util::free_port();
+        let port = free_port();
+        let tls_port = free_port();
         let conf = dir.path().join("ngircd.conf");
         let mut text = format!(
             "[Global]\nName = irc.test\nInfo = forkdebt tests\nListen = 127.0.0.1\nPorts = {port}\nMotdPhrase = test server\n\
