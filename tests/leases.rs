@@ -47,7 +47,7 @@ fn askers(server: &Server, from: Instant) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn one_instance_syncs_and_another_takes_over_after_a_kill() {
+async fn one_instance_syncs_and_another_takes_over_after_a_kill_or_a_pause() {
     let db = crate::util::postgres_database().await;
     let handler: Handler =
         Arc::new(|_: &Request| Reply::status(404, &[], r#"{"message":"Not Found"}"#));
@@ -132,6 +132,42 @@ async fn one_instance_syncs_and_another_takes_over_after_a_kill() {
     let who = askers(&server, from);
     assert_eq!(who.len(), 1, "{who:?}");
     assert_ne!(who[0].split('@').next(), Some(leader.as_str()));
+
+    // Pause the new leader (a stopped VM) past its lease: the last instance takes over. When
+    // the paused one wakes up it has lost the lease and does not sync: still one asker.
+    let second = who[0].split('@').next().expect("name").to_string();
+    let paused = children
+        .iter()
+        .find(|(n, _)| *n == second)
+        .map(|(_, c)| c.id())
+        .expect("the second leader is one of ours");
+    let signal = |sig: libc::c_int| {
+        // SAFETY: kill(2) on a child process of this test.
+        let r = unsafe { libc::kill(paused as libc::pid_t, sig) };
+        assert_eq!(r, 0, "kill({paused}, {sig})");
+    };
+    signal(libc::SIGSTOP);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let from = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let who = askers(&server, from);
+    assert_eq!(who.len(), 1, "{who:?}");
+    assert_ne!(who[0].split('@').next(), Some(second.as_str()), "paused");
+    signal(libc::SIGCONT);
+    let from = Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let who = askers(&server, from);
+    assert_eq!(
+        who.len(),
+        1,
+        "after waking up, still one: {who:?}\n{}",
+        logs()
+    );
+    assert_ne!(
+        who[0].split('@').next(),
+        Some(second.as_str()),
+        "the woken one lost"
+    );
     for (_, mut c) in children {
         let _ = c.kill();
         let _ = c.wait();
