@@ -1,8 +1,8 @@
 //! Dashboard benchmark: a store of 100,000 carried patches (10,000 packages), served by
 //! `forkdebt web` (the release binary, its own process), then 20 concurrent clients asking
-//! one route at a time for a fifth of the run each: the overview, the overview filtered
-//! differently every time (so never from its cache), package pages, `/api/report` and
-//! `/metrics`. Prints p50/p99/max latency and throughput per route.
+//! one route at a time for a sixth of the run each: the overview, the overview filtered
+//! differently every time (so never from its cache), package pages, release pages,
+//! `/api/report` and `/metrics`. Prints p50/p99/max latency and throughput per route.
 //! Target: p99 < 100 ms for the HTML pages.
 //!
 //! Run with `cargo bench --bench web`. `FORKDEBT_BENCH_PACKAGES` changes the size,
@@ -75,7 +75,7 @@ fn main() {
         type Route = fn(usize, usize) -> String;
         // The overview is built at most once per 2 s per filter (a micro-cache); a different
         // filter on every request builds it every time: the uncached cost.
-        let routes: [(&str, Route); 5] = [
+        let routes: [(&str, Route); 6] = [
             ("/", |_, _| "/".to_string()),
             ("/?q={name} (uncached)", |i, n| {
                 format!("/?q=pkg{}", (i * 7919) % n)
@@ -83,12 +83,16 @@ fn main() {
             ("/package/{name}", |i, n| {
                 format!("/package/pkg{}", (i * 7919) % n)
             }),
+            // Every tenth package's first patch is first in v1.0 of its own project.
+            ("/release/{project}/1.0", |i, n| {
+                format!("/release/org{}%2Fproj/1.0", ((i * 7919) % n) / 10 * 10)
+            }),
             ("/api/report", |_, _| "/api/report".to_string()),
             ("/metrics", |_, _| "/metrics".to_string()),
         ];
         println!(
             "{clients} clients, {:.0} s per route; {:18} {:>9} {:>9} {:>9} {:>9} {:>10}",
-            secs / 5.0,
+            secs / 6.0,
             "route",
             "p50",
             "p99",
@@ -97,7 +101,7 @@ fn main() {
             "bytes"
         );
         for (name, path) in routes {
-            let until = Instant::now() + Duration::from_secs_f64(secs / 5.0);
+            let until = Instant::now() + Duration::from_secs_f64(secs / 6.0);
             let started = Instant::now();
             let mut tasks = tokio::task::JoinSet::new();
             for c in 0..clients {

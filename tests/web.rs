@@ -76,6 +76,58 @@ async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
     (status, headers, r.text().await.expect("body"))
 }
 
+/// "What does upstream release X unblock": a patch whose pull request was merged and first
+/// released in systemd v253 is listed under `/release/systemd/253`, not under another.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_page_lists_what_it_unblocks() {
+    use forkdebt_core::source::Dataset;
+    use forkdebt_core::store::{ItemOutcome, Store};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let db = scanned(&dir);
+    let store = Store::open(&db).await.expect("open");
+    let observed = |v: Value| ItemOutcome::Observed {
+        data: v.to_string(),
+        upstream_changed_at: None,
+    };
+    let sha = "5a1e5a1e5a1e5a1e5a1e5a1e5a1e5a1e5a1e5a1e";
+    store
+        .record_outcomes(
+            Dataset::Github,
+            &[(
+                "systemd/systemd#23456".into(),
+                observed(
+                    serde_json::json!({"number": 23456, "state": "closed", "merged": true,
+                    "merged_at": "2023-01-01T00:00:00Z", "merge_commit_sha": sha}),
+                ),
+            )],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("pr");
+    store
+        .record_outcomes(
+            Dataset::GithubRelease,
+            &[(
+                format!("systemd/systemd@{sha}"),
+                observed(serde_json::json!({"tag": "v253", "tags_checked": 3})),
+            )],
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("release");
+    store.close().await;
+    let w = web(&dir, &db);
+    for path in ["/release/systemd/253", "/release/systemd%2Fsystemd/v253"] {
+        let (status, _, page) = get(&format!("{}{path}", w.url)).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(page.contains("23456.patch"), "{path}: {page}");
+    }
+    let (status, _, other) = get(&format!("{}/release/systemd/254", w.url)).await;
+    assert_eq!(status, 200);
+    assert!(!other.contains("23456.patch"), "{other}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_api_and_metrics() {
     let tmp = tempfile::tempdir().expect("tempdir");

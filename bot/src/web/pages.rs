@@ -419,7 +419,12 @@ pub async fn release(
 ) -> Page {
     let version = version.trim_start_matches(['v', 'V']).to_string();
     let mut items = Vec::new();
-    for p in s.store.load_packages(None, None).await? {
+    // Only the packages whose evidence names this release are loaded.
+    let mut packages = Vec::new();
+    for name in s.store.packages_first_in(&project, &version).await? {
+        packages.extend(s.store.load_packages(None, Some(&name)).await?);
+    }
+    for p in packages {
         if !names_project(&p, &project) {
             continue;
         }

@@ -223,6 +223,40 @@ impl Store {
         Ok((rows, total))
     }
 
+    /// The packages whose upstream mentions every path segment of `project`, with a carried
+    /// patch whose verdict evidence names `version` as a first release ("first in v253"): a
+    /// superset of what the release page shows, so it loads those packages only.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn packages_first_in(&self, project: &str, version: &str) -> Result<Vec<String>> {
+        let segments: Vec<String> = project
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .take(4)
+            .map(|s| format!("%{}%", like_escaped(s)))
+            .collect();
+        let upstream: String = (0..segments.len())
+            .map(|i| format!(" AND k.upstream LIKE ${} ESCAPE '\\'", i + 2))
+            .collect();
+        let sql = format!(
+            "SELECT DISTINCT k.name FROM verdicts v JOIN patches p ON p.id = v.patch_id \
+             JOIN packages k ON k.id = p.package_id \
+             WHERE v.evidence LIKE $1 ESCAPE '\\'{upstream} \
+             AND p.dropped_at IS NULL AND k.removed_at IS NULL ORDER BY k.name"
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(format!("%first in %{}%", like_escaped(version)));
+        for s in segments {
+            q = q.bind(s);
+        }
+        let rows: Vec<(String,)> = q
+            .fetch_all(&self.pool)
+            .await
+            .ctx("finding packages by release")?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Carried patches of ours per downstream and verdict state: one aggregate, for
     /// `/metrics` (a scrape every 15 s must not load 100,000 patches).
     ///
