@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Smtpd {
     pub port: u16,
@@ -31,11 +31,7 @@ impl Smtpd {
             .stderr(Stdio::null())
             .spawn()
             .expect("aiosmtpd (apt-get install python3-aiosmtpd; .ci/run does it)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::util::wait_for_port(port, "aiosmtpd", Duration::from_secs(20));
         Smtpd { port, dir, child }
     }
 

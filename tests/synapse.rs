@@ -74,11 +74,7 @@ impl Synapse {
             .stderr(log)
             .spawn()
             .expect("start synapse");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "Synapse did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::util::wait_for_port(port, "Synapse", Duration::from_secs(60));
         Synapse {
             url: format!("http://127.0.0.1:{port}"),
             dir,

@@ -242,6 +242,18 @@ fn start_cluster() -> String {
     format!("postgres://postgres@127.0.0.1:{port}/postgres")
 }
 
+/// Waits (`within` at most) until something listens on `port`; panics naming `what`.
+pub fn wait_for_port(port: u16, what: &str, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not listen on port {port} within {within:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// A port nothing listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -58,11 +58,7 @@ fn web(dir: &Path, db: &str) -> Web {
         .stderr(Stdio::null())
         .spawn()
         .expect("forkdebt web");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "forkdebt web did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::util::wait_for_port(port, "forkdebt web", Duration::from_secs(20));
     Web {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -319,11 +315,7 @@ fn chromedriver() -> Driver {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::util::wait_for_port(port, "chromedriver", Duration::from_secs(20));
     Driver(child, port)
 }
 
@@ -450,11 +442,7 @@ fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
         .stderr(Stdio::null())
         .spawn()
         .expect("serve");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the first serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::util::wait_for_port(port, "the first serve", Duration::from_secs(20));
     let second = crate::util::forkdebt(
         dir,
         &["--config", "forkdebt.toml", "--database", &db, "serve"],
