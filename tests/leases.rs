@@ -543,7 +543,8 @@ async fn fifty_transitions_survive_ten_leader_kills() {
     assert!(killed.len() >= 8, "the leaders were killed: {killed:?}");
 
     // The sync ran once per interval, whichever instance led: pull request 1 was asked at
-    // most once per interval (a little slack for the time a sync takes to reach it).
+    // most once per interval (slack for the time a sync takes to reach it on a busy machine;
+    // two instances syncing in one interval would ask within milliseconds of each other).
     let asked: Vec<Instant> = server
         .requests()
         .iter()
@@ -556,7 +557,7 @@ async fn fifty_transitions_survive_ten_leader_kills() {
         .min()
         .unwrap_or(sync_every);
     assert!(
-        closest >= sync_every.mul_f64(0.6),
+        closest >= sync_every.mul_f64(0.5),
         "seed {seed}: two syncs {closest:?} apart (interval {sync_every:?})"
     );
     assert!(
