@@ -239,6 +239,13 @@ fn story(db: &str) {
     );
     let show = ok(&["show", "systemd"]);
     assert!(show.contains("core: fix the fix of a"), "{show}");
+    // Proposing it: the rebase that drops it, with the merge-tree proof (no branch, no edit).
+    let proposed = ok(&["propose", "systemd", &repos.u["fix_a"][..10], "--force"]);
+    assert!(
+        proposed.contains("rebase hs-v1 onto v2 (`git rebase v2 hs-v1`)")
+            && proposed.contains("applies as empty there"),
+        "{proposed}"
+    );
     let whereis = ok(&["whereis", &repos.u["fix_b"][..12]]);
     assert!(
         whereis.contains("Backport the b fix") && whereis.contains("patch-id"),

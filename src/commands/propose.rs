@@ -103,19 +103,27 @@ pub async fn drop(
         );
     }
     if let Some(c) = &sp.patch.commit {
-        // A fork commit is dropped by rebasing, not by an edit.
-        let tag = c
-            .upstream
-            .as_ref()
-            .and_then(|u| u.proof.as_ref())
-            .map(|p| p.tag.clone());
-        said.push(format!(
-            "{} is carried as commit {} on {}: rebase the fork onto {} to drop it ({chain})",
-            sp.patch.file,
-            c.sha,
-            c.branch,
-            tag.as_deref().unwrap_or("the release that contains it")
-        ));
+        // A fork commit is dropped by rebasing onto the release that has it, not by an edit
+        // or a revert: the proposal is that rebase, with the merge-tree proof.
+        let short = &c.sha[..c.sha.len().min(12)];
+        let proof = c.upstream.as_ref().and_then(|u| u.proof.as_ref());
+        said.push(match proof {
+            Some(p) if p.empty => format!(
+                "{}: carried as {short} on {}; rebase {} onto {} (`git rebase {} {}`): \
+                 merge-tree shows it applies as empty there, so the rebase drops it ({chain})",
+                sp.patch.file, c.branch, c.branch, p.tag, p.tag, c.branch
+            ),
+            Some(p) => format!(
+                "{}: carried as {short} on {}; it does not apply as empty onto {}: compare \
+                 by hand before rebasing onto it ({chain})",
+                sp.patch.file, c.branch, p.tag
+            ),
+            None => format!(
+                "{}: carried as {short} on {}; no upstream release has it yet, so no rebase \
+                 drops it ({chain})",
+                sp.patch.file, c.branch
+            ),
+        });
         return Ok(said);
     }
     let checkout = checkout(ctx, pkg, sp).await?;
