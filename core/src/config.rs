@@ -533,6 +533,14 @@ impl Config {
                 }
             }
         }
+        if let Some(f) = self.propose.as_ref().and_then(|p| p.forge.as_ref())
+            && !FORGES.contains(&f.as_str())
+        {
+            return Err(invalid(
+                "propose.forge".into(),
+                format!("`{f}` is not one of {}", FORGES.join(", ")),
+            ));
+        }
         let mut forks = std::collections::HashSet::new();
         for (i, f) in self.fork.iter().enumerate() {
             if !forks.insert(f.name.as_str()) {
@@ -817,6 +825,11 @@ mod tests {
         let err = Config::parse("[[downstream]]\nname = \"a\"\nbase = \"c9s\"\n", "f").unwrap_err();
         assert!(
             err.to_string().contains("no [[distro]] is named `c9s`"),
+            "{err}"
+        );
+        let err = Config::parse("[propose]\nforge = \"github\"\n", "f").unwrap_err();
+        assert!(
+            err.to_string().contains("propose.forge") && err.to_string().contains("not one of"),
             "{err}"
         );
     }
