@@ -26,6 +26,27 @@ fn serve_logging(dir: &Path, config: &str, db: &str, log: &str) -> Child {
         .expect("serve")
 }
 
+/// Scans `dir/distgit` into `db` with `config` (written as `scan.toml`).
+async fn scan(dir: &Path, config: &str, db: &str) {
+    std::fs::write(dir.join("scan.toml"), config).expect("config");
+    let (d, db) = (dir.to_path_buf(), db.to_string());
+    tokio::task::spawn_blocking(move || {
+        forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "scan.toml",
+                "--database",
+                &db,
+                "scan",
+                "distgit",
+            ],
+        )
+    })
+    .await
+    .expect("scan");
+}
+
 /// Which instances (by contact) asked the server since `from`.
 fn askers(server: &Server, from: Instant) -> Vec<String> {
     let mut who: Vec<String> = server
@@ -60,24 +81,7 @@ async fn one_instance_syncs_and_another_takes_over_after_a_kill_or_a_pause() {
         "[[downstream]]\nname = \"hs\"\nbase = \"c9s\"\n[[distro]]\nname = \"c9s\"\nrepodata_url = \"{}/repo\"\n",
         server.url
     );
-    std::fs::write(dir.join("scan.toml"), &base).expect("config");
-    let d = dir.clone();
-    let db2 = db.clone();
-    tokio::task::spawn_blocking(move || {
-        forkdebt_ok(
-            &d,
-            &[
-                "--config",
-                "scan.toml",
-                "--database",
-                &db2,
-                "scan",
-                "distgit",
-            ],
-        )
-    })
-    .await
-    .expect("scan");
+    scan(&dir, &base, &db).await;
     let mut children = Vec::new();
     for name in ["a", "b", "c"] {
         std::fs::write(
@@ -346,23 +350,7 @@ async fn fifty_transitions_survive_ten_leader_kills() {
     let dir = tmp.path().to_path_buf();
     ten_pr_distgit(&dir.join("distgit"));
     let downstream = "[[downstream]]\nname = \"hs\"\n";
-    std::fs::write(dir.join("scan.toml"), downstream).expect("config");
-    let (d, db2) = (dir.clone(), db.clone());
-    tokio::task::spawn_blocking(move || {
-        forkdebt_ok(
-            &d,
-            &[
-                "--config",
-                "scan.toml",
-                "--database",
-                &db2,
-                "scan",
-                "distgit",
-            ],
-        )
-    })
-    .await
-    .expect("scan");
+    scan(&dir, downstream, &db).await;
 
     let sync_every = Duration::from_secs(2);
     let names = ["a", "b", "c"];

@@ -253,6 +253,7 @@ fn a_change_draft_comes_from_a_policy_deviation() {
 
 /// The forge API a proposal talks to, as a local server records it: the request opened
 /// (GitLab merge request, Pagure or Forgejo pull request), and its state read back.
+#[derive(Clone, Copy)]
 struct Forge {
     kind: &'static str,
     project: &'static str,
@@ -293,6 +294,28 @@ fn forge_api(f: &Forge, req: &crate::httpd::Request, merged: bool) -> Option<cra
             "html_url": f.web_url})),
         _ => None,
     }
+}
+
+/// The forge's copy of `repo`: `dir/srv/hello.git`, bare, accepting pushes over HTTP (served
+/// by `git http-backend` from `dir/srv`).
+fn forge_copy(dir: &Path, repo: &Path) -> std::path::PathBuf {
+    let srv = dir.join("srv");
+    std::fs::create_dir_all(&srv).expect("mkdir");
+    git(
+        &srv,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.to_str().expect("utf-8"),
+            "hello.git",
+        ],
+    );
+    git(
+        &srv.join("hello.git"),
+        &["config", "http.receivepack", "true"],
+    );
+    srv
 }
 
 /// Whether `r` opened a request (not a read of one).
@@ -340,30 +363,12 @@ async fn push_on(f: &Forge) {
     git(&repo, &["init", "-q"]);
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-qm", "hello"]);
-    // The forge's copy: a bare repository that accepts pushes over HTTP.
-    let srv = dir.join("srv");
-    std::fs::create_dir_all(&srv).expect("mkdir");
-    git(
-        &srv,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.to_str().expect("utf-8"),
-            "hello.git",
-        ],
-    );
-    git(
-        &srv.join("hello.git"),
-        &["config", "http.receivepack", "true"],
-    );
+    let srv = forge_copy(&dir, &repo);
     let git_handler = crate::git_http::handler(srv.clone());
     let merged = Arc::new(AtomicBool::new(false));
     let handler: Handler = {
         let merged = Arc::clone(&merged);
-        let forge = Forge {
-            ..FORGES[FORGES.iter().position(|x| x.kind == f.kind).unwrap_or(0)]
-        };
+        let forge = *f;
         Arc::new(move |req: &Request| {
             forge_api(&forge, req, merged.load(Ordering::SeqCst))
                 .unwrap_or_else(|| git_handler(req))
@@ -555,23 +560,8 @@ async fn propose_works_from_the_dist_git_mirror() {
     git(&work, &["init", "-q", "-b", "c9s-sig-hyperscale"]);
     git(&work, &["add", "."]);
     git(&work, &["commit", "-qm", "hello"]);
-    let srv = dir.join("srv");
-    std::fs::create_dir_all(&srv).expect("mkdir");
-    git(
-        &srv,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().expect("utf-8"),
-            "hello.git",
-        ],
-    );
-    git(
-        &srv.join("hello.git"),
-        &["config", "http.receivepack", "true"],
-    );
-    let forge = Forge { ..FORGES[0] };
+    let srv = forge_copy(&dir, &work);
+    let forge = FORGES[0];
     let git_handler = crate::git_http::handler(srv.clone());
     let handler: Handler = Arc::new(move |req: &Request| {
         forge_api(&forge, req, false).unwrap_or_else(|| git_handler(req))

@@ -175,25 +175,10 @@ async fn sync_proposals(store: &Store, config: &Config) -> Result<SourceRun, Sto
     if open.is_empty() {
         return Ok(run);
     }
-    let cfg = config.propose.clone().unwrap_or_default();
-    let token = match forkdebt_core::config::Secret::load(
-        cfg.token_env.as_deref(),
-        cfg.token_file.as_deref(),
-    ) {
-        Ok(t) => t,
+    let (http, token) = match crate::forges::requests::client(config) {
+        Ok(c) => c,
         Err(e) => {
-            run.error = Some(format!("[propose] {e}"));
-            return Ok(run);
-        }
-    };
-    let http = match reqwest::Client::builder()
-        .user_agent(config.user_agent())
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-    {
-        Ok(h) => h,
-        Err(e) => {
-            run.error = Some(e.to_string());
+            run.error = Some(e);
             return Ok(run);
         }
     };

@@ -179,125 +179,111 @@ pub async fn drop(
     if exists && !push {
         bail!("{branch} exists already: this patch was proposed before");
     }
-    if exists {
-        said.push(
-            push_and_open(
-                ctx,
-                &propose_cfg,
-                &top,
-                checkout.mirror.then_some(checkout.base.as_str()),
-                &branch,
-                &package,
-                &pkg.downstream,
-                &sp.patch.file,
-                &chain,
-            )
-            .await?,
-        );
-        return Ok(said);
-    }
-    let work = tempfile::Builder::new()
-        .prefix("forkdebt-propose-")
-        .tempdir()
-        .context("a temporary worktree")?;
-    let wt = work.path().join("wt");
-    git(
-        &top,
-        &[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            &branch,
-            wt.to_str().unwrap_or_default(),
-            &checkout.base,
-        ],
-    )?;
-    let result = (|| -> anyhow::Result<()> {
-        let spec_path = wt.join(&spec_rel);
-        let text =
-            std::fs::read_to_string(&spec_path).with_context(|| spec_rel.display().to_string())?;
-        let contact = ctx.config.contact.clone().unwrap_or_default();
-        let email = contact
-            .strip_prefix("mailto:")
-            .unwrap_or("forkdebt@localhost");
-        let author = format!("forkdebt <{email}>");
-        let date = chrono::Utc::now().format("%a %b %d %Y").to_string();
-        let line = format!(
-            "Drop {}: {}",
-            sp.patch.file,
-            if chain.is_empty() {
-                "proposed by forkdebt".into()
-            } else {
-                chain.clone()
-            }
-        );
-        let edited = drop_patch(
-            &text,
-            &sp.patch.file,
-            Some(&Entry {
-                date: &date,
-                author: &author,
-                version: &pkg.package.version,
-                text: &line,
-            }),
-        )
-        .map_err(anyhow::Error::msg)?;
-        std::fs::write(&spec_path, edited.text)?;
-        if let Some(p) = &patch_rel {
-            git(&wt, &["rm", "-q", "--", p.to_str().unwrap_or_default()])?;
-        }
-        git(&wt, &["add", "--", spec_rel.to_str().unwrap_or_default()])?;
-        let message = format!(
-            "Drop {}\n\n{line}\n\nRelease {} -> {}.\n\nForkdebt-Evidence: {}\n",
-            sp.patch.file,
-            edited.release_before,
-            edited.release_after,
-            if chain.is_empty() {
-                "none (proposed with --force)".to_string()
-            } else {
-                chain.clone()
-            }
-        );
+    // A branch made before whose proposal failed is pushed and proposed as it is.
+    if !exists {
+        let work = tempfile::Builder::new()
+            .prefix("forkdebt-propose-")
+            .tempdir()
+            .context("a temporary worktree")?;
+        let wt = work.path().join("wt");
         git(
-            &wt,
+            &top,
             &[
-                "-c",
-                "user.name=forkdebt",
-                "-c",
-                &format!("user.email={email}"),
-                "commit",
+                "worktree",
+                "add",
                 "-q",
-                "-m",
-                &message,
+                "-b",
+                &branch,
+                wt.to_str().unwrap_or_default(),
+                &checkout.base,
             ],
         )?;
-        Ok(())
-    })();
-    let _ = git(
-        &top,
-        &[
-            "worktree",
-            "remove",
-            "--force",
-            wt.to_str().unwrap_or_default(),
-        ],
-    );
-    if let Err(e) = result {
-        let _ = git(&top, &["branch", "-D", &branch]);
-        return Err(e);
-    }
-    said.push(format!(
-        "changed {} in {}{}",
-        spec_rel.display(),
-        top.display(),
-        if checkout.mirror {
-            " (the dist-git mirror)"
-        } else {
-            ""
+        let result = (|| -> anyhow::Result<()> {
+            let spec_path = wt.join(&spec_rel);
+            let text = std::fs::read_to_string(&spec_path)
+                .with_context(|| spec_rel.display().to_string())?;
+            let contact = ctx.config.contact.clone().unwrap_or_default();
+            let email = contact
+                .strip_prefix("mailto:")
+                .unwrap_or("forkdebt@localhost");
+            let author = format!("forkdebt <{email}>");
+            let date = chrono::Utc::now().format("%a %b %d %Y").to_string();
+            let line = format!(
+                "Drop {}: {}",
+                sp.patch.file,
+                if chain.is_empty() {
+                    "proposed by forkdebt".into()
+                } else {
+                    chain.clone()
+                }
+            );
+            let edited = drop_patch(
+                &text,
+                &sp.patch.file,
+                Some(&Entry {
+                    date: &date,
+                    author: &author,
+                    version: &pkg.package.version,
+                    text: &line,
+                }),
+            )
+            .map_err(anyhow::Error::msg)?;
+            std::fs::write(&spec_path, edited.text)?;
+            if let Some(p) = &patch_rel {
+                git(&wt, &["rm", "-q", "--", p.to_str().unwrap_or_default()])?;
+            }
+            git(&wt, &["add", "--", spec_rel.to_str().unwrap_or_default()])?;
+            let message = format!(
+                "Drop {}\n\n{line}\n\nRelease {} -> {}.\n\nForkdebt-Evidence: {}\n",
+                sp.patch.file,
+                edited.release_before,
+                edited.release_after,
+                if chain.is_empty() {
+                    "none (proposed with --force)".to_string()
+                } else {
+                    chain.clone()
+                }
+            );
+            git(
+                &wt,
+                &[
+                    "-c",
+                    "user.name=forkdebt",
+                    "-c",
+                    &format!("user.email={email}"),
+                    "commit",
+                    "-q",
+                    "-m",
+                    &message,
+                ],
+            )?;
+            Ok(())
+        })();
+        let _ = git(
+            &top,
+            &[
+                "worktree",
+                "remove",
+                "--force",
+                wt.to_str().unwrap_or_default(),
+            ],
+        );
+        if let Err(e) = result {
+            let _ = git(&top, &["branch", "-D", &branch]);
+            return Err(e);
         }
-    ));
-    said.push(format!("branch {branch}"));
+        said.push(format!(
+            "changed {} in {}{}",
+            spec_rel.display(),
+            top.display(),
+            if checkout.mirror {
+                " (the dist-git mirror)"
+            } else {
+                ""
+            }
+        ));
+        said.push(format!("branch {branch}"));
+    }
     if push {
         said.push(
             push_and_open(
@@ -335,9 +321,8 @@ async fn push_and_open(
         bail!("--push needs [propose] url and project in the config");
     };
     let forge = cfg.forge.clone().unwrap_or_else(|| "gitlab".into());
-    let token =
-        forkdebt_core::config::Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
-            .map_err(|e| anyhow::anyhow!("[propose] {e}"))?;
+    let (client, token) =
+        forkdebt_scrapers::forges::requests::client(&ctx.config).map_err(anyhow::Error::msg)?;
     let remote = cfg.remote.clone().unwrap_or_else(|| "origin".into());
     let target = match (&cfg.target_branch, mirror_branch) {
         (Some(t), _) => t.clone(),
@@ -360,10 +345,6 @@ async fn push_and_open(
         "Drop {file}: {evidence}\n\nForkdebt-Evidence: {evidence}\n\nProposed by forkdebt for review; nothing was merged."
     );
     let title = format!("Drop {file}");
-    let client = reqwest::Client::builder()
-        .user_agent(ctx.config.user_agent())
-        .timeout(std::time::Duration::from_secs(60))
-        .build()?;
     let opened = forkdebt_scrapers::forges::requests::open(
         &client,
         &forge,

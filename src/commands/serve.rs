@@ -183,7 +183,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => return Ok(()),
                 }
-                if !sched.due("scan", every).await {
+                if !sched.leading().await || !sched.due("scan", every).await {
                     continue;
                 }
                 // One at a time with the sync: a scan waits for a running sync to end.
@@ -333,13 +333,10 @@ impl Lease {
                 .unwrap_or(false)
     }
 
-    /// Whether the job `name`, due every `every`, should start now: this instance leads, and
-    /// no instance started it within the interval (recorded in the store, so a failover
-    /// does not run it twice).
+    /// Whether the job `name`, due every `every`, starts now: no instance started it within
+    /// the interval (recorded in the store, so a failover does not run it twice). The caller
+    /// has checked that this instance leads.
     async fn due(&self, name: &str, every: Duration) -> bool {
-        if !self.leading().await {
-            return false;
-        }
         let every_ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
         match self.store().start_run(name, every_ms).await {
             Ok(start) => start,

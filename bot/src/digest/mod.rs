@@ -84,6 +84,26 @@ fn first_url(hops: &[Hop]) -> Option<String> {
     hops.iter().find_map(|h| h.url.clone())
 }
 
+/// The events `wanted` picks, as digest items: package and subject, the evidence chain, its
+/// first link.
+fn event_items(
+    events: &[forkdebt_core::store::EventRow],
+    wanted: impl Fn(&forkdebt_core::store::EventRow) -> bool,
+) -> Vec<Item> {
+    events
+        .iter()
+        .filter(|e| wanted(e))
+        .map(|e| {
+            let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
+            Item {
+                title: format!("{} {}", e.package, e.subject),
+                detail: chain_text(&hops),
+                url: first_url(&hops),
+            }
+        })
+        .collect()
+}
+
 /// Gathers `recipient`'s digest as of `now` (the week before it).
 ///
 /// # Errors
@@ -106,35 +126,14 @@ pub async fn build(
         .events(Some(&forkdebt_core::store::timestamp(since)))
         .await?;
 
-    let droppable: Vec<Item> = events
-        .iter()
-        .filter(|e| {
-            e.kind == EventKind::PatchState
-                && e.to_state == PatchState::Droppable.as_str()
-                && follows(&e.package)
-        })
-        .map(|e| {
-            let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
-            Item {
-                title: format!("{} {}", e.package, e.subject),
-                detail: chain_text(&hops),
-                url: first_url(&hops),
-            }
-        })
-        .collect();
-
-    let proposals: Vec<Item> = events
-        .iter()
-        .filter(|e| e.kind == EventKind::Proposed && follows(&e.package))
-        .map(|e| {
-            let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
-            Item {
-                title: format!("{} {}", e.package, e.subject),
-                detail: chain_text(&hops),
-                url: first_url(&hops),
-            }
-        })
-        .collect();
+    let droppable = event_items(&events, |e| {
+        e.kind == EventKind::PatchState
+            && e.to_state == PatchState::Droppable.as_str()
+            && follows(&e.package)
+    });
+    let proposals = event_items(&events, |e| {
+        e.kind == EventKind::Proposed && follows(&e.package)
+    });
     let missing_fixes: Vec<Item> = packages
         .iter()
         .flat_map(|p| {

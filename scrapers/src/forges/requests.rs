@@ -46,6 +46,26 @@ impl RequestState {
     }
 }
 
+/// What forge requests go out with: a client with our User-Agent and a minute's timeout, and
+/// the `[propose]` token.
+///
+/// # Errors
+/// The token's env variable or file is missing, or the client cannot be built.
+pub fn client(
+    config: &forkdebt_core::config::Config,
+) -> Result<(reqwest::Client, Option<forkdebt_core::config::Secret>), String> {
+    let cfg = config.propose.clone().unwrap_or_default();
+    let token =
+        forkdebt_core::config::Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
+            .map_err(|e| format!("[propose] {e}"))?;
+    let http = reqwest::Client::builder()
+        .user_agent(config.user_agent())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok((http, token))
+}
+
 fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
