@@ -671,7 +671,7 @@ fn concurrent_first_use(dir: &std::path::Path, url: &str) {
 
 #[test]
 fn concurrent_first_use_of_a_new_sqlite_store_migrates_once() {
-    for trial in 0..4 {
+    for trial in 0..30 {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!(
             "sqlite://{}",

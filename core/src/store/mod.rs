@@ -112,9 +112,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// How often applying migrations is tried again on SQLite (see [`Store::open`]).
-const MIGRATION_TRIES: u64 = 5;
-
 /// Writers wait this long for SQLite's lock before failing (another forkdebt process).
 const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
 
@@ -127,11 +124,65 @@ async fn prepare(
 ) -> std::result::Result<(), sqlx::Error> {
     if backend == Backend::Sqlite {
         conn.execute(SQLITE_BUSY_TIMEOUT).await?;
-        conn.execute("PRAGMA journal_mode = WAL").await?;
+        // Switching a new file to WAL needs its exclusive lock, and SQLite answers BUSY at
+        // once, without the busy handler, when two connections would otherwise deadlock
+        // (two processes creating the same file): wait and try again.
+        let mut waited = Duration::ZERO;
+        loop {
+            match conn.execute("PRAGMA journal_mode = WAL").await {
+                Ok(_) => break,
+                Err(e) if is_busy(&e) && waited < SQLITE_LOCK_PATIENCE => {
+                    let pause = Duration::from_millis(20 + 30 * (waited.as_millis() as u64 / 200));
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         conn.execute("PRAGMA synchronous = NORMAL").await?;
         conn.execute("PRAGMA foreign_keys = ON").await?;
     }
     Ok(())
+}
+
+/// The first connection, set up: on SQLite a new file being created by another process at
+/// the same moment is waited for (its lock is short), not reported as "database is locked".
+async fn open_first(
+    url: &str,
+    backend: Backend,
+) -> std::result::Result<AnyConnection, sqlx::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let attempt = async {
+            let mut conn = AnyConnection::connect(url).await?;
+            prepare(&mut conn, backend).await?;
+            Ok::<_, sqlx::Error>(conn)
+        };
+        match attempt.await {
+            Err(e)
+                if backend == Backend::Sqlite
+                    && is_busy(&e)
+                    && started.elapsed() < SQLITE_LOCK_PATIENCE =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long opening a SQLite store waits for another process's lock in all.
+const SQLITE_LOCK_PATIENCE: Duration = Duration::from_secs(10);
+
+/// SQLite's "database is locked" / "database table is locked" (SQLITE_BUSY, SQLITE_LOCKED).
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            matches!(d.code().as_deref(), Some("5" | "6" | "261" | "517"))
+                || d.message().contains("database is locked")
+        }
+        _ => false,
+    }
 }
 
 impl Store {
@@ -158,13 +209,7 @@ impl Store {
         // One connection first, set up as the pool's will be: a file that is not SQLite, a
         // read-only store or a server that refuses us is said at once, with its cause,
         // instead of after the pool's 30 s of retries as "pool timed out".
-        let mut first = AnyConnection::connect(&connect_url)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: shown.clone(),
-                source,
-            })?;
-        prepare(&mut first, backend)
+        let first = open_first(&connect_url, backend)
             .await
             .map_err(|source| StoreError::Connect {
                 url: shown.clone(),
@@ -191,13 +236,15 @@ impl Store {
         // migration is one transaction, so trying again sees it applied and goes on. (A lock
         // file would do too, but closing any descriptor of the database file would drop
         // SQLite's own locks.)
-        let mut tries = 0;
+        let started = std::time::Instant::now();
         loop {
             match migrator.run(&pool).await {
                 Ok(()) => break,
-                Err(_) if backend == Backend::Sqlite && tries < MIGRATION_TRIES => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+                Err(
+                    sqlx::migrate::MigrateError::Execute(_)
+                    | sqlx::migrate::MigrateError::ExecuteMigration(..),
+                ) if backend == Backend::Sqlite && started.elapsed() < SQLITE_LOCK_PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(source) => return Err(StoreError::Migrate { url: shown, source }),
             }
