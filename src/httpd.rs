@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
 pub struct Request {
+    pub method: String,
     pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
@@ -117,13 +118,9 @@ impl Server {
                     let head = String::from_utf8_lossy(&buf[..split]).into_owned();
                     let mut body = buf[split..].to_vec();
                     let mut lines = head.split("\r\n");
-                    let target = lines
-                        .next()
-                        .unwrap_or_default()
-                        .split(' ')
-                        .nth(1)
-                        .unwrap_or("/")
-                        .to_string();
+                    let request_line = lines.next().unwrap_or_default();
+                    let method = request_line.split(' ').next().unwrap_or("GET").to_string();
+                    let target = request_line.split(' ').nth(1).unwrap_or("/").to_string();
                     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
                     let headers = lines
                         .take_while(|l| !l.is_empty())
@@ -145,6 +142,7 @@ impl Server {
                         }
                     }
                     let req = Request {
+                        method,
                         path: path.to_string(),
                         query: query.to_string(),
                         headers,

@@ -303,6 +303,12 @@ fn xml_value(v: &Value) -> String {
 /// A fake Koji hub answering `multiCall` of `getLatestBuilds` from the recorded `listTagged`,
 /// and a repository serving repo_koji_01's files.
 async fn fake_distro() -> Server {
+    Server::start(fake_distro_handler()).await
+}
+
+/// Koji (`/kojihub`, multiCall over the recorded builds) and yum repodata (`/repo/`, the
+/// recorded repository) of a base distribution.
+pub fn fake_distro_handler() -> Handler {
     let builds: Vec<Value> = json("koji/reserialized/listTagged_f29-build_latest_inherit.json")
         .as_array()
         .cloned()
@@ -352,7 +358,7 @@ async fn fake_distro() -> Server {
             None => Reply::status(404, &[], "not found"),
         }
     });
-    Server::start(handler).await
+    handler
 }
 
 trait Conditional {

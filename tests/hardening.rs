@@ -509,7 +509,10 @@ async fn redirects_are_followed_on_one_host_counted_and_loops_named() {
     let e2 = obs["o/r#2"].last_error.clone().unwrap_or_default();
     assert!(e2.contains("redirects (a loop?)"), "{e2}");
     let e3 = obs["o/r#3"].last_error.clone().unwrap_or_default();
-    assert!(e3.contains("another host (elsewhere.invalid)"), "{e3}");
+    assert!(
+        e3.contains("another origin (http://elsewhere.invalid)"),
+        "{e3}"
+    );
     store.close().await;
 }
 

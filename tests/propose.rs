@@ -621,3 +621,132 @@ async fn propose_works_from_the_dist_git_mirror() {
     let body: serde_json::Value = serde_json::from_slice(&opened[0].body).expect("json");
     assert_eq!(body["target_branch"], "c9s-sig-hyperscale");
 }
+
+/// A primary.xml.gz in which the base ships `name` at `version`-`release`.
+fn primary(name: &str, version: &str, release: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    write!(
+        gz,
+        "<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\
+         <package type=\"rpm\"><name>{name}</name><arch>src</arch><version epoch=\"0\" ver=\"{version}\" rel=\"{release}\"/></package></metadata>"
+    )
+    .expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// Upstream text reaches the evidence chain, and so the proposal's `%changelog`: a base
+/// repository whose release is rpm code, a release tag and a PR title that are too. The
+/// proposed spec expands to them literally with real `rpmspec -P` and `rpm -q --changelog`,
+/// and neither runs them (the files they would create are never there).
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_text_in_a_proposal_is_never_run_by_rpm() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let mark = |n: &str| dir.join(format!("pwned-{n}"));
+    let lua = |n: &str| format!("%{{lua:io.open('{}','w')}}", mark(n).display());
+    let shell = |n: &str| format!("%(id>{})", mark(n).display());
+    let release = format!("1.el9{}{}", lua("release"), shell("release"));
+    let tag = format!("v2{}{}", lua("tag"), shell("tag"));
+    let title = format!("Fix {} {}", lua("title"), shell("title"));
+    let pr = serde_json::json!({
+        "number": 1, "state": "closed", "merged": true, "merged_at": "2026-01-02T03:04:05Z",
+        "merge_commit_sha": "40abf8b68f4c86d0001cc9a03f19cf8f1bd018e1", "title": title,
+        "html_url": "https://github.com/o/x/pull/1"
+    });
+    let tags = serde_json::json!([{"name": "v1.0"}, {"name": tag}]);
+    let shipped = primary("hello", "2.0", &release);
+    let tag_for_compare = tag.clone();
+    let handler: Handler = Arc::new(move |req: &Request| {
+        match req.path.as_str() {
+        "/gh/repos/o/x/pulls/1" => Reply::json(pr.to_string().into_bytes()),
+        "/gh/repos/o/x/tags" => Reply::json(tags.to_string().into_bytes()),
+        p if p.starts_with("/gh/repos/o/x/compare/") => {
+            let decoded: String = url::form_urlencoded::parse(p.as_bytes())
+                .map(|(k, v)| format!("{k}{v}"))
+                .collect();
+            let status = if decoded.contains(&tag_for_compare) || p.contains("v2") {
+                "behind"
+            } else {
+                "ahead"
+            };
+            Reply::json(format!("{{\"status\":\"{status}\"}}").into_bytes())
+        }
+        "/repo/repodata/repomd.xml" => Reply::json(
+            b"<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision><data type=\"primary\">\
+              <location href=\"repodata/p-primary.xml.gz\"/></data></repomd>"
+                .to_vec(),
+        ),
+        "/repo/repodata/p-primary.xml.gz" => Reply::json(shipped.clone()),
+        _ => Reply::status(404, &[], "{\"message\":\"Not Found\"}"),
+    }
+    });
+    let server = Server::start(handler).await;
+    let repo = dir.join("distgit");
+    let pkg = repo.join("rpms/hello");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    std::fs::write(pkg.join("0001-one.patch"), hunk(1, "line 1", "line one")).expect("write");
+    std::fs::write(
+        pkg.join("hello.spec"),
+        "Name: hello\nVersion: 1.0\nRelease: 2.hs%{?dist}\nSummary: Hello\nLicense: MIT\nURL: https://github.com/o/x\n\n\
+         # https://github.com/o/x/pull/1\nPatch1: 0001-one.patch\n\n\
+         %description\nHello.\n\n%prep\n%patch -P 1 -p1\n\n%files\n\n\
+         %changelog\n* Mon Nov 02 2026 Packager <p@example.org> - 1.0-2.hs\n- Backports\n",
+    )
+    .expect("spec");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "hello"]);
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+             [[distro]]\nname = \"c9s\"\nrepodata_url = \"{url}/repo\"\n\
+             [sources]\nmin_interval_ms = 0\nmax_retries = 0\n[sources.github]\nurl = \"{url}/gh\"\n",
+            url = server.url
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let said = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://p.db"];
+            all.extend_from_slice(args);
+            let out = forkdebt(&d, &all);
+            assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        run(&["scan"]);
+        run(&["sync", "--source", "github", "--source", "repodata"]);
+        let why = run(&["why", "hello", "1"]);
+        assert!(why.contains("droppable"), "{why}");
+        run(&["propose", "hello", "0001-one.patch"])
+    })
+    .await
+    .expect("run");
+    assert!(said.contains("branch forkdebt/drop-0001-one"), "{said}");
+    let wt = dir.join("review");
+    git(
+        &repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            wt.to_str().expect("utf-8"),
+            "forkdebt/drop-0001-one",
+        ],
+    );
+    let spec = wt.join("rpms/hello/hello.spec");
+    let spec_s = spec.to_str().expect("utf-8");
+    let parsed = run(&dir, "rpmspec", &["-P", spec_s]);
+    let changelog = run(&dir, "rpm", &["-q", "--changelog", "--specfile", spec_s]);
+    for shown in [&parsed, &changelog] {
+        assert!(shown.contains(&release), "{shown}");
+        assert!(shown.contains(&lua("tag")), "{shown}");
+    }
+    for n in ["release", "tag", "title"] {
+        assert!(!mark(n).exists(), "rpm ran the {n}'s code");
+    }
+}

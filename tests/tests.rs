@@ -20,6 +20,7 @@ mod git_http;
 mod github;
 mod hardening;
 mod history;
+mod http_routing;
 #[path = "../src/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;

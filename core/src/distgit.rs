@@ -279,7 +279,7 @@ pub fn open_branch(
             message: e.to_string(),
         })?;
         git.output(&dir, &["init", "--bare", "--quiet"])?;
-        git.output(&dir, &["remote", "add", "origin", &url])?;
+        git.output(&dir, &["remote", "add", "--", "origin", &url])?;
     }
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
     let mut args = vec!["fetch", "--quiet", "--no-tags"];

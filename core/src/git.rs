@@ -81,6 +81,8 @@ impl Git {
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_PAGER", "cat")
             .env("LC_ALL", "C")
+            // A path from a spec or a tree is a name, never a pattern (`000?-*.patch`).
+            .env("GIT_LITERAL_PATHSPECS", "1")
             .args(["-c", "core.quotePath=true", "-c", "diff.noprefix=false"])
             .args([
                 "-c",
@@ -344,7 +346,7 @@ fn mirror(git: &Git, url: &str, cache_dir: &Path, blobless: bool) -> Result<Path
     if !dir.join("HEAD").exists() {
         std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
         git.output(&dir, &["init", "--bare", "--quiet"])?;
-        git.output(&dir, &["remote", "add", "origin", url])?;
+        git.output(&dir, &["remote", "add", "--", "origin", url])?;
         if blobless {
             git.output(&dir, &["config", "remote.origin.promisor", "true"])?;
             git.output(

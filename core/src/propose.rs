@@ -31,38 +31,103 @@ static_regex!(PATCH_TAG, r"(?i)^Patch(\d*)\s*:\s*(\S+)");
 static_regex!(RELEASE_TAG, r"(?i)^(Release\s*:\s*)(.*?)\s*$");
 static_regex!(LEADING_NUMBER, r"^(\d+)");
 
-fn base_name(value: &str) -> &str {
-    let value = value.split_once("#/").map_or(value, |(_, local)| local);
-    let no_query = value.split(['?']).next().unwrap_or(value);
-    no_query.rsplit('/').next().unwrap_or(no_query)
+/// Text from anywhere but the spec itself (evidence, versions from Koji or repodata, PR
+/// titles, names) made literal for rpm: every `%` doubled, so `%{lua:...}` or `%(...)` in
+/// upstream data is printed, never run, by `rpmspec` or `rpmbuild`.
+pub fn spec_literal(text: &str) -> String {
+    text.replace('%', "%%")
 }
 
-/// Drops `file` from `spec`; `None` number matches the file by name only.
+/// The macro uses in `text` as rpm would see them (`%name`, `%{...}`, `%(...)`, `%[...]`;
+/// `%%` is a literal percent sign): a spec we write must use no macro its input did not.
+pub fn macro_uses(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'%') => i += 2,
+            Some(&open @ (b'{' | b'(' | b'[')) => {
+                let close = match open {
+                    b'{' => b'}',
+                    b'(' => b')',
+                    _ => b']',
+                };
+                let mut depth = 0usize;
+                let mut j = i + 1;
+                while j < b.len() {
+                    if b[j] == open {
+                        depth += 1;
+                    } else if b[j] == close {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    j += 1;
+                }
+                let end = (j + 1).min(b.len());
+                out.insert(String::from_utf8_lossy(&b[i..end]).into_owned());
+                i = end;
+            }
+            Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b'?' || *c == b'!' => {
+                let mut j = i + 1;
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b"_?!".contains(&b[j])) {
+                    j += 1;
+                }
+                out.insert(String::from_utf8_lossy(&b[i..j]).into_owned());
+                i = j;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// Drops `file` from `spec`. The Patch line is found as the scanner finds it (macros
+/// expanded: `Patch9: %{name}-fix.patch`, URLs with a `#/local` name).
 ///
 /// # Errors
 /// The spec names no such patch.
 pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<Edited, String> {
     let lines: Vec<&str> = spec.split_inclusive('\n').collect();
-    let target = lines
+    let mut warnings = Vec::new();
+    let parsed = crate::inventory::spec::parse(
+        spec.as_bytes(),
+        "spec",
+        &std::collections::HashMap::new(),
+        &mut warnings,
+    );
+    let found = parsed
+        .patches
         .iter()
-        .position(|l| {
-            PATCH_TAG
-                .captures(l.trim_end())
-                .is_some_and(|c| base_name(&c[2]) == file || &c[2] == file)
-        })
+        .find(|p| crate::inventory::spec::patch_file_name(&p.value) == file || p.value == file)
         .ok_or_else(|| format!("the spec has no Patch line for `{file}`"))?;
-    let number: Option<u32> = PATCH_TAG
-        .captures(lines[target].trim_end())
-        .and_then(|c| c[1].parse().ok());
+    let target = usize::try_from(found.line)
+        .ok()
+        .and_then(|l| l.checked_sub(1))
+        .filter(|i| *i < lines.len())
+        .ok_or_else(|| format!("the spec's Patch line for `{file}` is past its end"))?;
+    let number = found.number;
     let mut remove = vec![false; lines.len()];
     remove[target] = true;
+    // A `\`-continued Patch line goes whole.
+    let mut last = target;
+    while lines[last].trim_end().ends_with('\\') && last + 1 < lines.len() {
+        last += 1;
+        remove[last] = true;
+    }
     // The comment right above belongs to this patch only when the next line is not another
     // Patch line (a comment over a run of Patch lines speaks for all of them).
     let next_is_patch = lines
-        .get(target + 1)
+        .get(last + 1)
         .is_some_and(|l| PATCH_TAG.is_match(l.trim_end()));
     let prev_is_patch = target > 0 && PATCH_TAG.is_match(lines[target - 1].trim_end());
-    if !next_is_patch && !prev_is_patch {
+    if !next_is_patch && !prev_is_patch && !found.shared_comments {
         let mut i = target;
         while i > 0 && lines[i - 1].trim_start().starts_with('#') {
             i -= 1;
@@ -70,9 +135,9 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
         }
         // A blank line left doubled is folded.
         let blank_before = i > 0 && lines[i - 1].trim().is_empty();
-        let blank_after = lines.get(target + 1).is_some_and(|l| l.trim().is_empty());
+        let blank_after = lines.get(last + 1).is_some_and(|l| l.trim().is_empty());
         if blank_before && blank_after {
-            remove[target + 1] = true;
+            remove[last + 1] = true;
         }
     }
     // `%patch -P N`, `%patch N`, `%patchN`, `%patch -PN`: this patch's own application.
@@ -116,17 +181,16 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
         let header_end = out[at + 1..]
             .find('\n')
             .map_or(out.len(), |p| at + 1 + p + 1);
-        let release = release_after
-            .replace("%{?dist}", "")
-            .replace("%{dist}", "")
-            .replace("%autorelease", "");
+        // The release as the spec resolves it (`%{?dist}` and other undefined macros gone),
+        // bumped; written as data like everything else in the entry.
+        let release = bump(parsed.release.as_deref().unwrap_or(&release_before));
         let item = format!(
             "* {} {} - {}-{}\n- {}\n\n",
-            e.date,
-            e.author,
-            e.version,
-            release.trim(),
-            e.text.replace('\n', " ")
+            spec_literal(e.date),
+            spec_literal(e.author),
+            spec_literal(e.version),
+            spec_literal(release.trim()),
+            spec_literal(&e.text.replace(['\n', '\r'], " "))
         );
         if header_end >= out.len() {
             out.push('\n');
@@ -229,6 +293,57 @@ mod tests {
         let e = drop_patch(SPEC, "0002-b.patch", None).expect("edit");
         assert!(e.text.contains("# Shared comment\nPatch3"));
         assert!(!e.text.contains("%patch2"));
+    }
+
+    #[test]
+    fn patch_lines_are_found_after_macro_expansion() {
+        let spec = "Name: foo\nVersion: 1.0\nRelease: 1\n%global fix fix\n\n# Ours\nPatch9: %{name}-%{fix}.patch\n\n\
+                    Patch10: https://github.com/o/r/commit/abc.patch#./no-custom-parsing.patch\n\n%prep\n%patch -P9 -p1\n%patch -P10 -p1\n";
+        let e = drop_patch(spec, "foo-fix.patch", None).expect("found by its expanded name");
+        assert_eq!(e.number, Some(9));
+        assert!(
+            !e.text.contains("Patch9") && !e.text.contains("# Ours"),
+            "{}",
+            e.text
+        );
+        assert!(
+            !e.text.contains("%patch -P9 ") && e.text.contains("%patch -P10"),
+            "{}",
+            e.text
+        );
+        let e = drop_patch(spec, "no-custom-parsing.patch", None).expect("a #./ fragment");
+        assert_eq!(e.number, Some(10));
+        assert!(!e.text.contains("Patch10") && e.text.contains("Patch9"));
+        assert!(drop_patch(spec, "other.patch", None).is_err());
+    }
+
+    #[test]
+    fn upstream_text_is_written_as_data() {
+        let hostile = "c9s ships foo-2.0-1.el9%{lua:os.execute('touch /tmp/pwned')}%(touch /tmp/pwned2) %{?dist} %%{x} 100%";
+        let e = drop_patch(
+            SPEC,
+            "0001-a.patch",
+            Some(&Entry {
+                date: "Fri Nov 27 2026",
+                author: "forkdebt <a%(id)@example.org>",
+                version: "1.0%{lua:x}",
+                text: hostile,
+            }),
+        )
+        .expect("edit");
+        assert!(
+            e.text
+                .contains("%%{lua:os.execute('touch /tmp/pwned')}%%(touch /tmp/pwned2)"),
+            "{}",
+            e.text
+        );
+        assert!(
+            macro_uses(&e.text).is_subset(&macro_uses(SPEC)),
+            "{:?}",
+            macro_uses(&e.text)
+        );
+        assert!(macro_uses("%{lua:x} %(id) %%{no} %name %{?dist}").contains("%{lua:x}"));
+        assert!(!macro_uses("%%{no}").iter().any(|m| m.contains("no")));
     }
 
     #[test]

@@ -438,11 +438,16 @@ pub fn markdown(packages: &[StoredPackage]) -> String {
 /// subjects come from untrusted trees and must not move a terminal's cursor or start a new
 /// line in chat.
 pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(char::is_control) {
+    // Bidirectional overrides reorder what a terminal shows as much as an escape sequence.
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if s.chars().any(hidden) {
         std::borrow::Cow::Owned(
             s.chars()
                 .map(|c| {
-                    if c.is_control() {
+                    if hidden(c) {
                         c.escape_default().to_string()
                     } else {
                         c.to_string()

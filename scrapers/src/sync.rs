@@ -175,7 +175,7 @@ async fn sync_proposals(store: &Store, config: &Config) -> Result<SourceRun, Sto
     if open.is_empty() {
         return Ok(run);
     }
-    let (http, token) = match crate::forges::requests::client(config) {
+    let client = match crate::forges::requests::client(config) {
         Ok(c) => c,
         Err(e) => {
             run.error = Some(e);
@@ -185,8 +185,7 @@ async fn sync_proposals(store: &Store, config: &Config) -> Result<SourceRun, Sto
     for p in open {
         run.items += 1;
         run.requests += 1;
-        let token = token.as_ref().map(|t| t.expose());
-        match crate::forges::requests::state(&http, &p.forge, &p.api_url, token).await {
+        match crate::forges::requests::state(&client, &p.forge, &p.api_url).await {
             Ok(crate::forges::requests::RequestState::Open) => {}
             Ok(state) => {
                 store

@@ -15,6 +15,10 @@ use std::process::{Command, ExitCode};
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("git")
         .args(["-c", "commit.gpgsign=false"])
+        // A path from a spec is a name, never a pattern: `git rm -- 000?-*.patch` must not
+        // take 0001, 0002 and 0003 with it.
+        .env("GIT_LITERAL_PATHSPECS", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
         .args(args)
         .current_dir(dir)
         .output()
@@ -321,7 +325,7 @@ async fn push_and_open(
         bail!("--push needs [propose] url and project in the config");
     };
     let forge = cfg.forge.clone().unwrap_or_else(|| "gitlab".into());
-    let (client, token) =
+    let client =
         forkdebt_scrapers::forges::requests::client(&ctx.config).map_err(anyhow::Error::msg)?;
     let remote = cfg.remote.clone().unwrap_or_else(|| "origin".into());
     let target = match (&cfg.target_branch, mirror_branch) {
@@ -349,7 +353,6 @@ async fn push_and_open(
         &client,
         &forge,
         url,
-        token.as_ref().map(|t| t.expose()),
         &forkdebt_scrapers::forges::requests::NewRequest {
             project: &project,
             source_branch: branch,

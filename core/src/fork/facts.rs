@@ -168,9 +168,22 @@ struct Building {
     facts: CommitFacts,
     in_diff: bool,
     in_hunk: bool,
+    /// The message's first lines, up to [`MESSAGE_HEAD_BYTES`] ...
     message: Vec<String>,
+    head_bytes: usize,
+    /// ... and its last lines, up to [`MESSAGE_TAIL_BYTES`] (trailers live at the end).
+    tail: std::collections::VecDeque<String>,
+    tail_bytes: usize,
+    /// Bytes of message lines kept in neither.
+    left_out: usize,
     changes: Vec<String>,
 }
+
+/// What of a commit message is kept (and cached in the store): its start, where the subject
+/// and the story are, and its end, where the trailers are. A 50 MB message is a hostile or
+/// generated one; the middle tells the matcher nothing.
+const MESSAGE_HEAD_BYTES: usize = 48 * 1024;
+const MESSAGE_TAIL_BYTES: usize = 16 * 1024;
 
 impl Building {
     fn new(sha: &str) -> Self {
@@ -189,7 +202,39 @@ impl Building {
             in_diff: false,
             in_hunk: false,
             message: Vec::new(),
+            head_bytes: 0,
+            tail: std::collections::VecDeque::new(),
+            tail_bytes: 0,
+            left_out: 0,
             changes: Vec::new(),
+        }
+    }
+
+    fn message_line(&mut self, line: &str) {
+        let line = line.strip_prefix("    ").unwrap_or(line);
+        if self.head_bytes + line.len() <= MESSAGE_HEAD_BYTES && self.tail.is_empty() {
+            self.head_bytes += line.len() + 1;
+            self.message.push(line.to_string());
+            return;
+        }
+        // One line longer than the whole tail is cut to its end.
+        let mut kept = line;
+        if kept.len() > MESSAGE_TAIL_BYTES {
+            let mut cut = kept.len() - MESSAGE_TAIL_BYTES;
+            while !kept.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.left_out += cut;
+            kept = &kept[cut..];
+        }
+        self.tail_bytes += kept.len() + 1;
+        self.tail.push_back(kept.to_string());
+        while self.tail_bytes > MESSAGE_TAIL_BYTES {
+            let Some(old) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len() + 1;
+            self.left_out += old.len() + 1;
         }
     }
 
@@ -209,8 +254,7 @@ impl Building {
             {
                 self.facts.authored = d.to_string();
             } else {
-                self.message
-                    .push(line.strip_prefix("    ").unwrap_or(line).to_string());
+                self.message_line(line);
             }
             return;
         }
@@ -231,6 +275,11 @@ impl Building {
     }
 
     fn finish(mut self) -> CommitFacts {
+        if self.left_out > 0 {
+            self.message
+                .push(format!("[... {} bytes left out ...]", self.left_out));
+        }
+        self.message.extend(self.tail.drain(..));
         while self.message.last().is_some_and(|l| l.trim().is_empty()) {
             self.message.pop();
         }
@@ -397,6 +446,34 @@ mod tests {
         let mut b = vec!["--- removed".to_string(), "+added".to_string()];
         assert_eq!(content_key(&mut a), content_key(&mut b));
         assert_eq!(got[0].content_key, content_key(&mut a));
+    }
+
+    #[test]
+    fn a_huge_message_keeps_its_start_and_its_trailers() {
+        let mut log = String::from(
+            "commit 1111111111111111111111111111111111111111\nauthor A <a@x>\ndate 2024-01-02T03:04:05+00:00\n    core: fix foo\n",
+        );
+        let filler = format!("    {}\n", "x".repeat(99));
+        for _ in 0..500_000 {
+            log.push_str(&filler);
+        }
+        log.push_str(&format!("    {}\n", "y".repeat(100_000)));
+        log.push_str("    (cherry picked from commit 2222222222222222222222222222222222222222)\n");
+        log.push_str("\ndiff --git a/x.c b/x.c\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-a\n+b\n");
+        assert!(log.len() > 50_000_000);
+        let got = parse_stream(log.as_bytes(), std::io::sink()).unwrap();
+        let m = &got[0].message;
+        assert!(
+            m.len() <= MESSAGE_HEAD_BYTES + MESSAGE_TAIL_BYTES + 64,
+            "{}",
+            m.len()
+        );
+        assert_eq!(got[0].subject, "core: fix foo");
+        assert!(
+            m.ends_with("(cherry picked from commit 2222222222222222222222222222222222222222)")
+        );
+        assert!(m.contains("bytes left out ...]"));
+        assert_eq!((got[0].lines_added, got[0].lines_removed), (1, 1));
     }
 
     #[test]

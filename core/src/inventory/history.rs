@@ -59,6 +59,7 @@ pub fn walk(
         let out = Command::new("git")
             .arg("-C")
             .arg(dir)
+            .env("GIT_LITERAL_PATHSPECS", "1")
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -141,7 +142,11 @@ pub fn walk(
                             .clone()
                             .filter(|n| !n.contains('%'))
                             .unwrap_or_else(|| stem(&path));
-                        let files = s.patches.iter().map(|p| patch_file(&p.value)).collect();
+                        let files = s
+                            .patches
+                            .iter()
+                            .map(|p| super::spec::patch_file_name(&p.value))
+                            .collect();
                         parsed.insert(b.clone(), (name, files));
                     }
                     parsed.get(&b).cloned()
@@ -184,16 +189,6 @@ pub fn walk(
 fn stem(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
     base.strip_suffix(".spec").unwrap_or(base).to_string()
-}
-
-/// The file name a Patch value stands for (a URL's last segment).
-pub fn patch_file(value: &str) -> String {
-    if value.contains("://") {
-        let no_query = value.split(['?', '#']).next().unwrap_or(value);
-        no_query.rsplit('/').next().unwrap_or(no_query).to_string()
-    } else {
-        value.to_string()
-    }
 }
 
 /// One long-lived `git cat-file --batch`: a request per blob costs a pipe write, not a process.

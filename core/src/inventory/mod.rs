@@ -553,18 +553,7 @@ fn build_patch(
     let is_url = sp.value.starts_with("http://")
         || sp.value.starts_with("https://")
         || sp.value.starts_with("ftp://");
-    let file = if is_url {
-        // `%{url}/pull/56.patch#/add_apt_checking.patch`: rpm names the local file after `#/`.
-        match sp.value.split_once("#/") {
-            Some((_, local)) if !local.is_empty() => local.to_string(),
-            _ => {
-                let no_query = sp.value.split(['?', '#']).next().unwrap_or(&sp.value);
-                no_query.rsplit('/').next().unwrap_or(no_query).to_string()
-            }
-        }
-    } else {
-        sp.value.clone()
-    };
+    let file = spec::patch_file_name(&sp.value);
     let mut patch = Patch {
         file: file.clone(),
         number: sp.number,

@@ -828,6 +828,25 @@ fn github_commit(ctx: &TextContext<'_>, owner: &str, repo: &str, sha: &str) -> R
     )
 }
 
+/// A request or bug "number 0" (`/pull/0`, `#000`): no forge or tracker counts from zero, so
+/// it names nothing (and would be shown as `o/x#` once its zeros are trimmed).
+fn numbers_nothing(r: &Reference) -> bool {
+    let numbered = matches!(
+        r.kind,
+        RefKind::GithubPr
+            | RefKind::GithubIssue
+            | RefKind::GitlabMr
+            | RefKind::PagurePr
+            | RefKind::Rhbz
+            | RefKind::Ambiguous
+    );
+    numbered
+        && r.id
+            .rsplit(['#', '!'])
+            .next()
+            .is_none_or(|n| n.is_empty() || n.bytes().all(|b| b == b'0'))
+}
+
 fn is_number(s: &str) -> bool {
     !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -869,6 +888,7 @@ pub(crate) fn github_ambiguous_ref(ctx: &TextContext<'_>, n: &str) -> Reference 
 
 /// Keeps one reference per (kind, id, role), the most confident, in first-seen order.
 pub fn dedup(refs: &mut Vec<Reference>) {
+    refs.retain(|r| !numbers_nothing(r));
     let mut best: std::collections::HashMap<(RefKind, String, Role), usize> = Default::default();
     let mut keep: Vec<Reference> = Vec::with_capacity(refs.len());
     for r in refs.drain(..) {

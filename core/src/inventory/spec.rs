@@ -66,6 +66,23 @@ impl SpecFile {
     }
 }
 
+/// The local file a Patch (or Source) value stands for, as rpm names it: the last path
+/// segment, and for a URL the name its fragment gives (`%{url}/pull/56.patch#/local.patch`,
+/// `.../SHA.patch#./local.patch`), else the last segment without query or fragment.
+pub fn patch_file_name(value: &str) -> String {
+    if !value.contains("://") {
+        return value.to_string();
+    }
+    if let Some((_, fragment)) = value.split_once('#')
+        && let Some((_, local)) = fragment.rsplit_once('/')
+        && !local.is_empty()
+    {
+        return local.to_string();
+    }
+    let no_query = value.split(['?', '#']).next().unwrap_or(value);
+    no_query.rsplit('/').next().unwrap_or(no_query).to_string()
+}
+
 static_regex!(TAG, r"^([A-Za-z][A-Za-z0-9]*)(\([^)]*\))?\s*:\s*(.*?)\s*$");
 static_regex!(
     CHANGELOG_ENTRY,

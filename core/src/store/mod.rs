@@ -209,12 +209,13 @@ impl Store {
         // One connection first, set up as the pool's will be: a file that is not SQLite, a
         // read-only store or a server that refuses us is said at once, with its cause,
         // instead of after the pool's 30 s of retries as "pool timed out".
-        let first = open_first(&connect_url, backend)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: shown.clone(),
-                source,
-            })?;
+        let first =
+            open_first(&connect_url, backend)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: shown.clone(),
+                    source,
+                })?;
         let _ = first.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })

@@ -46,56 +46,88 @@ impl RequestState {
     }
 }
 
-/// What forge requests go out with: a client with our User-Agent and a minute's timeout, and
-/// the `[propose]` token.
+/// The largest forge answer read: a merge request is a few kilobytes; a 1 GiB answer is an
+/// error, not a gigabyte of memory.
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// What forge requests go out with: the one polite HTTP layer (our User-Agent, timeouts, body
+/// caps, same-origin redirects only) and the `[propose]` token, which goes only to the
+/// `[propose] url` origin.
+pub struct ForgeClient {
+    http: crate::http::Http,
+    token: Option<forkdebt_core::config::Secret>,
+    /// The forge's origin (`[propose] url`): the only place the token is sent.
+    origin: Option<url::Origin>,
+}
+
+impl ForgeClient {
+    /// The token, for a request to `url`: only on the forge's own origin.
+    fn token_for(&self, url: &str) -> Option<&str> {
+        let origin = reqwest::Url::parse(url).ok()?.origin();
+        (Some(&origin) == self.origin.as_ref())
+            .then(|| self.token.as_ref().map(|t| t.expose()))
+            .flatten()
+    }
+}
+
+/// The client for the `[propose]` forge.
 ///
 /// # Errors
 /// The token's env variable or file is missing, or the client cannot be built.
-pub fn client(
-    config: &forkdebt_core::config::Config,
-) -> Result<(reqwest::Client, Option<forkdebt_core::config::Secret>), String> {
+pub fn client(config: &forkdebt_core::config::Config) -> Result<ForgeClient, String> {
     let cfg = config.propose.clone().unwrap_or_default();
     let token =
         forkdebt_core::config::Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
             .map_err(|e| format!("[propose] {e}"))?;
-    let http = reqwest::Client::builder()
-        .user_agent(config.user_agent())
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| e.to_string())?;
-    Ok((http, token))
+    let mut opts = crate::sync::http_options(config);
+    opts.user_agent = config.user_agent();
+    let http = crate::http::Http::new(opts).map_err(|e| e.to_string())?;
+    let origin = cfg
+        .url
+        .as_deref()
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .map(|u| u.origin());
+    Ok(ForgeClient {
+        http,
+        token,
+        origin,
+    })
 }
 
 fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    crate::http::path_segment(s)
 }
 
-/// The forge's answer: a JSON body of a successful status, or an error naming the URL.
-async fn answer<T: serde::de::DeserializeOwned>(
+/// Sends one forge request: `post` once and never retried, a read like any GET.
+async fn send<T: serde::de::DeserializeOwned>(
+    client: &ForgeClient,
+    kind: &str,
     what: &str,
     url: &str,
-    resp: Result<reqwest::Response, reqwest::Error>,
+    post: Option<(&'static str, Vec<u8>)>,
 ) -> Result<T, String> {
-    let resp = resp.map_err(|e| format!("{what} at {url}: {e}"))?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        let shown: String = text.chars().take(300).collect();
-        return Err(format!("{what} at {url}: {status}: {}", shown.trim()));
+    let mut headers = Vec::new();
+    if let Some(t) = client.token_for(url) {
+        headers.push(match kind {
+            "gitlab" => ("PRIVATE-TOKEN", t.to_string()),
+            _ => ("Authorization", format!("token {t}")),
+        });
     }
-    serde_json::from_str(&text).map_err(|e| format!("{what} at {url}: not the expected JSON ({e})"))
-}
-
-/// Authenticates a request the way `kind` wants its token.
-fn with_token(
-    req: reqwest::RequestBuilder,
-    kind: &str,
-    token: Option<&str>,
-) -> reqwest::RequestBuilder {
-    match (kind, token) {
-        ("gitlab", Some(t)) => req.header("PRIVATE-TOKEN", t),
-        (_, Some(t)) => req.header("Authorization", format!("token {t}")),
-        (_, None) => req,
+    let get = crate::http::Get {
+        url: url.to_string(),
+        headers,
+        max_bytes: MAX_BODY_BYTES,
+        send_once: post.is_some(),
+        post,
+        ..crate::http::Get::default()
+    };
+    match client.http.get(&get).await {
+        Ok(crate::http::Response::Fresh { body, .. }) => serde_json::from_slice(&body)
+            .map_err(|e| format!("{what} at {url}: not the expected JSON ({e})")),
+        Ok(crate::http::Response::NotModified) => {
+            Err(format!("{what} at {url}: 304 to an unconditional request"))
+        }
+        Err(e) => Err(format!("{what}: {e}")),
     }
 }
 
@@ -133,16 +165,21 @@ struct ForgejoLabel {
     name: String,
 }
 
+/// A project path (`rpms/{package}` filled in) as URL path segments, each percent-encoded:
+/// a name from a spec never adds or leaves a path segment.
+fn project_path(project: &str) -> String {
+    project.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
 /// Opens a request on the forge `kind` (`gitlab`, `pagure`, `forgejo`) at `base`.
 ///
 /// # Errors
 /// An unknown forge, a refused or unreadable answer (named with its URL; the token is never
 /// part of it).
 pub async fn open(
-    http: &reqwest::Client,
+    client: &ForgeClient,
     kind: &str,
     base: &str,
-    token: Option<&str>,
     new: &NewRequest<'_>,
 ) -> Result<Opened, String> {
     let base = base.trim_end_matches('/');
@@ -160,10 +197,9 @@ pub async fn open(
                 "labels": new.labels.join(","),
                 "remove_source_branch": true,
             });
-            let sent = with_token(http.post(&api).json(&body), kind, token)
-                .send()
-                .await;
-            let mr: GitlabMr = answer("opening a merge request", &api, sent).await?;
+            let post = ("application/json", body.to_string().into_bytes());
+            let mr: GitlabMr =
+                send(client, kind, "opening a merge request", &api, Some(post)).await?;
             Ok(Opened {
                 api_url: format!("{api}/{}", mr.iid),
                 web_url: mr.web_url,
@@ -171,7 +207,10 @@ pub async fn open(
             })
         }
         "pagure" => {
-            let api = format!("{base}/api/0/{}/pull-request/new", new.project);
+            let api = format!(
+                "{base}/api/0/{}/pull-request/new",
+                project_path(new.project)
+            );
             let form = [
                 ("title", new.title),
                 ("branch_to", new.target_branch),
@@ -181,30 +220,28 @@ pub async fn open(
             let body = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(form)
                 .finish();
-            let post = http
-                .post(&api)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(body);
-            let sent = with_token(post, kind, token).send().await;
-            let pr: PagurePr = answer("opening a pull request", &api, sent).await?;
+            let post = ("application/x-www-form-urlencoded", body.into_bytes());
+            let pr: PagurePr =
+                send(client, kind, "opening a pull request", &api, Some(post)).await?;
+            let project = project_path(new.project);
             Ok(Opened {
                 web_url: pr
                     .full_url
-                    .unwrap_or_else(|| format!("{base}/{}/pull-request/{}", new.project, pr.id)),
-                api_url: format!("{base}/api/0/{}/pull-request/{}", new.project, pr.id),
+                    .unwrap_or_else(|| format!("{base}/{project}/pull-request/{}", pr.id)),
+                api_url: format!("{base}/api/0/{project}/pull-request/{}", pr.id),
                 // Pagure's pull requests take no labels when opened.
                 labels_not_set: new.labels.to_vec(),
             })
         }
         "forgejo" => {
-            let repo = format!("{base}/api/v1/repos/{}", new.project);
+            let repo = format!("{base}/api/v1/repos/{}", project_path(new.project));
             // Forgejo takes label ids: the repository's labels by name.
             let (ids, labels_not_set) = if new.labels.is_empty() {
                 (Vec::new(), Vec::new())
             } else {
                 let url = format!("{repo}/labels?limit=100");
-                let sent = with_token(http.get(&url), kind, token).send().await;
-                let known: Vec<ForgejoLabel> = answer("listing labels", &url, sent).await?;
+                let known: Vec<ForgejoLabel> =
+                    send(client, kind, "listing labels", &url, None).await?;
                 let mut ids = Vec::new();
                 let mut missing = Vec::new();
                 for l in new.labels {
@@ -223,10 +260,9 @@ pub async fn open(
                 "body": new.description,
                 "labels": ids,
             });
-            let sent = with_token(http.post(&api).json(&body), kind, token)
-                .send()
-                .await;
-            let pr: ForgejoPr = answer("opening a pull request", &api, sent).await?;
+            let post = ("application/json", body.to_string().into_bytes());
+            let pr: ForgejoPr =
+                send(client, kind, "opening a pull request", &api, Some(post)).await?;
             Ok(Opened {
                 api_url: format!("{api}/{}", pr.number),
                 web_url: pr.html_url,
@@ -244,15 +280,13 @@ pub async fn open(
 /// # Errors
 /// A refused or unreadable answer.
 pub async fn state(
-    http: &reqwest::Client,
+    client: &ForgeClient,
     kind: &str,
     api_url: &str,
-    token: Option<&str>,
 ) -> Result<RequestState, String> {
-    let sent = with_token(http.get(api_url), kind, token).send().await;
     Ok(match kind {
         "gitlab" => {
-            let mr: GitlabMr = answer("reading a merge request", api_url, sent).await?;
+            let mr: GitlabMr = send(client, kind, "reading a merge request", api_url, None).await?;
             match mr.state.as_str() {
                 "merged" => RequestState::Merged,
                 "closed" => RequestState::Closed,
@@ -260,7 +294,7 @@ pub async fn state(
             }
         }
         "pagure" => {
-            let pr: PagurePr = answer("reading a pull request", api_url, sent).await?;
+            let pr: PagurePr = send(client, kind, "reading a pull request", api_url, None).await?;
             match pr.status.to_ascii_lowercase().as_str() {
                 "merged" => RequestState::Merged,
                 "closed" => RequestState::Closed,
@@ -268,7 +302,7 @@ pub async fn state(
             }
         }
         "forgejo" => {
-            let pr: ForgejoPr = answer("reading a pull request", api_url, sent).await?;
+            let pr: ForgejoPr = send(client, kind, "reading a pull request", api_url, None).await?;
             match (pr.merged, pr.state.as_str()) {
                 (true, _) => RequestState::Merged,
                 (false, "closed") => RequestState::Closed,

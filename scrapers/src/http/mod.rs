@@ -78,9 +78,13 @@ pub struct Get {
     pub last_modified: Option<String>,
     /// The largest body accepted.
     pub max_bytes: usize,
-    /// A body to POST instead of a GET: `(content type, bytes)`. Only for read-only calls
-    /// (XML-RPC queries), since a failed attempt is sent again.
+    /// A body to POST instead of a GET: `(content type, bytes)`. Retried like a GET (an
+    /// XML-RPC query) unless `send_once` is set.
     pub post: Option<(&'static str, Vec<u8>)>,
+    /// A request that changes something upstream (opening a merge request): sent once,
+    /// never retried and never redirected, since a second attempt after a lost answer could
+    /// do it twice.
+    pub send_once: bool,
 }
 
 /// What a GET brought back.
@@ -108,6 +112,31 @@ struct Host {
     next_allowed: tokio::sync::Mutex<Instant>,
 }
 
+/// Where a source lives: its origin (scheme, host, port) and base path. Only requests under
+/// it go through its transport (and so carry its token): another port of the same host, or
+/// another path behind the same proxy, is another service.
+struct Route {
+    origin: url::Origin,
+    /// The base path without its trailing `/` (empty: the whole origin).
+    path: String,
+    transport: Arc<dyn Transport>,
+}
+
+impl Route {
+    /// How well `url` falls under this route: the length of the base path it is under.
+    fn covers(&self, url: &reqwest::Url) -> Option<usize> {
+        if url.origin() != self.origin {
+            return None;
+        }
+        let path = url.path();
+        let under = path == self.path
+            || path
+                .strip_prefix(self.path.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+        under.then_some(self.path.len())
+    }
+}
+
 /// Redirects followed on one host before giving up.
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -115,9 +144,9 @@ pub const MAX_REDIRECTS: usize = 5;
 #[derive(Clone)]
 pub struct Http {
     transport: Arc<dyn Transport>,
-    /// Hosts whose requests go through another client (GitHub's through octocrab), with
+    /// Sources whose requests go through another client (GitHub's through octocrab), with
     /// the same pacing, retries, embargoes and caps as every other host.
-    routes: Arc<Mutex<HashMap<String, Arc<dyn Transport>>>>,
+    routes: Arc<Mutex<Vec<Route>>>,
     opts: Arc<HttpOptions>,
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
     /// Hosts that asked for more than `max_retry_after`: not asked again before then.
@@ -145,24 +174,40 @@ impl Http {
         }
     }
 
-    /// Sends the requests to `host` through `transport` from now on.
-    pub fn route(&self, host: &str, transport: Arc<dyn Transport>) {
+    /// Sends the requests under `base` (an origin and a base path, such as GitHub's API URL)
+    /// through `transport` from now on; a second route for the same base replaces the first.
+    ///
+    /// # Errors
+    /// `base` is not an absolute URL.
+    pub fn route(&self, base: &str, transport: Arc<dyn Transport>) -> Result<(), HttpError> {
+        let url = reqwest::Url::parse(base).map_err(|_| HttpError::InvalidUrl {
+            url: base.to_string(),
+        })?;
+        let route = Route {
+            origin: url.origin(),
+            path: url.path().trim_end_matches('/').to_string(),
+            transport,
+        };
         let mut routes = match self.routes.lock() {
             Ok(r) => r,
             Err(poisoned) => poisoned.into_inner(),
         };
-        routes.insert(host.to_ascii_lowercase(), transport);
+        routes.retain(|r| r.origin != route.origin || r.path != route.path);
+        routes.push(route);
+        Ok(())
     }
 
-    fn transport_for(&self, host: &str) -> Arc<dyn Transport> {
+    /// The transport of the most specific route `url` is under, else the default one.
+    fn transport_for(&self, url: &reqwest::Url) -> Arc<dyn Transport> {
         let routes = match self.routes.lock() {
             Ok(r) => r,
             Err(poisoned) => poisoned.into_inner(),
         };
         routes
-            .get(host)
-            .cloned()
-            .unwrap_or_else(|| self.transport.clone())
+            .iter()
+            .filter_map(|r| r.covers(url).map(|len| (len, r)))
+            .max_by_key(|(len, _)| *len)
+            .map_or_else(|| self.transport.clone(), |(_, r)| r.transport.clone())
     }
 
     pub fn options(&self) -> &HttpOptions {
@@ -264,7 +309,9 @@ impl Http {
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
-        .when(|e: &HttpError| e.retryable() && e.retry_after().is_none_or(|ra| ra <= cap))
+        .when(|e: &HttpError| {
+            !req.send_once && e.retryable() && e.retry_after().is_none_or(|ra| ra <= cap)
+        })
         // The server sets the pace: its Retry-After replaces our backoff delay.
         .adjust(|e: &HttpError, delay| delay.map(|d| e.retry_after().unwrap_or(d)))
         .notify(|e: &HttpError, wait| {
@@ -338,7 +385,7 @@ impl Http {
         let mut hops = 0;
         let raw = loop {
             let raw = self
-                .transport_for(host_name)
+                .transport_for(&target)
                 .send(&target, req, headers.clone())
                 .await?;
             if !matches!(raw.status, 301 | 302 | 303 | 307 | 308) {
@@ -354,10 +401,18 @@ impl Http {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|l| target.join(l).ok())
                 .ok_or_else(|| redirect("a redirect without a usable Location".into()))?;
-            if next.host_str() != target.host_str() || next.port() != target.port() {
+            if req.send_once {
                 return Err(redirect(format!(
-                    "redirected to another host ({}); not followed",
-                    next.host_str().unwrap_or("?")
+                    "answered with a redirect to {next}; a request that changes something is \
+                     not sent again elsewhere"
+                )));
+            }
+            // Same origin only (scheme, host and port): a token or a POST never follows
+            // an answer elsewhere, nor from https down to http.
+            if next.origin() != target.origin() {
+                return Err(redirect(format!(
+                    "redirected to another origin ({}); not followed",
+                    next.origin().ascii_serialization()
                 )));
             }
             hops += 1;
@@ -411,11 +466,16 @@ impl Http {
                 url: shown,
                 status,
                 retry_after,
-                snippet: String::from_utf8_lossy(&raw.body)
-                    .trim()
-                    .chars()
-                    .take(200)
-                    .collect(),
+                // What a server says is shown and stored: its control characters (a
+                // terminal's escape sequences) as escapes.
+                snippet: forkdebt_core::report::shown(
+                    &String::from_utf8_lossy(&raw.body)
+                        .trim()
+                        .chars()
+                        .take(200)
+                        .collect::<String>(),
+                )
+                .into_owned(),
             });
         }
         Ok(Response::Fresh {
@@ -425,6 +485,20 @@ impl Http {
             body: raw.body,
         })
     }
+}
+
+/// Characters a URL path segment may hold as they are (RFC 3986 unreserved); everything else
+/// is percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `text` as one URL path segment: a tag, branch or project name from upstream can hold `/`,
+/// `?`, `#` or `%`, and must not change which resource a URL names.
+pub fn path_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 /// `Retry-After` is seconds or an HTTP date.

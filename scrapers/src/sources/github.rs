@@ -366,7 +366,7 @@ impl Github {
             let url = format!(
                 "{}/repos/{repo}/compare/{}...{sha}",
                 self.api.trim_end_matches('/'),
-                tags[mid]
+                crate::http::path_segment(&tags[mid])
             );
             let get = Get {
                 url: url.clone(),
@@ -417,9 +417,8 @@ impl Source for Github {
             OctocrabTransport::new(&self.api, self.token.as_ref(), http.options())
                 .map_err(SourceError::Failed)?,
         );
-        for host in self.hosts() {
-            http.route(&host, transport.clone());
-        }
+        http.route(&self.api, transport)
+            .map_err(|e| SourceError::Failed(format!("sources.github.url: {e}")))?;
         let refs = store.references(RefKind::GithubPr).await?;
         let items: Vec<ItemRequest> = refs
             .into_iter()

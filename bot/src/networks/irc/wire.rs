@@ -88,6 +88,34 @@ pub struct Lines {
     searched: usize,
     /// The current line went over the limit: skip up to its LF.
     dropping: bool,
+    /// Overlong lines dropped since the last warning, and when that was: a server sending
+    /// thousands of them gets one log line a minute, not one each.
+    dropped_unsaid: u64,
+    last_warned: Option<std::time::Instant>,
+    warnings: u64,
+}
+
+/// At most one "line dropped" warning this often.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Lines {
+    fn dropped_one(&mut self) {
+        self.dropped_unsaid += 1;
+        if self.last_warned.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return;
+        }
+        if self.dropped_unsaid == 1 {
+            tracing::warn!("irc: the server sent a line of over {MAX_LINE_BYTES} bytes; dropped");
+        } else {
+            tracing::warn!(
+                "irc: the server sent {} lines of over {MAX_LINE_BYTES} bytes; dropped",
+                self.dropped_unsaid
+            );
+        }
+        self.dropped_unsaid = 0;
+        self.warnings += 1;
+        self.last_warned = Some(std::time::Instant::now());
+    }
 }
 
 impl Decoder for Lines {
@@ -99,9 +127,7 @@ impl Decoder for Lines {
             let Some(at) = buf[self.searched..].iter().position(|b| *b == b'\n') else {
                 if buf.len() > MAX_LINE_BYTES {
                     if !self.dropping {
-                        tracing::warn!(
-                            "irc: the server sent a line of over {MAX_LINE_BYTES} bytes; dropped"
-                        );
+                        self.dropped_one();
                     }
                     self.dropping = true;
                     buf.clear();
@@ -112,7 +138,11 @@ impl Decoder for Lines {
             let end = self.searched + at;
             let line = buf.split_to(end + 1);
             self.searched = 0;
-            if std::mem::take(&mut self.dropping) || end > MAX_LINE_BYTES {
+            if std::mem::take(&mut self.dropping) {
+                continue;
+            }
+            if end > MAX_LINE_BYTES {
+                self.dropped_one();
                 continue;
             }
             let text = String::from_utf8_lossy(&line[..end]);
@@ -163,6 +193,24 @@ mod tests {
         let got = feed(&mut lines, &mut buf, b"caf\xe9\r\n\r\nb\nc");
         assert_eq!(got, ["caf\u{fffd}", "b"]);
         assert_eq!(feed(&mut lines, &mut buf, b"d\r\n"), ["cd"]);
+    }
+
+    #[test]
+    fn many_overlong_lines_are_one_warning() {
+        let (mut lines, mut buf) = (Lines::default(), BytesMut::new());
+        let mut long = vec![b'z'; MAX_LINE_BYTES + 10];
+        long.push(b'\n');
+        for _ in 0..200 {
+            assert!(feed(&mut lines, &mut buf, &long).is_empty());
+        }
+        // Split across reads too (the unterminated path).
+        for _ in 0..200 {
+            assert!(feed(&mut lines, &mut buf, &long[..MAX_LINE_BYTES + 5]).is_empty());
+            assert!(feed(&mut lines, &mut buf, &long[MAX_LINE_BYTES + 5..]).is_empty());
+        }
+        assert_eq!(lines.warnings, 1);
+        assert_eq!(lines.dropped_unsaid, 399);
+        assert_eq!(feed(&mut lines, &mut buf, b"ok\n"), ["ok"]);
     }
 
     #[test]

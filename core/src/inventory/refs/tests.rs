@@ -249,3 +249,33 @@ fn hostile_text_is_handled() {
     let _ = extract("https://bugzilla.redhat.com/show_bug.cgi?id=", &ctx);
     let _ = extract("\u{0}\u{7f}PR #\u{202e}12", &ctx);
 }
+
+#[test]
+fn number_zero_names_nothing() {
+    run(&[
+        Case {
+            name: "pull 0",
+            input: "https://github.com/o/x/pull/0",
+            upstream: None,
+            expected: &[],
+        },
+        Case {
+            name: "pull 000 beside a real one",
+            input: "https://github.com/o/x/pull/000 and https://github.com/o/x/pull/7",
+            upstream: None,
+            expected: &[(RefKind::GithubPr, "o/x#7")],
+        },
+        Case {
+            name: "PR 0 of the upstream",
+            input: "PR 0",
+            upstream: Some(gh("o", "x")),
+            expected: &[],
+        },
+        Case {
+            name: "bug 0",
+            input: "rhbz#0",
+            upstream: None,
+            expected: &[],
+        },
+    ]);
+}
