@@ -750,3 +750,127 @@ async fn upstream_text_in_a_proposal_is_never_run_by_rpm() {
         assert!(!mark(n).exists(), "rpm ran the {n}'s code");
     }
 }
+
+/// A one-package dist-git (`hello`, three patches) in `dir/distgit`, committed.
+fn hello_distgit(dir: &Path) -> std::path::PathBuf {
+    let repo = dir.join("distgit");
+    let pkg = repo.join("rpms/hello");
+    std::fs::create_dir_all(&pkg).expect("mkdir");
+    for (file, n) in [
+        ("0001-one.patch", 1),
+        ("0002-three.patch", 3),
+        ("0003-five.patch", 5),
+    ] {
+        std::fs::write(pkg.join(file), hunk(n, "x", "y")).expect("write");
+    }
+    std::fs::write(
+        pkg.join("hello.spec"),
+        "Name: hello\nVersion: 1.0\nRelease: 1.hs\nSummary: s\nLicense: MIT\n\
+         Patch1: 0001-one.patch\n\nPatch2: 0002-three.patch\n\nPatch3: 0003-five.patch\n\n%description\nd\n\n%changelog\n",
+    )
+    .expect("spec");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "hello"]);
+    repo
+}
+
+/// A forge that answers a request with a redirect to another origin, or with a gigabyte:
+/// the token never reaches the other origin, nothing is opened there, and the gigabyte is
+/// refused by its size, for GitLab, Pagure and Forgejo; reading a proposal's state back
+/// follows the same rules.
+#[tokio::test(flavor = "multi_thread")]
+async fn forge_answers_never_take_the_token_elsewhere_nor_memory() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    for f in &FORGES {
+        let elsewhere = Server::start(Arc::new(|_: &Request| Reply::json(b"{}".to_vec()))).await;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let repo = hello_distgit(&dir);
+        let srv = forge_copy(&dir, &repo);
+        let git_handler = crate::git_http::handler(srv.clone());
+        // 0: redirect elsewhere; 1: a gigabyte; 2: behave.
+        let mode = Arc::new(AtomicU8::new(0));
+        let handler: Handler = {
+            let (mode, forge, target) = (Arc::clone(&mode), *f, elsewhere.url.clone());
+            Arc::new(move |req: &Request| {
+                if forge_api(&forge, req, false).is_none() {
+                    return git_handler(req);
+                }
+                match mode.load(Ordering::SeqCst) {
+                    0 => Reply::status(
+                        307,
+                        &[("Location", &format!("{target}/steal{}", req.path))],
+                        "",
+                    ),
+                    1 => Reply::CutShort {
+                        declared: 1 << 30,
+                        body: vec![b' '; 64 * 1024],
+                    },
+                    _ => forge_api(&forge, req, false).expect("the API"),
+                }
+            })
+        };
+        let server = Server::start(handler).await;
+        git(
+            &repo,
+            &["remote", "add", "origin", &format!("{}/hello.git", server.url)],
+        );
+        std::fs::write(dir.join("token"), "s3cret-token\n").expect("token");
+        std::fs::write(
+            dir.join("forkdebt.toml"),
+            format!(
+                "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+                 [sources]\nmin_interval_ms = 0\nmax_retries = 0\n\
+                 [propose]\nforge = \"{}\"\nurl = \"{}\"\nproject = \"{}\"\nlabels = [\"forkdebt\"]\ntoken_file = \"{}\"\n",
+                f.kind,
+                server.url,
+                f.project,
+                dir.join("token").display()
+            ),
+        )
+        .expect("config");
+        let run_fd = |args: &'static [&'static str]| {
+            let d = dir.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://p.db"];
+                    all.extend_from_slice(args);
+                    forkdebt(&d, &all)
+                })
+                .await
+                .expect("run")
+            }
+        };
+        let kind = f.kind;
+        assert!(run_fd(&["scan"]).await.status.success());
+        let out = run_fd(&["propose", "hello", "0001-one.patch", "--force", "--push"]).await;
+        assert!(!out.status.success(), "{kind}");
+        assert!(stderr(&out).contains("redirect"), "{kind}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("s3cret"), "{kind}: {}", stderr(&out));
+        assert!(elsewhere.requests().is_empty(), "{kind}: {:?}", elsewhere.requests());
+
+        mode.store(1, Ordering::SeqCst);
+        let out = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
+        assert!(!out.status.success(), "{kind}");
+        assert!(
+            stderr(&out).contains("larger than"),
+            "{kind}: {}",
+            stderr(&out)
+        );
+
+        // A request opened as usual, whose state is then read back through a redirect.
+        mode.store(2, Ordering::SeqCst);
+        let out = run_fd(&["propose", "hello", "0003-five.patch", "--force", "--push"]).await;
+        assert!(out.status.success(), "{kind}: {}", stderr(&out));
+        mode.store(0, Ordering::SeqCst);
+        let out = run_fd(&["sync"]).await;
+        assert!(out.status.success(), "{kind}: {}", stderr(&out));
+        let sources = run_fd(&["sources"]).await;
+        let sources = String::from_utf8_lossy(&sources.stdout).to_string();
+        assert!(sources.contains("redirect"), "{kind}: {sources}");
+        assert!(elsewhere.requests().is_empty(), "{kind}: {:?}", elsewhere.requests());
+    }
+}

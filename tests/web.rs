@@ -453,3 +453,136 @@ fn a_second_serve_on_the_same_sqlite_file_refuses_to_start() {
     let err = crate::util::stderr(&second);
     assert!(err.contains("another `forkdebt serve` is running"), "{err}");
 }
+
+/// `forkdebt web` under `ulimit -n 1024` with `config` (a `[web]` section).
+fn web_limited(dir: &Path, db: &str, config: &str) -> Web {
+    use std::os::unix::process::CommandExt as _;
+    let port = crate::util::free_port();
+    std::fs::write(
+        dir.join("web.toml"),
+        format!("[web]\nlisten = \"127.0.0.1:{port}\"\n{config}"),
+    )
+    .expect("config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_forkdebt"));
+    cmd.args(["--config", "web.toml", "--database", db, "web"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("forkdebt web");
+    crate::util::wait_for_port(port, "forkdebt web", Duration::from_secs(20));
+    Web {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+/// `GET /healthz` over a fresh connection, answered within a second: its status.
+fn healthz_within_a_second(url: &str) -> Result<u16, String> {
+    use std::io::{Read as _, Write as _};
+    let addr = url.trim_start_matches("http://");
+    let started = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(1)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer)
+        .map_err(|e| format!("{e} after {:?}", started.elapsed()))?;
+    if started.elapsed() > Duration::from_secs(1) {
+        return Err(format!("took {:?}", started.elapsed()));
+    }
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("not HTTP: {text:?}"))
+}
+
+/// 2,000 connections that never send a byte and 50 slowloris senders against a server with
+/// 1,024 descriptors: `/healthz` answers within a second throughout, the server holds at
+/// most its connection cap, and a silent connection is closed after the header timeout.
+#[test]
+fn silent_and_slow_clients_cannot_starve_the_server() {
+    use std::io::{Read as _, Write as _};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let db = scanned(&dir);
+    let w = web_limited(
+        &dir,
+        &db,
+        "max_connections = 200\nheader_timeout_secs = 2\n",
+    );
+    let addr = w.url.trim_start_matches("http://").to_string();
+    let mut silent = Vec::new();
+    for i in 0..2000 {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => silent.push(s),
+            Err(e) => panic!("connection {i}: {e}"),
+        }
+        if i % 250 == 0 {
+            assert_eq!(healthz_within_a_second(&w.url), Ok(200), "after {i} silent");
+        }
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow: Vec<std::thread::JoinHandle<()>> = (0..50)
+        .map(|_| {
+            let (addr, stop) = (addr.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+                    return;
+                };
+                let _ = s.write_all(b"GET / HTTP/1.1\r\nX-Slow: ");
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if s.write_all(b"a").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+            })
+        })
+        .collect();
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        assert_eq!(healthz_within_a_second(&w.url), Ok(200));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in slow {
+        let _ = t.join();
+    }
+    // The server's descriptors: at most the cap plus its own handful.
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", w.child.id()))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(fds < 200 + 64, "{fds} descriptors open");
+    // A new silent connection is closed by the server once the header timeout passes.
+    let mut late = std::net::TcpStream::connect(&addr).expect("connect");
+    late.set_read_timeout(Some(Duration::from_secs(6)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = late.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500) && started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}

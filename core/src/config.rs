@@ -89,6 +89,15 @@ pub struct ProposeConfig {
 pub struct WebConfig {
     /// `127.0.0.1:8080`.
     pub listen: String,
+    /// Open connections at most (default 256); one more replaces the oldest idle one.
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// A request's head must arrive within this (default 10 s); also the keep-alive idle time.
+    #[serde(default)]
+    pub header_timeout_secs: Option<u64>,
+    /// A client must take its whole response within this (default 120 s).
+    #[serde(default)]
+    pub response_timeout_secs: Option<u64>,
 }
 
 /// An upstream project answered from git instead of its forge's API (`[[upstream]]`).

@@ -120,7 +120,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Some(web) = config.web.clone() {
         let state = forkdebt_bot::web::WebState::new(store.clone(), Arc::clone(&process));
         let stopped = stopped.clone();
-        tasks.spawn(async move { forkdebt_bot::web::serve(&web.listen, state, stopped).await });
+        let limits = forkdebt_bot::web::Limits::from_config(Some(&web));
+        tasks.spawn(
+            async move { forkdebt_bot::web::serve(&web.listen, limits, state, stopped).await },
+        );
     }
     if tasks.is_empty() {
         anyhow::bail!(
@@ -462,8 +465,10 @@ pub async fn web_only(ctx: &Context, listen: Option<String>) -> anyhow::Result<E
         store.clone(),
         Arc::new(forkdebt_bot::web::metrics::Process::default()),
     );
-    let server =
-        tokio::spawn(async move { forkdebt_bot::web::serve(&listen, state, stopped).await });
+    let limits = forkdebt_bot::web::Limits::from_config(ctx.config.web.as_ref());
+    let server = tokio::spawn(async move {
+        forkdebt_bot::web::serve(&listen, limits, state, stopped).await
+    });
     tokio::select! {
         r = server => {
             store.close().await;

@@ -9,6 +9,9 @@ mod cache;
 mod chart;
 pub mod metrics;
 mod pages;
+mod server;
+
+pub use server::Limits;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -111,27 +114,20 @@ async fn healthz(axum::extract::State(s): axum::extract::State<WebState>) -> Res
     }
 }
 
-/// Serves the dashboard on `listen` until `stopped` turns true.
+/// Serves the dashboard on `listen` until `stopped` turns true, within `limits`.
 ///
 /// # Errors
 /// The address cannot be bound.
 pub async fn serve(
     listen: &str,
+    limits: Limits,
     state: WebState,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("[web] listen = {listen}: {e}"))?;
     tracing::info!("web dashboard on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            while !*stopped.borrow() {
-                if stopped.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await?;
+    server::run(listener, router(state), limits, stopped).await;
     Ok(())
 }
