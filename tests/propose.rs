@@ -816,7 +816,12 @@ async fn forge_answers_never_take_the_token_elsewhere_nor_memory() {
         let server = Server::start(handler).await;
         git(
             &repo,
-            &["remote", "add", "origin", &format!("{}/hello.git", server.url)],
+            &[
+                "remote",
+                "add",
+                "origin",
+                &format!("{}/hello.git", server.url),
+            ],
         );
         std::fs::write(dir.join("token"), "s3cret-token\n").expect("token");
         std::fs::write(
@@ -848,9 +853,17 @@ async fn forge_answers_never_take_the_token_elsewhere_nor_memory() {
         assert!(run_fd(&["scan"]).await.status.success());
         let out = run_fd(&["propose", "hello", "0001-one.patch", "--force", "--push"]).await;
         assert!(!out.status.success(), "{kind}");
-        assert!(stderr(&out).contains("redirect"), "{kind}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("redirect"),
+            "{kind}: {}",
+            stderr(&out)
+        );
         assert!(!stderr(&out).contains("s3cret"), "{kind}: {}", stderr(&out));
-        assert!(elsewhere.requests().is_empty(), "{kind}: {:?}", elsewhere.requests());
+        assert!(
+            elsewhere.requests().is_empty(),
+            "{kind}: {:?}",
+            elsewhere.requests()
+        );
 
         mode.store(1, Ordering::SeqCst);
         let out = run_fd(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
@@ -871,6 +884,10 @@ async fn forge_answers_never_take_the_token_elsewhere_nor_memory() {
         let sources = run_fd(&["sources"]).await;
         let sources = String::from_utf8_lossy(&sources.stdout).to_string();
         assert!(sources.contains("redirect"), "{kind}: {sources}");
-        assert!(elsewhere.requests().is_empty(), "{kind}: {:?}", elsewhere.requests());
+        assert!(
+            elsewhere.requests().is_empty(),
+            "{kind}: {:?}",
+            elsewhere.requests()
+        );
     }
 }

@@ -580,9 +580,83 @@ fn silent_and_slow_clients_cannot_starve_the_server() {
     let n = late.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "closed without an answer");
     assert!(
-        started.elapsed() >= Duration::from_millis(1500) && started.elapsed() < Duration::from_secs(5),
+        started.elapsed() >= Duration::from_millis(1500)
+            && started.elapsed() < Duration::from_secs(5),
         "closed after {:?}",
         started.elapsed()
     );
     drop(silent);
+}
+
+/// The server's resident memory (VmRSS), in MB.
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// 100 clients ask for `/api/report` and never read it: the report's bytes are shared, not
+/// copied per client, and only a few large responses are in flight at once (the others
+/// wait, then hear 503); `/healthz` still answers.
+#[test]
+fn clients_that_do_not_read_the_report_share_one_copy() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    // 800 packages of 10 patches: a report JSON of several MB.
+    for pkg in 0..800 {
+        let p = dir.join(format!("distgit/rpms/pkg{pkg}"));
+        std::fs::create_dir_all(&p).expect("mkdir");
+        let mut spec = format!("Name: pkg{pkg}\nVersion: 1.0\nRelease: 1.hs\n");
+        for i in 0..10 {
+            spec.push_str(&format!(
+                "# https://github.com/org{pkg}/proj/pull/{}\nPatch{i}: {i:04}-a-rather-long-name-of-change-{i}.patch\n",
+                100 + i
+            ));
+            std::fs::write(
+                p.join(format!("{i:04}-a-rather-long-name-of-change-{i}.patch")),
+                format!("Subject: change {i}\n\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n"),
+            )
+            .expect("patch");
+        }
+        std::fs::write(p.join(format!("pkg{pkg}.spec")), spec).expect("spec");
+    }
+    let db = format!("sqlite://{}", dir.join("w.db").display());
+    forkdebt_ok(&dir, &["--database", &db, "scan", "distgit"]);
+    let w = web(&dir, &db);
+    let addr = w.url.trim_start_matches("http://").to_string();
+    // One client reads it whole: its size, and the cache is built.
+    let size = {
+        use std::io::Read as _;
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.write_all(b"GET /api/report HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("write");
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).expect("read");
+        all.len()
+    };
+    assert!(size > 3_000_000, "{size} bytes");
+    let before = rss_mb(w.child.id());
+    let mut readers_that_never_read = Vec::new();
+    for _ in 0..100 {
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        s.write_all(b"GET /api/report HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        readers_that_never_read.push(s);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let after = rss_mb(w.child.id());
+    println!("report {size} bytes; server RSS {before:.0} MB before, {after:.0} MB after");
+    assert!(
+        after - before < 100.0,
+        "{before:.0} MB before, {after:.0} MB with 100 clients of a {:.1} MB report",
+        size as f64 / 1e6
+    );
+    assert_eq!(healthz_within_a_second(&w.url), Ok(200));
+    drop(readers_that_never_read);
 }

@@ -466,9 +466,10 @@ pub async fn web_only(ctx: &Context, listen: Option<String>) -> anyhow::Result<E
         Arc::new(forkdebt_bot::web::metrics::Process::default()),
     );
     let limits = forkdebt_bot::web::Limits::from_config(ctx.config.web.as_ref());
-    let server = tokio::spawn(async move {
-        forkdebt_bot::web::serve(&listen, limits, state, stopped).await
-    });
+    let server =
+        tokio::spawn(
+            async move { forkdebt_bot::web::serve(&listen, limits, state, stopped).await },
+        );
     tokio::select! {
         r = server => {
             store.close().await;

@@ -26,8 +26,16 @@ pub struct WebState {
     pub store: Store,
     pub metrics: Arc<metrics::Process>,
     overview: Arc<cache::Cache<pages::Frame>>,
-    report: Arc<cache::Cache<String>>,
+    /// The report JSON, shared by every response (never copied per client).
+    report: Arc<cache::Cache<bytes::Bytes>>,
+    /// Large responses (`/api/report`) being sent at once.
+    large: Arc<tokio::sync::Semaphore>,
 }
+
+/// `/api/report` responses in flight at once; more wait (up to [`LARGE_WAIT`]) for a place.
+pub const LARGE_RESPONSES: usize = 8;
+/// How long a large response waits for a place before a 503.
+pub const LARGE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl WebState {
     pub fn new(store: Store, metrics: Arc<metrics::Process>) -> WebState {
@@ -36,6 +44,7 @@ impl WebState {
             metrics,
             overview: Arc::default(),
             report: Arc::default(),
+            large: Arc::new(tokio::sync::Semaphore::new(LARGE_RESPONSES)),
         }
     }
 }

@@ -582,16 +582,34 @@ fn urlencode(s: &str) -> String {
 /// The report JSON, the same contract as `forkdebt report --format json`.
 pub async fn api_report(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
     let ds = (!f.downstream.is_empty()).then_some(f.downstream.as_str());
+    // A place among the large responses first: a crowd of clients that do not read cannot
+    // pile up one response each.
+    let Ok(Ok(place)) = tokio::time::timeout(
+        super::LARGE_WAIT,
+        std::sync::Arc::clone(&s.large).acquire_owned(),
+    )
+    .await
+    else {
+        return Ok((
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            "too many report downloads at once; try again shortly\n",
+        )
+            .into_response());
+    };
     let json = s
         .report
         .get_or_build(&f.downstream, async {
             let r = forkdebt_core::report::from_store(&s.store, ds).await?;
-            serde_json::to_string_pretty(&r).map_err(PageError::from)
+            serde_json::to_vec_pretty(&r)
+                .map(bytes::Bytes::from)
+                .map_err(PageError::from)
         })
         .await?;
+    let body = super::server::Guarded::new(axum::body::Body::from((*json).clone()), place);
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        json.to_string(),
+        axum::body::Body::new(body),
     )
         .into_response())
 }

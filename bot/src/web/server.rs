@@ -119,13 +119,23 @@ impl Drop for InProgress {
     }
 }
 
-/// A response body that keeps its [`InProgress`] until it is done.
-struct Tracked {
+/// A response body that keeps `G` (a count of responses in progress, a place among the
+/// large responses) until the body is sent or dropped.
+pub(crate) struct Guarded<G> {
     inner: Body,
-    _in_progress: InProgress,
+    _guard: G,
 }
 
-impl http_body::Body for Tracked {
+impl<G> Guarded<G> {
+    pub(crate) fn new(inner: Body, guard: G) -> Guarded<G> {
+        Guarded {
+            inner,
+            _guard: guard,
+        }
+    }
+}
+
+impl<G: Unpin> http_body::Body for Guarded<G> {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 
@@ -212,10 +222,9 @@ async fn serve_connection(
         async move {
             use tower::ServiceExt as _;
             let response = app.oneshot(req.map(Body::new)).await?;
-            Ok::<_, std::convert::Infallible>(response.map(|inner| Tracked {
-                inner,
-                _in_progress: in_progress,
-            }))
+            Ok::<_, std::convert::Infallible>(
+                response.map(|inner| Guarded::new(inner, in_progress)),
+            )
         }
     });
     let served = hyper::server::conn::http1::Builder::new()
