@@ -665,6 +665,7 @@ impl Config {
             ("sources.bugzilla", &s.bugzilla),
             ("sources.github", &s.github),
             ("sources.gitlab", &s.gitlab),
+            ("sources.forgejo", &s.forgejo),
         ] {
             if let Some(c) = c {
                 for (key, v) in [("api_key_env", &c.api_key_env), ("token_env", &c.token_env)] {
@@ -675,7 +676,11 @@ impl Config {
             }
         }
         let chat = self.chat.as_ref();
-        let pairs: [(&'static str, Option<&String>); 6] = [
+        let pairs: [(&'static str, Option<&String>); 7] = [
+            (
+                "propose.token_env",
+                self.propose.as_ref().and_then(|p| p.token_env.as_ref()),
+            ),
             (
                 "chat.matrix.password_env",
                 chat.and_then(|c| c.matrix.as_ref()?.password_env.as_ref()),
@@ -714,7 +719,8 @@ impl Config {
     }
 }
 
-/// Whether `s` can be an environment variable's name as a shell writes one.
+/// Whether `s` can be an environment variable's name as a shell writes one, and does not
+/// look like a token pasted where its variable's name belongs.
 pub fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
@@ -722,6 +728,30 @@ pub fn is_env_name(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && s.len() <= 128
+        && !looks_like_a_token(s)
+}
+
+/// Token prefixes of the services forkdebt talks to (GitHub, GitLab, Slack-style bots).
+const TOKEN_PREFIXES: &[&str] = &[
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat", "gloas", "xox",
+];
+
+/// A value shaped like a secret rather than a variable name: a known token prefix, or a long
+/// run of mixed-case letters and digits (people name variables `GITHUB_TOKEN`, not
+/// `aB3xQ9...`). Checked so that such a value is never printed or stored as a "name".
+pub fn looks_like_a_token(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    if TOKEN_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        return true;
+    }
+    let letters_digits = s.chars().filter(char::is_ascii_alphanumeric).count();
+    let has_lower = s.chars().any(|c| c.is_ascii_lowercase());
+    let has_upper = s.chars().any(|c| c.is_ascii_uppercase());
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let underscores = s.chars().filter(|c| *c == '_').count();
+    // A hex digest or a mixed-case random string: long, few separators, many digits.
+    (letters_digits >= 20 && underscores <= 1 && digits >= 4 && (has_lower && has_upper))
+        || (s.len() >= 32 && underscores == 0 && digits >= 8)
 }
 
 /// A secret read from an environment variable or a file. Its `Debug` and `Display` never
@@ -773,8 +803,20 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Whether a query parameter named `key` holds a secret, read as a server reads it
+/// (percent-decoded: `pass%77ord` is `password`).
+fn is_secret_key(key: &str) -> bool {
+    let decoded: String = url::form_urlencoded::parse(format!("{key}=").as_bytes())
+        .next()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .unwrap_or_default();
+    ["pass", "pwd", "secret", "token", "key"]
+        .iter()
+        .any(|w| decoded.contains(w))
+}
+
 /// A database URL for logs: the password replaced by `***`, in the user part and in the
-/// query string (`?password=...`, `sslpassword=...`).
+/// query string (`?password=...`, `sslpassword=...`, percent-encoded names too).
 pub fn redact_url(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
@@ -794,7 +836,7 @@ pub fn redact_url(url: &str) -> String {
         let pairs: Vec<String> = q
             .split('&')
             .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.to_ascii_lowercase().contains("password") => format!("{k}=***"),
+                Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
                 _ => kv.to_string(),
             })
             .collect();
@@ -860,6 +902,11 @@ mod tests {
             redact_url("postgres://u:a@h/db?sslpassword=b"),
             "postgres://u:***@h/db?sslpassword=***"
         );
+        assert_eq!(
+            redact_url("postgres://u@h/db?pass%77ord=hunter2&sslmode=require"),
+            "postgres://u@h/db?pass%77ord=***&sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://u@h/db?%70assword=x"), "postgres://u@h/db?%70assword=***");
     }
 
     #[test]
@@ -874,6 +921,30 @@ mod tests {
         assert!(!err.contains("ghp_s3cr3t"), "{err}");
         let err = Secret::load(Some("ghp s3cr3t"), None).unwrap_err();
         assert!(!err.contains("s3cr3t"), "{err}");
+        // Shaped like a variable name, but a token: refused, never echoed.
+        for token in [
+            "ghp_Ab12Cd34Ef56Gh78Ij90Kl12Mn34Op56Qr78",
+            "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5hJ7k",
+            "0123456789abcdef0123456789abcdef01234567",
+            "glpat_x7Y2z9",
+        ] {
+            for (section, key) in [
+                ("sources.github", "token_env"),
+                ("sources.forgejo", "token_env"),
+                ("propose", "token_env"),
+            ] {
+                let err = Config::parse(&format!("[{section}]\n{key} = \"{token}\"\n"), "f")
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(&format!("{section}.{key}")), "{err}");
+                assert!(!err.contains(token), "{err}");
+            }
+            let err = Secret::load(Some(token), None).unwrap_err();
+            assert!(!err.contains(token), "{err}");
+        }
+        for name in ["GITHUB_TOKEN", "BUGZILLA_API_KEY", "github_token", "MATRIX_PASSWORD_2", "FORKDEBT_TEST_GH_TOKEN"] {
+            assert!(is_env_name(name), "{name}");
+        }
         assert!(is_env_name("GITHUB_TOKEN") && !is_env_name("9X") && !is_env_name(""));
         assert!(
             Config::parse(
