@@ -1,6 +1,33 @@
 //! forkdebt: how much a downstream carries on top of its distribution, and what upstream did
 //! with it. `main` only parses arguments, runs one command and maps the result to an exit code.
 
+/// `println!` that returns the write's `io::Result` instead of panicking: a closed pipe
+/// (`forkdebt status | head -1`) or a full disk (`> /dev/full`) is an error the command
+/// returns, said once by `main`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` as [`outln!`] is `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `eprintln!` that never panics: when stderr itself is full or closed, nothing more can be
+/// said, and the command's work must not be lost for it.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod commands;
 // The demo serves recorded responses with it; tests and benches use its fault modes too.
 #[allow(dead_code)]
@@ -174,17 +201,47 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("forkdebt: cannot start the async runtime: {e}");
+            errln!("forkdebt: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let result = runtime.block_on(commands::run(cli)).and_then(|code| {
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
+        // The reader went away (`| head`): what it wanted was written; end quietly.
+        Err(e) if output_error(&e).is_some_and(|k| k == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("forkdebt: {}", cause_chain(&e));
+            use std::io::Write as _;
+            let message = match output_error(&e) {
+                Some(_) => format!("forkdebt: cannot write the output: {}", cause_chain(&e)),
+                None => format!("forkdebt: {}", cause_chain(&e)),
+            };
+            // stderr may be full or closed too: nothing more can be said then.
+            let _ = writeln!(std::io::stderr(), "{message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The kind of the I/O error at the root of `e`, when writing the output is what failed.
+fn output_error(e: &anyhow::Error) -> Option<std::io::ErrorKind> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+        .filter(|k| {
+            matches!(
+                k,
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::WriteZero
+            )
+        })
 }
 
 /// The error and its causes on one line, each said once: most of our errors already quote

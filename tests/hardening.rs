@@ -59,8 +59,14 @@ fn a_secret_pasted_into_an_env_setting_is_never_echoed() {
     for (section, secret) in [
         ("sources.github", "ghp_AbC123sEcReT/+="),
         // Shaped like a variable name: letters, digits and `_` only.
-        ("sources.github", "ghp_AbC123sEcReTx9Y8z7W6v5U4t3S2r1Q0pO9n8"),
-        ("sources.forgejo", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5hJ7k"),
+        (
+            "sources.github",
+            "ghp_AbC123sEcReTx9Y8z7W6v5U4t3S2r1Q0pO9n8",
+        ),
+        (
+            "sources.forgejo",
+            "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5hJ7k",
+        ),
         ("propose", "0123456789abcdef0123456789abcdef01234567"),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -29,6 +29,7 @@ mod ircd;
 mod leases;
 mod matrix;
 mod notify;
+mod output;
 mod propose;
 mod redesign;
 mod sample;

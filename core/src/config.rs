@@ -733,7 +733,15 @@ pub fn is_env_name(s: &str) -> bool {
 
 /// Token prefixes of the services forkdebt talks to (GitHub, GitLab, Slack-style bots).
 const TOKEN_PREFIXES: &[&str] = &[
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat", "gloas", "xox",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat",
+    "gloas",
+    "xox",
 ];
 
 /// A value shaped like a secret rather than a variable name: a known token prefix, or a long
@@ -906,7 +914,10 @@ mod tests {
             redact_url("postgres://u@h/db?pass%77ord=hunter2&sslmode=require"),
             "postgres://u@h/db?pass%77ord=***&sslmode=require"
         );
-        assert_eq!(redact_url("postgres://u@h/db?%70assword=x"), "postgres://u@h/db?%70assword=***");
+        assert_eq!(
+            redact_url("postgres://u@h/db?%70assword=x"),
+            "postgres://u@h/db?%70assword=***"
+        );
     }
 
     #[test]
@@ -942,7 +953,13 @@ mod tests {
             let err = Secret::load(Some(token), None).unwrap_err();
             assert!(!err.contains(token), "{err}");
         }
-        for name in ["GITHUB_TOKEN", "BUGZILLA_API_KEY", "github_token", "MATRIX_PASSWORD_2", "FORKDEBT_TEST_GH_TOKEN"] {
+        for name in [
+            "GITHUB_TOKEN",
+            "BUGZILLA_API_KEY",
+            "github_token",
+            "MATRIX_PASSWORD_2",
+            "FORKDEBT_TEST_GH_TOKEN",
+        ] {
             assert!(is_env_name(name), "{name}");
         }
         assert!(is_env_name("GITHUB_TOKEN") && !is_env_name("9X") && !is_env_name(""));

@@ -120,18 +120,18 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         "demo configuration",
     )?;
     let store = Store::open(&url).await?;
-    println!(
+    outln!(
         "== 1. Scan: {} and {} (offline, into {DEMO_DB_FILE})\n",
         sample.display(),
         recorded.join("distgit").display()
-    );
+    )?;
     // The demo's dist-git as a real git repository beside the database (so `propose` works
     // on it afterwards); without git, the folders as they are.
     let sources = vec![sample.clone(), recorded.join("distgit")];
     let roots = match super::demo_fork::distgit_repo(&sources) {
         Ok(repo) => vec![repo],
         Err(e) => {
-            println!("(the demo dist-git stays as folders: {e:#})");
+            outln!("(the demo dist-git stays as folders: {e:#})")?;
             sources
         }
     };
@@ -144,7 +144,7 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     match fork_demo(&url, &store).await {
         Ok(scanned) => {
             let st = scanned.stats;
-            println!(
+            outln!(
                 "Fork python-github-hs ({}/python-github-hs, branch {}): {} carried commits, {} matched upstream by git, {} local-only, {} upstream follow-up fix missing",
                 super::demo_fork::WORK_DIR,
                 scanned.branch,
@@ -152,10 +152,10 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
                 st.matched,
                 st.local_only,
                 st.missing_fixes
-            );
+            )?;
             super::forks::merge_into(&mut inv, scanned);
         }
-        Err(e) => println!("(the fork part of the demo is skipped: {e:#})"),
+        Err(e) => outln!("(the fork part of the demo is skipped: {e:#})")?,
     }
     store.set_downstream_base("demo", Some("c9s")).await?;
     let s = store
@@ -167,13 +167,13 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         .map(|r| r.display().to_string())
         .collect();
     store.set_downstream_roots("demo", &abs).await?;
-    println!(
+    outln!(
         "{} packages, {} carried patches, {} policy deviations, {} warnings (bare diffs nothing names the origin of, for example: `forkdebt scan` prints them)\n",
         s.packages,
         s.patches,
         inv.deviations.len(),
         s.warnings
-    );
+    )?;
     let packages = store.load_packages(Some("demo"), None).await?;
     let ambiguous: Vec<String> = packages
         .iter()
@@ -194,31 +194,31 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
                 })
         })
         .collect();
-    println!(
+    outln!(
         "== References the context does not settle ({}), kept rather than guessed:",
         ambiguous.len()
-    );
+    )?;
     for a in &ambiguous {
-        println!("{a}");
+        outln!("{a}")?;
     }
 
     let sources = vec!["github".to_string(), "repodata".to_string()];
     let quiet = |_: &str| {};
-    println!(
+    outln!(
         "\n== 2. Sync with GitHub (recorded answers) and the base distribution, served on {}",
         server.url
-    );
+    )?;
     let results = forkdebt_scrapers::sync::run(&store, &config, &sources, &quiet).await?;
-    print_results(&results);
-    println!("   (the first sync is the baseline: nothing old is announced)");
+    print_results(&results)?;
+    outln!("   (the first sync is the baseline: nothing old is announced)")?;
 
     // "A release later": the base distribution now ships 1.55.
     if let Ok(mut p) = shipped.lock() {
         *p = primary("1.55")?;
     }
-    println!("\n== 3. A release later, c9s ships python-github 1.55; sync again");
+    outln!("\n== 3. A release later, c9s ships python-github 1.55; sync again")?;
     let results = forkdebt_scrapers::sync::run(&store, &config, &sources, &quiet).await?;
-    print_results(&results);
+    print_results(&results)?;
 
     let packages = store.load_packages(Some("demo"), None).await?;
     let decided = |name: Option<&str>| {
@@ -238,42 +238,42 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
             })
             .collect::<Vec<_>>()
     };
-    println!("\n== Droppable patches, with their evidence");
+    outln!("\n== Droppable patches, with their evidence")?;
     for (package, file, _, chain) in decided(None)
         .into_iter()
         .filter(|d| d.2 == PatchState::Droppable)
     {
-        println!("  {package} {file}: {chain}");
+        outln!("  {package} {file}: {chain}")?;
     }
-    println!("\n== The other patches of python-github");
+    outln!("\n== The other patches of python-github")?;
     for (_, file, state, chain) in decided(Some("python-github"))
         .into_iter()
         .filter(|d| d.2 != PatchState::Droppable)
     {
-        println!("  {file}: {state} ({chain})");
+        outln!("  {file}: {state} ({chain})")?;
     }
-    println!("\n== Events a maintainer is told about");
+    outln!("\n== Events a maintainer is told about")?;
     for e in store.events(None).await? {
         let chain: Vec<forkdebt_core::verdict::Hop> =
             serde_json::from_str(&e.evidence).unwrap_or_default();
         let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
-        println!(
+        outln!(
             "  {} {}: {} -> {} ({})",
             e.package,
             e.subject,
             e.from_state.as_deref().unwrap_or("-"),
             e.to_state,
             chain.join(" -> ")
-        );
+        )?;
     }
-    print!(
+    out!(
         "\n== Fork debt per package, as decided\n\n{}",
         super::report::table_with_trend(&store, &packages).await?
-    );
-    println!(
+    )?;
+    outln!(
         "\nNext: forkdebt --database {url} why python-github 1 | report --format json | events | show PACKAGE\n      forkdebt --database {url} propose python-github 0001-fix-pagination-of-review-comments.patch   (a branch in {}/distgit)",
         super::demo_fork::WORK_DIR
-    );
+    )?;
     store.close().await;
     drop(server);
     Ok(ExitCode::SUCCESS)
@@ -307,9 +307,9 @@ async fn fork_demo(url: &str, store: &Store) -> anyhow::Result<forkdebt_core::fo
     super::forks::scan(&ctx, store, &f).await
 }
 
-fn print_results(results: &[forkdebt_scrapers::sync::SourceResult]) {
+fn print_results(results: &[forkdebt_scrapers::sync::SourceResult]) -> std::io::Result<()> {
     for r in results {
-        println!(
+        outln!(
             "   {:9} {} items, {} requests, {} not modified{}",
             r.source,
             r.run.items,
@@ -320,6 +320,7 @@ fn print_results(results: &[forkdebt_scrapers::sync::SourceResult]) {
                 .as_ref()
                 .map(|e| format!(", error: {e}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
+    Ok(())
 }

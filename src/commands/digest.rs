@@ -29,10 +29,10 @@ pub async fn run(ctx: &Context, dry_run: bool, to: Option<String>) -> anyhow::Re
         for (i, r) in recipients.iter().enumerate() {
             let d = digest::build(&store, r, now).await?;
             if i > 0 {
-                println!("\n{}\n", "=".repeat(72));
+                outln!("\n{}\n", "=".repeat(72))?;
             }
-            println!("To: {}\n", r.address);
-            print!("{}", digest::render::plain(&d)?);
+            outln!("To: {}\n", r.address)?;
+            out!("{}", digest::render::plain(&d)?)?;
         }
         store.close().await;
         return Ok(ExitCode::SUCCESS);
@@ -41,13 +41,13 @@ pub async fn run(ctx: &Context, dry_run: bool, to: Option<String>) -> anyhow::Re
     let mut failed = 0;
     for r in &recipients {
         match digest::deliver(&store, &ctx.config, r, &week, &transport).await {
-            Ok(Outcome::Sent) => println!("{}: sent the {week} digest", r.address),
+            Ok(Outcome::Sent) => outln!("{}: sent the {week} digest", r.address)?,
             Ok(Outcome::AlreadySent) => {
-                println!("{}: the {week} digest was already sent", r.address);
+                outln!("{}: the {week} digest was already sent", r.address)?;
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("forkdebt: {}: {e:#}", r.address);
+                errln!("forkdebt: {}: {e:#}", r.address);
             }
         }
     }

@@ -9,17 +9,17 @@ pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCod
     let events = store.events(since.as_deref()).await?;
     store.close().await;
     if events.is_empty() {
-        println!(
+        outln!(
             "No events{}.",
             since.map(|s| format!(" since {s}")).unwrap_or_default()
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     for e in events {
         let chain: Vec<forkdebt_core::verdict::Hop> =
             serde_json::from_str(&e.evidence).unwrap_or_default();
         let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
-        println!(
+        outln!(
             "{} {} {} {}: {} -> {}{}",
             e.created_at,
             shown(&e.downstream),
@@ -32,7 +32,7 @@ pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCod
             } else {
                 format!(" ({})", chain.join(" -> "))
             }
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -55,7 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Init => {
             let store = ctx.store().await?;
-            println!("database ready: {}", redact_url(&ctx.database));
+            outln!("database ready: {}", redact_url(&ctx.database))?;
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -90,7 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = ctx.store().await?;
             let leases = store.leases().await?;
             if leases.is_empty() {
-                println!("leases: none (no `forkdebt serve` has run the scheduler)");
+                outln!("leases: none (no `forkdebt serve` has run the scheduler)")?;
             }
             for l in leases {
                 let state = if l.remaining_ms > 0 {
@@ -98,38 +98,38 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     format!("expired {:.1} s ago", -l.remaining_ms as f64 / 1000.0)
                 };
-                println!(
+                outln!(
                     "lease {}: {} (fence {}), {state}",
                     l.name,
                     forkdebt_core::report::shown(&l.holder),
                     l.fence
-                );
+                )?;
             }
             let backlog = store.outbox_backlog().await?;
             if backlog.is_empty() {
-                println!("outbox: nothing pending");
+                outln!("outbox: nothing pending")?;
             }
             for (dest, n) in backlog {
-                println!(
+                outln!(
                     "outbox {}: {n} pending",
                     forkdebt_core::report::shown(&dest)
-                );
+                )?;
             }
             // Posts and digests a crash interrupted mid-send: not repeated (the network or
             // the SMTP server cannot deduplicate), so someone may want to look.
             for (dest, outcome, n) in store.delivery_counts().await? {
                 if outcome == forkdebt_core::store::Delivery::Unconfirmed.as_str() {
-                    println!(
+                    outln!(
                         "outbox {}: {n} unconfirmed (a post interrupted by a stop, not repeated)",
                         forkdebt_core::report::shown(&dest)
-                    );
+                    )?;
                 }
             }
             for (recipient, week) in store.unconfirmed_digests().await? {
-                println!(
+                outln!(
                     "digest {week} to {}: sending or interrupted (not sent again)",
                     forkdebt_core::report::shown(&recipient)
-                );
+                )?;
             }
             store.close().await;
             Ok(ExitCode::SUCCESS)
@@ -144,7 +144,7 @@ fn print_answer(answer: forkdebt_core::answers::Answer) -> anyhow::Result<ExitCo
     // control characters (ESC, OSC, CR): they are written as escapes, never sent to the
     // terminal.
     for line in answer? {
-        println!("{}", forkdebt_core::report::shown(&line));
+        outln!("{}", forkdebt_core::report::shown(&line))?;
     }
     Ok(ExitCode::SUCCESS)
 }

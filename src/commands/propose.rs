@@ -53,14 +53,14 @@ pub async fn run(
         let Some((ds, d)) = found else {
             bail!("no policy deviation named `{name}` (see forkdebt-inventory.toml)");
         };
-        print!("{}", change_draft(&d, &ds));
+        out!("{}", change_draft(&d, &ds))?;
         return Ok(ExitCode::SUCCESS);
     }
     let (Some(package), Some(patch)) = (package, patch) else {
         bail!("name a package and a patch (or --change DEVIATION)");
     };
     for line in drop(ctx, &package, &patch, force, push, downstream.as_deref()).await? {
-        println!("{line}");
+        outln!("{line}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,19 +16,19 @@ pub async fn run(
         Format::Json => {
             // The same contract as the web's /api/report.
             let r = report::from_store(&store, ds).await?;
-            println!("{}", serde_json::to_string_pretty(&r)?);
+            outln!("{}", serde_json::to_string_pretty(&r)?)?;
         }
         Format::Table => {
             let packages = store.load_packages(ds, None).await?;
             if packages.is_empty() {
-                println!("Nothing scanned yet: run `forkdebt scan DIR`.");
+                outln!("Nothing scanned yet: run `forkdebt scan DIR`.")?;
             } else {
-                print!("{}", table_with_trend(&store, &packages).await?);
+                out!("{}", table_with_trend(&store, &packages).await?)?;
             }
         }
         Format::Markdown => {
             let packages = store.load_packages(ds, None).await?;
-            print!("{}", report::markdown(&packages));
+            out!("{}", report::markdown(&packages))?;
         }
     }
     store.close().await;

@@ -201,9 +201,9 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
             }
         });
     }
-    eprintln!("forkdebt: serving (SIGTERM or Ctrl-C stops)");
+    errln!("forkdebt: serving (SIGTERM or Ctrl-C stops)");
     wait_for_signal().await;
-    eprintln!("forkdebt: stopping");
+    errln!("forkdebt: stopping");
     let _ = stop.send(true);
     let drained = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(done) = tasks.join_next().await {

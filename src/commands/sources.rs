@@ -11,10 +11,10 @@ pub async fn run(ctx: &Context, reset: Option<String>) -> anyhow::Result<ExitCod
         let known = store.clear_host_wait(&host).await?;
         store.close().await;
         if known {
-            println!("{host}: no longer waited for; the next sync asks it again");
+            outln!("{host}: no longer waited for; the next sync asks it again")?;
             return Ok(ExitCode::SUCCESS);
         }
-        eprintln!(
+        errln!(
             "forkdebt: {}: no wait is recorded for this host (see `forkdebt sources`)",
             forkdebt_core::report::shown(&host)
         );
@@ -24,19 +24,19 @@ pub async fn run(ctx: &Context, reset: Option<String>) -> anyhow::Result<ExitCod
     let waits = store.host_next_allowed().await?;
     store.close().await;
     if statuses.is_empty() {
-        println!("No source has been synced yet: run `forkdebt sync`.");
+        outln!("No source has been synced yet: run `forkdebt sync`.")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{}", report::sources_table(&statuses));
+    outln!("{}", report::sources_table(&statuses))?;
     // Hosts that asked us to wait (Retry-After, a rate limit): no sync asks them before then.
     let now = forkdebt_core::store::timestamp(chrono::Utc::now());
     let mut waits: Vec<(String, String)> = waits.into_iter().filter(|(_, t)| *t > now).collect();
     waits.sort();
     for (host, until) in waits {
-        println!(
+        outln!(
             "{}: asked us to wait; not asked again until {until} (`forkdebt sources --reset HOST` ends it)",
             forkdebt_core::report::shown(&host)
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

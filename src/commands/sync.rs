@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode
     let results = tokio::select! {
         r = work => r.context("sync")?,
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("\ninterrupted: every finished batch is stored; run `forkdebt sync` again to continue");
+            errln!("\ninterrupted: every finished batch is stored; run `forkdebt sync` again to continue");
             store.close().await;
             return Ok(ExitCode::from(130));
         }
@@ -40,18 +40,18 @@ pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode
             }
             None => "ok".to_string(),
         };
-        println!(
+        outln!(
             "{:12} {} items, {} requests, {} not modified, {} item errors: {status}",
             r.source.as_str(),
             r.run.items,
             r.run.requests,
             r.run.not_modified,
             r.run.errors
-        );
+        )?;
     }
     store.close().await;
     if failed > 0 {
-        eprintln!(
+        errln!(
             "forkdebt: {failed} source(s) failed; what they knew before is kept (see `forkdebt sources`)"
         );
         return Ok(ExitCode::FAILURE);
