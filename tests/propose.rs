@@ -891,3 +891,185 @@ async fn forge_answers_never_take_the_token_elsewhere_nor_memory() {
         );
     }
 }
+
+/// A spec whose `Name:` is a path (`../../victim`) never names the package: the scan says so
+/// and uses the spec's file name, so the branch and the token-bearing request stay in the
+/// configured project.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_name_never_leaves_the_project() {
+    use crate::httpd::{Handler, Request, Server};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let repo = hello_distgit(&dir);
+    let spec = repo.join("rpms/hello/hello.spec");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(&spec, text.replace("Name: hello", "Name: ../../victim")).expect("spec");
+    git(&repo, &["commit", "-qam", "hostile name"]);
+    let srv = forge_copy(&dir, &repo);
+    let forge = FORGES[0];
+    let git_handler = crate::git_http::handler(srv.clone());
+    let handler: Handler = Arc::new(move |req: &Request| {
+        forge_api(&forge, req, false).unwrap_or_else(|| git_handler(req))
+    });
+    let server = Server::start(handler).await;
+    std::fs::write(dir.join("token"), "s3cret-token\n").expect("token");
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+             [propose]\nforge = \"gitlab\"\nurl = \"{url}\"\nproject = \"hs/rpms/{{package}}\"\n\
+             push_url = \"{url}/{{package}}.git\"\ntoken_file = \"{}\"\n",
+            dir.join("token").display(),
+            url = server.url,
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let (scan, out) = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://p.db"];
+            all.extend_from_slice(args);
+            forkdebt(&d, &all)
+        };
+        let scan = run(&["scan"]);
+        let victim = run(&["propose", "../../victim", "0001-one.patch", "--force", "--push"]);
+        assert!(!victim.status.success());
+        (scan, run(&["propose", "hello", "0001-one.patch", "--force", "--push"]))
+    })
+    .await
+    .expect("run");
+    assert!(
+        stderr(&scan).contains("Name `../../victim` is not a package name"),
+        "{}",
+        stderr(&scan)
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let posts: Vec<Request> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(!posts.is_empty());
+    for r in &posts {
+        assert!(
+            r.path.starts_with("/hello.git/") || r.path.starts_with("/api/v4/projects/hs%2Frpms%2Fhello/"),
+            "{}",
+            r.path
+        );
+    }
+    let branches = git(&srv.join("hello.git"), &["branch", "--list"]);
+    assert!(branches.contains("forkdebt/drop-0001-one"), "{branches}");
+}
+
+/// A forge that refuses with terminal escapes in its answer: the error says what it said with
+/// the escapes written out, on the terminal and in what `sources` shows from the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forge_error_with_terminal_escapes_is_shown_escaped() {
+    use crate::httpd::{Handler, Reply, Request, Server};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let repo = hello_distgit(&dir);
+    let srv = forge_copy(&dir, &repo);
+    let forge = FORGES[0];
+    let git_handler = crate::git_http::handler(srv.clone());
+    let refuse = Arc::new(AtomicBool::new(true));
+    let handler: Handler = {
+        let refuse = Arc::clone(&refuse);
+        Arc::new(move |req: &Request| match forge_api(&forge, req, false) {
+            Some(_) if refuse.load(Ordering::SeqCst) => Reply::status(
+                403,
+                &[],
+                "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[31mdenied\r\nfake: line",
+            ),
+            Some(ok) => ok,
+            None => git_handler(req),
+        })
+    };
+    let server = Server::start(handler).await;
+    git(
+        &repo,
+        &["remote", "add", "origin", &format!("{}/hello.git", server.url)],
+    );
+    std::fs::write(
+        dir.join("forkdebt.toml"),
+        format!(
+            "contact = \"mailto:sig@example.org\"\n[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+             [sources]\nmax_retries = 0\nmin_interval_ms = 0\n\
+             [propose]\nforge = \"gitlab\"\nurl = \"{}\"\nproject = \"hs/rpms/{{package}}\"\n",
+            server.url
+        ),
+    )
+    .expect("config");
+    let d = dir.clone();
+    let run = move |args: &'static [&'static str]| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = vec!["--config", "forkdebt.toml", "--database", "sqlite://p.db"];
+                all.extend_from_slice(args);
+                forkdebt(&d, &all)
+            })
+            .await
+            .expect("run")
+        }
+    };
+    assert!(run(&["scan"]).await.status.success());
+    let out = run(&["propose", "hello", "0001-one.patch", "--force", "--push"]).await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("denied") && err.contains("\\u{1b}"), "{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+    // Opened after all; reading its state back is refused the same way.
+    refuse.store(false, Ordering::SeqCst);
+    let out = run(&["propose", "hello", "0002-three.patch", "--force", "--push"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    refuse.store(true, Ordering::SeqCst);
+    assert!(run(&["sync"]).await.status.success());
+    let shown = run(&["sources"]).await;
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("denied"), "{shown}");
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+}
+
+/// A patch file named like a glob (`000?-*.patch`) is dropped alone: git gets every path as
+/// a literal name, never as a pattern that takes 0001, 0002 and 0003 with it. And a Patch
+/// line written with macros (`%{name}-fix.patch`) is found as the scanner finds it.
+#[test]
+fn paths_are_names_and_patch_lines_are_read_with_macros() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let repo = hello_distgit(dir);
+    let pkg = repo.join("rpms/hello");
+    std::fs::write(pkg.join("000?-*.patch"), hunk(2, "x", "y")).expect("write");
+    std::fs::write(pkg.join("hello-fix.patch"), hunk(4, "x", "y")).expect("write");
+    let spec = pkg.join("hello.spec");
+    let text = std::fs::read_to_string(&spec).expect("spec").replace(
+        "Patch3: 0003-five.patch\n",
+        "Patch3: 0003-five.patch\n\nPatch4: 000?-*.patch\n\nPatch9: %{name}-fix.patch\n",
+    );
+    std::fs::write(&spec, text).expect("spec");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "odd names"]);
+    forkdebt_ok(dir, &["--database", "sqlite://p.db", "scan", "distgit"]);
+    for (patch, branch) in [
+        ("000?-*.patch", "forkdebt/drop-000---"),
+        ("hello-fix.patch", "forkdebt/drop-hello-fix"),
+    ] {
+        let said = forkdebt_ok(
+            dir,
+            &["--database", "sqlite://p.db", "propose", "hello", patch, "--force"],
+        );
+        assert!(said.contains(&format!("branch {branch}")), "{said}");
+        let files = git(&repo, &["ls-tree", "-r", "--name-only", branch]);
+        for kept in ["0001-one.patch", "0002-three.patch", "0003-five.patch"] {
+            assert!(files.contains(kept), "{patch}: {kept} went too: {files}");
+        }
+        assert!(!files.contains(patch), "{patch}: {files}");
+        let spec = git(&repo, &["show", &format!("{branch}:rpms/hello/hello.spec")]);
+        let number = if patch.starts_with("000") { "Patch4:" } else { "Patch9:" };
+        assert!(!spec.contains(number) && spec.contains("Patch3:"), "{spec}");
+    }
+}

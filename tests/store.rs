@@ -30,6 +30,16 @@ async fn story(url: &str) {
         .await
         .expect("load");
     assert_eq!(stored.len(), 12);
+    // The dashboard's filter: a substring, LIKE wildcards literal, any length without error.
+    let (rows, n) = store
+        .package_debts(&"_".repeat(40_000), 200)
+        .await
+        .expect("a long filter is no error");
+    assert!(rows.is_empty() && n == 0);
+    let (rows, _) = store.package_debts("ystem", 200).await.expect("filter");
+    assert!(rows.iter().any(|r| r.package == "systemd"));
+    let (rows, _) = store.package_debts("%", 200).await.expect("filter");
+    assert!(rows.is_empty(), "% is literal");
     for sp in &stored {
         let scanned = inv
             .packages

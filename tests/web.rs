@@ -144,6 +144,10 @@ async fn pages_api_and_metrics() {
     // The filter without JavaScript: a plain GET.
     let (_, _, filtered) = get(&format!("{}/?q=bash", w.url)).await;
     assert!(filtered.contains(">bash</a>") && !filtered.contains(">systemd</a>"));
+    // A filter of 40,000 `_` (LIKE wildcards) matches nothing, without an error.
+    let (status, _, long) = get(&format!("{}/?q={}", w.url, "_".repeat(40_000))).await;
+    assert_eq!(status, 200, "{long}");
+    assert!(!long.contains(">bash</a>"));
 
     // Dist-git strings are escaped.
     let (status, _, evil) = get(&format!("{}/package/evil", w.url)).await;

@@ -555,6 +555,18 @@ impl Package {
     }
 }
 
+/// Whether `name` is a package name as rpm accepts one (`Name:` after macro expansion):
+/// letters, digits and `._+-`, starting with a letter, a digit or `_`. Names end up in
+/// file paths, URLs and git refs: `../../victim` or `a/b` must never be one.
+pub fn is_package_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+        && name.len() <= 255
+}
+
 /// `epoch:version-release`, the epoch left out when absent.
 pub fn evr_text(epoch: Option<i64>, version: &str, release: &str) -> String {
     match epoch {

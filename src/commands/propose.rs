@@ -92,6 +92,14 @@ pub async fn drop(
     }) else {
         bail!("`{package}` carries no patch `{patch}` (see `forkdebt show {package}`)");
     };
+    // The name goes into paths, URLs and a push target: only a name rpm itself accepts
+    // (a store written by an older scanner may hold another).
+    if !forkdebt_core::model::is_package_name(&pkg.package.name) {
+        bail!(
+            "`{}` is not a package name rpm accepts; not proposed",
+            forkdebt_core::report::shown(&pkg.package.name)
+        );
+    }
     let chain = chain_text(&sp.verdict.evidence);
     if sp.state != PatchState::Droppable && !force {
         bail!(

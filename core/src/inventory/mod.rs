@@ -412,12 +412,27 @@ pub fn scan_spec_bytes(
     }
     let spec = spec::parse(bytes, &shown, &opts.macros, warnings);
     let name = match &spec.name {
-        Some(n) if !n.is_empty() && !n.contains('%') => n.clone(),
-        _ => {
+        Some(n) if crate::model::is_package_name(n) => n.clone(),
+        other => {
+            let why = match other {
+                Some(n) if !n.is_empty() && !n.contains('%') => format!(
+                    "Name `{}` is not a package name rpm accepts (letters, digits, `._+-`)",
+                    crate::report::shown(n)
+                ),
+                _ => "no usable Name: tag".to_string(),
+            };
+            if !crate::model::is_package_name(stem) {
+                warnings.push(Warning {
+                    path: shown.clone(),
+                    line: None,
+                    message: format!("{why}, nor is the file name; not read"),
+                });
+                return None;
+            }
             warnings.push(Warning {
                 path: shown.clone(),
                 line: None,
-                message: format!("no usable Name: tag; using the file name `{stem}`"),
+                message: format!("{why}; using the file name `{stem}`"),
             });
             stem.to_string()
         }

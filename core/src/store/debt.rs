@@ -164,6 +164,10 @@ struct DebtRow {
 }
 
 /// `%`, `_` and `\` matched as themselves in a LIKE pattern (with `ESCAPE '\'`).
+/// The longest package filter looked up: a spec file is named after its package, and a file
+/// name has at most 255 bytes.
+pub const MAX_FILTER_BYTES: usize = 255;
+
 fn like_escaped(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -187,6 +191,11 @@ impl Store {
         filter: &str,
         limit: i64,
     ) -> Result<(Vec<PackageDebtRow>, i64)> {
+        // No package name is longer than a file name: a longer filter matches nothing, and
+        // is never handed to LIKE (SQLite refuses patterns over 50,000 bytes).
+        if filter.len() > MAX_FILTER_BYTES {
+            return Ok((Vec::new(), 0));
+        }
         let pattern = format!("%{}%", like_escaped(&filter.to_lowercase()));
         const FROM: &str = "FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
              LEFT JOIN package_debt c ON c.package_id = k.id \
