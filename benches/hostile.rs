@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+#[path = "big_store.rs"]
+#[allow(dead_code)]
+mod big_store;
 #[path = "../src/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;
@@ -219,6 +222,227 @@ fn irc_case(runtime: &tokio::runtime::Runtime) -> (String, measure::Run) {
     )
 }
 
+/// The peak resident memory (VmHWM) of a running process, in KiB.
+fn peak_rss_kib(pid: u32) -> i64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `forkdebt web` on `db` in `dir` (with `ulimit -n` at `nofile` when given), stopped when
+/// dropped.
+struct Web {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Web {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn web(dir: &Path, db: &str, nofile: Option<u64>) -> Web {
+    use std::os::unix::process::CommandExt as _;
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"));
+    cmd.args(["--database", db, "web", "--listen", &addr])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(n) = nofile {
+        // SAFETY: setrlimit only, between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().expect("forkdebt web");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "forkdebt web did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Web { child, addr }
+}
+
+/// `GET path` over a fresh connection: the whole answer and how long it took.
+fn get(addr: &str, path: &str) -> (Vec<u8>, std::time::Duration) {
+    use std::io::{Read as _, Write as _};
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+        let _ = write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        let _ = s.read_to_end(&mut answer);
+    }
+    (answer, started.elapsed())
+}
+
+/// 9: 2,000 connections that never send a byte against `forkdebt web` with 1,024
+/// descriptors; `/healthz` asked every 100 ms for 10 s over fresh connections.
+fn silent_web_case() -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/distgit");
+    measure::run(
+        &["--database", &db, "scan", sample.to_str().expect("utf-8")],
+        dir.path(),
+    );
+    let w = web(dir.path(), &db, Some(1024));
+    let silent: Vec<std::net::TcpStream> = (0..2000)
+        .filter_map(|_| std::net::TcpStream::connect(&w.addr).ok())
+        .collect();
+    let (mut worst, mut failed, mut asked) = (std::time::Duration::ZERO, 0, 0);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        let (answer, took) = get(&w.addr, "/healthz");
+        asked += 1;
+        worst = worst.max(took);
+        if !answer.starts_with(b"HTTP/1.1 200") {
+            failed += 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mb = peak_rss_kib(w.child.id()) as f64 / 1024.0;
+    let ok = failed == 0 && worst < std::time::Duration::from_secs(1);
+    format!(
+        "{:52} {} silent connected; /healthz {asked} asked, {failed} failed, slowest {:.1} ms; peak RSS {mb:.1} MB   {}",
+        "9 web: 2,000 silent connections, ulimit -n 1024",
+        silent.len(),
+        worst.as_secs_f64() * 1000.0,
+        if ok { "ok" } else { "OVER" }
+    )
+}
+
+/// 10: 100 clients that ask for `/api/report` of a 100,000-patch store and never read it.
+fn report_readers_case(runtime: &tokio::runtime::Runtime) -> String {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = runtime.block_on(big_store::build(dir.path(), 10_000));
+    let w = web(dir.path(), &db, None);
+    let (whole, took) = get(&w.addr, "/api/report");
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(&w.addr) {
+            let _ = s.write_all(b"GET /api/report HTTP/1.1\r\nHost: x\r\n\r\n");
+            idle.push(s);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_secs(15));
+    let (health, _) = get(&w.addr, "/healthz");
+    let mb = peak_rss_kib(w.child.id()) as f64 / 1024.0;
+    let ok = mb < 300.0 && health.starts_with(b"HTTP/1.1 200");
+    format!(
+        "{:52} report {:.1} MB built in {:.1} s; {} clients not reading; peak RSS {mb:.1} MB (target < 300)   {}",
+        "10 web: 100 non-reading /api/report clients, 100k",
+        whole.len() as f64 / 1e6,
+        took.as_secs_f64(),
+        idle.len(),
+        if ok { "ok" } else { "OVER" }
+    )
+}
+
+/// 11: a forge that answers the merge request `propose --push` opens with 1 GiB.
+fn forge_body_case(runtime: &tokio::runtime::Runtime) -> String {
+    let server = runtime.block_on(httpd::Server::start(Arc::new(|_: &httpd::Request| {
+        httpd::Reply::Stream { total: 1 << 30 }
+    })));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let git = |d: &Path, args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=b",
+                "-c",
+                "user.email=b@x",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(d)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "git {args:?}");
+    };
+    let repo = dir.path().join("distgit");
+    package(
+        dir.path(),
+        "hello",
+        "Name: hello\nVersion: 1\nRelease: 1\nPatch1: a.patch\n%changelog\n",
+    );
+    std::fs::write(
+        repo.join("rpms/hello/a.patch"),
+        "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+    )
+    .expect("patch");
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "hello"]);
+    let bare = dir.path().join("forge.git");
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", bare.to_str().expect("utf-8")],
+    );
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://bench.db\"\ncontact = \"mailto:b@example.org\"\n\
+             [[downstream]]\nname = \"d\"\npaths = [\"distgit\"]\n\
+             [sources]\nmax_retries = 0\n\
+             [propose]\nforge = \"gitlab\"\nurl = \"{}\"\nproject = \"rpms/{{package}}\"\npush_url = \"{}\"\n",
+            server.url,
+            bare.display()
+        ),
+    )
+    .expect("config");
+    measure::run(&["--config", "forkdebt.toml", "scan"], dir.path());
+    let (run, ok) = measure::run_any(
+        &[
+            "--config",
+            "forkdebt.toml",
+            "propose",
+            "hello",
+            "a.patch",
+            "--force",
+            "--push",
+        ],
+        dir.path(),
+    );
+    let mb = run.max_rss_kib as f64 / 1024.0;
+    let good = !ok && mb < 100.0;
+    format!(
+        "{:52} wall {:>7.3} s   peak RSS {mb:>7.1} MB (target < 100, a clear error)   {}",
+        "11 forge: a 1 GiB answer to propose --push",
+        run.wall.as_secs_f64(),
+        if good { "ok" } else { "OVER" }
+    )
+}
+
 fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let cases: Vec<(String, measure::Run)> = vec![
@@ -247,4 +471,8 @@ fn main() {
         cases.len() - over,
         cases.len()
     );
+    // Servers and forges, each with its own target.
+    println!("{}", silent_web_case());
+    println!("{}", forge_body_case(&runtime));
+    println!("{}", report_readers_case(&runtime));
 }

@@ -44,6 +44,9 @@ pub enum Reply {
     CutShort { declared: usize, body: Vec<u8> },
     /// Accepts the request and never answers (until `after`).
     Hang(Duration),
+    /// 200 with no Content-Length, then `total` bytes of spaces streamed until the client
+    /// stops reading (a body without end, as far as a capped reader can tell).
+    Stream { total: u64 },
 }
 
 impl Reply {
@@ -177,6 +180,19 @@ impl Server {
                             let _ = sock.write_all(&body).await;
                         }
                         Reply::Hang(d) => tokio::time::sleep(d).await,
+                        Reply::Stream { total } => {
+                            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+                            if sock.write_all(head.as_bytes()).await.is_ok() {
+                                let chunk = vec![b' '; 64 * 1024];
+                                let mut sent = 0u64;
+                                while sent < total {
+                                    if sock.write_all(&chunk).await.is_err() {
+                                        break;
+                                    }
+                                    sent += chunk.len() as u64;
+                                }
+                            }
+                        }
                     }
                     let _ = sock.shutdown().await;
                 });

@@ -933,9 +933,18 @@ async fn a_hostile_name_never_leaves_the_project() {
             forkdebt(&d, &all)
         };
         let scan = run(&["scan"]);
-        let victim = run(&["propose", "../../victim", "0001-one.patch", "--force", "--push"]);
+        let victim = run(&[
+            "propose",
+            "../../victim",
+            "0001-one.patch",
+            "--force",
+            "--push",
+        ]);
         assert!(!victim.status.success());
-        (scan, run(&["propose", "hello", "0001-one.patch", "--force", "--push"]))
+        (
+            scan,
+            run(&["propose", "hello", "0001-one.patch", "--force", "--push"]),
+        )
     })
     .await
     .expect("run");
@@ -953,7 +962,8 @@ async fn a_hostile_name_never_leaves_the_project() {
     assert!(!posts.is_empty());
     for r in &posts {
         assert!(
-            r.path.starts_with("/hello.git/") || r.path.starts_with("/api/v4/projects/hs%2Frpms%2Fhello/"),
+            r.path.starts_with("/hello.git/")
+                || r.path.starts_with("/api/v4/projects/hs%2Frpms%2Fhello/"),
             "{}",
             r.path
         );
@@ -991,7 +1001,12 @@ async fn a_forge_error_with_terminal_escapes_is_shown_escaped() {
     let server = Server::start(handler).await;
     git(
         &repo,
-        &["remote", "add", "origin", &format!("{}/hello.git", server.url)],
+        &[
+            "remote",
+            "add",
+            "origin",
+            &format!("{}/hello.git", server.url),
+        ],
     );
     std::fs::write(
         dir.join("forkdebt.toml"),
@@ -1060,7 +1075,14 @@ fn paths_are_names_and_patch_lines_are_read_with_macros() {
     ] {
         let said = forkdebt_ok(
             dir,
-            &["--database", "sqlite://p.db", "propose", "hello", patch, "--force"],
+            &[
+                "--database",
+                "sqlite://p.db",
+                "propose",
+                "hello",
+                patch,
+                "--force",
+            ],
         );
         assert!(said.contains(&format!("branch {branch}")), "{said}");
         let files = git(&repo, &["ls-tree", "-r", "--name-only", branch]);
@@ -1069,7 +1091,11 @@ fn paths_are_names_and_patch_lines_are_read_with_macros() {
         }
         assert!(!files.contains(patch), "{patch}: {files}");
         let spec = git(&repo, &["show", &format!("{branch}:rpms/hello/hello.spec")]);
-        let number = if patch.starts_with("000") { "Patch4:" } else { "Patch9:" };
+        let number = if patch.starts_with("000") {
+            "Patch4:"
+        } else {
+            "Patch9:"
+        };
         assert!(!spec.contains(number) && spec.contains("Patch3:"), "{spec}");
     }
 }

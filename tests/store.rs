@@ -30,6 +30,29 @@ async fn story(url: &str) {
         .await
         .expect("load");
     assert_eq!(stored.len(), 12);
+    // The report JSON written a page at a time is the report serialized whole, byte for byte.
+    let whole = forkdebt_core::report::from_store(&store, None)
+        .await
+        .expect("report");
+    for pretty in [true, false] {
+        let mut paged = Vec::new();
+        forkdebt_core::report::write_json(&store, None, pretty, |piece| {
+            paged.extend(piece);
+            Ok(())
+        })
+        .await
+        .expect("paged report");
+        let want = if pretty {
+            serde_json::to_vec_pretty(&whole)
+        } else {
+            serde_json::to_vec(&whole)
+        }
+        .expect("json");
+        assert_eq!(
+            String::from_utf8_lossy(&paged),
+            String::from_utf8_lossy(&want)
+        );
+    }
     // The dashboard's filter: a substring, LIKE wildcards literal, any length without error.
     let (rows, n) = store
         .package_debts(&"_".repeat(40_000), 200)

@@ -579,7 +579,14 @@ pub async fn from_store(
 ) -> Result<Report, crate::store::StoreError> {
     let packages = store.load_packages(downstream, None).await?;
     let deviations = store.load_deviations(downstream).await?;
-    let changes: ChangeStates = store
+    let changes = change_states(store).await?;
+    Ok(build(&packages, &deviations, &changes))
+}
+
+async fn change_states(
+    store: &crate::store::Store,
+) -> Result<ChangeStates, crate::store::StoreError> {
+    Ok(store
         .change_states()
         .await?
         .into_iter()
@@ -587,6 +594,101 @@ pub async fn from_store(
             let release = c.release_nn.map(|r| format!(" F{r}")).unwrap_or_default();
             (change_key(&c.title), format!("{}{release}", c.state))
         })
-        .collect();
-    Ok(build(&packages, &deviations, &changes))
+        .collect())
+}
+
+/// Why the report JSON could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Not transparent: the I/O error stays in the chain, for callers that tell a closed
+    /// pipe from a full disk.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("serializing the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The report JSON ([`Report`], the same bytes `serde_json` writes for it, pretty or compact)
+/// handed to `emit` a page of packages at a time: a store of 100,000 patches is never loaded
+/// whole, and its JSON is never one allocation (`emit` may write each piece out, or keep it).
+///
+/// # Errors
+/// The store fails, or `emit` does.
+pub async fn write_json(
+    store: &crate::store::Store,
+    downstream: Option<&str>,
+    pretty: bool,
+    mut emit: impl FnMut(Vec<u8>) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
+    let changes = change_states(store).await?;
+    let ids = store.package_ids(downstream).await?;
+    emit(if pretty {
+        b"{\n  \"packages\": [".to_vec()
+    } else {
+        b"{\"packages\":[".to_vec()
+    })?;
+    let mut any = false;
+    for page in ids.chunks(crate::store::PAGE_PACKAGES) {
+        let packages = store.load_packages_by_id(page).await?;
+        let mut buf = Vec::new();
+        for p in &packages {
+            buf.extend_from_slice(match (any, pretty) {
+                (false, true) => b"\n",
+                (true, true) => b",\n",
+                (true, false) => b",",
+                (false, false) => b"",
+            });
+            any = true;
+            let report = package_report(p, &changes);
+            if pretty {
+                indented(
+                    &mut buf,
+                    &serde_json::to_vec_pretty(&report)?,
+                    b"    ",
+                    true,
+                );
+            } else {
+                serde_json::to_writer(&mut buf, &report)?;
+            }
+        }
+        emit(buf)?;
+    }
+    let deviations = build_deviations(&store.load_deviations(downstream).await?, &changes);
+    let mut tail = Vec::new();
+    if pretty {
+        tail.extend_from_slice(if any {
+            b"\n  ],\n  \"deviations\": "
+        } else {
+            b"],\n  \"deviations\": "
+        });
+        indented(
+            &mut tail,
+            &serde_json::to_vec_pretty(&deviations)?,
+            b"  ",
+            false,
+        );
+        tail.extend_from_slice(b"\n}");
+    } else {
+        tail.extend_from_slice(b"],\"deviations\":");
+        serde_json::to_writer(&mut tail, &deviations)?;
+        tail.push(b'}');
+    }
+    emit(tail)?;
+    Ok(())
+}
+
+/// `json` (pretty) with `indent` before each line (the first only when `first`): JSON
+/// strings never hold a raw newline, so lines are safe to indent.
+fn indented(out: &mut Vec<u8>, json: &[u8], indent: &[u8], first: bool) {
+    for (i, line) in json.split(|b| *b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        if i > 0 || first {
+            out.extend_from_slice(indent);
+        }
+        out.extend_from_slice(line);
+    }
 }

@@ -14,9 +14,13 @@ pub async fn run(
     let ds = downstream.as_deref();
     match format {
         Format::Json => {
-            // The same contract as the web's /api/report.
-            let r = report::from_store(&store, ds).await?;
-            outln!("{}", serde_json::to_string_pretty(&r)?)?;
+            // The same contract as the web's /api/report, written a page at a time.
+            report::write_json(&store, ds, true, |piece| {
+                use std::io::Write as _;
+                std::io::stdout().lock().write_all(&piece)
+            })
+            .await?;
+            outln!()?;
         }
         Format::Table => {
             let packages = store.load_packages(ds, None).await?;

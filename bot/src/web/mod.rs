@@ -27,7 +27,7 @@ pub struct WebState {
     pub metrics: Arc<metrics::Process>,
     overview: Arc<cache::Cache<pages::Frame>>,
     /// The report JSON, shared by every response (never copied per client).
-    report: Arc<cache::Cache<bytes::Bytes>>,
+    report: Arc<cache::Cache<Vec<bytes::Bytes>>>,
     /// Large responses (`/api/report`) being sent at once.
     large: Arc<tokio::sync::Semaphore>,
 }

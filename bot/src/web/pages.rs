@@ -597,16 +597,28 @@ pub async fn api_report(State(s): State<WebState>, Query(f): Query<Filter>) -> P
         )
             .into_response());
     };
-    let json = s
+    // Built a page of packages at a time into pieces (no 75 MB allocation, no whole store
+    // in memory), kept once and shared by every response.
+    let pieces = s
         .report
         .get_or_build(&f.downstream, async {
-            let r = forkdebt_core::report::from_store(&s.store, ds).await?;
-            serde_json::to_vec_pretty(&r)
-                .map(bytes::Bytes::from)
-                .map_err(PageError::from)
+            let mut pieces = Vec::new();
+            forkdebt_core::report::write_json(&s.store, ds, false, |piece| {
+                pieces.push(bytes::Bytes::from(piece));
+                Ok(())
+            })
+            .await?;
+            Ok::<_, PageError>(pieces)
         })
         .await?;
-    let body = super::server::Guarded::new(axum::body::Body::from((*json).clone()), place);
+    let stream = futures_util::stream::iter(
+        pieces
+            .iter()
+            .cloned()
+            .map(Ok::<_, std::convert::Infallible>)
+            .collect::<Vec<_>>(),
+    );
+    let body = super::server::Guarded::new(axum::body::Body::from_stream(stream), place);
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         axum::body::Body::new(body),

@@ -36,7 +36,7 @@ pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX, ProposalRequest};
 pub use inventory::ScanSummary;
 pub(crate) use inventory::{INSERT_CHUNK_ROWS, values_sql};
 pub use lookup::{Carrier, DebtCount, DroppablePatch};
-pub use read::{StoredPackage, StoredPatch};
+pub use read::{PAGE_PACKAGES, StoredPackage, StoredPatch};
 pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};
 
 use crate::config::redact_url;

@@ -58,6 +58,8 @@ enum Filter<'a> {
     All,
     Downstream(&'a str),
     Package(Option<&'a str>, &'a str),
+    /// At most [`IN_CHUNK`] package ids.
+    Ids(&'a [i64]),
 }
 
 #[derive(FromRow)]
@@ -187,6 +189,9 @@ impl VerdictRow {
     }
 }
 
+/// Packages read at a time by those that read the whole store page by page.
+pub const PAGE_PACKAGES: usize = IN_CHUNK;
+
 impl Store {
     /// Loads packages (of one downstream, or all), with patches (dropped ones included),
     /// references and verdicts, ordered by downstream, package name, then patch number.
@@ -204,6 +209,36 @@ impl Store {
             (None, None) => Filter::All,
         };
         self.load(filter).await
+    }
+
+    /// The ids of the packages of one downstream (or all), in the order [`Store::load_packages`]
+    /// returns them: for reading a large store a page at a time.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn package_ids(&self, downstream: Option<&str>) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT k.id FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
+             WHERE ($1 = '' OR d.name = $1) ORDER BY d.name, k.name",
+        )
+        .bind(downstream.unwrap_or_default().to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("listing packages")?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// The packages with these ids (a page of [`Store::package_ids`], at most
+    /// [`PAGE_PACKAGES`]), as [`Store::load_packages`] loads them.
+    ///
+    /// # Errors
+    /// A database error, or a stored value this version does not know.
+    pub async fn load_packages_by_id(&self, ids: &[i64]) -> Result<Vec<StoredPackage>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            out.extend(self.load(Filter::Ids(chunk)).await?);
+        }
+        Ok(out)
     }
 
     async fn load(&self, filter: Filter<'_>) -> Result<Vec<StoredPackage>> {
@@ -226,6 +261,16 @@ impl Store {
             )))
             .bind(name.to_string())
             .bind(ds.unwrap_or_default().to_string()),
+            Filter::Ids(ids) => {
+                let mut q = sqlx::query_as(AssertSqlSafe(format!(
+                    "{SELECT} WHERE k.id IN ({}) ORDER BY d.name, k.name",
+                    placeholders(1, ids.len())
+                )));
+                for id in ids {
+                    q = q.bind(*id);
+                }
+                q
+            }
         };
         let rows = q.fetch_all(&self.pool).await.ctx("loading packages")?;
         let mut out = Vec::with_capacity(rows.len());
