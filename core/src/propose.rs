@@ -33,9 +33,18 @@ static_regex!(LEADING_NUMBER, r"^(\d+)");
 
 /// Text from anywhere but the spec itself (evidence, versions from Koji or repodata, PR
 /// titles, names) made literal for rpm: every `%` doubled, so `%{lua:...}` or `%(...)` in
-/// upstream data is printed, never run, by `rpmspec` or `rpmbuild`.
+/// upstream data is printed, never run, by `rpmspec` or `rpmbuild`; control characters
+/// (a NUL makes the file binary, a newline starts a new changelog entry) become spaces.
 pub fn spec_literal(text: &str) -> String {
-    text.replace('%', "%%")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%%"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The macro uses in `text` as rpm would see them (`%name`, `%{...}`, `%(...)`, `%[...]`;
@@ -57,9 +66,10 @@ pub fn macro_uses(text: &str) -> std::collections::BTreeSet<String> {
                     b'(' => b')',
                     _ => b']',
                 };
+                // rpm reads a macro within its line: an unterminated one ends there.
                 let mut depth = 0usize;
                 let mut j = i + 1;
-                while j < b.len() {
+                while j < b.len() && b[j] != b'\n' {
                     if b[j] == open {
                         depth += 1;
                     } else if b[j] == close {
@@ -70,8 +80,13 @@ pub fn macro_uses(text: &str) -> std::collections::BTreeSet<String> {
                     }
                     j += 1;
                 }
-                let end = (j + 1).min(b.len());
-                out.insert(String::from_utf8_lossy(&b[i..end]).into_owned());
+                let end = if j < b.len() && b[j] != b'\n' {
+                    j + 1
+                } else {
+                    j
+                };
+                // (An unterminated one is the same use with or without trailing blanks.)
+                out.insert(String::from_utf8_lossy(&b[i..end]).trim_end().to_string());
                 i = end;
             }
             Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b'?' || *c == b'!' => {
@@ -146,8 +161,14 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
             r"^\s*%patch(?:{n}\b|\s+(?:-\S+\s+)*-P\s*{n}\b|\s+(?:-\S+\s+)*{n}\b)"
         ))
         .map_err(|e| e.to_string())?;
+        // Only in %prep: in %patchlist a line reading `%patch -P 1` is a file name.
+        let mut in_prep = false;
         for (i, l) in lines.iter().enumerate() {
-            if own.is_match(l) {
+            if let Some(section) = section_of(l) {
+                in_prep = section == "prep";
+                continue;
+            }
+            if in_prep && own.is_match(l) {
                 remove[i] = true;
             }
         }
@@ -190,7 +211,7 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
             spec_literal(e.author),
             spec_literal(e.version),
             spec_literal(release.trim()),
-            spec_literal(&e.text.replace(['\n', '\r'], " "))
+            spec_literal(e.text)
         );
         if header_end >= out.len() {
             out.push('\n');
@@ -205,6 +226,18 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
         release_after,
         number,
     })
+}
+
+/// The section a line starts (`%prep`, `%patchlist`...), as rpm reads section markers.
+fn section_of(line: &str) -> Option<&str> {
+    let word = line
+        .trim_end()
+        .strip_prefix('%')?
+        .split(|c: char| c.is_whitespace())
+        .next()?;
+    crate::inventory::spec::SECTIONS
+        .contains(&word)
+        .then_some(word)
 }
 
 /// `2.hs%{?dist}` -> `3.hs%{?dist}`; `%autorelease` is rpmautospec's to count.
@@ -342,6 +375,21 @@ mod tests {
             "{:?}",
             macro_uses(&e.text)
         );
+        // A NUL (found by the fuzzer) or a line break in upstream text breaks nothing.
+        let e = drop_patch(
+            SPEC,
+            "0001-a.patch",
+            Some(&Entry {
+                date: "d",
+                author: "a\u{0}b",
+                version: "1",
+                text: "x\n* Mon Jan 01 2024 evil - 1-1\r\n- y",
+            }),
+        )
+        .expect("edit");
+        assert!(!e.text.contains('\u{0}') && !e.text.contains("\n* Mon Jan 01 2024 evil"));
+        // An unterminated macro ends with its line (found by the fuzzer).
+        assert!(macro_uses("%{?x: 1\n%{y}").contains("%{y}"));
         assert!(macro_uses("%{lua:x} %(id) %%{no} %name %{?dist}").contains("%{lua:x}"));
         assert!(!macro_uses("%%{no}").iter().any(|m| m.contains("no")));
     }

@@ -90,7 +90,7 @@ static_regex!(
 );
 
 /// Sections that end the preamble. `%package` starts a sub-preamble (Patch lines allowed there).
-const SECTIONS: &[&str] = &[
+pub const SECTIONS: &[&str] = &[
     "description",
     "prep",
     "build",
