@@ -59,7 +59,6 @@ pub fn walk(
         let out = Command::new("git")
             .arg("-C")
             .arg(dir)
-            .env("GIT_LITERAL_PATHSPECS", "1")
             .args(args)
             .stdin(Stdio::null())
             .output()
