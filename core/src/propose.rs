@@ -177,14 +177,21 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
     let mut release_before = String::new();
     let mut release_after = String::new();
     let mut autochangelog = false;
+    // `Release:` is a tag of the main preamble only (elsewhere, say in %patchlist, a line
+    // reading so is something else).
+    let mut in_preamble = true;
     for (i, l) in lines.iter().enumerate() {
         if remove[i] {
             continue;
         }
+        if section_of(l).is_some() {
+            in_preamble = false;
+        }
         if l.trim() == "%autochangelog" {
             autochangelog = true;
         }
-        if release_before.is_empty()
+        if in_preamble
+            && release_before.is_empty()
             && let Some(c) = RELEASE_TAG.captures(l.trim_end())
         {
             release_before = c[2].to_string();

@@ -153,7 +153,7 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
                 st.local_only,
                 st.missing_fixes
             )?;
-            super::forks::merge_into(&mut inv, scanned);
+            forkdebt_app::forks::merge_into(&mut inv, scanned);
         }
         Err(e) => outln!("(the fork part of the demo is skipped: {e:#})")?,
     }
@@ -304,7 +304,7 @@ async fn fork_demo(url: &str, store: &Store) -> anyhow::Result<forkdebt_core::fo
         config,
         database: url.to_string(),
     };
-    super::forks::scan(&ctx, store, &f).await
+    forkdebt_app::forks::scan(&ctx.config, store, &f).await
 }
 
 fn print_results(results: &[forkdebt_scrapers::sync::SourceResult]) -> std::io::Result<()> {

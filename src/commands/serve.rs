@@ -6,7 +6,6 @@ use anyhow::Context as _;
 use forkdebt_bot::digest::Outcome;
 use forkdebt_bot::digest::schedule::Schedule;
 use forkdebt_bot::router::{ProposeHook, Router, SyncHook};
-use forkdebt_core::config::Config;
 use forkdebt_core::store::{Fence, Store};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,26 +26,25 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         let (store, config, lock) = (store.clone(), Arc::clone(&config), Arc::clone(&sync_lock));
         Arc::new(move || {
             let (store, config, lock) = (store.clone(), Arc::clone(&config), Arc::clone(&lock));
-            Box::pin(async move { sync_once(&store, &config, &lock).await })
+            Box::pin(async move { forkdebt_app::sync::once(&store, &config, &lock).await })
         })
     };
     // `propose` in chat: the branch, pushed with a merge request when [propose] names a forge
     // project (a branch on the bot's machine alone would help nobody in the channel).
     let propose: ProposeHook = {
-        let ctx = Context {
-            config: (*config).clone(),
-            database: ctx.database.clone(),
-        };
-        let ctx = Arc::new(ctx);
+        let (store, config) = (store.clone(), Arc::clone(&config));
         Arc::new(move |package: String, patch: String| {
-            let ctx = Arc::clone(&ctx);
+            let (store, config) = (store.clone(), Arc::clone(&config));
             Box::pin(async move {
-                let push = ctx
-                    .config
+                let push = config
                     .propose
                     .as_ref()
                     .is_some_and(|p| p.url.is_some() && p.project.is_some());
-                match super::propose::drop(&ctx, &package, &patch, false, push, None).await {
+                match forkdebt_app::propose::drop(
+                    &config, &store, &package, &patch, false, push, None,
+                )
+                .await
+                {
                     Ok(lines) => lines,
                     Err(e) => vec![format!("could not propose: {e:#}")],
                 }
@@ -153,7 +151,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                             continue;
                         }
                         let started = std::time::Instant::now();
-                        tracing::info!("{}", sync_once(&sched.store(), &config, &lock).await);
+                        tracing::info!("{}", forkdebt_app::sync::once(&sched.store(), &config, &lock).await);
                         process.observe_sync(started.elapsed());
                     }
                     _ = stopped.changed() => return Ok(()),
@@ -171,12 +169,12 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         let every = Duration::from_secs_f64(
             (config.sources.scan_every_mins.unwrap_or(60.0) * 60.0).max(1.0),
         );
-        let scan_ctx = Context {
-            config: (*config).clone(),
-            database: ctx.database.clone(),
-        };
-        let (lock, mut stopped, sched) =
-            (Arc::clone(&sync_lock), stopped.clone(), scheduler.clone());
+        let (config, lock, mut stopped, sched) = (
+            Arc::clone(&config),
+            Arc::clone(&sync_lock),
+            stopped.clone(),
+            scheduler.clone(),
+        );
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(check_every(every));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -191,10 +189,15 @@ pub async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                 }
                 // One at a time with the sync: a scan waits for a running sync to end.
                 let _guard = lock.lock().await;
-                match super::scan::scan_into(&scan_ctx, &sched.store(), Vec::new(), None, false)
-                    .await
-                {
-                    Ok(code) if code == ExitCode::SUCCESS => tracing::info!("dist-git read again"),
+                let mut tell = |said: forkdebt_app::Said| match said {
+                    forkdebt_app::Said::Info(l) => tracing::info!("{l}"),
+                    forkdebt_app::Said::Warn(l) => {
+                        tracing::warn!("{}", forkdebt_core::report::shown(&l))
+                    }
+                };
+                let request = forkdebt_app::scan::Request::default();
+                match forkdebt_app::scan::run(&config, &sched.store(), request, &mut tell).await {
+                    Ok(o) if o.failures == 0 => tracing::info!("dist-git read again"),
                     Ok(_) => tracing::warn!("dist-git read again; some parts failed (see above)"),
                     Err(e) => tracing::warn!("reading dist-git again: {e:#}"),
                 }
@@ -480,33 +483,6 @@ pub async fn web_only(ctx: &Context, listen: Option<String>) -> anyhow::Result<E
     let _ = stop.send(true);
     store.close().await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// One sync of every source; one line saying how it went.
-async fn sync_once(store: &Store, config: &Config, lock: &Mutex<()>) -> String {
-    let Ok(_guard) = lock.try_lock() else {
-        return "a sync is already running".into();
-    };
-    let quiet = |m: &str| tracing::debug!("{m}");
-    match forkdebt_scrapers::sync::run(store, config, &[], &quiet).await {
-        Ok(results) => {
-            let failed: Vec<&str> = results
-                .iter()
-                .filter(|r| r.run.error.is_some())
-                .map(|r| r.source.as_str())
-                .collect();
-            let items: i64 = results.iter().map(|r| r.run.items).sum();
-            if failed.is_empty() {
-                format!("sync done: {items} items checked")
-            } else {
-                format!(
-                    "sync done: {items} items checked; failed: {}",
-                    failed.join(", ")
-                )
-            }
-        }
-        Err(e) => format!("sync failed: {e}"),
-    }
 }
 
 async fn wait_for_signal() {

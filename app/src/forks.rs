@@ -1,8 +1,8 @@
 //! Reading the `[[fork]]` branches for `forkdebt scan`: mirrors, the workspace, the fork
 //! scan itself (blocking git work off the async runtime) and its cache in the store.
 
-use super::Context;
 use anyhow::Context as _;
+use forkdebt_core::config::Config;
 use forkdebt_core::config::ForkConfig;
 use forkdebt_core::fork::{self, ForkScan, ForkSpec, Repos};
 use forkdebt_core::git::{self, Git};
@@ -13,20 +13,20 @@ use regex::Regex;
 
 /// The downstream a fork's debt belongs to: its `downstream`, else the only configured one,
 /// else one named after the fork.
-pub fn downstream_of(ctx: &Context, f: &ForkConfig) -> String {
+pub fn downstream_of(config: &Config, f: &ForkConfig) -> String {
     f.downstream
         .clone()
-        .unwrap_or_else(|| match ctx.config.downstream.as_slice() {
+        .unwrap_or_else(|| match config.downstream.as_slice() {
             [only] => only.name.clone(),
             _ => f.name.clone(),
         })
 }
 
 /// Scans one fork and caches what git computed.
-pub async fn scan(ctx: &Context, store: &Store, f: &ForkConfig) -> anyhow::Result<ForkScan> {
-    let git = Git::detect(Some(ctx.config.user_agent()))?;
+pub async fn scan(config: &Config, store: &Store, f: &ForkConfig) -> anyhow::Result<ForkScan> {
+    let git = Git::detect(Some(config.user_agent()))?;
     let cache = store.fork_cache(&git.version).await?;
-    let cache_dir = ctx.config.git.cache_dir();
+    let cache_dir = config.git.cache_dir();
     let spec = ForkSpec {
         name: f.name.clone(),
         package: f.package.clone(),
@@ -118,7 +118,7 @@ pub fn merge_into(inv: &mut Inventory, scanned: ForkScan) {
 /// Matches the dist-git patch files of `inv` against the upstream mirrors of their packages'
 /// projects (`[[upstream]]`, forks' upstreams). `None` when no package has one.
 pub async fn match_files(
-    ctx: &Context,
+    config: &Config,
     store: &Store,
     inv: Inventory,
     roots: &[std::path::PathBuf],
@@ -126,7 +126,7 @@ pub async fn match_files(
     Inventory,
     anyhow::Result<Option<forkdebt_core::fork::files::FileMatches>>,
 ) {
-    let specs: Vec<_> = forkdebt_core::fork::mirror::configured(&ctx.config)
+    let specs: Vec<_> = forkdebt_core::fork::mirror::configured(config)
         .into_iter()
         .filter(|m| {
             inv.packages.iter().any(|p| {
@@ -140,7 +140,7 @@ pub async fn match_files(
     if specs.is_empty() {
         return (inv, Ok(None));
     }
-    let git = match Git::detect(Some(ctx.config.user_agent())) {
+    let git = match Git::detect(Some(config.user_agent())) {
         Ok(g) => g,
         Err(e) => return (inv, Err(e.into())),
     };
@@ -148,7 +148,7 @@ pub async fn match_files(
         Ok(c) => c,
         Err(e) => return (inv, Err(e.into())),
     };
-    let cache_dir = ctx.config.git.cache_dir();
+    let cache_dir = config.git.cache_dir();
     let roots = roots.to_vec();
     let g = git.clone();
     // Kept in case the matcher panics: the scan must still store what it read.

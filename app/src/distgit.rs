@@ -2,8 +2,8 @@
 //! mirrored and read from git objects with bounded parallelism; and the same packages in the
 //! base distribution's (and `packaging_from`'s) dist-git, to tell inherited patches from ours.
 
-use super::Context;
 use anyhow::Context as _;
+use forkdebt_core::config::Config;
 use forkdebt_core::config::{DistgitConfig, DownstreamConfig};
 use forkdebt_core::distgit::{self, RepoScan};
 use forkdebt_core::git::{Git, redact_userinfo};
@@ -18,13 +18,13 @@ const PARALLEL: usize = 4;
 /// Fetches from one host at once, as the HTTP layer allows per host.
 const PER_HOST: usize = 2;
 
-fn git_for(ctx: &Context) -> anyhow::Result<Git> {
-    Ok(Git::detect(Some(ctx.config.user_agent()))?)
+fn git_for(config: &Config) -> anyhow::Result<Git> {
+    Ok(Git::detect(Some(config.user_agent()))?)
 }
 
 /// `(package name, repository)` of a dist-git location.
 pub async fn repos_of(
-    ctx: &Context,
+    config: &Config,
     g: &DistgitConfig,
 ) -> anyhow::Result<Vec<(String, String, Option<String>)>> {
     if !g.repos.is_empty() {
@@ -39,8 +39,7 @@ pub async fn repos_of(
     };
     let forge = forkdebt_scrapers::forges::forge(kind, url)
         .with_context(|| format!("unknown forge `{kind}`"))?;
-    let http =
-        forkdebt_scrapers::http::Http::new(forkdebt_scrapers::sync::http_options(&ctx.config))?;
+    let http = forkdebt_scrapers::http::Http::new(forkdebt_scrapers::sync::http_options(config))?;
     let listed = forge
         .list_repos(&http, group)
         .await
@@ -167,18 +166,18 @@ fn read_one(
 /// Reads every repository of `repos` (name, URL, forge activity time) at `branch`:
 /// `(name, repository, scan or error)`.
 async fn read_all(
-    ctx: &Context,
+    config: &Config,
     git: &Git,
     repos: Vec<(String, String, Option<String>)>,
     branch: &str,
     base: bool,
     opts: &ScanOptions,
 ) -> Vec<(String, String, Result<RepoScan, String>)> {
-    let cache_dir = ctx.config.git.cache_dir();
+    let cache_dir = config.git.cache_dir();
     let all = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
     let mut per_host: HashMap<String, Arc<tokio::sync::Semaphore>> = HashMap::new();
-    let retries = ctx.config.sources.max_retries.unwrap_or(2);
-    let backoff_ms = ctx.config.sources.backoff_min_ms.unwrap_or(500);
+    let retries = config.sources.max_retries.unwrap_or(2);
+    let backoff_ms = config.sources.backoff_min_ms.unwrap_or(500);
     let mut tasks = Vec::new();
     for (name, repo, updated) in repos {
         let host = per_host
@@ -251,21 +250,21 @@ pub struct GitScan {
 /// # Errors
 /// The group could not be listed (then nothing is known about which packages exist).
 pub async fn scan_downstream(
-    ctx: &Context,
+    config: &Config,
     store: &Store,
     ds: &DownstreamConfig,
     g: &DistgitConfig,
     opts: &ScanOptions,
 ) -> anyhow::Result<GitScan> {
-    let git = git_for(ctx)?;
+    let git = git_for(config)?;
     let branch = ds
         .branch
         .clone()
         .or_else(|| g.branch.clone())
         .context("no dist-git branch configured")?;
-    let repos = repos_of(ctx, g).await?;
+    let repos = repos_of(config, g).await?;
     let n = repos.len();
-    let read = read_all(ctx, &git, repos, &branch, false, opts).await;
+    let read = read_all(config, &git, repos, &branch, false, opts).await;
     let mut inv = Inventory::default();
     let mut failed = Vec::new();
     let mut patch_bytes = HashMap::new();
@@ -305,12 +304,12 @@ pub async fn scan_downstream(
 /// The patches of `packages` in a distribution's dist-git (`None` when it has none
 /// configured). Packages it does not have are simply absent.
 pub async fn base_patches(
-    ctx: &Context,
+    config: &Config,
     distro: &str,
     packages: &[String],
     opts: &ScanOptions,
 ) -> anyhow::Result<Option<BasePatches>> {
-    let Some(d) = ctx.config.distro.iter().find(|d| d.name == distro) else {
+    let Some(d) = config.distro.iter().find(|d| d.name == distro) else {
         return Ok(None);
     };
     let Some(g) = &d.distgit else {
@@ -328,8 +327,8 @@ pub async fn base_patches(
             Some((p.clone(), forge.repo_url(g.group.as_deref()?, p), None))
         })
         .collect();
-    let git = git_for(ctx)?;
-    let read = read_all(ctx, &git, repos, &branch, true, opts).await;
+    let git = git_for(config)?;
+    let read = read_all(config, &git, repos, &branch, true, opts).await;
     let mut base = BasePatches::new(distro, &branch);
     for (name, _repo, result) in read {
         // A package the base does not have (or cannot be read) inherits nothing.
@@ -342,7 +341,7 @@ pub async fn base_patches(
 
 /// Decides every patch's origin: inherited from the base, from Fedora, or ours.
 pub async fn decide_origins(
-    ctx: &Context,
+    config: &Config,
     ds: &DownstreamConfig,
     inv: &mut Inventory,
     read: &(dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync),
@@ -351,7 +350,7 @@ pub async fn decide_origins(
     let names: Vec<String> = inv.packages.iter().map(|p| p.name.clone()).collect();
     let mut bases = Vec::new();
     for distro in ds.base.iter().chain(&ds.packaging_from) {
-        if let Some(b) = base_patches(ctx, distro, &names, opts).await? {
+        if let Some(b) = base_patches(config, distro, &names, opts).await? {
             bases.push((distro.as_str() == ds.base.as_deref().unwrap_or(""), b));
         }
     }
