@@ -9,7 +9,7 @@
 
 #[path = "../tests/git_http.rs"]
 mod git_http;
-#[path = "../src/httpd.rs"]
+#[path = "../tests/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;
 #[path = "measure.rs"]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 #[path = "big_store.rs"]
 #[allow(dead_code)]
 mod big_store;
-#[path = "../src/httpd.rs"]
+#[path = "../tests/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;
 #[path = "measure.rs"]

@@ -7,7 +7,7 @@
 //! Run with `cargo bench --bench sync`. (Pull requests are GitLab's and Pagure's here; GitHub
 //! goes through the same per-item conditional loop.)
 
-#[path = "../src/httpd.rs"]
+#[path = "../tests/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;
 #[path = "measure.rs"]

@@ -29,9 +29,6 @@ macro_rules! errln {
 }
 
 mod commands;
-// The demo serves recorded responses with it; tests and benches use its fault modes too.
-#[allow(dead_code)]
-mod httpd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

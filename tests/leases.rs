@@ -13,12 +13,17 @@ fn serve(dir: &Path, config: &str, db: &str) -> Child {
     serve_logging(dir, config, db, &format!("{config}.log"))
 }
 
+/// `serve` with `config`, whose leases last 2 s (`[serve] lease_secs`) so a takeover is quick.
 fn serve_logging(dir: &Path, config: &str, db: &str, log: &str) -> Child {
+    let path = dir.join(config);
+    let text = std::fs::read_to_string(&path).expect("config");
+    if !text.contains("[serve]") {
+        std::fs::write(&path, format!("{text}\n[serve]\nlease_secs = 2\n")).expect("config");
+    }
     Command::new(env!("CARGO_BIN_EXE_forkdebt"))
         .args(["--config", config, "--database", db, "-v", "serve"])
         .current_dir(dir)
         .env("HOME", dir)
-        .env("FORKDEBT_LEASE_TTL_SECS", "2")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(log)).expect("log"))

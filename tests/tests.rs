@@ -21,7 +21,6 @@ mod github;
 mod hardening;
 mod history;
 mod http_routing;
-#[path = "../src/httpd.rs"]
 #[allow(dead_code)]
 mod httpd;
 mod irc;

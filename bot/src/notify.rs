@@ -55,10 +55,12 @@ pub struct Round {
     pub unconfirmed: usize,
 }
 
-/// Fault injection for the crash test: with `FORKDEBT_FAILPOINT=hang-after-post` the
-/// delivery stops for good right after a network accepted a post and before the delivery is
-/// recorded, so the test can SIGKILL the process in the window the idempotency key covers.
+/// Fault injection for the crash test (feature `failpoints`, test builds only): with
+/// `FORKDEBT_FAILPOINT=hang-after-post` the delivery stops for good right after a network
+/// accepted a post and before the delivery is recorded, so the test can SIGKILL the process
+/// in the window the idempotency key covers.
 pub async fn failpoint_after_post() {
+    #[cfg(feature = "failpoints")]
     if std::env::var_os("FORKDEBT_FAILPOINT").is_some_and(|v| v == "hang-after-post") {
         eprintln!("forkdebt: FORKDEBT_FAILPOINT=hang-after-post: posted, not recording it");
         std::future::pending::<()>().await;

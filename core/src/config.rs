@@ -53,6 +53,16 @@ pub struct Config {
     pub upstream: Vec<UpstreamConfig>,
     pub web: Option<WebConfig>,
     pub propose: Option<ProposeConfig>,
+    pub serve: Option<ServeConfig>,
+}
+
+/// `[serve]`: how several `serve` instances on one PostgreSQL share the work.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// How long a lease (the scheduler, a chat network's connection) outlives its holder
+    /// before another instance takes over, seconds [default 30].
+    pub lease_secs: Option<f64>,
 }
 
 /// `[propose]`: where `forkdebt propose --push` pushes and opens merge requests.

@@ -8,7 +8,6 @@
 //! of the fork, and the base distribution's repository.
 
 use super::Context;
-use crate::httpd::{Handler, Reply, Request, Server};
 use anyhow::{Context as _, bail};
 use forkdebt_core::config::Config;
 use forkdebt_core::inventory::{self, ScanOptions};
@@ -41,55 +40,89 @@ fn primary(version: &str) -> anyhow::Result<Vec<u8>> {
     Ok(gz.finish()?)
 }
 
-fn handler(recorded: PathBuf, shipped: Arc<Mutex<Vec<u8>>>) -> Handler {
-    Arc::new(move |req: &Request| {
-        let file = match req.path.as_str() {
-            "/repos/austinsasko/PyGithub/pulls/21" => {
-                Some("pull_austinsasko_PyGithub_21_merged.json")
-            }
-            "/repos/MarcoFalke/PyGithub/pulls/1" => {
-                Some("pull_MarcoFalke_PyGithub_1_closed_not_merged.json")
-            }
-            "/repos/PyGithub/PyGithub/pulls/1171" => Some("pull_PyGithub_PyGithub_1171_open.json"),
-            _ => None,
+/// The recorded and generated upstream answers, by request path: (status, body).
+fn answer(path: &str, recorded: &std::path::Path, shipped: &Mutex<Vec<u8>>) -> (u16, Vec<u8>) {
+    let not_found = (404, b"{\"message\":\"Not Found\"}".to_vec());
+    let file = match path {
+        "/repos/austinsasko/PyGithub/pulls/21" => Some("pull_austinsasko_PyGithub_21_merged.json"),
+        "/repos/MarcoFalke/PyGithub/pulls/1" => {
+            Some("pull_MarcoFalke_PyGithub_1_closed_not_merged.json")
+        }
+        "/repos/PyGithub/PyGithub/pulls/1171" => Some("pull_PyGithub_PyGithub_1171_open.json"),
+        _ => None,
+    };
+    if let Some(f) = file {
+        return match std::fs::read(recorded.join("github").join(f)) {
+            Ok(body) => (200, body),
+            Err(_) => not_found,
         };
-        if let Some(f) = file {
-            return match std::fs::read(recorded.join("github").join(f)) {
-                Ok(body) => Reply::json(body),
-                Err(_) => Reply::status(404, &[], "{\"message\":\"Not Found\"}"),
-            };
-        }
-        if req.path == "/repos/austinsasko/PyGithub/tags" {
-            return Reply::json(
-                br#"[{"name":"v1.55"},{"name":"v1.54"},{"name":"v1.53"}]"#.to_vec(),
-            );
-        }
-        if let Some(rest) = req
-            .path
-            .strip_prefix("/repos/austinsasko/PyGithub/compare/")
-        {
-            // The merge (December 2020) is first released in v1.54.
-            let contains = !rest.starts_with("v1.53...");
-            let status = if contains { "behind" } else { "ahead" };
-            return Reply::json(
-                format!(r#"{{"status":"{status}","ahead_by":0,"behind_by":1,"total_commits":0}}"#)
-                    .into_bytes(),
-            );
-        }
-        match req.path.as_str() {
-            "/repo/repodata/repomd.xml" => {
-                let len = shipped.lock().map(|p| p.len()).unwrap_or(0);
-                Reply::json(format!(
+    }
+    if path == "/repos/austinsasko/PyGithub/tags" {
+        return (
+            200,
+            br#"[{"name":"v1.55"},{"name":"v1.54"},{"name":"v1.53"}]"#.to_vec(),
+        );
+    }
+    if let Some(rest) = path.strip_prefix("/repos/austinsasko/PyGithub/compare/") {
+        // The merge (December 2020) is first released in v1.54.
+        let contains = !rest.starts_with("v1.53...");
+        let status = if contains { "behind" } else { "ahead" };
+        return (
+            200,
+            format!(r#"{{"status":"{status}","ahead_by":0,"behind_by":1,"total_commits":0}}"#)
+                .into_bytes(),
+        );
+    }
+    match path {
+        "/repo/repodata/repomd.xml" => {
+            let len = shipped.lock().map(|p| p.len()).unwrap_or(0);
+            (
+                200,
+                format!(
                     "<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>{len}</revision><data type=\"primary\">\
                      <location href=\"repodata/{len}-primary.xml.gz\"/></data></repomd>"
-                ).into_bytes())
-            }
-            p if p.starts_with("/repo/repodata/") => {
-                Reply::json(shipped.lock().map(|p| p.clone()).unwrap_or_default())
-            }
-            _ => Reply::status(404, &[], "{\"message\":\"Not Found\"}"),
+                )
+                .into_bytes(),
+            )
         }
-    })
+        p if p.starts_with("/repo/repodata/") => {
+            (200, shipped.lock().map(|p| p.clone()).unwrap_or_default())
+        }
+        _ => not_found,
+    }
+}
+
+/// Serves [`answer`] on a free loopback port until dropped: the base URL.
+struct Replay {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn replay(recorded: PathBuf, shipped: Arc<Mutex<Vec<u8>>>) -> std::io::Result<Replay> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (recorded, shipped) = (recorded.clone(), Arc::clone(&shipped));
+        async move {
+            let (status, body) = answer(uri.path(), &recorded, &shipped);
+            (
+                axum::http::StatusCode::from_u16(status)
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        }
+    });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Replay { url, task })
 }
 
 pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<ExitCode> {
@@ -105,7 +138,7 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
         let _ = std::fs::remove_file(format!("{DEMO_DB_FILE}{suffix}"));
     }
     let shipped = Arc::new(Mutex::new(primary("1.53")?));
-    let server = Server::try_start(handler(recorded.clone(), shipped.clone()))
+    let server = replay(recorded.clone(), shipped.clone())
         .await
         .context("starting the local server that replays recorded answers")?;
     let url = format!("sqlite://{DEMO_DB_FILE}");

@@ -117,7 +117,10 @@ pub fn message(d: &Digest, email: &EmailConfig) -> anyhow::Result<Message> {
 ///
 /// # Errors
 /// A URL lettre cannot use, or a named secret that is not set.
-pub fn transport(email: &EmailConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+/// The SMTP client the digest goes out with.
+pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
+pub fn transport(email: &EmailConfig) -> anyhow::Result<Transport> {
     let url = email.smtp_url.as_deref().unwrap_or("smtp://localhost:25");
     // lettre spells STARTTLS `tls=required`; the configuration says what it means.
     let lettre_url = url.replace("tls=starttls", "tls=required");
