@@ -164,7 +164,7 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
         // Only in %prep: in %patchlist a line reading `%patch -P 1` is a file name.
         let mut in_prep = false;
         for (i, l) in lines.iter().enumerate() {
-            if let Some(section) = section_of(l) {
+            if let Some(section) = section_of(&lines, i) {
                 in_prep = section == "prep";
                 continue;
             }
@@ -177,6 +177,8 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
     let mut release_before = String::new();
     let mut release_after = String::new();
     let mut autochangelog = false;
+    // Where the entry goes: right after the `%changelog` line.
+    let mut changelog_at = None;
     // `Release:` is a tag of the main preamble only (elsewhere, say in %patchlist, a line
     // reading so is something else).
     let mut in_preamble = true;
@@ -184,7 +186,8 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
         if remove[i] {
             continue;
         }
-        if section_of(l).is_some() {
+        let section = section_of(&lines, i);
+        if section.is_some() {
             in_preamble = false;
         }
         if l.trim() == "%autochangelog" {
@@ -202,13 +205,16 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
             continue;
         }
         out.push_str(l);
+        if section == Some("changelog") && changelog_at.is_none() {
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            changelog_at = Some(out.len());
+        }
     }
     if let Some(e) = entry.filter(|_| !autochangelog)
-        && let Some(at) = out.find("\n%changelog")
+        && let Some(at) = changelog_at
     {
-        let header_end = out[at + 1..]
-            .find('\n')
-            .map_or(out.len(), |p| at + 1 + p + 1);
         // The release as the spec resolves it (`%{?dist}` and other undefined macros gone),
         // bumped; written as data like everything else in the entry.
         let release = bump(parsed.release.as_deref().unwrap_or(&release_before));
@@ -220,12 +226,7 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
             spec_literal(release.trim()),
             spec_literal(e.text)
         );
-        if header_end >= out.len() {
-            out.push('\n');
-            out.push_str(&item);
-        } else {
-            out.insert_str(header_end, &item);
-        }
+        out.insert_str(at, &item);
     }
     Ok(Edited {
         text: out,
@@ -235,9 +236,13 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
     })
 }
 
-/// The section a line starts (`%prep`, `%patchlist`...), as rpm reads section markers.
-fn section_of(line: &str) -> Option<&str> {
-    let word = line
+/// The section line `i` starts (`%prep`, `%patchlist`...), as the scanner reads section
+/// markers: not on a line that continues the one before it (`\`).
+fn section_of<'a>(lines: &[&'a str], i: usize) -> Option<&'a str> {
+    if i > 0 && lines[i - 1].trim_end().ends_with('\\') {
+        return None;
+    }
+    let word = lines[i]
         .trim_end()
         .strip_prefix('%')?
         .split(|c: char| c.is_whitespace())
