@@ -246,3 +246,136 @@ async fn store_story_on_postgres() {
     let url = postgres_database().await;
     story(&url).await;
 }
+
+/// Evidence is typed and decoded once, in the store: a verdict or an event whose evidence is
+/// in an old or broken shape is reported as damaged, naming it — never read as an empty
+/// chain (which would announce the patch's state again).
+async fn damaged_evidence_is_reported(url: &str) {
+    let store = Store::open(url).await.expect("open");
+    store
+        .apply_inventory("hs", &scan_sample(), at("2026-01-01T00:00:00Z"))
+        .await
+        .expect("apply");
+    let (patch_id,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM patches")
+        .fetch_one(store.pool())
+        .await
+        .expect("a patch");
+    for evidence in [
+        r#"[{"text":"first in v253","url":null,"at":null}]"#,
+        r#"[{"hop":"first-release","tag":"v1","version":null,"surprise":1}]"#,
+        "not json",
+    ] {
+        sqlx::query("DELETE FROM verdicts WHERE patch_id = $1")
+            .bind(patch_id)
+            .execute(store.pool())
+            .await
+            .expect("clear");
+        sqlx::query(
+            "INSERT INTO verdicts (patch_id, state, confidence, evidence, decided_at) VALUES ($1, 'merged', 'high', $2, 'now')",
+        )
+        .bind(patch_id)
+        .bind(evidence)
+        .execute(store.pool())
+        .await
+        .expect("insert");
+        let err = store
+            .load_packages(Some("hs"), None)
+            .await
+            .expect_err("damaged evidence is an error");
+        let text = err.to_string();
+        assert!(
+            text.contains("damaged") && text.contains(&format!("patch {patch_id}")),
+            "{text}"
+        );
+    }
+    sqlx::query(
+        "INSERT INTO events (downstream, package, subject, kind, to_state, evidence, created_at) \
+         VALUES ('hs', 'p', 's', 'patch-state', 'merged', '[{\"text\":\"old\"}]', '2026-01-01T00:00:00Z')",
+    )
+    .execute(store.pool())
+    .await
+    .expect("event");
+    let err = store.events(None).await.expect_err("damaged event");
+    assert!(err.to_string().contains("event evidence"), "{err}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn damaged_evidence_is_reported_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    damaged_evidence_is_reported(&format!("sqlite://{}", dir.path().join("d.db").display())).await;
+}
+
+#[tokio::test]
+async fn damaged_evidence_is_reported_on_postgres() {
+    damaged_evidence_is_reported(&postgres_database().await).await;
+}
+
+/// A store written before evidence was typed (migrations up to 15, prose hops) opens with
+/// every old hop readable as it read before, every verdict decided again silently (typed,
+/// no event added), on SQLite.
+#[tokio::test]
+async fn a_store_with_prose_evidence_upgrades_silently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    // The store as the previous version left it.
+    let old = dir.path().join("migrations");
+    std::fs::create_dir_all(&old).expect("mkdir");
+    for entry in std::fs::read_dir(crate::util::repo_root().join("migrations/sqlite")).expect("ls")
+    {
+        let entry = entry.expect("entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.as_str() < "20261207000016" {
+            std::fs::copy(entry.path(), old.join(&name)).expect("copy");
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("connect");
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .expect("migrator")
+        .run(&pool)
+        .await
+        .expect("old migrations");
+    for sql in [
+        "INSERT INTO downstreams (name, synced_at) VALUES ('hs', '2026-01-01T00:00:00Z')",
+        "INSERT INTO packages (downstream_id, name, spec_path, version, release, changelog_refs, fingerprint, first_seen, last_seen) \
+         VALUES (1, 'demo', 'rpms/demo/demo.spec', '1', '1', '[]', 'f', 'x', 'x')",
+        "INSERT INTO patches (package_id, file, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen) \
+         VALUES (1, 'a.patch', 1, 1, 'not-sent', '[]', 'f', 'x', 'x')",
+        r#"INSERT INTO verdicts (patch_id, state, confidence, evidence, decided_at) VALUES (1, 'released', 'high', '[{"text":"first in v253","url":null,"at":null}]', 'x')"#,
+        r#"INSERT INTO events (downstream, package, subject, kind, from_state, to_state, evidence, created_at) VALUES ('hs', 'demo', 'a.patch', 'patch-state', 'merged', 'released', '[{"text":"PR o/r#1 merged as abc","url":"https://github.com/o/r/pull/1","at":null},{"text":"first in v253","url":null,"at":null}]', '2026-01-02T00:00:00Z')"#,
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    pool.close().await;
+
+    let store = Store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("the upgrade");
+    let events = store.events(None).await.expect("old events read");
+    assert_eq!(events.len(), 1, "no event added by the upgrade");
+    assert_eq!(
+        forkdebt_core::evidence::chain_text(&events[0].evidence),
+        "PR o/r#1 merged as abc -> first in v253"
+    );
+    assert_eq!(
+        events[0].evidence[0].url(),
+        Some("https://github.com/o/r/pull/1")
+    );
+    // Decided again from what the store knows (nothing upstream): its evidence is typed.
+    let packages = store.load_packages(None, Some("demo")).await.expect("load");
+    let v = &packages[0].patches[0].verdict;
+    assert_eq!(v.state, PatchState::NotSent, "{v:?}");
+    assert!(
+        !v.evidence
+            .iter()
+            .any(|h| matches!(h, forkdebt_core::evidence::Hop::Note { .. })),
+        "{v:?}"
+    );
+    store.close().await;
+}

@@ -69,9 +69,7 @@ pub async fn failpoint_after_post() {
 
 /// The one-line text of an event.
 pub fn event_text(e: &EventRow) -> String {
-    let hops: Vec<forkdebt_core::verdict::Hop> =
-        serde_json::from_str(&e.evidence).unwrap_or_default();
-    let chain = chain_text(&hops);
+    let chain = chain_text(&e.evidence);
     let what = if e.package.is_empty() {
         e.subject.clone()
     } else {
@@ -254,10 +252,11 @@ mod tests {
 
     #[test]
     fn a_missing_fix_reads_as_a_warning_not_a_transition() {
-        let hop = forkdebt_core::verdict::Hop {
-            text: "upstream fixed a bug in a change we carry: 0123456789ab core: fix the fix (fixes ba9876543210)".into(),
+        let hop = forkdebt_core::evidence::Hop::MissingFix {
+            sha: "0123456789abcdef0123456789abcdef01234567".into(),
+            subject: "core: fix the fix".into(),
+            fixes: "ba9876543210ba9876543210ba9876543210ba98".into(),
             url: None,
-            at: None,
         };
         let e = EventRow {
             id: 1,
@@ -267,7 +266,7 @@ mod tests {
             kind: EventKind::MissingFix,
             from_state: None,
             to_state: forkdebt_core::store::MISSING_FIX.into(),
-            evidence: serde_json::to_string(&[hop]).expect("json"),
+            evidence: vec![hop],
             created_at: "2026-11-27T00:00:00Z".into(),
         };
         assert_eq!(

@@ -90,16 +90,13 @@ fn describe(p: &StoredPackage, sp: &StoredPatch) -> Vec<String> {
         v.confidence.as_str()
     )];
     for (i, h) in v.evidence.iter().enumerate() {
-        let at =
-            h.at.as_deref()
-                .map(|a| format!(" ({a})"))
-                .unwrap_or_default();
+        let at = h.at().map(|a| format!(" ({a})")).unwrap_or_default();
         out.push(format!(
             "  {} {}{at}",
             if i == 0 { " " } else { "->" },
-            h.text
+            h.text()
         ));
-        if let Some(url) = &h.url {
+        if let Some(url) = h.url() {
             out.push(format!("       {url}"));
         }
     }
@@ -419,10 +416,7 @@ pub async fn droppable(store: &Store) -> Answer {
 
 /// An evidence chain as one line: `hop -> hop -> hop`.
 pub fn chain_text(hops: &[Hop]) -> String {
-    hops.iter()
-        .map(|h| h.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" -> ")
+    crate::evidence::chain_text(hops)
 }
 
 /// `changes [--release N] [--state S]`: tracked Fedora Changes and what of ours they concern.
@@ -448,8 +442,7 @@ pub async fn changes(store: &Store, release: Option<u32>, state: Option<&str>) -
     let mut out = Vec::new();
     for c in shown {
         let (title, st, rel, decided) = (c.title, c.state, c.release_nn, c.decided_at);
-        let chain: Vec<Hop> = serde_json::from_str(&c.evidence).unwrap_or_default();
-        let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
+        let chain: Vec<String> = c.evidence.iter().map(Hop::text).collect();
         out.push(format!(
             "{title}: {st}{} ({}; since {decided})",
             rel.map(|r| format!(" F{r}")).unwrap_or_default(),

@@ -26,6 +26,7 @@ pub mod answers;
 pub mod change;
 pub mod config;
 pub mod distgit;
+pub mod evidence;
 pub mod evr;
 pub mod fork;
 pub mod git;

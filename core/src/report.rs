@@ -212,12 +212,7 @@ fn package_report(sp: &StoredPackage, changes: &ChangeStates) -> PackageReport {
             .map(|p| {
                 let carried = p.dropped_at.is_none();
                 let v = &p.verdict;
-                let chain = v
-                    .evidence
-                    .iter()
-                    .map(|h| h.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" -> ");
+                let chain = crate::evidence::chain_text(&v.evidence);
                 let mut evidence: Vec<String> = Vec::new();
                 if carried && !chain.is_empty() {
                     evidence.push(chain);

@@ -24,14 +24,8 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-/// One hop of an evidence chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Hop {
-    pub text: String,
-    pub url: Option<String>,
-    /// When upstream did it (merge time, bug change time), when known.
-    pub at: Option<String>,
-}
+pub use crate::evidence::Hop;
+use crate::evidence::RequestRef;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
@@ -146,10 +140,6 @@ impl Facts {
     }
 }
 
-fn hop(text: String, url: Option<String>, at: Option<String>) -> Hop {
-    Hop { text, url, at }
-}
-
 /// `v247`, `systemd-247`, `247.1` -> `247`/`247.1`: the version a release tag names.
 pub fn tag_version(tag: &str) -> Option<String> {
     let start = tag.find(|c: char| c.is_ascii_digit())?;
@@ -193,12 +183,10 @@ fn ships(shipped: &Evr, fixed: &Evr) -> bool {
     shipped >= fixed
 }
 
-fn request_label(r: &Reference) -> String {
-    match r.kind {
-        RefKind::GithubPr => format!("PR {}", r.id),
-        RefKind::GitlabMr => format!("MR {}", r.id),
-        RefKind::PagurePr => format!("Pagure PR {}", r.id),
-        _ => r.id.clone(),
+fn request_of(r: &Reference) -> RequestRef {
+    RequestRef {
+        kind: r.kind,
+        id: r.id.clone(),
     }
 }
 
@@ -243,7 +231,10 @@ impl Verdict {
             evidence: patch
                 .claims
                 .iter()
-                .map(|c| hop(format!("claims {}: {}", c.state, c.evidence), None, None))
+                .map(|c| Hop::Claim {
+                    state: c.state,
+                    evidence: c.evidence.clone(),
+                })
                 .collect(),
             rebased_past: None,
         }
@@ -282,12 +273,14 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             continue;
         };
         any_request = true;
-        let label = request_label(r);
         if f.open {
             all_denied = false;
             consider(
                 Standing::Submitted,
-                vec![hop(format!("{label} is open"), f.url.clone(), None)],
+                vec![Hop::RequestOpen {
+                    request: request_of(r),
+                    url: f.url.clone(),
+                }],
                 r.confidence,
             );
             continue;
@@ -297,16 +290,16 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         }
         all_denied = false;
         let sha = f.merge_commit.clone().unwrap_or_default();
-        let short = &sha[..sha.len().min(7)];
-        let mut hops = vec![hop(
-            format!("{label} merged as {short}"),
-            f.url.clone(),
-            f.when.clone(),
-        )];
+        let mut hops = vec![Hop::Merged {
+            request: request_of(r),
+            sha: sha.clone(),
+            url: f.url.clone(),
+            at: f.when.clone(),
+        }];
         consider(Standing::Merged, hops.clone(), r.confidence);
         let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
         if let Some(tag) = tag {
-            hops.push(hop(format!("first in {tag}"), None, None));
+            hops.push(first_release(&tag));
             consider(Standing::Released, hops.clone(), r.confidence);
             if let Some(v) = tag_version(&tag) {
                 released_chain(
@@ -322,7 +315,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         }
     }
     if any_request && all_denied {
-        let closed: Vec<String> = origins
+        let closed: Vec<RequestRef> = origins
             .iter()
             .filter(|r| {
                 facts
@@ -330,15 +323,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     .get(&(r.kind, r.id.clone()))
                     .is_some_and(|f| !f.merged && !f.open)
             })
-            .map(|r| request_label(r))
+            .map(|r| request_of(r))
             .collect();
         consider(
             Standing::Denied,
-            vec![hop(
-                format!("{} closed without merging", closed.join(", ")),
-                None,
-                None,
-            )],
+            vec![Hop::ClosedUnmerged { requests: closed }],
             Confidence::High,
         );
     }
@@ -350,8 +339,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
     {
         if let Some(tag) = facts.releases.get(&r.id) {
             let hops = vec![
-                hop(format!("commit {} is upstream", r.id), r.url.clone(), None),
-                hop(format!("first in {tag}"), None, None),
+                Hop::CommitUpstream {
+                    commit: r.id.clone(),
+                    url: r.url.clone(),
+                },
+                first_release(tag),
             ];
             consider(Standing::Released, hops.clone(), r.confidence);
             if let Some(v) = tag_version(tag) {
@@ -382,28 +374,21 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         let Some(b) = facts.bugs.get(&r.id) else {
             continue;
         };
-        let url = r.url.clone();
         let status = b.status.to_ascii_uppercase();
-        let label = format!(
-            "bug {} is {}{}",
-            r.id,
-            status,
-            b.resolution
-                .as_deref()
-                .map(|x| format!(" {x}"))
-                .unwrap_or_default()
-        );
+        let label = Hop::Bug {
+            id: r.id.clone(),
+            status: status.clone(),
+            resolution: b.resolution.clone(),
+            url: r.url.clone(),
+            at: b.changed.clone(),
+        };
         let fixed = b
             .fixed_in
             .as_deref()
             .and_then(|f| fixed_in_evr(f, &package.name));
         match status.as_str() {
             "NEW" | "ASSIGNED" => {
-                consider(
-                    Standing::Submitted,
-                    vec![hop(label, url, b.changed.clone())],
-                    r.confidence,
-                );
+                consider(Standing::Submitted, vec![label], r.confidence);
             }
             "POST" | "MODIFIED" | "ON_QA" | "VERIFIED" | "RELEASE_PENDING" | "CLOSED" => {
                 let fix_res = matches!(
@@ -415,10 +400,12 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 if !fix_res {
                     continue;
                 }
-                let mut hops = vec![hop(label, url, b.changed.clone())];
+                let mut hops = vec![label];
                 consider(Standing::Merged, hops.clone(), r.confidence);
                 if let Some(evr) = fixed {
-                    hops.push(hop(format!("fixed in {evr}"), None, None));
+                    hops.push(Hop::FixedIn {
+                        evr: evr.to_string(),
+                    });
                     consider(Standing::Released, hops.clone(), r.confidence);
                     released_chain(
                         hops,
@@ -445,7 +432,9 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         None if revisit.is_some() => Verdict {
             state: PatchState::Unknown,
             confidence: Confidence::Low,
-            evidence: vec![hop(revisit.unwrap_or_default(), None, None)],
+            evidence: vec![Hop::Revisit {
+                text: revisit.unwrap_or_default(),
+            }],
             rebased_past,
         },
         None => {
@@ -455,22 +444,17 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             };
             // What the matcher saw of a carried commit it could not match.
             if let Some(c) = &patch.commit {
-                v.evidence
-                    .extend(c.notes.iter().map(|n| hop(n.clone(), None, None)));
+                v.evidence.extend(c.notes.iter().map(Hop::note));
             }
             // Ids people wrote that upstream never had: say so, never call them released.
             for r in origins
                 .iter()
                 .filter(|r| r.kind == RefKind::UpstreamCommit && facts.not_upstream.contains(&r.id))
             {
-                v.evidence.push(hop(
-                    format!(
-                        "commit {} is not in upstream's git (a PR-branch or downstream sha?)",
-                        r.id
-                    ),
-                    r.url.clone(),
-                    None,
-                ));
+                v.evidence.push(Hop::NotUpstream {
+                    commit: r.id.clone(),
+                    url: r.url.clone(),
+                });
             }
             v
         }
@@ -496,31 +480,27 @@ fn carried_commit_chain(
         )),
         _ => None,
     };
-    let mut hops = vec![hop(
-        format!(
-            "{} on {} is upstream {} (by {})",
-            short(&c.sha),
-            c.branch,
-            short(&u.sha),
-            u.how.as_str()
-        ),
-        commit_url,
-        None,
-    )];
-    hops.extend(c.notes.iter().map(|n| hop(n.clone(), None, None)));
+    let mut hops = vec![Hop::Carried {
+        commit: c.sha.clone(),
+        branch: c.branch.clone(),
+        upstream: u.sha.clone(),
+        how: u.how,
+        url: commit_url,
+    }];
+    hops.extend(c.notes.iter().map(Hop::note));
     let Some(tag) = &u.release else {
-        hops.push(hop("in no upstream release yet".into(), None, None));
+        hops.push(Hop::NoRelease);
         consider(Standing::Merged, hops, conf);
         return;
     };
-    hops.push(hop(format!("first in {tag}"), None, None));
+    hops.push(first_release(tag));
     let Some(v) = tag_version(tag) else {
         consider(Standing::Released, hops, conf);
         return;
     };
     match &u.proof {
         Some(p) if p.empty => {
-            hops.push(hop(format!("applies as empty onto {}", p.tag), None, None));
+            hops.push(Hop::AppliesEmpty { tag: p.tag.clone() });
             consider(Standing::Released, hops.clone(), conf);
             released_chain(
                 hops,
@@ -535,14 +515,7 @@ fn carried_commit_chain(
         Some(p) => {
             // Not provable: the fork's version of the change differs from the release's.
             let mut h = hops;
-            h.push(hop(
-                format!(
-                    "does not apply as empty onto {}: compare by hand before dropping",
-                    p.tag
-                ),
-                None,
-                None,
-            ));
+            h.push(Hop::NotEmpty { tag: p.tag.clone() });
             consider(Standing::Released, h, conf);
             let ours = Evr::new("", package.version.clone(), "");
             if !package.version.is_empty() && ships(&ours, &Evr::new("", v, "")) {
@@ -555,8 +528,12 @@ fn carried_commit_chain(
     }
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+/// "first in TAG", with the version the tag reads as.
+fn first_release(tag: &str) -> Hop {
+    Hop::FirstRelease {
+        tag: tag.to_string(),
+        version: tag_version(tag),
+    }
 }
 
 /// From a release that contains the fix: does the base ship it, has our own Version passed it?
@@ -573,11 +550,12 @@ fn released_chain(
         && ships(&s.evr, fixed)
     {
         let mut h = hops;
-        h.push(hop(
-            format!("{} ships {} >= {fixed} ({})", s.distro, s.nvr, s.from),
-            None,
-            None,
-        ));
+        h.push(Hop::Ships {
+            distro: s.distro.clone(),
+            nvr: s.nvr.clone(),
+            fixed: fixed.to_string(),
+            from: s.from.clone(),
+        });
         consider(Standing::Droppable, h, conf);
     }
     let ours = Evr::new("", package.version.clone(), "");

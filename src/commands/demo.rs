@@ -261,12 +261,11 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
             .flat_map(|p| p.carried().map(move |sp| (p, sp)))
             .map(|(p, sp)| {
                 let v = &sp.verdict;
-                let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
                 (
                     p.package.name.clone(),
                     sp.patch.file.clone(),
                     v.state,
-                    chain.join(" -> "),
+                    forkdebt_core::evidence::chain_text(&v.evidence),
                 )
             })
             .collect::<Vec<_>>()
@@ -287,16 +286,13 @@ pub async fn run(_ctx: &Context, sample: Option<PathBuf>) -> anyhow::Result<Exit
     }
     outln!("\n== Events a maintainer is told about")?;
     for e in store.events(None).await? {
-        let chain: Vec<forkdebt_core::verdict::Hop> =
-            serde_json::from_str(&e.evidence).unwrap_or_default();
-        let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
         outln!(
             "  {} {}: {} -> {} ({})",
             e.package,
             e.subject,
             e.from_state.as_deref().unwrap_or("-"),
             e.to_state,
-            chain.join(" -> ")
+            forkdebt_core::evidence::chain_text(&e.evidence)
         )?;
     }
     out!(

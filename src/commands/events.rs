@@ -16,9 +16,7 @@ pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     for e in events {
-        let chain: Vec<forkdebt_core::verdict::Hop> =
-            serde_json::from_str(&e.evidence).unwrap_or_default();
-        let chain: Vec<String> = chain.into_iter().map(|h| h.text).collect();
+        let chain = forkdebt_core::evidence::chain_text(&e.evidence);
         outln!(
             "{} {} {} {}: {} -> {}{}",
             e.created_at,
@@ -30,7 +28,7 @@ pub async fn run(ctx: &Context, since: Option<String>) -> anyhow::Result<ExitCod
             if chain.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", chain.join(" -> "))
+                format!(" ({})", shown(&chain))
             }
         )?;
     }

@@ -81,7 +81,7 @@ pub fn iso_week(date: chrono::NaiveDate) -> String {
 }
 
 fn first_url(hops: &[Hop]) -> Option<String> {
-    hops.iter().find_map(|h| h.url.clone())
+    hops.iter().find_map(|h| h.url().map(str::to_string))
 }
 
 /// The events `wanted` picks, as digest items: package and subject, the evidence chain, its
@@ -93,13 +93,10 @@ fn event_items(
     events
         .iter()
         .filter(|e| wanted(e))
-        .map(|e| {
-            let hops: Vec<Hop> = serde_json::from_str(&e.evidence).unwrap_or_default();
-            Item {
-                title: format!("{} {}", e.package, e.subject),
-                detail: chain_text(&hops),
-                url: first_url(&hops),
-            }
+        .map(|e| Item {
+            title: format!("{} {}", e.package, e.subject),
+            detail: chain_text(&e.evidence),
+            url: first_url(&e.evidence),
         })
         .collect()
 }
@@ -191,7 +188,7 @@ pub async fn build(
                 PatchState::Submitted => {
                     let since = hops
                         .iter()
-                        .filter_map(|h| h.at.as_deref())
+                        .filter_map(Hop::at)
                         .chain(std::iter::once(sp.first_seen.as_str()))
                         .filter_map(|d| {
                             chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()

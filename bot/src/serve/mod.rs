@@ -65,20 +65,15 @@ pub fn router(config: &Arc<Config>, store: &Store, sync_lock: &Arc<Mutex<()>>) -
 /// lets each network say goodbye (10 s at most).
 ///
 /// # Errors
-/// Nothing is configured to serve, or a part cannot start (a network's secret is missing,
-/// the digest's schedule does not parse).
+/// A part cannot start (a network's secret is missing, the digest's schedule does not parse).
 pub async fn run(
     config: Arc<Config>,
     store: Store,
     stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let chat = config.chat.clone().unwrap_or_default();
+    // Always something to do: the schedule syncs whatever else is configured.
     let networks = crate::networks::configured(&chat)?;
-    if networks.is_empty() && config.web.is_none() {
-        anyhow::bail!(
-            "nothing to serve: configure [chat.irc], [chat.matrix], [chat.discord] or [web] (see config/forkdebt.example.toml)"
-        );
-    }
     let ttl = lease_ttl(&config);
     // One sync at a time, whether the schedule or an admin started it.
     let sync_lock = Arc::new(Mutex::new(()));

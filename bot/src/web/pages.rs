@@ -8,7 +8,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use forkdebt_core::model::PatchOrigin;
 use forkdebt_core::store::{StoredPackage, StoredPatch};
-use forkdebt_core::verdict::tag_version;
 use std::collections::BTreeMap;
 
 /// A page that could not be built: logged in full, shown briefly.
@@ -325,8 +324,8 @@ fn patch_view(sp: &StoredPatch, today: chrono::NaiveDate) -> PatchView {
             .evidence
             .iter()
             .map(|h| LinkView {
-                text: h.text.clone(),
-                url: safe_url(h.url.as_deref()),
+                text: h.text(),
+                url: safe_url(h.url()),
             })
             .collect(),
         notes,
@@ -429,12 +428,8 @@ pub async fn release(
             continue;
         }
         for sp in p.ours() {
-            let first = sp
-                .verdict
-                .evidence
-                .iter()
-                .find_map(|h| h.text.strip_prefix("first in ").and_then(tag_version));
-            if first.as_deref() != Some(version.as_str()) {
+            let first = forkdebt_core::evidence::first_release(&sp.verdict.evidence);
+            if first != Some(version.as_str()) {
                 continue;
             }
             items.push(ReleaseItem {
@@ -473,17 +468,16 @@ pub async fn changes(State(s): State<WebState>, Query(f): Query<Filter>) -> Page
         if !f.state.is_empty() && c.state != f.state {
             continue;
         }
-        let hops: Vec<forkdebt_core::verdict::Hop> =
-            serde_json::from_str(&c.evidence).unwrap_or_default();
         releases
             .entry(c.release_nn.unwrap_or(0))
             .or_default()
             .push(ChangeView {
                 title: c.title,
                 state: c.state,
-                evidence: hops
-                    .into_iter()
-                    .map(|h| h.text)
+                evidence: c
+                    .evidence
+                    .iter()
+                    .map(forkdebt_core::evidence::Hop::text)
                     .collect::<Vec<_>>()
                     .join(", "),
                 since: c.decided_at,

@@ -22,7 +22,7 @@ sqlx::query(
              CAST(COALESCE(SUM(p.lines_added + p.lines_removed), 0) AS BIGINT), MIN(p.first_seen) \
              FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
              LEFT JOIN patches p ON p.package_id = k.id AND p.dropped_at IS NULL \
-             AND (p.origin IS NULL OR p.origin LIKE '%\"derived-from\"%') \
+             AND p.ours = 1 \
              LEFT JOIN verdicts v ON v.patch_id = p.id \
              WHERE k.removed_at IS NULL GROUP BY d.name, k.name \
              ON CONFLICT (downstream, day, package) DO UPDATE SET carried = excluded.carried, \
@@ -233,8 +233,8 @@ impl Store {
     }
 
     /// The packages whose upstream mentions every path segment of `project`, with a carried
-    /// patch whose verdict evidence names `version` as a first release ("first in v253"): a
-    /// superset of what the release page shows, so it loads those packages only.
+    /// patch whose verdict's first release is `version` (the `first_release` column the
+    /// engine writes): a superset of what the release page shows, so it loads those only.
     ///
     /// # Errors
     /// A database error.
@@ -251,11 +251,10 @@ impl Store {
         let sql = format!(
             "SELECT DISTINCT k.name FROM verdicts v JOIN patches p ON p.id = v.patch_id \
              JOIN packages k ON k.id = p.package_id \
-             WHERE v.evidence LIKE $1 ESCAPE '\\'{upstream} \
+             WHERE v.first_release = $1{upstream} \
              AND p.dropped_at IS NULL AND k.removed_at IS NULL ORDER BY k.name"
         );
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(format!("%first in %{}%", like_escaped(version)));
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(version.to_string());
         for s in segments {
             q = q.bind(s);
         }
@@ -277,7 +276,7 @@ impl Store {
              JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
              LEFT JOIN verdicts v ON v.patch_id = p.id \
              WHERE p.dropped_at IS NULL AND k.removed_at IS NULL \
-             AND (p.origin IS NULL OR p.origin LIKE '%\"derived-from\"%') \
+             AND p.ours = 1 \
              GROUP BY d.name, COALESCE(v.state, p.state) ORDER BY 1, 2",
         )
         .fetch_all(&self.pool)

@@ -323,10 +323,10 @@ async fn stored_verdicts(tx: &mut Tx<'_>, ids: &[i64]) -> Result<HashMap<i64, Ve
             q = q.bind(*id);
         }
         for row in q.fetch_all(&mut **tx).await.ctx("loading verdicts")? {
+            // A verdict that does not decode is damage to report, not "no verdict": read as
+            // missing, its patch's state would be announced again.
             let id = row.patch_id;
-            if let Ok(v) = row.decode() {
-                out.insert(id, v);
-            }
+            out.insert(id, row.decode()?);
         }
     }
     Ok(out)
@@ -337,6 +337,17 @@ async fn stored_verdicts(tx: &mut Tx<'_>, ids: &[i64]) -> Result<HashMap<i64, Ve
 /// inventory says is not stored (a first scan writes no verdict rows); any other is, with its
 /// evidence, so readers never decide again. Returns the number of events written.
 pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) -> Result<usize> {
+    decide_again(tx, package_ids, now, true).await
+}
+
+/// [`reevaluate`], announcing nothing when `announce` is false (a store upgrade deciding
+/// every verdict again, with evidence in a new shape, has nothing new to tell).
+pub(crate) async fn decide_again(
+    tx: &mut Tx<'_>,
+    package_ids: &[i64],
+    now: &str,
+    announce: bool,
+) -> Result<usize> {
     if package_ids.is_empty() {
         return Ok(0);
     }
@@ -375,12 +386,13 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
             if before == v {
                 continue;
             }
-            let evidence = serde_json::to_string(&v.evidence).unwrap_or_else(|_| "[]".into());
+            let evidence = crate::evidence::encode(&v.evidence);
             sqlx::query(
-                "INSERT INTO verdicts (patch_id, state, confidence, evidence, rebased_past, decided_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (patch_id) DO UPDATE SET state = excluded.state, \
+                "INSERT INTO verdicts (patch_id, state, confidence, evidence, rebased_past, decided_at, first_release) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patch_id) DO UPDATE SET state = excluded.state, \
                  confidence = excluded.confidence, evidence = excluded.evidence, \
-                 rebased_past = excluded.rebased_past, decided_at = excluded.decided_at",
+                 rebased_past = excluded.rebased_past, decided_at = excluded.decided_at, \
+                 first_release = excluded.first_release",
             )
             .bind(c.patch_id)
             .bind(v.state.as_str())
@@ -388,10 +400,11 @@ pub(crate) async fn reevaluate(tx: &mut Tx<'_>, package_ids: &[i64], now: &str) 
             .bind(evidence.clone())
             .bind(v.rebased_past.clone())
             .bind(now.to_string())
+            .bind(crate::evidence::first_release(&v.evidence).map(str::to_string))
             .execute(&mut **tx)
             .await
             .ctx("recording a verdict")?;
-            if c.announce && ours && before.state != v.state {
+            if announce && c.announce && ours && before.state != v.state {
                 write_event(
                     tx,
                     &NewEvent {
@@ -584,17 +597,9 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
         let st: ChangeStatus =
             crate::change::status_with_fesco(&change, t, &|n| releases.get(&n).cloned(), ticket);
         let key = st.key();
-        let evidence = serde_json::to_string(
-            &st.evidence
-                .iter()
-                .map(|e| Hop {
-                    text: e.clone(),
-                    url: None,
-                    at: None,
-                })
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_else(|_| "[]".into());
+        let evidence =
+            serde_json::to_string(&st.evidence.iter().map(Hop::note).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into());
         let (before, before_evidence) = match known.get(&title) {
             Some((k, e)) => (Some(k.clone()), Some(e.as_str())),
             None => (None, None),

@@ -66,8 +66,8 @@ pub struct EventRow {
     pub kind: EventKind,
     pub from_state: Option<String>,
     pub to_state: String,
-    /// The verdict's evidence chain (JSON list of hops).
-    pub evidence: String,
+    /// The evidence chain of the transition.
+    pub evidence: Vec<crate::evidence::Hop>,
     pub created_at: String,
 }
 
@@ -95,20 +95,20 @@ impl Row {
             subject: self.subject,
             from_state: self.from_state,
             to_state: self.to_state,
-            evidence: self.evidence,
+            evidence: crate::evidence::decode(&self.evidence)
+                .map_err(|_| super::read::corrupt("event evidence", &self.evidence))?,
             created_at: self.created_at,
         })
     }
 }
 
 /// Where a tracked Fedora Change stands, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRow {
     pub title: String,
     pub state: String,
     pub release_nn: Option<i64>,
-    /// JSON list of hops.
-    pub evidence: String,
+    pub evidence: Vec<crate::evidence::Hop>,
     pub decided_at: String,
 }
 
@@ -168,12 +168,24 @@ impl Store {
     /// # Errors
     /// A database error.
     pub async fn change_states(&self) -> Result<Vec<ChangeRow>> {
-        sqlx::query_as(
+        let rows: Vec<(String, String, Option<i64>, String, String)> = sqlx::query_as(
             "SELECT title, state, release_nn, evidence, decided_at FROM change_states ORDER BY title",
         )
         .fetch_all(&self.pool)
         .await
-        .ctx("loading Change states")
+        .ctx("loading Change states")?;
+        rows.into_iter()
+            .map(|(title, state, release_nn, evidence, decided_at)| {
+                Ok(ChangeRow {
+                    evidence: crate::evidence::decode(&evidence)
+                        .map_err(|_| super::read::corrupt("Change evidence", &evidence))?,
+                    title,
+                    state,
+                    release_nn,
+                    decided_at,
+                })
+            })
+            .collect()
     }
 
     /// Registers a delivery destination: every later event gets an outbox row for it.
@@ -369,10 +381,8 @@ impl Store {
         .ctx("recording a proposal")?
         .rows_affected();
         if n > 0 {
-            let hops = vec![crate::verdict::Hop {
-                text: format!("proposed: {url}"),
-                url: Some(url.to_string()),
-                at: None,
+            let hops = vec![crate::evidence::Hop::Proposed {
+                url: url.to_string(),
             }];
             let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
             let destinations = super::engine::destinations(&mut tx).await?;
@@ -438,10 +448,9 @@ impl Store {
         .ctx("recording a proposal's state")?
         .rows_affected();
         if n > 0 {
-            let hops = vec![crate::verdict::Hop {
-                text: format!("proposal {state}: {}", p.url),
-                url: Some(p.url.clone()),
-                at: None,
+            let hops = vec![crate::evidence::Hop::ProposalState {
+                state: state.to_string(),
+                url: p.url.clone(),
             }];
             let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
             let destinations = super::engine::destinations(&mut tx).await?;

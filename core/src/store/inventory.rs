@@ -110,11 +110,17 @@ fn bind_patch<'q>(
         .bind(now.to_string())
         .bind(carried_commit_json(p))
         .bind(origin_json(p))
+        .bind(ours(p))
 }
-const PATCH_COLS: usize = 17;
+const PATCH_COLS: usize = 18;
 const PATCH_INSERT: &str = "INSERT INTO patches (package_id, file, number, path, condition, subject, author, \
      authored, lines_added, lines_removed, state, claims, fingerprint, first_seen, last_seen, carried_commit, \
-     origin)";
+     origin, ours)";
+
+/// The `ours` column: whether the patch counts as our debt.
+fn ours(p: &Patch) -> i64 {
+    i64::from(crate::model::PatchOrigin::is_ours(p.origin.as_ref()))
+}
 
 fn origin_json(p: &Patch) -> Option<String> {
     p.origin
@@ -298,7 +304,8 @@ impl Store {
             sqlx::query(
                 "UPDATE patches SET number = $1, path = $2, condition = $3, subject = $4, author = $5, \
                  authored = $6, lines_added = $7, lines_removed = $8, state = $9, claims = $10, \
-                 fingerprint = $11, carried_commit = $13, origin = $14, dropped_at = NULL WHERE id = $12",
+                 fingerprint = $11, carried_commit = $13, origin = $14, ours = $15, dropped_at = NULL \
+                 WHERE id = $12",
             )
             .bind(opt_i64(p.number))
             .bind(p.path.clone())
@@ -314,6 +321,7 @@ impl Store {
             .bind(*id)
             .bind(carried_commit_json(p))
             .bind(origin_json(p))
+            .bind(ours(p))
             .execute(&mut *tx)
             .await
             .ctx("updating a patch")?;
@@ -476,10 +484,11 @@ impl Store {
                 if !crate::model::PatchOrigin::is_ours(p.origin.as_ref()) {
                     continue;
                 }
-                let hops = vec![crate::verdict::Hop {
-                    text: new_patch_text(p),
+                let hops = vec![crate::evidence::Hop::New {
+                    commit: p.commit.as_ref().map(|c| (c.sha.clone(), c.branch.clone())),
+                    lines_added: p.lines_added,
+                    lines_removed: p.lines_removed,
                     url: p.refs.iter().find_map(|r| r.url.clone()),
-                    at: None,
                 }];
                 let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
                 super::engine::write_event(
@@ -586,10 +595,11 @@ async fn record_missing_fixes(
                 if inserted == 0 {
                     continue;
                 }
-                let hops = vec![crate::verdict::Hop {
-                    text: crate::answers::missing_fix_text(fix),
+                let hops = vec![crate::evidence::Hop::MissingFix {
+                    sha: fix.sha.clone(),
+                    subject: fix.subject.clone(),
+                    fixes: fix.fixes.clone(),
                     url: crate::answers::commit_url(pkg.upstream.as_ref(), &fix.sha),
-                    at: None,
                 }];
                 let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
                 super::engine::write_event(
@@ -611,21 +621,4 @@ async fn record_missing_fixes(
         }
     }
     Ok(())
-}
-
-/// "new in dist-git: +12 -3 lines" / "new carried commit on hs-v254".
-fn new_patch_text(p: &Patch) -> String {
-    match &p.commit {
-        Some(c) => format!(
-            "new carried commit {} on {}: +{} -{} lines",
-            &c.sha[..c.sha.len().min(12)],
-            c.branch,
-            p.lines_added,
-            p.lines_removed
-        ),
-        None => format!(
-            "new in dist-git: +{} -{} lines",
-            p.lines_added, p.lines_removed
-        ),
-    }
 }

@@ -29,6 +29,7 @@ pub use leases::{Fence, LeaseRow};
 mod lookup;
 mod read;
 mod sync;
+mod upgrade;
 
 pub use debt::{PackageDebtRow, TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
@@ -250,11 +251,13 @@ impl Store {
                 Err(source) => return Err(StoreError::Migrate { url: shown, source }),
             }
         }
-        Ok(Store {
+        let store = Store {
             pool,
             backend,
             fence: None,
-        })
+        };
+        store.finish_upgrade().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

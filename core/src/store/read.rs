@@ -8,7 +8,7 @@ use super::{IN_CHUNK, QueryContext, Result, Store, StoreError, placeholders};
 use crate::model::{
     Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role,
 };
-use crate::verdict::{Hop, Verdict};
+use crate::verdict::Verdict;
 use sqlx::{AssertSqlSafe, FromRow};
 use std::collections::HashMap;
 
@@ -49,7 +49,12 @@ impl StoredPackage {
 }
 
 pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} `{value}`"))
+    // Enough of the value to recognise it; a damaged row can be megabytes.
+    let mut shown: String = value.chars().take(120).collect();
+    if shown.len() < value.len() {
+        shown.push_str("...");
+    }
+    StoreError::Corrupt(format!("{what} `{}`", crate::report::shown(&shown)))
 }
 
 /// Which packages to load.
@@ -182,8 +187,12 @@ impl VerdictRow {
                 .ok_or_else(|| corrupt("verdict state", &self.state))?,
             confidence: Confidence::parse(&self.confidence)
                 .ok_or_else(|| corrupt("confidence", &self.confidence))?,
-            evidence: serde_json::from_str::<Vec<Hop>>(&self.evidence)
-                .map_err(|_| corrupt("evidence", &self.evidence))?,
+            evidence: crate::evidence::decode(&self.evidence).map_err(|_| {
+                corrupt(
+                    &format!("the verdict of patch {}: evidence", self.patch_id),
+                    &self.evidence,
+                )
+            })?,
             rebased_past: self.rebased_past,
         })
     }

@@ -79,7 +79,7 @@ fn a_pr_merged_then_released_then_shipped_becomes_droppable() {
     ship(&mut f, "systemd-252-14.el9", "252-14.el9");
     let v = decide(&p, &pkg("245"), &f, Some("c9s"));
     assert_eq!(v.state, PatchState::Droppable);
-    let chain: Vec<&str> = v.evidence.iter().map(|h| h.text.as_str()).collect();
+    let chain: Vec<String> = v.evidence.iter().map(Hop::text).collect();
     assert_eq!(
         chain,
         vec![
@@ -116,7 +116,7 @@ fn a_pr_closed_unmerged_is_denied_and_beats_a_submitted_claim() {
         .insert((RefKind::GithubPr, "o/r#5".into()), RequestFact::default());
     let v = decide(&p, &pkg("1"), &f, Some("c9s"));
     assert_eq!(v.state, PatchState::Denied);
-    assert_eq!(v.evidence[0].text, "PR o/r#5 closed without merging");
+    assert_eq!(v.evidence[0].text(), "PR o/r#5 closed without merging");
     // Without upstream facts, the claim stands.
     assert_eq!(
         decide(&p, &pkg("1"), &Facts::default(), Some("c9s")).state,
@@ -310,9 +310,5 @@ fn a_revisit_commit_is_unknown_with_the_reason() {
 }
 
 fn chain_of(v: &Verdict) -> String {
-    v.evidence
-        .iter()
-        .map(|h| h.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" -> ")
+    crate::evidence::chain_text(&v.evidence)
 }
