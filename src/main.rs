@@ -77,8 +77,8 @@ enum Command {
     },
     /// Ask upstream about every reference (only what is stale), and record what it says.
     Sync {
-        /// Only these sources (repeatable): fedora_wiki, bodhi, bugzilla, pagure, gitlab, github, koji, repodata
-        #[arg(long, value_name = "NAME")]
+        /// Only these sources (repeatable) [default: every one, in this order]
+        #[arg(long, value_name = "NAME", value_parser = source_names())]
         source: Vec<String>,
     },
     /// Per source: last checked, last error, items, requests, 304s; hosts that asked us to wait.
@@ -181,6 +181,14 @@ enum Format {
     Table,
     Json,
     Markdown,
+}
+
+/// The sources `sync --source` takes, each with what it asks: from the source registry.
+fn source_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        forkdebt_scrapers::sources::syncable()
+            .map(|d| clap::builder::PossibleValue::new(d.name).help(d.about)),
+    )
 }
 
 fn main() -> ExitCode {

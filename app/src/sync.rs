@@ -16,7 +16,7 @@ pub async fn once(store: &Store, config: &Config, lock: &Mutex<()>) -> String {
             let failed: Vec<&str> = results
                 .iter()
                 .filter(|r| r.run.error.is_some())
-                .map(|r| r.source.as_str())
+                .map(|r| r.source)
                 .collect();
             let items: i64 = results.iter().map(|r| r.run.items).sum();
             if failed.is_empty() {

@@ -1,85 +1,11 @@
-//! The one list of upstream sources, and of the observation datasets they write.
-//!
-//! A source is what `forkdebt sync --source NAME` runs; a dataset is a namespace of stored
-//! observations (a source writes its own, GitHub also keeps release tags, tag lists and
-//! compare answers). Everything that asks "which source answers this reference?", "does this
-//! observation change a verdict or a Change?" asks here, so adding a source is one variant
-//! plus its module in forkdebt-scrapers.
+//! The observation datasets: namespaces of stored observations, and what each means to the
+//! verdict engine. A source (forkdebt-scrapers' registry names them) writes one or more
+//! datasets — GitHub its pull requests, and release tags, tag lists and compare answers.
+//! Everything that asks "which dataset answers this reference?", "does this observation
+//! change a verdict or a Change?" asks here.
 
 use crate::model::RefKind;
 use std::fmt;
-
-/// An upstream source, in the order a sync runs them: the wiki first (its Change pages name
-/// the tracker bugs the Bugzilla step then asks about), Bodhi before the Change decisions
-/// that read release states, the base distribution last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceId {
-    FedoraWiki,
-    Bodhi,
-    Bugzilla,
-    Pagure,
-    Gitlab,
-    Github,
-    /// Upstream git mirrors (`[[upstream]]`, forks' upstreams): releases from git.
-    Git,
-    Koji,
-    Repodata,
-}
-
-impl SourceId {
-    /// Every source, in sync order.
-    pub const ALL: [SourceId; 9] = [
-        SourceId::FedoraWiki,
-        SourceId::Bodhi,
-        SourceId::Bugzilla,
-        SourceId::Pagure,
-        SourceId::Gitlab,
-        SourceId::Github,
-        SourceId::Git,
-        SourceId::Koji,
-        SourceId::Repodata,
-    ];
-
-    /// The stable name (`--source`, `forkdebt sources`, the store).
-    pub fn as_str(self) -> &'static str {
-        self.dataset().as_str()
-    }
-
-    pub fn parse(s: &str) -> Option<SourceId> {
-        SourceId::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// Every name, comma separated (for help texts and errors).
-    pub fn names() -> String {
-        SourceId::ALL.map(SourceId::as_str).join(", ")
-    }
-
-    /// The dataset this source's observations are stored under.
-    pub fn dataset(self) -> Dataset {
-        match self {
-            SourceId::FedoraWiki => Dataset::FedoraWiki,
-            SourceId::Bodhi => Dataset::Bodhi,
-            SourceId::Bugzilla => Dataset::Bugzilla,
-            SourceId::Pagure => Dataset::Pagure,
-            SourceId::Gitlab => Dataset::Gitlab,
-            SourceId::Github => Dataset::Github,
-            SourceId::Git => Dataset::Git,
-            SourceId::Koji => Dataset::Koji,
-            SourceId::Repodata => Dataset::Repodata,
-        }
-    }
-
-    /// The kind of reference this source answers, if it answers references one by one.
-    pub fn answers(self) -> Option<RefKind> {
-        self.dataset().answers()
-    }
-}
-
-impl fmt::Display for SourceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A namespace of stored observations (the `source` column of the `observations` table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -201,17 +127,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_every_source_has_its_dataset() {
-        for s in SourceId::ALL {
-            assert_eq!(SourceId::parse(s.as_str()), Some(s));
-            assert_eq!(Dataset::parse(s.as_str()), Some(s.dataset()));
-        }
+    fn names_round_trip() {
         for d in Dataset::ALL {
             assert_eq!(Dataset::parse(d.as_str()), Some(d));
         }
-        assert_eq!(SourceId::parse("github-release"), None);
         assert_eq!(Dataset::answering(RefKind::GithubPr), Some(Dataset::Github));
         assert_eq!(Dataset::answering(RefKind::Cve), None);
-        assert!(SourceId::names().contains("bodhi"));
     }
 }

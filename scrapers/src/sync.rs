@@ -3,13 +3,12 @@
 use crate::http::{Http, HttpOptions};
 use crate::sources::{self, Context};
 use forkdebt_core::config::Config;
-use forkdebt_core::source::SourceId;
 use forkdebt_core::store::{SourceRun, Store, StoreError};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("unknown source `{name}`; sources are: {}", SourceId::names())]
+    #[error("unknown source `{name}`; sources are: {}", sources::names())]
     UnknownSource { name: String },
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),
@@ -18,7 +17,7 @@ pub enum SyncError {
     /// The store failed while recording what `source` did: the sync stops there.
     #[error("{source_id}: {error}")]
     SourceStore {
-        source_id: SourceId,
+        source_id: &'static str,
         #[source]
         error: StoreError,
     },
@@ -27,7 +26,8 @@ pub enum SyncError {
 /// What one source did in this sync.
 #[derive(Debug, Clone)]
 pub struct SourceResult {
-    pub source: SourceId,
+    /// The source's registry name.
+    pub source: &'static str,
     pub run: SourceRun,
 }
 
@@ -61,15 +61,15 @@ pub fn http_options(config: &Config) -> HttpOptions {
 ///
 /// # Errors
 /// A name that is no source.
-pub fn selected(only: &[String]) -> Result<Vec<SourceId>, SyncError> {
+pub fn selected(only: &[String]) -> Result<Vec<&'static str>, SyncError> {
     for s in only {
-        if SourceId::parse(s).is_none() {
+        if !sources::syncable().any(|d| d.name == s) {
             return Err(SyncError::UnknownSource { name: s.clone() });
         }
     }
-    Ok(SourceId::ALL
-        .into_iter()
-        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.as_str()))
+    Ok(sources::syncable()
+        .map(|d| d.name)
+        .filter(|name| only.is_empty() || only.iter().any(|o| o == name))
         .collect())
 }
 

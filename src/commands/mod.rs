@@ -28,12 +28,16 @@ pub struct Context {
 
 impl Context {
     fn load(cli: &Cli) -> anyhow::Result<Context> {
-        let config = match &cli.config {
-            Some(path) => Config::load(path)?,
-            None => match Config::default_path() {
-                Some(path) => Config::load(&path)?,
-                None => Config::default(),
-            },
+        let path = cli.config.clone().or_else(Config::default_path);
+        let config = match &path {
+            Some(path) => {
+                let config = Config::load(path)?;
+                // Every `[sources.NAME]` section read by its source: a key it does not have
+                // is an error now, not a setting silently ignored at sync time.
+                forkdebt_scrapers::sources::check(&config, &path.display().to_string())?;
+                config
+            }
+            None => Config::default(),
         };
         let database = cli
             .database

@@ -20,14 +20,17 @@ pub async fn run(ctx: &Context, reset: Option<String>) -> anyhow::Result<ExitCod
         );
         return Ok(ExitCode::FAILURE);
     }
-    let statuses = store.source_statuses().await?;
+    let recorded = store.source_statuses().await?;
     let waits = store.host_next_allowed().await?;
     store.close().await;
-    if statuses.is_empty() {
+    let never = recorded.is_empty();
+    outln!(
+        "{}",
+        report::sources_table(&forkdebt_scrapers::sources::every_status(recorded))
+    )?;
+    if never {
         outln!("No source has been synced yet: run `forkdebt sync`.")?;
-        return Ok(ExitCode::SUCCESS);
     }
-    outln!("{}", report::sources_table(&statuses))?;
     // Hosts that asked us to wait (Retry-After, a rate limit): no sync asks them before then.
     let now = forkdebt_core::store::timestamp(chrono::Utc::now());
     let mut waits: Vec<(String, String)> = waits.into_iter().filter(|(_, t)| *t > now).collect();

@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, sources: Vec<String>) -> anyhow::Result<ExitCode
         };
         outln!(
             "{:12} {} items, {} requests, {} not modified, {} item errors: {status}",
-            r.source.as_str(),
+            r.source,
             r.run.items,
             r.run.requests,
             r.run.not_modified,

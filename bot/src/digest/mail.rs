@@ -139,7 +139,7 @@ pub fn transport(email: &EmailConfig) -> anyhow::Result<Transport> {
     .map_err(|e| anyhow::anyhow!("[email] password: {e}"))?;
     if let Some(password) = password {
         let user = match &email.username_env {
-            Some(var) => std::env::var(var)
+            Some(var) => std::env::var(var.as_str())
                 .map_err(|_| anyhow::anyhow!("[email] username_env: {var} is not set"))?,
             None => anyhow::bail!("[email] a password is set but no username_env"),
         };

@@ -49,9 +49,10 @@ impl MatrixSettings {
         c: &forkdebt_core::config::MatrixConfig,
         pace: super::Pace,
     ) -> anyhow::Result<MatrixSettings> {
-        let secret = |what, env: &Option<String>, file: &Option<PathBuf>| {
-            super::secret("chat.matrix", what, env.as_deref(), file.as_ref())
-        };
+        let secret =
+            |what, env: &Option<forkdebt_core::config::EnvName>, file: &Option<PathBuf>| {
+                super::secret("chat.matrix", what, env.as_deref(), file.as_ref())
+            };
         Ok(MatrixSettings {
             homeserver: c.homeserver.clone(),
             user: c.user.clone(),

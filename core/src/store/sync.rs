@@ -3,7 +3,7 @@
 
 use super::{QueryContext, Result, Store, timestamp};
 use crate::model::RefKind;
-use crate::source::{Dataset, SourceId};
+use crate::source::Dataset;
 use sqlx::FromRow;
 use std::collections::HashMap;
 
@@ -35,7 +35,7 @@ pub enum ItemOutcome {
 
 /// What `forkdebt sources` shows for one source. `items` counts the last run; `requests`,
 /// `not_modified` and `errors` add up every run.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, FromRow)]
 pub struct SourceStatus {
     pub source: String,
     pub last_checked: Option<String>,
@@ -247,11 +247,11 @@ impl Store {
     /// A database error.
     pub async fn record_source_run(
         &self,
-        source: SourceId,
+        source: &str,
         run: &SourceRun,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
-        self.record_named_run(source.as_str(), run, now).await
+        self.record_named_run(source, run, now).await
     }
 
     /// As [`Store::record_source_run`] for a source that is not an upstream service (a dist-git

@@ -7,7 +7,7 @@ use super::{Context, ItemRequest, ParseError, Parsed, Source, SourceError, json,
 use crate::http::Get;
 use forkdebt_core::config::Config;
 use forkdebt_core::observation::{self, fedora};
-use forkdebt_core::source::SourceId;
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::SourceRun;
 
 pub use fedora::Release;
@@ -23,6 +23,21 @@ pub fn parse_release(url: &str, body: &[u8]) -> Result<Release, ParseError> {
     json(url, body)
 }
 
+/// `[sources.bodhi]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub url: Option<String>,
+}
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "bodhi",
+    about: "Bodhi: whether a Fedora release has shipped (Changes land with it)",
+    datasets: &[forkdebt_core::source::Dataset::Bodhi],
+    section: Some(|c| super::read_section::<Section>(c, "bodhi")),
+    build: Some(|c| Ok(Box::new(Bodhi::from_config(c)?))),
+};
+
 pub struct Bodhi {
     pub base_url: String,
     /// The Fedora releases followed (`[sources.fedora_wiki] releases`).
@@ -30,20 +45,15 @@ pub struct Bodhi {
 }
 
 impl Bodhi {
-    pub fn from_config(config: &Config) -> Bodhi {
-        let s = &config.sources;
-        Bodhi {
-            base_url: s
-                .bodhi
-                .as_ref()
-                .and_then(|c| c.url.clone())
-                .unwrap_or_else(|| DEFAULT_URL.to_string()),
-            releases: s
-                .fedora_wiki
-                .as_ref()
-                .map(|c| c.releases.clone())
-                .unwrap_or_default(),
-        }
+    /// # Errors
+    /// Its section, or `[sources.fedora_wiki]` (the releases it follows), cannot be read.
+    pub fn from_config(config: &Config) -> Result<Bodhi, String> {
+        let cfg: Section = config.sources.section("bodhi")?;
+        let wiki: super::fedora_wiki::Section = config.sources.section("fedora_wiki")?;
+        Ok(Bodhi {
+            base_url: cfg.url.unwrap_or_else(|| DEFAULT_URL.to_string()),
+            releases: wiki.releases,
+        })
     }
 }
 
@@ -70,6 +80,6 @@ impl Source for Bodhi {
         let parse = |url: &str, body: &[u8]| -> Result<Parsed, ParseError> {
             Ok((observation::to_data(&parse_release(url, body)?), None))
         };
-        sync_each(cx, SourceId::Bodhi.dataset(), items, &parse, run).await
+        sync_each(cx, Dataset::Bodhi, items, &parse, run).await
     }
 }

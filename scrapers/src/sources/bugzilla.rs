@@ -129,6 +129,23 @@ pub fn parse_service_error(body: &[u8]) -> Option<ServiceError> {
     serde_json::from_slice(body).ok()
 }
 
+/// `[sources.bugzilla]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub url: Option<String>,
+    pub api_key_env: Option<forkdebt_core::config::EnvName>,
+    pub api_key_file: Option<std::path::PathBuf>,
+}
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "bugzilla",
+    about: "Red Hat Bugzilla: bugs, batched, incremental by last_change_time",
+    datasets: &[forkdebt_core::source::Dataset::Bugzilla],
+    section: Some(|c| super::read_section::<Section>(c, "bugzilla")),
+    build: Some(|c| Ok(Box::new(Bugzilla::from_config(c)?))),
+};
+
 /// The Bugzilla source: where it is, and the key to use.
 pub struct Bugzilla {
     pub base_url: String,
@@ -175,15 +192,10 @@ impl Bugzilla {
     }
 
     pub fn from_config(config: &Config) -> Result<Bugzilla, String> {
-        let cfg = config.sources.bugzilla.as_ref();
-        let base_url = cfg
-            .and_then(|c| c.url.clone())
-            .unwrap_or_else(|| DEFAULT_URL.to_string());
-        let api_key = match cfg {
-            Some(c) => Secret::load(c.api_key_env.as_deref(), c.api_key_file.as_deref())
-                .map_err(|e| format!("sources.bugzilla: {e}"))?,
-            None => None,
-        };
+        let cfg: Section = config.sources.section("bugzilla")?;
+        let base_url = cfg.url.unwrap_or_else(|| DEFAULT_URL.to_string());
+        let api_key = Secret::load(cfg.api_key_env.as_deref(), cfg.api_key_file.as_deref())
+            .map_err(|e| format!("sources.bugzilla: {e}"))?;
         Ok(Bugzilla { base_url, api_key })
     }
 }

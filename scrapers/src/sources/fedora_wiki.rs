@@ -292,6 +292,27 @@ pub fn status_categories(releases: &[u32]) -> Vec<String> {
 }
 
 /// The Fedora wiki source.
+/// `[sources.fedora_wiki]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub url: Option<String>,
+    /// The Fedora releases whose Change categories and ChangeSets are read.
+    #[serde(default)]
+    pub releases: Vec<u32>,
+}
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "fedora_wiki",
+    about: "the Fedora wiki: Change pages, their categories, ChangeSets, FESCo tickets",
+    datasets: &[
+        forkdebt_core::source::Dataset::FedoraWiki,
+        forkdebt_core::source::Dataset::Fesco,
+    ],
+    section: Some(|c| super::read_section::<Section>(c, "fedora_wiki")),
+    build: Some(|c| Ok(Box::new(FedoraWiki::from_config(c)?))),
+};
+
 pub struct FedoraWiki {
     pub api: String,
     pub releases: Vec<u32>,
@@ -328,29 +349,26 @@ impl FedoraWiki {
         })
     }
 
-    pub fn from_config(config: &Config) -> FedoraWiki {
-        let cfg = config.sources.fedora_wiki.as_ref();
-        FedoraWiki {
-            api: cfg
-                .and_then(|c| c.url.clone())
-                .unwrap_or_else(|| DEFAULT_URL.to_string()),
-            releases: cfg.map(|c| c.releases.clone()).unwrap_or_default(),
-            ticket_hosts: {
-                let mut h = std::collections::HashMap::new();
-                if let Some(p) = &config.sources.pagure {
-                    h.extend(p.hosts.clone());
-                }
-                if let Some(f) = &config.sources.forgejo {
-                    if let Some(u) = &f.url
-                        && let Some(host) = super::host_of(u)
-                    {
-                        h.insert(host, u.clone());
-                    }
-                    h.extend(f.hosts.clone());
-                }
-                h
-            },
+    /// # Errors
+    /// Its section, or the Pagure and Forgejo sections (where FESCo tickets are), cannot be
+    /// read.
+    pub fn from_config(config: &Config) -> Result<FedoraWiki, String> {
+        let cfg: Section = config.sources.section("fedora_wiki")?;
+        let pagure: super::pagure::Section = config.sources.section("pagure")?;
+        let forgejo: super::forgejo::Section = config.sources.section("forgejo")?;
+        let mut ticket_hosts = std::collections::HashMap::new();
+        ticket_hosts.extend(pagure.hosts);
+        if let Some(u) = &forgejo.url
+            && let Some(host) = super::host_of(u)
+        {
+            ticket_hosts.insert(host, u.clone());
         }
+        ticket_hosts.extend(forgejo.hosts);
+        Ok(FedoraWiki {
+            api: cfg.url.unwrap_or_else(|| DEFAULT_URL.to_string()),
+            releases: cfg.releases,
+            ticket_hosts,
+        })
     }
 
     /// 4. The FESCo ticket of every Change page: its state, labels and close time.

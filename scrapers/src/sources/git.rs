@@ -17,6 +17,14 @@ use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun};
 use std::collections::BTreeMap;
 
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "git",
+    about: "upstream git mirrors ([[upstream]], forks' upstreams): releases and commits from git",
+    datasets: &[Dataset::Git, Dataset::GithubRelease],
+    section: None,
+    build: Some(|c| Ok(Box::new(GitMirrors::from_config(c)?))),
+};
+
 pub struct GitMirrors {
     configured: Vec<MirrorSpec>,
     github_auto: bool,
@@ -25,13 +33,16 @@ pub struct GitMirrors {
 }
 
 impl GitMirrors {
-    pub fn from_config(config: &forkdebt_core::config::Config) -> GitMirrors {
-        GitMirrors {
+    /// # Errors
+    /// `[sources.github]` (whether to mirror every GitHub project) cannot be read.
+    pub fn from_config(config: &forkdebt_core::config::Config) -> Result<GitMirrors, String> {
+        let github: super::github::Section = config.sources.section("github")?;
+        Ok(GitMirrors {
             configured: mirror::configured(config),
-            github_auto: config.sources.github.as_ref().is_some_and(|g| g.mirror),
+            github_auto: github.mirror,
             cache_dir: config.git.cache_dir(),
             user_agent: config.user_agent(),
-        }
+        })
     }
 
     /// The mirror that answers `project`, if any (`github` says the project is on GitHub).

@@ -256,6 +256,32 @@ impl Transport for OctocrabTransport {
     }
 }
 
+/// `[sources.github]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// The API base.
+    pub url: Option<String>,
+    pub token_env: Option<forkdebt_core::config::EnvName>,
+    pub token_file: Option<std::path::PathBuf>,
+    /// Keep a blobless git mirror of every GitHub project the references name.
+    #[serde(default)]
+    pub mirror: bool,
+}
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "github",
+    about: "GitHub pull requests, their merge commits and first release tags (octocrab)",
+    datasets: &[
+        Dataset::Github,
+        Dataset::GithubRelease,
+        Dataset::GithubTags,
+        Dataset::GithubCompare,
+    ],
+    section: Some(|c| super::read_section::<Section>(c, "github")),
+    build: Some(|c| Ok(Box::new(Github::from_config(c)?))),
+};
+
 /// The GitHub source.
 pub struct Github {
     pub api: String,
@@ -266,19 +292,14 @@ pub struct Github {
 
 impl Github {
     pub fn from_config(config: &Config) -> Result<Github, String> {
-        let cfg = config.sources.github.as_ref();
-        let api = cfg
-            .and_then(|c| c.url.clone())
-            .unwrap_or_else(|| DEFAULT_API.to_string());
-        let token = match cfg {
-            Some(c) => Secret::load(c.token_env.as_deref(), c.token_file.as_deref())
-                .map_err(|e| format!("sources.github: {e}"))?,
-            None => None,
-        };
+        let cfg: Section = config.sources.section("github")?;
+        let api = cfg.url.unwrap_or_else(|| DEFAULT_API.to_string());
+        let token = Secret::load(cfg.token_env.as_deref(), cfg.token_file.as_deref())
+            .map_err(|e| format!("sources.github: {e}"))?;
         Ok(Github {
             api,
             token,
-            mirrors: super::git::GitMirrors::from_config(config),
+            mirrors: super::git::GitMirrors::from_config(config)?,
         })
     }
 

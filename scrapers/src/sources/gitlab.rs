@@ -4,10 +4,10 @@
 
 use super::{Context, ItemRequest, ParseError, Parsed, Source, SourceError, json, sync_each};
 use crate::http::Get;
-use forkdebt_core::config::{Config, UrlSource};
+use forkdebt_core::config::Config;
 use forkdebt_core::model::RefKind;
 use forkdebt_core::observation;
-use forkdebt_core::source::SourceId;
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::SourceRun;
 
 pub use forkdebt_core::observation::gitlab::MergeRequest;
@@ -63,20 +63,40 @@ pub fn next_page(x_next_page: Option<&str>, link: Option<&str>) -> Option<String
     })
 }
 
+/// `[sources.gitlab]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// The API base for gitlab.com references.
+    pub url: Option<String>,
+    /// API base per other instance (`"gitlab.freedesktop.org" = "https://..."`); default
+    /// `https://HOST`.
+    #[serde(default)]
+    pub hosts: std::collections::HashMap<String, String>,
+}
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "gitlab",
+    about: "GitLab merge requests (gitlab.com, CentOS Stream, other instances)",
+    datasets: &[forkdebt_core::source::Dataset::Gitlab],
+    section: Some(|c| super::read_section::<Section>(c, "gitlab")),
+    build: Some(|c| Ok(Box::new(Gitlab::from_config(c)?))),
+};
+
 /// The GitLab source: gitlab.com's API base and other instances'.
 pub struct Gitlab {
-    pub config: Option<UrlSource>,
+    pub config: Section,
 }
 
 impl Gitlab {
     fn base_for(&self, host: &str) -> String {
-        let cfg = self.config.as_ref();
+        let cfg = &self.config;
         if host == "gitlab.com" {
-            return cfg
-                .and_then(|c| c.url.clone())
-                .unwrap_or_else(|| DEFAULT_URL.to_string());
+            return cfg.url.clone().unwrap_or_else(|| DEFAULT_URL.to_string());
         }
-        cfg.and_then(|c| c.hosts.get(host).cloned())
+        cfg.hosts
+            .get(host)
+            .cloned()
             .unwrap_or_else(|| format!("https://{host}"))
     }
 
@@ -93,10 +113,12 @@ impl Gitlab {
         ))
     }
 
-    pub fn from_config(config: &Config) -> Gitlab {
-        Gitlab {
-            config: config.sources.gitlab.clone(),
-        }
+    /// # Errors
+    /// Its section cannot be read.
+    pub fn from_config(config: &Config) -> Result<Gitlab, String> {
+        Ok(Gitlab {
+            config: config.sources.section("gitlab")?,
+        })
     }
 }
 
@@ -129,6 +151,6 @@ impl Source for Gitlab {
             let changed = mr.updated_at.clone();
             Ok((observation::to_data(&mr), changed))
         };
-        sync_each(cx, SourceId::Gitlab.dataset(), items, &parse, run).await
+        sync_each(cx, Dataset::Gitlab, items, &parse, run).await
     }
 }

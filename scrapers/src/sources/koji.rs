@@ -89,6 +89,14 @@ pub fn parse_response(url: &str, body: &[u8]) -> Result<Value, KojiError> {
 /// The Koji source: the tag of every base distribution that has one.
 pub type Koji = PerDistro<KojiTag>;
 
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "koji",
+    about: "what each base distribution's Koji tag ships ([[distro]] koji_url, koji_tag)",
+    datasets: &[forkdebt_core::source::Dataset::Koji],
+    section: None,
+    build: Some(|c| Ok(Box::new(from_config(c)))),
+};
+
 pub fn from_config(config: &Config) -> Koji {
     PerDistro::from_config(config, |d| {
         Some(KojiTag {

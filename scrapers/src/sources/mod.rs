@@ -13,23 +13,27 @@
 //!   HTTP layer, the store, the configuration), conditional fetches, the per-item loop the
 //!   forges share, and [`record`], the one way a source writes what it observed.
 //!
-//! Adding a source: a module here, a [`SourceId`] variant in forkdebt-core, and its arm in
-//! [`build`].
+//! Adding a source: a module here declaring its `[sources.NAME]` section (if any) and its
+//! [`Descriptor`], and one line in [`REGISTRY`]. `sync --help`, `forkdebt sources`, config
+//! checking and its secrets (`*_env` fields typed [`forkdebt_core::config::EnvName`]) follow.
 
 pub mod bodhi;
 pub mod bugzilla;
 pub mod fedora_wiki;
+pub mod forgejo;
 pub mod git;
 pub mod github;
 pub mod gitlab;
 pub mod koji;
 pub mod pagure;
 pub mod repodata;
+#[cfg(test)]
+mod testing;
 pub mod xmlrpc;
 
 use crate::http::{Get, Http, HttpError, Response};
-use forkdebt_core::config::Config;
-use forkdebt_core::source::{Dataset, SourceId};
+use forkdebt_core::config::{Config, ConfigError};
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun, Store, StoreError};
 use futures_util::StreamExt;
 
@@ -127,22 +131,169 @@ impl<T: DistroPart> Source for PerDistro<T> {
     }
 }
 
-/// The source `id` as the configuration sets it up.
+/// Everything forkdebt knows of one source.
+pub struct Descriptor {
+    /// `sync --source NAME`, its `[sources.NAME]` section, its line in `forkdebt sources`.
+    pub name: &'static str,
+    /// What it asks, in a few words (`sync --help`).
+    pub about: &'static str,
+    /// The datasets its observations are stored under.
+    pub datasets: &'static [Dataset],
+    /// Reads its `[sources.NAME]` section, so that every key in it is checked; `None`: it
+    /// has no section.
+    pub section: Option<ReadSection>,
+    /// Builds it for a sync; `None`: a section other sources read, not a sync of its own.
+    pub build: Option<Build>,
+}
+
+/// Reads a source's section (errors name what is wrong).
+pub type ReadSection = fn(&Config) -> Result<(), String>;
+/// Builds a source from the configuration.
+pub type Build = fn(&Config) -> Result<Box<dyn Source>, String>;
+
+/// Every source, in the order a sync runs them: the wiki first (its Change pages name the
+/// tracker bugs the Bugzilla step then asks about), Bodhi before the Change decisions that
+/// read release states, the base distribution last.
+pub const REGISTRY: &[Descriptor] = &[
+    fedora_wiki::SOURCE,
+    bodhi::SOURCE,
+    bugzilla::SOURCE,
+    pagure::SOURCE,
+    gitlab::SOURCE,
+    github::SOURCE,
+    git::SOURCE,
+    koji::SOURCE,
+    repodata::SOURCE,
+    forgejo::SOURCE,
+    #[cfg(test)]
+    testing::SOURCE,
+];
+
+/// The source named `name`.
+pub fn descriptor(name: &str) -> Option<&'static Descriptor> {
+    REGISTRY.iter().find(|d| d.name == name)
+}
+
+/// The sources a sync can run, in sync order.
+pub fn syncable() -> impl Iterator<Item = &'static Descriptor> {
+    REGISTRY.iter().filter(|d| d.build.is_some())
+}
+
+/// Their names, comma separated (help texts, errors).
+pub fn names() -> String {
+    syncable().map(|d| d.name).collect::<Vec<_>>().join(", ")
+}
+
+/// `forkdebt sources`' rows: every source of the registry in sync order (a source never run
+/// says so), then what else recorded runs (dist-git repositories, proposals).
+pub fn every_status(
+    mut recorded: Vec<forkdebt_core::store::SourceStatus>,
+) -> Vec<forkdebt_core::store::SourceStatus> {
+    let mut out = Vec::new();
+    for d in syncable() {
+        match recorded.iter().position(|s| s.source == d.name) {
+            Some(i) => out.push(recorded.remove(i)),
+            None => out.push(forkdebt_core::store::SourceStatus {
+                source: d.name.to_string(),
+                ..Default::default()
+            }),
+        }
+    }
+    out.extend(recorded);
+    out
+}
+
+/// Builds the source `name` from the configuration.
 ///
 /// # Errors
-/// A configuration the source cannot use (a secret that cannot be read, a bad URL).
-pub fn build(id: SourceId, config: &Config) -> Result<Box<dyn Source>, String> {
-    Ok(match id {
-        SourceId::FedoraWiki => Box::new(fedora_wiki::FedoraWiki::from_config(config)),
-        SourceId::Bodhi => Box::new(bodhi::Bodhi::from_config(config)),
-        SourceId::Bugzilla => Box::new(bugzilla::Bugzilla::from_config(config)?),
-        SourceId::Pagure => Box::new(pagure::Pagure::from_config(config)),
-        SourceId::Gitlab => Box::new(gitlab::Gitlab::from_config(config)),
-        SourceId::Github => Box::new(github::Github::from_config(config)?),
-        SourceId::Git => Box::new(git::GitMirrors::from_config(config)),
-        SourceId::Koji => Box::new(koji::from_config(config)),
-        SourceId::Repodata => Box::new(repodata::from_config(config)),
-    })
+/// No such source, or its section or secrets cannot be read.
+pub fn build(name: &str, config: &Config) -> Result<Box<dyn Source>, String> {
+    match descriptor(name).and_then(|d| d.build) {
+        Some(build) => build(config),
+        None => Err(format!("unknown source `{name}`; sources are: {}", names())),
+    }
+}
+
+/// Reads `[sources.NAME]` as `T` (the check behind a [`Descriptor`]'s `section`).
+pub(crate) fn read_section<T: serde::de::DeserializeOwned + Default>(
+    config: &Config,
+    name: &str,
+) -> Result<(), String> {
+    config.sources.section::<T>(name).map(|_| ())
+}
+
+/// Checks every `[sources.NAME]` section against its source: an unknown section, a key the
+/// source does not have or a value of the wrong type is an error naming the key and, when the
+/// file says where, its line.
+///
+/// # Errors
+/// The first such mistake.
+pub fn check(config: &Config, path: &str) -> Result<(), ConfigError> {
+    for (name, value) in &config.sources.sections {
+        let fail = |key: Option<&str>, message: String| {
+            let shown = match key {
+                Some(k) => format!("sources.{name}.{k}"),
+                None => format!("sources.{name}"),
+            };
+            match forkdebt_core::config::section_line(&config.sources, name, key)
+                .or_else(|| forkdebt_core::config::section_line(&config.sources, name, None))
+            {
+                Some(line) => ConfigError::Parse {
+                    path: path.to_string(),
+                    line,
+                    message: format!("{shown}: {message}"),
+                },
+                None => ConfigError::Invalid {
+                    path: path.to_string(),
+                    key: shown,
+                    message,
+                },
+            }
+        };
+        let Some(check) = descriptor(name).map(|d| d.section) else {
+            return Err(fail(
+                None,
+                format!(
+                    "not a [sources] setting nor a source; sources with a section are: {}",
+                    REGISTRY
+                        .iter()
+                        .filter(|d| d.section.is_some())
+                        .map(|d| d.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        let Some(check) = check else {
+            return Err(fail(
+                None,
+                format!("the {name} source has no settings of its own"),
+            ));
+        };
+        if !value.is_table() {
+            return Err(fail(None, "must be a table of settings".into()));
+        }
+        if let Err(message) = check(config) {
+            // serde names the key it could not take: "unknown field `tokn_env`, expected...".
+            // A value its type refused (a token pasted as a variable's name) is not named
+            // by serde: the `*_env` key whose value is no variable's name is the one.
+            let key = message
+                .split('`')
+                .nth(1)
+                .filter(|k| value.get(*k).is_some())
+                .map(str::to_string)
+                .or_else(|| {
+                    value.as_table()?.iter().find_map(|(k, v)| {
+                        (k.ends_with("_env")
+                            && v.as_str()
+                                .is_none_or(|s| !forkdebt_core::config::is_env_name(s)))
+                        .then(|| k.clone())
+                    })
+                });
+            return Err(fail(key.as_deref(), message));
+        }
+    }
+    Ok(())
 }
 
 /// A fetch that may be answered "not modified".

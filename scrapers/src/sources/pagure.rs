@@ -3,11 +3,11 @@
 
 use super::{Context, ItemRequest, ParseError, Parsed, Source, SourceError, json, sync_each};
 use crate::http::Get;
-use forkdebt_core::config::{Config, PagureSource};
+use forkdebt_core::config::Config;
 use forkdebt_core::model::RefKind;
 use forkdebt_core::observation;
 use forkdebt_core::observation::pagure::epoch;
-use forkdebt_core::source::SourceId;
+use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun};
 use serde::{Deserialize, Serialize};
 
@@ -176,15 +176,34 @@ pub fn parse_pull_request_page(url: &str, body: &[u8]) -> Result<Page<PullReques
     parse_page(url, body, "requests", "total_requests")
 }
 
+/// `[sources.pagure]`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// The instances followed.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// API base per instance host when it is not `https://HOST`.
+    #[serde(default)]
+    pub hosts: std::collections::HashMap<String, String>,
+}
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "pagure",
+    about: "Pagure pull requests (pagure.io, src.fedoraproject.org)",
+    datasets: &[forkdebt_core::source::Dataset::Pagure],
+    section: Some(|c| super::read_section::<Section>(c, "pagure")),
+    build: Some(|c| Ok(Box::new(Pagure::from_config(c)?))),
+};
+
 /// The Pagure source: which instances, and where their API is.
 pub struct Pagure {
-    pub config: Option<PagureSource>,
+    pub config: Section,
 }
 
 impl Pagure {
     fn base_for(&self, host: &str) -> Option<String> {
-        let cfg = self.config.as_ref();
-        if let Some(b) = cfg.and_then(|c| c.hosts.get(host)) {
+        if let Some(b) = self.config.hosts.get(host) {
             return Some(b.clone());
         }
         self.urls()
@@ -209,14 +228,16 @@ impl Pagure {
         ))
     }
 
-    pub fn from_config(config: &Config) -> Pagure {
-        Pagure {
-            config: config.sources.pagure.clone(),
-        }
+    /// # Errors
+    /// Its section cannot be read.
+    pub fn from_config(config: &Config) -> Result<Pagure, String> {
+        Ok(Pagure {
+            config: config.sources.section("pagure")?,
+        })
     }
 
     fn urls(&self) -> Vec<String> {
-        match self.config.as_ref().filter(|c| !c.urls.is_empty()) {
+        match Some(&self.config).filter(|c| !c.urls.is_empty()) {
             Some(c) => c.urls.clone(),
             None => DEFAULT_URLS.iter().map(|u| u.to_string()).collect(),
         }
@@ -254,7 +275,7 @@ impl Source for Pagure {
             let changed = pr.last_updated.clone();
             Ok((observation::to_data(&pr), changed))
         };
-        let dataset = SourceId::Pagure.dataset();
+        let dataset = Dataset::Pagure;
         sync_each(cx, dataset, items, &parse, run).await?;
         if !unusable.is_empty() {
             run.items += unusable.len() as i64;

@@ -290,6 +290,14 @@ impl Read for TextNodeLimit<'_> {
 /// The repodata source: the repository of every base distribution that has one.
 pub type Repodata = PerDistro<Repo>;
 
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "repodata",
+    about: "what each base distribution's yum repository ships ([[distro]] repodata_url)",
+    datasets: &[forkdebt_core::source::Dataset::Repodata],
+    section: None,
+    build: Some(|c| Ok(Box::new(from_config(c)))),
+};
+
 pub fn from_config(config: &Config) -> Repodata {
     PerDistro::from_config(config, |d| {
         Some(Repo {

@@ -4,10 +4,18 @@
 //! and its line (serde's `deny_unknown_fields` + toml's spans). Secrets are never values in
 //! this file: only `*_env` (a variable's name) or `*_file` (a path), read by [`Secret`].
 
+mod redact;
+mod secret;
+mod sources;
+mod validate;
+
+pub use redact::redact_url;
+pub use secret::{EnvName, Secret, is_env_name, looks_like_a_token};
+pub use sources::{SourcesConfig, section_line};
+
 use crate::evr::DEFAULT_RELEASE_MARKER;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +97,7 @@ pub struct ProposeConfig {
     /// Whether anyone in chat may `propose` (default: admins only).
     #[serde(default)]
     pub open: bool,
-    pub token_env: Option<String>,
+    pub token_env: Option<EnvName>,
     pub token_file: Option<PathBuf>,
 }
 
@@ -293,74 +301,6 @@ pub struct DistroConfig {
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct SourcesConfig {
-    /// Whole-request timeout, seconds [default 60].
-    pub timeout_secs: Option<u64>,
-    /// Retries after a failed attempt [default 4].
-    pub max_retries: Option<u32>,
-    /// Minimum time between two requests to one host, milliseconds [default 250].
-    pub min_interval_ms: Option<u64>,
-    /// First retry delay, doubling up to 30 s, milliseconds [default 500].
-    pub backoff_min_ms: Option<u64>,
-    /// The longest `Retry-After` waited out in a run, seconds [default 60].
-    pub max_retry_after_secs: Option<u64>,
-    /// The longest a host that asked for a longer wait is left alone, across runs, seconds
-    /// [default 86400]. A `Retry-After: 100000000` must not silence a source for years.
-    pub max_wait_secs: Option<u64>,
-    /// How often `serve` syncs every source, minutes [default 360].
-    pub sync_every_mins: Option<f64>,
-    /// `forkdebt serve` reads dist-git repositories again this often (default 60).
-    pub scan_every_mins: Option<f64>,
-    pub bodhi: Option<UrlSource>,
-    pub bugzilla: Option<UrlSource>,
-    pub github: Option<UrlSource>,
-    pub gitlab: Option<UrlSource>,
-    /// Forgejo instances (forge.fedoraproject.org: FESCo tickets, later dist-git): `url`, and
-    /// `hosts` mapping a host to its API base.
-    pub forgejo: Option<UrlSource>,
-    pub pagure: Option<PagureSource>,
-    pub fedora_wiki: Option<FedoraWikiSource>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UrlSource {
-    pub url: Option<String>,
-    /// API base per instance host, for instances other than `url`'s
-    /// (`"gitlab.freedesktop.org" = "https://gitlab.freedesktop.org"`); default `https://HOST`.
-    #[serde(default)]
-    pub hosts: HashMap<String, String>,
-    pub api_key_env: Option<String>,
-    pub api_key_file: Option<PathBuf>,
-    pub token_env: Option<String>,
-    pub token_file: Option<PathBuf>,
-    /// `[sources.github]` only: keep a blobless mirror of every GitHub project the references
-    /// name and answer "which release first contains X" from git.
-    #[serde(default)]
-    pub mirror: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PagureSource {
-    #[serde(default)]
-    pub urls: Vec<String>,
-    /// API base per instance host when it is not `https://HOST` (tests point these at a
-    /// local server): `"src.fedoraproject.org" = "http://127.0.0.1:8080"`.
-    #[serde(default)]
-    pub hosts: HashMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FedoraWikiSource {
-    pub url: Option<String>,
-    #[serde(default)]
-    pub releases: Vec<u32>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct ChatConfig {
     pub prefix: Option<String>,
     /// Notifications posted per room and hour; beyond it, the rest collapse into one summary.
@@ -379,9 +319,9 @@ pub struct ChatConfig {
 pub struct MatrixConfig {
     pub homeserver: String,
     pub user: String,
-    pub password_env: Option<String>,
+    pub password_env: Option<EnvName>,
     pub password_file: Option<PathBuf>,
-    pub token_env: Option<String>,
+    pub token_env: Option<EnvName>,
     pub token_file: Option<PathBuf>,
     #[serde(default)]
     pub rooms: Vec<String>,
@@ -397,7 +337,7 @@ pub struct IrcConfig {
     pub port: Option<u16>,
     pub tls: Option<bool>,
     pub nick: Option<String>,
-    pub sasl_password_env: Option<String>,
+    pub sasl_password_env: Option<EnvName>,
     pub sasl_password_file: Option<PathBuf>,
     #[serde(default)]
     pub channels: Vec<String>,
@@ -416,7 +356,7 @@ pub struct IrcConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
-    pub token_env: Option<String>,
+    pub token_env: Option<EnvName>,
     pub token_file: Option<PathBuf>,
     #[serde(default)]
     pub channels: Vec<u64>,
@@ -430,8 +370,8 @@ pub struct EmailConfig {
     pub unsubscribe_url: Option<String>,
     pub from: Option<String>,
     pub schedule: Option<String>,
-    pub username_env: Option<String>,
-    pub password_env: Option<String>,
+    pub username_env: Option<EnvName>,
+    pub password_env: Option<EnvName>,
     pub password_file: Option<PathBuf>,
     #[serde(default)]
     pub recipient: Vec<Recipient>,
@@ -445,6 +385,24 @@ pub struct Recipient {
     pub packages: Vec<String>,
 }
 
+/// The dotted key (`propose.token_env`) set on `line` (1-based) of `text`, if a key is.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let this = lines.get(line.checked_sub(1)?)?;
+    let (key, _) = this.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    let table = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
 /// The database used when neither `--database` nor `database =` says otherwise.
 pub const DEFAULT_DATABASE: &str = "sqlite://forkdebt.db";
 
@@ -454,13 +412,24 @@ impl Config {
     /// # Errors
     /// A TOML or schema error, with the line; an invalid regex or a duplicate name.
     pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_string(),
-            line: e.span().map_or(0, |s| {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| {
                 text[..s.start.min(text.len())].matches('\n').count() + 1
-            }),
-            message: e.message().to_string(),
+            });
+            // A value refused by its type (a token where a variable's name belongs) is not
+            // named by the TOML error: say which key it was.
+            let message = match key_at(text, line) {
+                Some(key) if !e.message().contains('`') => format!("{key}: {}", e.message()),
+                _ => e.message().to_string(),
+            };
+            ConfigError::Parse {
+                path: path.to_string(),
+                line,
+                message,
+            }
         })?;
+        let mut cfg = cfg;
+        cfg.sources.lines = sources::key_lines(text);
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -492,376 +461,9 @@ impl Config {
         p.is_file().then_some(p)
     }
 
-    fn validate(&self, path: &str) -> Result<(), ConfigError> {
-        let invalid = |key: String, message: String| ConfigError::Invalid {
-            path: path.to_string(),
-            key,
-            message,
-        };
-        let mut names = std::collections::HashSet::new();
-        for (i, d) in self.downstream.iter().enumerate() {
-            if !names.insert(d.name.as_str()) {
-                return Err(invalid(
-                    format!("downstream[{i}].name"),
-                    format!("`{}` is used twice", d.name),
-                ));
-            }
-            if let Err(e) = regex::Regex::new(d.release_marker()) {
-                return Err(invalid(
-                    format!("downstream[{i}].release_marker"),
-                    e.to_string(),
-                ));
-            }
-            for (j, from) in d.packaging_from.iter().enumerate() {
-                if !self.distro.iter().any(|x| &x.name == from) {
-                    return Err(invalid(
-                        format!("downstream[{i}].packaging_from[{j}]"),
-                        format!("no [[distro]] is named `{from}`"),
-                    ));
-                }
-            }
-            if let Some(g) = &d.git {
-                check_distgit(g, &format!("downstream[{i}].git"))
-                    .map_err(|(k, m)| invalid(k, m))?;
-                if d.branch.is_none() && g.branch.is_none() {
-                    return Err(invalid(
-                        format!("downstream[{i}].branch"),
-                        "name the dist-git branch to read (`branch = \"c9s-sig-hyperscale\"`)"
-                            .into(),
-                    ));
-                }
-            }
-            if let Some(base) = &d.base
-                && !self.distro.iter().any(|x| &x.name == base)
-            {
-                return Err(invalid(
-                    format!("downstream[{i}].base"),
-                    format!("no [[distro]] is named `{base}`"),
-                ));
-            }
-        }
-        for (i, d) in self.distro.iter().enumerate() {
-            if let Some(g) = &d.distgit {
-                check_distgit(g, &format!("distro[{i}].distgit"))
-                    .map_err(|(k, m)| invalid(k, m))?;
-                if g.branch.is_none() {
-                    return Err(invalid(
-                        format!("distro[{i}].distgit.branch"),
-                        "name the branch of the distribution's packaging (`c9s`, `rawhide`)".into(),
-                    ));
-                }
-            }
-        }
-        if let Some(f) = self.propose.as_ref().and_then(|p| p.forge.as_ref())
-            && !FORGES.contains(&f.as_str())
-        {
-            return Err(invalid(
-                "propose.forge".into(),
-                format!("`{f}` is not one of {}", FORGES.join(", ")),
-            ));
-        }
-        let mut forks = std::collections::HashSet::new();
-        for (i, f) in self.fork.iter().enumerate() {
-            if !forks.insert(f.name.as_str()) {
-                return Err(invalid(
-                    format!("fork[{i}].name"),
-                    format!("`{}` is used twice", f.name),
-                ));
-            }
-            match regex::Regex::new(f.release_tags()) {
-                Err(e) => return Err(invalid(format!("fork[{i}].release_tags"), e.to_string())),
-                Ok(re) if re.captures_len() < 2 => {
-                    return Err(invalid(
-                        format!("fork[{i}].release_tags"),
-                        "needs a group (...) around the version".into(),
-                    ));
-                }
-                Ok(_) => {}
-            }
-            if f.branches.is_empty() {
-                return Err(invalid(
-                    format!("fork[{i}].branches"),
-                    "name at least one branch or glob (\"hs-v*\")".into(),
-                ));
-            }
-            for b in &f.branches {
-                if let Err(e) = glob::Pattern::new(b) {
-                    return Err(invalid(
-                        format!("fork[{i}].branches"),
-                        format!("`{b}`: {e}"),
-                    ));
-                }
-            }
-            if let Some(ds) = &f.downstream
-                && !self.downstream.iter().any(|d| &d.name == ds)
-            {
-                return Err(invalid(
-                    format!("fork[{i}].downstream"),
-                    format!("no [[downstream]] is named `{ds}`"),
-                ));
-            }
-        }
-        for (key, v) in [
-            ("sources.scan_every_mins", self.sources.scan_every_mins),
-            ("sources.sync_every_mins", self.sources.sync_every_mins),
-        ] {
-            if let Some(m) = v
-                && !(m.is_finite() && m > 0.0)
-            {
-                return Err(invalid(
-                    key.into(),
-                    format!("{m} is not a positive number of minutes"),
-                ));
-            }
-        }
-        for (name, src) in [
-            ("bodhi", &self.sources.bodhi),
-            ("bugzilla", &self.sources.bugzilla),
-            ("gitlab", &self.sources.gitlab),
-        ] {
-            if src.as_ref().is_some_and(|s| s.mirror) {
-                return Err(invalid(
-                    format!("sources.{name}.mirror"),
-                    "only [sources.github] mirrors projects; name others as [[upstream]]".into(),
-                ));
-            }
-        }
-        for (i, u) in self.upstream.iter().enumerate() {
-            if crate::fork::mirror::project_of_forge(&u.forge).is_none() {
-                return Err(invalid(
-                    format!("upstream[{i}].forge"),
-                    format!(
-                        "`{}` is not github:OWNER/REPO, gitlab:HOST/PATH or pagure:HOST/PATH",
-                        u.forge
-                    ),
-                ));
-            }
-            match regex::Regex::new(u.release_tags()) {
-                Err(e) => {
-                    return Err(invalid(
-                        format!("upstream[{i}].release_tags"),
-                        e.to_string(),
-                    ));
-                }
-                Ok(re) if re.captures_len() < 2 => {
-                    return Err(invalid(
-                        format!("upstream[{i}].release_tags"),
-                        "needs a group (...) around the version".into(),
-                    ));
-                }
-                Ok(_) => {}
-            }
-        }
-        for (key, value) in self.env_names() {
-            if !is_env_name(value) {
-                // Never echo the value: it is often the secret itself, pasted by mistake.
-                return Err(invalid(
-                    key,
-                    "must be the NAME of an environment variable (letters, digits and `_`); \
-                     the value given is not one and is not shown"
-                        .into(),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Every `*_env` setting with its key.
-    fn env_names(&self) -> Vec<(String, &str)> {
-        let s = &self.sources;
-        let mut out = Vec::new();
-        for (section, c) in [
-            ("sources.bodhi", &s.bodhi),
-            ("sources.bugzilla", &s.bugzilla),
-            ("sources.github", &s.github),
-            ("sources.gitlab", &s.gitlab),
-            ("sources.forgejo", &s.forgejo),
-        ] {
-            if let Some(c) = c {
-                for (key, v) in [("api_key_env", &c.api_key_env), ("token_env", &c.token_env)] {
-                    if let Some(v) = v {
-                        out.push((format!("{section}.{key}"), v.as_str()));
-                    }
-                }
-            }
-        }
-        let chat = self.chat.as_ref();
-        let pairs: [(&'static str, Option<&String>); 7] = [
-            (
-                "propose.token_env",
-                self.propose.as_ref().and_then(|p| p.token_env.as_ref()),
-            ),
-            (
-                "chat.matrix.password_env",
-                chat.and_then(|c| c.matrix.as_ref()?.password_env.as_ref()),
-            ),
-            (
-                "chat.matrix.token_env",
-                chat.and_then(|c| c.matrix.as_ref()?.token_env.as_ref()),
-            ),
-            (
-                "chat.irc.sasl_password_env",
-                chat.and_then(|c| c.irc.as_ref()?.sasl_password_env.as_ref()),
-            ),
-            (
-                "chat.discord.token_env",
-                chat.and_then(|c| c.discord.as_ref()?.token_env.as_ref()),
-            ),
-            (
-                "email.username_env",
-                self.email.as_ref().and_then(|e| e.username_env.as_ref()),
-            ),
-            (
-                "email.password_env",
-                self.email.as_ref().and_then(|e| e.password_env.as_ref()),
-            ),
-        ];
-        out.extend(
-            pairs
-                .into_iter()
-                .filter_map(|(k, v)| Some((k.to_string(), v?.as_str()))),
-        );
-        out
-    }
-
     pub fn database_url(&self) -> &str {
         self.database.as_deref().unwrap_or(DEFAULT_DATABASE)
     }
-}
-
-/// Whether `s` can be an environment variable's name as a shell writes one, and does not
-/// look like a token pasted where its variable's name belongs.
-pub fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && s.len() <= 128
-        && !looks_like_a_token(s)
-}
-
-/// Token prefixes of the services forkdebt talks to (GitHub, GitLab, Slack-style bots).
-const TOKEN_PREFIXES: &[&str] = &[
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat",
-    "gloas",
-    "xox",
-];
-
-/// A value shaped like a secret rather than a variable name: a known token prefix, or a long
-/// run of mixed-case letters and digits (people name variables `GITHUB_TOKEN`, not
-/// `aB3xQ9...`). Checked so that such a value is never printed or stored as a "name".
-pub fn looks_like_a_token(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    if TOKEN_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return true;
-    }
-    let letters_digits = s.chars().filter(char::is_ascii_alphanumeric).count();
-    let has_lower = s.chars().any(|c| c.is_ascii_lowercase());
-    let has_upper = s.chars().any(|c| c.is_ascii_uppercase());
-    let digits = s.chars().filter(char::is_ascii_digit).count();
-    let underscores = s.chars().filter(|c| *c == '_').count();
-    // A hex digest or a mixed-case random string: long, few separators, many digits.
-    (letters_digits >= 20 && underscores <= 1 && digits >= 4 && (has_lower && has_upper))
-        || (s.len() >= 32 && underscores == 0 && digits >= 8)
-}
-
-/// A secret read from an environment variable or a file. Its `Debug` and `Display` never
-/// show the value, so it cannot leak into logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Reads a secret from `env` (a variable name) or `file`; `Ok(None)` when neither is set.
-    ///
-    /// # Errors
-    /// The variable is named but unset or empty, or the file cannot be read.
-    pub fn load(env: Option<&str>, file: Option<&Path>) -> Result<Option<Secret>, String> {
-        if let Some(var) = env {
-            if !is_env_name(var) {
-                return Err(
-                    "the `*_env` setting is not the name of an environment variable \
-                            (it is not shown: it may be the secret itself)"
-                        .into(),
-                );
-            }
-            return match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Ok(Some(Secret(v.trim().to_string()))),
-                _ => Err(format!("environment variable {var} is not set")),
-            };
-        }
-        if let Some(path) = file {
-            return std::fs::read_to_string(path)
-                .map(|v| Some(Secret(v.trim().to_string())))
-                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()));
-        }
-        Ok(None)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// Whether a query parameter named `key` holds a secret, read as a server reads it
-/// (percent-decoded: `pass%77ord` is `password`).
-fn is_secret_key(key: &str) -> bool {
-    let decoded: String = url::form_urlencoded::parse(format!("{key}=").as_bytes())
-        .next()
-        .map(|(k, _)| k.to_ascii_lowercase())
-        .unwrap_or_default();
-    ["pass", "pwd", "secret", "token", "key"]
-        .iter()
-        .any(|w| decoded.contains(w))
-}
-
-/// A database URL for logs: the password replaced by `***`, in the user part and in the
-/// query string (`?password=...`, `sslpassword=...`, percent-encoded names too).
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => base.to_string(),
-            },
-            None => base.to_string(),
-        },
-        None => base.to_string(),
-    };
-    if let Some(q) = query {
-        let pairs: Vec<String> = q
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -932,13 +534,14 @@ mod tests {
 
     #[test]
     fn a_secret_pasted_into_an_env_setting_is_refused_and_not_echoed() {
+        // (Source sections are checked by their sources: forkdebt-scrapers' registry tests.)
         let err = Config::parse(
-            "[sources.github]\ntoken_env = \"ghp_s3cr3tT0ken/with+chars\"\n",
+            "[propose]\ntoken_env = \"ghp_s3cr3tT0ken/with+chars\"\n",
             "f.toml",
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("sources.github.token_env"), "{err}");
+        assert!(err.contains("propose.token_env"), "{err}");
         assert!(!err.contains("ghp_s3cr3t"), "{err}");
         let err = Secret::load(Some("ghp s3cr3t"), None).unwrap_err();
         assert!(!err.contains("s3cr3t"), "{err}");
@@ -950,9 +553,9 @@ mod tests {
             "glpat_x7Y2z9",
         ] {
             for (section, key) in [
-                ("sources.github", "token_env"),
-                ("sources.forgejo", "token_env"),
                 ("propose", "token_env"),
+                ("chat.discord", "token_env"),
+                ("email", "password_env"),
             ] {
                 let err = Config::parse(&format!("[{section}]\n{key} = \"{token}\"\n"), "f")
                     .unwrap_err()
