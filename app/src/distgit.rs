@@ -37,8 +37,8 @@ pub async fn repos_of(
     let (Some(kind), Some(url), Some(group)) = (&g.forge, &g.url, &g.group) else {
         anyhow::bail!("a dist-git group needs forge, url and group");
     };
-    let forge = forkdebt_scrapers::forges::forge(kind, url)
-        .with_context(|| format!("unknown forge `{kind}`"))?;
+    let forge = forkdebt_scrapers::forges::forge(*kind, url)
+        .with_context(|| format!("dist-git is not read from {kind}"))?;
     let http = forkdebt_scrapers::http::Http::new(forkdebt_scrapers::sync::http_options(config))?;
     let listed = forge
         .list_repos(&http, group)
@@ -323,7 +323,7 @@ pub async fn base_patches(
                 return forkdebt_scrapers::forges::repo_named(&g.repos, p)
                     .map(|r| (p.clone(), r.clone(), None));
             }
-            let forge = forkdebt_scrapers::forges::forge(g.forge.as_deref()?, g.url.as_deref()?)?;
+            let forge = forkdebt_scrapers::forges::forge(g.forge?, g.url.as_deref()?)?;
             Some((p.clone(), forge.repo_url(g.group.as_deref()?, p), None))
         })
         .collect();

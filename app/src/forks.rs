@@ -132,7 +132,8 @@ pub async fn match_files(
             inv.packages.iter().any(|p| {
                 p.upstream
                     .as_ref()
-                    .and_then(|u| forkdebt_core::fork::mirror::project_of_forge(&u.describe()))
+                    .and_then(forkdebt_core::forge::ForgeProject::of_upstream)
+                    .and_then(|p| p.project())
                     == Some(m.project.clone())
             })
         })

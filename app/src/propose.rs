@@ -354,7 +354,7 @@ async fn push_and_open(
     let (Some(url), Some(project)) = (&cfg.url, &cfg.project) else {
         bail!("--push needs [propose] url and project in the config");
     };
-    let forge = cfg.forge.clone().unwrap_or_else(|| "gitlab".into());
+    let forge = cfg.forge.unwrap_or(forkdebt_core::forge::ForgeKind::Gitlab);
     let client = forkdebt_scrapers::forges::requests::client(config).map_err(anyhow::Error::msg)?;
     let remote = cfg.remote.clone().unwrap_or_else(|| "origin".into());
     // A mirror's `origin` is where it was read from; `push_url` says where we may write.
@@ -399,7 +399,7 @@ async fn push_and_open(
     let title = format!("Drop {file}");
     let opened = forkdebt_scrapers::forges::requests::open(
         &client,
-        &forge,
+        forge,
         url,
         &forkdebt_scrapers::forges::requests::NewRequest {
             project: &project,
@@ -419,7 +419,7 @@ async fn push_and_open(
             file,
             branch,
             &opened.web_url,
-            Some((&forge, &opened.api_url)),
+            Some((forge.as_str(), &opened.api_url)),
             chrono::Utc::now(),
         )
         .await?;

@@ -28,6 +28,7 @@ pub mod config;
 pub mod distgit;
 pub mod evidence;
 pub mod evr;
+pub mod forge;
 pub mod fork;
 pub mod git;
 pub mod inventory;

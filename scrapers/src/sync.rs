@@ -185,7 +185,13 @@ async fn sync_proposals(store: &Store, config: &Config) -> Result<SourceRun, Sto
     for p in open {
         run.items += 1;
         run.requests += 1;
-        match crate::forges::requests::state(&client, &p.forge, &p.api_url).await {
+        let Some(kind) = forkdebt_core::forge::ForgeKind::parse(&p.forge) else {
+            run.errors += 1;
+            run.error
+                .get_or_insert(format!("{}: no such forge `{}`", p.url, p.forge));
+            continue;
+        };
+        match crate::forges::requests::state(&client, kind, &p.api_url).await {
             Ok(crate::forges::requests::RequestState::Open) => {}
             Ok(state) => {
                 store

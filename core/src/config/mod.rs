@@ -78,7 +78,7 @@ pub struct ServeConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProposeConfig {
     /// `gitlab` (merge requests, v4 API; the default), `pagure` or `forgejo` (pull requests).
-    pub forge: Option<String>,
+    pub forge: Option<crate::forge::ForgeKind>,
     /// The forge's API base (`https://gitlab.com`).
     pub url: Option<String>,
     /// The project of a package, `{package}` replaced (`CentOS/Hyperscale/rpms/{package}`).
@@ -125,7 +125,7 @@ pub struct UpstreamConfig {
     pub name: String,
     /// The references it answers: `github:owner/repo`, `gitlab:host/group/project`,
     /// `pagure:host/path`.
-    pub forge: String,
+    pub forge: crate::forge::ForgeProject,
     /// URL or local path of its git repository.
     pub repo: String,
     /// Regex whose group 1 is the release version.
@@ -237,7 +237,7 @@ pub struct DownstreamConfig {
 #[serde(deny_unknown_fields)]
 pub struct DistgitConfig {
     /// `gitlab`, `pagure` or `forgejo`.
-    pub forge: Option<String>,
+    pub forge: Option<crate::forge::ForgeKind>,
     /// The forge's web address (`https://gitlab.com`, `https://src.fedoraproject.org`).
     pub url: Option<String>,
     /// The group (GitLab), namespace (Pagure) or organisation (Forgejo) whose projects are
@@ -250,17 +250,15 @@ pub struct DistgitConfig {
     pub branch: Option<String>,
 }
 
-/// The forges a dist-git group can be listed on.
-pub const FORGES: [&str; 3] = ["gitlab", "pagure", "forgejo"];
-
 /// A dist-git location is a group on a known forge, or a list of repositories.
 fn check_distgit(g: &DistgitConfig, key: &str) -> Result<(), (String, String)> {
-    if let Some(f) = &g.forge
-        && !FORGES.contains(&f.as_str())
-    {
+    if let Some(f) = g.forge.filter(|f| !f.hosts_distgit()) {
         return Err((
             format!("{key}.forge"),
-            format!("`{f}` is not one of {}", FORGES.join(", ")),
+            format!(
+                "`{f}` is not one of {}",
+                crate::forge::ForgeKind::distgit_names()
+            ),
         ));
     }
     match (&g.group, g.repos.is_empty()) {

@@ -1,7 +1,7 @@
 //! The checks serde cannot make: names used twice, regexes that do not compile, references
 //! to a `[[distro]]` that is not there, a forge that is not one.
 
-use super::{Config, ConfigError, FORGES, check_distgit};
+use super::{Config, ConfigError, check_distgit};
 
 impl Config {
     pub(super) fn validate(&self, path: &str) -> Result<(), ConfigError> {
@@ -64,12 +64,18 @@ impl Config {
                 }
             }
         }
-        if let Some(f) = self.propose.as_ref().and_then(|p| p.forge.as_ref())
-            && !FORGES.contains(&f.as_str())
+        if let Some(f) = self
+            .propose
+            .as_ref()
+            .and_then(|p| p.forge)
+            .filter(|f| !f.hosts_distgit())
         {
             return Err(invalid(
                 "propose.forge".into(),
-                format!("`{f}` is not one of {}", FORGES.join(", ")),
+                format!(
+                    "`{f}` is not one of {}",
+                    crate::forge::ForgeKind::distgit_names()
+                ),
             ));
         }
         let mut forks = std::collections::HashSet::new();
@@ -127,15 +133,6 @@ impl Config {
             }
         }
         for (i, u) in self.upstream.iter().enumerate() {
-            if crate::fork::mirror::project_of_forge(&u.forge).is_none() {
-                return Err(invalid(
-                    format!("upstream[{i}].forge"),
-                    format!(
-                        "`{}` is not github:OWNER/REPO, gitlab:HOST/PATH or pagure:HOST/PATH",
-                        u.forge
-                    ),
-                ));
-            }
             match regex::Regex::new(u.release_tags()) {
                 Err(e) => {
                     return Err(invalid(

@@ -46,7 +46,8 @@ pub fn match_patch_files(
         let Some(project) = pkg
             .upstream
             .as_ref()
-            .and_then(|u| super::mirror::project_of_forge(&u.describe()))
+            .and_then(crate::forge::ForgeProject::of_upstream)
+            .and_then(|p| p.project())
         else {
             continue;
         };

@@ -17,22 +17,6 @@ pub struct Mirror {
     pub release_tags: Regex,
 }
 
-/// `github:systemd/systemd` -> `systemd/systemd`; `gitlab:host/group/project` ->
-/// `group/project`; `pagure:host/path` -> `path`: how reference ids name the project.
-pub fn project_of_forge(forge: &str) -> Option<String> {
-    let (kind, rest) = forge.split_once(':')?;
-    let rest = rest.trim_matches('/');
-    let project = match kind {
-        "github" => {
-            let (owner, repo) = rest.split_once('/')?;
-            (!owner.is_empty() && !repo.is_empty() && !repo.contains('/')).then(|| rest.to_string())
-        }
-        "gitlab" | "pagure" => rest.split_once('/').map(|(_, p)| p.to_string()),
-        _ => None,
-    }?;
-    (!project.is_empty()).then_some(project)
-}
-
 impl Mirror {
     /// The full sha `id` (a sha or its prefix) names, if upstream has such a commit.
     ///
@@ -115,7 +99,7 @@ pub fn configured(config: &crate::config::Config) -> Vec<MirrorSpec> {
         .iter()
         .filter_map(|u| {
             Some(MirrorSpec {
-                project: project_of_forge(&u.forge)?,
+                project: u.forge.project()?,
                 repo: u.repo.clone(),
                 release_tags: u.release_tags().to_string(),
                 blobless: false,
@@ -124,7 +108,9 @@ pub fn configured(config: &crate::config::Config) -> Vec<MirrorSpec> {
         .collect();
     for f in &config.fork {
         let Some(project) = crate::inventory::project::from_url(&f.upstream)
-            .and_then(|p| project_of_forge(&p.describe()))
+            .as_ref()
+            .and_then(crate::forge::ForgeProject::of_upstream)
+            .and_then(|p| p.project())
         else {
             continue;
         };
@@ -169,25 +155,5 @@ impl MirrorSpec {
             dir,
             release_tags,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forge_names() {
-        assert_eq!(
-            project_of_forge("github:systemd/systemd").as_deref(),
-            Some("systemd/systemd")
-        );
-        assert_eq!(
-            project_of_forge("gitlab:gitlab.freedesktop.org/NetworkManager/NetworkManager")
-                .as_deref(),
-            Some("NetworkManager/NetworkManager")
-        );
-        assert_eq!(project_of_forge("github:systemd"), None);
-        assert_eq!(project_of_forge("svn:x/y"), None);
     }
 }

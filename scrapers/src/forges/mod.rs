@@ -7,6 +7,7 @@
 pub mod requests;
 
 use crate::http::{Get, Http, Response};
+use forkdebt_core::forge::ForgeKind;
 use serde::Deserialize;
 
 /// Pages read per group at most (100 projects a page for GitLab and Pagure).
@@ -32,14 +33,14 @@ pub trait Forge: Send + Sync {
     fn repo_url(&self, group: &str, name: &str) -> String;
 }
 
-/// The forge `kind` (`gitlab`, `pagure`, `forgejo`) at `url`.
-pub fn forge(kind: &str, url: &str) -> Option<Box<dyn Forge>> {
+/// The forge `kind` at `url` (`None`: dist-git is not read from that kind).
+pub fn forge(kind: ForgeKind, url: &str) -> Option<Box<dyn Forge>> {
     let base = url.trim_end_matches('/').to_string();
     match kind {
-        "gitlab" => Some(Box::new(Gitlab { base })),
-        "pagure" => Some(Box::new(Pagure { base })),
-        "forgejo" => Some(Box::new(Forgejo { base })),
-        _ => None,
+        ForgeKind::Gitlab => Some(Box::new(Gitlab { base })),
+        ForgeKind::Pagure => Some(Box::new(Pagure { base })),
+        ForgeKind::Forgejo => Some(Box::new(Forgejo { base })),
+        ForgeKind::Github => None,
     }
 }
 
@@ -242,7 +243,7 @@ mod tests {
             "systemd"
         );
         assert_eq!(repo_name("file:///srv/rpms/bash/"), "bash");
-        let f = forge("pagure", "https://src.fedoraproject.org/").expect("pagure");
+        let f = forge(ForgeKind::Pagure, "https://src.fedoraproject.org/").expect("pagure");
         assert_eq!(
             f.repo_url("rpms", "systemd"),
             "https://src.fedoraproject.org/rpms/systemd.git"
@@ -255,6 +256,6 @@ mod tests {
             repo_named(&repos, "systemd").map(String::as_str),
             Some("/x/rpms/systemd.git")
         );
-        assert!(forge("svn", "x").is_none());
+        assert!(forge(ForgeKind::Github, "x").is_none());
     }
 }

@@ -5,6 +5,7 @@
 //! Opening is a POST that is never retried: a second attempt after a lost answer could open a
 //! second request, and a proposal is for a human to review once.
 
+use forkdebt_core::forge::ForgeKind;
 use serde::Deserialize;
 
 /// What to open.
@@ -101,7 +102,7 @@ fn encode(s: &str) -> String {
 /// Sends one forge request: `post` once and never retried, a read like any GET.
 async fn send<T: serde::de::DeserializeOwned>(
     client: &ForgeClient,
-    kind: &str,
+    kind: ForgeKind,
     what: &str,
     url: &str,
     post: Option<(&'static str, Vec<u8>)>,
@@ -109,7 +110,7 @@ async fn send<T: serde::de::DeserializeOwned>(
     let mut headers = Vec::new();
     if let Some(t) = client.token_for(url) {
         headers.push(match kind {
-            "gitlab" => ("PRIVATE-TOKEN", t.to_string()),
+            ForgeKind::Gitlab => ("PRIVATE-TOKEN", t.to_string()),
             _ => ("Authorization", format!("token {t}")),
         });
     }
@@ -178,13 +179,13 @@ fn project_path(project: &str) -> String {
 /// part of it).
 pub async fn open(
     client: &ForgeClient,
-    kind: &str,
+    kind: ForgeKind,
     base: &str,
     new: &NewRequest<'_>,
 ) -> Result<Opened, String> {
     let base = base.trim_end_matches('/');
     match kind {
-        "gitlab" => {
+        ForgeKind::Gitlab => {
             let api = format!(
                 "{base}/api/v4/projects/{}/merge_requests",
                 encode(new.project)
@@ -206,7 +207,7 @@ pub async fn open(
                 labels_not_set: Vec::new(),
             })
         }
-        "pagure" => {
+        ForgeKind::Pagure => {
             let api = format!(
                 "{base}/api/0/{}/pull-request/new",
                 project_path(new.project)
@@ -233,7 +234,7 @@ pub async fn open(
                 labels_not_set: new.labels.to_vec(),
             })
         }
-        "forgejo" => {
+        ForgeKind::Forgejo => {
             let repo = format!("{base}/api/v1/repos/{}", project_path(new.project));
             // Forgejo takes label ids: the repository's labels by name.
             let (ids, labels_not_set) = if new.labels.is_empty() {
@@ -269,8 +270,9 @@ pub async fn open(
                 labels_not_set,
             })
         }
-        other => Err(format!(
-            "[propose] forge = {other:?}: expected gitlab, pagure or forgejo"
+        ForgeKind::Github => Err(format!(
+            "[propose] forge = github: expected {}",
+            ForgeKind::distgit_names()
         )),
     }
 }
@@ -281,11 +283,11 @@ pub async fn open(
 /// A refused or unreadable answer.
 pub async fn state(
     client: &ForgeClient,
-    kind: &str,
+    kind: ForgeKind,
     api_url: &str,
 ) -> Result<RequestState, String> {
     Ok(match kind {
-        "gitlab" => {
+        ForgeKind::Gitlab => {
             let mr: GitlabMr = send(client, kind, "reading a merge request", api_url, None).await?;
             match mr.state.as_str() {
                 "merged" => RequestState::Merged,
@@ -293,7 +295,7 @@ pub async fn state(
                 _ => RequestState::Open,
             }
         }
-        "pagure" => {
+        ForgeKind::Pagure => {
             let pr: PagurePr = send(client, kind, "reading a pull request", api_url, None).await?;
             match pr.status.to_ascii_lowercase().as_str() {
                 "merged" => RequestState::Merged,
@@ -301,7 +303,7 @@ pub async fn state(
                 _ => RequestState::Open,
             }
         }
-        "forgejo" => {
+        ForgeKind::Forgejo => {
             let pr: ForgejoPr = send(client, kind, "reading a pull request", api_url, None).await?;
             match (pr.merged, pr.state.as_str()) {
                 (true, _) => RequestState::Merged,
@@ -309,6 +311,6 @@ pub async fn state(
                 _ => RequestState::Open,
             }
         }
-        other => return Err(format!("unknown forge {other:?}")),
+        ForgeKind::Github => return Err("proposals are not opened on GitHub".into()),
     })
 }
