@@ -146,25 +146,12 @@ pub fn commit_named(patch: &crate::model::Patch, name: &str) -> bool {
 
 /// "upstream fixed a bug in a change we carry: 1a2b3c4d5e6f core: fix the fix".
 pub fn missing_fix_text(f: &crate::model::MissingFix) -> String {
-    format!(
-        "upstream fixed a bug in a change we carry: {} {} (fixes {})",
-        &f.sha[..f.sha.len().min(12)],
-        f.subject,
-        &f.fixes[..f.fixes.len().min(12)]
-    )
+    crate::evidence::missing_fix_text(f)
 }
 
 /// A web link to an upstream commit, where the forge is known.
 pub fn commit_url(upstream: Option<&crate::model::UpstreamProject>, sha: &str) -> Option<String> {
-    use crate::model::UpstreamProject as U;
-    match upstream? {
-        U::Github { owner, repo } => {
-            Some(format!("https://github.com/{owner}/{repo}/commit/{sha}"))
-        }
-        U::Gitlab { host, path } => Some(format!("https://{host}/{path}/-/commit/{sha}")),
-        U::Pagure { host, path } => Some(format!("https://{host}/{path}/c/{sha}")),
-        U::Other { .. } => None,
-    }
+    upstream?.commit_url(sha)
 }
 
 /// `whereis REF`: is the fix merged, in which upstream release, which of our patches carry
@@ -310,8 +297,12 @@ async fn observations(
 ) -> Result<ObservationsBySource, StoreError> {
     let mut obs = ObservationsBySource::new();
     for (dataset, item) in wanted {
-        if let Some(o) = store.observation(*dataset, item).await? {
-            obs.entry(*dataset).or_default().insert(item.clone(), o);
+        if let Some(data) = store
+            .observation(*dataset, item)
+            .await?
+            .and_then(|o| o.data)
+        {
+            obs.entry(*dataset).or_default().insert(item.clone(), data);
         }
     }
     Ok(obs)

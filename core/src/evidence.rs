@@ -254,6 +254,17 @@ impl Hop {
     }
 }
 
+/// "upstream fixed a bug in a change we carry: SHA SUBJECT (fixes SHA)".
+pub fn missing_fix_text(f: &crate::model::MissingFix) -> String {
+    Hop::MissingFix {
+        sha: f.sha.clone(),
+        subject: f.subject.clone(),
+        fixes: f.fixes.clone(),
+        url: None,
+    }
+    .text()
+}
+
 /// A chain as one line: hops joined by ` -> `.
 pub fn chain_text(hops: &[Hop]) -> String {
     hops.iter().map(Hop::text).collect::<Vec<_>>().join(" -> ")

@@ -22,9 +22,11 @@ macro_rules! static_regex {
     };
 }
 
+#[cfg(feature = "store")]
 pub mod answers;
 pub mod change;
 pub mod config;
+pub mod display;
 pub mod distgit;
 pub mod evidence;
 pub mod evr;
@@ -32,11 +34,15 @@ pub mod forge;
 pub mod fork;
 pub mod git;
 pub mod inventory;
+#[cfg(test)]
+mod layers;
 pub mod model;
 pub mod observation;
 pub mod origin;
 pub mod propose;
+#[cfg(feature = "store")]
 pub mod report;
 pub mod source;
+#[cfg(feature = "store")]
 pub mod store;
 pub mod verdict;

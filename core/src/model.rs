@@ -517,6 +517,22 @@ pub enum UpstreamProject {
 }
 
 impl UpstreamProject {
+    /// A web link to one of its commits, where the forge is known.
+    pub fn commit_url(&self, sha: &str) -> Option<String> {
+        match self {
+            UpstreamProject::Github { owner, repo } => {
+                Some(format!("https://github.com/{owner}/{repo}/commit/{sha}"))
+            }
+            UpstreamProject::Gitlab { host, path } => {
+                Some(format!("https://{host}/{path}/-/commit/{sha}"))
+            }
+            UpstreamProject::Pagure { host, path } => {
+                Some(format!("https://{host}/{path}/c/{sha}"))
+            }
+            UpstreamProject::Other { .. } => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             UpstreamProject::Github { owner, repo } => format!("github:{owner}/{repo}"),

@@ -4,6 +4,7 @@
 //! JSON shape (DESIGN.md; extra fields may be added, none removed or renamed):
 //! `{"packages":[{"name","downstream","evr","patches":[{"file","state","refs":[{"kind","id","url"}],"evidence":[...]}]}]}`
 
+pub use crate::display::shown;
 use crate::model::{
     Bucket, BucketCounts, Deviation, PatchState, RefKind, Reference, UpstreamProject,
 };
@@ -174,7 +175,11 @@ fn evidence(p: &StoredPatch) -> Vec<String> {
         });
     }
     if let Some(c) = &p.patch.commit {
-        out.extend(c.missing_fixes.iter().map(crate::answers::missing_fix_text));
+        out.extend(
+            c.missing_fixes
+                .iter()
+                .map(crate::evidence::missing_fix_text),
+        );
     }
     if p.patch.refs.iter().any(|r| r.kind == RefKind::Ambiguous) {
         out.push("has ambiguous references: the context does not say what they are".into());
@@ -429,32 +434,6 @@ pub fn markdown(packages: &[StoredPackage]) -> String {
 }
 
 /// The `show PACKAGE` text: every patch with its references and where they were found.
-/// `s` with control characters written as escapes (`\r`, `\n`, `\u{1b}`): file names and
-/// subjects come from untrusted trees and must not move a terminal's cursor or start a new
-/// line in chat.
-pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
-    // Bidirectional overrides reorder what a terminal shows as much as an escape sequence.
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if s.chars().any(hidden) {
-        std::borrow::Cow::Owned(
-            s.chars()
-                .map(|c| {
-                    if hidden(c) {
-                        c.escape_default().to_string()
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
-}
-
 pub fn show_text(p: &StoredPackage) -> String {
     let mut out = String::new();
     let pk = &p.package;

@@ -37,35 +37,6 @@ pub struct Verdict {
     pub rebased_past: Option<String>,
 }
 
-/// A pull or merge request, as upstream reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RequestFact {
-    pub merged: bool,
-    pub open: bool,
-    pub merge_commit: Option<String>,
-    pub when: Option<String>,
-    pub url: Option<String>,
-}
-
-/// A bug, as Bugzilla reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BugFact {
-    pub status: String,
-    pub resolution: Option<String>,
-    pub fixed_in: Option<String>,
-    pub changed: Option<String>,
-}
-
-/// What the base distribution ships of the package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShippedFact {
-    pub distro: String,
-    pub nvr: String,
-    pub evr: Evr,
-    /// `koji tag` or `repodata`.
-    pub from: String,
-}
-
 /// Everything upstream said that bears on one package's patches.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -81,8 +52,7 @@ pub struct Facts {
     pub not_upstream: std::collections::HashSet<String>,
 }
 
-/// Stored observations by dataset, then by item (as [`crate::store::Store::observations`]).
-pub type ObservationsBySource = HashMap<Dataset, HashMap<String, crate::store::StoredObservation>>;
+pub use crate::observation::facts::{BugFact, ObservationsBySource, RequestFact, ShippedFact};
 
 impl Facts {
     /// What `distro` ships of `package`.
@@ -100,7 +70,7 @@ impl Facts {
             obs.get(&dataset)
                 .into_iter()
                 .flatten()
-                .filter_map(|(k, o)| Some((k, observation::read::<T>(o.data.as_deref())?)))
+                .filter_map(|(k, data)| Some((k, observation::read::<T>(Some(data))?)))
         }
         let mut f = Facts::default();
         for (id, pr) in each::<github::PullRequest>(obs, Dataset::Github) {

@@ -311,7 +311,7 @@ pub fn content_key(changes: &mut [String]) -> String {
     // collision would call two different changes the same.
     format!(
         "{}{}",
-        crate::store::fingerprint(&joined),
+        crate::display::fingerprint(&joined),
         fnv_offset(&joined, 0x6c62_272e_07bb_0142)
     )
 }

@@ -139,7 +139,7 @@ pub fn match_patch_files(
             }
             patch.refs.push(Reference {
                 kind: RefKind::UpstreamCommit,
-                url: crate::answers::commit_url(pkg.upstream.as_ref(), sha),
+                url: pkg.upstream.as_ref().and_then(|u| u.commit_url(sha)),
                 id,
                 role: Role::Origin,
                 confidence: how.confidence(),

@@ -417,7 +417,7 @@ pub fn scan_spec_bytes(
             let why = match other {
                 Some(n) if !n.is_empty() && !n.contains('%') => format!(
                     "Name `{}` is not a package name rpm accepts (letters, digits, `._+-`)",
-                    crate::report::shown(n)
+                    crate::display::shown(n)
                 ),
                 _ => "no usable Name: tag".to_string(),
             };

@@ -1,6 +1,6 @@
 //! Red Hat Bugzilla bugs.
 
-use crate::verdict::BugFact;
+use super::facts::BugFact;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// What forkdebt keeps of a bug.

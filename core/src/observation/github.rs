@@ -1,6 +1,6 @@
 //! GitHub pull requests and the first release tag that contains a commit.
 
-use crate::verdict::RequestFact;
+use super::facts::RequestFact;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

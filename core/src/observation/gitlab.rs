@@ -1,6 +1,6 @@
 //! GitLab merge requests.
 
-use crate::verdict::RequestFact;
+use super::facts::RequestFact;
 use serde::{Deserialize, Serialize};
 
 /// What forkdebt keeps of a merge request.

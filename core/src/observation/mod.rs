@@ -6,8 +6,10 @@
 //! - [`bugzilla`] — bugs.
 //! - [`shipped`] — what a base distribution ships (Koji, repodata).
 //! - [`fedora`] — Change pages and Fedora releases (Bodhi).
+//! - [`facts`] — what the verdict engine reads of them.
 
 pub mod bugzilla;
+pub mod facts;
 pub mod fedora;
 pub mod github;
 pub mod gitlab;

@@ -1,6 +1,6 @@
 //! Pagure pull requests.
 
-use crate::verdict::RequestFact;
+use super::facts::RequestFact;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Pagure writes times as epoch seconds in strings (`"1568190932"`), sometimes as numbers;

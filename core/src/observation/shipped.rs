@@ -1,8 +1,8 @@
 //! What a base distribution ships of a package: the latest build in a Koji tag, or the
 //! newest source package in a yum repository. Items are `distro/package`.
 
+use super::facts::ShippedFact;
 use crate::evr::Evr;
-use crate::verdict::ShippedFact;
 use serde::{Deserialize, Serialize};
 
 /// A Koji build, as `getLatestBuilds`, `listTagged` and `getBuild` describe it.

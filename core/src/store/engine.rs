@@ -8,7 +8,7 @@
 
 use super::events::EventKind;
 use super::read::{RefRow, VerdictRow};
-use super::{IN_CHUNK, QueryContext, Result, StoredObservation, placeholders};
+use super::{IN_CHUNK, QueryContext, Result, placeholders};
 use crate::change::ChangeStatus;
 use crate::model::{Bucket, BucketCounts, Claim, Package, Patch, PatchState};
 use crate::observation::{self, bugzilla::Bug, fedora, github, shipped};
@@ -93,7 +93,7 @@ async fn load(
     tx: &mut Tx<'_>,
     dataset: Dataset,
     items: &BTreeSet<String>,
-) -> Result<HashMap<String, StoredObservation>> {
+) -> Result<HashMap<String, String>> {
     let mut out = HashMap::new();
     let items: Vec<&String> = items.iter().collect();
     for chunk in items.chunks(IN_CHUNK) {
@@ -107,16 +107,9 @@ async fn load(
             q = q.bind((*i).clone());
         }
         for (item, data) in q.fetch_all(&mut **tx).await.ctx("loading observations")? {
-            out.insert(
-                item.clone(),
-                StoredObservation {
-                    item,
-                    data,
-                    upstream_changed_at: None,
-                    observed_at: None,
-                    last_error: None,
-                },
-            );
+            if let Some(data) = data {
+                out.insert(item, data);
+            }
         }
     }
     Ok(out)
@@ -150,7 +143,7 @@ async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<Observ
     // Releases: of the merge commits of merged GitHub PRs, and of upstream commits.
     let mut releases = wanted.remove(&Dataset::GithubRelease).unwrap_or_default();
     for (id, o) in out.get(&Dataset::Github).into_iter().flatten() {
-        let pr = observation::read::<github::PullRequest>(o.data.as_deref());
+        let pr = observation::read::<github::PullRequest>(Some(o));
         if let (Some(repo), Some(sha)) = (
             id.split('#').next(),
             pr.as_ref().and_then(|p| p.merge_commit_sha.as_deref()),
@@ -220,15 +213,6 @@ struct CandidateRow {
     synced_at: Option<String>,
     lines: i64,
     first_seen: String,
-}
-
-/// The destinations every new event is queued for.
-pub(crate) async fn destinations(tx: &mut Tx<'_>) -> Result<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as("SELECT name FROM destinations ORDER BY name")
-        .fetch_all(&mut **tx)
-        .await
-        .ctx("loading destinations")?;
-    Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
 async fn candidates(tx: &mut Tx<'_>, package_ids: &[i64]) -> Result<Vec<Candidate>> {
@@ -351,7 +335,7 @@ pub(crate) async fn decide_again(
     if package_ids.is_empty() {
         return Ok(0);
     }
-    let destinations = destinations(tx).await?;
+    let destinations = super::outbox::destinations(tx).await?;
     let mut events = 0;
     for chunk in package_ids.chunks(IN_CHUNK) {
         let cands = candidates(tx, chunk).await?;
@@ -405,9 +389,9 @@ pub(crate) async fn decide_again(
             .await
             .ctx("recording a verdict")?;
             if announce && c.announce && ours && before.state != v.state {
-                write_event(
+                super::outbox::write_event(
                     tx,
-                    &NewEvent {
+                    &super::outbox::NewEvent {
                         downstream: &c.downstream,
                         package: &c.package.name,
                         subject: &c.patch.file,
@@ -458,54 +442,6 @@ async fn write_package_debt(tx: &mut Tx<'_>, debt: &HashMap<i64, PackageDebt>) -
     Ok(())
 }
 
-/// A transition to record.
-pub(crate) struct NewEvent<'a> {
-    pub downstream: &'a str,
-    pub package: &'a str,
-    /// The patch file or the Change title.
-    pub subject: &'a str,
-    pub kind: EventKind,
-    pub from: Option<&'a str>,
-    pub to: &'a str,
-    /// JSON list of hops.
-    pub evidence: &'a str,
-}
-
-/// One event and its outbox rows.
-pub(crate) async fn write_event(
-    tx: &mut Tx<'_>,
-    e: &NewEvent<'_>,
-    now: &str,
-    destinations: &[String],
-) -> Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO events (downstream, package, subject, kind, from_state, to_state, evidence, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(e.downstream.to_string())
-    .bind(e.package.to_string())
-    .bind(e.subject.to_string())
-    .bind(e.kind.as_str())
-    .bind(e.from.map(str::to_string))
-    .bind(e.to.to_string())
-    .bind(e.evidence.to_string())
-    .bind(now.to_string())
-    .fetch_one(&mut **tx)
-    .await
-    .ctx("recording an event")?;
-    for d in destinations {
-        sqlx::query("INSERT INTO outbox (event_id, destination, idempotency_key, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(d.clone())
-            .bind(format!("{d}:event:{id}"))
-            .bind(now.to_string())
-            .execute(&mut **tx)
-            .await
-            .ctx("queueing a delivery")?;
-    }
-    Ok(id)
-}
-
 /// Decides every tracked Fedora Change again (wiki observation + tracker bug); writes changed
 /// statuses and, once a sync has completed before, a `change-state` event for each change.
 pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usize> {
@@ -531,7 +467,7 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
     let bugs: HashMap<String, Bug> = load(tx, Dataset::Bugzilla, &trackers)
         .await?
         .into_iter()
-        .filter_map(|(k, o)| Some((k, observation::read(o.data.as_deref())?)))
+        .filter_map(|(k, o)| Some((k, observation::read(Some(o.as_str()))?)))
         .collect();
     // What Bodhi says of each Fedora release (`F42` -> `current`).
     let releases: Vec<(String, Option<String>)> = sqlx::query_as(
@@ -565,7 +501,7 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
             .await
             .ctx("checking the baseline")?
             .is_some();
-    let destinations = destinations(tx).await?;
+    let destinations = super::outbox::destinations(tx).await?;
     // Every stored status in one query, not one per Change.
     let known: HashMap<String, (String, String)> = sqlx::query_as::<_, (String, String, String)>(
         "SELECT title, state_key, evidence FROM change_states",
@@ -631,9 +567,9 @@ pub(crate) async fn reevaluate_changes(tx: &mut Tx<'_>, now: &str) -> Result<usi
         .await
         .ctx("recording a Change status")?;
         if let Some(from) = before.filter(|_| announce) {
-            write_event(
+            super::outbox::write_event(
                 tx,
-                &NewEvent {
+                &super::outbox::NewEvent {
                     downstream: "",
                     package: "",
                     subject: &title,

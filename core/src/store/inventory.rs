@@ -409,7 +409,7 @@ impl Store {
             })
             .map(|(_, (id, _, _))| *id)
             .collect();
-        let destinations = super::engine::destinations(&mut tx).await?;
+        let destinations = super::outbox::destinations(&mut tx).await?;
         for id in &gone {
             sqlx::query("UPDATE patches SET dropped_at = $1 WHERE id = $2")
                 .bind(now.clone())
@@ -429,9 +429,9 @@ impl Store {
             .await
             .ctx("loading a verdict")?;
             if let Some((from, file, package)) = row {
-                super::engine::write_event(
+                super::outbox::write_event(
                     &mut tx,
-                    &super::engine::NewEvent {
+                    &super::outbox::NewEvent {
                         downstream,
                         package: &package,
                         subject: &file,
@@ -491,9 +491,9 @@ impl Store {
                     url: p.refs.iter().find_map(|r| r.url.clone()),
                 }];
                 let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
-                super::engine::write_event(
+                super::outbox::write_event(
                     &mut tx,
-                    &super::engine::NewEvent {
+                    &super::outbox::NewEvent {
                         downstream,
                         package: names.get(pkg_id).copied().unwrap_or_default(),
                         subject: &p.file,
@@ -599,12 +599,12 @@ async fn record_missing_fixes(
                     sha: fix.sha.clone(),
                     subject: fix.subject.clone(),
                     fixes: fix.fixes.clone(),
-                    url: crate::answers::commit_url(pkg.upstream.as_ref(), &fix.sha),
+                    url: pkg.upstream.as_ref().and_then(|u| u.commit_url(&fix.sha)),
                 }];
                 let evidence = serde_json::to_string(&hops).unwrap_or_else(|_| "[]".into());
-                super::engine::write_event(
+                super::outbox::write_event(
                     tx,
-                    &super::engine::NewEvent {
+                    &super::outbox::NewEvent {
                         downstream,
                         package: &pkg.name,
                         subject: &patch.file,

@@ -27,16 +27,19 @@ mod inventory;
 mod leases;
 pub use leases::{Fence, LeaseRow};
 mod lookup;
+mod outbox;
+mod proposals;
 mod read;
 mod sync;
 mod upgrade;
 
 pub use debt::{PackageDebtRow, TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
-pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX, ProposalRequest};
+pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX};
 pub use inventory::ScanSummary;
 pub(crate) use inventory::{INSERT_CHUNK_ROWS, values_sql};
 pub use lookup::{Carrier, DebtCount, DroppablePatch};
+pub use proposals::ProposalRequest;
 pub use read::{PAGE_PACKAGES, StoredPackage, StoredPatch};
 pub use sync::{ItemOutcome, SourceRun, SourceStatus, StoredObservation};
 
@@ -301,14 +304,4 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// A stable 64-bit FNV-1a of `bytes`, hex (16 characters). Used to see whether a stored row
-/// changed and to derive short stable ids from keys; std's hasher is not guaranteed stable
-/// across Rust releases, and a crate is overkill for this.
-pub fn fingerprint(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
+pub use crate::display::fingerprint;

@@ -54,7 +54,7 @@ pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     if shown.len() < value.len() {
         shown.push_str("...");
     }
-    StoreError::Corrupt(format!("{what} `{}`", crate::report::shown(&shown)))
+    StoreError::Corrupt(format!("{what} `{}`", crate::display::shown(&shown)))
 }
 
 /// Which packages to load.
