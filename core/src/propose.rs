@@ -142,9 +142,12 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
         .get(last + 1)
         .is_some_and(|l| PATCH_TAG.is_match(l.trim_end()));
     let prev_is_patch = target > 0 && PATCH_TAG.is_match(lines[target - 1].trim_end());
+    // A line a backslash continues into is part of the line before it: removing it would
+    // join that line with the next one (a `%changelog` swallowed into a comment).
+    let continued = |i: usize| i > 0 && lines[i - 1].trim_end().ends_with('\\');
     if !next_is_patch && !prev_is_patch && !found.shared_comments {
         let mut i = target;
-        while i > 0 && lines[i - 1].trim_start().starts_with('#') {
+        while i > 0 && lines[i - 1].trim_start().starts_with('#') && !continued(i - 1) {
             i -= 1;
             remove[i] = true;
         }
@@ -168,7 +171,7 @@ pub fn drop_patch(spec: &str, file: &str, entry: Option<&Entry<'_>>) -> Result<E
                 in_prep = section == "prep";
                 continue;
             }
-            if in_prep && own.is_match(l) {
+            if in_prep && own.is_match(l) && !continued(i) && !l.trim_end().ends_with('\\') {
                 remove[i] = true;
             }
         }
@@ -404,6 +407,19 @@ mod tests {
         assert!(macro_uses("%{?x: 1\n%{y}").contains("%{y}"));
         assert!(macro_uses("%{lua:x} %(id) %%{no} %name %{?dist}").contains("%{lua:x}"));
         assert!(!macro_uses("%%{no}").iter().any(|m| m.contains("no")));
+    }
+
+    #[test]
+    fn a_line_a_backslash_continues_into_stays() {
+        // Found by the fuzzer: the comment above the patch is the tail of a continued line;
+        // removing it would join that line with `%changelog` and end the changelog.
+        let spec = "Name: x\n#.\\\nPat\\\n# c\nPatch0: a.patch\n%changelog\n* Mon Jan 01 2024 A <a> - 1-1\n- y\nPatch1: b.patch\n";
+        let e = drop_patch(spec, "a.patch", None).expect("edit");
+        assert!(e.text.contains("Pat\\\n# c\n%changelog"), "{}", e.text);
+        let mut w = Vec::new();
+        let after =
+            crate::inventory::spec::parse(e.text.as_bytes(), "f", &Default::default(), &mut w);
+        assert!(after.patches.is_empty(), "{:?}", after.patches);
     }
 
     #[test]
