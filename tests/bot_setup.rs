@@ -18,6 +18,11 @@ impl Serve {
         Serve(child)
     }
 
+    /// Whether the process has not exited.
+    pub fn running(&mut self) -> bool {
+        self.0.try_wait().ok().flatten().is_none()
+    }
+
     /// SIGTERM, then the exit status (within 15 s).
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = libc::pid_t::try_from(self.0.id()).expect("pid");

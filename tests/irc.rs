@@ -578,3 +578,43 @@ async fn sigterm_during_a_stalled_tls_handshake_ends_the_bot_at_once() {
         "SIGTERM took {took:?} while the handshake was pending"
     );
 }
+
+/// A refused SASL login is not a network hiccup: the bot says why and does not try again
+/// (every retry would present the same wrong password), while `serve` goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_sasl_login_stops_reconnecting() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("sasl"), "wrong-pass\n").expect("password");
+    let (listener, mut serve) = scripted(dir.path(), "sasl_password_file = \"sasl\"\n").await;
+    let (socket, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("the bot connects")
+        .expect("accept");
+    let (r, mut w) = socket.into_split();
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(WAIT, lines.next_line()).await {
+        if line == "CAP REQ sasl" {
+            w.write_all(b":irc.test CAP * ACK :sasl\r\n")
+                .await
+                .expect("write");
+        } else if line == "AUTHENTICATE PLAIN" {
+            w.write_all(b"AUTHENTICATE +\r\n").await.expect("write");
+        } else if line.starts_with("AUTHENTICATE ") {
+            w.write_all(b":irc.test 904 forkdebt :SASL authentication failed\r\n")
+                .await
+                .expect("write");
+            break;
+        }
+    }
+    // A network error would be retried within a second or two; this is not retried.
+    let again = tokio::time::timeout(Duration::from_secs(6), listener.accept()).await;
+    assert!(again.is_err(), "the bot came back with the same password");
+    assert!(serve.running(), "serve goes on without that network");
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(
+        log.contains("SASL authentication failed") && log.contains("not trying again"),
+        "{log}"
+    );
+    assert!(!log.contains("wrong-pass"), "{log}");
+}

@@ -68,6 +68,11 @@ impl Router {
         &self.prefix
     }
 
+    /// Whether `text` would be taken as a command (in a channel, it starts with the prefix).
+    pub fn is_command(&self, asked: &Asked, text: &str) -> bool {
+        !asked.in_channel || text.trim().starts_with(self.prefix.as_str())
+    }
+
     /// The reply to `text`, or `None` when it is not a command (in a channel, commands start
     /// with the prefix; in private, the prefix is optional). Every line is one line: control
     /// characters from names and subjects are gone.

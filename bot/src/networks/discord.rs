@@ -295,7 +295,15 @@ pub async fn run(
         .await?;
     let shards = client.shard_manager.clone();
     tokio::select! {
-        r = client.start() => r?,
+        r = client.start() => r.map_err(|e| match e {
+            // A token Discord does not take is not mended by trying again.
+            serenity::Error::Gateway(serenity::gateway::GatewayError::InvalidAuthentication) => {
+                anyhow::Error::new(super::reconnect::Fatal(
+                    "Discord refused the token ([chat.discord] token_env/token_file)".into(),
+                ))
+            }
+            e => e.into(),
+        })?,
         _ = shutdown.changed() => shards.shutdown_all().await,
     }
     Ok(())

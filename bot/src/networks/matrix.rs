@@ -123,6 +123,34 @@ fn store_saved(settings: &MatrixSettings, saved: &Saved) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A login the homeserver refused for good (a wrong password, a token it does not know, a
+/// deactivated account) is fatal: trying again changes nothing. Anything else is retried.
+fn refused(e: matrix_sdk::Error) -> anyhow::Error {
+    match e.client_api_error_kind() {
+        Some(kind) if is_refusal(kind) => anyhow::Error::new(super::reconnect::Fatal(format!(
+            "the homeserver refused the login: {e}"
+        ))),
+        _ => e.into(),
+    }
+}
+
+fn refused_http(e: matrix_sdk::HttpError) -> anyhow::Error {
+    match e.client_api_error_kind() {
+        Some(kind) if is_refusal(kind) => anyhow::Error::new(super::reconnect::Fatal(format!(
+            "the homeserver refused the access token: {e}"
+        ))),
+        _ => e.into(),
+    }
+}
+
+fn is_refusal(kind: &matrix_sdk::ruma::api::error::ErrorKind) -> bool {
+    use matrix_sdk::ruma::api::error::ErrorKind;
+    matches!(
+        kind,
+        ErrorKind::Forbidden { .. } | ErrorKind::UnknownToken { .. } | ErrorKind::UserDeactivated
+    )
+}
+
 /// Runs the Matrix side until `shutdown` turns true, reconnecting with backoff.
 ///
 /// # Errors
@@ -170,7 +198,8 @@ async fn client(settings: &MatrixSettings) -> anyhow::Result<(Client, Option<Str
             .matrix_auth()
             .login_username(&settings.user, password.expose())
             .initial_device_display_name("forkdebt")
-            .await?;
+            .await
+            .map_err(refused)?;
         tracing::info!("matrix: logged in with the password (new device)");
     } else if let Some(token) = &settings.access_token {
         // An access token alone: ask the homeserver which device it belongs to.
@@ -190,7 +219,7 @@ async fn client(settings: &MatrixSettings) -> anyhow::Result<(Client, Option<Str
             .matrix_auth()
             .restore_session(session("FORKDEBT")?, RoomLoadSettings::default())
             .await?;
-        if let Some(device) = client.whoami().await?.device_id {
+        if let Some(device) = client.whoami().await.map_err(refused_http)?.device_id {
             let client = build().await?;
             client
                 .matrix_auth()

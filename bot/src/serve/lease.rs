@@ -198,8 +198,15 @@ pub(crate) async fn run_network_under_lease(
             lease.release().await;
             return result;
         }
-        if let Err(e) = result {
-            tracing::warn!("{e:#}");
+        match result {
+            // Refused for good (a wrong password): this network stops here; the others, and
+            // the rest of serve, go on.
+            Err(e) if crate::networks::reconnect::is_fatal(&e) => {
+                lease.release().await;
+                return Err(e);
+            }
+            Err(e) => tracing::warn!("{e:#}"),
+            Ok(()) => {}
         }
     }
 }

@@ -142,8 +142,10 @@ async fn session(
         _ = shutdown.changed() => return Ok(()),
     };
     let (sink, stream) = transport.split();
-    let (queue, queued) = mpsc::unbounded_channel();
+    let (queue, queued) = mpsc::channel(OUTGOING_QUEUE);
     let sender = Sender(queue);
+    // Questions answered at once: more wait for a place (or are told to ask again).
+    let answering = Arc::new(tokio::sync::Semaphore::new(ANSWERING));
     let pace = Pace::new(settings.burst, settings.burst_window);
     let _writer = AbortOnDrop(tokio::spawn(write(sink, queued, pace.clone())));
     // The connection is read on its own task, so a delivery round can wait for a PONG
@@ -196,16 +198,20 @@ async fn session(
                         _,
                     ) if !registered => {
                         nicks_tried += 1;
-                        anyhow::ensure!(
-                            nicks_tried <= 2,
-                            "the nicks {0}, {0}_ and {0}__ are all taken",
-                            settings.nick
-                        );
+                        if nicks_tried > 2 {
+                            return super::reconnect::fatal(format!(
+                                "the nicks {0}, {0}_ and {0}__ are all taken (or refused); \
+                                 set [chat.irc] nick",
+                                settings.nick
+                            ));
+                        }
                         me = format!("{}{}", settings.nick, "_".repeat(nicks_tried));
                         sender.send(Command::NICK(me.clone()))?;
                     }
                     Command::NICK(new) if from_me => me.clone_from(new),
-                    Command::PRIVMSG(target, text) => answer(&sender, router, &me, &message, target, text),
+                    Command::PRIVMSG(target, text) => {
+                        answer(&sender, router, &answering, &me, &message, target, text);
+                    }
                     Command::JOIN(channel, _, _) if from_me => {
                         joined.insert(channel.to_lowercase());
                     }
@@ -286,15 +292,27 @@ fn register(sender: &Sender, settings: &IrcSettings) -> anyhow::Result<()> {
     ))
 }
 
+/// Lines queued for the writer at most. The writer is paced by flood control (a few lines a
+/// second), so a longer queue would only be memory and answers arriving minutes late: beyond
+/// it a line is refused (a notification is then retried from the outbox).
+const OUTGOING_QUEUE: usize = 256;
+/// Questions being answered at once per connection.
+const ANSWERING: usize = 8;
+
 /// What the session sends: queued for the writer task, which paces it.
 #[derive(Clone)]
-struct Sender(mpsc::UnboundedSender<Message>);
+struct Sender(mpsc::Sender<Message>);
 
 impl Sender {
     fn send(&self, command: Command) -> anyhow::Result<()> {
         self.0
-            .send(Message::from(command))
-            .map_err(|_| anyhow::anyhow!("the connection is closed"))
+            .try_send(Message::from(command))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    anyhow::anyhow!("the outgoing queue is full (the server is slow to take lines)")
+                }
+                mpsc::error::TrySendError::Closed(_) => anyhow::anyhow!("the connection is closed"),
+            })
     }
 }
 
@@ -352,7 +370,7 @@ impl Pace {
 /// Writes what is queued, paced by `pace`.
 async fn write(
     mut sink: futures_util::stream::SplitSink<wire::Transport, Message>,
-    mut queued: mpsc::UnboundedReceiver<Message>,
+    mut queued: mpsc::Receiver<Message>,
     pace: Pace,
 ) {
     while let Some(message) = queued.recv().await {
@@ -476,7 +494,9 @@ fn sasl_step(sender: &Sender, nick: &str, password: &Secret, m: &Message) -> any
             sender.send(Command::AUTHENTICATE("PLAIN".into()))?;
         }
         Command::CAP(_, CapSubCommand::NAK, _, _) => {
-            anyhow::bail!("the server does not offer SASL, and a SASL password is configured")
+            return super::reconnect::fatal(
+                "the server does not offer SASL, and a SASL password is configured",
+            );
         }
         Command::AUTHENTICATE(data) if data == "+" => {
             let token = format!("{nick}\0{nick}\0{}", password.expose());
@@ -489,7 +509,11 @@ fn sasl_step(sender: &Sender, nick: &str, password: &Secret, m: &Message) -> any
         Command::Response(
             Response::ERR_SASLFAIL | Response::ERR_SASLTOOLONG | Response::ERR_SASLABORT,
             _,
-        ) => anyhow::bail!("SASL authentication failed for {nick} (check the password)"),
+        ) => {
+            return super::reconnect::fatal(format!(
+                "SASL authentication failed for {nick} (check the password)"
+            ));
+        }
         _ => {}
     }
     Ok(())
@@ -497,7 +521,15 @@ fn sasl_step(sender: &Sender, nick: &str, password: &Secret, m: &Message) -> any
 
 /// Answers a PRIVMSG in the background, so one slow question does not hold up the others.
 /// A CTCP request is not a command: VERSION is answered, the rest ignored.
-fn answer(sender: &Sender, router: &Arc<Router>, me: &str, m: &Message, target: &str, text: &str) {
+fn answer(
+    sender: &Sender,
+    router: &Arc<Router>,
+    answering: &Arc<tokio::sync::Semaphore>,
+    me: &str,
+    m: &Message,
+    target: &str,
+    text: &str,
+) {
     let Some(nick) = m.source_nickname() else {
         return;
     };
@@ -521,10 +553,22 @@ fn answer(sender: &Sender, router: &Arc<Router>, me: &str, m: &Message, target: 
         in_channel,
         destination: IrcSettings::destination(&reply_to),
     };
+    // A bounded number of questions at a time: a flood of them spawns no more work.
+    let Ok(place) = Arc::clone(answering).try_acquire_owned() else {
+        if router.is_command(&asked, text) {
+            let _ = send_lines(
+                sender,
+                &reply_to,
+                &["busy answering others: ask again in a moment".to_string()],
+            );
+        }
+        return;
+    };
     let router = Arc::clone(router);
     let sender = sender.clone();
     let text = text.to_string();
     tokio::spawn(async move {
+        let _place = place;
         if let Some(lines) = router.handle(&asked, &text).await
             && let Err(e) = send_lines(&sender, &reply_to, &lines)
         {
