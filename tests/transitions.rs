@@ -282,6 +282,8 @@ async fn scenario(url: &str) {
         )
         .await
         .expect("obs");
+    // A sync decides the Changes once, after its sources.
+    store.decide_changes(now()).await.expect("Changes");
     assert_eq!(
         events(&store).await,
         expected,
@@ -326,6 +328,7 @@ async fn scenario(url: &str) {
                 )
                 .await
                 .expect("obs");
+            store.decide_changes(now()).await.expect("Changes");
         }
         expected.push(event.to_string());
         assert_eq!(events(&store).await, expected, "after {source} {item}");

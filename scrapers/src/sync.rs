@@ -154,6 +154,14 @@ pub async fn run(
         })?;
         results.push(SourceResult { source: id, run });
     }
+    // Where each Fedora Change stands, once, from everything the sources recorded.
+    let ran = |id: &str| sources::descriptor(id).map_or(&[][..], |d| d.datasets);
+    if results
+        .iter()
+        .any(|r| ran(r.source).iter().any(|d| d.bears_on_changes()))
+    {
+        store.decide_changes(chrono::Utc::now()).await?;
+    }
     if only.is_empty() && config.propose.is_some() {
         let run = sync_proposals(store, config).await?;
         store

@@ -16,21 +16,37 @@ pub const FRESH_FOR: Duration = Duration::from_secs(2);
 const MAX_KEYS: usize = 64;
 
 pub struct Cache<T> {
-    built: tokio::sync::Mutex<HashMap<String, (Instant, Arc<T>)>>,
+    /// One slot per key; a slot's own lock is held while its value is built, so a burst of
+    /// requests for one key costs one build, and other keys are not kept waiting.
+    slots: std::sync::Mutex<HashMap<String, Arc<Slot<T>>>>,
 }
+
+type Slot<T> = tokio::sync::Mutex<Option<(Instant, Arc<T>)>>;
 
 impl<T> Default for Cache<T> {
     fn default() -> Self {
         Cache {
-            built: tokio::sync::Mutex::default(),
+            slots: std::sync::Mutex::default(),
         }
     }
 }
 
 impl<T> Cache<T> {
+    fn slot(&self, key: &str) -> Arc<Slot<T>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if !slots.contains_key(key) && slots.len() >= MAX_KEYS {
+            // Room for a new key: drop one no request is using (a build in progress keeps
+            // its slot alive through its own Arc).
+            if let Some(old) = slots.keys().next().cloned() {
+                slots.remove(&old);
+            }
+        }
+        Arc::clone(slots.entry(key.to_string()).or_default())
+    }
+
     /// The value for `key`, built by `build` unless one younger than [`FRESH_FOR`] exists.
-    /// Builds are one at a time (the lock is held across `build`), so a burst of requests
-    /// costs one build.
+    /// Builds of one key are one at a time (its slot is locked across `build`); keys do not
+    /// wait for each other.
     ///
     /// # Errors
     /// What `build` returns; nothing is kept then.
@@ -38,22 +54,15 @@ impl<T> Cache<T> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let mut built = self.built.lock().await;
-        if let Some((at, value)) = built.get(key)
+        let slot = self.slot(key);
+        let mut held = slot.lock().await;
+        if let Some((at, value)) = held.as_ref()
             && at.elapsed() < FRESH_FOR
         {
             return Ok(Arc::clone(value));
         }
         let value = Arc::new(build.await?);
-        if built.len() >= MAX_KEYS
-            && let Some(oldest) = built
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-        {
-            built.remove(&oldest);
-        }
-        built.insert(key.to_string(), (Instant::now(), Arc::clone(&value)));
+        *held = Some((Instant::now(), Arc::clone(&value)));
         Ok(value)
     }
 }
@@ -88,5 +97,31 @@ mod tests {
             *cache.get_or_build("c", build()).await.unwrap_or_default(),
             3
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_build_does_not_hold_up_another_key() {
+        let cache: Arc<Cache<u32>> = Arc::default();
+        let slow = {
+            let cache = Arc::clone(&cache);
+            tokio::spawn(async move {
+                cache
+                    .get_or_build("slow", async {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        Ok::<u32, ()>(1)
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        let fast = cache.get_or_build("fast", async { Ok::<u32, ()>(2) }).await;
+        assert_eq!(fast.map(|v| *v), Ok(2));
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(slow.await.expect("join").map(|v| *v), Ok(1));
     }
 }

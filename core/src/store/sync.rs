@@ -234,11 +234,23 @@ impl Store {
             let affected = super::engine::affected_packages(&mut tx, dataset, &items).await?;
             super::engine::reevaluate(&mut tx, &affected, &now).await?;
         }
-        if dataset.bears_on_changes() {
-            super::engine::reevaluate_changes(&mut tx, &now).await?;
-        }
         tx.commit().await.ctx("committing observations")?;
         Ok(())
+    }
+
+    /// Decides where every tracked Fedora Change stands from what is stored (wiki pages,
+    /// tracker bugs, FESCo tickets, Bodhi releases) and records each move as an event, in one
+    /// transaction. A sync calls it once, after its sources: Change decisions read every
+    /// Change's observations, so they are not repeated for each batch a source records.
+    ///
+    /// # Errors
+    /// A database error (nothing is half-written).
+    pub async fn decide_changes(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let now = timestamp(now);
+        let mut tx = self.begin_write("deciding Fedora Changes").await?;
+        let events = super::engine::reevaluate_changes(&mut tx, &now).await?;
+        tx.commit().await.ctx("committing Change decisions")?;
+        Ok(events)
     }
 
     /// Adds a run's counters to `source`'s status.
