@@ -147,7 +147,7 @@ fn is_refusal(kind: &matrix_sdk::ruma::api::error::ErrorKind) -> bool {
     use matrix_sdk::ruma::api::error::ErrorKind;
     matches!(
         kind,
-        ErrorKind::Forbidden { .. } | ErrorKind::UnknownToken { .. } | ErrorKind::UserDeactivated
+        ErrorKind::Forbidden | ErrorKind::UnknownToken { .. } | ErrorKind::UserDeactivated
     )
 }
 
