@@ -618,3 +618,122 @@ async fn a_refused_sasl_login_stops_reconnecting() {
     );
     assert!(!log.contains("wrong-pass"), "{log}");
 }
+
+/// `propose` from chat does its git work off the runtime: while its push hangs for 5 s on a
+/// forge that does not answer, another person's question is answered at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_proposal_does_not_hold_up_other_answers() {
+    use crate::httpd::{Reply, Request, Server};
+    use forkdebt_core::source::Dataset;
+    use forkdebt_core::store::ItemOutcome;
+    use std::sync::Arc;
+    let ircd = Ngircd::start();
+    // The forge's git: every request waits 5 s, then the connection closes.
+    let forge = Server::start(Arc::new(|_: &Request| Reply::Hang(Duration::from_secs(5)))).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = crate::propose::hello_distgit(dir.path());
+    let spec = repo.join("rpms/hello/hello.spec");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    std::fs::write(
+        &spec,
+        text.replace(
+            "Patch2: 0002-three.patch",
+            "# https://github.com/o/x/pull/1\nPatch2: 0002-three.patch",
+        ),
+    )
+    .expect("spec");
+    crate::util::git(&repo, &["commit", "-qam", "reference"]);
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    std::fs::write(
+        dir.path().join("forkdebt.toml"),
+        format!(
+            "database = \"{db}\"\ncontact = \"mailto:t@example.org\"\n\
+             [[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+             [[distro]]\nname = \"c9s\"\n\
+             [chat]\nprefix = \"!\"\nadmins = [\"boss\"]\npoll_secs = 1\n\
+             [chat.irc]\nserver = \"127.0.0.1\"\nport = {}\ntls = false\nnick = \"{BOT}\"\nchannels = [\"#hs\"]\nflood_lines = 200\nflood_window_secs = 1\n\
+             [propose]\nforge = \"gitlab\"\nurl = \"{url}\"\nproject = \"hs/rpms/{{package}}\"\npush_url = \"{url}/{{package}}.git\"\n",
+            ircd.port,
+            url = forge.url
+        ),
+    )
+    .expect("config");
+    crate::util::forkdebt_ok(dir.path(), &["--config", "forkdebt.toml", "scan"]);
+    // Droppable: the PR merged, first in v2.0, and c9s ships 2.0.
+    let store = Store::open(&db).await.expect("open");
+    let observed = |v: serde_json::Value| ItemOutcome::Observed {
+        data: v.to_string(),
+        upstream_changed_at: None,
+    };
+    for (dataset, item, data) in [
+        (
+            Dataset::Github,
+            "o/x#1",
+            serde_json::json!({"number": 1, "state": "closed", "merged": true,
+                "merge_commit_sha": "abc1234", "merged_at": "2026-01-01T00:00:00Z"}),
+        ),
+        (
+            Dataset::GithubRelease,
+            "o/x@abc1234",
+            serde_json::json!({"tag": "v2.0", "tags_checked": 1}),
+        ),
+        (
+            Dataset::Repodata,
+            "c9s/hello",
+            serde_json::json!({"evr": "2.0-1.el9", "nvr": "hello-2.0-1.el9"}),
+        ),
+    ] {
+        store
+            .record_outcomes(
+                dataset,
+                &[(item.to_string(), observed(data))],
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("observed");
+    }
+    store.close().await;
+    let _serve = serve(dir.path());
+    let mut boss = User::connect(ircd.port, "boss").await;
+    join_with_bot(&mut boss).await;
+    let mut alice = User::connect(ircd.port, "alice").await;
+    alice.send("JOIN #hs").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    boss.say("#hs", "!propose hello 0002-three.patch").await;
+    // Let the proposal reach its push.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let asked = std::time::Instant::now();
+    alice.say("#hs", "!debt hello").await;
+    let first = alice
+        .wait_for(Duration::from_secs(10), |l| {
+            l.command == "NOTICE" && l.from == BOT
+        })
+        .await
+        .expect("an answer");
+    let took = asked.elapsed();
+    assert!(
+        first.params.last().is_some_and(|t| t.starts_with("hello ")),
+        "{first:?}"
+    );
+    assert!(
+        took < Duration::from_millis(100),
+        "the answer took {took:?}"
+    );
+    // The proposal ends in its own time (the push gave up after the forge's 5 s), with why.
+    let ended = boss
+        .wait_for(Duration::from_secs(30), |l| {
+            l.command == "NOTICE"
+                && l.from == BOT
+                && l.params
+                    .last()
+                    .is_some_and(|t| t.contains("could not propose"))
+        })
+        .await
+        .expect("the proposal's answer");
+    assert!(asked.elapsed() >= Duration::from_secs(3), "{ended:?}");
+    assert!(
+        ended.params.last().is_some_and(|t| t.contains("push")),
+        "{ended:?}"
+    );
+}

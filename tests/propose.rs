@@ -752,7 +752,7 @@ async fn upstream_text_in_a_proposal_is_never_run_by_rpm() {
 }
 
 /// A one-package dist-git (`hello`, three patches) in `dir/distgit`, committed.
-fn hello_distgit(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn hello_distgit(dir: &Path) -> std::path::PathBuf {
     let repo = dir.join("distgit");
     let pkg = repo.join("rpms/hello");
     std::fs::create_dir_all(&pkg).expect("mkdir");
