@@ -2,7 +2,7 @@
 //! full disk (`> /dev/full`) — and no command panics for it: a closed pipe ends the command
 //! quietly, a full disk is one clear error, and what the command stored stays stored.
 
-use crate::util::{copy_tree, forkdebt_ok, sample_distgit};
+use crate::util::{copy_tree, forkdebt_ok, sample_distgit, stderr};
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -105,5 +105,42 @@ fn no_command_panics_on_a_closed_pipe() {
         // Ended quietly: exit 0, or the default SIGPIPE action of the commands that only print.
         let quiet = out.status.success() || out.status.signal() == Some(libc::SIGPIPE);
         assert!(quiet, "{args:?}: {:?} {err}", out.status);
+    }
+}
+
+#[test]
+fn report_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Enough packages that the report outgrows the pipe before `head` is gone.
+    for i in 0..400 {
+        let pkg = dir.path().join(format!("distgit/rpms/pkg{i}"));
+        std::fs::create_dir_all(&pkg).expect("mkdir");
+        let mut spec = format!("Name: pkg{i}\nVersion: 1\nRelease: 1\n");
+        for j in 0..5 {
+            spec.push_str(&format!(
+                "# https://github.com/o/r/pull/{j}\nPatch{j}: p{j}.patch\n"
+            ));
+        }
+        std::fs::write(pkg.join(format!("pkg{i}.spec")), spec).expect("spec");
+    }
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    forkdebt_ok(dir.path(), &["--database", &db, "scan", "distgit"]);
+    for format in ["json", "table"] {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "\"$0\" --database '{db}' report --format {format} | head -1"
+            ))
+            .arg(env!("CARGO_BIN_EXE_forkdebt"))
+            .current_dir(dir.path())
+            .output()
+            .expect("sh");
+        let err = stderr(&out);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{format}: {err}"
+        );
     }
 }

@@ -261,3 +261,20 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// Runs a copy of the binary as `nobody` (root reads every file, whatever its mode).
+pub fn forkdebt_as_nobody(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let bin = dir.join("forkdebt-copy");
+    if !bin.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_forkdebt"), &bin).expect("copy the binary");
+    }
+    std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("FORKDEBT_DATABASE")
+        .output()
+        .expect("setpriv")
+}
