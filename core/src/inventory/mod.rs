@@ -22,6 +22,7 @@ pub mod refs;
 pub mod spec;
 pub mod status_words;
 pub mod text;
+pub mod trailers;
 
 use crate::evr::{DEFAULT_RELEASE_MARKER, split_release};
 use crate::model::{

@@ -9,6 +9,7 @@
 
 use super::refs::{self, TextContext};
 use super::text;
+use super::trailers;
 use crate::model::{
     Claim, Confidence, PatchState, RefKind, Reference, Role, UpstreamProject, Warning,
 };
@@ -30,16 +31,6 @@ pub struct PatchInfo {
 
 static_regex!(FORMAT_PATCH_FROM, r"^From ([0-9a-f]{40}) \w{3} \w{3} ");
 static_regex!(FIELD, r"^([A-Za-z][A-Za-z0-9-]*):\s*(.*)$");
-static_regex!(
-    CHERRY_PICK,
-    r"(?i)\(?cherry[- ]picked from commit ([0-9a-f]{7,40})\)?"
-);
-// Kernel stable `commit <sha> upstream.`, `[ Upstream commit <sha> ]`, glibc's
-// `Upstream commit: <sha>`: the upstream commit this is a backport of.
-static_regex!(
-    UPSTREAM_COMMIT,
-    r"(?i)^\s*\[?\s*(?:upstream\s+commit\s*:?\s*([0-9a-f]{12,40})|commit\s+([0-9a-f]{12,40})\s+upstream)\.?\s*\]?\s*$"
-);
 // `git show` / `git log -p` output starts with `commit <sha>`.
 static_regex!(GIT_SHOW_COMMIT, r"^commit ([0-9a-f]{40})\b");
 // Fedora glibc's patch header fields, keys with a space: `Upstream status: committed`.
@@ -297,18 +288,17 @@ impl<'a> Header<'a> {
             self.subject_line = n;
             return;
         }
-        if let Some(c) = CHERRY_PICK.captures(line) {
-            let ctx = self.ctx(n, "cherry picked from", Role::Origin);
+        // `Backport-of:` is a header field (read with its URL by `origin_field`).
+        if let Some((how, sha)) =
+            trailers::upstream_id(line).filter(|(how, _)| *how != trailers::Trailer::BackportOf)
+        {
+            let what = match how {
+                trailers::Trailer::CherryPick => "cherry picked from",
+                _ => "upstream commit",
+            };
+            let ctx = self.ctx(n, what, Role::Origin);
             self.refs
-                .push(refs::commit_ref(&ctx, &c[1], Confidence::High));
-            self.claim(PatchState::Merged, n, line);
-            return;
-        }
-        if let Some(c) = UPSTREAM_COMMIT.captures(line) {
-            let sha = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
-            let ctx = self.ctx(n, "upstream commit", Role::Origin);
-            self.refs
-                .push(refs::commit_ref(&ctx, sha, Confidence::High));
+                .push(refs::commit_ref(&ctx, &sha, Confidence::High));
             self.claim(PatchState::Merged, n, line);
             return;
         }

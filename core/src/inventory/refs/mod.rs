@@ -9,6 +9,9 @@
 use crate::model::{Confidence, RefKind, Reference, Role, UpstreamProject};
 use regex::{Captures, Regex};
 
+mod urls;
+pub use urls::classify_url;
+
 /// Red Hat Bugzilla ids passed 100000 in 2003; GitHub PR and issue numbers of the projects a
 /// distribution patches stay below that (systemd: ~40000 in 2026). So a bare number at or above
 /// this is read as a Red Hat bug, below it the context must decide.
@@ -171,31 +174,46 @@ fn blank(text: &mut String, range: std::ops::Range<usize>) {
 pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
     let mut out = Vec::new();
     let mut text = line.to_string();
+    for pass in [
+        urls_in,
+        self_describing_ids,
+        commit_ids,
+        repository_numbers,
+        worded_numbers,
+        bare_numbers,
+    ] {
+        pass(&mut text, ctx, &mut out);
+    }
+    out
+}
 
-    // 1. URLs: a full URL is the strongest evidence there is.
+/// URLs: a full URL is the strongest evidence there is.
+fn urls_in(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
     let urls: Vec<(std::ops::Range<usize>, String)> = URL
-        .find_iter(&text)
+        .find_iter(text)
         .map(|m| (m.range(), m.as_str().to_string()))
         .collect();
     for (range, url) in urls {
         if let Some(r) = classify_url(&url, ctx) {
             out.push(r);
         }
-        blank(&mut text, range);
+        blank(text, range);
     }
+}
 
-    // 2. Identifiers that need no context.
-    take(&mut text, &CVE, |c| {
+/// Identifiers that need no context: CVEs, tracker-prefixed bugs, Jira keys, Fedora Changes.
+fn self_describing_ids(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
+    take(text, &CVE, |c| {
         let id = format!("CVE-{}-{}", &c[1], &c[2]);
         let url = format!("https://www.cve.org/CVERecord?id={id}");
         out.push(ctx.make(RefKind::Cve, id, Some(url), Confidence::High));
     });
-    take(&mut text, &SUSE_BUG, |c| {
+    take(text, &SUSE_BUG, |c| {
         let id = format!("{}#{}", c[1].to_lowercase(), &c[2]);
         let url = format!("https://bugzilla.suse.com/show_bug.cgi?id={}", &c[2]);
         out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
     });
-    take(&mut text, &LAUNCHPAD, |c| {
+    take(text, &LAUNCHPAD, |c| {
         let url = format!("https://bugs.launchpad.net/bugs/{}", &c[1]);
         out.push(ctx.make(
             RefKind::Url,
@@ -204,18 +222,18 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             Confidence::High,
         ));
     });
-    take(&mut text, &JIRA_RHEL, |c| {
+    take(text, &JIRA_RHEL, |c| {
         let id = format!("{}-{}", &c[1], &c[2]);
         let url = format!("https://issues.redhat.com/browse/{id}");
         out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
     });
-    take(&mut text, &PYTHON_GH, |c| {
+    take(text, &PYTHON_GH, |c| {
         out.extend(python_tracker(ctx, &c[1], &c[2]));
     });
-    take(&mut text, &MOZILLA_BUG, |c| {
+    take(text, &MOZILLA_BUG, |c| {
         out.push(tracker(ctx, "bmo", &c[1]));
     });
-    take(&mut text, &CPAN_RT, |c| {
+    take(text, &CPAN_RT, |c| {
         let perl_itself = ctx.project() == Some(Project::Perl) && c.get(1).is_none();
         let cpan = c.get(1).is_some() || ctx.project() == Some(Project::Cpan);
         if perl_itself {
@@ -224,17 +242,17 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(tracker(ctx, "rt.cpan.org", &c[2]));
         }
     });
-    take(&mut text, &DEBIAN_CLOSES, |c| {
+    take(text, &DEBIAN_CLOSES, |c| {
         out.push(tracker(ctx, "debian", &c[1]))
     });
-    take(&mut text, &DEBIAN_BUG, |c| {
+    take(text, &DEBIAN_BUG, |c| {
         out.push(tracker(ctx, "debian", &c[1]))
     });
-    take(&mut text, &NAMED_TRACKER_BUG, |c| {
+    take(text, &NAMED_TRACKER_BUG, |c| {
         let name = c[1].to_ascii_lowercase();
         out.push(tracker(ctx, named_tracker(&name), &c[2]));
     });
-    take(&mut text, &GH_SHORTHAND, |c| {
+    take(text, &GH_SHORTHAND, |c| {
         out.push(github_number(
             ctx,
             &c[1],
@@ -244,23 +262,23 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             Confidence::Medium,
         ));
     });
-    take(&mut text, &RHBZ_WORD, |c| {
+    take(text, &RHBZ_WORD, |c| {
         out.push(rhbz(ctx, &c[1], Confidence::High))
     });
     if ctx.changelog {
         // Old Red Hat bugs had five digits: in a %changelog, "bug #81653" is one of them.
-        take(&mut text, &CHANGELOG_BUG_WORD, |c| {
+        take(text, &CHANGELOG_BUG_WORD, |c| {
             out.push(rhbz(ctx, &c[1], Confidence::Medium))
         });
     }
-    take(&mut text, &BUG_WORD, |c| {
+    take(text, &BUG_WORD, |c| {
         if ctx.project() == Some(Project::Mozilla) {
             out.push(tracker(ctx, "bmo", &c[1]));
         } else {
             out.push(rhbz(ctx, &c[1], Confidence::Medium));
         }
     });
-    take(&mut text, &RESOLVES_BARE, |c| {
+    take(text, &RESOLVES_BARE, |c| {
         let list = std::iter::once(&c[1]).chain(
             c[2].split(|ch: char| !ch.is_ascii_digit())
                 .filter(|s| !s.is_empty()),
@@ -269,7 +287,7 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(rhbz(ctx, n, Confidence::Medium));
         }
     });
-    take(&mut text, &FEDORA_CHANGE_TEXT, |c| {
+    take(text, &FEDORA_CHANGE_TEXT, |c| {
         let url = format!("https://fedoraproject.org/wiki/Changes/{}", &c[1]);
         out.push(ctx.make(
             RefKind::FedoraChange,
@@ -278,10 +296,11 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             Confidence::Medium,
         ));
     });
+}
 
-    // 3. Commits: what a patch reverts first, then a full sha anywhere, a short one only
-    // after a word that says "commit".
-    take(&mut text, &REVERT_SHA, |c| {
+/// Commits: what a patch reverts first, then a full sha anywhere, a short one only after a word that says "commit".
+fn commit_ids(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
+    take(text, &REVERT_SHA, |c| {
         let sha = &c[1];
         if sha.bytes().any(|b| b.is_ascii_alphabetic()) && sha.bytes().any(|b| b.is_ascii_digit()) {
             let mut r = commit(ctx, sha, Confidence::Medium);
@@ -289,23 +308,25 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(r);
         }
     });
-    take(&mut text, &FULL_SHA, |c| {
+    take(text, &FULL_SHA, |c| {
         // An all-zero id is git's and hg's "no commit" (a root's parent), never a reference.
         if c[1].bytes().any(|b| b != b'0') {
             out.push(commit(ctx, &c[1], Confidence::Medium));
         }
     });
-    take(&mut text, &SHORT_SHA, |c| {
+    take(text, &SHORT_SHA, |c| {
         let sha = &c[1];
         // A run of digits is a number, not an abbreviated sha.
         if sha.bytes().any(|b| b.is_ascii_alphabetic()) && sha.bytes().any(|b| b.is_ascii_digit()) {
             out.push(commit(ctx, sha, Confidence::Medium));
         }
     });
+}
 
-    // 4. Numbers with a repository: `owner/repo#N`, `group/project!N`.
-    let said_pr = PR_MENTION.is_match(&text);
-    take(&mut text, &REPO_NUMBER, |c| {
+/// Numbers with a repository: `owner/repo#N`, `group/project!N`.
+fn repository_numbers(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
+    let said_pr = PR_MENTION.is_match(text);
+    take(text, &REPO_NUMBER, |c| {
         let (owner, repo, sigil, n) = (&c[1], &c[2], &c[3], &c[4]);
         if sigil == "!" {
             let path = format!("{owner}/{repo}");
@@ -315,10 +336,12 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(github_number(ctx, owner, repo, n, kind, Confidence::Medium));
         }
     });
+}
 
-    // 5. Numbers whose kind the words say; the project comes from the package's upstream.
+/// Numbers whose kind the words say; the project comes from the package's upstream.
+fn worded_numbers(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
     let closing_role = Role::Related;
-    take(&mut text, &CLOSING, |c| {
+    take(text, &CLOSING, |c| {
         let n = &c[1];
         let mut r = if parse_id(n) >= RHBZ_MIN_BARE_ID {
             rhbz(ctx, n, Confidence::Medium)
@@ -328,7 +351,7 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
         r.role = closing_role;
         out.push(r);
     });
-    take(&mut text, &PR_WORD, |c| {
+    take(text, &PR_WORD, |c| {
         out.push(pr_of_upstream(ctx, &c[1]));
         // "PR 16838 and 16857", "PRs #12, #13"
         for extra in c[2]
@@ -338,22 +361,20 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(pr_of_upstream(ctx, extra));
         }
     });
-    take(&mut text, &ISSUE_WORD, |c| {
+    take(text, &ISSUE_WORD, |c| {
         let mut r = issue_of_upstream(ctx, &c[1]);
         r.role = Role::Related;
         out.push(r);
     });
     if matches!(ctx.upstream, Some(UpstreamProject::Gitlab { .. })) {
-        take(&mut text, &BANG_NUMBER, |c| {
-            out.push(pr_of_upstream(ctx, &c[1]))
-        });
+        take(text, &BANG_NUMBER, |c| out.push(pr_of_upstream(ctx, &c[1])));
     }
+}
 
-    // 6. Bare numbers: magnitude or ambiguity.
-    take(&mut text, &LEADING_NUMBER, |c| {
-        out.push(bare_number(ctx, &c[1]))
-    });
-    take(&mut text, &HASH_NUMBER, |c| {
+/// Bare numbers: their magnitude, or ambiguous.
+fn bare_numbers(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
+    take(text, &LEADING_NUMBER, |c| out.push(bare_number(ctx, &c[1])));
+    take(text, &HASH_NUMBER, |c| {
         let n = &c[1];
         if ctx.changelog && parse_id(n) >= RHBZ_MIN_BARE_ID {
             let mut r = rhbz(ctx, n, Confidence::Medium);
@@ -363,7 +384,6 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
             out.push(bare_number(ctx, n));
         }
     });
-    out
 }
 
 /// A bug of a tracker known by a short name: `bmo#1512162`, `debian#970863`.
@@ -613,219 +633,6 @@ fn bare_number(ctx: &TextContext<'_>, n: &str) -> Reference {
         None => "a pull request, an issue or a bug of an unknown tracker".to_string(),
     };
     ambiguous(ctx, n, &candidates)
-}
-
-/// Classifies one URL. `None` for URLs that are no reference (a project's home page in the
-/// URL: tag is handled by the spec parser, not here).
-pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
-    let url = raw.trim_end_matches(['.', ',', ';', ':', '\'', '"', '>', '}', '*']);
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = host.to_ascii_lowercase();
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let path = path.split('#').next().unwrap_or_default();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let strip_ext = |s: &str| -> String {
-        s.trim_end_matches(".patch")
-            .trim_end_matches(".diff")
-            .to_string()
-    };
-    let high = Confidence::High;
-
-    match host.as_str() {
-        "github.com" | "www.github.com" if segs.len() >= 4 => {
-            let (o, r) = (segs[0], segs[1]);
-            let n = strip_ext(segs[3]);
-            match segs[2] {
-                "pull" if segs.get(4) == Some(&"commits") && segs.len() > 5 => {
-                    let sha = strip_ext(segs[5]);
-                    return Some(github_commit(ctx, o, r, &sha));
-                }
-                "pull" if is_number(&n) => {
-                    return Some(github_number(ctx, o, r, &n, Some(RefKind::GithubPr), high));
-                }
-                "issues" if is_number(&n) => {
-                    return Some(github_number(
-                        ctx,
-                        o,
-                        r,
-                        &n,
-                        Some(RefKind::GithubIssue),
-                        high,
-                    ));
-                }
-                "commit" if is_sha(&n) => return Some(github_commit(ctx, o, r, &n)),
-                _ => {}
-            }
-        }
-        "patch-diff.githubusercontent.com"
-            if segs.len() >= 5 && segs[0] == "raw" && segs[3] == "pull" =>
-        {
-            let n = strip_ext(segs[4]);
-            if is_number(&n) {
-                return Some(github_number(
-                    ctx,
-                    segs[1],
-                    segs[2],
-                    &n,
-                    Some(RefKind::GithubPr),
-                    high,
-                ));
-            }
-        }
-        "bugzilla.redhat.com" | "bugzilla.rh" => {
-            let id = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("id="))
-                .map(str::to_string)
-                .or_else(|| segs.last().map(|s| s.to_string()))
-                .unwrap_or_default();
-            if is_number(&id) {
-                return Some(rhbz(ctx, &id, high));
-            }
-            if CVE.is_match(&id) {
-                let cve = id.to_ascii_uppercase();
-                return Some(ctx.make(RefKind::Cve, cve, Some(url.to_string()), high));
-            }
-        }
-        "bugs.debian.org" => {
-            let n = query
-                .split(['&', ';'])
-                .find_map(|kv| kv.strip_prefix("bug="))
-                .or_else(|| segs.last().copied())
-                .unwrap_or_default();
-            if is_number(n) {
-                return Some(tracker(ctx, "debian", n));
-            }
-        }
-        "bugs.python.org" => {
-            if let Some(n) = segs
-                .last()
-                .and_then(|s| s.strip_prefix("issue"))
-                .filter(|n| is_number(n))
-            {
-                return Some(tracker(ctx, "bpo", n));
-            }
-        }
-        "bugzilla.mozilla.org" => {
-            if let Some(n) = query
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("id="))
-                .filter(|n| is_number(n))
-            {
-                return Some(tracker(ctx, "bmo", n));
-            }
-        }
-        "rt.cpan.org" | "rt.perl.org" => {
-            let n = query
-                .split(['&', ';'])
-                .find_map(|kv| kv.strip_prefix("id="))
-                .or_else(|| segs.last().copied())
-                .unwrap_or_default();
-            if is_number(n) {
-                return Some(tracker(ctx, &host, n));
-            }
-        }
-        "fedoraproject.org" | "www.fedoraproject.org" => {
-            if let Some(pos) = segs.iter().position(|s| *s == "Changes")
-                && let Some(name) = segs.get(pos + 1)
-            {
-                let r = ctx.make(
-                    RefKind::FedoraChange,
-                    name.to_string(),
-                    Some(url.to_string()),
-                    high,
-                );
-                return Some(r);
-            }
-        }
-        "nvd.nist.gov" | "www.cve.org" | "cve.mitre.org" | "access.redhat.com" => {
-            if let Some(m) = CVE.captures(url) {
-                let id = format!("CVE-{}-{}", &m[1], &m[2]);
-                return Some(ctx.make(RefKind::Cve, id, Some(url.to_string()), high));
-            }
-        }
-        "pagure.io" | "src.fedoraproject.org" => {
-            if let Some(pos) = segs.iter().position(|s| *s == "pull-request")
-                && let Some(n) = segs.get(pos + 1).filter(|n| is_number(n))
-            {
-                let project = segs[..pos].join("/");
-                return Some(pagure_pr(ctx, &host, &project, n, high));
-            }
-            if let Some(pos) = segs.iter().position(|s| *s == "c")
-                && let Some(sha) = segs
-                    .get(pos + 1)
-                    .map(|s| strip_ext(s))
-                    .filter(|s| is_sha(s))
-            {
-                let project = segs[..pos].join("/");
-                let id = format!("{project}@{sha}");
-                return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
-            }
-        }
-        _ => {}
-    }
-
-    // Any other Bugzilla (GNOME, KDE, sourceware, kernel, SUSE...): one bug, named by host.
-    if segs.last() == Some(&"show_bug.cgi")
-        && let Some(n) = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("id="))
-            .filter(|n| is_number(n))
-    {
-        let prefix = segs[..segs.len() - 1].join("/");
-        let name = if prefix.is_empty() {
-            host.clone()
-        } else {
-            format!("{host}/{prefix}")
-        };
-        return Some(tracker(ctx, &name, n));
-    }
-    // GitLab instances: gitlab.com, gitlab.freedesktop.org, gitlab.gnome.org, salsa...
-    if let Some(dash) = segs.iter().position(|s| *s == "-") {
-        let project = segs[..dash].join("/");
-        match (segs.get(dash + 1), segs.get(dash + 2).map(|s| strip_ext(s))) {
-            (Some(&"merge_requests"), Some(n)) if is_number(&n) => {
-                return Some(gitlab_mr(ctx, &host, &project, &n, high));
-            }
-            (Some(&"commit"), Some(sha)) if is_sha(&sha) => {
-                let id = format!("{project}@{sha}");
-                return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
-            }
-            _ => {}
-        }
-    }
-    // cgit / gitweb: `commit/?id=<sha>`, `;h=<sha>`, `/commit/<sha>` on any host.
-    let sha_param = query
-        .split(['&', ';'])
-        .find_map(|kv| kv.strip_prefix("id=").or_else(|| kv.strip_prefix("h=")))
-        .filter(|s| is_sha(s));
-    let commit_path = segs
-        .windows(2)
-        .find(|w| w[0] == "commit" || w[0] == "c" || w[0] == "commits")
-        .map(|w| strip_ext(w[1]))
-        .filter(|s| is_sha(s));
-    if let Some(sha) = sha_param.map(str::to_string).or(commit_path) {
-        let id = format!("{host}@{}", sha.to_ascii_lowercase());
-        return Some(ctx.make(RefKind::UpstreamCommit, id, Some(url.to_string()), high));
-    }
-    if let Some(m) = CVE.captures(url) {
-        let id = format!("CVE-{}-{}", &m[1], &m[2]);
-        return Some(ctx.make(RefKind::Cve, id, Some(url.to_string()), high));
-    }
-    Some(ctx.make(RefKind::Url, url.to_string(), Some(url.to_string()), high))
-}
-
-fn github_commit(ctx: &TextContext<'_>, owner: &str, repo: &str, sha: &str) -> Reference {
-    let sha = sha.to_ascii_lowercase();
-    ctx.make(
-        RefKind::UpstreamCommit,
-        format!("{owner}/{repo}@{sha}"),
-        Some(format!("https://github.com/{owner}/{repo}/commit/{sha}")),
-        Confidence::High,
-    )
 }
 
 /// A request or bug "number 0" (`/pull/0`, `#000`): no forge or tracker counts from zero, so
