@@ -14,27 +14,9 @@ use forkdebt_core::model::PatchState;
 use forkdebt_core::propose::{Entry, drop_patch};
 use forkdebt_core::store::Store;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
-        .args(["-c", "commit.gpgsign=false"])
-        // A path from a spec is a name, never a pattern: `git rm -- 000?-*.patch` must not
-        // take 0001, 0002 and 0003 with it.
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .context("running git")?;
-    if !out.status.success() {
-        bail!(
-            "git {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(forkdebt_core::git::run_in_work_tree(dir, args)?)
 }
 
 /// Runs blocking `work` (git, files) off the runtime's workers.

@@ -26,6 +26,21 @@ pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Characters a URL path segment may hold as they are (RFC 3986 unreserved); everything else
+/// is percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `text` as one URL path segment: a tag, branch, package or project name from upstream can
+/// hold `/`, `?`, `#` or `%`, and must not change which resource a URL names. The one encoder
+/// for every URL forkdebt builds (forge APIs, source APIs, dashboard links).
+pub fn path_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
 /// A stable 64-bit FNV-1a of `bytes`, hex (16 characters). Used to see whether a stored row
 /// changed and to derive short stable ids from keys; std's hasher is not guaranteed stable
 /// across Rust releases, and a crate is overkill for this.

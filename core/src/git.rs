@@ -73,23 +73,8 @@ impl Git {
 
     /// A `git` command on the repository `dir` (a bare repository or a `.git` folder).
     pub fn command(&self, dir: &Path) -> Command {
-        SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut c = Command::new("git");
-        c.arg("--git-dir")
-            .arg(dir)
-            // Never ask for a password on a terminal; never page; the same diff as anyone's.
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_PAGER", "cat")
-            .env("LC_ALL", "C")
-            // A path from a spec or a tree is a name, never a pattern (`000?-*.patch`).
-            .env("GIT_LITERAL_PATHSPECS", "1")
-            .args(["-c", "core.quotePath=true", "-c", "diff.noprefix=false"])
-            .args([
-                "-c",
-                "diff.mnemonicPrefix=false",
-                "-c",
-                "log.showSignature=false",
-            ]);
+        let mut c = hardened();
+        c.arg("--git-dir").arg(dir);
         if let Some(ua) = &self.user_agent {
             c.arg("-c").arg(format!("http.userAgent={ua}"));
         }
@@ -174,6 +159,57 @@ impl Git {
             .map(str::to_string)
             .collect())
     }
+}
+
+/// `git` as forkdebt runs it everywhere: no prompt, no pager, no user configuration that
+/// changes what is computed or written, paths as names. The one place a git process is made.
+fn hardened() -> Command {
+    SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut c = Command::new("git");
+    // Never ask for a password on a terminal; never page; the same diff as anyone's.
+    c.env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PAGER", "cat")
+        .env("LC_ALL", "C")
+        // A path from a spec or a tree is a name, never a pattern (`000?-*.patch`).
+        .env("GIT_LITERAL_PATHSPECS", "1")
+        .args(["-c", "core.quotePath=true", "-c", "diff.noprefix=false"])
+        .args([
+            "-c",
+            "diff.mnemonicPrefix=false",
+            "-c",
+            "log.showSignature=false",
+            // A proposal's commit is for review; a signing key the user lacks must not fail it.
+            "-c",
+            "commit.gpgsign=false",
+        ]);
+    c
+}
+
+/// A `git` command in the work tree (or repository) `dir`, as `git -C dir`.
+pub fn in_work_tree(dir: &Path) -> Command {
+    let mut c = hardened();
+    c.arg("-C").arg(dir);
+    c
+}
+
+/// Runs `git -C dir args` and returns its standard output, trimmed.
+///
+/// # Errors
+/// [`GitError::Missing`] when git cannot run, [`GitError::Failed`] with git's message.
+pub fn run_in_work_tree(dir: &Path, args: &[&str]) -> Result<String> {
+    let out = in_work_tree(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(GitError::Missing)?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            dir: dir.display().to_string(),
+            message: stderr_message(&out.stderr, out.status),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// git's last lines of complaint, without credentials a URL might carry.
@@ -275,10 +311,7 @@ pub fn open_repository_with(
 }
 
 fn local_git_dir(git: &Git, path: &Path) -> Result<PathBuf> {
-    SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(path)
+    let out = in_work_tree(path)
         .args(["rev-parse", "--absolute-git-dir"])
         .stdin(Stdio::null())
         .output()

@@ -6,27 +6,20 @@
 
 use anyhow::{Context as _, bail};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The work folder beside `forkdebt-demo.db`.
 pub const WORK_DIR: &str = "forkdebt-demo-git";
 
 fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
+    let out = forkdebt_core::git::in_work_tree(dir)
         .args([
             "-c",
             "user.name=Demo Dev",
             "-c",
             "user.email=dev@example.org",
         ])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
+        .args(["-c", "init.defaultBranch=main"])
         .args(args)
-        .current_dir(dir)
         // The same shas on every run.
         .env("GIT_AUTHOR_DATE", "2024-03-01T12:00:00Z")
         .env("GIT_COMMITTER_DATE", "2024-03-01T12:00:00Z")

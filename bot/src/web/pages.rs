@@ -550,7 +550,10 @@ pub async fn feed(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
                 id: e.id,
                 title: crate::notify::event_text(e),
                 updated: e.created_at.clone(),
-                link: format!("/package/{}", urlencode(&e.package)),
+                link: format!(
+                    "/package/{}",
+                    forkdebt_core::display::path_segment(&e.package)
+                ),
             })
             .collect(),
     };
@@ -559,18 +562,6 @@ pub async fn feed(State(s): State<WebState>, Query(f): Query<Filter>) -> Page {
         feed.render()?,
     )
         .into_response())
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~+".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The report JSON, the same contract as `forkdebt report --format json`.

@@ -11,7 +11,7 @@ use crate::model::Warning;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// One first-parent commit: sha, committer time, and `(spec path, new blob or None if deleted)`.
 type CommitChanges = (String, i64, Vec<(String, Option<String>)>);
@@ -56,9 +56,9 @@ pub fn walk(
 ) -> Result<Vec<HistoryPoint>, HistoryError> {
     let shown = dir.to_string_lossy().into_owned();
     let git = |args: &[&str]| -> Result<Vec<u8>, HistoryError> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
+        // The one glob pathspec forkdebt writes is its own (`*.spec`), never a name from a tree.
+        let out = crate::git::in_work_tree(dir)
+            .env_remove("GIT_LITERAL_PATHSPECS")
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -199,9 +199,7 @@ struct BlobReader {
 
 impl BlobReader {
     fn start(dir: &Path) -> std::io::Result<BlobReader> {
-        let mut child = Command::new("git")
-            .arg("-C")
-            .arg(dir)
+        let mut child = crate::git::in_work_tree(dir)
             .args(["cat-file", "--batch"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -61,10 +61,6 @@ async fn get_json<T: serde::de::DeserializeOwned>(http: &Http, url: &str) -> Res
     }
 }
 
-fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 struct Gitlab {
     base: String,
 }
@@ -87,7 +83,7 @@ impl Forge for Gitlab {
             let url = format!(
                 "{}/api/v4/groups/{}/projects?per_page=100&page={page}&archived=false&order_by=path&sort=asc",
                 self.base,
-                encode(group)
+                crate::http::path_segment(group)
             );
             let projects: Vec<GitlabProject> = get_json(http, &url).await?;
             let n = projects.len();
@@ -145,7 +141,7 @@ impl Forge for Pagure {
             let url = format!(
                 "{}/api/0/projects?namespace={}&fork=false&short=true&per_page=100&page={page}",
                 self.base,
-                encode(group)
+                crate::http::path_segment(group)
             );
             let list: PagureProjects = get_json(http, &url).await?;
             out.extend(list.projects.into_iter().map(|p| ForgeRepo {
@@ -190,7 +186,7 @@ impl Forge for Forgejo {
             let url = format!(
                 "{}/api/v1/orgs/{}/repos?limit={FORGEJO_LIMIT}&page={page}",
                 self.base,
-                encode(group)
+                crate::http::path_segment(group)
             );
             let repos: Vec<ForgejoRepo> = get_json(http, &url).await?;
             let n = repos.len();

@@ -95,10 +95,6 @@ pub fn client(config: &forkdebt_core::config::Config) -> Result<ForgeClient, Str
     })
 }
 
-fn encode(s: &str) -> String {
-    crate::http::path_segment(s)
-}
-
 /// Sends one forge request: `post` once and never retried, a read like any GET.
 async fn send<T: serde::de::DeserializeOwned>(
     client: &ForgeClient,
@@ -169,7 +165,11 @@ struct ForgejoLabel {
 /// A project path (`rpms/{package}` filled in) as URL path segments, each percent-encoded:
 /// a name from a spec never adds or leaves a path segment.
 fn project_path(project: &str) -> String {
-    project.split('/').map(encode).collect::<Vec<_>>().join("/")
+    project
+        .split('/')
+        .map(crate::http::path_segment)
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Opens a request on the forge `kind` (`gitlab`, `pagure`, `forgejo`) at `base`.
@@ -188,7 +188,7 @@ pub async fn open(
         ForgeKind::Gitlab => {
             let api = format!(
                 "{base}/api/v4/projects/{}/merge_requests",
-                encode(new.project)
+                crate::http::path_segment(new.project)
             );
             let body = serde_json::json!({
                 "source_branch": new.source_branch,

@@ -487,19 +487,7 @@ impl Http {
     }
 }
 
-/// Characters a URL path segment may hold as they are (RFC 3986 unreserved); everything else
-/// is percent-encoded.
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// `text` as one URL path segment: a tag, branch or project name from upstream can hold `/`,
-/// `?`, `#` or `%`, and must not change which resource a URL names.
-pub fn path_segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
-}
+pub use forkdebt_core::display::path_segment;
 
 /// `Retry-After` is seconds or an HTTP date.
 fn parse_retry_after(v: &str) -> Option<Duration> {

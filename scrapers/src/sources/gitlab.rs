@@ -109,7 +109,7 @@ impl Gitlab {
         Some(format!(
             "{}/api/v4/projects/{}/merge_requests/{iid}",
             self.base_for(&host).trim_end_matches('/'),
-            super::encode_segment(path)
+            crate::http::path_segment(path)
         ))
     }
 

@@ -453,11 +453,6 @@ pub(crate) fn host_of(url: &str) -> Option<String> {
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
 }
 
-/// Percent-encodes a project path for a URL path segment (`group/project` -> `group%2Fproject`).
-pub(crate) fn encode_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// A response that is not what the source expected: names the URL and what was wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
