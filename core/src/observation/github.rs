@@ -51,7 +51,7 @@ impl PullRequest {
     pub fn fact(&self) -> RequestFact {
         RequestFact {
             merged: self.is_merged(),
-            open: self.state == "open",
+            open: self.state.eq_ignore_ascii_case("open"),
             merge_commit: self.merge_commit_sha.clone(),
             when: self.merged_at.clone(),
             url: self.html_url.clone(),

@@ -37,7 +37,7 @@ pub struct MergeRequest {
 
 impl MergeRequest {
     pub fn is_merged(&self) -> bool {
-        self.state == "merged"
+        self.state.eq_ignore_ascii_case("merged")
     }
 
     /// The commit that put the change on the target branch (squash, merge, or the head
@@ -55,7 +55,9 @@ impl MergeRequest {
     pub fn fact(&self) -> RequestFact {
         RequestFact {
             merged: self.is_merged(),
-            open: self.state == "opened",
+            // `locked` is GitLab's state while a merge is under way: still open.
+            open: self.state.eq_ignore_ascii_case("opened")
+                || self.state.eq_ignore_ascii_case("locked"),
             merge_commit: self
                 .squash_commit_sha
                 .clone()

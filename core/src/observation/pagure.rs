@@ -37,7 +37,7 @@ pub struct PullRequest {
     pub id: u64,
     #[serde(default)]
     pub title: Option<String>,
-    /// `Open`, `Merged`, `Closed`.
+    /// `Open`, `Merged`, `Closed` (compared without case: forges differ in how they write it).
     #[serde(default)]
     pub status: String,
     #[serde(default, deserialize_with = "epoch")]
@@ -60,13 +60,13 @@ pub struct PullRequest {
 
 impl PullRequest {
     pub fn is_merged(&self) -> bool {
-        self.status == "Merged"
+        self.status.eq_ignore_ascii_case("merged")
     }
 
     pub fn fact(&self) -> RequestFact {
         RequestFact {
             merged: self.is_merged(),
-            open: self.status == "Open",
+            open: self.status.eq_ignore_ascii_case("open"),
             merge_commit: self.commit_stop.clone(),
             when: self.closed_at.clone(),
             url: self.full_url.clone(),

@@ -10,7 +10,7 @@ use crate::http::{Get, Http, Response};
 use forkdebt_core::forge::ForgeKind;
 use serde::Deserialize;
 
-/// Pages read per group at most (100 projects a page for GitLab and Pagure).
+/// Pages read per group at most.
 const MAX_PAGES: usize = 200;
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -27,10 +27,35 @@ pub struct ForgeRepo {
 
 #[async_trait::async_trait]
 pub trait Forge: Send + Sync {
-    /// Every (non-archived) repository of `group`.
-    async fn list_repos(&self, http: &Http, group: &str) -> Result<Vec<ForgeRepo>, String>;
+    /// The forge's base URL, without a trailing `/`.
+    fn base(&self) -> &str;
+    /// The URL of page `page` (from 1) of `group`'s repositories.
+    fn page_url(&self, group: &str, page: usize) -> String;
+    /// The (non-archived) repositories on one page, and whether another page follows.
+    ///
+    /// # Errors
+    /// The page is not the JSON this forge answers.
+    fn read_page(&self, url: &str, body: &[u8]) -> Result<(Vec<ForgeRepo>, bool), String>;
+
+    /// Every (non-archived) repository of `group`, page by page.
+    async fn list_repos(&self, http: &Http, group: &str) -> Result<Vec<ForgeRepo>, String> {
+        let mut out = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let url = self.page_url(group, page);
+            let body = get(http, &url).await?;
+            let (repos, more) = self.read_page(&url, &body)?;
+            out.extend(repos);
+            if !more {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// The clone URL of `name` in `group`, without asking (the base's packages).
-    fn repo_url(&self, group: &str, name: &str) -> String;
+    fn repo_url(&self, group: &str, name: &str) -> String {
+        format!("{}/{}/{name}.git", self.base(), group.trim_matches('/'))
+    }
 }
 
 /// The forge `kind` at `url` (`None`: dist-git is not read from that kind).
@@ -44,21 +69,25 @@ pub fn forge(kind: ForgeKind, url: &str) -> Option<Box<dyn Forge>> {
     }
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(http: &Http, url: &str) -> Result<T, String> {
+async fn get(http: &Http, url: &str) -> Result<Vec<u8>, String> {
     let get = Get {
         url: url.to_string(),
         max_bytes: MAX_BODY_BYTES,
         ..Get::default()
     };
     match http.get(&get).await.map_err(|e| e.to_string())? {
-        Response::Fresh { body, .. } => serde_json::from_slice(&body).map_err(|e| {
-            format!(
-                "{url}: not the expected JSON ({e}); it starts with {:?}",
-                String::from_utf8_lossy(&body[..body.len().min(80)])
-            )
-        }),
+        Response::Fresh { body, .. } => Ok(body),
         Response::NotModified => Err(format!("{url}: 304 to an unconditional request")),
     }
+}
+
+fn json<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "{url}: not the expected JSON ({e}); it starts with {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        )
+    })
 }
 
 struct Gitlab {
@@ -75,37 +104,35 @@ struct GitlabProject {
     last_activity_at: Option<String>,
 }
 
-#[async_trait::async_trait]
+/// Projects per page for GitLab and Pagure (both allow 100).
+const PER_PAGE: usize = 100;
+
 impl Forge for Gitlab {
-    async fn list_repos(&self, http: &Http, group: &str) -> Result<Vec<ForgeRepo>, String> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let url = format!(
-                "{}/api/v4/groups/{}/projects?per_page=100&page={page}&archived=false&order_by=path&sort=asc",
-                self.base,
-                crate::http::path_segment(group)
-            );
-            let projects: Vec<GitlabProject> = get_json(http, &url).await?;
-            let n = projects.len();
-            out.extend(
-                projects
-                    .into_iter()
-                    .filter(|p| !p.archived)
-                    .map(|p| ForgeRepo {
-                        name: p.path,
-                        clone_url: p.http_url_to_repo,
-                        updated: p.last_activity_at,
-                    }),
-            );
-            if n < 100 {
-                break;
-            }
-        }
-        Ok(out)
+    fn base(&self) -> &str {
+        &self.base
     }
 
-    fn repo_url(&self, group: &str, name: &str) -> String {
-        format!("{}/{}/{name}.git", self.base, group.trim_matches('/'))
+    fn page_url(&self, group: &str, page: usize) -> String {
+        format!(
+            "{}/api/v4/groups/{}/projects?per_page={PER_PAGE}&page={page}&archived=false&order_by=path&sort=asc",
+            self.base,
+            crate::http::path_segment(group)
+        )
+    }
+
+    fn read_page(&self, url: &str, body: &[u8]) -> Result<(Vec<ForgeRepo>, bool), String> {
+        let projects: Vec<GitlabProject> = json(url, body)?;
+        let more = projects.len() >= PER_PAGE;
+        let repos = projects
+            .into_iter()
+            .filter(|p| !p.archived)
+            .map(|p| ForgeRepo {
+                name: p.path,
+                clone_url: p.http_url_to_repo,
+                updated: p.last_activity_at,
+            })
+            .collect();
+        Ok((repos, more))
     }
 }
 
@@ -133,31 +160,32 @@ struct PagurePagination {
     next: Option<String>,
 }
 
-#[async_trait::async_trait]
 impl Forge for Pagure {
-    async fn list_repos(&self, http: &Http, group: &str) -> Result<Vec<ForgeRepo>, String> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let url = format!(
-                "{}/api/0/projects?namespace={}&fork=false&short=true&per_page=100&page={page}",
-                self.base,
-                crate::http::path_segment(group)
-            );
-            let list: PagureProjects = get_json(http, &url).await?;
-            out.extend(list.projects.into_iter().map(|p| ForgeRepo {
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn page_url(&self, group: &str, page: usize) -> String {
+        format!(
+            "{}/api/0/projects?namespace={}&fork=false&short=true&per_page={PER_PAGE}&page={page}",
+            self.base,
+            crate::http::path_segment(group)
+        )
+    }
+
+    fn read_page(&self, url: &str, body: &[u8]) -> Result<(Vec<ForgeRepo>, bool), String> {
+        let list: PagureProjects = json(url, body)?;
+        let more = list.pagination.and_then(|p| p.next).is_some();
+        let repos = list
+            .projects
+            .into_iter()
+            .map(|p| ForgeRepo {
                 clone_url: format!("{}/{}.git", self.base, p.fullname),
                 name: p.name,
                 updated: p.date_modified.map(|d| d.to_string()),
-            }));
-            if list.pagination.and_then(|p| p.next).is_none() {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    fn repo_url(&self, group: &str, name: &str) -> String {
-        format!("{}/{}/{name}.git", self.base, group.trim_matches('/'))
+            })
+            .collect();
+        Ok((repos, more))
     }
 }
 
@@ -178,37 +206,32 @@ struct ForgejoRepo {
 /// Repositories per page: Forgejo's default maximum.
 const FORGEJO_LIMIT: usize = 50;
 
-#[async_trait::async_trait]
 impl Forge for Forgejo {
-    async fn list_repos(&self, http: &Http, group: &str) -> Result<Vec<ForgeRepo>, String> {
-        let mut out = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let url = format!(
-                "{}/api/v1/orgs/{}/repos?limit={FORGEJO_LIMIT}&page={page}",
-                self.base,
-                crate::http::path_segment(group)
-            );
-            let repos: Vec<ForgejoRepo> = get_json(http, &url).await?;
-            let n = repos.len();
-            out.extend(
-                repos
-                    .into_iter()
-                    .filter(|r| !r.archived)
-                    .map(|r| ForgeRepo {
-                        name: r.name,
-                        clone_url: r.clone_url,
-                        updated: r.updated_at,
-                    }),
-            );
-            if n < FORGEJO_LIMIT {
-                break;
-            }
-        }
-        Ok(out)
+    fn base(&self) -> &str {
+        &self.base
     }
 
-    fn repo_url(&self, group: &str, name: &str) -> String {
-        format!("{}/{}/{name}.git", self.base, group.trim_matches('/'))
+    fn page_url(&self, group: &str, page: usize) -> String {
+        format!(
+            "{}/api/v1/orgs/{}/repos?limit={FORGEJO_LIMIT}&page={page}",
+            self.base,
+            crate::http::path_segment(group)
+        )
+    }
+
+    fn read_page(&self, url: &str, body: &[u8]) -> Result<(Vec<ForgeRepo>, bool), String> {
+        let repos: Vec<ForgejoRepo> = json(url, body)?;
+        let more = repos.len() >= FORGEJO_LIMIT;
+        let repos = repos
+            .into_iter()
+            .filter(|r| !r.archived)
+            .map(|r| ForgeRepo {
+                name: r.name,
+                clone_url: r.clone_url,
+                updated: r.updated_at,
+            })
+            .collect();
+        Ok((repos, more))
     }
 }
 

@@ -128,33 +128,11 @@ async fn send<T: serde::de::DeserializeOwned>(
     }
 }
 
-#[derive(Deserialize)]
-struct GitlabMr {
-    iid: u64,
-    web_url: String,
-    #[serde(default)]
-    state: String,
-}
-
-#[derive(Deserialize)]
-struct PagurePr {
-    id: u64,
-    #[serde(default)]
-    full_url: Option<String>,
-    #[serde(default)]
-    status: String,
-}
-
-#[derive(Deserialize)]
-struct ForgejoPr {
-    number: u64,
-    #[serde(default)]
-    html_url: String,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    merged: bool,
-}
+// The answers are read as the same observation types the sources store, so a request's
+// state means one thing wherever it is read (Forgejo's pull requests are GitHub's shape).
+use forkdebt_core::observation::github::PullRequest as ForgejoPr;
+use forkdebt_core::observation::gitlab::MergeRequest as GitlabMr;
+use forkdebt_core::observation::pagure::PullRequest as PagurePr;
 
 #[derive(Deserialize)]
 struct ForgejoLabel {
@@ -203,7 +181,7 @@ pub async fn open(
                 send(client, kind, "opening a merge request", &api, Some(post)).await?;
             Ok(Opened {
                 api_url: format!("{api}/{}", mr.iid),
-                web_url: mr.web_url,
+                web_url: mr.web_url.unwrap_or_default(),
                 labels_not_set: Vec::new(),
             })
         }
@@ -266,7 +244,7 @@ pub async fn open(
                 send(client, kind, "opening a pull request", &api, Some(post)).await?;
             Ok(Opened {
                 api_url: format!("{api}/{}", pr.number),
-                web_url: pr.html_url,
+                web_url: pr.html_url.unwrap_or_default(),
                 labels_not_set,
             })
         }
@@ -286,31 +264,26 @@ pub async fn state(
     kind: ForgeKind,
     api_url: &str,
 ) -> Result<RequestState, String> {
-    Ok(match kind {
+    let fact = match kind {
         ForgeKind::Gitlab => {
             let mr: GitlabMr = send(client, kind, "reading a merge request", api_url, None).await?;
-            match mr.state.as_str() {
-                "merged" => RequestState::Merged,
-                "closed" => RequestState::Closed,
-                _ => RequestState::Open,
-            }
+            mr.fact()
         }
         ForgeKind::Pagure => {
             let pr: PagurePr = send(client, kind, "reading a pull request", api_url, None).await?;
-            match pr.status.to_ascii_lowercase().as_str() {
-                "merged" => RequestState::Merged,
-                "closed" => RequestState::Closed,
-                _ => RequestState::Open,
-            }
+            pr.fact()
         }
         ForgeKind::Forgejo => {
             let pr: ForgejoPr = send(client, kind, "reading a pull request", api_url, None).await?;
-            match (pr.merged, pr.state.as_str()) {
-                (true, _) => RequestState::Merged,
-                (false, "closed") => RequestState::Closed,
-                _ => RequestState::Open,
-            }
+            pr.fact()
         }
         ForgeKind::Github => return Err("proposals are not opened on GitHub".into()),
+    };
+    Ok(if fact.merged {
+        RequestState::Merged
+    } else if fact.open {
+        RequestState::Open
+    } else {
+        RequestState::Closed
     })
 }
