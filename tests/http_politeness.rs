@@ -2,6 +2,7 @@
 //! User-Agent with the contact, Retry-After bounded, redirects counted and kept on one origin,
 //! timeouts bounded, and a store failing mid-sync loses nothing.
 
+use crate::builder::{DistGit, Package, patch_text};
 use crate::httpd::{Handler, Reply, Request, Server};
 use crate::util::{forkdebt, forkdebt_ok, stderr};
 use forkdebt_core::source::Dataset;
@@ -13,32 +14,18 @@ use std::time::{Duration, Instant};
 /// A dist-git package whose patches name `prs` GitHub pull requests of `o/r`, and a config
 /// pointing GitHub at `api`.
 pub(crate) fn distgit_with_prs(dir: &Path, prs: usize, api: &str) {
-    let pkg = dir.join("distgit/rpms/demo");
-    std::fs::create_dir_all(&pkg).expect("mkdir");
-    let mut spec = String::from("Name: demo\nVersion: 1\nRelease: 1\n");
+    let mut demo = Package::new("demo");
     for i in 0..prs {
-        spec.push_str(&format!(
-            "# https://github.com/o/r/pull/{}\nPatch{i}: p{i}.patch\n",
-            i + 1
-        ));
-        std::fs::write(
-            pkg.join(format!("p{i}.patch")),
-            "Subject: x\n\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
-        )
-        .expect("write");
+        demo = demo.commented_patch(
+            &format!("https://github.com/o/r/pull/{}", i + 1),
+            &format!("p{i}.patch"),
+            &patch_text("x", 1, "x", ""),
+        );
     }
-    std::fs::write(pkg.join("demo.spec"), spec).expect("write");
-    std::fs::write(
-        dir.join("forkdebt.toml"),
-        format!(
-            "database = \"sqlite://{}\"\ncontact = \"mailto:ops@example.org\"\n\
-             [sources]\ntimeout_secs = 5\nmax_retries = 1\nmin_interval_ms = 0\n\
-             [sources.github]\nurl = \"{api}\"\n",
-            dir.join("f.db").display()
-        ),
-    )
-    .expect("config");
-    forkdebt_ok(dir, &["--config", "forkdebt.toml", "scan", "distgit"]);
+    DistGit::new(dir)
+        .package(demo)
+        .config(&format!("[sources.github]\nurl = \"{api}\"\n"))
+        .scanned();
 }
 
 pub(crate) fn sync_github(dir: &Path) -> std::process::Output {

@@ -2,6 +2,7 @@
 //! it is SIGKILLed, another takes over once the lease expires. Each instance's contact (in the
 //! User-Agent) tells the local GitHub server who asked.
 
+use crate::builder::{DistGit, Package, patch_text};
 use crate::httpd::{Handler, Reply, Request, Server};
 use crate::util::{copy_tree, forkdebt_ok, sample_distgit};
 use std::path::Path;
@@ -261,25 +262,20 @@ async fn one_bot_connection_per_network_across_instances() {
 
 /// A small dist-git: package `demo` carrying ten patches, patch N sent upstream as
 /// github.com/o/r pull request N.
-fn ten_pr_distgit(root: &Path) {
-    let pkg = root.join("demo");
-    std::fs::create_dir_all(&pkg).expect("mkdir");
-    let mut spec = String::from(
-        "Name: demo\nVersion: 1.0\nRelease: 1.hs%{?dist}\nSummary: demo\nLicense: MIT\n\n",
-    );
+fn ten_pr_distgit(dir: &Path) {
+    let mut demo = Package::new("demo");
     for n in 1..=PRS {
-        spec.push_str(&format!("Patch{n}: {n:04}-fix-{n}.patch\n"));
-        std::fs::write(
-            pkg.join(format!("{n:04}-fix-{n}.patch")),
-            format!(
-                "From: Dev <dev@example.org>\nSubject: [PATCH] fix {n}\nForwarded: https://github.com/o/r/pull/{n}\n---\n\
-                 --- a/f{n}\n+++ b/f{n}\n@@ -1 +1 @@\n-a\n+b\n"
+        demo = demo.patch(
+            &format!("{n:04}-fix-{n}.patch"),
+            &patch_text(
+                &format!("f{n}"),
+                1,
+                &format!("fix {n}"),
+                &format!("Forwarded: https://github.com/o/r/pull/{n}"),
             ),
-        )
-        .expect("patch");
+        );
     }
-    spec.push_str("\n%description\ndemo\n\n%prep\n%autosetup -p1\n\n%changelog\n");
-    std::fs::write(pkg.join("demo.spec"), spec).expect("spec");
+    DistGit::new(dir).package(demo);
 }
 
 const PRS: u32 = 10;
@@ -353,7 +349,7 @@ async fn fifty_transitions_survive_ten_leader_kills() {
     let server = Server::start(handler).await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
-    ten_pr_distgit(&dir.join("distgit"));
+    ten_pr_distgit(&dir);
     let downstream = "[[downstream]]\nname = \"hs\"\n";
     scan(&dir, downstream, &db).await;
 

@@ -3,6 +3,7 @@
 //! --specfile` reads the new entry, `rpmbuild -bp` applies the remaining patches to real
 //! sources. And a Fedora Change draft from a policy deviation.
 
+use crate::builder::{DistGit, Package};
 use crate::util::{copy_tree, forkdebt, forkdebt_ok, git, sample_distgit, stderr};
 use std::path::Path;
 use std::process::Command;
@@ -753,26 +754,12 @@ async fn upstream_text_in_a_proposal_is_never_run_by_rpm() {
 
 /// A one-package dist-git (`hello`, three patches) in `dir/distgit`, committed.
 pub(crate) fn hello_distgit(dir: &Path) -> std::path::PathBuf {
-    let repo = dir.join("distgit");
-    let pkg = repo.join("rpms/hello");
-    std::fs::create_dir_all(&pkg).expect("mkdir");
-    for (file, n) in [
-        ("0001-one.patch", 1),
-        ("0002-three.patch", 3),
-        ("0003-five.patch", 5),
-    ] {
-        std::fs::write(pkg.join(file), hunk(n, "x", "y")).expect("write");
-    }
-    std::fs::write(
-        pkg.join("hello.spec"),
-        "Name: hello\nVersion: 1.0\nRelease: 1.hs\nSummary: s\nLicense: MIT\n\
-         Patch1: 0001-one.patch\n\nPatch2: 0002-three.patch\n\nPatch3: 0003-five.patch\n\n%description\nd\n\n%changelog\n",
-    )
-    .expect("spec");
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-qm", "hello"]);
-    repo
+    let hello = Package::new("hello")
+        .release("1.hs")
+        .patch("0001-one.patch", &hunk(1, "x", "y"))
+        .patch("0002-three.patch", &hunk(3, "x", "y"))
+        .patch("0003-five.patch", &hunk(5, "x", "y"));
+    DistGit::new(dir).package(hello).committed().repo
 }
 
 /// A forge that answers a request with a redirect to another origin, or with a gigabyte:

@@ -5,6 +5,7 @@ mod bad_input;
 mod basedistro;
 mod bot_setup;
 mod bugzilla;
+mod builder;
 mod config;
 mod corpus;
 mod crash;
