@@ -12,6 +12,8 @@ impl Store {
     /// A database error.
     pub async fn snapshot_debt(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
         // One statement: aggregates in SQL (CAST because PostgreSQL sums BIGINT to NUMERIC).
+        // `ours <> 0`, not `ours = 1`: an equality makes SQLite build an automatic index on
+        // (package_id, ours) for every run, 1.9 s instead of 40 ms at 20,000 patches.
         // Local-only here means "no reference at all", which is what the scan can tell.
         let r = self.exec(
 sqlx::query(
@@ -22,7 +24,7 @@ sqlx::query(
              CAST(COALESCE(SUM(p.lines_added + p.lines_removed), 0) AS BIGINT), MIN(p.first_seen) \
              FROM packages k JOIN downstreams d ON d.id = k.downstream_id \
              LEFT JOIN patches p ON p.package_id = k.id AND p.dropped_at IS NULL \
-             AND p.ours = 1 \
+             AND p.ours <> 0 \
              LEFT JOIN verdicts v ON v.patch_id = p.id \
              WHERE k.removed_at IS NULL GROUP BY d.name, k.name \
              ON CONFLICT (downstream, day, package) DO UPDATE SET carried = excluded.carried, \
@@ -276,7 +278,7 @@ impl Store {
              JOIN packages k ON k.id = p.package_id JOIN downstreams d ON d.id = k.downstream_id \
              LEFT JOIN verdicts v ON v.patch_id = p.id \
              WHERE p.dropped_at IS NULL AND k.removed_at IS NULL \
-             AND p.ours = 1 \
+             AND p.ours <> 0 \
              GROUP BY d.name, COALESCE(v.state, p.state) ORDER BY 1, 2",
         )
         .fetch_all(&self.pool)
