@@ -25,6 +25,7 @@ pub struct Package {
     version: String,
     release: String,
     patches: Vec<Patch>,
+    preamble: Vec<String>,
 }
 
 impl Package {
@@ -35,7 +36,19 @@ impl Package {
             version: "1.0".into(),
             release: "1.hs%{?dist}".into(),
             patches: Vec::new(),
+            preamble: Vec::new(),
         }
+    }
+
+    pub fn version(mut self, version: &str) -> Package {
+        self.version = version.to_string();
+        self
+    }
+
+    /// A preamble line more (`URL: …`, `Source0: …`).
+    pub fn preamble(mut self, line: &str) -> Package {
+        self.preamble.push(line.to_string());
+        self
     }
 
     pub fn release(mut self, release: &str) -> Package {
@@ -71,6 +84,10 @@ impl Package {
             "Name: {}\nVersion: {}\nRelease: {}\nSummary: {0}\nLicense: MIT\n\n",
             self.name, self.version, self.release
         );
+        for line in &self.preamble {
+            s.push_str(line);
+            s.push('\n');
+        }
         for (n, p) in self.patches.iter().enumerate() {
             if let Some(c) = &p.comment {
                 for line in c.lines() {

@@ -430,7 +430,7 @@ async fn patch_files_are_matched_against_the_upstream_git() {
         .await
         .expect("scan");
     assert!(
-        said.contains("upstream git mirrors: 1 patch files are upstream commits by patch-id, 1 by their changed lines; 1 header shas upstream never had"),
+        said.contains("upstream git mirrors: 1 patch files are upstream commits by patch-id, 1 by their changed lines, 0 by subject and author (0 to revisit); 0 revert an upstream commit; 1 header shas upstream never had"),
         "{said}"
     );
     let run2 = run.clone();

@@ -31,6 +31,7 @@ mod matrix;
 mod notify;
 mod output;
 mod propose;
+mod recognition;
 mod sample;
 mod scan;
 mod secrets;

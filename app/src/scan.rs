@@ -168,11 +168,15 @@ pub async fn run(
             match matched {
                 Ok(Some(m)) => say!(
                     tell,
-                    "{}: upstream git mirrors: {} patch files are upstream commits by patch-id, {} by their changed lines; {} header shas upstream never had",
+                    "{}: upstream git mirrors: {} patch files are upstream commits by patch-id, {} by their changed lines, {} by subject and author ({} to revisit); {} revert an upstream commit; {} header shas upstream never had, {} confirmed on its branches",
                     ds.name,
                     m.by_patch_id,
                     m.by_content,
-                    m.not_upstream
+                    m.by_subject,
+                    m.revisit,
+                    m.reverts,
+                    m.not_upstream,
+                    m.confirmed
                 ),
                 Ok(None) => {}
                 // The patches are stored as scanned; only the content match is missing.

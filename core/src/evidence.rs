@@ -93,6 +93,14 @@ pub enum Hop {
     Claim { state: PatchState, evidence: String },
     /// A carried commit to look at again (a weak match).
     Revisit { text: String },
+    /// The patch reverts an upstream commit (its diff is that commit's reverse, or it says
+    /// so): kept until upstream reverts it too, never droppable on the commit's release.
+    Reverts {
+        commit: String,
+        /// How it is known: `the reverse of its diff` or `its name and header say so`.
+        how: String,
+        url: Option<String>,
+    },
     /// A patch or carried commit new in dist-git.
     New {
         /// The carried commit's sha and branch, for a fork commit.
@@ -192,6 +200,9 @@ impl Hop {
             }
             Hop::Claim { state, evidence } => format!("claims {state}: {evidence}"),
             Hop::Revisit { text } => text.clone(),
+            Hop::Reverts { commit, how, .. } => format!(
+                "reverts {commit} ({how}), which upstream still has: kept until upstream reverts it too"
+            ),
             Hop::New {
                 commit,
                 lines_added,
@@ -229,6 +240,7 @@ impl Hop {
             | Hop::NotUpstream { url, .. }
             | Hop::Bug { url, .. }
             | Hop::Carried { url, .. }
+            | Hop::Reverts { url, .. }
             | Hop::New { url, .. }
             | Hop::MissingFix { url, .. }
             | Hop::Note { url, .. } => url.as_deref(),

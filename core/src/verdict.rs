@@ -392,6 +392,29 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         }
     }
 
+    // A revert of an upstream commit, and nothing upstream that makes it obsolete (upstream
+    // reverting the commit too is an origin, decided above).
+    if best.is_none() {
+        let reverted: Vec<Hop> = patch
+            .refs
+            .iter()
+            .filter(|r| r.role == Role::Reverts && r.kind == RefKind::UpstreamCommit)
+            .map(|r| Hop::Reverts {
+                commit: r.id.clone(),
+                how: r.note.clone().unwrap_or_else(|| "its text says so".into()),
+                url: r.url.clone(),
+            })
+            .collect();
+        if !reverted.is_empty() {
+            return Verdict {
+                state: PatchState::NotSent,
+                confidence: Confidence::High,
+                evidence: reverted,
+                rebased_past,
+            };
+        }
+    }
+
     match best {
         Some((rank, evidence, confidence)) => Verdict {
             state: rank.state(),

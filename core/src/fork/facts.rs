@@ -398,6 +398,75 @@ pub fn diff_changes(text: &str) -> Vec<String> {
     out
 }
 
+/// The diff of a patch file reversed (what applying it with `-R` does): `-`/`+` lines,
+/// `---`/`+++` names, hunk ranges and file creation/deletion swapped; the header left out.
+/// `git patch-id` of it is the patch-id of the commit the patch reverts.
+pub fn reversed_diff(text: &str) -> String {
+    static_regex!(HUNK, r"^@@ -(\d+(?:,\d+)?) \+(\d+(?:,\d+)?) @@(.*)$");
+    let mut out = String::with_capacity(text.len());
+    let (mut old, mut new) = (0u32, 0u32);
+    let mut in_diff = false;
+    let mut minus_name: Option<&str> = None;
+    let count = |range: &str| -> u32 {
+        range
+            .split_once(',')
+            .map_or(Some(1), |(_, n)| n.parse().ok())
+            .unwrap_or(0)
+    };
+    for l in text.lines() {
+        if old > 0 || new > 0 {
+            match l.as_bytes().first() {
+                Some(b'+') => {
+                    out.push('-');
+                    out.push_str(&l[1..]);
+                    new = new.saturating_sub(1);
+                }
+                Some(b'-') => {
+                    out.push('+');
+                    out.push_str(&l[1..]);
+                    old = old.saturating_sub(1);
+                }
+                Some(b'\\') => out.push_str(l),
+                _ => {
+                    out.push_str(l);
+                    old = old.saturating_sub(1);
+                    new = new.saturating_sub(1);
+                }
+            }
+            out.push('\n');
+            continue;
+        }
+        if l.starts_with("diff --git ") {
+            in_diff = true;
+            out.push_str(l);
+        } else if let Some(c) = HUNK.captures(l) {
+            in_diff = true;
+            old = count(&c[1]);
+            new = count(&c[2]);
+            out.push_str(&format!("@@ -{} +{} @@{}", &c[2], &c[1], &c[3]));
+        } else if let Some(name) = l.strip_prefix("--- ") {
+            in_diff = true;
+            minus_name = Some(name);
+            continue;
+        } else if let Some(name) = l.strip_prefix("+++ ") {
+            out.push_str(&format!(
+                "--- {name}\n+++ {}",
+                minus_name.take().unwrap_or(name)
+            ));
+        } else if let Some(mode) = l.strip_prefix("new file mode ") {
+            out.push_str(&format!("deleted file mode {mode}"));
+        } else if let Some(mode) = l.strip_prefix("deleted file mode ") {
+            out.push_str(&format!("new file mode {mode}"));
+        } else if in_diff {
+            out.push_str(l);
+        } else {
+            continue;
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Dice similarity of two multisets of changed lines: 1.0 the same lines, 0.0 none shared.
 pub fn similarity(a: &[String], b: &[String]) -> f64 {
     if a.is_empty() && b.is_empty() {

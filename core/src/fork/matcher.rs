@@ -44,6 +44,26 @@ impl<'a> Index<'a> {
         i
     }
 
+    /// Upstream commits with this patch-id, else this content key (oldest first), and how.
+    pub(super) fn find(
+        &self,
+        patch_id: &str,
+        content_key: &str,
+    ) -> Option<(Vec<String>, MatchHow)> {
+        for (map, key, how) in [
+            (&self.by_patch_id, patch_id, MatchHow::PatchId),
+            (&self.by_content, content_key, MatchHow::Content),
+        ] {
+            if key.is_empty() {
+                continue;
+            }
+            if let Some(idx) = map.get(key) {
+                return Some((self.shas(idx), how));
+            }
+        }
+        None
+    }
+
     fn shas(&self, idx: &[usize]) -> Vec<String> {
         // Oldest first: "prefer the earliest" until releases say otherwise.
         idx.iter()
@@ -103,51 +123,100 @@ pub(super) fn match_commit(
         }
     }
     // 2. git's stable patch-id; 3. the content key.
-    for (map, key, how) in [
-        (&index.by_patch_id, f.patch_id.as_str(), MatchHow::PatchId),
-        (&index.by_content, f.content_key.as_str(), MatchHow::Content),
-    ] {
-        if key.is_empty() {
-            continue;
-        }
-        if let Some(idx) = map.get(key) {
-            let mut shas = index.shas(idx);
-            let first = shas.remove(0);
-            return Ok((Some(found(first, how, shas)), None, notes));
-        }
+    if let Some((mut shas, how)) = index.find(&f.patch_id, &f.content_key) {
+        let first = shas.remove(0);
+        return Ok((Some(found(first, how, shas)), None, notes));
     }
     // 4. Same subject, same author or date, confirmed by the lines.
-    let subject = normalise_subject(&f.subject);
-    let author_email = email(&f.author);
-    let mut revisit = None;
-    if !subject.is_empty()
-        && let Some(idx) = index.by_subject.get(&subject)
-    {
-        for n in idx.iter().rev() {
-            let u = index.commits[*n];
-            if email(&u.author) != author_email && u.authored != f.authored {
-                continue;
-            }
-            let ours = facts::changed_lines(git, ws, &f.sha)?;
-            let theirs = facts::changed_lines(git, ws, &u.sha)?;
-            let sim = facts::similarity(&ours, &theirs);
-            let short = &u.sha[..12.min(u.sha.len())];
-            if sim >= SUBJECT_SIMILARITY {
-                let mut m = found(u.sha.clone(), MatchHow::Subject, Vec::new());
-                m.also.clear();
-                notes.push(format!(
+    let mut ours = || facts::changed_lines(git, ws, &f.sha);
+    match by_subject(
+        git,
+        ws,
+        &f.subject,
+        &f.author,
+        &f.authored,
+        &mut ours,
+        index,
+    )? {
+        BySubject::Alike { sha, note } => {
+            notes.push(note);
+            Ok((Some(found(sha, MatchHow::Subject, Vec::new())), None, notes))
+        }
+        BySubject::Revisit { note, .. } => Ok((None, Some(note), notes)),
+        BySubject::Nothing => Ok((None, None, notes)),
+    }
+}
+
+/// What the subject step found.
+pub(super) enum BySubject {
+    /// Same subject, same author or date, and at least [`SUBJECT_SIMILARITY`] of the lines.
+    Alike {
+        sha: String,
+        note: String,
+    },
+    /// Same subject and author or date, too few lines alike: a person should look.
+    Revisit {
+        sha: String,
+        note: String,
+    },
+    Nothing,
+}
+
+/// Step 4 of the matcher, for carried commits and patch files alike: an upstream commit with
+/// the same normalised subject and the same author e-mail or date, confirmed by the changed
+/// lines (`ours` computes our side's once, only when a candidate needs it).
+pub(super) fn by_subject(
+    git: &Git,
+    ws: &Path,
+    subject: &str,
+    author: &str,
+    authored: &str,
+    ours: &mut dyn FnMut() -> Result<Vec<String>>,
+    index: &Index<'_>,
+) -> Result<BySubject> {
+    let subject = normalise_subject(subject);
+    let author_email = email(author);
+    let mut result = BySubject::Nothing;
+    let Some(idx) = index
+        .by_subject
+        .get(&subject)
+        .filter(|_| !subject.is_empty())
+    else {
+        return Ok(result);
+    };
+    let mut our_lines: Option<Vec<String>> = None;
+    for n in idx.iter().rev() {
+        let u = index.commits[*n];
+        let same_author = !author_email.is_empty() && email(&u.author) == author_email;
+        let same_date = !authored.is_empty() && u.authored == authored;
+        if !same_author && !same_date {
+            continue;
+        }
+        let lines = match &our_lines {
+            Some(l) => l,
+            None => our_lines.insert(ours()?),
+        };
+        let theirs = facts::changed_lines(git, ws, &u.sha)?;
+        let sim = facts::similarity(lines, &theirs);
+        let short = &u.sha[..12.min(u.sha.len())];
+        if sim >= SUBJECT_SIMILARITY {
+            return Ok(BySubject::Alike {
+                sha: u.sha.clone(),
+                note: format!(
                     "same subject as upstream {short}, {:.0}% of the changed lines alike",
                     sim * 100.0
-                ));
-                return Ok((Some(m), None, notes));
-            }
-            revisit = Some(format!(
+                ),
+            });
+        }
+        result = BySubject::Revisit {
+            sha: u.sha.clone(),
+            note: format!(
                 "same subject as upstream {short} but only {:.0}% of the changed lines alike: revisit",
                 sim * 100.0
-            ));
-        }
+            ),
+        };
     }
-    Ok((None, revisit, notes))
+    Ok(result)
 }
 
 pub(super) fn email(author: &str) -> &str {

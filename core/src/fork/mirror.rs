@@ -42,6 +42,28 @@ impl Mirror {
             .and_then(|l| l.into_iter().next()))
     }
 
+    /// Whether a branch or tag of upstream contains `sha` (not only a pull request ref or an
+    /// unreferenced object).
+    ///
+    /// # Errors
+    /// git could not run.
+    pub fn on_a_branch_or_tag(&self, git: &Git, sha: &str) -> Result<bool> {
+        let refs = git.lines(
+            &self.dir,
+            &[
+                "for-each-ref",
+                "--count=1",
+                "--format=%(refname)",
+                "--contains",
+                sha,
+                "refs/heads",
+                "refs/tags",
+            ],
+            None,
+        )?;
+        Ok(!refs.is_empty())
+    }
+
     /// The release tag whose version is `version` (`254` -> `v254`), if upstream has one.
     ///
     /// # Errors

@@ -26,7 +26,7 @@ pub mod trailers;
 
 use crate::evr::{DEFAULT_RELEASE_MARKER, split_release};
 use crate::model::{
-    Claim, Confidence, Deviation, Package, Patch, PatchState, Reference, Role, Warning,
+    Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role, Warning,
 };
 use rayon::prelude::*;
 use refs::TextContext;
@@ -687,7 +687,30 @@ fn build_patch(
         }),
     }
     patch.refs.truncate(patch::MAX_REFS_PER_PATCH);
+    mark_revert(&mut patch, base);
     patch
+}
+
+/// A patch whose file name or subject says it is a revert (`FB-revert-c58fd466.patch`,
+/// `Revert "tests: …"`) carries the reverted commit's id in its name or header: that commit
+/// is what it undoes, never its origin, so it is never droppable on that commit's release.
+fn mark_revert(patch: &mut Patch, file_name: &str) {
+    static_regex!(REVERT_NAME, r"(?i)(?:^|[-_.\s])revert");
+    static_regex!(REVERT_SUBJECT, r#"(?i)^\s*(?:\[[^\]]*\]\s*)*revert\b"#);
+    let says_revert = REVERT_NAME.is_match(file_name)
+        || patch
+            .subject
+            .as_deref()
+            .is_some_and(|s| REVERT_SUBJECT.is_match(s));
+    if !says_revert {
+        return;
+    }
+    for r in &mut patch.refs {
+        if r.kind == RefKind::UpstreamCommit && r.role == Role::Origin {
+            r.role = Role::Reverts;
+            r.note = Some("its name and header say so".into());
+        }
+    }
 }
 
 /// Puts `%changelog` references on the patches they talk about; the rest stay on the package.

@@ -1,0 +1,200 @@
+//! Recognising a carried patch file by its content in upstream git, in the shapes real
+//! downstreams write (issue: the last real drops): a revert carrying the header of the commit
+//! it reverts, a revert upstream made too, a pre-merge PR commit that upstream squashed, a
+//! `From <sha>` line naming a commit on upstream's main.
+
+use crate::builder::{DistGit, Package};
+use crate::util::{forkdebt_ok, git_env};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    git_env(
+        dir,
+        args,
+        &[
+            ("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z"),
+            ("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z"),
+        ],
+    )
+}
+
+fn numbered(prefix: &str) -> String {
+    (1..=30).map(|i| format!("{prefix} line {i}\n")).collect()
+}
+
+/// Rewrites lines of `file` (1-based numbers).
+fn edit(dir: &Path, file: &str, lines: &[(usize, &str)]) {
+    let path = dir.join(file);
+    let body = std::fs::read_to_string(&path).expect("read");
+    let mut all: Vec<String> = body.lines().map(str::to_string).collect();
+    for (n, text) in lines {
+        all[n - 1] = (*text).to_string();
+    }
+    std::fs::write(&path, all.join("\n") + "\n").expect("write");
+}
+
+/// Commits as Dev, returns the sha.
+fn commit(dir: &Path, message: &str) -> String {
+    git(
+        dir,
+        &[
+            "commit",
+            "-qam",
+            message,
+            "--author",
+            "Dev <dev@example.org>",
+        ],
+    );
+    git(dir, &["rev-parse", "HEAD"])
+}
+
+/// Upstream `o/r`: v1, then the commits the patches are about, v2, an upstream revert, v3.
+fn upstream(root: &Path) -> (std::path::PathBuf, HashMap<&'static str, String>) {
+    let up = root.join("upstream");
+    std::fs::create_dir_all(up.join("src")).expect("mkdir");
+    git(&up, &["init", "-q"]);
+    for f in ["t.c", "z.c", "c.c", "m.c"] {
+        std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
+    }
+    git(&up, &["add", "."]);
+    git(&up, &["commit", "-qm", "initial"]);
+    git(&up, &["tag", "v1"]);
+    let mut u = HashMap::new();
+    edit(&up, "src/t.c", &[(3, "private root")]);
+    u.insert("x", commit(&up, "tests: make / private"));
+    edit(&up, "src/z.c", &[(4, "z changed")]);
+    u.insert("z", commit(&up, "z: change behaviour"));
+    // The PR's branch had three lines; upstream squash-merged it with a fourth.
+    edit(
+        &up,
+        "src/c.c",
+        &[(2, "c two"), (3, "c three"), (4, "c four"), (5, "c five")],
+    );
+    u.insert(
+        "squash",
+        commit(&up, "core: when deserializing, keep the order (#12)"),
+    );
+    edit(&up, "src/m.c", &[(6, "m fixed")]);
+    u.insert("main", commit(&up, "m: fix the thing"));
+    git(&up, &["tag", "v2"]);
+    git(&up, &["revert", "--no-edit", &u["z"]]);
+    u.insert("revert_z", git(&up, &["rev-parse", "HEAD"]));
+    git(&up, &["tag", "v3"]);
+    (up, u)
+}
+
+/// A format-patch header of `sha` (From line, author, subject) over `diff`.
+fn header_over(up: &Path, sha: &str, diff: &str) -> String {
+    let formatted = git(up, &["format-patch", "-1", "--stdout", sha]);
+    let header = formatted.split("\n---\n").next().expect("header");
+    format!("{header}\n---\n{diff}\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let (up, u) = upstream(&dir);
+
+    // 1. `FB-revert-<x>.patch`: x's header over the reverse of x's diff.
+    let reverse_x = git(&up, &["diff", &u["x"], &format!("{}^", u["x"])]);
+    let revert_x = header_over(&up, &u["x"], &reverse_x);
+    // 2. A revert of z that upstream made too (as revert_z, in v3).
+    let reverse_z = git(&up, &["diff", &u["z"], &format!("{}^", u["z"])]);
+    let revert_z = format!(
+        "From: Dev <dev@example.org>\nSubject: [PATCH] Revert \"z: change behaviour\"\n---\n{reverse_z}\n"
+    );
+    // 3. The PR branch's commit (a sha upstream never had), three of the squash's four lines.
+    let pr_diff = "--- a/src/c.c\n+++ b/src/c.c\n@@ -1,5 +1,5 @@\n c.c line 1\n-c.c line 2\n-c.c line 3\n-c.c line 4\n+c two\n+c three\n+c four\n c.c line 5\n";
+    let pr_commit = format!(
+        "From 0badc0de0badc0de0badc0de0badc0de0badc0de Mon Sep 17 00:00:00 2001\n\
+         From: Dev <dev@example.org>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\
+         Subject: [PATCH] core: when deserializing, keep the order\n---\n{pr_diff}\n"
+    );
+    // 4. Upstream main's commit, its `From <sha>` line alone, with an adjusted diff and
+    // another subject (a backport written again).
+    let adjusted = "--- a/src/m.c\n+++ b/src/m.c\n@@ -5,3 +5,3 @@\n m.c line 5\n-m.c line 6\n+m fixed here\n m.c line 7\n";
+    let from_main = format!(
+        "From {} Mon Sep 17 00:00:00 2001\nFrom: Packager <p@example.org>\nSubject: [PATCH] backport m\n---\n{adjusted}\n",
+        u["main"]
+    );
+    let pkg = Package::new("r")
+        .version("1")
+        .preamble("URL: https://github.com/o/r")
+        .patch(&format!("FB-revert-{}.patch", u["x"]), &revert_x)
+        .patch("0002-revert-z.patch", &revert_z)
+        .patch("0003-keep-order.patch", &pr_commit)
+        .patch("0004-backport-m.patch", &from_main);
+    let tree = DistGit::new(&dir).package(pkg).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+         [git]\ncache_dir = \"{cache}\"\n\
+         [[upstream]]\nname = \"r\"\nforge = \"github:o/r\"\nrepo = \"{up}\"\nrelease_tags = '^v(\\d+)$'\n",
+        cache = dir.join("cache").display(),
+        up = up.display()
+    ));
+    let d = tree.dir.clone();
+    let said = tokio::task::spawn_blocking(move || {
+        let scan = forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "sync", "--source", "git"],
+        );
+        let report = forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        );
+        (scan, report)
+    })
+    .await
+    .expect("scan");
+    let (scan, report) = said;
+    assert!(
+        scan.contains("1 by subject and author (0 to revisit); 1 revert an upstream commit"),
+        "{scan}"
+    );
+    let report: Value = serde_json::from_str(&report).expect("json");
+    let patches = report["packages"][0]["patches"]
+        .as_array()
+        .expect("patches");
+    let patch = |prefix: &str| {
+        patches
+            .iter()
+            .find(|p| p["file"].as_str().is_some_and(|f| f.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("{prefix} in {patches:#?}"))
+            .clone()
+    };
+
+    // 1. Never droppable nor released on x's release: a revert, kept.
+    let p = patch("FB-revert-");
+    assert_eq!(p["state"], "not-sent", "{p:#}");
+    let evidence = p["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("reverts o/r@{}", u["x"]))
+            && evidence.contains("the reverse of its diff"),
+        "{p:#}"
+    );
+    // 2. Upstream reverted z too: the patch is upstream's revert, first in v3.
+    let p = patch("0002-");
+    assert_eq!(p["state"], "released", "{p:#}");
+    assert!(p["evidence"].to_string().contains("first in v3"), "{p:#}");
+    assert!(p["refs"].to_string().contains(&u["revert_z"]), "{p:#}");
+    // 3. The squash, by subject and author with most lines alike; the PR sha is said to be
+    // unknown upstream.
+    let p = patch("0003-");
+    assert_eq!(p["state"], "released", "{p:#}");
+    let refs = p["refs"].to_string();
+    assert!(refs.contains(&u["squash"]), "{p:#}");
+    assert!(refs.contains("upstream's git has no such commit"), "{p:#}");
+    assert!(p["evidence"].to_string().contains("first in v2"), "{p:#}");
+    // 4. The `From` sha is upstream's (on main): as sure as git, released in v2.
+    let p = patch("0004-");
+    assert_eq!(p["state"], "released", "{p:#}");
+    assert!(
+        p["refs"]
+            .to_string()
+            .contains("upstream's git has this commit on its branches"),
+        "{p:#}"
+    );
+}
