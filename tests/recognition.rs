@@ -1,7 +1,8 @@
 //! Recognising a carried patch file by its content in upstream git, in the shapes real
 //! downstreams write (issue: the last real drops): a revert carrying the header of the commit
-//! it reverts, a revert upstream made too, a pre-merge PR commit that upstream squashed, a
-//! `From <sha>` line naming a commit on upstream's main.
+//! it reverts, a revert upstream made too, a pre-merge PR commit that upstream squashed (its
+//! subject in RFC 2047 encoded words), a `From <sha>` line naming a commit on upstream's main,
+//! a package whose upstream only the configuration knows.
 
 use crate::builder::{DistGit, Package};
 use crate::util::{forkdebt_ok, git_env};
@@ -78,6 +79,15 @@ fn upstream(root: &Path) -> (std::path::PathBuf, HashMap<&'static str, String>) 
     );
     edit(&up, "src/m.c", &[(6, "m fixed")]);
     u.insert("main", commit(&up, "m: fix the thing"));
+    // Pull request #7 was closed unmerged; this commit landed its change another way.
+    edit(&up, "src/m.c", &[(20, "m another way")]);
+    u.insert(
+        "another_way",
+        commit(
+            &up,
+            "m: do it another way\n\nReplaces #7, which took the long road.\n",
+        ),
+    );
     git(&up, &["tag", "v2"]);
     git(&up, &["revert", "--no-edit", &u["z"]]);
     u.insert("revert_z", git(&up, &["rev-parse", "HEAD"]));
@@ -111,7 +121,7 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
     let pr_commit = format!(
         "From 0badc0de0badc0de0badc0de0badc0de0badc0de Mon Sep 17 00:00:00 2001\n\
          From: Dev <dev@example.org>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\
-         Subject: [PATCH] core: when deserializing, keep the order\n---\n{pr_diff}\n"
+         Subject: [PATCH] =?UTF-8?q?core:=20when=20deserializing,?=\n =?UTF-8?q?=20keep=20the=20order?=\n---\n{pr_diff}\n"
     );
     // 4. Upstream main's commit, its `From <sha>` line alone, with an adjusted diff and
     // another subject (a backport written again).
@@ -120,26 +130,63 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
         "From {} Mon Sep 17 00:00:00 2001\nFrom: Packager <p@example.org>\nSubject: [PATCH] backport m\n---\n{adjusted}\n",
         u["main"]
     );
+    // The spec's URL names a retired host: `[[upstream]] packages` says where it comes from.
+    // 5. Sent upstream as pull request #7, which was closed unmerged.
+    let sent = "--- a/src/m.c\n+++ b/src/m.c\n@@ -20 +20 @@\n-m.c line 20\n+m our way\n";
     let pkg = Package::new("r")
         .version("1")
-        .preamble("URL: https://github.com/o/r")
+        .preamble("URL: http://fedorahosted.org/releases/r/")
         .patch(&format!("FB-revert-{}.patch", u["x"]), &revert_x)
         .patch("0002-revert-z.patch", &revert_z)
         .patch("0003-keep-order.patch", &pr_commit)
-        .patch("0004-backport-m.patch", &from_main);
-    let tree = DistGit::new(&dir).package(pkg).config(&format!(
+        .patch("0004-backport-m.patch", &from_main)
+        .commented_patch("https://github.com/o/r/pull/7", "0005-sent.patch", sent);
+    // GitHub answers #7 with the recorded closed, unmerged pull request.
+    let recorded = std::fs::read(
+        crate::util::repo_root()
+            .join("../shared/fixtures/github/pull_MarcoFalke_PyGithub_1_closed_not_merged.json"),
+    )
+    .expect("fixture");
+    let mut pr: Value = serde_json::from_slice(&recorded).expect("json");
+    pr["number"] = Value::from(7);
+    let body = serde_json::to_vec(&pr).expect("json");
+    let github =
+        crate::httpd::Server::start(std::sync::Arc::new(move |req: &crate::httpd::Request| {
+            if req.path == "/repos/o/r/pulls/7" {
+                return crate::httpd::Reply::json(body.clone());
+            }
+            crate::httpd::Reply::status(404, &[], r#"{"message":"Not Found"}"#)
+        }))
+        .await;
+    let ninja = Package::new("ninja")
+        .preamble("URL: http://martine.github.com/ninja/")
+        .patch("0001-x.patch", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+    let plain = Package::new("plain")
+        .preamble("URL: http://example.org/plain/")
+        .patch("0001-x.patch", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+    let tree = DistGit::new(&dir).package(pkg).package(ninja).package(plain).config(&format!(
         "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
          [git]\ncache_dir = \"{cache}\"\n\
-         [[upstream]]\nname = \"r\"\nforge = \"github:o/r\"\nrepo = \"{up}\"\nrelease_tags = '^v(\\d+)$'\n",
+         [[upstream]]\nname = \"r\"\nforge = \"github:o/r\"\nrepo = \"{up}\"\nrelease_tags = '^v(\\d+)$'\npackages = [\"r\"]\n\
+         [sources.github]\nurl = \"{url}\"\n",
         cache = dir.join("cache").display(),
-        up = up.display()
+        up = up.display(),
+        url = github.url
     ));
     let d = tree.dir.clone();
     let said = tokio::task::spawn_blocking(move || {
         let scan = forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
         forkdebt_ok(
             &d,
-            &["--config", "forkdebt.toml", "sync", "--source", "git"],
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "github",
+                "--source",
+                "git",
+            ],
         );
         let report = forkdebt_ok(
             &d,
@@ -154,10 +201,20 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
         scan.contains("1 by subject and author (0 to revisit); 1 revert an upstream commit"),
         "{scan}"
     );
+    // GitHub Pages name the project; a home page elsewhere is said once, with the fix.
+    assert!(
+        scan.contains("no upstream known for plain: their URL and sources name no forge project; name it in an [[upstream]] `packages` list"),
+        "{scan}"
+    );
     let report: Value = serde_json::from_str(&report).expect("json");
-    let patches = report["packages"][0]["patches"]
+    let r = report["packages"]
         .as_array()
-        .expect("patches");
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "r")
+        .expect("package r")
+        .clone();
+    let patches = r["patches"].as_array().expect("patches");
     let patch = |prefix: &str| {
         patches
             .iter()
@@ -188,6 +245,15 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
     assert!(refs.contains(&u["squash"]), "{p:#}");
     assert!(refs.contains("upstream's git has no such commit"), "{p:#}");
     assert!(p["evidence"].to_string().contains("first in v2"), "{p:#}");
+    // 5. Closed unmerged, but upstream's commit names it: superseded, released in v2.
+    let p = patch("0005-");
+    assert_eq!(p["state"], "released", "{p:#}");
+    let evidence = p["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("superseded by {}", &u["another_way"][..12]))
+            && evidence.contains("first in v2"),
+        "{p:#}"
+    );
     // 4. The `From` sha is upstream's (on main): as sure as git, released in v2.
     let p = patch("0004-");
     assert_eq!(p["state"], "released", "{p:#}");

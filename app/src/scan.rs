@@ -80,6 +80,14 @@ pub async fn run(
         let opts = ScanOptions {
             macros: ds.macros.clone(),
             release_marker: Regex::new(ds.release_marker()).context("release_marker")?,
+            upstreams: config
+                .upstream
+                .iter()
+                .filter_map(|u| Some((u.forge.upstream()?, &u.packages)))
+                .flat_map(|(project, names)| {
+                    names.iter().map(move |n| (n.clone(), project.clone()))
+                })
+                .collect(),
         };
         let scan_roots = roots.clone();
         let scan_opts = opts.clone();
@@ -188,6 +196,7 @@ pub async fn run(
                 ),
             }
         }
+        say_unknown_upstreams(&inv, &ds.name, &mut *tell);
         let mut fork_failed = false;
         for f in &forks {
             let started = std::time::Instant::now();
@@ -401,4 +410,37 @@ fn unconfigured(name: &str) -> DownstreamConfig {
         git: None,
         packaging_from: Vec::new(),
     }
+}
+
+/// Packages that carry patches but name no forge project: their bare `#N` stay ambiguous and
+/// their commits cannot be looked up. Said once per scan, naming them and the fix.
+fn say_unknown_upstreams(inv: &inventory::Inventory, downstream: &str, tell: Tell<'_>) {
+    let unknown: Vec<&str> = inv
+        .packages
+        .iter()
+        .filter(|p| !p.patches.is_empty())
+        .filter(|p| {
+            p.upstream
+                .as_ref()
+                .and_then(forkdebt_core::forge::ForgeProject::of_upstream)
+                .is_none()
+        })
+        .map(|p| p.name.as_str())
+        .collect();
+    if unknown.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 10;
+    let more = unknown.len().saturating_sub(SHOWN);
+    say!(
+        tell,
+        "{downstream}: no upstream known for {}{}: their URL and sources name no forge project; \
+         name it in an [[upstream]] `packages` list (or a forge URL in the spec)",
+        unknown[..unknown.len().min(SHOWN)].join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    );
 }

@@ -48,6 +48,9 @@ pub enum Hop {
     },
     /// Every request named was closed without merging.
     ClosedUnmerged { requests: Vec<RequestRef> },
+    /// A request closed unmerged whose change upstream landed as this commit (its message
+    /// names the request).
+    SupersededBy { commit: String, url: Option<String> },
     /// An upstream commit named by the patch is in upstream's git.
     CommitUpstream { commit: String, url: Option<String> },
     /// An upstream commit named by the patch is not in upstream's git.
@@ -157,6 +160,12 @@ impl Hop {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Hop::SupersededBy { commit, .. } => {
+                format!(
+                    "superseded by {} (its message names the request)",
+                    short(commit, 12)
+                )
+            }
             Hop::CommitUpstream { commit, .. } => format!("commit {commit} is upstream"),
             Hop::NotUpstream { commit, .. } => {
                 format!("commit {commit} is not in upstream's git (a PR-branch or downstream sha?)")
@@ -237,6 +246,7 @@ impl Hop {
             Hop::RequestOpen { url, .. }
             | Hop::Merged { url, .. }
             | Hop::CommitUpstream { url, .. }
+            | Hop::SupersededBy { url, .. }
             | Hop::NotUpstream { url, .. }
             | Hop::Bug { url, .. }
             | Hop::Carried { url, .. }

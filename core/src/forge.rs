@@ -120,6 +120,28 @@ impl ForgeProject {
     }
 }
 
+impl ForgeProject {
+    /// The project as a package's upstream (the inverse of [`ForgeProject::of_upstream`]).
+    pub fn upstream(&self) -> Option<UpstreamProject> {
+        let (first, rest) = self.location.split_once('/')?;
+        Some(match self.kind {
+            ForgeKind::Github => UpstreamProject::Github {
+                owner: first.to_string(),
+                repo: rest.to_string(),
+            },
+            ForgeKind::Gitlab => UpstreamProject::Gitlab {
+                host: first.to_string(),
+                path: rest.to_string(),
+            },
+            ForgeKind::Pagure => UpstreamProject::Pagure {
+                host: first.to_string(),
+                path: rest.to_string(),
+            },
+            ForgeKind::Forgejo => return None,
+        })
+    }
+}
+
 impl fmt::Display for ForgeProject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.kind, self.location)

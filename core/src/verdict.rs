@@ -50,6 +50,9 @@ pub struct Facts {
     pub shipped: HashMap<String, ShippedFact>,
     /// Upstream commits (`owner/repo@sha`) that upstream's git does not have.
     pub not_upstream: std::collections::HashSet<String>,
+    /// Pull requests closed unmerged whose change landed as another commit that names them:
+    /// by request id (`owner/repo#N`), that commit's sha.
+    pub superseded: HashMap<String, String>,
 }
 
 pub use crate::observation::facts::{BugFact, ObservationsBySource, RequestFact, ShippedFact};
@@ -88,6 +91,15 @@ impl Facts {
         for (id, r) in each::<github::ReleaseTag>(obs, Dataset::GithubRelease) {
             if r.missing {
                 f.not_upstream.insert(id.clone());
+            }
+            if let Some(sha) = r.superseded_by {
+                // Stored under the request's id; the commit's release goes under the commit.
+                let repo = id.rsplit_once('#').map_or(id.as_str(), |(repo, _)| repo);
+                if let Some(tag) = r.tag {
+                    f.releases.insert(github::release_item(repo, &sha), tag);
+                }
+                f.superseded.insert(id.clone(), sha);
+                continue;
             }
             if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
@@ -256,6 +268,42 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             continue;
         }
         if !f.merged {
+            // Closed unmerged, but upstream landed the change as another commit naming it.
+            if let Some(sha) = facts.superseded.get(&r.id) {
+                all_denied = false;
+                let mut hops = vec![
+                    Hop::ClosedUnmerged {
+                        requests: vec![request_of(r)],
+                    },
+                    Hop::SupersededBy {
+                        commit: sha.clone(),
+                        url: repo_of(r)
+                            .map(|repo| format!("https://github.com/{repo}/commit/{sha}")),
+                    },
+                ];
+                consider(Standing::Merged, hops.clone(), r.confidence);
+                let tag = repo_of(r).and_then(|repo| {
+                    facts
+                        .releases
+                        .get(&github::release_item(&repo, sha))
+                        .cloned()
+                });
+                if let Some(tag) = tag {
+                    hops.push(first_release(&tag));
+                    consider(Standing::Released, hops.clone(), r.confidence);
+                    if let Some(v) = tag_version(&tag) {
+                        released_chain(
+                            hops,
+                            &Evr::new("", v, ""),
+                            package,
+                            shipped,
+                            r.confidence,
+                            &mut consider,
+                            &mut rebased_past,
+                        );
+                    }
+                }
+            }
             continue;
         }
         all_denied = false;

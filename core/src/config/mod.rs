@@ -130,6 +130,10 @@ pub struct UpstreamConfig {
     pub repo: String,
     /// Regex whose group 1 is the release version.
     pub release_tags: Option<String>,
+    /// Packages that come from this project whatever their spec's URLs say (a home page on
+    /// a retired host, a tarball mirror).
+    #[serde(default)]
+    pub packages: Vec<String>,
 }
 
 impl UpstreamConfig {

@@ -64,6 +64,37 @@ impl Mirror {
         Ok(!refs.is_empty())
     }
 
+    /// The oldest upstream commit on a branch or tag whose message names pull request `n` as
+    /// what it fixes, closes, replaces or supersedes (`Fixes #N`, `Closes: owner/repo#N`), or
+    /// links it (`…/pull/N`): the change of a request closed unmerged that landed another way.
+    ///
+    /// # Errors
+    /// git could not run.
+    pub fn commit_naming_request(&self, git: &Git, n: u64) -> Result<Option<String>> {
+        // POSIX ERE (git's -E): no \b, so a number ends at a non-digit or the line's end.
+        let words = format!(
+            "(fix(e[sd])?|close[sd]?|resolve[sd]?|replace[sd]?|supersede[sd]?)[: ]+([-A-Za-z0-9_.]+/[-A-Za-z0-9_.]+)?#{n}([^0-9]|$)"
+        );
+        let url = format!("/pull/{n}([^0-9]|$)");
+        let found = git.lines(
+            &self.dir,
+            &[
+                "log",
+                "--branches",
+                "--tags",
+                "--format=%H",
+                "-i",
+                "-E",
+                "--grep",
+                &words,
+                "--grep",
+                &url,
+            ],
+            None,
+        )?;
+        Ok(found.last().cloned())
+    }
+
     /// The release tag whose version is `version` (`254` -> `v254`), if upstream has one.
     ///
     /// # Errors

@@ -13,6 +13,7 @@
 
 mod changelog_names;
 pub mod deviations;
+pub mod encoded_words;
 pub mod filename;
 pub mod history;
 pub mod macros;
@@ -26,7 +27,8 @@ pub mod trailers;
 
 use crate::evr::{DEFAULT_RELEASE_MARKER, split_release};
 use crate::model::{
-    Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role, Warning,
+    Claim, Confidence, Deviation, Package, Patch, PatchState, RefKind, Reference, Role,
+    UpstreamProject, Warning,
 };
 use rayon::prelude::*;
 use refs::TextContext;
@@ -51,6 +53,9 @@ pub struct ScanOptions {
     pub macros: HashMap<String, String>,
     /// The local Release marker (`[[downstream]] release_marker`).
     pub release_marker: Regex,
+    /// Packages whose upstream the configuration names (`[[upstream]] packages`): it wins
+    /// over what the spec's URLs say (an old home page, a tarball mirror).
+    pub upstreams: HashMap<String, UpstreamProject>,
 }
 
 impl Default for ScanOptions {
@@ -58,6 +63,7 @@ impl Default for ScanOptions {
         ScanOptions {
             macros: HashMap::new(),
             release_marker: Regex::new(DEFAULT_RELEASE_MARKER).expect("static regex"),
+            upstreams: HashMap::new(),
         }
     }
 }
@@ -438,7 +444,10 @@ pub fn scan_spec_bytes(
             stem.to_string()
         }
     };
-    let upstream = project::detect(spec.sources.iter().map(String::as_str), spec.url.as_deref());
+    let upstream =
+        opts.upstreams.get(&name).cloned().or_else(|| {
+            project::detect(spec.sources.iter().map(String::as_str), spec.url.as_deref())
+        });
     let release = spec.release.clone().unwrap_or_default();
     let parts = split_release(&release, &opts.release_marker);
     let epoch = spec

@@ -7,6 +7,7 @@
 //! `Upstream-Status:`, SUSE (`Patch-mainline:`, `Git-commit:`, `References:`), openSUSE
 //! `PATCH-FIX-UPSTREAM` tags, and Mercurial export headers.
 
+use super::encoded_words;
 use super::refs::{self, TextContext};
 use super::text;
 use super::trailers;
@@ -577,6 +578,9 @@ impl<'a> Header<'a> {
     }
 
     fn finish(mut self, info: &mut PatchInfo) {
+        // `git format-patch` writes what is not ASCII as RFC 2047 encoded words.
+        self.subject = self.subject.map(|s| encoded_words::decode(&s));
+        self.author = self.author.map(|s| encoded_words::decode(&s));
         if let Some(subject) = &self.subject {
             // GitHub's squash merge ends the subject with "(#154)": that PR is the patch.
             if let Some(c) = SQUASH_SUBJECT.captures(subject) {

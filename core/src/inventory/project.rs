@@ -40,6 +40,17 @@ pub fn from_url(url: &str) -> Option<UpstreamProject> {
             let path = segs[..stop.min(2)].join("/");
             Some(UpstreamProject::Pagure { host, path })
         }
+        // GitHub Pages of a project (`martine.github.com/ninja/`, `owner.github.io/repo/`):
+        // the repository is the first path segment.
+        h if (h.ends_with(".github.io") || h.ends_with(".github.com")) && !segs.is_empty() => {
+            let owner = h
+                .trim_end_matches(".github.io")
+                .trim_end_matches(".github.com");
+            (!owner.is_empty() && !owner.contains('.')).then(|| UpstreamProject::Github {
+                owner: owner.to_string(),
+                repo: segs[0].trim_end_matches(".git").to_string(),
+            })
+        }
         h if h.starts_with("gitlab.") || h == "salsa.debian.org" || h == "invent.kde.org" => {
             let dash = segs.iter().position(|s| *s == "-").unwrap_or(segs.len());
             if dash < 2 {
@@ -100,6 +111,22 @@ mod tests {
             from_url("https://www.kernel.org/pub/linux/utils/util-linux/v2.39/x.tar.xz"),
             None
         );
+        // GitHub Pages name the repository.
+        assert_eq!(
+            from_url("http://martine.github.com/ninja/"),
+            Some(UpstreamProject::Github {
+                owner: "martine".into(),
+                repo: "ninja".into()
+            })
+        );
+        assert_eq!(
+            from_url("https://fedora-sysv.github.io/initscripts/x.tar.gz"),
+            Some(UpstreamProject::Github {
+                owner: "fedora-sysv".into(),
+                repo: "initscripts".into()
+            })
+        );
+        assert_eq!(from_url("https://www.github.io/"), None);
         let p = detect(
             ["https://www.kernel.org/pub/x.tar.xz"],
             Some("https://github.com/util-linux/util-linux"),

@@ -68,6 +68,11 @@ pub struct ReleaseTag {
     /// Upstream's git has no such commit (a PR-branch or downstream sha): never "released".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub missing: bool,
+    /// For a pull request closed unmerged (stored under `owner/repo#N`): the upstream commit
+    /// whose message names it ("Fixes #N", "Replaces #N", its URL), found in upstream's git;
+    /// `tag` is then that commit's first release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
 }
 
 /// The item a release tag is stored under: `owner/repo@sha`.

@@ -44,9 +44,10 @@ pub(crate) async fn affected_packages(
             found.extend(rows.into_iter().map(|r| r.0));
         }
     } else if dataset == Dataset::GithubRelease {
-        // `owner/repo@sha`: the packages with PRs (or this commit) in that repository.
+        // `owner/repo@sha` (a release), `owner/repo#N` (a request superseded by a commit):
+        // the packages with PRs (or this commit) in that repository.
         for item in items {
-            let repo = item.split('@').next().unwrap_or_default();
+            let repo = item.split(['@', '#']).next().unwrap_or_default();
             let rows: Vec<(i64,)> = sqlx::query_as(
                 "SELECT DISTINCT p.package_id FROM patch_refs r JOIN patches p ON p.id = r.patch_id \
                  WHERE (r.kind = 'github-pr' AND r.ref_id LIKE $1) OR (r.kind = 'upstream-commit' AND r.ref_id = $2)",
@@ -140,9 +141,11 @@ async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<Observ
             out.insert(*dataset, load(tx, *dataset, items).await?);
         }
     }
-    // Releases: of the merge commits of merged GitHub PRs, and of upstream commits.
+    // Releases: of the merge commits of merged GitHub PRs, and of upstream commits; and
+    // what superseded a PR closed unmerged (stored under the PR's id).
     let mut releases = wanted.remove(&Dataset::GithubRelease).unwrap_or_default();
     for (id, o) in out.get(&Dataset::Github).into_iter().flatten() {
+        releases.insert(id.clone());
         let pr = observation::read::<github::PullRequest>(Some(o));
         if let (Some(repo), Some(sha)) = (
             id.split('#').next(),

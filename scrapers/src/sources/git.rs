@@ -115,6 +115,29 @@ impl Source for GitMirrors {
                 sha.to_string(),
             );
         }
+        // Pull requests closed unmerged: did upstream land the change another way?
+        let mut closed: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+        for o in store.observations(Dataset::Github).await?.values() {
+            let Some(pr) = observation::read::<PullRequest>(o.data.as_deref()) else {
+                continue;
+            };
+            let fact = pr.fact();
+            let Some((repo, n)) = o.item.rsplit_once('#') else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            if fact.merged || fact.open || done(&o.item) {
+                continue;
+            }
+            if let Some(spec) = self.spec_for(repo, true) {
+                specs.entry(repo.to_string()).or_insert(spec);
+                wanted.entry(repo.to_string()).or_default();
+                closed
+                    .entry(repo.to_string())
+                    .or_default()
+                    .push((o.item.clone(), n));
+            }
+        }
         if wanted.is_empty() {
             return Ok(());
         }
@@ -131,9 +154,24 @@ impl Source for GitMirrors {
             run.items += items.len() as i64;
             run.requests += 1; // the fetch
             let (g, cache) = (git.clone(), self.cache_dir.clone());
+            let requests = closed.remove(&project).unwrap_or_default();
+            run.items += requests.len() as i64;
             let answered = tokio::task::spawn_blocking(move || {
                 let m = spec.open(&g, &cache)?;
                 let mut out = Vec::new();
+                for (item, n) in requests {
+                    if let Some(sha) = m.commit_naming_request(&g, n)? {
+                        let tag = m.first_release(&g, &sha)?;
+                        out.push((
+                            item,
+                            ReleaseTag {
+                                tag,
+                                superseded_by: Some(sha),
+                                ..ReleaseTag::default()
+                            },
+                        ));
+                    }
+                }
                 for (item, sha) in items {
                     let outcome = match m.resolve(&g, &sha)? {
                         None => ReleaseTag {

@@ -502,7 +502,7 @@ impl Source for Github {
                         data: observation::to_data(&ReleaseTag {
                             tag,
                             tags_checked: tags.len(),
-                            missing: false,
+                            ..ReleaseTag::default()
                         }),
                         upstream_changed_at: None,
                     },
