@@ -161,9 +161,14 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
     let ninja = Package::new("ninja")
         .preamble("URL: http://martine.github.com/ninja/")
         .patch("0001-x.patch", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+    // A bare `#12` needs the project to be settled.
     let plain = Package::new("plain")
         .preamble("URL: http://example.org/plain/")
-        .patch("0001-x.patch", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+        .commented_patch(
+            "see #12",
+            "0001-x.patch",
+            "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        );
     let tree = DistGit::new(&dir).package(pkg).package(ninja).package(plain).config(&format!(
         "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
          [git]\ncache_dir = \"{cache}\"\n\
@@ -263,4 +268,61 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
             .contains("upstream's git has this commit on its branches"),
         "{p:#}"
     );
+}
+
+/// An upstream object that cannot be read (a blob a partial clone lacks, a damaged object)
+/// leaves that commit out of the content match, says which, and matches the rest.
+#[test]
+fn an_unreadable_upstream_commit_does_not_stop_the_content_match() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let up = dir.join("upstream");
+    std::fs::create_dir_all(up.join("src")).expect("mkdir");
+    git(&up, &["init", "-q"]);
+    for f in ["k.c", "m.c"] {
+        std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
+    }
+    git(&up, &["add", "."]);
+    git(&up, &["commit", "-qm", "initial"]);
+    git(&up, &["tag", "v1"]);
+    edit(&up, "src/k.c", &[(4, "k changed")]);
+    let broken = commit(&up, "k: change");
+    edit(&up, "src/m.c", &[(6, "m fixed")]);
+    let fixed = commit(&up, "m: fix");
+    // The blob k.c has after `broken` is gone from the object store.
+    let blob = git(&up, &["rev-parse", &format!("{broken}:src/k.c")]);
+    std::fs::remove_file(up.join(".git/objects").join(&blob[..2]).join(&blob[2..]))
+        .expect("remove the blob");
+
+    let diff = git(&up, &["diff", &format!("{fixed}^"), &fixed]);
+    let pkg = Package::new("r")
+        .version("1")
+        .preamble("URL: https://github.com/o/r")
+        .patch("0001-m.patch", &format!("{diff}\n"));
+    let tree = DistGit::new(dir).package(pkg).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+         [git]\ncache_dir = \"{cache}\"\n\
+         [[upstream]]\nname = \"r\"\nforge = \"github:o/r\"\nrepo = \"{up}\"\nrelease_tags = '^v(\\d+)$'\n",
+        cache = dir.join("cache").display(),
+        up = up.display(),
+    ));
+    let out = crate::util::forkdebt(&tree.dir, &["--config", "forkdebt.toml", "scan"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!(
+            "1 upstream commit(s) could not be read and were left out of the content match of r (first: {}",
+            &broken[..12]
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 patch files are upstream commits by patch-id"),
+        "{said}"
+    );
+    let shown = forkdebt_ok(&tree.dir, &["--config", "forkdebt.toml", "show", "r"]);
+    assert!(shown.contains(&fixed[..7]), "{shown}");
 }

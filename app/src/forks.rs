@@ -177,10 +177,11 @@ pub async fn match_files(
             );
         }
     };
-    let m = match result {
-        Ok(m) => m,
+    let (mut inv, mut m) = match result {
+        Ok(m) => (inv, m),
         Err(e) => return (inv, Err(e.into())),
     };
+    inv.warnings.append(&mut m.warnings);
     if let Err(e) = store
         .save_fork_cache(&git.version, &m.new_facts, &[], &[])
         .await

@@ -7,6 +7,7 @@ use crate::{Said, Tell};
 use anyhow::{Context as _, bail};
 use forkdebt_core::config::{Config, DownstreamConfig, ForkConfig};
 use forkdebt_core::inventory::{self, ScanOptions, history};
+use forkdebt_core::model::RefKind;
 use forkdebt_core::store::Store;
 use regex::Regex;
 use std::path::PathBuf;
@@ -412,13 +413,21 @@ fn unconfigured(name: &str) -> DownstreamConfig {
     }
 }
 
-/// Packages that carry patches but name no forge project: their bare `#N` stay ambiguous and
-/// their commits cannot be looked up. Said once per scan, naming them and the fix.
+/// Packages that name no forge project while their patches need one: their bare `#N` stay
+/// ambiguous and their commit ids cannot be looked up. Said once per scan, naming them and
+/// the fix.
 fn say_unknown_upstreams(inv: &inventory::Inventory, downstream: &str, tell: Tell<'_>) {
     let unknown: Vec<&str> = inv
         .packages
         .iter()
-        .filter(|p| !p.patches.is_empty())
+        // Only where knowing the project would settle something: a bare number left
+        // ambiguous, a commit id with no project to look it up in.
+        .filter(|p| {
+            p.patches.iter().flat_map(|x| &x.refs).any(|r| {
+                r.kind == RefKind::Ambiguous
+                    || (r.kind == RefKind::UpstreamCommit && !r.id.contains('@'))
+            })
+        })
         .filter(|p| {
             p.upstream
                 .as_ref()

@@ -38,6 +38,29 @@ const DIFF_ARGS: &[&str] = &[
 /// header or a diff line (for us and for `git patch-id`).
 const FORMAT: &str = "--format=commit %H%nauthor %an <%ae>%ndate %aI%n%w(0,4,4)%B";
 
+/// [`compute`], going on around commits git cannot read (a blob a partial clone lacks, a
+/// damaged object): when the whole batch fails, its halves are tried, down to the single
+/// commits that fail, which are returned with git's message. One unreadable commit costs
+/// about twice the logarithm of the batch in git runs, not the whole match.
+pub fn compute_around_failures(
+    git: &Git,
+    dir: &Path,
+    shas: &[String],
+) -> (Vec<CommitFacts>, Vec<(String, String)>) {
+    match compute(git, dir, shas) {
+        Ok(facts) => (facts, Vec::new()),
+        Err(e) if shas.len() == 1 => (Vec::new(), vec![(shas[0].clone(), e.to_string())]),
+        Err(_) => {
+            let (a, b) = shas.split_at(shas.len() / 2);
+            let (mut facts, mut failed) = compute_around_failures(git, dir, a);
+            let (more, more_failed) = compute_around_failures(git, dir, b);
+            facts.extend(more);
+            failed.extend(more_failed);
+            (facts, failed)
+        }
+    }
+}
+
 /// Computes the facts of `shas` (non-merge commits) in the repository `dir`.
 ///
 /// # Errors

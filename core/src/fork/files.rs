@@ -90,8 +90,21 @@ pub fn match_patch_files(
             .filter(|s| !cache.facts.contains_key(*s) && !computed.contains_key(*s))
             .cloned()
             .collect();
-        for f in facts::compute(git, &m.dir, &missing)? {
+        let (new, unreadable) = facts::compute_around_failures(git, &m.dir, &missing);
+        for f in new {
             computed.insert(f.sha.clone(), f);
+        }
+        if let Some((sha, why)) = unreadable.first() {
+            out.warnings.push(Warning {
+                path: format!("upstream {project}"),
+                line: None,
+                message: format!(
+                    "{} upstream commit(s) could not be read and were left out of the content match of {} (first: {}: {why})",
+                    unreadable.len(),
+                    pkg.name,
+                    &sha[..sha.len().min(12)]
+                ),
+            });
         }
         // Newest first, as the fork matcher's index wants them.
         let cand_facts: Vec<&CommitFacts> = candidates
