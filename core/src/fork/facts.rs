@@ -61,11 +61,51 @@ pub fn compute_around_failures(
     }
 }
 
-/// Computes the facts of `shas` (non-merge commits) in the repository `dir`.
+/// Below this many commits one `git log -p | git patch-id` pipeline does the work; above it,
+/// one pipeline per core, each on its share of the commits (a first match against a large
+/// upstream range is git's diff and hash work, which scales with the cores).
+const PARALLEL_FROM: usize = 2_000;
+
+/// Computes the facts of `shas` (non-merge commits) in the repository `dir`, in the order of
+/// `shas`.
 ///
 /// # Errors
 /// git failed.
 pub fn compute(git: &Git, dir: &Path, shas: &[String]) -> Result<Vec<CommitFacts>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if shas.len() < PARALLEL_FROM || cores < 2 {
+        return compute_one_pipeline(git, dir, shas);
+    }
+    compute_in_parts(git, dir, shas, cores)
+}
+
+/// [`compute`] with `parts` pipelines side by side.
+fn compute_in_parts(
+    git: &Git,
+    dir: &Path,
+    shas: &[String],
+    parts: usize,
+) -> Result<Vec<CommitFacts>> {
+    let share = shas.len().div_ceil(parts.max(1)).max(1);
+    std::thread::scope(|s| {
+        let running: Vec<_> = shas
+            .chunks(share)
+            .map(|part| s.spawn(move || compute_one_pipeline(git, dir, part)))
+            .collect();
+        let mut all = Vec::with_capacity(shas.len());
+        for r in running {
+            let part = r.join().map_err(|_| GitError::Failed {
+                args: "log -p | patch-id --stable".into(),
+                dir: dir.display().to_string(),
+                message: "a facts pipeline stopped unexpectedly".into(),
+            })??;
+            all.extend(part);
+        }
+        Ok(all)
+    })
+}
+
+fn compute_one_pipeline(git: &Git, dir: &Path, shas: &[String]) -> Result<Vec<CommitFacts>> {
     if shas.is_empty() {
         return Ok(Vec::new());
     }
@@ -514,6 +554,44 @@ pub fn similarity(a: &[String], b: &[String]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipelines_side_by_side_give_the_same_facts_in_order() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=T",
+                    "-c",
+                    "user.email=t@x",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("git");
+            assert!(out.status.success(), "{args:?}");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        run(&["init", "-q"]);
+        let mut shas = Vec::new();
+        for i in 0..7 {
+            std::fs::write(dir.join(format!("f{i}")), format!("{i}\n")).expect("write");
+            run(&["add", "."]);
+            run(&["commit", "-qm", &format!("change {i}")]);
+            shas.push(run(&["rev-parse", "HEAD"]));
+        }
+        let git = Git::detect(None).expect("git");
+        let git_dir = dir.join(".git");
+        let one = compute_one_pipeline(&git, &git_dir, &shas).expect("one");
+        let three = compute_in_parts(&git, &git_dir, &shas, 3).expect("three");
+        assert_eq!(one.len(), 7);
+        assert_eq!(one, three);
+        assert_eq!(three[4].subject, "change 4");
+    }
 
     #[test]
     fn parses_log_stream() {
