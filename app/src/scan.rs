@@ -177,7 +177,7 @@ pub async fn run(
             match matched {
                 Ok(Some(m)) => say!(
                     tell,
-                    "{}: upstream git mirrors: {} patch files are upstream commits by patch-id, {} by their changed lines, {} by subject and author ({} to revisit); {} revert an upstream commit; {} header shas upstream never had, {} confirmed on its branches",
+                    "{}: upstream git mirrors: {} patch files are upstream commits by patch-id, {} by their changed lines, {} by subject and author ({} to revisit); {} revert an upstream commit; {} header shas upstream never had, {} confirmed on its branches; {} upstream commits over {} files left out",
                     ds.name,
                     m.by_patch_id,
                     m.by_content,
@@ -185,7 +185,9 @@ pub async fn run(
                     m.revisit,
                     m.reverts,
                     m.not_upstream,
-                    m.confirmed
+                    m.confirmed,
+                    m.huge,
+                    forkdebt_core::fork::facts::MAX_FILES_PER_CANDIDATE
                 ),
                 Ok(None) => {}
                 // The patches are stored as scanned; only the content match is missing.

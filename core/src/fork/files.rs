@@ -33,6 +33,8 @@ pub struct FileMatches {
     pub not_upstream: usize,
     /// Commits named with less confidence that upstream has on a branch or tag.
     pub confirmed: usize,
+    /// Upstream commits left out of content matching for their size (release imports).
+    pub huge: usize,
     pub new_facts: Vec<CommitFacts>,
     pub warnings: Vec<Warning>,
 }
@@ -90,6 +92,8 @@ pub fn match_patch_files(
             .filter(|s| !cache.facts.contains_key(*s) && !computed.contains_key(*s))
             .cloned()
             .collect();
+        let (missing, huge) = facts::without_huge(git, &m.dir, missing)?;
+        out.huge += huge;
         let (new, unreadable) = facts::compute_around_failures(git, &m.dir, &missing);
         for f in new {
             computed.insert(f.sha.clone(), f);

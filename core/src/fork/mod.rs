@@ -159,11 +159,19 @@ pub fn scan(git: &Git, repos: &Repos, spec: &ForkSpec, cache: &Cache) -> Result<
     upstream_all.sort_unstable();
 
     // Facts: cached, or computed in one pass for all that are new.
-    let missing: Vec<String> = carried
+    // Upstream candidates the size of a release import are left out (never carried, and
+    // costlier to diff than all the rest); every carried commit is kept.
+    let new_candidates: Vec<String> = candidates
         .iter()
-        .chain(&candidates)
         .filter(|s| !cache.facts.contains_key(*s))
         .cloned()
+        .collect();
+    let (new_candidates, _huge) = facts::without_huge(git, ws, new_candidates)?;
+    let missing: Vec<String> = carried
+        .iter()
+        .filter(|s| !cache.facts.contains_key(*s))
+        .cloned()
+        .chain(new_candidates)
         .collect();
     let computed = facts::compute(git, ws, &missing)?;
     out.stats.computed = computed.len();
