@@ -116,13 +116,15 @@ pub fn match_patch_files(
             .filter_map(|s| cache.facts.get(s).or_else(|| computed.get(s)))
             .collect();
         let index = Index::new(&cand_facts);
+        // Computed the first time a named commit needs it, once per package.
+        let mut on_branches = None;
         for i in files {
             let patch = &mut pkg.patches[i];
             let rel = patch.path.clone().unwrap_or_default();
             let Some(bytes) = read_under(roots, &rel) else {
                 continue;
             };
-            check_named_commits(git, m, &project, patch, &mut out)?;
+            check_named_commits(git, m, &project, patch, &mut on_branches, &mut out)?;
             let text = String::from_utf8_lossy(&bytes);
             let upstream = pkg.upstream.as_ref();
             match match_file(git, m, &index, patch, &bytes, &text)? {
@@ -274,6 +276,7 @@ fn check_named_commits(
     m: &Mirror,
     project: &str,
     patch: &mut Patch,
+    on_branches: &mut Option<std::collections::HashSet<String>>,
     out: &mut FileMatches,
 ) -> Result<()> {
     for r in patch
@@ -291,7 +294,11 @@ fn check_named_commits(
         };
         // A sha named anywhere (a `From <sha>` line is "maybe a local commit" on its own) that
         // upstream has on a branch or tag is upstream's commit: as sure as git is.
-        if m.on_a_branch_or_tag(git, &full)? {
+        let reachable = match on_branches {
+            Some(set) => set,
+            None => on_branches.insert(m.on_branches_and_tags(git)?),
+        };
+        if reachable.contains(&full) {
             if r.confidence < Confidence::High {
                 out.confirmed += 1;
                 r.confidence = Confidence::High;

@@ -42,26 +42,17 @@ impl Mirror {
             .and_then(|l| l.into_iter().next()))
     }
 
-    /// Whether a branch or tag of upstream contains `sha` (not only a pull request ref or an
-    /// unreferenced object).
+    /// Every commit a branch or tag of upstream contains (not those only on a pull request
+    /// ref, nor unreferenced objects). One history walk answers every "is it on a branch?"
+    /// of a scan: `for-each-ref --contains` per commit cost 0.15 s each on CUPS.
     ///
     /// # Errors
     /// git could not run.
-    pub fn on_a_branch_or_tag(&self, git: &Git, sha: &str) -> Result<bool> {
-        let refs = git.lines(
-            &self.dir,
-            &[
-                "for-each-ref",
-                "--count=1",
-                "--format=%(refname)",
-                "--contains",
-                sha,
-                "refs/heads",
-                "refs/tags",
-            ],
-            None,
-        )?;
-        Ok(!refs.is_empty())
+    pub fn on_branches_and_tags(&self, git: &Git) -> Result<std::collections::HashSet<String>> {
+        Ok(git
+            .lines(&self.dir, &["rev-list", "--branches", "--tags"], None)?
+            .into_iter()
+            .collect())
     }
 
     /// The oldest upstream commit on a branch or tag whose message names pull request `n` as
