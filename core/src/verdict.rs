@@ -277,8 +277,14 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     },
                     Hop::SupersededBy {
                         commit: sha.clone(),
-                        url: repo_of(r)
-                            .map(|repo| format!("https://github.com/{repo}/commit/{sha}")),
+                        url: repo_of(r).and_then(|repo| {
+                            let (owner, repo) = repo.split_once('/')?;
+                            crate::model::UpstreamProject::Github {
+                                owner: owner.to_string(),
+                                repo: repo.to_string(),
+                            }
+                            .commit_url(sha)
+                        }),
                     },
                 ];
                 consider(Standing::Merged, hops.clone(), r.confidence);
@@ -290,18 +296,15 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 });
                 if let Some(tag) = tag {
                     hops.push(first_release(&tag));
-                    consider(Standing::Released, hops.clone(), r.confidence);
-                    if let Some(v) = tag_version(&tag) {
-                        released_chain(
-                            hops,
-                            &Evr::new("", v, ""),
-                            package,
-                            shipped,
-                            r.confidence,
-                            &mut consider,
-                            &mut rebased_past,
-                        );
-                    }
+                    release_tag_chain(
+                        hops,
+                        &tag,
+                        package,
+                        shipped,
+                        r.confidence,
+                        &mut consider,
+                        &mut rebased_past,
+                    );
                 }
             }
             continue;
@@ -318,18 +321,15 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
         if let Some(tag) = tag {
             hops.push(first_release(&tag));
-            consider(Standing::Released, hops.clone(), r.confidence);
-            if let Some(v) = tag_version(&tag) {
-                released_chain(
-                    hops,
-                    &Evr::new("", v, ""),
-                    package,
-                    shipped,
-                    r.confidence,
-                    &mut consider,
-                    &mut rebased_past,
-                );
-            }
+            release_tag_chain(
+                hops,
+                &tag,
+                package,
+                shipped,
+                r.confidence,
+                &mut consider,
+                &mut rebased_past,
+            );
         }
     }
     if any_request && all_denied {
@@ -363,18 +363,15 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 },
                 first_release(tag),
             ];
-            consider(Standing::Released, hops.clone(), r.confidence);
-            if let Some(v) = tag_version(tag) {
-                released_chain(
-                    hops,
-                    &Evr::new("", v, ""),
-                    package,
-                    shipped,
-                    r.confidence,
-                    &mut consider,
-                    &mut rebased_past,
-                );
-            }
+            release_tag_chain(
+                hops,
+                tag,
+                package,
+                shipped,
+                r.confidence,
+                &mut consider,
+                &mut rebased_past,
+            );
         }
     }
 
@@ -578,6 +575,30 @@ fn first_release(tag: &str) -> Hop {
 }
 
 /// From a release that contains the fix: does the base ship it, has our own Version passed it?
+/// `hops` end with the first release `tag`: released, and droppable when the base ships it.
+fn release_tag_chain(
+    hops: Vec<Hop>,
+    tag: &str,
+    package: &Package,
+    shipped: Option<&ShippedFact>,
+    conf: Confidence,
+    consider: &mut impl FnMut(Standing, Vec<Hop>, Confidence),
+    rebased_past: &mut Option<String>,
+) {
+    consider(Standing::Released, hops.clone(), conf);
+    if let Some(v) = tag_version(tag) {
+        released_chain(
+            hops,
+            &Evr::new("", v, ""),
+            package,
+            shipped,
+            conf,
+            consider,
+            rebased_past,
+        );
+    }
+}
+
 fn released_chain(
     hops: Vec<Hop>,
     fixed: &Evr,

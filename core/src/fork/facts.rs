@@ -608,27 +608,24 @@ pub fn similarity(a: &[String], b: &[String]) -> f64 {
 mod tests {
     use super::*;
 
+    /// `git args` in the test repository `dir`, with a fixed identity; its output, trimmed.
+    fn git_in(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@x"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     #[test]
     fn pipelines_side_by_side_give_the_same_facts_in_order() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args([
-                    "-c",
-                    "user.name=T",
-                    "-c",
-                    "user.email=t@x",
-                    "-c",
-                    "commit.gpgsign=false",
-                ])
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("git");
-            assert!(out.status.success(), "{args:?}");
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
+        let run = |args: &[&str]| git_in(dir, args);
         run(&["init", "-q"]);
         let mut shas = Vec::new();
         for i in 0..7 {
@@ -650,23 +647,7 @@ mod tests {
     fn release_imports_are_left_out_of_the_candidates() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args([
-                    "-c",
-                    "user.name=T",
-                    "-c",
-                    "user.email=t@x",
-                    "-c",
-                    "commit.gpgsign=false",
-                ])
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("git");
-            assert!(out.status.success(), "{args:?}");
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
+        let run = |args: &[&str]| git_in(dir, args);
         run(&["init", "-q"]);
         std::fs::write(dir.join("a"), "a\n").expect("write");
         run(&["add", "."]);

@@ -10,7 +10,7 @@ use super::mirror::Mirror;
 use crate::git::{Git, Result};
 use crate::inventory::Inventory;
 use crate::model::{Confidence, MatchHow, Patch, RefKind, Reference, Role, Warning};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Upstream commits a package's patches are compared with when its version has no release
@@ -53,6 +53,9 @@ pub fn match_patch_files(
 ) -> Result<FileMatches> {
     let mut out = FileMatches::default();
     let mut computed: HashMap<String, CommitFacts> = HashMap::new();
+    // Per mirror, the commits on its branches and tags: walked the first time a named commit
+    // needs it, once per scan.
+    let mut on_branches: HashMap<String, HashSet<String>> = HashMap::new();
     for pkg in &mut inv.packages {
         let Some(project) = pkg
             .upstream
@@ -116,8 +119,6 @@ pub fn match_patch_files(
             .filter_map(|s| cache.facts.get(s).or_else(|| computed.get(s)))
             .collect();
         let index = Index::new(&cand_facts);
-        // Computed the first time a named commit needs it, once per package.
-        let mut on_branches = None;
         for i in files {
             let patch = &mut pkg.patches[i];
             let rel = patch.path.clone().unwrap_or_default();
@@ -276,7 +277,7 @@ fn check_named_commits(
     m: &Mirror,
     project: &str,
     patch: &mut Patch,
-    on_branches: &mut Option<std::collections::HashSet<String>>,
+    on_branches: &mut HashMap<String, HashSet<String>>,
     out: &mut FileMatches,
 ) -> Result<()> {
     for r in patch
@@ -294,10 +295,10 @@ fn check_named_commits(
         };
         // A sha named anywhere (a `From <sha>` line is "maybe a local commit" on its own) that
         // upstream has on a branch or tag is upstream's commit: as sure as git is.
-        let reachable = match on_branches {
-            Some(set) => set,
-            None => on_branches.insert(m.on_branches_and_tags(git)?),
-        };
+        if !on_branches.contains_key(&m.project) {
+            on_branches.insert(m.project.clone(), m.on_branches_and_tags(git)?);
+        }
+        let reachable = &on_branches[&m.project];
         if reachable.contains(&full) {
             if r.confidence < Confidence::High {
                 out.confirmed += 1;

@@ -98,46 +98,43 @@ impl Source for GitMirrors {
                 .is_some_and(|u| u.starts_with("https://github.com/"));
             want(project, github, id.clone(), sha.to_string());
         }
-        // Merge commits of merged GitHub pull requests.
-        for o in store.observations(Dataset::Github).await?.values() {
-            let Some(pr) = observation::read::<PullRequest>(o.data.as_deref()) else {
-                continue;
-            };
-            let (Some(repo), Some(sha)) =
-                (o.item.rsplit_once('#').map(|x| x.0), pr.landed_commit())
-            else {
-                continue;
-            };
-            want(
-                repo,
-                true,
-                observation::github::release_item(repo, sha),
-                sha.to_string(),
-            );
-        }
-        // Pull requests closed unmerged: did upstream land the change another way?
+        // Merged GitHub pull requests: their merge commits' releases. Closed unmerged: did
+        // upstream land the change another way (a commit naming the request)?
         let mut closed: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
         for o in store.observations(Dataset::Github).await?.values() {
             let Some(pr) = observation::read::<PullRequest>(o.data.as_deref()) else {
                 continue;
             };
-            let fact = pr.fact();
             let Some((repo, n)) = o.item.rsplit_once('#') else {
                 continue;
             };
+            if let Some(sha) = pr.landed_commit() {
+                want(
+                    repo,
+                    true,
+                    observation::github::release_item(repo, sha),
+                    sha.to_string(),
+                );
+                continue;
+            }
+            let fact = pr.fact();
             let Ok(n) = n.parse::<u64>() else { continue };
             if fact.merged || fact.open || done(&o.item) {
                 continue;
             }
-            if let Some(spec) = self.spec_for(repo, true) {
-                specs.entry(repo.to_string()).or_insert(spec);
-                wanted.entry(repo.to_string()).or_default();
-                closed
-                    .entry(repo.to_string())
-                    .or_default()
-                    .push((o.item.clone(), n));
-            }
+            closed
+                .entry(repo.to_string())
+                .or_default()
+                .push((o.item.clone(), n));
         }
+        closed.retain(|repo, _| match self.spec_for(repo, true) {
+            Some(spec) => {
+                specs.entry(repo.clone()).or_insert(spec);
+                wanted.entry(repo.clone()).or_default();
+                true
+            }
+            None => false,
+        });
         if wanted.is_empty() {
             return Ok(());
         }
