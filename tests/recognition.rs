@@ -298,7 +298,12 @@ fn an_unreadable_upstream_commit_does_not_stop_the_content_match() {
     let pkg = Package::new("r")
         .version("1")
         .preamble("URL: https://github.com/o/r")
-        .patch("0001-m.patch", &format!("{diff}\n"));
+        .patch("0001-m.patch", &format!("{diff}\n"))
+        // A local change to k.c: upstream's commits touching k.c are candidates.
+        .patch(
+            "0002-k.patch",
+            "--- a/src/k.c\n+++ b/src/k.c\n@@ -8 +8 @@\n-k.c line 8\n+ours\n",
+        );
     let tree = DistGit::new(dir).package(pkg).config(&format!(
         "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
          [git]\ncache_dir = \"{cache}\"\n\

@@ -483,6 +483,79 @@ pub fn of_patch_file(git: &Git, dir: &Path, bytes: &[u8]) -> Result<(String, Str
     Ok((pid, key))
 }
 
+/// The headers (subject, author, date, message) of the non-merge commits `range` selects,
+/// newest first, without their diffs: what the subject step needs of every candidate, for a
+/// fraction of the cost of [`compute`]. Patch-id and content key are left empty, so these are
+/// never cached as facts.
+///
+/// # Errors
+/// git failed.
+pub fn headers(git: &Git, dir: &Path, range: &[&str]) -> Result<Vec<CommitFacts>> {
+    let mut args = vec!["log", "--no-merges", FORMAT];
+    args.extend_from_slice(range);
+    let out = git.output(dir, &args)?;
+    parse_stream(out.as_slice(), std::io::sink()).map_err(|e| GitError::Failed {
+        args: "log".into(),
+        dir: dir.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The files a patch file's diff touches, as written after `a/`/`b/` (or whole when the diff
+/// has no such prefix); `/dev/null` left out.
+pub fn touched_paths(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        let p = p.split('\t').next().unwrap_or(p).trim();
+        if p.is_empty() || p == "/dev/null" {
+            return;
+        }
+        let p = p
+            .strip_prefix("a/")
+            .or_else(|| p.strip_prefix("b/"))
+            .unwrap_or(p);
+        if !out.iter().any(|o| o == p) {
+            out.push(p.to_string());
+        }
+    };
+    for (old, new) in diff_file_pairs(text) {
+        add(old);
+        add(new);
+    }
+    out
+}
+
+/// The `---`/`+++` name pairs of a diff (a `--- x` inside a hunk is a removed line, which the
+/// hunk counts tell apart).
+fn diff_file_pairs(text: &str) -> Vec<(&str, &str)> {
+    static_regex!(HUNK, r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@");
+    let mut pairs = Vec::new();
+    let (mut old, mut new) = (0u32, 0u32);
+    let mut minus: Option<&str> = None;
+    for l in text.lines() {
+        if old > 0 || new > 0 {
+            match l.as_bytes().first() {
+                Some(b'+') => new = new.saturating_sub(1),
+                Some(b'-') => old = old.saturating_sub(1),
+                Some(b'\\') => {}
+                _ => {
+                    old = old.saturating_sub(1);
+                    new = new.saturating_sub(1);
+                }
+            }
+        } else if let Some(name) = l.strip_prefix("--- ") {
+            minus = Some(name);
+        } else if let (Some(name), Some(m)) = (l.strip_prefix("+++ "), minus) {
+            pairs.push((m, name));
+            minus = None;
+        } else if let Some(c) = HUNK.captures(l) {
+            old = c.get(1).map_or(1, |m| m.as_str().parse().unwrap_or(0));
+            new = c.get(2).map_or(1, |m| m.as_str().parse().unwrap_or(0));
+        }
+    }
+    pairs
+}
+
 /// The added/removed lines of a patch file, hunk by hunk (the hunk headers' counts say where
 /// a hunk ends, so a removed line `--- x` is never taken for a file header).
 pub fn diff_changes(text: &str) -> Vec<String> {
@@ -723,6 +796,12 @@ mod tests {
         let diff = "--- a/x.c\n+++ b/x.c\n@@ -1,2 +1,2 @@\n ctx\n--- removed\n+added\n--- a/y.c\n+++ b/y.c\n@@ -5 +5 @@\n-old\n+new\n";
         let got = diff_changes(diff);
         assert_eq!(got, vec!["--- removed", "+added", "-old", "+new"]);
+    }
+
+    #[test]
+    fn touched_paths_come_from_the_file_headers_not_from_removed_lines() {
+        let text = "Subject: x\n\n--- a/src/core/main.c\n+++ b/src/core/main.c\n@@ -1 +1 @@\n--- not a header\n+++ nor this\n--- /dev/null\n+++ b/docs/NEW.md\t2020-01-01\n@@ -0,0 +1 @@\n+x\n";
+        assert_eq!(touched_paths(text), vec!["src/core/main.c", "docs/NEW.md"]);
     }
 
     #[test]

@@ -76,116 +76,101 @@ pub fn match_patch_files(
         }
         // Upstream commits after our version's release tag (what a backport can be).
         let since = m.release_tag_of(git, &pkg.version)?;
-        let mut args = vec!["rev-list", "--no-merges", "--all"];
-        let not_since;
-        let max;
-        match &since {
-            Some(tag) => {
-                not_since = format!("^{tag}");
-                args.push(&not_since);
-            }
-            None => {
-                max = format!("--max-count={MAX_CANDIDATES_WITHOUT_TAG}");
-                args.push(&max);
-            }
-        }
-        let candidates = git.lines(&m.dir, &args, None)?;
-        let missing: Vec<String> = candidates
-            .iter()
-            .filter(|s| !cache.facts.contains_key(*s) && !computed.contains_key(*s))
-            .cloned()
-            .collect();
-        let (missing, huge) = facts::without_huge(git, &m.dir, missing)?;
-        out.huge += huge;
-        let (new, unreadable) = facts::compute_around_failures(git, &m.dir, &missing);
-        for f in new {
-            computed.insert(f.sha.clone(), f);
-        }
-        if let Some((sha, why)) = unreadable.first() {
-            out.warnings.push(Warning {
-                path: format!("upstream {project}"),
-                line: None,
-                message: format!(
-                    "{} upstream commit(s) could not be read and were left out of the content match of {} (first: {}: {why})",
-                    unreadable.len(),
-                    pkg.name,
-                    &sha[..sha.len().min(12)]
-                ),
-            });
-        }
-        // Newest first, as the fork matcher's index wants them.
-        let cand_facts: Vec<&CommitFacts> = candidates
-            .iter()
-            .filter_map(|s| cache.facts.get(s).or_else(|| computed.get(s)))
-            .collect();
-        let index = Index::new(&cand_facts);
+        let range = match &since {
+            Some(tag) => vec!["--all".to_string(), format!("^{tag}")],
+            None => vec![
+                "--all".to_string(),
+                format!("--max-count={MAX_CANDIDATES_WITHOUT_TAG}"),
+            ],
+        };
+        let mut left: Vec<PatchFile> = Vec::new();
         for i in files {
-            let patch = &mut pkg.patches[i];
-            let rel = patch.path.clone().unwrap_or_default();
+            let rel = pkg.patches[i].path.clone().unwrap_or_default();
             let Some(bytes) = read_under(roots, &rel) else {
                 continue;
             };
-            check_named_commits(git, m, &project, patch, &mut on_branches, &mut out)?;
-            let text = String::from_utf8_lossy(&bytes);
-            let upstream = pkg.upstream.as_ref();
-            match match_file(git, m, &index, patch, &bytes, &text)? {
-                FileMatch::Same { sha, how, note } => {
-                    add_ref(
-                        patch,
+            check_named_commits(
+                git,
+                m,
+                &project,
+                &mut pkg.patches[i],
+                &mut on_branches,
+                &mut out,
+            )?;
+            left.push(PatchFile::read(git, m, i, rel, &bytes)?);
+        }
+        let upstream = pkg.upstream.clone();
+        let upstream = upstream.as_ref();
+        // The content steps, cheapest candidates first: the commits that touch the files the
+        // patches touch, then those touching files of the same names elsewhere (a moved file,
+        // a patch made in the tarball's own directory). Most patches match in the first; the
+        // whole range's diffs are never read (issue 24: 60 s of systemd's first match).
+        let paths: Vec<String> = left.iter().flat_map(|f| f.paths.iter().cloned()).collect();
+        let mut seen: HashSet<String> = HashSet::new();
+        for stage in [Stage::SamePaths, Stage::SameNames] {
+            if left.is_empty() {
+                break;
+            }
+            let pathspec = match stage {
+                Stage::SamePaths => paths.clone(),
+                Stage::SameNames => same_names(git, m, since.as_deref(), &paths)?,
+            };
+            if pathspec.is_empty() {
+                continue;
+            }
+            let candidates = candidates_touching(git, m, &range, &pathspec)?;
+            let new: Vec<String> = candidates
+                .iter()
+                .filter(|s| seen.insert((*s).clone()))
+                .filter(|s| !cache.facts.contains_key(*s) && !computed.contains_key(*s))
+                .cloned()
+                .collect();
+            let (new, huge) = facts::without_huge(git, &m.dir, new)?;
+            out.huge += huge;
+            let (new, unreadable) = facts::compute_around_failures(git, &m.dir, &new);
+            for f in new {
+                computed.insert(f.sha.clone(), f);
+            }
+            if let Some((sha, why)) = unreadable.first() {
+                out.warnings.push(unreadable_warning(
+                    &project,
+                    &pkg.name,
+                    unreadable.len(),
+                    sha,
+                    why,
+                ));
+            }
+            // Newest first, as the fork matcher's index wants them.
+            let cand_facts: Vec<&CommitFacts> = candidates
+                .iter()
+                .filter_map(|s| cache.facts.get(s).or_else(|| computed.get(s)))
+                .collect();
+            let index = Index::new(&cand_facts);
+            left.retain(|f| match f.by_content(&index) {
+                Some(result) => {
+                    record(
+                        &mut pkg.patches[f.index],
                         upstream,
                         &project,
-                        &rel,
-                        &sha,
-                        how,
-                        Role::Origin,
-                        note,
+                        &f.rel,
+                        result,
+                        &mut out,
                     );
-                    match how {
-                        MatchHow::PatchId => out.by_patch_id += 1,
-                        MatchHow::Content => out.by_content += 1,
-                        _ => out.by_subject += 1,
-                    }
+                    false
                 }
-                FileMatch::Reverse { sha, how } => {
-                    out.reverts += 1;
-                    let id = format!("{project}@{sha}");
-                    // The header named the commit it reverts (`From <sha>` of a `-R` patch):
-                    // that id is what it undoes, never where it comes from.
-                    for r in &mut patch.refs {
-                        if r.kind == RefKind::UpstreamCommit
-                            && r.role == Role::Origin
-                            && id.starts_with(r.id.as_str())
-                        {
-                            r.role = Role::Reverts;
-                        }
-                    }
-                    patch.refs.retain(|r| r.id != id);
-                    let note = "the reverse of its diff".to_string();
-                    add_ref(
-                        patch,
-                        upstream,
-                        &project,
-                        &rel,
-                        &sha,
-                        how,
-                        Role::Reverts,
-                        note,
-                    );
-                }
-                FileMatch::Revisit { sha, note } => {
-                    out.revisit += 1;
-                    add_ref(
-                        patch,
-                        upstream,
-                        &project,
-                        &rel,
-                        &sha,
-                        MatchHow::Subject,
-                        Role::Related,
-                        note,
-                    );
-                }
-                FileMatch::Nothing => {}
+                None => true,
+            });
+        }
+        // The subject step: every candidate's subject, author and date (no diffs read).
+        if !left.is_empty() {
+            let range: Vec<&str> = range.iter().map(String::as_str).collect();
+            let heads = facts::headers(git, &m.dir, &range)?;
+            let heads: Vec<&CommitFacts> = heads.iter().collect();
+            let index = Index::new(&heads);
+            for f in &left {
+                let patch = &mut pkg.patches[f.index];
+                let result = f.by_subject(git, m, patch, &index)?;
+                record(patch, upstream, &project, &f.rel, result, &mut out);
             }
         }
     }
@@ -214,52 +199,253 @@ enum FileMatch {
     Nothing,
 }
 
-/// The fork matcher's steps for a patch file: patch-id, content key, the same two for the
-/// reversed diff (a revert), then subject with author or date confirmed by the lines.
-fn match_file(
-    git: &Git,
-    m: &Mirror,
-    index: &Index<'_>,
-    patch: &Patch,
-    bytes: &[u8],
-    text: &str,
-) -> Result<FileMatch> {
-    let (pid, key) = facts::of_patch_file(git, &m.dir, bytes)?;
-    if let Some((shas, how)) = index.find(&pid, &key) {
-        let note = format!("matched by {} against the upstream git", how.as_str());
-        return Ok(FileMatch::Same {
-            sha: shas[0].clone(),
-            how,
-            note,
-        });
+/// The candidate sets of the content steps.
+#[derive(Clone, Copy)]
+enum Stage {
+    SamePaths,
+    SameNames,
+}
+
+/// A patch file being matched: what the content steps compare, computed once.
+struct PatchFile {
+    /// Its patch in the package.
+    index: usize,
+    rel: String,
+    text: String,
+    patch_id: String,
+    content_key: String,
+    reversed_patch_id: String,
+    reversed_key: String,
+    paths: Vec<String>,
+}
+
+impl PatchFile {
+    fn read(git: &Git, m: &Mirror, index: usize, rel: String, bytes: &[u8]) -> Result<Self> {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let (patch_id, content_key) = facts::of_patch_file(git, &m.dir, bytes)?;
+        let reversed = facts::reversed_diff(&text);
+        let (reversed_patch_id, reversed_key) = if reversed.trim().is_empty() {
+            (String::new(), String::new())
+        } else {
+            facts::of_patch_file(git, &m.dir, reversed.as_bytes())?
+        };
+        Ok(PatchFile {
+            index,
+            rel,
+            paths: facts::touched_paths(&text),
+            text,
+            patch_id,
+            content_key,
+            reversed_patch_id,
+            reversed_key,
+        })
     }
-    let reversed = facts::reversed_diff(text);
-    if !reversed.trim().is_empty() {
-        let (rpid, rkey) = facts::of_patch_file(git, &m.dir, reversed.as_bytes())?;
-        if let Some((shas, how)) = index.find(&rpid, &rkey) {
-            return Ok(FileMatch::Reverse {
+
+    /// The matcher's content steps: patch-id, content key, the same two for the reversed
+    /// diff (a revert).
+    fn by_content(&self, index: &Index<'_>) -> Option<FileMatch> {
+        if let Some((shas, how)) = index.find(&self.patch_id, &self.content_key) {
+            let note = format!("matched by {} against the upstream git", how.as_str());
+            return Some(FileMatch::Same {
                 sha: shas[0].clone(),
                 how,
+                note,
             });
         }
+        index
+            .find(&self.reversed_patch_id, &self.reversed_key)
+            .map(|(shas, how)| FileMatch::Reverse {
+                sha: shas[0].clone(),
+                how,
+            })
     }
-    let Some(subject) = patch.subject.as_deref() else {
-        return Ok(FileMatch::Nothing);
-    };
-    let author = patch.author.as_deref().unwrap_or_default();
-    let authored = patch.date.as_deref().map(git_date).unwrap_or_default();
-    let mut ours = || Ok(facts::diff_changes(text));
-    Ok(
-        match by_subject(git, &m.dir, subject, author, &authored, &mut ours, index)? {
-            BySubject::Alike { sha, note } => FileMatch::Same {
-                sha,
-                how: MatchHow::Subject,
-                note,
+
+    /// The matcher's last step: subject with author or date, confirmed by the lines.
+    fn by_subject(
+        &self,
+        git: &Git,
+        m: &Mirror,
+        patch: &Patch,
+        index: &Index<'_>,
+    ) -> Result<FileMatch> {
+        let Some(subject) = patch.subject.as_deref() else {
+            return Ok(FileMatch::Nothing);
+        };
+        let author = patch.author.as_deref().unwrap_or_default();
+        let authored = patch.date.as_deref().map(git_date).unwrap_or_default();
+        let mut ours = || Ok(facts::diff_changes(&self.text));
+        Ok(
+            match by_subject(git, &m.dir, subject, author, &authored, &mut ours, index)? {
+                BySubject::Alike { sha, note } => FileMatch::Same {
+                    sha,
+                    how: MatchHow::Subject,
+                    note,
+                },
+                BySubject::Revisit { sha, note } => FileMatch::Revisit { sha, note },
+                BySubject::Nothing => FileMatch::Nothing,
             },
-            BySubject::Revisit { sha, note } => FileMatch::Revisit { sha, note },
-            BySubject::Nothing => FileMatch::Nothing,
-        },
-    )
+        )
+    }
+}
+
+/// Upstream's non-merge commits in `range` that touch any of `paths`, newest first.
+fn candidates_touching(
+    git: &Git,
+    m: &Mirror,
+    range: &[String],
+    paths: &[String],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    // A command line has a limit; a patch set touching thousands of files is asked in parts.
+    for part in paths.chunks(1_000) {
+        let mut args = vec!["rev-list", "--no-merges"];
+        args.extend(range.iter().map(String::as_str));
+        args.push("--");
+        args.extend(part.iter().map(String::as_str));
+        for sha in git.lines(&m.dir, &args, None)? {
+            if seen.insert(sha.clone()) {
+                out.push(sha);
+            }
+        }
+    }
+    if paths.len() > 1_000 {
+        // Parts come out newest first each; the index wants the whole list so.
+        let order: HashMap<String, usize> = git
+            .lines(
+                &m.dir,
+                &{
+                    let mut a = vec!["rev-list", "--no-merges"];
+                    a.extend(range.iter().map(String::as_str));
+                    a
+                },
+                None,
+            )?
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s, i))
+            .collect();
+        out.sort_by_key(|s| order.get(s).copied().unwrap_or(usize::MAX));
+    }
+    Ok(out)
+}
+
+/// Where else upstream has the files of `paths`: what they were renamed to since our release
+/// tag, and files (at the tag and at upstream's head) with the same name in another directory.
+fn same_names(git: &Git, m: &Mirror, since: Option<&str>, paths: &[String]) -> Result<Vec<String>> {
+    let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
+    let names: HashSet<String> = paths.iter().map(|p| name(p)).collect();
+    let exact: HashSet<&str> = paths.iter().map(String::as_str).collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    if let Some(tag) = since {
+        // `R<score> NUL old NUL new NUL`, one tree diff with rename detection.
+        let args = [
+            "diff",
+            "--no-ext-diff",
+            "--name-status",
+            "-z",
+            "-M",
+            "--diff-filter=R",
+            tag,
+            "HEAD",
+        ];
+        if let Ok(raw) = git.output(&m.dir, &args) {
+            let raw = String::from_utf8_lossy(&raw);
+            let mut fields = raw.split('\0');
+            while let (Some(_status), Some(from), Some(to)) =
+                (fields.next(), fields.next(), fields.next())
+            {
+                if exact.contains(from) && seen.insert(to.to_string()) {
+                    out.push(to.to_string());
+                }
+            }
+        }
+    }
+    for rev in since.into_iter().chain(std::iter::once("HEAD")) {
+        let Ok(files) = git.lines(&m.dir, &["ls-tree", "-r", "--name-only", rev], None) else {
+            // A mirror without a HEAD (no default branch) has only the tag to offer.
+            continue;
+        };
+        for f in files {
+            if names.contains(&name(&f)) && !exact.contains(f.as_str()) && seen.insert(f.clone()) {
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn unreadable_warning(project: &str, package: &str, count: usize, sha: &str, why: &str) -> Warning {
+    Warning {
+        path: format!("upstream {project}"),
+        line: None,
+        message: format!(
+            "{count} upstream commit(s) could not be read and were left out of the content match of {package} (first: {}: {why})",
+            &sha[..sha.len().min(12)]
+        ),
+    }
+}
+
+/// Writes what matching found for one patch file into its references, and counts it.
+fn record(
+    patch: &mut Patch,
+    upstream: Option<&crate::model::UpstreamProject>,
+    project: &str,
+    rel: &str,
+    result: FileMatch,
+    out: &mut FileMatches,
+) {
+    match result {
+        FileMatch::Same { sha, how, note } => {
+            add_ref(patch, upstream, project, rel, &sha, how, Role::Origin, note);
+            match how {
+                MatchHow::PatchId => out.by_patch_id += 1,
+                MatchHow::Content => out.by_content += 1,
+                _ => out.by_subject += 1,
+            }
+        }
+        FileMatch::Reverse { sha, how } => {
+            out.reverts += 1;
+            let id = format!("{project}@{sha}");
+            // The header named the commit it reverts (`From <sha>` of a `-R` patch): that id
+            // is what it undoes, never where it comes from.
+            for r in &mut patch.refs {
+                if r.kind == RefKind::UpstreamCommit
+                    && r.role == Role::Origin
+                    && id.starts_with(r.id.as_str())
+                {
+                    r.role = Role::Reverts;
+                }
+            }
+            patch.refs.retain(|r| r.id != id);
+            let note = "the reverse of its diff".to_string();
+            add_ref(
+                patch,
+                upstream,
+                project,
+                rel,
+                &sha,
+                how,
+                Role::Reverts,
+                note,
+            );
+        }
+        FileMatch::Revisit { sha, note } => {
+            out.revisit += 1;
+            add_ref(
+                patch,
+                upstream,
+                project,
+                rel,
+                &sha,
+                MatchHow::Subject,
+                Role::Related,
+                note,
+            );
+        }
+        FileMatch::Nothing => {}
+    }
 }
 
 /// A patch header's `Date:` (RFC 2822) as git's `%aI` writes an author date, so the subject
