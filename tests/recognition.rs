@@ -56,13 +56,18 @@ fn upstream(root: &Path) -> (std::path::PathBuf, HashMap<&'static str, String>) 
     let up = root.join("upstream");
     std::fs::create_dir_all(up.join("src")).expect("mkdir");
     git(&up, &["init", "-q"]);
-    for f in ["t.c", "z.c", "c.c", "m.c"] {
+    for f in ["t.c", "z.c", "c.c", "m.c", "g.c"] {
         std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
     }
     git(&up, &["add", "."]);
     git(&up, &["commit", "-qm", "initial"]);
     git(&up, &["tag", "v1"]);
     let mut u = HashMap::new();
+    edit(&up, "src/g.c", &[(7, "g fixed")]);
+    u.insert("g", commit(&up, "g: fix"));
+    // Issue #9 was fixed by a commit that names it.
+    edit(&up, "src/g.c", &[(15, "g no crash")]);
+    u.insert("fixes_9", commit(&up, "g: do not crash\n\nFixes #9\n"));
     edit(&up, "src/t.c", &[(3, "private root")]);
     u.insert("x", commit(&up, "tests: make / private"));
     edit(&up, "src/z.c", &[(4, "z changed")]);
@@ -140,7 +145,18 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
         .patch("0002-revert-z.patch", &revert_z)
         .patch("0003-keep-order.patch", &pr_commit)
         .patch("0004-backport-m.patch", &from_main)
-        .commented_patch("https://github.com/o/r/pull/7", "0005-sent.patch", sent);
+        .commented_patch("https://github.com/o/r/pull/7", "0005-sent.patch", sent)
+        // 6. Made in the tarball's own layout (gendiff: `r-1/src/g.c.orig`): other paths.
+        .patch(
+            "0006-gendiff.patch",
+            "--- r-1/src/g.c.orig\n+++ r-1/src/g.c\n@@ -6,3 +6,3 @@\n g.c line 6\n-g.c line 7\n+g fixed\n g.c line 8\n",
+        )
+        // 7. Our own fix of issue #9 (upstream fixed it another way).
+        .commented_patch(
+            "https://github.com/o/r/issues/9",
+            "0007-issue.patch",
+            "--- a/src/g.c\n+++ b/src/g.c\n@@ -16 +16 @@\n-g.c line 16\n+g guarded\n",
+        );
     // GitHub answers #7 with the recorded closed, unmerged pull request.
     let recorded = std::fs::read(
         crate::util::repo_root()
@@ -256,6 +272,19 @@ async fn patch_files_are_recognised_by_their_content_in_upstream_git() {
     let evidence = p["evidence"].to_string();
     assert!(
         evidence.contains(&format!("superseded by {}", &u["another_way"][..12]))
+            && evidence.contains("first in v2"),
+        "{p:#}"
+    );
+    // 6. Other paths, the same changed lines: upstream's commit.
+    let p = patch("0006-");
+    assert_eq!(p["state"], "released", "{p:#}");
+    assert!(p["refs"].to_string().contains(&u["g"]), "{p:#}");
+    // 7. The issue is fixed by the upstream commit that names it, first in v2.
+    let p = patch("0007-");
+    assert_eq!(p["state"], "released", "{p:#}");
+    let evidence = p["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("fixed by {}", &u["fixes_9"][..12]))
             && evidence.contains("first in v2"),
         "{p:#}"
     );

@@ -51,6 +51,12 @@ pub enum Hop {
     /// A request closed unmerged whose change upstream landed as this commit (its message
     /// names the request).
     SupersededBy { commit: String, url: Option<String> },
+    /// An upstream commit whose message says it fixes (closes, resolves) the issue named.
+    IssueFixedBy {
+        issue: String,
+        commit: String,
+        url: Option<String>,
+    },
     /// An upstream commit named by the patch is in upstream's git.
     CommitUpstream { commit: String, url: Option<String> },
     /// An upstream commit named by the patch is not in upstream's git.
@@ -166,6 +172,10 @@ impl Hop {
                     short(commit, 12)
                 )
             }
+            Hop::IssueFixedBy { issue, commit, .. } => format!(
+                "{issue} fixed by {} (its message names the issue)",
+                short(commit, 12)
+            ),
             Hop::CommitUpstream { commit, .. } => format!("commit {commit} is upstream"),
             Hop::NotUpstream { commit, .. } => {
                 format!("commit {commit} is not in upstream's git (a PR-branch or downstream sha?)")
@@ -247,6 +257,7 @@ impl Hop {
             | Hop::Merged { url, .. }
             | Hop::CommitUpstream { url, .. }
             | Hop::SupersededBy { url, .. }
+            | Hop::IssueFixedBy { url, .. }
             | Hop::NotUpstream { url, .. }
             | Hop::Bug { url, .. }
             | Hop::Carried { url, .. }

@@ -83,7 +83,8 @@ impl Dataset {
     /// The dataset that answers references of `kind` (a release tag answers a commit).
     pub fn answering(kind: RefKind) -> Option<Dataset> {
         match kind {
-            RefKind::UpstreamCommit => Some(Dataset::GithubRelease),
+            // An issue's answer is the upstream commit naming it, found in upstream's git.
+            RefKind::UpstreamCommit | RefKind::GithubIssue => Some(Dataset::GithubRelease),
             _ => Dataset::ALL.into_iter().find(|d| d.answers() == Some(kind)),
         }
     }

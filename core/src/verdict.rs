@@ -172,6 +172,15 @@ fn request_of(r: &Reference) -> RequestRef {
     }
 }
 
+fn github_commit_url(repo: &str, sha: &str) -> Option<String> {
+    let (owner, repo) = repo.split_once('/')?;
+    crate::model::UpstreamProject::Github {
+        owner: owner.to_string(),
+        repo: repo.to_string(),
+    }
+    .commit_url(sha)
+}
+
 fn repo_of(r: &Reference) -> Option<String> {
     r.id.split(['#', '!', '@']).next().map(str::to_string)
 }
@@ -277,14 +286,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     },
                     Hop::SupersededBy {
                         commit: sha.clone(),
-                        url: repo_of(r).and_then(|repo| {
-                            let (owner, repo) = repo.split_once('/')?;
-                            crate::model::UpstreamProject::Github {
-                                owner: owner.to_string(),
-                                repo: repo.to_string(),
-                            }
-                            .commit_url(sha)
-                        }),
+                        url: repo_of(r).and_then(|repo| github_commit_url(&repo, sha)),
                     },
                 ];
                 consider(Standing::Merged, hops.clone(), r.confidence);
@@ -320,6 +322,34 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         consider(Standing::Merged, hops.clone(), r.confidence);
         let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
         if let Some(tag) = tag {
+            hops.push(first_release(&tag));
+            release_tag_chain(
+                hops,
+                &tag,
+                package,
+                shipped,
+                r.confidence,
+                &mut consider,
+                &mut rebased_past,
+            );
+        }
+    }
+    // Issues upstream fixed: the commit whose message names the issue, and its release.
+    for r in origins.iter().filter(|r| r.kind == RefKind::GithubIssue) {
+        let (Some(sha), Some(repo)) = (facts.superseded.get(&r.id), repo_of(r)) else {
+            continue;
+        };
+        let mut hops = vec![Hop::IssueFixedBy {
+            issue: r.id.clone(),
+            commit: sha.clone(),
+            url: github_commit_url(&repo, sha),
+        }];
+        consider(Standing::Merged, hops.clone(), r.confidence);
+        if let Some(tag) = facts
+            .releases
+            .get(&github::release_item(&repo, sha))
+            .cloned()
+        {
             hops.push(first_release(&tag));
             release_tag_chain(
                 hops,

@@ -73,8 +73,25 @@ pub const MAX_FILES_PER_CANDIDATE: usize = 500;
 /// # Errors
 /// git failed.
 pub fn without_huge(git: &Git, dir: &Path, shas: Vec<String>) -> Result<(Vec<String>, usize)> {
+    let files = files_touched(git, dir, &shas)?;
+    let before = shas.len();
+    let kept: Vec<String> = shas
+        .into_iter()
+        .filter(|s| files.get(s).is_none_or(|n| *n <= MAX_FILES_PER_CANDIDATE))
+        .collect();
+    let skipped = before - kept.len();
+    Ok((kept, skipped))
+}
+
+/// How many files each of `shas` touches, from `git log --raw` (no diff is computed: a
+/// tenth of the cost of the diffs, which is why candidates are sorted out with it first).
+///
+/// # Errors
+/// git failed.
+pub fn files_touched(git: &Git, dir: &Path, shas: &[String]) -> Result<HashMap<String, usize>> {
+    let mut counts = HashMap::with_capacity(shas.len());
     if shas.is_empty() {
-        return Ok((shas, 0));
+        return Ok(counts);
     }
     let input: String = shas.iter().map(|s| format!("{s}\n")).collect();
     let out = git.output_with_input(
@@ -90,28 +107,24 @@ pub fn without_huge(git: &Git, dir: &Path, shas: Vec<String>) -> Result<(Vec<Str
         ],
         Some(input.as_bytes()),
     )?;
-    let mut huge = std::collections::HashSet::new();
-    let (mut current, mut files) = ("", 0usize);
     let text = String::from_utf8_lossy(&out);
+    let mut current: Option<(&str, usize)> = None;
     for line in text.lines() {
         if let Some(sha) = line.strip_prefix('@') {
-            if files > MAX_FILES_PER_CANDIDATE {
-                huge.insert(current.to_string());
+            if let Some((sha, n)) = current.take() {
+                counts.insert(sha.to_string(), n);
             }
-            current = sha;
-            files = 0;
+            current = Some((sha, 0));
         } else if line.starts_with(':') {
-            files += 1;
+            if let Some((_, n)) = current.as_mut() {
+                *n += 1;
+            }
         }
     }
-    if files > MAX_FILES_PER_CANDIDATE {
-        huge.insert(current.to_string());
+    if let Some((sha, n)) = current {
+        counts.insert(sha.to_string(), n);
     }
-    let skipped = huge.len();
-    Ok((
-        shas.into_iter().filter(|s| !huge.contains(s)).collect(),
-        skipped,
-    ))
+    Ok(counts)
 }
 
 /// Below this many commits one `git log -p | git patch-id` pipeline does the work; above it,
@@ -499,6 +512,11 @@ pub fn headers(git: &Git, dir: &Path, range: &[&str]) -> Result<Vec<CommitFacts>
         dir: dir.display().to_string(),
         message: e.to_string(),
     })
+}
+
+/// How many files a patch file's diff changes.
+pub fn files_changed(text: &str) -> usize {
+    diff_file_pairs(text).len()
 }
 
 /// The files a patch file's diff touches, as written after `a/`/`b/` (or whole when the diff

@@ -101,32 +101,32 @@ pub fn match_patch_files(
         }
         let upstream = pkg.upstream.clone();
         let upstream = upstream.as_ref();
-        // The content steps, cheapest candidates first: the commits that touch the files the
-        // patches touch, then those touching files of the same names elsewhere (a moved file,
-        // a patch made in the tarball's own directory). Most patches match in the first; the
-        // whole range's diffs are never read (issue 24: 60 s of systemd's first match).
+        // The content steps compare the patches with the commits that touch the files they
+        // touch, under those names, the names they were renamed to, or the same names in other
+        // directories (a patch made in the tarball's own layout): the whole range's diffs are
+        // never read (issue 24: they were 60 s of systemd's first match).
         let paths: Vec<String> = left.iter().flat_map(|f| f.paths.iter().cloned()).collect();
-        let mut seen: HashSet<String> = HashSet::new();
-        for stage in [Stage::SamePaths, Stage::SameNames] {
-            if left.is_empty() {
-                break;
-            }
-            let pathspec = match stage {
-                Stage::SamePaths => paths.clone(),
-                Stage::SameNames => same_names(git, m, since.as_deref(), &paths)?,
-            };
-            if pathspec.is_empty() {
-                continue;
-            }
+        let mut pathspec = paths.clone();
+        pathspec.extend(elsewhere(git, m, since.as_deref(), &paths)?);
+        if !left.is_empty() && !pathspec.is_empty() {
             let candidates = candidates_touching(git, m, &range, &pathspec)?;
             let new: Vec<String> = candidates
                 .iter()
-                .filter(|s| seen.insert((*s).clone()))
                 .filter(|s| !cache.facts.contains_key(*s) && !computed.contains_key(*s))
                 .cloned()
                 .collect();
-            let (new, huge) = facts::without_huge(git, &m.dir, new)?;
-            out.huge += huge;
+            // A commit changing more files than the largest patch cannot have its patch-id or
+            // its changed lines: its diff (the costly part, git reads whole blobs) is skipped.
+            let most = left.iter().map(|f| f.files).max().unwrap_or(0);
+            let touched = facts::files_touched(git, &m.dir, &new)?;
+            out.huge += touched
+                .values()
+                .filter(|n| **n > facts::MAX_FILES_PER_CANDIDATE)
+                .count();
+            let new: Vec<String> = new
+                .into_iter()
+                .filter(|s| touched.get(s).is_none_or(|n| *n <= most))
+                .collect();
             let (new, unreadable) = facts::compute_around_failures(git, &m.dir, &new);
             for f in new {
                 computed.insert(f.sha.clone(), f);
@@ -199,13 +199,6 @@ enum FileMatch {
     Nothing,
 }
 
-/// The candidate sets of the content steps.
-#[derive(Clone, Copy)]
-enum Stage {
-    SamePaths,
-    SameNames,
-}
-
 /// A patch file being matched: what the content steps compare, computed once.
 struct PatchFile {
     /// Its patch in the package.
@@ -217,6 +210,8 @@ struct PatchFile {
     reversed_patch_id: String,
     reversed_key: String,
     paths: Vec<String>,
+    /// Files its diff changes.
+    files: usize,
 }
 
 impl PatchFile {
@@ -233,6 +228,7 @@ impl PatchFile {
             index,
             rel,
             paths: facts::touched_paths(&text),
+            files: facts::files_changed(&text),
             text,
             patch_id,
             content_key,
@@ -332,7 +328,7 @@ fn candidates_touching(
 
 /// Where else upstream has the files of `paths`: what they were renamed to since our release
 /// tag, and files (at the tag and at upstream's head) with the same name in another directory.
-fn same_names(git: &Git, m: &Mirror, since: Option<&str>, paths: &[String]) -> Result<Vec<String>> {
+fn elsewhere(git: &Git, m: &Mirror, since: Option<&str>, paths: &[String]) -> Result<Vec<String>> {
     let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
     let names: HashSet<String> = paths.iter().map(|p| name(p)).collect();
     let exact: HashSet<&str> = paths.iter().map(String::as_str).collect();

@@ -55,9 +55,10 @@ impl Mirror {
             .collect())
     }
 
-    /// The oldest upstream commit on a branch or tag whose message names pull request `n` as
-    /// what it fixes, closes, replaces or supersedes (`Fixes #N`, `Closes: owner/repo#N`), or
-    /// links it (`…/pull/N`): the change of a request closed unmerged that landed another way.
+    /// The oldest upstream commit on a branch or tag whose message names request or issue `n`
+    /// as what it fixes, closes, replaces or supersedes (`Fixes #N`, `Closes: owner/repo#N`),
+    /// or links it (`…/pull/N`, `…/issues/N`): the change of a request closed unmerged that
+    /// landed another way, the fix of an issue.
     ///
     /// # Errors
     /// git could not run.
@@ -66,7 +67,8 @@ impl Mirror {
         let words = format!(
             "(fix(e[sd])?|close[sd]?|resolve[sd]?|replace[sd]?|supersede[sd]?)[: ]+([-A-Za-z0-9_.]+/[-A-Za-z0-9_.]+)?#{n}([^0-9]|$)"
         );
-        let url = format!("/pull/{n}([^0-9]|$)");
+        // GitHub numbers issues and pull requests in one sequence: `#N` is one of them.
+        let url = format!("/(pull|issues)/{n}([^0-9]|$)");
         let found = git.lines(
             &self.dir,
             &[

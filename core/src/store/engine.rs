@@ -44,13 +44,13 @@ pub(crate) async fn affected_packages(
             found.extend(rows.into_iter().map(|r| r.0));
         }
     } else if dataset == Dataset::GithubRelease {
-        // `owner/repo@sha` (a release), `owner/repo#N` (a request superseded by a commit):
-        // the packages with PRs (or this commit) in that repository.
+        // `owner/repo@sha` (a release), `owner/repo#N` (a request superseded by a commit, an
+        // issue a commit fixes): the packages with PRs, issues (or this commit) there.
         for item in items {
             let repo = item.split(['@', '#']).next().unwrap_or_default();
             let rows: Vec<(i64,)> = sqlx::query_as(
                 "SELECT DISTINCT p.package_id FROM patch_refs r JOIN patches p ON p.id = r.patch_id \
-                 WHERE (r.kind = 'github-pr' AND r.ref_id LIKE $1) OR (r.kind = 'upstream-commit' AND r.ref_id = $2)",
+                 WHERE (r.kind IN ('github-pr', 'github-issue') AND r.ref_id LIKE $1) OR (r.kind = 'upstream-commit' AND r.ref_id = $2)",
             )
             .bind(format!("{repo}#%"))
             .bind(item.clone())

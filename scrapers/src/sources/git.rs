@@ -99,7 +99,8 @@ impl Source for GitMirrors {
             want(project, github, id.clone(), sha.to_string());
         }
         // Merged GitHub pull requests: their merge commits' releases. Closed unmerged: did
-        // upstream land the change another way (a commit naming the request)?
+        // upstream land the change another way (a commit naming the request)? Requests and
+        // issues found in commit messages, by number, in `closed`.
         let mut closed: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
         for o in store.observations(Dataset::Github).await?.values() {
             let Some(pr) = observation::read::<PullRequest>(o.data.as_deref()) else {
@@ -126,6 +127,19 @@ impl Source for GitMirrors {
                 .entry(repo.to_string())
                 .or_default()
                 .push((o.item.clone(), n));
+        }
+        // Issues the patches name: did upstream fix them with a commit that says so?
+        for (id, _) in store.references(RefKind::GithubIssue).await? {
+            let Some((repo, n)) = id.rsplit_once('#') else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            if !done(&id) {
+                closed
+                    .entry(repo.to_string())
+                    .or_default()
+                    .push((id.clone(), n));
+            }
         }
         closed.retain(|repo, _| match self.spec_for(repo, true) {
             Some(spec) => {
