@@ -696,11 +696,11 @@ pub fn similarity(a: &[String], b: &[String]) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// `git args` in the test repository `dir`, with a fixed identity; its output, trimmed.
-    fn git_in(dir: &Path, args: &[&str]) -> String {
+    pub(crate) fn git_in(dir: &Path, args: &[&str]) -> String {
         let out = std::process::Command::new("git")
             .args(["-c", "user.name=T", "-c", "user.email=t@x"])
             .args(["-c", "commit.gpgsign=false"])

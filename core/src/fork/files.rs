@@ -6,6 +6,7 @@
 use super::Cache;
 use super::facts::{self, CommitFacts};
 use super::matcher::{BySubject, Index, by_subject};
+use super::memo::Memo;
 use super::mirror::Mirror;
 use crate::git::{Git, Result};
 use crate::inventory::Inventory;
@@ -106,27 +107,48 @@ pub fn match_patch_files(
         // directories (a patch made in the tarball's own layout): the whole range's diffs are
         // never read (issue 24: they were 60 s of systemd's first match).
         let paths: Vec<String> = left.iter().flat_map(|f| f.paths.iter().cloned()).collect();
-        let mut pathspec = paths.clone();
-        pathspec.extend(elsewhere(git, m, since.as_deref(), &paths)?);
-        if !left.is_empty() && !pathspec.is_empty() {
-            let candidates = candidates_touching(git, m, &range, &pathspec)?;
-            let new: Vec<String> = candidates
+        if !left.is_empty() && !paths.is_empty() {
+            let memo = Memo::new(
+                git,
+                &m.dir,
+                m.memo_dir.as_deref(),
+                &pkg.name,
+                &range,
+                &paths,
+            )?;
+            let candidates = match memo.read() {
+                Some(known) => known,
+                None => {
+                    let mut pathspec = paths.clone();
+                    pathspec.extend(elsewhere(git, m, since.as_deref(), &paths)?);
+                    let shas = candidates_touching(git, m, &range, &pathspec)?;
+                    let touched = facts::files_touched(git, &m.dir, &shas)?;
+                    let listed: Vec<(String, usize)> = shas
+                        .into_iter()
+                        .map(|s| {
+                            let n = touched.get(&s).copied().unwrap_or(0);
+                            (s, n)
+                        })
+                        .collect();
+                    memo.write(&listed);
+                    listed
+                }
+            };
+            out.huge += candidates
                 .iter()
-                .filter(|s| !cache.facts.contains_key(*s) && !computed.contains_key(*s))
-                .cloned()
-                .collect();
+                .filter(|(_, n)| *n > facts::MAX_FILES_PER_CANDIDATE)
+                .count();
             // A commit changing more files than the largest patch cannot have its patch-id or
             // its changed lines: its diff (the costly part, git reads whole blobs) is skipped.
             let most = left.iter().map(|f| f.files).max().unwrap_or(0);
-            let touched = facts::files_touched(git, &m.dir, &new)?;
-            out.huge += touched
-                .values()
-                .filter(|n| **n > facts::MAX_FILES_PER_CANDIDATE)
-                .count();
-            let new: Vec<String> = new
-                .into_iter()
-                .filter(|s| touched.get(s).is_none_or(|n| *n <= most))
+            let new: Vec<String> = candidates
+                .iter()
+                .filter(|(s, n)| {
+                    *n <= most && !cache.facts.contains_key(s) && !computed.contains_key(s)
+                })
+                .map(|(s, _)| s.clone())
                 .collect();
+            let candidates: Vec<String> = candidates.into_iter().map(|(s, _)| s).collect();
             let (new, unreadable) = facts::compute_around_failures(git, &m.dir, &new);
             for f in new {
                 computed.insert(f.sha.clone(), f);

@@ -15,6 +15,8 @@ pub struct Mirror {
     pub dir: PathBuf,
     /// Group 1 is the release version.
     pub release_tags: Regex,
+    /// Where derived answers about this mirror are remembered between scans.
+    pub memo_dir: Option<PathBuf>,
 }
 
 impl Mirror {
@@ -200,6 +202,7 @@ impl MirrorSpec {
             project: self.project.clone(),
             dir,
             release_tags,
+            memo_dir: Some(cache_dir.join("candidates")),
         })
     }
 }

@@ -16,6 +16,7 @@ mod carried;
 pub mod facts;
 pub mod files;
 mod matcher;
+mod memo;
 pub mod mirror;
 mod releases;
 
