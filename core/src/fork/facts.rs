@@ -115,10 +115,10 @@ pub fn files_touched(git: &Git, dir: &Path, shas: &[String]) -> Result<HashMap<S
                 counts.insert(sha.to_string(), n);
             }
             current = Some((sha, 0));
-        } else if line.starts_with(':') {
-            if let Some((_, n)) = current.as_mut() {
-                *n += 1;
-            }
+        } else if line.starts_with(':')
+            && let Some((_, n)) = current.as_mut()
+        {
+            *n += 1;
         }
     }
     if let Some((sha, n)) = current {
