@@ -277,7 +277,7 @@ fn other_distribution_recordings_parse() {
 }
 
 /// An XML-RPC `<value>` for a JSON value (to answer Koji calls in the fake hub).
-fn xml_value(v: &Value) -> String {
+pub(crate) fn xml_value(v: &Value) -> String {
     match v {
         Value::Null => "<value><nil/></value>".into(),
         Value::Bool(b) => format!("<value><boolean>{}</boolean></value>", u8::from(*b)),

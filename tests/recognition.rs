@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     git_env(
         dir,
         args,
@@ -21,12 +21,12 @@ fn git(dir: &Path, args: &[&str]) -> String {
     )
 }
 
-fn numbered(prefix: &str) -> String {
+pub(crate) fn numbered(prefix: &str) -> String {
     (1..=30).map(|i| format!("{prefix} line {i}\n")).collect()
 }
 
 /// Rewrites lines of `file` (1-based numbers).
-fn edit(dir: &Path, file: &str, lines: &[(usize, &str)]) {
+pub(crate) fn edit(dir: &Path, file: &str, lines: &[(usize, &str)]) {
     let path = dir.join(file);
     let body = std::fs::read_to_string(&path).expect("read");
     let mut all: Vec<String> = body.lines().map(str::to_string).collect();
@@ -37,7 +37,7 @@ fn edit(dir: &Path, file: &str, lines: &[(usize, &str)]) {
 }
 
 /// Commits as Dev, returns the sha.
-fn commit(dir: &Path, message: &str) -> String {
+pub(crate) fn commit(dir: &Path, message: &str) -> String {
     git(
         dir,
         &[

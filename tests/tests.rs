@@ -2,6 +2,7 @@
 //! helpers and the PostgreSQL harness).
 
 mod bad_input;
+mod base_fork;
 mod basedistro;
 mod bot_setup;
 mod bugzilla;

@@ -36,7 +36,11 @@ pub async fn scan(config: &Config, store: &Store, f: &ForkConfig) -> anyhow::Res
         backports_file: f.backports_file.clone(),
         upstream_project: project::from_url(&f.upstream),
     };
-    let (repo, upstream, name) = (f.repo.clone(), f.upstream.clone(), f.name.clone());
+    let (repo, upstream, name) = (
+        f.repo.clone(),
+        f.upstream_repo(config).to_string(),
+        f.name.clone(),
+    );
     let g = git.clone();
     let scanned = tokio::task::spawn_blocking(move || -> anyhow::Result<ForkScan> {
         let fork_dir = git::open_repository(&g, &repo, &cache_dir)

@@ -362,8 +362,7 @@ fn targets(
             by_name(name)
                 .or_else(|| {
                     config
-                        .fork
-                        .iter()
+                        .downstream_forks()
                         .any(|f| crate::forks::downstream_of(config, f) == *name)
                         .then(|| unconfigured(name))
                 })
@@ -373,7 +372,7 @@ fn targets(
     };
     // Forks whose downstream is not configured get one named after them.
     if downstream.is_none() {
-        for f in &config.fork {
+        for f in config.downstream_forks() {
             let name = crate::forks::downstream_of(config, f);
             if !chosen.iter().any(|d| d.name == name) {
                 chosen.push(unconfigured(&name));
@@ -384,8 +383,7 @@ fn targets(
         .into_iter()
         .map(|d| {
             let forks: Vec<ForkConfig> = config
-                .fork
-                .iter()
+                .downstream_forks()
                 .filter(|f| crate::forks::downstream_of(config, f) == d.name)
                 .cloned()
                 .collect();

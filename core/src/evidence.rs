@@ -84,6 +84,23 @@ pub enum Hop {
         /// `koji tag` or `repodata`.
         from: String,
     },
+    /// The base distribution's own fork carries the upstream change, from a build on.
+    BaseCarries {
+        distro: String,
+        upstream: String,
+        commit: String,
+        /// The first build tag containing it; `None`: in no build yet.
+        tag: Option<String>,
+        resolves: Vec<String>,
+    },
+    /// The base built the change but does not ship that build yet.
+    BaseNotShipped {
+        distro: String,
+        /// `version-release` of the first build with the change.
+        fixed: String,
+        /// What it ships now, if known.
+        ships: Option<String>,
+    },
     /// A commit carried on a fork branch is this upstream commit.
     Carried {
         commit: String,
@@ -200,6 +217,38 @@ impl Hop {
                 fixed,
                 from,
             } => format!("{distro} ships {nvr} >= {fixed} ({from})"),
+            Hop::BaseCarries {
+                distro,
+                upstream,
+                commit,
+                tag,
+                resolves,
+            } => {
+                let why = if resolves.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", resolves.join(", "))
+                };
+                let when = match tag {
+                    Some(t) => format!("first in {t}"),
+                    None => "in no build yet".to_string(),
+                };
+                format!(
+                    "{distro} carries upstream {} as {}{why}, {when}",
+                    short(upstream, 12),
+                    short(commit, 12)
+                )
+            }
+            Hop::BaseNotShipped {
+                distro,
+                fixed,
+                ships,
+            } => match ships {
+                Some(nvr) => {
+                    format!("coming in {fixed} (built, not shipped: {distro} ships {nvr})")
+                }
+                None => format!("coming in {fixed} (built; what {distro} ships is not known yet)"),
+            },
             Hop::Carried {
                 commit,
                 branch,

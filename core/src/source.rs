@@ -28,10 +28,13 @@ pub enum Dataset {
     GithubCompare,
     /// FESCo tickets of Change pages, by the ticket's link.
     Fesco,
+    /// What the base distribution's own fork carries of an upstream change, by
+    /// `distro/package@upstream-sha`.
+    BaseFork,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 13] = [
+    pub const ALL: [Dataset; 14] = [
         Dataset::FedoraWiki,
         Dataset::Bodhi,
         Dataset::Bugzilla,
@@ -45,6 +48,7 @@ impl Dataset {
         Dataset::GithubTags,
         Dataset::GithubCompare,
         Dataset::Fesco,
+        Dataset::BaseFork,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,7 @@ impl Dataset {
             Dataset::GithubTags => "github-tags",
             Dataset::GithubCompare => "github-compare",
             Dataset::Fesco => "fesco",
+            Dataset::BaseFork => "base-fork",
         }
     }
 
@@ -100,6 +105,7 @@ impl Dataset {
                 | Dataset::Bugzilla
                 | Dataset::Koji
                 | Dataset::Repodata
+                | Dataset::BaseFork
         )
     }
 

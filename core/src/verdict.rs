@@ -18,7 +18,7 @@
 
 use crate::evr::{Evr, vercmp};
 use crate::model::{Confidence, Package, Patch, PatchState, RefKind, Reference, Role};
-use crate::observation::{self, bugzilla, github, gitlab, pagure, shipped};
+use crate::observation::{self, base_fork, bugzilla, github, gitlab, pagure, shipped};
 use crate::source::Dataset;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -53,6 +53,8 @@ pub struct Facts {
     /// Pull requests closed unmerged whose change landed as another commit that names them:
     /// by request id (`owner/repo#N`), that commit's sha.
     pub superseded: HashMap<String, String>,
+    /// Upstream changes the base's own fork carries, by `distro/package@upstream-sha`.
+    pub base_taken: HashMap<String, base_fork::Taken>,
 }
 
 pub use crate::observation::facts::{BugFact, ObservationsBySource, RequestFact, ShippedFact};
@@ -104,6 +106,9 @@ impl Facts {
             if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
             }
+        }
+        for (id, taken) in each::<base_fork::Taken>(obs, Dataset::BaseFork) {
+            f.base_taken.insert(id.clone(), taken);
         }
         for (id, bug) in each::<bugzilla::Bug>(obs, Dataset::Bugzilla) {
             f.bugs.insert(id.clone(), bug.fact());
@@ -163,6 +168,70 @@ fn ships(shipped: &Evr, fixed: &Evr) -> bool {
                 && vercmp(&shipped.version, &fixed.version) != Ordering::Less);
     }
     shipped >= fixed
+}
+
+/// A change we carry that the base's fork carries too: droppable once the base ships the
+/// first build with it, "coming in" that build before.
+fn base_fork_chains(
+    patch: &Patch,
+    origins: &[&Reference],
+    package: &Package,
+    base: &str,
+    facts: &Facts,
+    shipped: Option<&ShippedFact>,
+    consider: &mut impl FnMut(Standing, Vec<Hop>, Confidence),
+) {
+    let mut upstream: Vec<(&str, Confidence)> = origins
+        .iter()
+        .filter(|r| r.kind == RefKind::UpstreamCommit)
+        .filter_map(|r| Some((r.id.rsplit_once('@')?.1, r.confidence)))
+        .collect();
+    if let Some(u) = patch.commit.as_ref().and_then(|c| c.upstream.as_ref()) {
+        let conf = u.how.confidence();
+        upstream.push((u.sha.as_str(), conf));
+        upstream.extend(u.also.iter().map(|s| (s.as_str(), conf)));
+    }
+    for (sha, conf) in upstream {
+        let Some(t) = facts
+            .base_taken
+            .get(&base_fork::item(base, &package.name, sha))
+        else {
+            continue;
+        };
+        let hops = vec![Hop::BaseCarries {
+            distro: base.to_string(),
+            upstream: sha.to_string(),
+            commit: t.commit.clone(),
+            tag: t.tag.clone(),
+            resolves: t.resolves.clone(),
+        }];
+        let (Some(version), Some(release)) = (&t.version, &t.release) else {
+            consider(Standing::Merged, hops, conf);
+            continue;
+        };
+        let fixed = Evr::new("", version.clone(), release.clone());
+        match shipped {
+            Some(s) if ships(&s.evr, &fixed) => {
+                let mut h = hops;
+                h.push(Hop::Ships {
+                    distro: s.distro.clone(),
+                    nvr: s.nvr.clone(),
+                    fixed: fixed.to_string(),
+                    from: s.from.clone(),
+                });
+                consider(Standing::Droppable, h, conf);
+            }
+            _ => {
+                let mut h = hops;
+                h.push(Hop::BaseNotShipped {
+                    distro: base.to_string(),
+                    fixed: fixed.to_string(),
+                    ships: shipped.map(|s| s.nvr.clone()),
+                });
+                consider(Standing::Released, h, conf);
+            }
+        }
+    }
 }
 
 fn request_of(r: &Reference) -> RequestRef {
@@ -412,6 +481,19 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         if let Some(u) = &c.upstream {
             carried_commit_chain(c, u, package, shipped, &mut consider, &mut rebased_past);
         }
+    }
+
+    // The base took the change into its own builds (its source-git fork).
+    if let Some(base) = base {
+        base_fork_chains(
+            patch,
+            &origins,
+            package,
+            base,
+            facts,
+            shipped,
+            &mut consider,
+        );
     }
 
     // Red Hat bugs the patch was written for.

@@ -151,11 +151,16 @@ pub struct ForkConfig {
     pub package: String,
     /// Whose base distribution decides "droppable"; default: the only `[[downstream]]`.
     pub downstream: Option<String>,
+    /// Instead of `downstream`: this is the base distribution's own fork (its source-git),
+    /// named as its `[[distro]]`. Its commits are not our debt; a change it carries is
+    /// droppable for us once the base ships the build that has it. Its `release_tags` are the
+    /// base's build tags, group 1 the build's release number (`'^v252-(\d+)$'`).
+    pub distro: Option<String>,
     /// URL or local path of the fork.
     pub repo: String,
     /// Glob patterns; every matching branch is read and the newest version leads.
     pub branches: Vec<String>,
-    /// URL or local path of upstream.
+    /// URL or local path of upstream, or the name of an `[[upstream]]`.
     pub upstream: String,
     #[serde(default = "default_upstream_branch")]
     pub upstream_branch: String,
@@ -174,6 +179,23 @@ fn default_upstream_branch() -> String {
 impl ForkConfig {
     pub fn release_tags(&self) -> &str {
         self.release_tags.as_deref().unwrap_or(DEFAULT_RELEASE_TAGS)
+    }
+
+    /// Where upstream's repository is: the `[[upstream]]` of that name, else `upstream` as
+    /// written (a URL or path).
+    pub fn upstream_repo<'a>(&'a self, config: &'a Config) -> &'a str {
+        config
+            .upstream
+            .iter()
+            .find(|u| u.name == self.upstream)
+            .map_or(self.upstream.as_str(), |u| u.repo.as_str())
+    }
+}
+
+impl Config {
+    /// The `[[fork]]`s that are our debt (not the base distribution's own).
+    pub fn downstream_forks(&self) -> impl Iterator<Item = &ForkConfig> {
+        self.fork.iter().filter(|f| f.distro.is_none())
     }
 }
 

@@ -110,6 +110,20 @@ impl Config {
                     ));
                 }
             }
+            if let Some(distro) = &f.distro {
+                if f.downstream.is_some() {
+                    return Err(invalid(
+                        format!("fork[{i}].distro"),
+                        "a fork is ours (`downstream`) or the base's (`distro`), not both".into(),
+                    ));
+                }
+                if !self.distro.iter().any(|d| &d.name == distro) {
+                    return Err(invalid(
+                        format!("fork[{i}].distro"),
+                        format!("no [[distro]] is named `{distro}`"),
+                    ));
+                }
+            }
             if let Some(ds) = &f.downstream
                 && !self.downstream.iter().any(|d| &d.name == ds)
             {

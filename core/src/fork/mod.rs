@@ -11,6 +11,7 @@
 //! upstream's objects through alternates (see [`crate::git::workspace`]).
 
 mod backports;
+pub mod base;
 mod branches;
 mod carried;
 pub mod facts;

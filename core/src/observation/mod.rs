@@ -5,9 +5,11 @@
 //! - [`github`], [`gitlab`], [`pagure`] — pull and merge requests, and release tags.
 //! - [`bugzilla`] — bugs.
 //! - [`shipped`] — what a base distribution ships (Koji, repodata).
+//! - [`base_fork`] — what the base's own fork carries of upstream, from which build on.
 //! - [`fedora`] — Change pages and Fedora releases (Bodhi).
 //! - [`facts`] — what the verdict engine reads of them.
 
+pub mod base_fork;
 pub mod bugzilla;
 pub mod facts;
 pub mod fedora;

@@ -59,10 +59,16 @@ pub(crate) async fn affected_packages(
             .ctx("finding affected patches")?;
             found.extend(rows.into_iter().map(|r| r.0));
         }
-    } else if dataset.is_shipped_builds() {
-        // `distro/package`: that package in every downstream based on the distro.
+    } else if dataset.is_shipped_builds() || dataset == Dataset::BaseFork {
+        // `distro/package` (`@sha` for the base's fork): that package in every downstream
+        // based on the distro.
         for item in items {
-            let Some((distro, name)) = item.split_once('/') else {
+            let split = if dataset == Dataset::BaseFork {
+                observation::base_fork::split_item(item)
+            } else {
+                item.split_once('/')
+            };
+            let Some((distro, name)) = split else {
                 continue;
             };
             let rows: Vec<(i64,)> = sqlx::query_as(
@@ -127,6 +133,26 @@ async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<Observ
             }
         }
         if let Some(base) = &c.base {
+            // What the base's own fork carries of the upstream commits this patch is.
+            let upstream = c
+                .patch
+                .refs
+                .iter()
+                .filter(|r| r.kind == crate::model::RefKind::UpstreamCommit)
+                .filter_map(|r| r.id.rsplit_once('@').map(|(_, sha)| sha.to_string()))
+                .chain(
+                    c.patch
+                        .commit
+                        .iter()
+                        .filter_map(|k| k.upstream.as_ref())
+                        .flat_map(|u| std::iter::once(u.sha.clone()).chain(u.also.clone())),
+                );
+            for sha in upstream {
+                wanted
+                    .entry(Dataset::BaseFork)
+                    .or_default()
+                    .insert(observation::base_fork::item(base, &c.package.name, &sha));
+            }
             for dataset in [Dataset::Koji, Dataset::Repodata] {
                 wanted
                     .entry(dataset)

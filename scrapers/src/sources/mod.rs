@@ -17,6 +17,7 @@
 //! [`Descriptor`], and one line in [`REGISTRY`]. `sync --help`, `forkdebt sources`, config
 //! checking and its secrets (`*_env` fields typed [`forkdebt_core::config::EnvName`]) follow.
 
+pub mod base_fork;
 pub mod bodhi;
 pub mod bugzilla;
 pub mod fedora_wiki;
@@ -162,6 +163,7 @@ pub const REGISTRY: &[Descriptor] = &[
     gitlab::SOURCE,
     github::SOURCE,
     git::SOURCE,
+    base_fork::SOURCE,
     koji::SOURCE,
     repodata::SOURCE,
     forgejo::SOURCE,

@@ -1,0 +1,216 @@
+//! The base distribution as upstream (issue 25): its own fork of upstream (a source-git
+//! tagged per build, as CentOS Stream's systemd is) took some of the changes we carry. Ours
+//! become droppable when the base ships the build that has them, not before; a change the
+//! base never took stays ours.
+
+use crate::basedistro::xml_value;
+use crate::builder::{DistGit, Package};
+use crate::httpd::{Handler, Reply, Request, Server};
+use crate::recognition::{commit, edit, git, numbered};
+use crate::util::forkdebt_ok;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A Koji hub whose latest `systemd` build in every tag is `252-<release>.el9` (the recorded
+/// build's shape, its name and numbers set here).
+fn koji(release: Arc<AtomicU32>) -> Handler {
+    let recorded: Vec<Value> =
+        serde_json::from_slice(
+            &std::fs::read(crate::util::repo_root().join(
+                "../shared/fixtures/koji/reserialized/listTagged_f29-build_latest_inherit.json",
+            ))
+            .expect("fixture"),
+        )
+        .expect("json");
+    Arc::new(move |req: &Request| {
+        if req.path != "/kojihub" {
+            return Reply::status(404, &[], "not found");
+        }
+        let body = String::from_utf8_lossy(&req.body);
+        let results: Vec<Value> = body
+            .split("<name>package</name><value><string>")
+            .skip(1)
+            .map(|rest| {
+                let pkg = rest.split('<').next().unwrap_or_default();
+                let mut found = Vec::new();
+                if pkg == "systemd" {
+                    let r = release.load(Ordering::SeqCst);
+                    let mut b = recorded[0].clone();
+                    b["name"] = "systemd".into();
+                    b["package_name"] = "systemd".into();
+                    b["version"] = "252".into();
+                    b["release"] = format!("{r}.el9").into();
+                    b["nvr"] = format!("systemd-252-{r}.el9").into();
+                    found.push(b);
+                }
+                Value::Array(vec![Value::Array(found)])
+            })
+            .collect();
+        Reply::Send {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: format!(
+                "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
+                xml_value(&Value::Array(results))
+            )
+            .into_bytes(),
+        }
+    })
+}
+
+/// Upstream systemd: v252, then fixes a, b, c, then v253.
+fn upstream(root: &Path) -> (std::path::PathBuf, [String; 3]) {
+    let up = root.join("upstream");
+    std::fs::create_dir_all(up.join("src")).expect("mkdir");
+    git(&up, &["init", "-q", "-b", "main"]);
+    for f in ["a.c", "b.c", "c.c"] {
+        std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
+    }
+    git(&up, &["add", "."]);
+    git(&up, &["commit", "-qm", "initial"]);
+    git(&up, &["tag", "v252"]);
+    edit(&up, "src/a.c", &[(5, "a fixed")]);
+    let a = commit(&up, "core: fix a");
+    edit(&up, "src/b.c", &[(9, "b fixed")]);
+    let b = commit(&up, "udev: fix b");
+    edit(&up, "src/c.c", &[(12, "c fixed")]);
+    let c = commit(&up, "shared: fix c");
+    git(&up, &["tag", "v253"]);
+    (up, [a, b, c])
+}
+
+/// The base's source-git: v252 plus cherry-picks, one build tag per build.
+fn base_fork(root: &Path, up: &Path, a: &str, b: &str) -> (std::path::PathBuf, String) {
+    let fork = root.join("systemd-rhel9");
+    git(
+        root,
+        &["clone", "-q", &up.display().to_string(), "systemd-rhel9"],
+    );
+    git(&fork, &["checkout", "-q", "-B", "main", "v252"]);
+    git(&fork, &["tag", "v252-1"]);
+    // a with its trailer, and the RHEL issue it resolves.
+    git(&fork, &["cherry-pick", "-x", a]);
+    let message = git(&fork, &["log", "-1", "--format=%B"]);
+    git(
+        &fork,
+        &[
+            "commit",
+            "-q",
+            "--amend",
+            "-m",
+            &format!("{message}\n\nResolves: RHEL-12345"),
+        ],
+    );
+    let picked_a = git(&fork, &["rev-parse", "HEAD"]);
+    git(&fork, &["tag", "v252-2"]);
+    // b picked without a trailer: only its content says what it is.
+    git(&fork, &["cherry-pick", b]);
+    git(&fork, &["tag", "v252-3"]);
+    (fork, picked_a)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_the_base_took_is_droppable_once_the_base_ships_that_build() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let (up, [a, b, c]) = upstream(&dir);
+    let (fork, picked_a) = base_fork(&dir, &up, &a, &b);
+    let release = Arc::new(AtomicU32::new(2));
+    let server = Server::start(koji(release.clone())).await;
+
+    let formatted_a = git(&up, &["format-patch", "-1", "--stdout", &a]);
+    let diff = |sha: &str| git(&up, &["diff", &format!("{sha}^"), sha]) + "\n";
+    let pkg = Package::new("systemd")
+        .version("252")
+        .release("1.hs")
+        .preamble("URL: https://github.com/systemd/systemd")
+        .patch("0001-core-fix-a.patch", &format!("{formatted_a}\n"))
+        .patch("0002-udev-fix-b.patch", &diff(&b))
+        .patch("0003-shared-fix-c.patch", &diff(&c));
+    let tree = DistGit::new(&dir).package(pkg).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+         [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\n\
+         [git]\ncache_dir = \"{cache}\"\n\
+         [[upstream]]\nname = \"systemd\"\nforge = \"github:systemd/systemd\"\nrepo = \"{up}\"\nrelease_tags = '^v(\\d+)$'\n\
+         [[fork]]\nname = \"systemd-c9s\"\ndistro = \"c9s\"\npackage = \"systemd\"\nrepo = \"{fork}\"\n\
+         branches = [\"main\"]\nupstream = \"systemd\"\nrelease_tags = '^v252-(\\d+)$'\n",
+        url = server.url,
+        cache = dir.join("cache").display(),
+        up = up.display(),
+        fork = fork.display(),
+    ));
+    let d = tree.dir.clone();
+    let run = move |args: Vec<&'static str>| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = vec!["--config", "forkdebt.toml"];
+                all.extend(args);
+                forkdebt_ok(&d, &all)
+            })
+            .await
+            .expect("join")
+        }
+    };
+    run(vec!["scan"]).await;
+    let synced = run(vec!["sync", "--source", "base-fork", "--source", "koji"]).await;
+    assert!(synced.contains("base-fork"), "{synced}");
+    let report = |json: String| -> Vec<Value> {
+        let v: Value = serde_json::from_str(&json).expect("json");
+        v["packages"][0]["patches"]
+            .as_array()
+            .expect("patches")
+            .clone()
+    };
+    let patch = |patches: &[Value], prefix: &str| -> Value {
+        patches
+            .iter()
+            .find(|p| p["file"].as_str().is_some_and(|f| f.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("{prefix} in {patches:#?}"))
+            .clone()
+    };
+    let patches = report(run(vec!["report", "--format", "json"]).await);
+
+    // a: the base carries it (trailer) from build 252-2, which it ships.
+    let p = patch(&patches, "0001-");
+    assert_eq!(p["state"], "droppable", "{p:#}");
+    let evidence = p["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!(
+            "c9s carries upstream {} as {} (Resolves: RHEL-12345), first in v252-2",
+            &a[..12],
+            &picked_a[..12]
+        )),
+        "{p:#}"
+    );
+    assert!(evidence.contains("c9s ships systemd-252-2.el9"), "{p:#}");
+    // b: taken without a trailer (content), built in 252-3, not shipped yet.
+    let p = patch(&patches, "0002-");
+    assert_ne!(p["state"], "droppable", "{p:#}");
+    assert!(
+        p["evidence"]
+            .to_string()
+            .contains("coming in 252-3 (built, not shipped: c9s ships systemd-252-2.el9)"),
+        "{p:#}"
+    );
+    // c: upstream has it (v253), the base never took it: ours to carry.
+    let p = patch(&patches, "0003-");
+    assert_ne!(p["state"], "droppable", "{p:#}");
+    assert!(!p["evidence"].to_string().contains("c9s carries"), "{p:#}");
+
+    // The base ships 252-3: b is droppable now, c still is not.
+    release.store(3, Ordering::SeqCst);
+    run(vec!["sync", "--source", "koji"]).await;
+    let patches = report(run(vec!["report", "--format", "json"]).await);
+    let p = patch(&patches, "0002-");
+    assert_eq!(p["state"], "droppable", "{p:#}");
+    assert!(
+        p["evidence"]
+            .to_string()
+            .contains(&format!("c9s carries upstream {} as", &b[..12])),
+        "{p:#}"
+    );
+    assert_ne!(patch(&patches, "0003-")["state"], "droppable");
+}
