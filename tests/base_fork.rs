@@ -214,3 +214,128 @@ async fn a_change_the_base_took_is_droppable_once_the_base_ships_that_build() {
     );
     assert_ne!(patch(&patches, "0003-")["state"], "droppable");
 }
+
+/// A Red Hat Jira server answering the documented REST shapes: a search of `key in (...)`
+/// (400 for the whole search when one key does not exist, as Jira does), and single issues.
+fn jira() -> Handler {
+    let issue = |key: &str| {
+        serde_json::json!({
+            "key": key,
+            "fields": {
+                "status": {"name": "Closed"},
+                "resolution": {"name": "Done-Errata"},
+                "fixVersions": [{"name": "rhel-9.4.0"}],
+                "updated": "2024-02-01T10:00:00.000+0000",
+                "customfield_12318450": "systemd-252-23.el9"
+            }
+        })
+    };
+    Arc::new(move |req: &Request| {
+        if req.path == "/rest/api/2/search" {
+            if req.query.contains("RHEL-404") {
+                return Reply::status(
+                    400,
+                    &[("Content-Type", "application/json")],
+                    r#"{"errorMessages":["An issue with key 'RHEL-404' does not exist for field 'key'."],"errors":{}}"#,
+                );
+            }
+            return Reply::json(
+                serde_json::to_vec(&serde_json::json!({"issues": [issue("RHEL-12345")]}))
+                    .expect("json"),
+            );
+        }
+        match req.path.strip_prefix("/rest/api/2/issue/") {
+            Some("RHEL-12345") => {
+                Reply::json(serde_json::to_vec(&issue("RHEL-12345")).expect("json"))
+            }
+            _ => Reply::status(
+                404,
+                &[("Content-Type", "application/json")],
+                r#"{"errorMessages":["Issue Does Not Exist"],"errors":{}}"#,
+            ),
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jira_issue_fixed_in_a_build_the_base_ships_makes_its_patch_droppable() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let release = Arc::new(AtomicU32::new(40));
+    let koji = koji(release.clone());
+    let jira = jira();
+    let server = Server::start(Arc::new(move |req: &Request| {
+        if req.path.starts_with("/rest/") {
+            jira(req)
+        } else {
+            koji(req)
+        }
+    }))
+    .await;
+    let diff = "--- a/src/a.c\n+++ b/src/a.c\n@@ -1 +1 @@\n-a\n+b\n";
+    let pkg = Package::new("systemd")
+        .version("252")
+        .release("1.hs")
+        .commented_patch("Resolves: RHEL-12345", "0001-fix.patch", diff)
+        .commented_patch(
+            "https://issues.redhat.com/browse/RHEL-404",
+            "0002-gone.patch",
+            diff,
+        );
+    let tree = DistGit::new(&dir).package(pkg).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+         [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\n\
+         [sources.jira]\nurl = \"{url}\"\n",
+        url = server.url,
+    ));
+    let d = tree.dir.clone();
+    let (synced, report) = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        let synced = forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "jira",
+                "--source",
+                "koji",
+            ],
+        );
+        let report = forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        );
+        (synced, report)
+    })
+    .await
+    .expect("join");
+    // One search for both, then issue by issue after Jira refused it: 1 + 2 requests.
+    assert!(
+        synced.contains("jira         2 items, 3 requests, 0 not modified, 1 item errors"),
+        "{synced}"
+    );
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let patches = v["packages"][0]["patches"]
+        .as_array()
+        .expect("patches")
+        .clone();
+    let p = patches
+        .iter()
+        .find(|p| p["file"] == "0001-fix.patch")
+        .expect("0001");
+    assert_eq!(p["state"], "droppable", "{p:#}");
+    let evidence = p["evidence"].to_string();
+    assert!(
+        evidence.contains("bug RHEL-12345 is CLOSED ERRATA")
+            && evidence.contains("fixed in 252-23.el9")
+            && evidence.contains("c9s ships systemd-252-40.el9"),
+        "{p:#}"
+    );
+    let p = patches
+        .iter()
+        .find(|p| p["file"] == "0002-gone.patch")
+        .expect("0002");
+    assert_ne!(p["state"], "droppable", "{p:#}");
+}

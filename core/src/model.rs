@@ -19,6 +19,8 @@ pub enum RefKind {
     GitlabMr,
     PagurePr,
     Rhbz,
+    /// A Red Hat Jira issue (`RHEL-12345`), RHEL's tracker since 2023.
+    Jira,
     Cve,
     FedoraChange,
     Url,
@@ -28,13 +30,14 @@ pub enum RefKind {
 }
 
 impl RefKind {
-    pub const ALL: [RefKind; 10] = [
+    pub const ALL: [RefKind; 11] = [
         RefKind::GithubPr,
         RefKind::GithubIssue,
         RefKind::UpstreamCommit,
         RefKind::GitlabMr,
         RefKind::PagurePr,
         RefKind::Rhbz,
+        RefKind::Jira,
         RefKind::Cve,
         RefKind::FedoraChange,
         RefKind::Url,
@@ -49,6 +52,7 @@ impl RefKind {
             RefKind::GitlabMr => "gitlab-mr",
             RefKind::PagurePr => "pagure-pr",
             RefKind::Rhbz => "rhbz",
+            RefKind::Jira => "jira",
             RefKind::Cve => "cve",
             RefKind::FedoraChange => "fedora-change",
             RefKind::Url => "url",

@@ -13,6 +13,8 @@ pub enum Dataset {
     FedoraWiki,
     Bodhi,
     Bugzilla,
+    /// Red Hat Jira issues, by key (`RHEL-12345`).
+    Jira,
     Pagure,
     Gitlab,
     Github,
@@ -34,10 +36,11 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 14] = [
+    pub const ALL: [Dataset; 15] = [
         Dataset::FedoraWiki,
         Dataset::Bodhi,
         Dataset::Bugzilla,
+        Dataset::Jira,
         Dataset::Pagure,
         Dataset::Gitlab,
         Dataset::Github,
@@ -56,6 +59,7 @@ impl Dataset {
             Dataset::FedoraWiki => "fedora_wiki",
             Dataset::Bodhi => "bodhi",
             Dataset::Bugzilla => "bugzilla",
+            Dataset::Jira => "jira",
             Dataset::Pagure => "pagure",
             Dataset::Gitlab => "gitlab",
             Dataset::Github => "github",
@@ -81,6 +85,7 @@ impl Dataset {
             Dataset::Gitlab => Some(RefKind::GitlabMr),
             Dataset::Pagure => Some(RefKind::PagurePr),
             Dataset::Bugzilla => Some(RefKind::Rhbz),
+            Dataset::Jira => Some(RefKind::Jira),
             _ => None,
         }
     }
@@ -103,6 +108,7 @@ impl Dataset {
                 | Dataset::Gitlab
                 | Dataset::Pagure
                 | Dataset::Bugzilla
+                | Dataset::Jira
                 | Dataset::Koji
                 | Dataset::Repodata
                 | Dataset::BaseFork

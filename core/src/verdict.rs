@@ -18,7 +18,7 @@
 
 use crate::evr::{Evr, vercmp};
 use crate::model::{Confidence, Package, Patch, PatchState, RefKind, Reference, Role};
-use crate::observation::{self, base_fork, bugzilla, github, gitlab, pagure, shipped};
+use crate::observation::{self, base_fork, bugzilla, github, gitlab, jira, pagure, shipped};
 use crate::source::Dataset;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -106,6 +106,9 @@ impl Facts {
             if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
             }
+        }
+        for (id, issue) in each::<jira::Issue>(obs, Dataset::Jira) {
+            f.bugs.insert(id.clone(), issue.fact());
         }
         for (id, taken) in each::<base_fork::Taken>(obs, Dataset::BaseFork) {
             f.base_taken.insert(id.clone(), taken);
@@ -496,8 +499,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         );
     }
 
-    // Red Hat bugs the patch was written for.
-    for r in origins.iter().filter(|r| r.kind == RefKind::Rhbz) {
+    // Red Hat bugs and Jira issues the patch was written for.
+    for r in origins
+        .iter()
+        .filter(|r| matches!(r.kind, RefKind::Rhbz | RefKind::Jira))
+    {
         let Some(b) = facts.bugs.get(&r.id) else {
             continue;
         };

@@ -3,7 +3,7 @@
 //! name is written once and a rule like "merged, or has a merge time" lives with its type.
 //!
 //! - [`github`], [`gitlab`], [`pagure`] — pull and merge requests, and release tags.
-//! - [`bugzilla`] — bugs.
+//! - [`bugzilla`] — bugs; [`jira`] — Red Hat Jira issues, read as bugs.
 //! - [`shipped`] — what a base distribution ships (Koji, repodata).
 //! - [`base_fork`] — what the base's own fork carries of upstream, from which build on.
 //! - [`fedora`] — Change pages and Fedora releases (Bodhi).
@@ -15,6 +15,7 @@ pub mod facts;
 pub mod fedora;
 pub mod github;
 pub mod gitlab;
+pub mod jira;
 pub mod pagure;
 pub mod shipped;
 

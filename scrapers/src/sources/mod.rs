@@ -25,6 +25,7 @@ pub mod forgejo;
 pub mod git;
 pub mod github;
 pub mod gitlab;
+pub mod jira;
 pub mod koji;
 pub mod pagure;
 pub mod repodata;
@@ -159,6 +160,7 @@ pub const REGISTRY: &[Descriptor] = &[
     fedora_wiki::SOURCE,
     bodhi::SOURCE,
     bugzilla::SOURCE,
+    jira::SOURCE,
     pagure::SOURCE,
     gitlab::SOURCE,
     github::SOURCE,

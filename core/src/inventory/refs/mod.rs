@@ -107,7 +107,7 @@ static_regex!(URL, r#"https?://[^\s<>"'`\]\[)(]+"#);
 static_regex!(CVE, r"(?i)\bCVE-(\d{4})-(\d{4,7})\b");
 static_regex!(SUSE_BUG, r"(?i)\b(bnc|bsc|boo)\s*#\s*(\d+)");
 static_regex!(LAUNCHPAD, r"(?i)\blp\s*:?\s*#\s*(\d+)");
-static_regex!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d+)\b");
+static_regex!(JIRA_RHEL, r"\b(RHEL|RHELPLAN|OSCI)-(\d{3,})\b");
 static_regex!(GH_SHORTHAND, r"(?i)\bgh#([\w.-]+)/([\w.-]+)#(\d+)");
 static_regex!(
     RHBZ_WORD,
@@ -223,9 +223,7 @@ fn self_describing_ids(text: &mut String, ctx: &TextContext<'_>, out: &mut Vec<R
         ));
     });
     take(text, &JIRA_RHEL, |c| {
-        let id = format!("{}-{}", &c[1], &c[2]);
-        let url = format!("https://issues.redhat.com/browse/{id}");
-        out.push(ctx.make(RefKind::Url, id, Some(url), Confidence::High));
+        out.push(jira(ctx, &format!("{}-{}", &c[1], &c[2])));
     });
     take(text, &PYTHON_GH, |c| {
         out.extend(python_tracker(ctx, &c[1], &c[2]));
@@ -470,6 +468,12 @@ fn take(text: &mut String, re: &Regex, mut f: impl FnMut(&Captures<'_>)) {
 
 fn parse_id(n: &str) -> u64 {
     n.parse().unwrap_or(0)
+}
+
+/// A Red Hat Jira issue key (`RHEL-12345`): the key names project and issue, so it is sure.
+pub(crate) fn jira(ctx: &TextContext<'_>, key: &str) -> Reference {
+    let url = format!("https://issues.redhat.com/browse/{key}");
+    ctx.make(RefKind::Jira, key.to_string(), Some(url), Confidence::High)
 }
 
 fn rhbz(ctx: &TextContext<'_>, n: &str, confidence: Confidence) -> Reference {

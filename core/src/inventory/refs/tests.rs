@@ -219,9 +219,15 @@ fn numbers_resolved_from_context() {
             upstream: Some(gh("systemd", "systemd")),
             expected: &[
                 (Cve, "CVE-2020-13776"),
-                (Url, "RHEL-12345"),
+                (Jira, "RHEL-12345"),
                 (UpstreamCommit, "systemd/systemd@156a5fd"),
             ],
+        },
+        Case {
+            name: "a jira URL names the issue; a release name is no issue",
+            input: "see https://issues.redhat.com/browse/RHEL-4242 (RHEL-8 only)",
+            upstream: None,
+            expected: &[(Jira, "RHEL-4242")],
         },
         Case {
             name: "a hex word without commit context is nothing",

@@ -66,6 +66,13 @@ pub fn classify_url(raw: &str, ctx: &TextContext<'_>) -> Option<Reference> {
                 ));
             }
         }
+        "issues.redhat.com" if segs.len() >= 2 && segs[0] == "browse" => {
+            if let Some(c) = super::JIRA_RHEL.captures(segs[1])
+                && c.get(0).is_some_and(|m| m.as_str() == segs[1])
+            {
+                return Some(super::jira(ctx, segs[1]));
+            }
+        }
         "bugzilla.redhat.com" | "bugzilla.rh" => {
             let id = query
                 .split('&')
