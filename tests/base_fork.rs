@@ -213,6 +213,23 @@ async fn a_change_the_base_took_is_droppable_once_the_base_ships_that_build() {
         "{p:#}"
     );
     assert_ne!(patch(&patches, "0003-")["state"], "droppable");
+
+    // Nothing moved: the fork is not read again.
+    let again = run(vec!["sync", "--source", "base-fork"]).await;
+    assert!(again.contains("base-fork    0 items"), "{again}");
+    // The base takes c in a new build: read again, c is coming in 252-4.
+    git(&fork, &["cherry-pick", "-x", &c]);
+    git(&fork, &["tag", "v252-4"]);
+    let again = run(vec!["sync", "--source", "base-fork"]).await;
+    assert!(again.contains("base-fork    3 items"), "{again}");
+    let patches = report(run(vec!["report", "--format", "json"]).await);
+    let p = patch(&patches, "0003-");
+    assert!(
+        p["evidence"]
+            .to_string()
+            .contains("coming in 252-4 (built, not shipped: c9s ships systemd-252-3.el9)"),
+        "{p:#}"
+    );
 }
 
 /// A Red Hat Jira server answering the documented REST shapes: a search of `key in (...)`
