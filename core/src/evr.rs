@@ -91,8 +91,33 @@ pub struct ReleaseParts {
 // Distribution tags as Fedora, CentOS Stream, RHEL and ELN set `%{dist}`.
 static_regex!(DIST_TAG, r"\.((?:el|fc|eln|module\+el)\d+(?:[._]\d+)*)");
 
-/// The default local marker: Hyperscale (`.hs`, `.hsx`, `.hs+fb`) and Meta (`.fb6`) releases.
-pub const DEFAULT_RELEASE_MARKER: &str = r"\.(fb\d+|hsx?(\+\w+)?)";
+/// The default local marker: Hyperscale (`.hs`, `.hs1`, `.hsx`, `.hsk`, `.hs+fb`, before or
+/// after `.elN`) and Meta (`.fb6`) releases.
+pub const DEFAULT_RELEASE_MARKER: &str = r"\.(fb\d+|hs[xk]?\d*(?:\+\w+)?)(?:\.|$)";
+
+/// A downstream dist-git branch named after the base's: `c9s-hs`, `c10s-hsx`, `c10s-hs+fb`,
+/// `c9s-sig-hyperscale`, `c9s-sig-hyperscale-facebook` (CentOS SIG conventions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchParts {
+    /// The base distribution's branch (`c9s`, `c10s`): also its `[[distro]]` name by custom.
+    pub base: String,
+    /// What the downstream adds (`hs`, `hsx`, `hs+fb`, `sig-hyperscale-facebook`).
+    pub variant: String,
+}
+
+static_regex!(
+    SIG_BRANCH,
+    r"^(c\d+s|el\d+|rawhide|f\d+)-(hs[xk]?(?:\+\w+)?|sig-[a-z][\w.]*(?:-[\w.+-]+)?)$"
+);
+
+/// The base branch and the variant of a downstream branch, when it follows the conventions.
+pub fn branch_parts(branch: &str) -> Option<BranchParts> {
+    let c = SIG_BRANCH.captures(branch.trim())?;
+    Some(BranchParts {
+        base: c[1].to_string(),
+        variant: c[2].to_string(),
+    })
+}
 
 /// Splits `release` with the downstream's marker regex. The marker is the first capture group
 /// when the regex has one, else the whole match without its leading dot.
@@ -115,6 +140,51 @@ pub fn split_release(release: &str, marker: &Regex) -> ReleaseParts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hyperscale_markers_and_branches_are_read() {
+        let marker = Regex::new(DEFAULT_RELEASE_MARKER).expect("regex");
+        for (release, local, dist) in [
+            ("14.el9.hs1", Some("hs1"), Some("el9")),
+            ("1.hs.el9", Some("hs"), Some("el9")),
+            ("1.hs+fb.el9", Some("hs+fb"), Some("el9")),
+            ("3.hsx.el10", Some("hsx"), Some("el10")),
+            ("2.hsk.el10_0", Some("hsk"), Some("el10_0")),
+            ("2.fb6", Some("fb6"), None),
+            ("5.el9", None, Some("el9")),
+            ("1.hsfoo.el9", None, Some("el9")),
+        ] {
+            let parts = split_release(release, &marker);
+            assert_eq!(
+                (parts.local_marker.as_deref(), parts.dist_tag.as_deref()),
+                (local, dist),
+                "{release}"
+            );
+        }
+        for (branch, base, variant) in [
+            ("c9s-hs", "c9s", "hs"),
+            ("c10s-hs", "c10s", "hs"),
+            ("c10s-hsx", "c10s", "hsx"),
+            ("c10s-hs+fb", "c10s", "hs+fb"),
+            ("c9s-sig-hyperscale", "c9s", "sig-hyperscale"),
+            (
+                "c9s-sig-hyperscale-facebook",
+                "c9s",
+                "sig-hyperscale-facebook",
+            ),
+        ] {
+            assert_eq!(
+                branch_parts(branch),
+                Some(BranchParts {
+                    base: base.into(),
+                    variant: variant.into()
+                }),
+                "{branch}"
+            );
+        }
+        assert_eq!(branch_parts("main"), None);
+        assert_eq!(branch_parts("c9s"), None);
+    }
 
     #[test]
     fn orders_like_rpm_on_the_classic_cases() {

@@ -193,6 +193,23 @@ impl ForkConfig {
 }
 
 impl Config {
+    /// A downstream without `base` whose dist-git branch is named after a configured
+    /// `[[distro]]` (`c9s-hs`, `c10s-hs+fb`, `c9s-sig-hyperscale`) is based on it.
+    fn infer_bases(&mut self) {
+        let distros: Vec<String> = self.distro.iter().map(|d| d.name.clone()).collect();
+        for d in self.downstream.iter_mut().filter(|d| d.base.is_none()) {
+            let branch = d
+                .branch
+                .as_deref()
+                .or_else(|| d.git.as_ref().and_then(|g| g.branch.as_deref()));
+            if let Some(parts) = branch.and_then(crate::evr::branch_parts)
+                && distros.contains(&parts.base)
+            {
+                d.base = Some(parts.base);
+            }
+        }
+    }
+
     /// The `[[fork]]`s that are our debt (not the base distribution's own).
     pub fn downstream_forks(&self) -> impl Iterator<Item = &ForkConfig> {
         self.fork.iter().filter(|f| f.distro.is_none())
@@ -454,6 +471,7 @@ impl Config {
         })?;
         let mut cfg = cfg;
         cfg.sources.lines = sources::key_lines(text);
+        cfg.infer_bases();
         cfg.validate(path)?;
         Ok(cfg)
     }
@@ -504,6 +522,24 @@ mod tests {
         .to_string();
         assert!(err.starts_with("f.toml:5:"), "{err}");
         assert!(err.contains("pathz"), "{err}");
+    }
+
+    #[test]
+    fn a_sig_branch_names_the_base() {
+        let cfg = Config::parse(
+            "[[downstream]]\nname = \"hs\"\nbranch = \"c10s-hs+fb\"\n\
+             [[downstream]]\nname = \"other\"\nbranch = \"c9s-hs\"\n\
+             [[downstream]]\nname = \"set\"\nbranch = \"c10s-hs\"\nbase = \"c9s\"\n\
+             [[distro]]\nname = \"c10s\"\n[[distro]]\nname = \"c9s\"\n",
+            "f",
+        )
+        .expect("config");
+        let bases: Vec<Option<&str>> = cfg.downstream.iter().map(|d| d.base.as_deref()).collect();
+        assert_eq!(bases, [Some("c10s"), Some("c9s"), Some("c9s")]);
+        // A branch naming a distro that is not configured sets nothing.
+        let cfg = Config::parse("[[downstream]]\nname = \"hs\"\nbranch = \"c9s-hs\"\n", "f")
+            .expect("config");
+        assert_eq!(cfg.downstream[0].base, None);
     }
 
     #[test]
