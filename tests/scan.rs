@@ -341,3 +341,45 @@ fn table_row(table: &str, first: &str) -> Option<Vec<String>> {
         (cells.first().map(String::as_str) == Some(first)).then_some(cells)
     })
 }
+
+/// The SIG's own package list decides what is carried: an archived package's repository in
+/// the dist-git is not debt; a manifest that cannot be read stops the scan before anything
+/// stored changes.
+#[test]
+fn a_manifest_leaves_archived_and_retired_packages_out() {
+    use crate::builder::{DistGit, Package};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let diff = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n";
+    let tree = DistGit::new(dir.path())
+        .package(Package::new("systemd").patch("0001-a.patch", diff))
+        .package(Package::new("fish").patch("0001-b.patch", diff))
+        .package(Package::new("btrfs-progs").patch("0001-c.patch", diff))
+        .config(
+            "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbranch = \"c10s-sig-hyperscale\"\nmanifest = \"inventory.toml\"\n",
+        );
+    std::fs::write(
+        tree.dir.join("inventory.toml"),
+        "[inventory]\nname = \"hyperscale-packages\"\n\n[[package]]\nname = \"systemd\"\nworkloads = [\"hyperscale\"]\n\n\
+         [[package]]\nname = \"fish\"\nretired_on = [\"c9s-sig-hyperscale\"]\n\n\
+         [[package]]\nname = \"btrfs-progs\"\nretired_on = [\"c10s-sig-hyperscale\"]\n",
+    )
+    .expect("manifest");
+    let said = forkdebt_ok(&tree.dir, &["--config", "forkdebt.toml", "scan"]);
+    assert!(
+        said.contains("hs: manifest inventory.toml: 2 packages carried, 1 left out"),
+        "{said}"
+    );
+    assert!(said.contains("hs: 2 packages, 2 patches"), "{said}");
+    // A broken manifest names itself and where; what was stored stays.
+    std::fs::write(tree.dir.join("inventory.toml"), "[inventory\n").expect("write");
+    let out = forkdebt(&tree.dir, &["--config", "forkdebt.toml", "scan"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("inventory.toml:1:"), "{err}");
+    let report = forkdebt_ok(
+        &tree.dir,
+        &["--config", "forkdebt.toml", "report", "--format", "json"],
+    );
+    let v: Value = serde_json::from_str(&report).expect("json");
+    assert_eq!(v["packages"].as_array().map(Vec::len), Some(2), "{v:#}");
+}

@@ -255,6 +255,7 @@ pub async fn scan_downstream(
     ds: &DownstreamConfig,
     g: &DistgitConfig,
     opts: &ScanOptions,
+    carried: Option<&std::collections::BTreeSet<String>>,
 ) -> anyhow::Result<GitScan> {
     let git = git_for(config)?;
     let branch = ds
@@ -262,7 +263,11 @@ pub async fn scan_downstream(
         .clone()
         .or_else(|| g.branch.clone())
         .context("no dist-git branch configured")?;
-    let repos = repos_of(config, g).await?;
+    let mut repos = repos_of(config, g).await?;
+    // Archived and retired repositories of the group are not read at all.
+    if let Some(carried) = carried {
+        repos.retain(|(name, _, _)| carried.contains(name));
+    }
     let n = repos.len();
     let read = read_all(config, &git, repos, &branch, false, opts).await;
     let mut inv = Inventory::default();

@@ -90,6 +90,28 @@ pub async fn run(
                 })
                 .collect(),
         };
+        // The SIG's own list of what it carries, when it keeps one.
+        let manifest = match &ds.manifest {
+            Some(path) => {
+                let branch = ds
+                    .branch
+                    .as_deref()
+                    .or_else(|| ds.git.as_ref().and_then(|g| g.branch.as_deref()));
+                let m = forkdebt_core::manifest::read(path, branch).with_context(|| {
+                    format!("{}: manifest; nothing was recorded for it", ds.name)
+                })?;
+                say!(
+                    tell,
+                    "{}: manifest {}: {} packages carried, {} left out (archived, retired or unshipped)",
+                    ds.name,
+                    path.display(),
+                    m.carried.len(),
+                    m.left_out.len()
+                );
+                Some(m.carried)
+            }
+            None => None,
+        };
         let scan_roots = roots.clone();
         let scan_opts = opts.clone();
         let started = std::time::Instant::now();
@@ -105,7 +127,9 @@ pub async fn run(
         let mut read_git = false;
         if let (Some(g), true) = (&ds.git, from_config) {
             let started = std::time::Instant::now();
-            match crate::distgit::scan_downstream(config, store, &ds, g, &opts).await {
+            match crate::distgit::scan_downstream(config, store, &ds, g, &opts, manifest.as_ref())
+                .await
+            {
                 Ok(scan) => {
                     say!(
                         tell,
@@ -144,6 +168,9 @@ pub async fn run(
                     continue;
                 }
             }
+        }
+        if let Some(carried) = &manifest {
+            inv.packages.retain(|p| carried.contains(&p.name));
         }
         // Ours or inherited: compared with the base's (and packaging_from's) dist-git.
         if !inv.packages.is_empty() && (read_git || !roots.is_empty()) {
@@ -410,6 +437,7 @@ fn unconfigured(name: &str) -> DownstreamConfig {
         branch: None,
         git: None,
         packaging_from: Vec::new(),
+        manifest: None,
     }
 }
 

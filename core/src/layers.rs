@@ -19,7 +19,15 @@ const LAYERS: &[&[&str]] = &[
     // Pure decisions, and the configuration.
     &["verdict", "change", "config"],
     // Reading dist-git and git.
-    &["git", "inventory", "fork", "distgit", "origin", "propose"],
+    &[
+        "git",
+        "inventory",
+        "fork",
+        "distgit",
+        "origin",
+        "propose",
+        "manifest",
+    ],
     // The store (with the engine that decides inside its transactions).
     &["store"],
     // Words for people: answers, reports.

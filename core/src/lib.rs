@@ -36,6 +36,7 @@ pub mod git;
 pub mod inventory;
 #[cfg(test)]
 mod layers;
+pub mod manifest;
 pub mod model;
 pub mod observation;
 pub mod origin;

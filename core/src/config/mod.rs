@@ -273,6 +273,9 @@ pub struct DownstreamConfig {
     /// carry is `from-fedora`.
     #[serde(default)]
     pub packaging_from: Vec<String>,
+    /// The SIG's own package list (an hs-relmon manifest or a sandogasa inventory): only the
+    /// packages it carries are scanned; archived, retired and unshipped ones are left out.
+    pub manifest: Option<PathBuf>,
 }
 
 /// Where a dist-git lives in git: every project of a forge group, or a list of repositories.
