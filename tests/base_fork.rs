@@ -356,3 +356,71 @@ async fn a_jira_issue_fixed_in_a_build_the_base_ships_makes_its_patch_droppable(
         .expect("0002");
     assert_ne!(p["state"], "droppable", "{p:#}");
 }
+
+/// What the downstream itself ships (CBS tags): reported beside the dist-git head, and a
+/// patch dropped from dist-git after the shipped build was made is still shipped.
+#[tokio::test(flavor = "multi_thread")]
+async fn what_the_downstream_ships_is_reported_and_a_dropped_patch_still_ships() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let server = Server::start(koji(Arc::new(AtomicU32::new(40)))).await;
+    let diff = "--- a/src/a.c\n+++ b/src/a.c\n@@ -1 +1 @@\n-a\n+b\n";
+    let config = format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbranch = \"c9s-hs\"\n\
+         koji_url = \"{url}/kojihub\"\ntags = [\"hyperscale9s-packages-main-release\"]\n",
+        url = server.url,
+    );
+    let tree = DistGit::new(&dir)
+        .package(
+            Package::new("systemd")
+                .version("252")
+                .release("41.hs.el9")
+                .patch("0001-keep.patch", diff)
+                .patch("0002-gone.patch", diff),
+        )
+        .config(&config);
+    let d = tree.dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        let synced = forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "downstream-koji",
+            ],
+        );
+        assert!(
+            synced.contains("downstream-koji 1 items, 1 requests"),
+            "{synced}"
+        );
+        // The head drops 0002; CBS still ships 252-40.
+        DistGit::new(&d).package(
+            Package::new("systemd")
+                .version("252")
+                .release("42.hs.el9")
+                .patch("0001-keep.patch", diff),
+        );
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        )
+    })
+    .await
+    .expect("join");
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let p = &v["packages"][0];
+    assert_eq!(p["shipped"][0]["nvr"], "systemd-252-40.el9", "{p:#}");
+    assert_eq!(
+        p["shipped"][0]["tag"], "hyperscale9s-packages-main-release",
+        "{p:#}"
+    );
+    assert_eq!(
+        p["dropped_but_shipped"],
+        serde_json::json!(["0002-gone.patch"]),
+        "{p:#}"
+    );
+}

@@ -438,6 +438,8 @@ fn unconfigured(name: &str) -> DownstreamConfig {
         git: None,
         packaging_from: Vec::new(),
         manifest: None,
+        koji_url: None,
+        tags: Vec::new(),
     }
 }
 

@@ -32,6 +32,72 @@ pub struct PackageReport {
     pub commits: Vec<CommitReport>,
     /// `%changelog` references that match no carried patch.
     pub changelog_refs: Vec<RefReport>,
+    /// What the downstream itself ships of the package (its Koji tags), newest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shipped: Vec<ShippedBuild>,
+    /// Patches dropped from dist-git after the newest shipped build was made: still shipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped_but_shipped: Vec<String>,
+}
+
+/// A build the downstream ships from one of its tags.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ShippedBuild {
+    pub tag: String,
+    pub nvr: String,
+    /// When Koji finished it (`completion_time`).
+    pub completed: Option<String>,
+}
+
+/// What the downstreams ship, by `(downstream, package)`.
+pub type ShippedBuilds = std::collections::HashMap<(String, String), Vec<ShippedBuild>>;
+
+/// Reads the `downstream-builds` observations.
+///
+/// # Errors
+/// The store failed.
+pub async fn shipped_builds(
+    store: &crate::store::Store,
+) -> Result<ShippedBuilds, crate::store::StoreError> {
+    let mut out = ShippedBuilds::new();
+    for (item, o) in store
+        .observations(crate::source::Dataset::DownstreamBuilds)
+        .await?
+    {
+        let Some((ds, package, _)) = crate::observation::shipped::split_downstream_item(&item)
+        else {
+            continue;
+        };
+        let Some(latest) =
+            crate::observation::read::<crate::observation::shipped::KojiLatest>(o.data.as_deref())
+        else {
+            continue;
+        };
+        let Some(b) = latest.build else { continue };
+        out.entry((ds.to_string(), package.to_string()))
+            .or_default()
+            .push(ShippedBuild {
+                tag: latest.tag,
+                nvr: b.nvr.clone().unwrap_or_else(|| b.evr()),
+                completed: b.completion_time.clone(),
+            });
+    }
+    for builds in out.values_mut() {
+        builds.sort_by(|a, b| {
+            b.completed
+                .cmp(&a.completed)
+                .then_with(|| a.tag.cmp(&b.tag))
+        });
+    }
+    Ok(out)
+}
+
+/// A time as Koji (`2024-01-02 03:04:05.678`, UTC) or the store (RFC 3339) writes it.
+fn instant(t: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.naive_utc())
+        .ok()
+        .or_else(|| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok())
 }
 
 #[derive(Debug, Serialize)]
@@ -196,14 +262,48 @@ pub fn build(
     Report {
         packages: packages
             .iter()
-            .map(|sp| package_report(sp, changes))
+            .map(|sp| package_report(sp, changes, &ShippedBuilds::new()))
             .collect(),
         deviations: build_deviations(deviations, changes),
     }
 }
 
-fn package_report(sp: &StoredPackage, changes: &ChangeStates) -> PackageReport {
+fn package_report(
+    sp: &StoredPackage,
+    changes: &ChangeStates,
+    shipped: &ShippedBuilds,
+) -> PackageReport {
+    let shipped = shipped
+        .get(&(sp.downstream.clone(), sp.package.name.clone()))
+        .cloned()
+        .unwrap_or_default();
+    // Only builds older than the dist-git head can still have what the head dropped.
+    let head = crate::evr::Evr::parse(&sp.package.evr());
+    let behind = |b: &ShippedBuild| {
+        b.nvr
+            .strip_prefix(&format!("{}-", sp.package.name))
+            .is_some_and(|evr| crate::evr::Evr::parse(evr) < head)
+    };
+    let newest_build = shipped
+        .iter()
+        .filter(|b| behind(b))
+        .filter_map(|b| instant(b.completed.as_deref()?))
+        .max();
+    let dropped_but_shipped = sp
+        .patches
+        .iter()
+        .filter(|p| {
+            p.dropped_at
+                .as_deref()
+                .and_then(instant)
+                .zip(newest_build)
+                .is_some_and(|(dropped, built)| dropped > built)
+        })
+        .map(|p| p.patch.file.clone())
+        .collect();
     let mut report = PackageReport {
+        shipped,
+        dropped_but_shipped,
         name: sp.package.name.clone(),
         downstream: sp.downstream.clone(),
         evr: sp.package.evr(),
@@ -597,6 +697,7 @@ pub async fn write_json(
     mut emit: impl FnMut(Vec<u8>) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
     let changes = change_states(store).await?;
+    let shipped = shipped_builds(store).await?;
     let ids = store.package_ids(downstream).await?;
     emit(if pretty {
         b"{\n  \"packages\": [".to_vec()
@@ -615,7 +716,7 @@ pub async fn write_json(
                 (false, false) => b"",
             });
             any = true;
-            let report = package_report(p, &changes);
+            let report = package_report(p, &changes, &shipped);
             if pretty {
                 indented(
                     &mut buf,

@@ -33,10 +33,12 @@ pub enum Dataset {
     /// What the base distribution's own fork carries of an upstream change, by
     /// `distro/package@upstream-sha`.
     BaseFork,
+    /// What the downstream itself ships (its Koji tags: CBS), by `downstream/package@tag`.
+    DownstreamBuilds,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 15] = [
+    pub const ALL: [Dataset; 16] = [
         Dataset::FedoraWiki,
         Dataset::Bodhi,
         Dataset::Bugzilla,
@@ -52,6 +54,7 @@ impl Dataset {
         Dataset::GithubCompare,
         Dataset::Fesco,
         Dataset::BaseFork,
+        Dataset::DownstreamBuilds,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +74,7 @@ impl Dataset {
             Dataset::GithubCompare => "github-compare",
             Dataset::Fesco => "fesco",
             Dataset::BaseFork => "base-fork",
+            Dataset::DownstreamBuilds => "downstream-builds",
         }
     }
 

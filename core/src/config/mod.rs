@@ -276,6 +276,11 @@ pub struct DownstreamConfig {
     /// The SIG's own package list (an hs-relmon manifest or a sandogasa inventory): only the
     /// packages it carries are scanned; archived, retired and unshipped ones are left out.
     pub manifest: Option<PathBuf>,
+    /// Where the downstream itself builds (`https://cbs.centos.org/kojihub`) and the tags it
+    /// ships from: what it ships per package, beside what its dist-git head says.
+    pub koji_url: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// Where a dist-git lives in git: every project of a forge group, or a list of repositories.

@@ -18,6 +18,13 @@ impl Config {
                     format!("`{}` is used twice", d.name),
                 ));
             }
+            if !d.tags.is_empty() && d.koji_url.is_none() {
+                return Err(invalid(
+                    format!("downstream[{i}].tags"),
+                    "tags need the hub they are on: set koji_url (`https://cbs.centos.org/kojihub`)"
+                        .into(),
+                ));
+            }
             if let Err(e) = regex::Regex::new(d.release_marker()) {
                 return Err(invalid(
                     format!("downstream[{i}].release_marker"),

@@ -57,6 +57,18 @@ pub fn item(distro: &str, package: &str) -> String {
     format!("{distro}/{package}")
 }
 
+/// The item of what a downstream ships of a package from one of its Koji tags.
+pub fn downstream_item(downstream: &str, package: &str, tag: &str) -> String {
+    format!("{downstream}/{package}@{tag}")
+}
+
+/// `(downstream, package, tag)` of a [`downstream_item`].
+pub fn split_downstream_item(item: &str) -> Option<(&str, &str, &str)> {
+    let (downstream, rest) = item.split_once('/')?;
+    let (package, tag) = rest.rsplit_once('@')?;
+    Some((downstream, package, tag))
+}
+
 fn distro_of(item: &str) -> String {
     item.split('/').next().unwrap_or_default().to_string()
 }

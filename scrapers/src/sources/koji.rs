@@ -103,15 +103,19 @@ pub fn from_config(config: &Config) -> Koji {
             distro: d.name.clone(),
             hub_url: d.koji_url.clone()?,
             tag: d.koji_tag.clone()?,
+            dataset: DATASET,
         })
     })
 }
 
-/// The tag of one base distribution.
+/// The tag of one base distribution (or one of a downstream's own tags).
 pub struct KojiTag {
+    /// The base distribution, or the downstream whose tag it is.
     pub distro: String,
     pub hub_url: String,
     pub tag: String,
+    /// `koji` for a base distribution, `downstream-builds` for a downstream's own tags.
+    pub dataset: Dataset,
 }
 
 #[async_trait::async_trait]
@@ -161,7 +165,7 @@ impl DistroPart for KojiTag {
                 post: Some(("text/xml", body)),
                 ..Get::default()
             };
-            let item = |p: &String| shipped::item(&self.distro, p);
+            let item = |p: &String| self.item(p);
             let outcomes: Vec<(String, ItemOutcome)> =
                 match fetch_conditional(http, store, get, run).await? {
                     Ok(Fetched::NotModified) => chunk
@@ -210,13 +214,21 @@ impl DistroPart for KojiTag {
                             .collect()
                     }
                 };
-            super::record(store, DATASET, &outcomes, run).await?;
+            super::record(store, self.dataset, &outcomes, run).await?;
         }
         Ok(())
     }
 }
 
 impl KojiTag {
+    fn item(&self, package: &str) -> String {
+        if self.dataset == Dataset::DownstreamBuilds {
+            shipped::downstream_item(&self.distro, package, &self.tag)
+        } else {
+            shipped::item(&self.distro, package)
+        }
+    }
+
     /// One multiCall result: `[builds]`, or a fault struct.
     fn outcome(&self, package: &str, r: &Value) -> ItemOutcome {
         if let Some(msg) = r.get("faultString").and_then(Value::as_str) {
@@ -238,5 +250,70 @@ impl KojiTag {
             Some(Err(e)) => ItemOutcome::Failed(e.to_string()),
             None => ItemOutcome::Failed(format!("koji {}: {package}: empty result", self.tag)),
         }
+    }
+}
+
+/// What the downstreams themselves ship: each `[[downstream]]` with `koji_url` and `tags`
+/// (the Hyperscale SIG builds in CBS), asked for the downstream's own packages.
+pub const DOWNSTREAM_SOURCE: super::Descriptor = super::Descriptor {
+    name: "downstream-koji",
+    about: "what the downstreams themselves ship ([[downstream]] koji_url, tags: CBS)",
+    datasets: &[forkdebt_core::source::Dataset::DownstreamBuilds],
+    section: None,
+    build: Some(|c| Ok(Box::new(DownstreamKoji::from_config(c)))),
+};
+
+/// The Koji tags of the downstreams.
+pub struct DownstreamKoji(Vec<(String, KojiTag)>);
+
+impl DownstreamKoji {
+    pub fn from_config(config: &Config) -> DownstreamKoji {
+        DownstreamKoji(
+            config
+                .downstream
+                .iter()
+                .flat_map(|d| {
+                    d.koji_url.iter().flat_map(move |hub| {
+                        d.tags.iter().map(move |tag| {
+                            (
+                                d.name.clone(),
+                                KojiTag {
+                                    distro: d.name.clone(),
+                                    hub_url: hub.clone(),
+                                    tag: tag.clone(),
+                                    dataset: Dataset::DownstreamBuilds,
+                                },
+                            )
+                        })
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Source for DownstreamKoji {
+    fn hosts(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter_map(|(_, t)| super::host_of(&t.hub_url))
+            .collect()
+    }
+
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        for (downstream, tag) in &self.0 {
+            let packages = cx.store.package_names(downstream).await?;
+            if packages.is_empty() {
+                continue;
+            }
+            let mut r = SourceRun {
+                items: packages.len() as i64,
+                ..SourceRun::default()
+            };
+            tag.sync(cx, &packages, &mut r).await?;
+            run.add(&r, downstream);
+        }
+        Ok(())
     }
 }

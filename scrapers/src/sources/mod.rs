@@ -167,6 +167,7 @@ pub const REGISTRY: &[Descriptor] = &[
     git::SOURCE,
     base_fork::SOURCE,
     koji::SOURCE,
+    koji::DOWNSTREAM_SOURCE,
     repodata::SOURCE,
     forgejo::SOURCE,
     #[cfg(test)]
