@@ -60,10 +60,26 @@ struct Cli {
     command: Command,
 }
 
+/// Configurations `init --preset` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Preset {
+    /// The CentOS Hyperscale SIG (c9s and c10s, CBS, systemd's source-git, its rooms).
+    Hyperscale,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create the database (or bring its schema up to date).
-    Init,
+    /// Create the database (or bring its schema up to date); or write a preset configuration,
+    /// or check which configured endpoints answer.
+    Init {
+        /// Write the configuration of a known downstream to --config (default
+        /// config/forkdebt.toml); never over an existing file.
+        #[arg(long, value_enum)]
+        preset: Option<Preset>,
+        /// Ask every configured endpoint once and say which answer.
+        #[arg(long, conflicts_with = "preset")]
+        check: bool,
+    },
     /// Scan dist-git folders for carried patches and their upstream references.
     Scan {
         /// Folders to scan [default: the configured downstreams' paths]

@@ -25,6 +25,7 @@ mod http_politeness;
 mod http_routing;
 #[allow(dead_code)]
 mod httpd;
+mod init;
 mod irc;
 mod ircd;
 mod leases;

@@ -5,6 +5,7 @@ mod demo;
 mod demo_fork;
 mod digest;
 mod events;
+mod init;
 mod propose;
 mod report;
 mod scan;
@@ -53,9 +54,18 @@ impl Context {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A preset is written before any configuration is read (there may be none yet).
+    if let Command::Init {
+        preset: Some(preset),
+        ..
+    } = cli.command
+    {
+        return init::write_preset(preset, cli.config.as_deref());
+    }
     let ctx = Context::load(&cli)?;
     match cli.command {
-        Command::Init => {
+        Command::Init { check: true, .. } => init::check(&ctx).await,
+        Command::Init { .. } => {
             let store = ctx.store().await?;
             outln!("database ready: {}", redact_url(&ctx.database))?;
             store.close().await;
