@@ -244,6 +244,14 @@ fn request_of(r: &Reference) -> RequestRef {
     }
 }
 
+/// The first release of upstream commit `sha` of `repo`, when known.
+fn commit_release(facts: &Facts, repo: &str, sha: &str) -> Option<String> {
+    facts
+        .releases
+        .get(&github::release_item(repo, sha))
+        .cloned()
+}
+
 fn github_commit_url(repo: &str, sha: &str) -> Option<String> {
     let (owner, repo) = repo.split_once('/')?;
     crate::model::UpstreamProject::Github {
@@ -362,13 +370,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     },
                 ];
                 consider(Standing::Merged, hops.clone(), r.confidence);
-                let tag = repo_of(r).and_then(|repo| {
-                    facts
-                        .releases
-                        .get(&github::release_item(&repo, sha))
-                        .cloned()
-                });
-                if let Some(tag) = tag {
+                if let Some(tag) = repo_of(r).and_then(|repo| commit_release(facts, &repo, sha)) {
                     hops.push(first_release(&tag));
                     release_tag_chain(
                         hops,
@@ -417,11 +419,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             url: github_commit_url(&repo, sha),
         }];
         consider(Standing::Merged, hops.clone(), r.confidence);
-        if let Some(tag) = facts
-            .releases
-            .get(&github::release_item(&repo, sha))
-            .cloned()
-        {
+        if let Some(tag) = commit_release(facts, &repo, sha) {
             hops.push(first_release(&tag));
             release_tag_chain(
                 hops,
