@@ -424,3 +424,152 @@ async fn what_the_downstream_ships_is_reported_and_a_dropped_patch_still_ships()
         "{p:#}"
     );
 }
+
+/// A CentOS Stream merge request (gitlab.com/redhat/centos-stream/rpms/PKG): merged, then the
+/// first Koji build whose source commit contains the merge, then whether the base ships it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    // The base's dist-git of systemd: a build from `before`, the MR's merge, builds after.
+    let forge = dir.join("forge");
+    let distgit = forge.join("redhat/centos-stream/rpms/systemd.git");
+    std::fs::create_dir_all(&distgit).expect("mkdir");
+    git(&distgit, &["init", "-q", "-b", "c9s"]);
+    std::fs::write(distgit.join("systemd.spec"), numbered("spec")).expect("write");
+    git(&distgit, &["add", "."]);
+    git(&distgit, &["commit", "-qm", "252-1"]);
+    let before = git(&distgit, &["rev-parse", "HEAD"]);
+    edit(&distgit, "systemd.spec", &[(3, "Patch9: fix.patch")]);
+    let merge = commit(&distgit, "Merge branch 'fix' into 'c9s'");
+    edit(&distgit, "systemd.spec", &[(4, "Release: 2")]);
+    let built = commit(&distgit, "252-2");
+
+    let recorded_build: Value = serde_json::from_slice(
+        &std::fs::read(crate::util::repo_root().join(
+            "../shared/fixtures/koji/reserialized/getBuild_gumbo-parser-0.10.1-22.fc35.json",
+        ))
+        .expect("fixture"),
+    )
+    .expect("json");
+    let build = move |release: u32, source: Option<&str>| {
+        let mut b = recorded_build.clone();
+        b["name"] = "systemd".into();
+        b["package_name"] = "systemd".into();
+        b["epoch"] = Value::Null;
+        b["version"] = "252".into();
+        b["release"] = format!("{release}.el9").into();
+        b["nvr"] = format!("systemd-252-{release}.el9").into();
+        match source {
+            Some(sha) => {
+                b["source"] =
+                    format!("git+https://gitlab.com/redhat/centos-stream/rpms/systemd#{sha}")
+                        .into();
+            }
+            None => {
+                b.as_object_mut().map(|o| o.remove("source"));
+                b.as_object_mut().map(|o| o.remove("extra"));
+            }
+        }
+        b
+    };
+    let (before2, built2) = (before.clone(), built.clone());
+    let mut mr: Value = serde_json::from_slice(
+        &std::fs::read(
+            crate::util::repo_root()
+                .join("../shared/fixtures/gitlab/gitlab_com_mr_gitlab-ee_14656.json"),
+        )
+        .expect("fixture"),
+    )
+    .expect("json");
+    mr["iid"] = Value::from(7);
+    mr["state"] = "merged".into();
+    mr["merged_at"] = "2024-03-01T10:00:00.000Z".into();
+    mr["merge_commit_sha"] = merge.clone().into();
+    let mr = serde_json::to_vec(&mr).expect("json");
+    let server = Server::start(Arc::new(move |req: &Request| {
+        if req.path.ends_with("/merge_requests/7") {
+            return Reply::json(mr.clone());
+        }
+        if req.path != "/kojihub" {
+            return Reply::status(404, &[], "not found");
+        }
+        let body = String::from_utf8_lossy(&req.body).to_string();
+        let answer = if body.contains("<methodName>listTagged</methodName>") {
+            // 252-2 without its source (an older hub's listTagged): asked with getBuild.
+            Value::Array(vec![build(1, Some(&before2)), build(2, None), build(3, Some(&built2))])
+        } else if body.contains("<string>getBuild</string>") {
+            Value::Array(vec![Value::Array(vec![build(2, Some(&built2))])])
+        } else {
+            // getLatestBuilds: the base ships 252-3.
+            Value::Array(vec![Value::Array(vec![Value::Array(vec![build(3, Some(&built2))])])])
+        };
+        Reply::Send {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: format!(
+                "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
+                xml_value(&answer)
+            )
+            .into_bytes(),
+        }
+    }))
+    .await;
+    let pkg = Package::new("systemd")
+        .version("252")
+        .release("1.hs")
+        .commented_patch(
+            "https://gitlab.com/redhat/centos-stream/rpms/systemd/-/merge_requests/7",
+            "0001-fix.patch",
+            "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+        );
+    let tree = DistGit::new(&dir).package(pkg).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+         [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\n\
+         [distro.distgit]\nforge = \"gitlab\"\nurl = \"{forge}\"\ngroup = \"redhat/centos-stream/rpms\"\nbranch = \"c9s\"\n\
+         [git]\ncache_dir = \"{cache}\"\n\
+         [sources.gitlab]\nurl = \"{url}\"\n",
+        url = server.url,
+        forge = forge.display(),
+        cache = dir.join("cache").display(),
+    ));
+    let d = tree.dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        let synced = forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "gitlab",
+                "--source",
+                "base-builds",
+                "--source",
+                "koji",
+            ],
+        );
+        // listTagged, one getBuild multiCall, the dist-git fetch.
+        assert!(
+            synced.contains("base-builds  1 items, 3 requests"),
+            "{synced}"
+        );
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        )
+    })
+    .await
+    .expect("join");
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let p = &v["packages"][0]["patches"][0];
+    assert_eq!(p["state"], "droppable", "{p:#}");
+    let evidence = p["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("merged as {}", &merge[..7]))
+            && evidence.contains("first built in systemd-252-2.el9")
+            && evidence.contains("c9s ships systemd-252-3.el9 >= 252-2.el9"),
+        "{p:#}"
+    );
+}

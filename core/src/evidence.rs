@@ -93,6 +93,8 @@ pub enum Hop {
         tag: Option<String>,
         resolves: Vec<String>,
     },
+    /// The base's first build whose source contains the merged request.
+    FirstBuild { nvr: String },
     /// The base built the change but does not ship that build yet.
     BaseNotShipped {
         distro: String,
@@ -239,6 +241,7 @@ impl Hop {
                     short(commit, 12)
                 )
             }
+            Hop::FirstBuild { nvr } => format!("first built in {nvr}"),
             Hop::BaseNotShipped {
                 distro,
                 fixed,

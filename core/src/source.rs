@@ -35,10 +35,12 @@ pub enum Dataset {
     BaseFork,
     /// What the downstream itself ships (its Koji tags: CBS), by `downstream/package@tag`.
     DownstreamBuilds,
+    /// The base's first build containing a merged dist-git merge request, by the request's id.
+    BaseBuild,
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 16] = [
+    pub const ALL: [Dataset; 17] = [
         Dataset::FedoraWiki,
         Dataset::Bodhi,
         Dataset::Bugzilla,
@@ -55,6 +57,7 @@ impl Dataset {
         Dataset::Fesco,
         Dataset::BaseFork,
         Dataset::DownstreamBuilds,
+        Dataset::BaseBuild,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +78,7 @@ impl Dataset {
             Dataset::Fesco => "fesco",
             Dataset::BaseFork => "base-fork",
             Dataset::DownstreamBuilds => "downstream-builds",
+            Dataset::BaseBuild => "base-build",
         }
     }
 
@@ -90,6 +94,8 @@ impl Dataset {
             Dataset::Pagure => Some(RefKind::PagurePr),
             Dataset::Bugzilla => Some(RefKind::Rhbz),
             Dataset::Jira => Some(RefKind::Jira),
+            // Found after the `gitlab` answer of the same request (which `answering` gives).
+            Dataset::BaseBuild => Some(RefKind::GitlabMr),
             _ => None,
         }
     }
@@ -116,6 +122,7 @@ impl Dataset {
                 | Dataset::Koji
                 | Dataset::Repodata
                 | Dataset::BaseFork
+                | Dataset::BaseBuild
         )
     }
 

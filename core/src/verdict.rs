@@ -55,6 +55,8 @@ pub struct Facts {
     pub superseded: HashMap<String, String>,
     /// Upstream changes the base's own fork carries, by `distro/package@upstream-sha`.
     pub base_taken: HashMap<String, base_fork::Taken>,
+    /// The base's first build containing a merged dist-git merge request, by its id.
+    pub base_builds: HashMap<String, base_fork::FirstBuild>,
 }
 
 pub use crate::observation::facts::{BugFact, ObservationsBySource, RequestFact, ShippedFact};
@@ -109,6 +111,9 @@ impl Facts {
         }
         for (id, issue) in each::<jira::Issue>(obs, Dataset::Jira) {
             f.bugs.insert(id.clone(), issue.fact());
+        }
+        for (id, build) in each::<base_fork::FirstBuild>(obs, Dataset::BaseBuild) {
+            f.base_builds.insert(id.clone(), build);
         }
         for (id, taken) in each::<base_fork::Taken>(obs, Dataset::BaseFork) {
             f.base_taken.insert(id.clone(), taken);
@@ -394,6 +399,21 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             at: f.when.clone(),
         }];
         consider(Standing::Merged, hops.clone(), r.confidence);
+        // A base dist-git merge request: its first build, then what the base ships.
+        if let Some(b) = facts.base_builds.get(&r.id) {
+            let mut h = hops.clone();
+            h.push(Hop::FirstBuild { nvr: b.nvr.clone() });
+            consider(Standing::Released, h.clone(), r.confidence);
+            released_chain(
+                h,
+                &Evr::parse(&b.evr),
+                package,
+                shipped,
+                r.confidence,
+                &mut consider,
+                &mut rebased_past,
+            );
+        }
         let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
         if let Some(tag) = tag {
             hops.push(first_release(&tag));

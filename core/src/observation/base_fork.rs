@@ -36,3 +36,12 @@ pub fn split_item(item: &str) -> Option<(&str, &str)> {
     let (package, _) = rest.rsplit_once('@')?;
     Some((distro, package))
 }
+
+/// The first build of the base's package whose source commit contains a merged dist-git
+/// merge request (a CentOS Stream MR), by the request's id (`group/rpms/pkg!N`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstBuild {
+    pub nvr: String,
+    /// `epoch:version-release`, the epoch left out when absent.
+    pub evr: String,
+}

@@ -131,6 +131,12 @@ async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<Observ
             if let Some(dataset) = Dataset::answering(r.kind) {
                 wanted.entry(dataset).or_default().insert(r.id.clone());
             }
+            if r.kind == crate::model::RefKind::GitlabMr {
+                wanted
+                    .entry(Dataset::BaseBuild)
+                    .or_default()
+                    .insert(r.id.clone());
+            }
         }
         if let Some(base) = &c.base {
             // What the base's own fork carries of the upstream commits this patch is.

@@ -17,6 +17,7 @@
 //! [`Descriptor`], and one line in [`REGISTRY`]. `sync --help`, `forkdebt sources`, config
 //! checking and its secrets (`*_env` fields typed [`forkdebt_core::config::EnvName`]) follow.
 
+pub mod base_builds;
 pub mod base_fork;
 pub mod bodhi;
 pub mod bugzilla;
@@ -168,6 +169,7 @@ pub const REGISTRY: &[Descriptor] = &[
     base_fork::SOURCE,
     koji::SOURCE,
     koji::DOWNSTREAM_SOURCE,
+    base_builds::SOURCE,
     repodata::SOURCE,
     forgejo::SOURCE,
     #[cfg(test)]

@@ -662,7 +662,8 @@ fn is_number(s: &str) -> bool {
     !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-pub(crate) fn is_sha(s: &str) -> bool {
+/// A commit id as people write it: 7 to 64 hex digits.
+pub fn is_sha(s: &str) -> bool {
     (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

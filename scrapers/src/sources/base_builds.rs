@@ -1,0 +1,298 @@
+//! The base distribution's merged dist-git merge requests (a CentOS Stream MR on
+//! gitlab.com/redhat/centos-stream/rpms/PKG), followed to the first Koji build whose source
+//! commit contains the merge: `listTagged` of the package in the base's tag, `getBuild` (one
+//! `multiCall`) for the builds whose source it did not give, and ancestry in a mirror of the
+//! package's dist-git. The verdict then asks whether the base ships that build.
+//!
+//! A request's first build never changes once found: found ones are not asked again.
+
+use super::koji::{self, Build};
+use super::xmlrpc::{self, Param};
+use super::{Context, Source, SourceError};
+use crate::http::{Get, Response};
+use forkdebt_core::config::Config;
+use forkdebt_core::git::{self, Git};
+use forkdebt_core::observation::{self, base_fork::FirstBuild, gitlab::MergeRequest};
+use forkdebt_core::source::Dataset;
+use forkdebt_core::store::{ItemOutcome, SourceRun};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub const SOURCE: super::Descriptor = super::Descriptor {
+    name: "base-builds",
+    about: "the base's merged dist-git merge requests: the first Koji build with each",
+    datasets: &[Dataset::BaseBuild],
+    section: None,
+    build: Some(|c| Ok(Box::new(BaseBuilds::from_config(c)))),
+};
+
+/// One base distribution with a Koji tag and a dist-git group.
+struct Base {
+    hub_url: String,
+    tag: String,
+    /// `https://gitlab.com`
+    forge_url: String,
+    /// `redhat/centos-stream/rpms`
+    group: String,
+}
+
+pub struct BaseBuilds {
+    bases: Vec<Base>,
+    cache_dir: std::path::PathBuf,
+    user_agent: String,
+}
+
+impl BaseBuilds {
+    pub fn from_config(config: &Config) -> BaseBuilds {
+        let bases = config
+            .distro
+            .iter()
+            .filter_map(|d| {
+                let g = d.distgit.as_ref()?;
+                Some(Base {
+                    hub_url: d.koji_url.clone()?,
+                    tag: d.koji_tag.clone()?,
+                    forge_url: g.url.clone()?.trim_end_matches('/').to_string(),
+                    group: g.group.clone()?.trim_matches('/').to_string(),
+                })
+            })
+            .collect();
+        BaseBuilds {
+            bases,
+            cache_dir: config.git.cache_dir(),
+            user_agent: config.user_agent(),
+        }
+    }
+}
+
+/// A package name as a dist-git project under the group: one path segment, no tricks.
+fn is_package(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+}
+
+/// The commit a build was made from (`git+https://…/rpms/pkg#<sha>`).
+fn source_commit(b: &Value) -> Option<String> {
+    let source = b.get("source").and_then(Value::as_str).or_else(|| {
+        b.pointer("/extra/source/original_url")
+            .and_then(Value::as_str)
+    })?;
+    let sha = source.rsplit_once('#')?.1;
+    forkdebt_core::inventory::refs::is_sha(sha).then(|| sha.to_string())
+}
+
+impl Base {
+    async fn call(
+        &self,
+        cx: &Context<'_>,
+        body: String,
+        run: &mut SourceRun,
+    ) -> Result<Value, String> {
+        let get = Get {
+            url: self.hub_url.clone(),
+            max_bytes: koji::MAX_BODY_BYTES,
+            post: Some(("text/xml", body.into_bytes())),
+            ..Get::default()
+        };
+        let (answer, attempts) = cx.http.get_counted(&get).await;
+        run.requests += attempts as i64;
+        match answer {
+            Ok(Response::Fresh { body, .. }) => {
+                koji::parse_response(&self.hub_url, &body).map_err(|e| e.to_string())
+            }
+            Ok(Response::NotModified) => Err(format!("{}: 304 to a POST", self.hub_url)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The package's builds in the tag, with the commit each was made from.
+    async fn builds(
+        &self,
+        cx: &Context<'_>,
+        package: &str,
+        run: &mut SourceRun,
+    ) -> Result<Vec<(Build, String)>, String> {
+        let body = xmlrpc::method_call(
+            "listTagged",
+            &[
+                Param::Str(self.tag.clone()),
+                Param::Kwargs(vec![
+                    ("package".into(), Param::Str(package.to_string())),
+                    ("inherit".into(), Param::Bool(true)),
+                ]),
+            ],
+        );
+        let listed = self.call(cx, body, run).await?;
+        let raw: Vec<Value> = listed.as_array().cloned().unwrap_or_default();
+        let mut out = Vec::new();
+        let mut without: Vec<Value> = Vec::new();
+        for b in raw {
+            match source_commit(&b) {
+                Some(sha) => out.push((b, sha)),
+                None => without.push(b),
+            }
+        }
+        // `listTagged` of older hubs does not say the source: one multiCall of getBuild.
+        if !without.is_empty() {
+            let calls: Vec<Param> = without
+                .iter()
+                .filter_map(|b| b.get("nvr").and_then(Value::as_str))
+                .map(|nvr| {
+                    Param::Struct(vec![
+                        ("methodName".into(), Param::Str("getBuild".into())),
+                        (
+                            "params".into(),
+                            Param::Array(vec![Param::Str(nvr.to_string())]),
+                        ),
+                    ])
+                })
+                .collect();
+            let answered = self
+                .call(
+                    cx,
+                    xmlrpc::method_call("multiCall", &[Param::Array(calls)]),
+                    run,
+                )
+                .await?;
+            for r in answered.as_array().into_iter().flatten() {
+                if let Some(b) = r.get(0)
+                    && let Some(sha) = source_commit(b)
+                {
+                    out.push((b.clone(), sha));
+                }
+            }
+        }
+        let mut builds = Vec::new();
+        for (b, sha) in out {
+            if let Ok(build) = koji::parse_build(&self.hub_url, &b) {
+                builds.push((build, sha));
+            }
+        }
+        builds.sort_by(|a, b| {
+            forkdebt_core::evr::Evr::parse(&a.0.evr())
+                .cmp(&forkdebt_core::evr::Evr::parse(&b.0.evr()))
+        });
+        Ok(builds)
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for BaseBuilds {
+    fn hosts(&self) -> Vec<String> {
+        self.bases
+            .iter()
+            .filter_map(|b| super::host_of(&b.hub_url))
+            .collect()
+    }
+
+    async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        if self.bases.is_empty() {
+            return Ok(());
+        }
+        let known = cx.store.observations(Dataset::BaseBuild).await?;
+        let requests = cx.store.observations(Dataset::Gitlab).await?;
+        let git = Git::detect(Some(self.user_agent.clone()))
+            .map_err(|e| SourceError::Failed(e.to_string()))?;
+        for base in &self.bases {
+            // Merged requests of the base's packages, by package: (request id, merge commit).
+            let mut by_package: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+            for (id, o) in &requests {
+                if known.get(id).is_some_and(|k| k.data.is_some()) {
+                    continue;
+                }
+                let Some(mr) = observation::read::<MergeRequest>(o.data.as_deref()) else {
+                    continue;
+                };
+                let (Some(sha), Some((project, _))) = (mr.landed_commit(), id.rsplit_once('!'))
+                else {
+                    continue;
+                };
+                let Some(package) = project
+                    .strip_prefix(&base.group)
+                    .and_then(|p| p.strip_prefix('/'))
+                    .filter(|p| is_package(p))
+                else {
+                    continue;
+                };
+                by_package
+                    .entry(package.to_string())
+                    .or_default()
+                    .push((id.clone(), sha.to_string()));
+            }
+            for (package, mrs) in by_package {
+                (cx.progress)(&format!("base-builds: {package} in {}", base.tag));
+                run.items += mrs.len() as i64;
+                let builds = match base.builds(cx, &package, run).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let failed: Vec<(String, ItemOutcome)> = mrs
+                            .iter()
+                            .map(|(id, _)| (id.clone(), ItemOutcome::Failed(e.clone())))
+                            .collect();
+                        super::record(cx.store, Dataset::BaseBuild, &failed, run).await?;
+                        continue;
+                    }
+                };
+                let repo = format!("{}/{}/{package}.git", base.forge_url, base.group);
+                let (g, cache_dir) = (git.clone(), self.cache_dir.clone());
+                let found = tokio::task::spawn_blocking(move || {
+                    first_builds(&g, &repo, &cache_dir, &builds, &mrs)
+                })
+                .await
+                .map_err(|e| SourceError::Failed(e.to_string()))?;
+                run.requests += 1; // the dist-git fetch
+                let outcomes: Vec<(String, ItemOutcome)> = match found {
+                    Ok(found) => found
+                        .into_iter()
+                        .filter_map(|(id, build)| {
+                            // Not built yet: nothing to record, asked again next time.
+                            let b = build?;
+                            Some((
+                                id,
+                                ItemOutcome::Observed {
+                                    data: observation::to_data(&FirstBuild {
+                                        nvr: b.nvr.clone().unwrap_or_else(|| b.evr()),
+                                        evr: b.evr(),
+                                    }),
+                                    upstream_changed_at: b.completion_time.clone(),
+                                },
+                            ))
+                        })
+                        .collect(),
+                    Err(e) => {
+                        run.errors += 1;
+                        run.error.get_or_insert(git::redact_userinfo(&e));
+                        Vec::new()
+                    }
+                };
+                super::record(cx.store, Dataset::BaseBuild, &outcomes, run).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// For each merged request, the oldest build (by EVR) whose source commit contains the merge.
+fn first_builds(
+    git: &Git,
+    repo: &str,
+    cache_dir: &std::path::Path,
+    builds: &[(Build, String)],
+    mrs: &[(String, String)],
+) -> Result<Vec<(String, Option<Build>)>, String> {
+    let dir = git::open_repository(git, repo, cache_dir).map_err(|e| format!("{repo}: {e}"))?;
+    let mut out = Vec::new();
+    for (id, merge) in mrs {
+        let first = builds.iter().find(|(_, source)| {
+            git.command(&dir)
+                .args(["merge-base", "--is-ancestor", merge, source])
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        out.push((id.clone(), first.map(|(b, _)| b.clone())));
+    }
+    Ok(out)
+}
