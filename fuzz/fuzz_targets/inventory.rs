@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let opts = ScanOptions {
         macros: [("rhel".to_string(), "9".to_string())].into(),
         release_marker: regex::Regex::new(r"\.hs").expect("regex"),
+        upstreams: Default::default(),
     };
     let inv = inventory::scan(&[folder().to_path_buf()], &opts);
     for p in &inv.packages {
