@@ -495,9 +495,14 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
             return Reply::status(404, &[], "not found");
         }
         let body = String::from_utf8_lossy(&req.body).to_string();
-        let answer = if body.contains("<methodName>listTagged</methodName>") {
-            // 252-2 without its source (an older hub's listTagged): asked with getBuild.
-            Value::Array(vec![build(1, Some(&before2)), build(2, None), build(3, Some(&built2))])
+        let answer = if body.contains("<string>listTagged</string>") {
+            // One multiCall result: 252-2 without its source (an older hub's listTagged),
+            // asked with getBuild.
+            Value::Array(vec![Value::Array(vec![Value::Array(vec![
+                build(1, Some(&before2)),
+                build(2, None),
+                build(3, Some(&built2)),
+            ])])])
         } else if body.contains("<string>getBuild</string>") {
             Value::Array(vec![Value::Array(vec![build(2, Some(&built2))])])
         } else {
@@ -550,7 +555,7 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
                 "koji",
             ],
         );
-        // listTagged, one getBuild multiCall, the dist-git fetch.
+        // One listTagged multiCall, one getBuild multiCall, the dist-git fetch.
         assert!(
             synced.contains("base-builds  1 items, 3 requests"),
             "{synced}"

@@ -108,44 +108,31 @@ impl Base {
         }
     }
 
-    /// The package's builds in the tag, with the commit each was made from.
+    /// The builds of each of `packages` in the tag, with the commit each was made from: one
+    /// `multiCall` of `listTagged` per [`koji::MULTICALL_BATCH`] packages, then one of
+    /// `getBuild` for the builds whose source `listTagged` did not give (older hubs).
     async fn builds(
         &self,
         cx: &Context<'_>,
-        package: &str,
+        packages: &[String],
         run: &mut SourceRun,
-    ) -> Result<Vec<(Build, String)>, String> {
-        let body = xmlrpc::method_call(
-            "listTagged",
-            &[
-                Param::Str(self.tag.clone()),
-                Param::Kwargs(vec![
-                    ("package".into(), Param::Str(package.to_string())),
-                    ("inherit".into(), Param::Bool(true)),
-                ]),
-            ],
-        );
-        let listed = self.call(cx, body, run).await?;
-        let raw: Vec<Value> = listed.as_array().cloned().unwrap_or_default();
-        let mut out = Vec::new();
-        let mut without: Vec<Value> = Vec::new();
-        for b in raw {
-            match source_commit(&b) {
-                Some(sha) => out.push((b, sha)),
-                None => without.push(b),
-            }
-        }
-        // `listTagged` of older hubs does not say the source: one multiCall of getBuild.
-        if !without.is_empty() {
-            let calls: Vec<Param> = without
+    ) -> Result<Vec<Vec<(Build, String)>>, String> {
+        let mut listed: Vec<Vec<Value>> = Vec::with_capacity(packages.len());
+        for chunk in packages.chunks(koji::MULTICALL_BATCH) {
+            let calls: Vec<Param> = chunk
                 .iter()
-                .filter_map(|b| b.get("nvr").and_then(Value::as_str))
-                .map(|nvr| {
+                .map(|p| {
                     Param::Struct(vec![
-                        ("methodName".into(), Param::Str("getBuild".into())),
+                        ("methodName".into(), Param::Str("listTagged".into())),
                         (
                             "params".into(),
-                            Param::Array(vec![Param::Str(nvr.to_string())]),
+                            Param::Array(vec![
+                                Param::Str(self.tag.clone()),
+                                Param::Kwargs(vec![
+                                    ("package".into(), Param::Str(p.clone())),
+                                    ("inherit".into(), Param::Bool(true)),
+                                ]),
+                            ]),
                         ),
                     ])
                 })
@@ -157,25 +144,76 @@ impl Base {
                     run,
                 )
                 .await?;
-            for r in answered.as_array().into_iter().flatten() {
-                if let Some(b) = r.get(0)
-                    && let Some(sha) = source_commit(b)
-                {
-                    out.push((b.clone(), sha));
+            let results = answered.as_array().cloned().unwrap_or_default();
+            if results.len() != chunk.len() {
+                return Err(format!(
+                    "{}: the multiCall answer does not have one result per call",
+                    self.hub_url
+                ));
+            }
+            for r in results {
+                // `[builds]`, or a fault (no such package in the tag: no builds).
+                listed.push(
+                    r.get(0)
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        let mut out: Vec<Vec<(Value, String)>> = vec![Vec::new(); packages.len()];
+        let mut without: Vec<(usize, String)> = Vec::new();
+        for (i, builds) in listed.into_iter().enumerate() {
+            for b in builds {
+                match source_commit(&b) {
+                    Some(sha) => out[i].push((b, sha)),
+                    None => {
+                        if let Some(nvr) = b.get("nvr").and_then(Value::as_str) {
+                            without.push((i, nvr.to_string()));
+                        }
+                    }
                 }
             }
         }
-        let mut builds = Vec::new();
-        for (b, sha) in out {
-            if let Ok(build) = koji::parse_build(&self.hub_url, &b) {
-                builds.push((build, sha));
+        for chunk in without.chunks(koji::MULTICALL_BATCH) {
+            let calls: Vec<Param> = chunk
+                .iter()
+                .map(|(_, nvr)| {
+                    Param::Struct(vec![
+                        ("methodName".into(), Param::Str("getBuild".into())),
+                        ("params".into(), Param::Array(vec![Param::Str(nvr.clone())])),
+                    ])
+                })
+                .collect();
+            let answered = self
+                .call(
+                    cx,
+                    xmlrpc::method_call("multiCall", &[Param::Array(calls)]),
+                    run,
+                )
+                .await?;
+            for ((i, _), r) in chunk.iter().zip(answered.as_array().into_iter().flatten()) {
+                if let Some(b) = r.get(0)
+                    && let Some(sha) = source_commit(b)
+                {
+                    out[*i].push((b.clone(), sha));
+                }
             }
         }
-        builds.sort_by(|a, b| {
-            forkdebt_core::evr::Evr::parse(&a.0.evr())
-                .cmp(&forkdebt_core::evr::Evr::parse(&b.0.evr()))
-        });
-        Ok(builds)
+        Ok(out
+            .into_iter()
+            .map(|builds| {
+                let mut builds: Vec<(Build, String)> = builds
+                    .into_iter()
+                    .filter_map(|(b, sha)| Some((koji::parse_build(&self.hub_url, &b).ok()?, sha)))
+                    .collect();
+                builds.sort_by(|a, b| {
+                    forkdebt_core::evr::Evr::parse(&a.0.evr())
+                        .cmp(&forkdebt_core::evr::Evr::parse(&b.0.evr()))
+                });
+                builds
+            })
+            .collect())
     }
 }
 
@@ -222,20 +260,30 @@ impl Source for BaseBuilds {
                     .or_default()
                     .push((id.clone(), sha.to_string()));
             }
-            for (package, mrs) in by_package {
-                (cx.progress)(&format!("base-builds: {package} in {}", base.tag));
+            let packages: Vec<String> = by_package.keys().cloned().collect();
+            if packages.is_empty() {
+                continue;
+            }
+            (cx.progress)(&format!(
+                "base-builds: {} packages in {}",
+                packages.len(),
+                base.tag
+            ));
+            let all_builds = match base.builds(cx, &packages, run).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let failed: Vec<(String, ItemOutcome)> = by_package
+                        .values()
+                        .flatten()
+                        .map(|(id, _)| (id.clone(), ItemOutcome::Failed(e.clone())))
+                        .collect();
+                    run.items += failed.len() as i64;
+                    super::record(cx.store, Dataset::BaseBuild, &failed, run).await?;
+                    continue;
+                }
+            };
+            for ((package, mrs), builds) in by_package.into_iter().zip(all_builds) {
                 run.items += mrs.len() as i64;
-                let builds = match base.builds(cx, &package, run).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let failed: Vec<(String, ItemOutcome)> = mrs
-                            .iter()
-                            .map(|(id, _)| (id.clone(), ItemOutcome::Failed(e.clone())))
-                            .collect();
-                        super::record(cx.store, Dataset::BaseBuild, &failed, run).await?;
-                        continue;
-                    }
-                };
                 let repo = format!("{}/{}/{package}.git", base.forge_url, base.group);
                 let (g, cache_dir) = (git.clone(), self.cache_dir.clone());
                 let found = tokio::task::spawn_blocking(move || {
