@@ -404,6 +404,12 @@ async fn what_the_downstream_ships_is_reported_and_a_dropped_patch_still_ships()
                 .patch("0001-keep.patch", diff),
         );
         forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        let shown = forkdebt_ok(&d, &["--config", "forkdebt.toml", "show", "systemd"]);
+        assert!(
+            shown.contains("  shipped: systemd-252-40.el9 (hyperscale9s-packages-main-release)")
+                && shown.contains("  dropped in dist-git but still shipped: 0002-gone.patch"),
+            "{shown}"
+        );
         forkdebt_ok(
             &d,
             &["--config", "forkdebt.toml", "report", "--format", "json"],

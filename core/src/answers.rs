@@ -335,12 +335,16 @@ pub async fn show(store: &Store, package: &str, downstream: Option<&str>) -> Ans
     if found.is_empty() {
         return Err(no_package(package));
     }
+    let shipped = report::shipped_builds(store).await?;
     let mut out = Vec::new();
     for (i, p) in found.iter().enumerate() {
         if i > 0 {
             out.push(String::new());
         }
-        out.extend(report::show_text(p).lines().map(str::to_string));
+        let builds = shipped
+            .get(&(p.downstream.clone(), p.package.name.clone()))
+            .map_or(&[][..], Vec::as_slice);
+        out.extend(report::show_text(p, builds).lines().map(str::to_string));
     }
     Ok(out)
 }

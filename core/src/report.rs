@@ -268,15 +268,11 @@ pub fn build(
     }
 }
 
-fn package_report(
-    sp: &StoredPackage,
-    changes: &ChangeStates,
-    shipped: &ShippedBuilds,
-) -> PackageReport {
-    let shipped = shipped
-        .get(&(sp.downstream.clone(), sp.package.name.clone()))
-        .cloned()
-        .unwrap_or_default();
+/// Patches dropped from dist-git after the newest shipped build older than the dist-git head
+/// was made: that build still has them. (`dropped_at` is when a scan saw the drop, so a build
+/// made between the drop and that scan may be called old; the EVR check keeps a build made
+/// from the head itself out.)
+fn dropped_but_shipped(sp: &StoredPackage, shipped: &[ShippedBuild]) -> Vec<String> {
     // Only builds older than the dist-git head can still have what the head dropped.
     let head = crate::evr::Evr::parse(&sp.package.evr());
     let behind = |b: &ShippedBuild| {
@@ -289,8 +285,7 @@ fn package_report(
         .filter(|b| behind(b))
         .filter_map(|b| instant(b.completed.as_deref()?))
         .max();
-    let dropped_but_shipped = sp
-        .patches
+    sp.patches
         .iter()
         .filter(|p| {
             p.dropped_at
@@ -300,7 +295,19 @@ fn package_report(
                 .is_some_and(|(dropped, built)| dropped > built)
         })
         .map(|p| p.patch.file.clone())
-        .collect();
+        .collect()
+}
+
+fn package_report(
+    sp: &StoredPackage,
+    changes: &ChangeStates,
+    shipped: &ShippedBuilds,
+) -> PackageReport {
+    let shipped = shipped
+        .get(&(sp.downstream.clone(), sp.package.name.clone()))
+        .cloned()
+        .unwrap_or_default();
+    let dropped_but_shipped = dropped_but_shipped(sp, &shipped);
     let mut report = PackageReport {
         shipped,
         dropped_but_shipped,
@@ -534,7 +541,7 @@ pub fn markdown(packages: &[StoredPackage]) -> String {
 }
 
 /// The `show PACKAGE` text: every patch with its references and where they were found.
-pub fn show_text(p: &StoredPackage) -> String {
+pub fn show_text(p: &StoredPackage, shipped: &[ShippedBuild]) -> String {
     let mut out = String::new();
     let pk = &p.package;
     out.push_str(&format!(
@@ -544,6 +551,24 @@ pub fn show_text(p: &StoredPackage) -> String {
         shown(&p.downstream)
     ));
     out.push_str(&format!("  spec: {}\n", shown(&pk.spec_path)));
+    for b in shipped {
+        out.push_str(&format!(
+            "  shipped: {} ({})\n",
+            shown(&b.nvr),
+            shown(&b.tag)
+        ));
+    }
+    let still = dropped_but_shipped(p, shipped);
+    if !still.is_empty() {
+        out.push_str(&format!(
+            "  dropped in dist-git but still shipped: {}\n",
+            still
+                .iter()
+                .map(|f| shown(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if let Some(m) = &pk.local_marker {
         out.push_str(&format!("  local release marker: {m}\n"));
     }
