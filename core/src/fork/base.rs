@@ -145,11 +145,9 @@ pub fn scan_base(
         .cloned()
         .collect();
     let computed = facts::compute(git, ws, &missing)?;
-    let mut known: HashMap<String, CommitFacts> = cache
-        .facts
+    let mut known: HashMap<String, CommitFacts> = carried
         .iter()
-        .filter(|(k, _)| carried.contains(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|sha| Some((sha.clone(), cache.facts.get(sha)?.clone())))
         .collect();
     for f in &computed {
         known.insert(f.sha.clone(), f.clone());

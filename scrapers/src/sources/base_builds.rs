@@ -119,31 +119,22 @@ impl Base {
     ) -> Result<Vec<Vec<(Build, String)>>, String> {
         let mut listed: Vec<Vec<Value>> = Vec::with_capacity(packages.len());
         for chunk in packages.chunks(koji::MULTICALL_BATCH) {
-            let calls: Vec<Param> = chunk
+            let calls = chunk
                 .iter()
                 .map(|p| {
-                    Param::Struct(vec![
-                        ("methodName".into(), Param::Str("listTagged".into())),
-                        (
-                            "params".into(),
-                            Param::Array(vec![
-                                Param::Str(self.tag.clone()),
-                                Param::Kwargs(vec![
-                                    ("package".into(), Param::Str(p.clone())),
-                                    ("inherit".into(), Param::Bool(true)),
-                                ]),
+                    (
+                        "listTagged",
+                        vec![
+                            Param::Str(self.tag.clone()),
+                            Param::Kwargs(vec![
+                                ("package".into(), Param::Str(p.clone())),
+                                ("inherit".into(), Param::Bool(true)),
                             ]),
-                        ),
-                    ])
+                        ],
+                    )
                 })
                 .collect();
-            let answered = self
-                .call(
-                    cx,
-                    xmlrpc::method_call("multiCall", &[Param::Array(calls)]),
-                    run,
-                )
-                .await?;
+            let answered = self.call(cx, xmlrpc::multi_call(calls), run).await?;
             let results = answered.as_array().cloned().unwrap_or_default();
             if results.len() != chunk.len() {
                 return Err(format!(
@@ -176,22 +167,11 @@ impl Base {
             }
         }
         for chunk in without.chunks(koji::MULTICALL_BATCH) {
-            let calls: Vec<Param> = chunk
+            let calls = chunk
                 .iter()
-                .map(|(_, nvr)| {
-                    Param::Struct(vec![
-                        ("methodName".into(), Param::Str("getBuild".into())),
-                        ("params".into(), Param::Array(vec![Param::Str(nvr.clone())])),
-                    ])
-                })
+                .map(|(_, nvr)| ("getBuild", vec![Param::Str(nvr.clone())]))
                 .collect();
-            let answered = self
-                .call(
-                    cx,
-                    xmlrpc::method_call("multiCall", &[Param::Array(calls)]),
-                    run,
-                )
-                .await?;
+            let answered = self.call(cx, xmlrpc::multi_call(calls), run).await?;
             for ((i, _), r) in chunk.iter().zip(answered.as_array().into_iter().flatten()) {
                 if let Some(b) = r.get(0)
                     && let Some(sha) = source_commit(b)

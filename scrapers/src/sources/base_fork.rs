@@ -74,6 +74,8 @@ impl Source for BaseForks {
         }
         let git = Git::detect(Some(self.user_agent.clone()))
             .map_err(|e| SourceError::Failed(e.to_string()))?;
+        // What each fork's last read saw (`read/NAME`), asked of the store once.
+        let last_reads = cx.store.observations(Dataset::BaseFork).await?;
         for f in &self.forks {
             (cx.progress)(&format!(
                 "base-fork: {} ({} of {})",
@@ -98,10 +100,7 @@ impl Source for BaseForks {
             // key is stored with the answers, so a new store reads the fork again.
             let read = format!("read/{}", f.name);
             let last = observation::to_data(&key);
-            if cx
-                .store
-                .observations(Dataset::BaseFork)
-                .await?
+            if last_reads
                 .get(&read)
                 .is_some_and(|o| o.data.as_deref() == Some(last.as_str()))
             {

@@ -143,22 +143,21 @@ impl DistroPart for KojiTag {
                 chunk.len(),
                 self.tag
             ));
-            let calls: Vec<Param> = chunk
-                .iter()
-                .map(|p| {
-                    Param::Struct(vec![
-                        ("methodName".into(), Param::Str("getLatestBuilds".into())),
+            let body = xmlrpc::multi_call(
+                chunk
+                    .iter()
+                    .map(|p| {
                         (
-                            "params".into(),
-                            Param::Array(vec![
+                            "getLatestBuilds",
+                            vec![
                                 Param::Str(self.tag.clone()),
                                 Param::Kwargs(vec![("package".into(), Param::Str(p.clone()))]),
-                            ]),
-                        ),
-                    ])
-                })
-                .collect();
-            let body = xmlrpc::method_call("multiCall", &[Param::Array(calls)]).into_bytes();
+                            ],
+                        )
+                    })
+                    .collect(),
+            )
+            .into_bytes();
             let get = Get {
                 url: self.hub_url.clone(),
                 max_bytes: MAX_BODY_BYTES,

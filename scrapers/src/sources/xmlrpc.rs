@@ -62,6 +62,20 @@ fn write_param(out: &mut String, p: &Param) {
 }
 
 /// A `methodCall` document.
+/// A Koji `multiCall` of `calls` (method, its parameters): many calls, one request.
+pub fn multi_call(calls: Vec<(&str, Vec<Param>)>) -> String {
+    let calls: Vec<Param> = calls
+        .into_iter()
+        .map(|(method, params)| {
+            Param::Struct(vec![
+                ("methodName".into(), Param::Str(method.to_string())),
+                ("params".into(), Param::Array(params)),
+            ])
+        })
+        .collect();
+    method_call("multiCall", &[Param::Array(calls)])
+}
+
 pub fn method_call(method: &str, params: &[Param]) -> String {
     let mut out = String::from("<?xml version='1.0'?>\n<methodCall>\n<methodName>");
     out.push_str(&escape(method));
