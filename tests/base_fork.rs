@@ -493,9 +493,22 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
     mr["merged_at"] = "2024-03-01T10:00:00.000Z".into();
     mr["merge_commit_sha"] = merge.clone().into();
     let mr = serde_json::to_vec(&mr).expect("json");
+    // The base's production compose ships 252-3 (its source repodata).
+    let shipped = crate::util::primary("systemd", "252", "3.el9");
     let server = Server::start(Arc::new(move |req: &Request| {
         if req.path.ends_with("/merge_requests/7") {
             return Reply::json(mr.clone());
+        }
+        match req.path.as_str() {
+            "/compose/repodata/repomd.xml" => {
+                return Reply::json(
+                    b"<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision>\
+                      <data type=\"primary\"><location href=\"repodata/p-primary.xml.gz\"/></data></repomd>"
+                        .to_vec(),
+                );
+            }
+            "/compose/repodata/p-primary.xml.gz" => return Reply::json(shipped.clone()),
+            _ => {}
         }
         if req.path != "/kojihub" {
             return Reply::status(404, &[], "not found");
@@ -512,8 +525,7 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
         } else if body.contains("<string>getBuild</string>") {
             Value::Array(vec![Value::Array(vec![build(2, Some(&built2))])])
         } else {
-            // getLatestBuilds: the base ships 252-3.
-            Value::Array(vec![Value::Array(vec![Value::Array(vec![build(3, Some(&built2))])])])
+            return Reply::status(400, &[], "only listTagged and getBuild are asked");
         };
         Reply::Send {
             status: 200,
@@ -536,7 +548,7 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
         );
     let tree = DistGit::new(&dir).package(pkg).config(&format!(
         "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
-         [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\n\
+         [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\nrepodata_url = \"{url}/compose\"\n\
          [distro.distgit]\nforge = \"gitlab\"\nurl = \"{forge}\"\ngroup = \"redhat/centos-stream/rpms\"\nbranch = \"c9s\"\n\
          [git]\ncache_dir = \"{cache}\"\n\
          [sources.gitlab]\nurl = \"{url}\"\n",
@@ -558,7 +570,7 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
                 "--source",
                 "base-builds",
                 "--source",
-                "koji",
+                "repodata",
             ],
         );
         // One listTagged multiCall, one getBuild multiCall, the dist-git fetch.

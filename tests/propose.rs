@@ -623,19 +623,6 @@ async fn propose_works_from_the_dist_git_mirror() {
     assert_eq!(body["target_branch"], "c9s-sig-hyperscale");
 }
 
-/// A primary.xml.gz in which the base ships `name` at `version`-`release`.
-fn primary(name: &str, version: &str, release: &str) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    write!(
-        gz,
-        "<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\
-         <package type=\"rpm\"><name>{name}</name><arch>src</arch><version epoch=\"0\" ver=\"{version}\" rel=\"{release}\"/></package></metadata>"
-    )
-    .expect("gzip");
-    gz.finish().expect("gzip")
-}
-
 /// Upstream text reaches the evidence chain, and so the proposal's `%changelog`: a base
 /// repository whose release is rpm code, a release tag and a PR title that are too. The
 /// proposed spec expands to them literally with real `rpmspec -P` and `rpm -q --changelog`,
@@ -658,7 +645,7 @@ async fn upstream_text_in_a_proposal_is_never_run_by_rpm() {
         "html_url": "https://github.com/o/x/pull/1"
     });
     let tags = serde_json::json!([{"name": "v1.0"}, {"name": tag}]);
-    let shipped = primary("hello", "2.0", &release);
+    let shipped = crate::util::primary("hello", "2.0", &release);
     let tag_for_compare = tag.clone();
     let handler: Handler = Arc::new(move |req: &Request| {
         match req.path.as_str() {

@@ -278,3 +278,16 @@ pub fn forkdebt_as_nobody(dir: &std::path::Path, args: &[&str]) -> std::process:
         .output()
         .expect("setpriv")
 }
+
+/// A primary.xml.gz in which the base ships `name` at `version`-`release`.
+pub fn primary(name: &str, version: &str, release: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    write!(
+        gz,
+        "<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\
+         <package type=\"rpm\"><name>{name}</name><arch>src</arch><version epoch=\"0\" ver=\"{version}\" rel=\"{release}\"/></package></metadata>"
+    )
+    .expect("gzip");
+    gz.finish().expect("gzip")
+}
