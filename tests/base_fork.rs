@@ -596,3 +596,246 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
         "{p:#}"
     );
 }
+
+/// A patch we carried first that the base's dist-git added later (no source-git): ours, and
+/// droppable once the base ships the first build made from the commit that added it. A patch
+/// the base had before us stays inherited; one it never took stays ours to carry.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_patch_the_base_took_after_us_is_ours_until_the_base_ships_it() {
+    use crate::util::git_env;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let hunk = |file: &str, at: usize, old: &str, new: &str, subject: &str| {
+        format!(
+            "From: Dev <dev@example.org>\nSubject: [PATCH] {subject}\n\n---\n--- a/{file}\n+++ b/{file}\n\
+             @@ -{at},3 +{at},3 @@\n context above\n-{old}\n+{new}\n context below\n"
+        )
+    };
+    let dated = |repo: &Path, message: &str, when: &str| {
+        git_env(repo, &["add", "."], &[]);
+        git_env(
+            repo,
+            &["commit", "-qm", message],
+            &[("GIT_AUTHOR_DATE", when), ("GIT_COMMITTER_DATE", when)],
+        );
+        git_env(repo, &["rev-parse", "HEAD"], &[])
+    };
+    let base_spec = |release: u32, patches: &[&str]| {
+        let mut s = format!(
+            "Name: hello\nVersion: 1.0\nRelease: {release}%{{?dist}}\nSummary: s\nLicense: MIT\nURL: https://example.org/hello\n"
+        );
+        for (i, p) in patches.iter().enumerate() {
+            s.push_str(&format!("Patch{}: {p}\n", i + 1));
+        }
+        s + "\n%description\nd\n\n%prep\n%autosetup -p1\n"
+    };
+
+    // The base's dist-git (c9s): the "theirs" patch since 2023, the fix added in March 2024
+    // (a +0200 committer), a later build without changes.
+    let base = dir.join("forge/redhat/centos-stream/rpms/hello.git");
+    std::fs::create_dir_all(&base).expect("mkdir");
+    git(&base, &["init", "-q", "-b", "c9s"]);
+    std::fs::write(
+        base.join("hello-theirs.patch"),
+        hunk("src/io.c", 40, "read", "read_all", "io: read all"),
+    )
+    .expect("write");
+    std::fs::write(
+        base.join("hello.spec"),
+        base_spec(1, &["hello-theirs.patch"]),
+    )
+    .expect("write");
+    let first = dated(&base, "1.0-1", "2023-12-01T10:00:00+0200");
+    std::fs::write(
+        base.join("hello-fix.patch"),
+        hunk("src/main.c", 12, "exit(1)", "exit(0)", "main: exit cleanly"),
+    )
+    .expect("write");
+    std::fs::write(
+        base.join("hello.spec"),
+        base_spec(2, &["hello-theirs.patch", "hello-fix.patch"]),
+    )
+    .expect("write");
+    let took = dated(
+        &base,
+        "1.0-2: take the exit fix",
+        "2024-03-01T10:00:00+0200",
+    );
+    std::fs::write(
+        base.join("hello.spec"),
+        base_spec(3, &["hello-theirs.patch", "hello-fix.patch"]),
+    )
+    .expect("write");
+    let later = dated(&base, "1.0-3", "2024-05-01T10:00:00+0200");
+
+    // Ours: the fix since January 2024 (a -0800 committer, other line numbers and header),
+    // theirs, and one of our own.
+    let pkg = Package::new("hello")
+        .version("1.0")
+        .release("1.hs")
+        .patch(
+            "0001-exit-cleanly.patch",
+            &hunk("src/main.c", 15, "exit(1)", "exit(0)", "Exit cleanly"),
+        )
+        .patch(
+            "0002-read-all.patch",
+            &hunk("src/io.c", 40, "read", "read_all", "io: read all"),
+        )
+        .patch(
+            "0003-our-default.patch",
+            &hunk("src/conf.c", 3, "default 1", "default 2", "hs: our default"),
+        );
+    let tree = DistGit::new(&dir).package(pkg);
+    git(&tree.repo, &["init", "-q"]);
+    dated(&tree.repo, "hello for hs", "2024-01-10T09:00:00-0800");
+
+    // Koji: one build per base commit; the compose ships 1.0-1, then 1.0-2.
+    let recorded_build: Value = serde_json::from_slice(
+        &std::fs::read(crate::util::repo_root().join(
+            "../shared/fixtures/koji/reserialized/getBuild_gumbo-parser-0.10.1-22.fc35.json",
+        ))
+        .expect("fixture"),
+    )
+    .expect("json");
+    let builds: Vec<Value> = [(1, &first), (2, &took), (3, &later)]
+        .iter()
+        .map(|(release, sha)| {
+            let mut b = recorded_build.clone();
+            b["name"] = "hello".into();
+            b["package_name"] = "hello".into();
+            b["epoch"] = Value::Null;
+            b["version"] = "1.0".into();
+            b["release"] = format!("{release}.el9").into();
+            b["nvr"] = format!("hello-1.0-{release}.el9").into();
+            b["source"] =
+                format!("git+https://gitlab.com/redhat/centos-stream/rpms/hello#{sha}").into();
+            b
+        })
+        .collect();
+    let shipped = Arc::new(AtomicU32::new(1));
+    let ships = shipped.clone();
+    let server = Server::start(Arc::new(move |req: &Request| {
+        let release = ships.load(Ordering::SeqCst);
+        match req.path.as_str() {
+            "/compose/repodata/repomd.xml" => Reply::json(
+                format!(
+                    "<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>{release}</revision>\
+                     <data type=\"primary\"><location href=\"repodata/{release}-primary.xml.gz\"/></data></repomd>"
+                )
+                .into_bytes(),
+            ),
+            p if p == format!("/compose/repodata/{release}-primary.xml.gz") => {
+                Reply::json(crate::util::primary("hello", "1.0", &format!("{release}.el9")))
+            }
+            "/kojihub" if String::from_utf8_lossy(&req.body).contains("<string>listTagged</string>") => {
+                let answer = Value::Array(vec![Value::Array(vec![Value::Array(builds.clone())])]);
+                Reply::Send {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "text/xml".into())],
+                    body: format!(
+                        "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
+                        xml_value(&answer)
+                    )
+                    .into_bytes(),
+                }
+            }
+            _ => Reply::status(404, &[], "not found"),
+        }
+    }))
+    .await;
+    let tree = tree.config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+         [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\nrepodata_url = \"{url}/compose\"\n\
+         [distro.distgit]\nforge = \"gitlab\"\nurl = \"{forge}\"\ngroup = \"redhat/centos-stream/rpms\"\nbranch = \"c9s\"\n\
+         [git]\ncache_dir = \"{cache}\"\n",
+        url = server.url,
+        forge = dir.join("forge").display(),
+        cache = dir.join("cache").display(),
+    ));
+    let d = tree.dir.clone();
+    let run = move |args: Vec<&'static str>| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = vec!["--config", "forkdebt.toml"];
+                all.extend(args);
+                forkdebt_ok(&d, &all)
+            })
+            .await
+            .expect("join")
+        }
+    };
+    let scanned = run(vec!["scan"]).await;
+    assert!(
+        scanned.contains("1 patches are the base distribution's or Fedora's, not ours"),
+        "{scanned}"
+    );
+    let patches = || async {
+        let v: Value =
+            serde_json::from_str(&run(vec!["report", "--format", "json"]).await).expect("json");
+        let list = v["packages"][0]["patches"]
+            .as_array()
+            .expect("patches")
+            .clone();
+        move |prefix: &str| -> Value {
+            list.iter()
+                .find(|p| p["file"].as_str().is_some_and(|f| f.starts_with(prefix)))
+                .unwrap_or_else(|| panic!("{prefix} in {list:#?}"))
+                .clone()
+        }
+    };
+    let patch = patches().await;
+    let fix = patch("0001-");
+    assert_eq!(fix["origin"], "ours", "{fix:#}");
+    assert_eq!(
+        fix["origin_detail"],
+        format!(
+            "c9s took it after us as hello-fix.patch (branch c9s, commit {})",
+            &took[..7]
+        ),
+        "{fix:#}"
+    );
+    assert_eq!(patch("0002-")["origin"], "inherited");
+    assert_eq!(patch("0003-")["origin"], "ours");
+    assert!(patch("0003-")["origin_detail"].is_null());
+
+    // Built in 1.0-2, but the compose ships 1.0-1: coming, not droppable.
+    let synced = run(vec![
+        "sync",
+        "--source",
+        "base-builds",
+        "--source",
+        "repodata",
+    ])
+    .await;
+    assert!(synced.contains("base-builds  1 items"), "{synced}");
+    let patch = patches().await;
+    let fix = patch("0001-");
+    assert_ne!(fix["state"], "droppable", "{fix:#}");
+    assert!(
+        fix["evidence"]
+            .to_string()
+            .contains("coming in 1.0-2.el9 (built, not shipped: c9s ships hello-1.0-1.el9)"),
+        "{fix:#}"
+    );
+
+    // The compose ships 1.0-2: droppable, with the chain from the base's commit.
+    shipped.store(2, Ordering::SeqCst);
+    run(vec!["sync", "--source", "repodata"]).await;
+    let patch = patches().await;
+    let fix = patch("0001-");
+    assert_eq!(fix["state"], "droppable", "{fix:#}");
+    let evidence = fix["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!(
+            "c9s took it after us as hello-fix.patch in dist-git commit {}",
+            &took[..12]
+        )) && evidence.contains("first built in hello-1.0-2.el9")
+            && evidence.contains("c9s ships hello-1.0-2.el9 >= 1.0-2.el9"),
+        "{fix:#}"
+    );
+    assert_ne!(patch("0003-")["state"], "droppable");
+    // Found once: the first build is not asked again.
+    let again = run(vec!["sync", "--source", "base-builds"]).await;
+    assert!(again.contains("base-builds  0 items"), "{again}");
+}

@@ -2,6 +2,7 @@
 //! mirrored and read from git objects with bounded parallelism; and the same packages in the
 //! base distribution's (and `packaging_from`'s) dist-git, to tell inherited patches from ours.
 
+use crate::added::FirstAdded;
 use anyhow::Context as _;
 use forkdebt_core::config::Config;
 use forkdebt_core::config::{DistgitConfig, DownstreamConfig};
@@ -242,6 +243,21 @@ pub struct GitScan {
     pub failed: Vec<(String, String)>,
     /// Patch contents by shown path (for the origin comparison).
     pub patch_bytes: HashMap<String, Vec<u8>>,
+    /// The git folder of each repository read, by name, and the branch read.
+    pub dirs: Vec<(String, std::path::PathBuf)>,
+    pub branch: String,
+}
+
+/// The git folder `spec` is read from: a local repository's own, or its mirror.
+fn git_dir(git: &Git, spec: &str, cache_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    match forkdebt_core::git::RepoSpec::parse(spec) {
+        forkdebt_core::git::RepoSpec::Local(_) => {
+            forkdebt_core::git::open_repository(git, spec, cache_dir).ok()
+        }
+        forkdebt_core::git::RepoSpec::Remote(url) => {
+            Some(forkdebt_core::git::mirror_path(&url, cache_dir))
+        }
+    }
 }
 
 /// Reads the downstream's dist-git repositories. A repository that fails is an error of its
@@ -273,6 +289,8 @@ pub async fn scan_downstream(
     let mut inv = Inventory::default();
     let mut failed = Vec::new();
     let mut patch_bytes = HashMap::new();
+    let mut dirs = Vec::new();
+    let cache_dir = config.git.cache_dir();
     let now = chrono::Utc::now();
     for (name, repo, result) in read {
         let mut run = SourceRun {
@@ -285,6 +303,7 @@ pub async fn scan_downstream(
                 inv.packages.extend(scan.packages);
                 inv.warnings.extend(scan.warnings);
                 patch_bytes.extend(scan.patch_bytes);
+                dirs.extend(git_dir(&git, &repo, &cache_dir).map(|d| (name.clone(), d)));
             }
             Err(e) => {
                 let e = format!("{}: {e}", redact_userinfo(&repo));
@@ -303,6 +322,8 @@ pub async fn scan_downstream(
         repos: n,
         failed,
         patch_bytes,
+        dirs,
+        branch,
     })
 }
 
@@ -313,6 +334,7 @@ pub async fn base_patches(
     distro: &str,
     packages: &[String],
     opts: &ScanOptions,
+    added: &mut FirstAdded,
 ) -> anyhow::Result<Option<BasePatches>> {
     let Some(d) = config.distro.iter().find(|d| d.name == distro) else {
         return Ok(None);
@@ -335,32 +357,41 @@ pub async fn base_patches(
     let git = git_for(config)?;
     let read = read_all(config, &git, repos, &branch, true, opts).await;
     let mut base = BasePatches::new(distro, &branch);
-    for (name, _repo, result) in read {
+    let cache_dir = config.git.cache_dir();
+    for (name, repo, result) in read {
         // A package the base does not have (or cannot be read) inherits nothing.
         if let Ok(scan) = result {
             base.add(&name, &scan);
+            if let Some(dir) = git_dir(&git, &repo, &cache_dir) {
+                added.add_repo(Some(distro), &name, dir, &branch);
+            }
         }
     }
     Ok(Some(base))
 }
 
-/// Decides every patch's origin: inherited from the base, from Fedora, or ours.
+/// Decides every patch's origin: inherited from the base, from Fedora, or ours (also when
+/// the base took it after us: `added` knows our dist-git's dates, and learns the bases').
 pub async fn decide_origins(
     config: &Config,
     ds: &DownstreamConfig,
     inv: &mut Inventory,
     read: &(dyn Fn(&str) -> Option<Vec<u8>> + Send + Sync),
+    mut added: FirstAdded,
     opts: &ScanOptions,
 ) -> anyhow::Result<Option<usize>> {
     let names: Vec<String> = inv.packages.iter().map(|p| p.name.clone()).collect();
     let mut bases = Vec::new();
     for distro in ds.base.iter().chain(&ds.packaging_from) {
-        if let Some(b) = base_patches(config, distro, &names, opts).await? {
+        if let Some(b) = base_patches(config, distro, &names, opts, &mut added).await? {
             bases.push((distro.as_str() == ds.base.as_deref().unwrap_or(""), b));
         }
     }
     if bases.is_empty() {
         return Ok(None);
     }
-    Ok(Some(origin::decide(inv, read, &bases)))
+    // Reads git history in place, once per repository that has a patch in common with a
+    // base (a few, at most one per package): short enough not to need a blocking thread.
+    let inv_added = |distro: Option<&str>, shown: &str| added.first_added(distro, shown);
+    Ok(Some(origin::decide(inv, read, &inv_added, &bases)))
 }

@@ -15,6 +15,7 @@
 //!
 //! [`Store`]: forkdebt_core::store::Store
 
+pub mod added;
 pub mod distgit;
 pub mod forks;
 pub mod propose;

@@ -124,6 +124,7 @@ pub async fn run(
         };
         // Dist-git repositories in git (only when no folders were named on the command line).
         let mut git_bytes = std::collections::HashMap::new();
+        let mut git_dirs = Vec::new();
         let mut read_git = false;
         if let (Some(g), true) = (&ds.git, from_config) {
             let started = std::time::Instant::now();
@@ -154,6 +155,11 @@ pub async fn run(
                     inv.warnings.extend(scan.inventory.warnings);
                     inv.unreadable.extend(scan.inventory.unreadable);
                     git_bytes = scan.patch_bytes;
+                    git_dirs = scan
+                        .dirs
+                        .into_iter()
+                        .map(|(n, d)| (n, d, scan.branch.clone()))
+                        .collect();
                     read_git = true;
                 }
                 Err(e) => {
@@ -182,7 +188,17 @@ pub async fn run(
                         .find_map(|r| std::fs::read(r.join(rel)).ok())
                 })
             };
-            match crate::distgit::decide_origins(config, &ds, &mut inv, &read, &opts).await {
+            // When our dist-git first had each patch: from the repositories and folders read.
+            let mut added = crate::added::FirstAdded::new(
+                forkdebt_core::git::Git::detect(Some(config.user_agent())).ok(),
+            );
+            for (name, dir, branch) in std::mem::take(&mut git_dirs) {
+                added.add_repo(None, &name, dir, &branch);
+            }
+            for root in &roots {
+                added.add_folder(root);
+            }
+            match crate::distgit::decide_origins(config, &ds, &mut inv, &read, added, &opts).await {
                 Ok(Some(n)) => say!(
                     tell,
                     "{}: {n} patches are the base distribution's or Fedora's, not ours",

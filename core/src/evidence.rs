@@ -93,7 +93,15 @@ pub enum Hop {
         tag: Option<String>,
         resolves: Vec<String>,
     },
-    /// The base's first build whose source contains the merged request.
+    /// The base's dist-git added the same patch after we did.
+    BaseTook {
+        distro: String,
+        /// The base's file name for it.
+        file: String,
+        /// The base dist-git commit that added it.
+        commit: String,
+    },
+    /// The base's first build whose source contains the merged request (or commit).
     FirstBuild { nvr: String },
     /// The base built the change but does not ship that build yet.
     BaseNotShipped {
@@ -241,6 +249,14 @@ impl Hop {
                     short(commit, 12)
                 )
             }
+            Hop::BaseTook {
+                distro,
+                file,
+                commit,
+            } => format!(
+                "{distro} took it after us as {file} in dist-git commit {}",
+                short(commit, 12)
+            ),
             Hop::FirstBuild { nvr } => format!("first built in {nvr}"),
             Hop::BaseNotShipped {
                 distro,

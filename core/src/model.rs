@@ -325,6 +325,9 @@ pub enum OriginKind {
     FromFedora,
     /// Ours, changed from a base patch.
     DerivedFrom,
+    /// Ours first: the base's dist-git added the same change after we did. Our debt until
+    /// the base ships a build with it, then droppable.
+    TakenByBase,
 }
 
 /// A patch's origin with where the same (or the similar) patch was found.
@@ -335,6 +338,10 @@ pub struct PatchOrigin {
     pub branch: String,
     /// The other dist-git's file name for it.
     pub file: String,
+    /// The other dist-git's commit that added it (for [`OriginKind::TakenByBase`]: the
+    /// commit whose first build carries it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl PatchOrigin {
@@ -358,6 +365,15 @@ impl PatchOrigin {
             OriginKind::DerivedFrom => format!(
                 "derived from {}'s {} (branch {})",
                 self.distro, self.file, self.branch
+            ),
+            OriginKind::TakenByBase => format!(
+                "{} took it after us as {} (branch {}, commit {})",
+                self.distro,
+                self.file,
+                self.branch,
+                self.commit
+                    .as_deref()
+                    .map_or("?", |c| c.get(..7).unwrap_or(c))
             ),
             _ => format!(
                 "{} carries it as {} (branch {})",

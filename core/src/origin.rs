@@ -16,6 +16,8 @@ pub const DERIVED_SIMILARITY: f64 = 0.5;
 
 struct BasePatch {
     file: String,
+    /// Its shown path (`package/file`), to ask when the base added it.
+    path: String,
     key: String,
     changes: Vec<String>,
 }
@@ -51,6 +53,7 @@ impl BasePatches {
                 changes.sort_unstable();
                 list.push(BasePatch {
                     file: p.file.clone(),
+                    path: p.path.clone().unwrap_or_default(),
                     key,
                     changes,
                 });
@@ -64,12 +67,18 @@ impl BasePatches {
     }
 }
 
+/// When a dist-git first had a file, by its shown path: the commit's time (seconds since the
+/// epoch) and the commit. The distribution's name, or `None` for the downstream's own.
+pub type FirstAdded<'a> = &'a dyn Fn(Option<&str>, &str) -> Option<(i64, String)>;
+
 /// Sets `Patch::origin` of every patch of `inv` whose contents `read` gives (by the patch's
 /// shown path). `bases` are `(is the base distribution, its patches)`: the base decides
-/// "inherited", the others (Fedora) "from-fedora". Returns how many patches are not ours.
+/// "inherited", the others (Fedora) "from-fedora". A patch both carry that we added first
+/// (by `added`) is ours, taken by the base after us. Returns how many patches are not ours.
 pub fn decide(
     inv: &mut Inventory,
     read: &dyn Fn(&str) -> Option<Vec<u8>>,
+    added: FirstAdded<'_>,
     bases: &[(bool, BasePatches)],
 ) -> usize {
     let mut not_ours = 0;
@@ -93,15 +102,17 @@ pub fn decide(
                     continue;
                 };
                 if let Some(same) = list.iter().find(|b| b.key == key) {
+                    let (kind, commit) = if *is_base {
+                        taken_or_inherited(patch.path.as_deref(), base, same, added)
+                    } else {
+                        (OriginKind::FromFedora, None)
+                    };
                     origin = Some(PatchOrigin {
-                        kind: if *is_base {
-                            OriginKind::Inherited
-                        } else {
-                            OriginKind::FromFedora
-                        },
+                        kind,
                         distro: base.distro.clone(),
                         branch: base.branch.clone(),
                         file: same.file.clone(),
+                        commit,
                     });
                     break;
                 }
@@ -118,20 +129,39 @@ pub fn decide(
                                 distro: base.distro.clone(),
                                 branch: base.branch.clone(),
                                 file: b.file.clone(),
+                                commit: None,
                             });
                             break 'find;
                         }
                     }
                 }
             }
-            if origin
-                .as_ref()
-                .is_some_and(|o| o.kind != OriginKind::DerivedFrom)
-            {
+            if origin.as_ref().is_some_and(|o| {
+                !matches!(o.kind, OriginKind::DerivedFrom | OriginKind::TakenByBase)
+            }) {
                 not_ours += 1;
             }
             patch.origin = origin;
         }
     }
     not_ours
+}
+
+/// A change both we and the base carry: inherited, unless our dist-git had it strictly
+/// before the base's did (then the base took it from us, or from the same upstream, later).
+/// Without both dates it stays inherited, as before dates were read.
+fn taken_or_inherited(
+    ours: Option<&str>,
+    base: &BasePatches,
+    same: &BasePatch,
+    added: FirstAdded<'_>,
+) -> (OriginKind, Option<String>) {
+    let ours = ours.and_then(|p| added(None, p));
+    let theirs = added(Some(&base.distro), &same.path);
+    match (ours, theirs) {
+        (Some((ours, _)), Some((theirs, commit))) if ours < theirs => {
+            (OriginKind::TakenByBase, Some(commit))
+        }
+        _ => (OriginKind::Inherited, None),
+    }
 }

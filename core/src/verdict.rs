@@ -242,6 +242,62 @@ fn base_fork_chains(
     }
 }
 
+/// A patch we carried first that the base's dist-git added after us: droppable once the base
+/// ships the first build made from a commit with it, "coming in" that build before.
+fn taken_by_base_chain(
+    patch: &Patch,
+    package: &Package,
+    facts: &Facts,
+    shipped: Option<&ShippedFact>,
+    consider: &mut impl FnMut(Standing, Vec<Hop>, Confidence),
+) {
+    let Some(o) = patch
+        .origin
+        .as_ref()
+        .filter(|o| o.kind == crate::model::OriginKind::TakenByBase)
+    else {
+        return;
+    };
+    let Some(commit) = &o.commit else {
+        return;
+    };
+    let mut hops = vec![Hop::BaseTook {
+        distro: o.distro.clone(),
+        file: o.file.clone(),
+        commit: commit.clone(),
+    }];
+    // The same content, compared in full: as sure as a matching patch-id.
+    let conf = Confidence::High;
+    let Some(b) = facts
+        .base_builds
+        .get(&base_fork::distgit_item(&o.distro, &package.name, commit))
+    else {
+        consider(Standing::Merged, hops, conf);
+        return;
+    };
+    hops.push(Hop::FirstBuild { nvr: b.nvr.clone() });
+    let fixed = Evr::parse(&b.evr);
+    match shipped {
+        Some(s) if ships(&s.evr, &fixed) => {
+            hops.push(Hop::Ships {
+                distro: s.distro.clone(),
+                nvr: s.nvr.clone(),
+                fixed: fixed.to_string(),
+                from: s.from.clone(),
+            });
+            consider(Standing::Droppable, hops, conf);
+        }
+        _ => {
+            hops.push(Hop::BaseNotShipped {
+                distro: o.distro.clone(),
+                fixed: fixed.to_string(),
+                ships: shipped.map(|s| s.nvr.clone()),
+            });
+            consider(Standing::Released, hops, conf);
+        }
+    }
+}
+
 fn request_of(r: &Reference) -> RequestRef {
     RequestRef {
         kind: r.kind,
@@ -516,6 +572,9 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             &mut consider,
         );
     }
+
+    // The base's dist-git took the same patch after us.
+    taken_by_base_chain(patch, package, facts, shipped, &mut consider);
 
     // Red Hat bugs and Jira issues the patch was written for.
     for r in origins

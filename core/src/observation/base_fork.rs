@@ -37,8 +37,15 @@ pub fn split_item(item: &str) -> Option<(&str, &str)> {
     Some((distro, package))
 }
 
+/// The item of the first build containing a base dist-git commit that took one of our
+/// patches (the same dataset as merge requests, whose ids have a `!`).
+pub fn distgit_item(distro: &str, package: &str, commit: &str) -> String {
+    format!("{distro}/{package}@{commit}")
+}
+
 /// The first build of the base's package whose source commit contains a merged dist-git
-/// merge request (a CentOS Stream MR), by the request's id (`group/rpms/pkg!N`).
+/// merge request (a CentOS Stream MR), by the request's id (`group/rpms/pkg!N`), or a dist-git
+/// commit that took one of our patches (by [`distgit_item`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirstBuild {
     pub nvr: String,

@@ -138,6 +138,17 @@ async fn observations_for(tx: &mut Tx<'_>, cands: &[Candidate]) -> Result<Observ
                     .insert(r.id.clone());
             }
         }
+        if let Some(o) = c
+            .patch
+            .origin
+            .as_ref()
+            .filter(|o| o.kind == crate::model::OriginKind::TakenByBase)
+            && let Some(commit) = &o.commit
+        {
+            wanted.entry(Dataset::BaseBuild).or_default().insert(
+                observation::base_fork::distgit_item(&o.distro, &c.package.name, commit),
+            );
+        }
         if let Some(base) = &c.base {
             // What the base's own fork carries of the upstream commits this patch is.
             let upstream = c

@@ -390,6 +390,33 @@ impl Store {
         Ok(out)
     }
 
+    /// The base dist-git commits that took a change we carried first (patches whose origin
+    /// is [`crate::model::OriginKind::TakenByBase`]): `(distro, package, commit)`, once each.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn taken_by_base(&self) -> Result<Vec<(String, String, String)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT k.name, p.origin FROM patches p JOIN packages k ON k.id = p.package_id \
+             WHERE p.dropped_at IS NULL AND p.origin LIKE $1",
+        )
+        .bind("%\"taken-by-base\"%")
+        .fetch_all(&self.pool)
+        .await
+        .ctx("finding patches the base took")?;
+        let mut out: Vec<(String, String, String)> = rows
+            .into_iter()
+            .filter_map(|(package, origin)| {
+                let o: crate::model::PatchOrigin = serde_json::from_str(&origin).ok()?;
+                (o.kind == crate::model::OriginKind::TakenByBase)
+                    .then_some((o.distro, package, o.commit?))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Packages with a carried commit whose sha (or upstream match) contains `sha` (hex).
     ///
     /// # Errors

@@ -1,6 +1,6 @@
 //! The base distribution's merged dist-git merge requests (a CentOS Stream MR on
-//! gitlab.com/redhat/centos-stream/rpms/PKG), followed to the first Koji build whose source
-//! commit contains the merge: `listTagged` of the package in the base's tag, `getBuild` (one
+//! gitlab.com/redhat/centos-stream/rpms/PKG), and the base's dist-git commits that took a
+//! patch we carried first, followed to the first Koji build whose source commit contains them: `listTagged` of the package in the base's tag, `getBuild` (one
 //! `multiCall`) for the builds whose source it did not give, and ancestry in a mirror of the
 //! package's dist-git. The verdict then asks whether the base ships that build.
 //!
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 pub const SOURCE: super::Descriptor = super::Descriptor {
     name: "base-builds",
-    about: "the base's merged dist-git merge requests: the first Koji build with each",
+    about: "the base's merged dist-git merge requests, and its commits that took our patches: the first Koji build with each",
     datasets: &[Dataset::BaseBuild],
     section: None,
     build: Some(|c| Ok(Box::new(BaseBuilds::from_config(c)))),
@@ -28,6 +28,7 @@ pub const SOURCE: super::Descriptor = super::Descriptor {
 
 /// One base distribution with a Koji tag and a dist-git group.
 struct Base {
+    distro: String,
     hub_url: String,
     tag: String,
     /// `https://gitlab.com`
@@ -50,6 +51,7 @@ impl BaseBuilds {
             .filter_map(|d| {
                 let g = d.distgit.as_ref()?;
                 Some(Base {
+                    distro: d.name.clone(),
                     hub_url: d.koji_url.clone()?,
                     tag: d.koji_tag.clone()?,
                     forge_url: g.url.clone()?.trim_end_matches('/').to_string(),
@@ -212,6 +214,7 @@ impl Source for BaseBuilds {
         }
         let known = cx.store.observations(Dataset::BaseBuild).await?;
         let requests = cx.store.observations(Dataset::Gitlab).await?;
+        let taken = cx.store.taken_by_base().await?;
         let git = Git::detect(Some(self.user_agent.clone()))
             .map_err(|e| SourceError::Failed(e.to_string()))?;
         for base in &self.bases {
@@ -239,6 +242,20 @@ impl Source for BaseBuilds {
                     .entry(package.to_string())
                     .or_default()
                     .push((id.clone(), sha.to_string()));
+            }
+            // Dist-git commits in which the base took a patch we carried first.
+            for (_, package, commit) in taken
+                .iter()
+                .filter(|(d, p, _)| *d == base.distro && is_package(p))
+            {
+                let id = observation::base_fork::distgit_item(&base.distro, package, commit);
+                if known.get(&id).is_some_and(|k| k.data.is_some()) {
+                    continue;
+                }
+                by_package
+                    .entry(package.clone())
+                    .or_default()
+                    .push((id, commit.clone()));
             }
             let packages: Vec<String> = by_package.keys().cloned().collect();
             if packages.is_empty() {
@@ -303,7 +320,8 @@ impl Source for BaseBuilds {
     }
 }
 
-/// For each merged request, the oldest build (by EVR) whose source commit contains the merge.
+/// For each merged request (or dist-git commit), the oldest build (by EVR) whose source
+/// commit contains it.
 fn first_builds(
     git: &Git,
     repo: &str,
