@@ -6,6 +6,7 @@
 //! - [`sources`]: one module per upstream service.
 //! - [`sync`]: runs the configured sources, records per-source status.
 
+pub mod bus;
 pub mod forges;
 pub mod http;
 pub mod sources;

@@ -1,7 +1,7 @@
 //! `forkdebt sync`: runs the sources, records per-source status, keeps going when one fails.
 
 use crate::http::{Http, HttpOptions};
-use crate::sources::{self, Context};
+use crate::sources::{self, Context, Focus};
 use forkdebt_core::config::Config;
 use forkdebt_core::store::{SourceRun, Store, StoreError};
 use std::time::Duration;
@@ -86,6 +86,34 @@ pub async fn run(
     only: &[String],
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<SourceResult>, SyncError> {
+    run_with(store, config, only, None, progress).await
+}
+
+/// Asks the sources `focus` names about its packages and items alone: what a bus message or a
+/// webhook announced, through the same sources and verdict engine as every sync.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_focused(
+    store: &Store,
+    config: &Config,
+    focus: &Focus,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<SourceResult>, SyncError> {
+    let only: Vec<String> = focus.sources.iter().map(|s| s.to_string()).collect();
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
+    run_with(store, config, &only, Some(focus), progress).await
+}
+
+async fn run_with(
+    store: &Store,
+    config: &Config,
+    only: &[String],
+    focus: Option<&Focus>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<SourceResult>, SyncError> {
     let wanted = selected(only)?;
     if config.contact.is_none() {
         tracing::warn!(
@@ -104,6 +132,7 @@ pub async fn run(
         store,
         config,
         progress,
+        focus,
     };
     let mut results = Vec::new();
     for id in wanted {
@@ -162,7 +191,7 @@ pub async fn run(
     {
         store.decide_changes(chrono::Utc::now()).await?;
     }
-    if only.is_empty() && config.propose.is_some() {
+    if only.is_empty() && focus.is_none() && config.propose.is_some() {
         let run = sync_proposals(store, config).await?;
         store
             .record_named_run("proposals", &run, chrono::Utc::now())

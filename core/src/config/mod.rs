@@ -62,6 +62,55 @@ pub struct Config {
     pub web: Option<WebConfig>,
     pub propose: Option<ProposeConfig>,
     pub serve: Option<ServeConfig>,
+    /// `[bus]`: Fedora's message bus (fedora-messaging), heard by `serve`.
+    pub bus: Option<BusConfig>,
+    /// `[hooks]`: forge webhooks, received by `serve`'s web server.
+    pub hooks: Option<HooksConfig>,
+}
+
+/// `[bus]`: an AMQP consumer of fedora-messaging's public broker. A message names what it
+/// concerns; the items forkdebt tracks among them are synced at once (the message is a hint,
+/// the source's answer the fact). Off unless `enabled`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// `amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub` (the default).
+    pub url: Option<String>,
+    /// The broker's CA, and the client certificate and key it accepts (Fedora's public
+    /// `fedora-cert.pem`/`fedora-key.pem` as fedora-messaging ships them).
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// The exchange topics are bound on (default `amq.topic`).
+    pub exchange: Option<String>,
+    /// Routing keys bound (default: Koji tags and build states, Bodhi updates, dist-git
+    /// pushes, wiki edits, Bugzilla, Pagure and Forgejo pull requests, FESCo tickets).
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Where missed messages are read after a restart or an outage (default
+    /// `https://apps.fedoraproject.org/datagrepper`; `""`: no backfill).
+    pub datagrepper_url: Option<String>,
+    /// How far back a backfill reaches at most, hours (default 72).
+    pub backfill_max_hours: Option<f64>,
+}
+
+/// `[hooks]`: webhooks at `/hooks/github`, `/hooks/gitlab`, `/hooks/forgejo`, `/hooks/pagure`
+/// on the web server. A forge without its secret configured is refused.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HooksConfig {
+    pub github_secret_env: Option<EnvName>,
+    pub github_secret_file: Option<PathBuf>,
+    pub gitlab_secret_env: Option<EnvName>,
+    pub gitlab_secret_file: Option<PathBuf>,
+    pub forgejo_secret_env: Option<EnvName>,
+    pub forgejo_secret_file: Option<PathBuf>,
+    pub pagure_secret_env: Option<EnvName>,
+    pub pagure_secret_file: Option<PathBuf>,
+    /// The largest body accepted, bytes (default 1 MiB).
+    pub max_body_bytes: Option<usize>,
 }
 
 /// `[serve]`: how several `serve` instances on one PostgreSQL share the work.

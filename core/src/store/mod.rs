@@ -21,6 +21,8 @@ mod delivery;
 mod engine;
 mod events;
 mod forks;
+mod heard;
+pub use heard::ListenerState;
 mod history;
 pub use history::HistoryRow;
 mod inventory;

@@ -257,6 +257,7 @@ impl Source for BaseBuilds {
                     .or_default()
                     .push((id, commit.clone()));
             }
+            by_package.retain(|p, _| cx.keeps_package(p));
             let packages: Vec<String> = by_package.keys().cloned().collect();
             if packages.is_empty() {
                 continue;

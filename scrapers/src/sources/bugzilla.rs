@@ -220,6 +220,7 @@ impl Source for Bugzilla {
             let c: ChangeObservation = observation::read(o.data.as_deref())?;
             forkdebt_core::change::tracker_id(c.page.tracker_bug.as_deref()?)
         }));
+        ids.retain(|id| cx.keeps_item(id));
         ids.sort();
         ids.dedup();
         let known = store.observations(DATASET).await?;

@@ -441,6 +441,7 @@ impl Source for FedoraWiki {
             .reference_ids(RefKind::FedoraChange)
             .await?
             .into_iter()
+            .filter(|id| cx.keeps_item(id))
             .map(|id| format!("Changes/{}", id.replace('_', " ")))
             .collect();
         titles.sort();

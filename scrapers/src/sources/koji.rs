@@ -302,7 +302,8 @@ impl super::Source for DownstreamKoji {
 
     async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
         for (downstream, tag) in &self.0 {
-            let packages = cx.store.package_names(downstream).await?;
+            let mut packages = cx.store.package_names(downstream).await?;
+            packages.retain(|p| cx.keeps_package(p));
             if packages.is_empty() {
                 continue;
             }

@@ -52,6 +52,43 @@ pub struct Context<'a> {
     pub store: &'a Store,
     pub config: &'a Config,
     pub progress: &'a (dyn Fn(&str) + Sync),
+    /// A sync of what a bus message or a webhook named, not of everything.
+    pub focus: Option<&'a Focus>,
+}
+
+impl Context<'_> {
+    /// Whether this sync asks about `package` (every package unless focused).
+    pub fn keeps_package(&self, package: &str) -> bool {
+        self.focus.is_none_or(|f| f.packages.contains(package))
+    }
+
+    /// Whether this sync asks about the item `id` (every item unless focused).
+    pub fn keeps_item(&self, id: &str) -> bool {
+        self.focus.is_none_or(|f| f.items.contains(id))
+    }
+}
+
+/// What one message named, among what is tracked: the packages (what a distribution ships of
+/// them, their builds) and the items (a pull request `owner/repo#N`, a bug number, a Change
+/// page) a focused sync asks about, and the sources that answer them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Focus {
+    pub sources: std::collections::BTreeSet<&'static str>,
+    pub packages: std::collections::BTreeSet<String>,
+    pub items: std::collections::BTreeSet<String>,
+}
+
+impl Focus {
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+
+    /// Adds what `other` named.
+    pub fn merge(&mut self, other: Focus) {
+        self.sources.extend(other.sources);
+        self.packages.extend(other.packages);
+        self.items.extend(other.items);
+    }
 }
 
 /// Why a source's run stopped.
@@ -366,6 +403,10 @@ pub(crate) async fn sync_each(
     parse: &ParseItem,
     run: &mut SourceRun,
 ) -> Result<(), SourceError> {
+    let items: Vec<ItemRequest> = items
+        .into_iter()
+        .filter(|i| cx.keeps_item(&i.item))
+        .collect();
     run.items += items.len() as i64;
     let total = items.len();
     let (http, store) = (cx.http, cx.store);
@@ -448,6 +489,7 @@ async fn packages_based_on(cx: &Context<'_>, distro: &str) -> Result<Vec<String>
     {
         packages.extend(cx.store.package_names(&ds.name).await?);
     }
+    packages.retain(|p| cx.keeps_package(p));
     packages.sort();
     packages.dedup();
     Ok(packages)
