@@ -22,6 +22,7 @@ pub async fn run(ctx: &Context, reset: Option<String>) -> anyhow::Result<ExitCod
     }
     let recorded = store.source_statuses().await?;
     let waits = store.host_next_allowed().await?;
+    let listeners = store.listeners().await?;
     store.close().await;
     let never = recorded.is_empty();
     outln!(
@@ -30,6 +31,22 @@ pub async fn run(ctx: &Context, reset: Option<String>) -> anyhow::Result<ExitCod
     )?;
     if never {
         outln!("No source has been synced yet: run `forkdebt sync`.")?;
+    }
+    // The bus and webhooks: what they heard last, how late, the last backfill.
+    for l in listeners {
+        outln!(
+            "{}: {} messages, {} about something tracked; last message {} (heard {}, {}); last backfill {}",
+            l.origin,
+            l.messages,
+            l.acted_on,
+            l.last_sent_at.as_deref().unwrap_or("never"),
+            l.last_heard_at.as_deref().unwrap_or("never"),
+            l.lag_ms.map_or("lag unknown".to_string(), |ms| format!(
+                "lag {:.1} s",
+                ms as f64 / 1000.0
+            )),
+            l.last_backfill_at.as_deref().unwrap_or("never")
+        )?;
     }
     // Hosts that asked us to wait (Retry-After, a rate limit): no sync asks them before then.
     let now = forkdebt_core::store::timestamp(chrono::Utc::now());

@@ -4,6 +4,7 @@
 //! `scheduler` lease. The services themselves are `forkdebt_app`'s.
 
 mod lease;
+mod listen;
 mod schedule;
 
 use crate::router::{ProposeHook, Router, SyncHook};
@@ -96,8 +97,26 @@ pub async fn run(
     scheduler.renew().await;
     tasks.spawn(scheduler.clone().keep());
     let process = Arc::new(crate::web::metrics::Process::default());
+    // What the bus and webhooks name, synced at once by one worker.
+    let (heard, hearing) = listen::channel();
+    tasks.spawn(listen::act(
+        Arc::clone(&config),
+        scheduler.clone(),
+        Arc::clone(&sync_lock),
+        hearing,
+        stopped.clone(),
+    ));
+    tasks.spawn(listen::bus(
+        Arc::clone(&config),
+        scheduler.clone(),
+        heard.clone(),
+        stopped.clone(),
+    ));
     if let Some(web) = config.web.clone() {
-        let state = crate::web::WebState::new(store.clone(), Arc::clone(&process));
+        let mut state = crate::web::WebState::new(store.clone(), Arc::clone(&process));
+        if let Some(hooks) = &config.hooks {
+            state = state.with_hooks(crate::web::hooks::Hooks::new(&config, hooks, heard.clone())?);
+        }
         let limits = crate::web::Limits::from_config(Some(&web));
         let stopped = stopped.clone();
         tasks.spawn(async move { crate::web::serve(&web.listen, limits, state, stopped).await });

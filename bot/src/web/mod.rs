@@ -3,10 +3,12 @@
 //! (pages work without JavaScript), a strict Content-Security-Policy, no state-changing route.
 //!
 //! Routes (stable; scripts use them): `/`, `/package/{name}`, `/release/{project}/{version}`,
-//! `/changes`, `/feed.atom`, `/api/report`, `/metrics`, `/healthz`.
+//! `/changes`, `/feed.atom`, `/api/report`, `/metrics`, `/healthz`; and `POST /hooks/{forge}`
+//! (forge webhooks, verified; they only ask for a sync, never change state themselves).
 
 mod cache;
 mod chart;
+pub mod hooks;
 pub mod metrics;
 mod pages;
 mod server;
@@ -30,6 +32,8 @@ pub struct WebState {
     report: Arc<cache::Cache<Vec<bytes::Bytes>>>,
     /// Large responses (`/api/report`) being sent at once.
     large: Arc<tokio::sync::Semaphore>,
+    /// Forge webhooks (`serve` with `[hooks]`).
+    hooks: Option<Arc<hooks::Hooks>>,
 }
 
 /// `/api/report` responses in flight at once; more wait (up to [`LARGE_WAIT`]) for a place.
@@ -45,7 +49,14 @@ impl WebState {
             overview: Arc::default(),
             report: Arc::default(),
             large: Arc::new(tokio::sync::Semaphore::new(LARGE_RESPONSES)),
+            hooks: None,
         }
+    }
+
+    /// Answers `/hooks/{forge}` with `hooks`.
+    pub fn with_hooks(mut self, hooks: hooks::Hooks) -> WebState {
+        self.hooks = Some(Arc::new(hooks));
+        self
     }
 }
 
@@ -59,7 +70,16 @@ const STYLE: &[u8] = include_bytes!("../../static/style.css");
 
 /// The dashboard's routes.
 pub fn router(state: WebState) -> Router {
+    let hook_body = state
+        .hooks
+        .as_ref()
+        .map_or(hooks::MAX_BODY_BYTES, |h| h.max_body);
     Router::new()
+        .route(
+            "/hooks/{forge}",
+            axum::routing::post(hooks::receive)
+                .layer(axum::extract::DefaultBodyLimit::max(hook_body)),
+        )
         .route("/", get(pages::overview))
         .route("/package/{name}", get(pages::package))
         .route("/release/{project}/{version}", get(pages::release))

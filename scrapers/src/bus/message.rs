@@ -103,6 +103,11 @@ impl Tracked {
             .insert((kind, id.to_lowercase()), id.to_string());
     }
 
+    /// Every Fedora Change followed.
+    pub fn changes(&self) -> &[String] {
+        &self.changes
+    }
+
     /// The stored id of `id` of `kind`, when tracked.
     pub fn item(&self, kind: RefKind, id: &str) -> Option<&String> {
         self.items.get(&(kind, id.to_lowercase()))

@@ -6,6 +6,7 @@
 //! focused sync asks the sources. The message is a hint; the source's answer is the fact.
 
 mod datagrepper;
+pub mod hooks;
 pub mod message;
 
 use crate::http::Http;
