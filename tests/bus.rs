@@ -163,7 +163,8 @@ async fn heard(user: &mut User, what: &str, within: Duration) -> Option<String> 
         let text = line.params.last().cloned().unwrap_or_default();
         if line.from == BOT
             && (line.command == "PRIVMSG" || line.command == "NOTICE")
-            && text.contains(what) {
+            && text.contains(what)
+        {
             return Some(text);
         }
     }
@@ -225,7 +226,15 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
         forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
         forkdebt_ok(
             &d,
-            &["--config", "forkdebt.toml", "sync", "--source", "jira", "--source", "koji"],
+            &[
+                "--config",
+                "forkdebt.toml",
+                "sync",
+                "--source",
+                "jira",
+                "--source",
+                "koji",
+            ],
         );
     })
     .await
@@ -245,13 +254,21 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
     let id = "2019-7b7e9c7a-0a55-4bd0-9aa3-2f5bdb1d0a41";
     let asked_before = upstream.asked("bash");
     publisher
-        .publish(id, "org.fedoraproject.prod.buildsys.tag", &sent.to_rfc3339(), &tag)
+        .publish(
+            id,
+            "org.fedoraproject.prod.buildsys.tag",
+            &sent.to_rfc3339(),
+            &tag,
+        )
         .await;
     let started = Instant::now();
     let notice = heard(&mut user, "http-parser", Duration::from_secs(10)).await;
     let took = started.elapsed();
     let notice = notice.unwrap_or_else(|| {
-        let report = forkdebt_ok(&dir, &["--config", "forkdebt.toml", "report", "--format", "json"]);
+        let report = forkdebt_ok(
+            &dir,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        );
         panic!(
             "no notice within 10 s:\n{}\n{report}",
             std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
@@ -269,15 +286,29 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
 
     // The same message again (a redelivery): nothing is asked, nothing said.
     publisher
-        .publish(id, "org.fedoraproject.prod.buildsys.tag", &sent.to_rfc3339(), &tag)
+        .publish(
+            id,
+            "org.fedoraproject.prod.buildsys.tag",
+            &sent.to_rfc3339(),
+            &tag,
+        )
         .await;
     // A message about nothing tracked costs nothing either.
     let mut other = tag.clone();
     other["name"] = "kernel".into();
     publisher
-        .publish("2019-other", "org.fedoraproject.prod.buildsys.tag", &sent.to_rfc3339(), &other)
+        .publish(
+            "2019-other",
+            "org.fedoraproject.prod.buildsys.tag",
+            &sent.to_rfc3339(),
+            &other,
+        )
         .await;
-    assert!(heard(&mut user, "droppable", Duration::from_secs(4)).await.is_none());
+    assert!(
+        heard(&mut user, "droppable", Duration::from_secs(4))
+            .await
+            .is_none()
+    );
     assert_eq!(upstream.asked("http-parser"), 2);
     assert_eq!(upstream.asked("kernel"), 0);
     drop(publisher);
@@ -298,8 +329,10 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
                 body("bodhi.update.complete.stable.json"),
             ),
         ] {
-            archive.push(serde_json::json!({"body": body, "headers": {"sent-at": sent.to_rfc3339()},
-                "id": id, "priority": 0, "queue": null, "topic": topic}));
+            archive.push(
+                serde_json::json!({"body": body, "headers": {"sent-at": sent.to_rfc3339()},
+                "id": id, "priority": 0, "queue": null, "topic": topic}),
+            );
         }
     }
     let _rabbit = tokio::task::spawn_blocking(move || {
@@ -319,7 +352,9 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
     // Asked from where we stopped hearing, by topic and by category.
     let searches = upstream.searches.lock().expect("lock").clone();
     assert!(
-        searches.iter().any(|q| q.contains("topic=org%2Efedoraproject%2Eprod%2Ebuildsys%2Etag"))
+        searches
+            .iter()
+            .any(|q| q.contains("topic=org%2Efedoraproject%2Eprod%2Ebuildsys%2Etag"))
             && searches.iter().any(|q| q.contains("category=bodhi"))
             && searches
                 .iter()
@@ -329,7 +364,11 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
     // The tag message in the backfill was handled before: http-parser not asked again.
     assert_eq!(upstream.asked("http-parser"), 2);
     assert_eq!(upstream.asked("texworks"), 2);
-    assert!(heard(&mut user, "http-parser", Duration::from_secs(2)).await.is_none());
+    assert!(
+        heard(&mut user, "http-parser", Duration::from_secs(2))
+            .await
+            .is_none()
+    );
 
     // `sources` shows the listener.
     let d = dir.clone();

@@ -6,8 +6,8 @@ mod base_fork;
 mod basedistro;
 mod bot_setup;
 mod bugzilla;
-mod bus;
 mod builder;
+mod bus;
 mod config;
 mod corpus;
 mod crash;
@@ -22,6 +22,7 @@ mod forks;
 mod git_http;
 mod github;
 mod history;
+mod hooks;
 mod http_politeness;
 mod http_routing;
 #[allow(dead_code)]

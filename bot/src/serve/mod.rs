@@ -115,7 +115,11 @@ pub async fn run(
     if let Some(web) = config.web.clone() {
         let mut state = crate::web::WebState::new(store.clone(), Arc::clone(&process));
         if let Some(hooks) = &config.hooks {
-            state = state.with_hooks(crate::web::hooks::Hooks::new(&config, hooks, heard.clone())?);
+            state = state.with_hooks(crate::web::hooks::Hooks::new(
+                &config,
+                hooks,
+                heard.clone(),
+            )?);
         }
         let limits = crate::web::Limits::from_config(Some(&web));
         let stopped = stopped.clone();

@@ -37,10 +37,26 @@ impl Hooks {
     ) -> anyhow::Result<Hooks> {
         let mut secrets = Vec::new();
         for (forge, env, file) in [
-            (Forge::Github, &hooks.github_secret_env, &hooks.github_secret_file),
-            (Forge::Gitlab, &hooks.gitlab_secret_env, &hooks.gitlab_secret_file),
-            (Forge::Forgejo, &hooks.forgejo_secret_env, &hooks.forgejo_secret_file),
-            (Forge::Pagure, &hooks.pagure_secret_env, &hooks.pagure_secret_file),
+            (
+                Forge::Github,
+                &hooks.github_secret_env,
+                &hooks.github_secret_file,
+            ),
+            (
+                Forge::Gitlab,
+                &hooks.gitlab_secret_env,
+                &hooks.gitlab_secret_file,
+            ),
+            (
+                Forge::Forgejo,
+                &hooks.forgejo_secret_env,
+                &hooks.forgejo_secret_file,
+            ),
+            (
+                Forge::Pagure,
+                &hooks.pagure_secret_env,
+                &hooks.pagure_secret_file,
+            ),
         ] {
             let secret = Secret::load(env.as_deref(), file.as_deref())
                 .map_err(|e| anyhow::anyhow!("[hooks] {}_secret: {e}", forge.name()))?;
@@ -72,7 +88,10 @@ pub async fn receive(
         return answer(StatusCode::NOT_FOUND, "no such hook");
     };
     let Some((_, secret)) = h.secrets.iter().find(|(f, _)| *f == forge) else {
-        return answer(StatusCode::FORBIDDEN, "this forge's webhook has no secret configured");
+        return answer(
+            StatusCode::FORBIDDEN,
+            "this forge's webhook has no secret configured",
+        );
     };
     let header = |name: &str| {
         headers

@@ -143,7 +143,15 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(origin, last_sent_at, last_heard_at, lag_ms, last_backfill_at, messages, acted_on)| {
+                |(
+                    origin,
+                    last_sent_at,
+                    last_heard_at,
+                    lag_ms,
+                    last_backfill_at,
+                    messages,
+                    acted_on,
+                )| {
                     ListenerState {
                         origin,
                         last_sent_at,

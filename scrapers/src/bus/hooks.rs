@@ -155,14 +155,17 @@ pub fn focus(forge: Forge, event: &str, body: &Value, tracked: &Tracked) -> Focu
     };
     match forge {
         Forge::Github if event == "pull_request" => {
-            if let (Some(repo), Some(number)) = (s("/repository/full_name"), n("/pull_request/number")) {
+            if let (Some(repo), Some(number)) =
+                (s("/repository/full_name"), n("/pull_request/number"))
+            {
                 item(RefKind::GithubPr, format!("{repo}#{number}"), "github");
             }
         }
         Forge::Gitlab if event == "Merge Request Hook" => {
-            if let (Some(project), Some(iid)) =
-                (s("/project/path_with_namespace"), n("/object_attributes/iid"))
-            {
+            if let (Some(project), Some(iid)) = (
+                s("/project/path_with_namespace"),
+                n("/object_attributes/iid"),
+            ) {
                 item(RefKind::GitlabMr, format!("{project}!{iid}"), "gitlab");
                 // A base distribution's dist-git merge request: its first build too.
                 if f.sources.contains("gitlab") {
@@ -170,7 +173,11 @@ pub fn focus(forge: Forge, event: &str, body: &Value, tracked: &Tracked) -> Focu
                 }
             }
         }
-        Forge::Pagure if event.starts_with("pull-request") => {
+        Forge::Pagure
+            if event
+                .trim_start_matches("pagure.")
+                .starts_with("pull-request") =>
+        {
             let pr = body.get("msg").and_then(|m| m.get("pullrequest"));
             let project = pr
                 .and_then(|p| p.pointer("/project/fullname"))
@@ -186,7 +193,7 @@ pub fn focus(forge: Forge, event: &str, body: &Value, tracked: &Tracked) -> Focu
                 let changes = tracked.changes();
                 if !changes.is_empty() {
                     f.items.extend(changes.iter().cloned());
-                    f.sources.insert("fedora-wiki");
+                    f.sources.insert("fedora_wiki");
                 }
             }
         }
@@ -232,20 +239,32 @@ mod tests {
             ("x-github-event", "pull_request"),
         ]);
         let v = verify(Forge::Github, "s3cret", &gh, body).expect("verified");
-        assert_eq!((v.delivery.as_str(), v.event.as_str()), ("d-1", "pull_request"));
-        assert_eq!(verify(Forge::Github, "other", &gh, body).map_err(|r| r.status), Err(403));
+        assert_eq!(
+            (v.delivery.as_str(), v.event.as_str()),
+            ("d-1", "pull_request")
+        );
+        assert_eq!(
+            verify(Forge::Github, "other", &gh, body).map_err(|r| r.status),
+            Err(403)
+        );
         assert_eq!(
             verify(Forge::Github, "s3cret", &headers(&[]), body).map_err(|r| r.status),
             Err(401)
         );
         // A changed body no longer matches its signature.
         assert!(verify(Forge::Github, "s3cret", &gh, br#"{"action":"opened"}"#).is_err());
-        let gl = headers(&[("x-gitlab-token", "s3cret"), ("x-gitlab-event", "Merge Request Hook")]);
+        let gl = headers(&[
+            ("x-gitlab-token", "s3cret"),
+            ("x-gitlab-event", "Merge Request Hook"),
+        ]);
         assert!(verify(Forge::Gitlab, "s3cret", &gl, body).is_ok());
         assert!(verify(Forge::Gitlab, "s3cre", &gl, body).is_err());
         let fj = headers(&[("x-forgejo-signature", &sign("k", body))]);
         assert!(verify(Forge::Forgejo, "k", &fj, body).is_ok());
         let odd = headers(&[("x-forgejo-signature", "zz\r\n<script>")]);
-        assert_eq!(verify(Forge::Forgejo, "k", &odd, body).map_err(|r| r.status), Err(403));
+        assert_eq!(
+            verify(Forge::Forgejo, "k", &odd, body).map_err(|r| r.status),
+            Err(403)
+        );
     }
 }

@@ -99,8 +99,7 @@ impl Tracked {
         if kind == RefKind::FedoraChange && !self.changes.iter().any(|c| c == id) {
             self.changes.push(id.to_string());
         }
-        self.items
-            .insert((kind, id.to_lowercase()), id.to_string());
+        self.items.insert((kind, id.to_lowercase()), id.to_string());
     }
 
     /// Every Fedora Change followed.
@@ -180,7 +179,7 @@ pub fn focus(msg: &Message, tracked: &Tracked) -> Focus {
             && let Some(id) = tracked.item(RefKind::FedoraChange, &page.replace(' ', "_"))
         {
             f.items.insert(id.clone());
-            f.sources.insert("fedora-wiki");
+            f.sources.insert("fedora_wiki");
         }
     } else if subject.starts_with("bugzilla.bug.") {
         let id = body
@@ -190,9 +189,7 @@ pub fn focus(msg: &Message, tracked: &Tracked) -> Focus {
             f.items.insert(id.clone());
             f.sources.insert("bugzilla");
         }
-    } else if subject.starts_with("pagure.pull-request.")
-        || subject.starts_with("pagure.issue.")
-    {
+    } else if subject.starts_with("pagure.pull-request.") || subject.starts_with("pagure.issue.") {
         let pr = body.get("pullrequest").or_else(|| body.get("issue"));
         let project = body
             .pointer("/project/fullname")
@@ -203,7 +200,7 @@ pub fn focus(msg: &Message, tracked: &Tracked) -> Focus {
             // A FESCo ticket: the Changes followed are asked again (one batched wiki query).
             if !tracked.changes.is_empty() {
                 f.items.extend(tracked.changes.iter().cloned());
-                f.sources.insert("fedora-wiki");
+                f.sources.insert("fedora_wiki");
             }
         } else if let (Some(project), Some(n)) = (project, number)
             && let Some(id) = tracked.item(RefKind::PagurePr, &format!("{project}#{n}"))
@@ -252,7 +249,11 @@ mod tests {
             serde_json::json!({"update": {"builds": [{"nvr": "systemd-256.1-1.fc41"}, {"nvr": "x-1-1"}]}}),
         );
         assert_eq!(
-            focus(&bodhi, &t).sources.iter().copied().collect::<Vec<_>>(),
+            focus(&bodhi, &t)
+                .sources
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             ["koji", "repodata"]
         );
         let bug = msg(
@@ -277,21 +278,32 @@ mod tests {
             ["rpms/systemd#12"]
         );
         // Odd bodies name nothing rather than fail.
-        for body in [Value::Null, serde_json::json!([1, 2]), serde_json::json!({"name": 5})] {
+        for body in [
+            Value::Null,
+            serde_json::json!([1, 2]),
+            serde_json::json!({"name": 5}),
+        ] {
             assert!(focus(&msg("org.fedoraproject.prod.buildsys.tag", body), &t).is_empty());
         }
     }
 
     #[test]
     fn nvrs_and_datagrepper_entries_read() {
-        assert_eq!(nvr_name("golang-github-SAP-go-hdb-0.14.1-1.fc29"), Some("golang-github-SAP-go-hdb"));
+        assert_eq!(
+            nvr_name("golang-github-SAP-go-hdb-0.14.1-1.fc29"),
+            Some("golang-github-SAP-go-hdb")
+        );
         assert_eq!(nvr_name("x-1"), None);
         let v2 = serde_json::json!({"id": "a1", "topic": "t", "body": {"x": 1},
             "headers": {"sent-at": "2024-01-02T03:04:05+00:00"}});
         let m = Message::from_datagrepper(&v2).expect("v2");
         assert_eq!(m.sent_at.map(|t| t.timestamp()), Some(1_704_164_645));
-        let raw = serde_json::json!({"msg_id": "b2", "topic": "t", "msg": {}, "timestamp": 1361414385.0});
-        assert_eq!(Message::from_datagrepper(&raw).map(|m| m.id), Some("b2".to_string()));
+        let raw =
+            serde_json::json!({"msg_id": "b2", "topic": "t", "msg": {}, "timestamp": 1361414385.0});
+        assert_eq!(
+            Message::from_datagrepper(&raw).map(|m| m.id),
+            Some("b2".to_string())
+        );
         assert!(Message::from_datagrepper(&serde_json::json!({"topic": "t"})).is_none());
     }
 }

@@ -165,14 +165,19 @@ impl Listener {
     }
 
     /// One connection: `Ok` when `sink` closed (stop), `Err` when the broker went away.
-    async fn session(&self, hearing: &mut Hearing, sink: &mpsc::Sender<Focus>) -> Result<(), String> {
+    async fn session(
+        &self,
+        hearing: &mut Hearing,
+        sink: &mpsc::Sender<Focus>,
+    ) -> Result<(), String> {
         let props = lapin::ConnectionProperties::default()
             .with_client_property("app".into(), self.app.clone().into())
             .with_connection_name(self.app.clone().into());
         let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
-        let conn = lapin::Connection::connect_with_config(&self.url, props, self.tls.clone(), runtime)
-            .await
-            .map_err(|e| format!("connecting: {e}"))?;
+        let conn =
+            lapin::Connection::connect_with_config(&self.url, props, self.tls.clone(), runtime)
+                .await
+                .map_err(|e| format!("connecting: {e}"))?;
         let channel = conn
             .create_channel()
             .await
@@ -283,20 +288,25 @@ impl Listener {
         if let Err(e) = self.store.record_backfill(&self.origin).await {
             tracing::warn!("{}: {e}", self.origin);
         }
-        tracing::info!("{}: backfill read {missed} messages since {since}", self.origin);
+        tracing::info!(
+            "{}: backfill read {missed} messages since {since}",
+            self.origin
+        );
     }
 }
 
 /// A delivery as a message: `message_id`, routing key, `sent-at` header, JSON body.
 fn from_delivery(d: &lapin::message::Delivery) -> Option<Message> {
     let id = d.properties.message_id().as_ref()?.to_string();
-    let sent_at = d.properties.headers().as_ref().and_then(|h| {
-        match h.inner().get("sent-at")? {
+    let sent_at = d
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| match h.inner().get("sent-at")? {
             AMQPValue::LongString(s) => message::parse_time(&s.to_string()),
             AMQPValue::ShortString(s) => message::parse_time(s.as_str()),
             _ => None,
-        }
-    });
+        });
     let body = serde_json::from_slice(&d.data).ok()?;
     Some(Message {
         id,
@@ -401,8 +411,37 @@ pub fn topic_matches(pattern: &str, topic: &str) -> bool {
     go(&p, &t)
 }
 
+/// Every source a message or webhook can name (a name no source has would fail the sync).
+pub const NAMED_SOURCES: &[&str] = &[
+    "koji",
+    "downstream-koji",
+    "base-builds",
+    "repodata",
+    "fedora_wiki",
+    "bugzilla",
+    "pagure",
+    "github",
+    "gitlab",
+];
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_source_a_message_names_exists() {
+        for name in super::NAMED_SOURCES {
+            assert!(crate::sources::descriptor(name).is_some(), "{name}");
+        }
+        let text = [include_str!("message.rs"), include_str!("hooks.rs")].concat();
+        for quoted in text.split('"').skip(1).step_by(2) {
+            if crate::sources::descriptor(quoted).is_some() {
+                assert!(super::NAMED_SOURCES.contains(&quoted), "{quoted}");
+            }
+        }
+        for wrong in ["fedora-wiki", "base_builds", "downstream_koji"] {
+            assert!(!text.contains(&format!("\"{wrong}\"")), "{wrong}");
+        }
+    }
+
     #[test]
     fn bindings_match_as_the_broker_does() {
         use super::topic_matches;
