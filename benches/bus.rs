@@ -215,7 +215,7 @@ async fn main() {
     run(dir, &["sync", "--source", "jira", "--source", "koji"]);
     let log = std::fs::File::create(dir.join("serve.log")).expect("log");
     let mut serve = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
-        .args(["--config", "forkdebt.toml", "serve"])
+        .args(["--config", "forkdebt.toml", "-v", "serve"])
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(log)

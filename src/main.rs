@@ -110,6 +110,10 @@ enum Command {
         /// Only this downstream.
         #[arg(long)]
         downstream: Option<String>,
+        /// JSON: also the patches dist-git dropped (from `scan --history`), with when each
+        /// became droppable and how long it was carried after.
+        #[arg(long)]
+        dropped: bool,
     },
     /// Why a patch has its state: the evidence chain, hop by hop, with links.
     Why {

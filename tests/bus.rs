@@ -157,9 +157,7 @@ async fn logged(dir: &Path, what: &str, within: Duration) -> String {
 async fn heard(user: &mut User, what: &str, within: Duration) -> Option<String> {
     let deadline = Instant::now() + within;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Some(line) = user.next(left).await else {
-            return None;
-        };
+        let line = user.next(left).await?;
         let text = line.params.last().cloned().unwrap_or_default();
         if line.from == BOT
             && (line.command == "PRIVMSG" || line.command == "NOTICE")

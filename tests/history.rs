@@ -203,3 +203,91 @@ fn history_of_a_folder_that_is_not_a_repository_is_a_warning() {
         crate::util::stderr(&out)
     );
 }
+
+/// Lifetimes (issue 27): a patch keeps its first date across a move of its folder and a
+/// rename of its file (same content, Patch line renamed); dates are read in the committer's
+/// own zone; a patch dropped and added again has two lifetimes, each with its drop commit.
+#[tokio::test]
+async fn history_records_each_patch_s_lifetimes_across_moves_renames_and_zones() {
+    use crate::util::git_env;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = dir.path().join("distgit");
+    fs::create_dir_all(repo.join("rpms/foo")).expect("mkdir");
+    git(&repo, &["init", "-q"]);
+    let spec = |patches: &[&str]| {
+        let mut s = String::from("Name: foo\nVersion: 1.0\nRelease: 1.hs\n");
+        for (i, p) in patches.iter().enumerate() {
+            s.push_str(&format!("Patch{}: {p}\n", i + 1));
+        }
+        s
+    };
+    let patch = |n: u32| format!("--- a/x\n+++ b/x\n@@ -{n} +{n} @@\n-a{n}\n+b{n}\n");
+    let commit = |msg: &str, when: &str| {
+        git_env(&repo, &["add", "-A"], &[]);
+        git_env(
+            &repo,
+            &["commit", "-qm", msg],
+            &[("GIT_AUTHOR_DATE", when), ("GIT_COMMITTER_DATE", when)],
+        );
+        git_env(&repo, &["rev-parse", "HEAD"], &[])
+    };
+    let write = |path: &str, text: &str| fs::write(repo.join(path), text).expect("write");
+    write("rpms/foo/foo.spec", &spec(&["a.patch", "b.patch"]));
+    write("rpms/foo/a.patch", &patch(1));
+    write("rpms/foo/b.patch", &patch(2));
+    let first = commit("foo with two patches", "2017-03-01T23:30:00-0800");
+    write("rpms/foo/foo.spec", &spec(&["a.patch"]));
+    fs::remove_file(repo.join("rpms/foo/b.patch")).expect("rm");
+    let drop_b = commit("drop b", "2018-05-05T01:15:00+0200");
+    // 2019: the package moves to another folder, then a.patch is renamed (same content).
+    fs::create_dir_all(repo.join("foo")).expect("mkdir");
+    git(&repo, &["mv", "rpms/foo/foo.spec", "foo/foo.spec"]);
+    git(&repo, &["mv", "rpms/foo/a.patch", "foo/a.patch"]);
+    commit("move foo", "2019-01-01T12:00:00+0000");
+    git(&repo, &["mv", "foo/a.patch", "foo/0001-a.patch"]);
+    write("foo/foo.spec", &spec(&["0001-a.patch"]));
+    commit("rename a", "2019-06-01T12:00:00+0000");
+    // b comes back, and goes again.
+    write("foo/b.patch", &patch(2));
+    write("foo/foo.spec", &spec(&["0001-a.patch", "b.patch"]));
+    let readd_b = commit("b again", "2020-01-01T08:00:00-0800");
+    fs::remove_file(repo.join("foo/b.patch")).expect("rm");
+    write("foo/foo.spec", &spec(&["0001-a.patch"]));
+    let drop_b_again = commit("drop b again", "2021-01-01T09:00:00+0200");
+
+    let db = format!("sqlite://{}", dir.path().join("f.db").display());
+    let out = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "scan", "--history", "distgit"],
+    );
+    assert!(out.contains("history of distgit:"), "{out}");
+    let report = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json", "--dropped"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&report).expect("json");
+    // Still carried: a, as old as its first commit (not the 2019 move or rename).
+    let carried = &v["packages"][0]["patches"][0];
+    assert_eq!(carried["file"], "0001-a.patch", "{v:#}");
+    assert_eq!(carried["first_seen"], "2017-03-02T07:30:00Z", "{v:#}");
+    // Dropped: b twice, dated in each committer's zone, with full shas.
+    let dropped = v["dropped"].as_array().expect("dropped");
+    assert_eq!(dropped.len(), 2, "{v:#}");
+    assert_eq!(dropped[0]["file"], "b.patch");
+    assert_eq!(dropped[0]["package"], "foo");
+    assert_eq!(dropped[0]["added_at"], "2017-03-01T23:30:00-08:00");
+    assert_eq!(dropped[0]["added_in"], first.as_str());
+    assert_eq!(dropped[0]["dropped_at"], "2018-05-05T01:15:00+02:00");
+    assert_eq!(dropped[0]["dropped_in"], drop_b.as_str());
+    assert_eq!(dropped[1]["added_in"], readd_b.as_str());
+    assert_eq!(dropped[1]["added_at"], "2020-01-01T08:00:00-08:00");
+    assert_eq!(dropped[1]["dropped_in"], drop_b_again.as_str());
+    let carried_days = dropped[0]["days_carried"].as_f64().expect("days");
+    assert!((carried_days - 428.656).abs() < 0.01, "{carried_days}");
+    // Without --dropped the report is as before.
+    let plain = forkdebt_ok(
+        dir.path(),
+        &["--database", &db, "report", "--format", "json"],
+    );
+    assert!(!plain.contains("\"dropped\""), "{plain}");
+}

@@ -174,7 +174,14 @@ async fn story(url: &str) {
         package: "systemd".into(),
         commit: commit.into(),
         time,
+        at: chrono::DateTime::from_timestamp(time, 0)
+            .unwrap_or_default()
+            .to_rfc3339(),
         patches: files.iter().map(|f| f.to_string()).collect::<BTreeSet<_>>(),
+        blobs: files
+            .iter()
+            .map(|f| (f.to_string(), format!("blob-{f}")))
+            .collect(),
     };
     let points = vec![
         point("c1", 1_600_000_000, &["23456.patch"]),

@@ -719,6 +719,21 @@ pub async fn write_json(
     store: &crate::store::Store,
     downstream: Option<&str>,
     pretty: bool,
+    emit: impl FnMut(Vec<u8>) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
+    write_json_with(store, downstream, pretty, &[], emit).await
+}
+
+/// [`write_json`] with more top-level fields after `deviations` (`report --dropped`'s
+/// `dropped`).
+///
+/// # Errors
+/// As [`write_json`].
+pub async fn write_json_with(
+    store: &crate::store::Store,
+    downstream: Option<&str>,
+    pretty: bool,
+    extra: &[(&str, serde_json::Value)],
     mut emit: impl FnMut(Vec<u8>) -> std::io::Result<()>,
 ) -> Result<(), WriteError> {
     let changes = change_states(store).await?;
@@ -769,10 +784,18 @@ pub async fn write_json(
             b"  ",
             false,
         );
+        for (key, value) in extra {
+            tail.extend_from_slice(format!(",\n  {}: ", serde_json::to_string(key)?).as_bytes());
+            indented(&mut tail, &serde_json::to_vec_pretty(value)?, b"  ", false);
+        }
         tail.extend_from_slice(b"\n}");
     } else {
         tail.extend_from_slice(b"],\"deviations\":");
         serde_json::to_writer(&mut tail, &deviations)?;
+        for (key, value) in extra {
+            tail.extend_from_slice(format!(",{}:", serde_json::to_string(key)?).as_bytes());
+            serde_json::to_writer(&mut tail, value)?;
+        }
         tail.push(b'}');
     }
     emit(tail)?;
@@ -790,5 +813,77 @@ fn indented(out: &mut Vec<u8>, json: &[u8], indent: &[u8], first: bool) {
             out.extend_from_slice(indent);
         }
         out.extend_from_slice(line);
+    }
+}
+
+/// How fast the downstream acts on what it can drop: per month of the drop, how many were
+/// dropped and the median and 90th percentile of days from droppable to dropped.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DroppedSummary {
+    pub dropped: usize,
+    /// Of those, dropped after forkdebt said droppable.
+    pub after_droppable: usize,
+    pub median_days_droppable_to_dropped: Option<f64>,
+    pub p90_days_droppable_to_dropped: Option<f64>,
+    pub median_days_carried: Option<f64>,
+    pub by_month: Vec<MonthOfDrops>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MonthOfDrops {
+    /// `2026-11`, in the dropping commit's own zone.
+    pub month: String,
+    pub dropped: usize,
+    pub median_days_droppable_to_dropped: Option<f64>,
+    pub p90_days_droppable_to_dropped: Option<f64>,
+}
+
+/// The `q` quantile (nearest rank) of `values`, rounded to a tenth of a day.
+fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some((v[rank - 1] * 10.0).round() / 10.0)
+}
+
+/// The summary of `dropped` (as [`crate::store::Store::dropped_patches`] lists them).
+pub fn dropped_summary(dropped: &[crate::store::DroppedPatch]) -> DroppedSummary {
+    let waits: Vec<f64> = dropped
+        .iter()
+        .filter_map(|d| d.days_droppable_to_dropped)
+        .collect();
+    let carried: Vec<f64> = dropped.iter().map(|d| d.days_carried).collect();
+    let mut months: std::collections::BTreeMap<String, Vec<&crate::store::DroppedPatch>> =
+        std::collections::BTreeMap::new();
+    for d in dropped {
+        months
+            .entry(d.dropped_at.get(..7).unwrap_or_default().to_string())
+            .or_default()
+            .push(d);
+    }
+    DroppedSummary {
+        dropped: dropped.len(),
+        after_droppable: waits.len(),
+        median_days_droppable_to_dropped: quantile(&waits, 0.5),
+        p90_days_droppable_to_dropped: quantile(&waits, 0.9),
+        median_days_carried: quantile(&carried, 0.5),
+        by_month: months
+            .into_iter()
+            .map(|(month, list)| {
+                let w: Vec<f64> = list
+                    .iter()
+                    .filter_map(|d| d.days_droppable_to_dropped)
+                    .collect();
+                MonthOfDrops {
+                    month,
+                    dropped: list.len(),
+                    median_days_droppable_to_dropped: quantile(&w, 0.5),
+                    p90_days_droppable_to_dropped: quantile(&w, 0.9),
+                }
+            })
+            .collect(),
     }
 }

@@ -76,7 +76,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             downstream,
             history,
         } => scan::run(&ctx, paths, downstream, history).await,
-        Command::Report { format, downstream } => report::run(&ctx, format, downstream).await,
+        Command::Report {
+            format,
+            downstream,
+            dropped,
+        } => report::run(&ctx, format, downstream, dropped).await,
         Command::Show {
             package,
             downstream,

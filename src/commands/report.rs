@@ -9,13 +9,25 @@ pub async fn run(
     ctx: &Context,
     format: Format,
     downstream: Option<String>,
+    dropped: bool,
 ) -> anyhow::Result<ExitCode> {
     let store = ctx.store().await?;
     let ds = downstream.as_deref();
     match format {
         Format::Json => {
+            // With --dropped: the patches dist-git dropped (`scan --history`), and how long
+            // they were carried after they became droppable.
+            let mut extra = Vec::new();
+            if dropped {
+                let list = store.dropped_patches(ds).await?;
+                extra.push((
+                    "dropped_summary",
+                    serde_json::to_value(report::dropped_summary(&list))?,
+                ));
+                extra.push(("dropped", serde_json::to_value(&list)?));
+            }
             // The same contract as the web's /api/report, written a page at a time.
-            report::write_json(&store, ds, true, |piece| {
+            report::write_json_with(&store, ds, true, &extra, |piece| {
                 use std::io::Write as _;
                 std::io::stdout().lock().write_all(&piece)
             })

@@ -8,13 +8,10 @@
 
 use super::spec;
 use crate::model::Warning;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::Stdio;
-
-/// One first-parent commit: sha, committer time, and `(spec path, new blob or None if deleted)`.
-type CommitChanges = (String, i64, Vec<(String, Option<String>)>);
 
 /// The carried patches of one package after one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +20,11 @@ pub struct HistoryPoint {
     pub commit: String,
     /// Committer time, seconds since the epoch.
     pub time: i64,
+    /// The same time in the committer's own zone (RFC 3339).
+    pub at: String,
     pub patches: BTreeSet<String>,
+    /// Each patch file's blob (empty when the spec names a file that is not there).
+    pub blobs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +45,10 @@ pub enum HistoryError {
     },
 }
 
-/// Walks the first-parent history of the repository containing `dir` (only specs below
-/// `dir`), oldest first, and returns a point each time a package's set of patches changed.
+/// Walks the first-parent history of the repository containing `dir` (only files below
+/// `dir`), oldest first, and returns a point each time a package's carried patches changed
+/// (a file added, dropped, renamed or edited). A package is followed by its name, so a spec
+/// moved to another folder in one commit is the same package, not a drop and a re-add.
 ///
 /// # Errors
 /// When `dir` is not in a git repository or git fails; unparsable specs are warnings.
@@ -56,9 +59,7 @@ pub fn walk(
 ) -> Result<Vec<HistoryPoint>, HistoryError> {
     let shown = dir.to_string_lossy().into_owned();
     let git = |args: &[&str]| -> Result<Vec<u8>, HistoryError> {
-        // The one glob pathspec forkdebt writes is its own (`*.spec`), never a name from a tree.
         let out = crate::git::in_work_tree(dir)
-            .env_remove("GIT_LITERAL_PATHSPECS")
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -82,7 +83,8 @@ pub fn walk(
     if git(&["rev-parse", "--verify", "-q", "HEAD"]).is_err() {
         return Ok(Vec::new()); // a repository with no commit yet
     }
-    // Oldest first; for each commit the spec blobs it changed against its first parent.
+    // Oldest first; for each commit every file it changed below `dir` against its first
+    // parent (paths from the repository's top), with the committer's own time zone.
     let log = git(&[
         "log",
         "--first-parent",
@@ -90,57 +92,52 @@ pub fn walk(
         "--raw",
         "--no-abbrev",
         "--no-renames",
-        "--format=commit %H %ct",
+        "-z",
+        "--format=%x01commit %H %ct %cI",
         "--",
-        "*.spec",
+        ".",
     ])?;
-    let mut changes: Vec<CommitChanges> = Vec::new();
-    for line in String::from_utf8_lossy(&log).lines() {
-        if let Some(rest) = line.strip_prefix("commit ") {
-            let mut it = rest.split(' ');
-            let sha = it.next().unwrap_or_default().to_string();
-            let time = it.next().and_then(|t| t.parse().ok()).unwrap_or(0);
-            changes.push((sha, time, Vec::new()));
-        } else if let Some(raw) = line.strip_prefix(':') {
-            // :100644 100644 <old> <new> M\t<path>
-            let Some((meta, path)) = raw.split_once('\t') else {
-                continue;
-            };
-            let fields: Vec<&str> = meta.split(' ').collect();
-            let (Some(new), Some(status)) = (fields.get(3), fields.get(4)) else {
-                continue;
-            };
-            let blob = (!status.starts_with('D')).then(|| new.to_string());
-            if let Some(last) = changes.last_mut() {
-                last.2.push((path.to_string(), blob));
-            }
-        }
-    }
+    let changes = parse_raw_log(&log);
     let mut reader = BlobReader::start(dir).map_err(|source| HistoryError::Git {
         path: shown.clone(),
         source,
     })?;
-    // spec path -> (package name, patches) as of the current commit
-    let mut current: HashMap<String, (String, BTreeSet<String>)> = HashMap::new();
-    let mut parsed: HashMap<String, (String, BTreeSet<String>)> = HashMap::new();
+    // Every file's blob now; each spec's package and patch files now.
+    let mut blobs: HashMap<String, String> = HashMap::new();
+    let mut specs: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    let mut parsed: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    // What was last reported per package.
+    let mut last: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     let mut points = Vec::new();
-    for (commit, time, files) in changes {
-        for (path, blob) in files {
-            let before = current.get(&path).cloned();
-            let after = match blob {
+    for c in changes {
+        let mut touched_dirs: BTreeSet<String> = BTreeSet::new();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        for (path, blob) in &c.files {
+            match blob {
+                Some(b) => blobs.insert(path.clone(), b.clone()),
+                None => blobs.remove(path),
+            };
+            touched_dirs.insert(parent_of(path).to_string());
+            if !path.ends_with(".spec") {
+                continue;
+            }
+            if let Some((name, _)) = specs.get(path) {
+                touched.insert(name.clone());
+            }
+            match blob {
                 Some(b) => {
-                    if !parsed.contains_key(&b) {
-                        let bytes = reader.read(&b).map_err(|source| HistoryError::Git {
+                    if !parsed.contains_key(b) {
+                        let bytes = reader.read(b).map_err(|source| HistoryError::Git {
                             path: shown.clone(),
                             source,
                         })?;
-                        let label = format!("{path}@{}", &commit[..12.min(commit.len())]);
+                        let label = format!("{path}@{}", &c.sha[..12.min(c.sha.len())]);
                         let s = spec::parse(&bytes, &label, macros, warnings);
                         let name = s
                             .name
                             .clone()
                             .filter(|n| !n.contains('%'))
-                            .unwrap_or_else(|| stem(&path));
+                            .unwrap_or_else(|| stem(path));
                         let files = s
                             .patches
                             .iter()
@@ -148,41 +145,186 @@ pub fn walk(
                             .collect();
                         parsed.insert(b.clone(), (name, files));
                     }
-                    parsed.get(&b).cloned()
-                }
-                None => None,
-            };
-            if before == after {
-                continue;
-            }
-            // A spec deleted or renamed to another package: the old package carries nothing.
-            if let Some((name, _)) = &before
-                && after.as_ref().is_none_or(|(n, _)| n != name)
-            {
-                points.push(HistoryPoint {
-                    package: name.clone(),
-                    commit: commit.clone(),
-                    time,
-                    patches: BTreeSet::new(),
-                });
-            }
-            match after {
-                Some((name, patches)) => {
-                    points.push(HistoryPoint {
-                        package: name.clone(),
-                        commit: commit.clone(),
-                        time,
-                        patches: patches.clone(),
-                    });
-                    current.insert(path, (name, patches));
+                    if let Some(p) = parsed.get(b) {
+                        touched.insert(p.0.clone());
+                        specs.insert(path.clone(), p.clone());
+                    }
                 }
                 None => {
-                    current.remove(&path);
+                    specs.remove(path);
                 }
             }
         }
+        // A patch file edited, added or moved beside a spec changes that package too.
+        for (path, (name, _)) in &specs {
+            if touched_dirs.contains(parent_of(path)) {
+                touched.insert(name.clone());
+            }
+        }
+        for name in touched {
+            // The package's patches as its spec(s) name them, with their files' blobs.
+            let mut now: BTreeMap<String, String> = BTreeMap::new();
+            for (path, (_, files)) in specs.iter().filter(|(_, (n, _))| *n == name) {
+                let folder = parent_of(path);
+                for f in files {
+                    let at = if folder.is_empty() {
+                        f.clone()
+                    } else {
+                        format!("{folder}/{f}")
+                    };
+                    now.insert(f.clone(), blobs.get(&at).cloned().unwrap_or_default());
+                }
+            }
+            if last.get(&name).is_some_and(|l| *l == now)
+                || (now.is_empty() && !last.contains_key(&name))
+            {
+                continue;
+            }
+            points.push(HistoryPoint {
+                package: name.clone(),
+                commit: c.sha.clone(),
+                time: c.time,
+                at: c.at.clone(),
+                patches: now.keys().cloned().collect(),
+                blobs: now.clone(),
+            });
+            last.insert(name, now);
+        }
     }
     Ok(points)
+}
+
+/// One first-parent commit of the raw log.
+struct RawCommit {
+    sha: String,
+    time: i64,
+    /// Committer date in the committer's own zone (ISO 8601).
+    at: String,
+    /// `(path, new blob or None when deleted)`.
+    files: Vec<(String, Option<String>)>,
+}
+
+/// `git log --raw -z --format=%x01commit …`: commits separated by `\x01`; in each, the header
+/// line, then `:meta\0path\0` pairs.
+fn parse_raw_log(log: &[u8]) -> Vec<RawCommit> {
+    let text = String::from_utf8_lossy(log);
+    let mut out = Vec::new();
+    for chunk in text.split('\u{1}').filter(|c| !c.is_empty()) {
+        let mut parts = chunk.split('\0');
+        let Some(head) = parts.next() else { continue };
+        let head = head.trim();
+        let Some(rest) = head.strip_prefix("commit ") else {
+            continue;
+        };
+        let mut it = rest.split(' ');
+        let sha = it.next().unwrap_or_default().to_string();
+        let time = it.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+        let at = it.next().unwrap_or_default().trim().to_string();
+        let mut files = Vec::new();
+        let rest: Vec<&str> = parts.collect();
+        let mut i = 0;
+        while i + 1 < rest.len() {
+            let meta = rest[i].trim_start_matches('\n');
+            let path = rest[i + 1];
+            i += 2;
+            let Some(meta) = meta.strip_prefix(':') else {
+                continue;
+            };
+            // 100644 100644 <old> <new> M
+            let fields: Vec<&str> = meta.split(' ').collect();
+            let (Some(new), Some(status)) = (fields.get(3), fields.get(4)) else {
+                continue;
+            };
+            let blob = (!status.starts_with('D')).then(|| new.to_string());
+            files.push((path.to_string(), blob));
+        }
+        out.push(RawCommit {
+            sha,
+            time,
+            at,
+            files,
+        });
+    }
+    out
+}
+
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// One carried patch's life in dist-git: added by one commit, dropped by another (or still
+/// carried). A file renamed with the same content is the same patch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lifetime {
+    pub package: String,
+    /// Its name when last carried.
+    pub file: String,
+    pub added_at: String,
+    pub added_in: String,
+    pub dropped_at: Option<String>,
+    pub dropped_in: Option<String>,
+}
+
+/// Every patch's lifetimes from `points` (oldest first): a patch dropped and added again
+/// has two.
+pub fn lifetimes(points: &[HistoryPoint]) -> Vec<Lifetime> {
+    // Open lifetimes per package: file -> (index in `out`, blob).
+    let mut open: HashMap<&str, HashMap<String, (usize, String)>> = HashMap::new();
+    let mut out: Vec<Lifetime> = Vec::new();
+    for p in points {
+        let carried = open.entry(p.package.as_str()).or_default();
+        let gone: Vec<String> = carried
+            .keys()
+            .filter(|f| !p.blobs.contains_key(*f))
+            .cloned()
+            .collect();
+        let new: Vec<(&String, &String)> = p
+            .blobs
+            .iter()
+            .filter(|(f, _)| !carried.contains_key(*f))
+            .collect();
+        let mut gone_by_blob: HashMap<String, String> = gone
+            .iter()
+            .filter_map(|f| {
+                let (_, blob) = carried.get(f)?;
+                (!blob.is_empty()).then(|| (blob.clone(), f.clone()))
+            })
+            .collect();
+        let mut renamed: BTreeSet<String> = BTreeSet::new();
+        for (file, blob) in new {
+            // The same content under a new name (a `git mv` and the Patch line renamed).
+            if let Some(old) = gone_by_blob.remove(blob)
+                && let Some((i, _)) = carried.remove(&old)
+            {
+                out[i].file = file.clone();
+                carried.insert(file.clone(), (i, blob.clone()));
+                renamed.insert(old);
+                continue;
+            }
+            out.push(Lifetime {
+                package: p.package.clone(),
+                file: file.clone(),
+                added_at: p.at.clone(),
+                added_in: p.commit.clone(),
+                dropped_at: None,
+                dropped_in: None,
+            });
+            carried.insert(file.clone(), (out.len() - 1, blob.clone()));
+        }
+        for f in gone.into_iter().filter(|f| !renamed.contains(f)) {
+            if let Some((i, _)) = carried.remove(&f) {
+                out[i].dropped_at = Some(p.at.clone());
+                out[i].dropped_in = Some(p.commit.clone());
+            }
+        }
+        // An edited patch keeps its life; its blob is the new one.
+        for (f, blob) in &p.blobs {
+            if let Some(entry) = carried.get_mut(f) {
+                entry.1 = blob.clone();
+            }
+        }
+    }
+    out
 }
 
 fn stem(path: &str) -> String {

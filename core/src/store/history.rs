@@ -2,8 +2,8 @@
 //! patch from the first commit that carried it.
 
 use super::{QueryContext, Result, Store};
-use crate::inventory::history::HistoryPoint;
-use std::collections::HashMap;
+use crate::inventory::history::{HistoryPoint, lifetimes};
+use std::collections::BTreeSet;
 
 /// One point of a package's carried-patch count.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
@@ -31,8 +31,6 @@ impl Store {
         .await
         .ctx("recording the downstream")?;
         let mut inserted = 0usize;
-        // Since when has each (package, file) been carried without interruption?
-        let mut since: HashMap<(&str, &str), i64> = HashMap::new();
         for p in points {
             let files = serde_json::to_string(&p.patches).unwrap_or_else(|_| "[]".into());
             let at =
@@ -51,29 +49,127 @@ impl Store {
             .await
             .ctx("recording history")?;
             inserted += r.rows_affected() as usize;
-            since.retain(|(pkg, file), _| *pkg != p.package || p.patches.contains(*file));
-            for f in &p.patches {
-                since
-                    .entry((p.package.as_str(), f.as_str()))
-                    .or_insert(p.time);
-            }
         }
-        for ((pkg, file), t) in since {
-            let at = super::timestamp(chrono::DateTime::from_timestamp(t, 0).unwrap_or_default());
+        // Every patch's lifetimes, written again for the packages walked (the walk is whole).
+        let lives = lifetimes(points);
+        let packages: BTreeSet<&str> = points.iter().map(|p| p.package.as_str()).collect();
+        for pkg in &packages {
+            sqlx::query("DELETE FROM lifetimes WHERE downstream_id = $1 AND package = $2")
+                .bind(ds_id)
+                .bind(pkg.to_string())
+                .execute(&mut *tx)
+                .await
+                .ctx("replacing lifetimes")?;
+        }
+        for l in &lives {
             sqlx::query(
-                "UPDATE patches SET first_seen = $1 WHERE file = $2 AND first_seen > $1 AND package_id IN \
-                 (SELECT id FROM packages WHERE downstream_id = $3 AND name = $4)",
+                "INSERT INTO lifetimes (downstream_id, package, file, added_at, added_in, dropped_at, dropped_in) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
             )
-            .bind(at)
-            .bind(file.to_string())
             .bind(ds_id)
-            .bind(pkg.to_string())
+            .bind(l.package.clone())
+            .bind(l.file.clone())
+            .bind(l.added_at.clone())
+            .bind(l.added_in.clone())
+            .bind(l.dropped_at.clone())
+            .bind(l.dropped_in.clone())
             .execute(&mut *tx)
             .await
-            .ctx("dating patches from history")?;
+            .ctx("recording lifetimes")?;
+            // A patch still carried is as old as the commit that added it (moves and
+            // renames included).
+            if l.dropped_in.is_none()
+                && let Some(t) = parse_any(&l.added_at)
+            {
+                sqlx::query(
+                    "UPDATE patches SET first_seen = $1 WHERE file = $2 AND first_seen > $1 AND package_id IN \
+                     (SELECT id FROM packages WHERE downstream_id = $3 AND name = $4)",
+                )
+                .bind(super::timestamp(t))
+                .bind(l.file.clone())
+                .bind(ds_id)
+                .bind(l.package.clone())
+                .execute(&mut *tx)
+                .await
+                .ctx("dating patches from history")?;
+            }
         }
         tx.commit().await.ctx("committing history")?;
         Ok(inserted)
+    }
+
+    /// The patches `downstream` (or every downstream) dropped, by `scan --history`, oldest
+    /// drop first, with their verdict when they left and since when they were droppable.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn dropped_patches(&self, downstream: Option<&str>) -> Result<Vec<DroppedPatch>> {
+        type Row = (String, String, String, String, String, String, String);
+        let sql = format!(
+            "SELECT d.name, l.package, l.file, l.added_at, l.added_in, l.dropped_at, l.dropped_in \
+             FROM lifetimes l JOIN downstreams d ON d.id = l.downstream_id \
+             WHERE l.dropped_at IS NOT NULL {} ORDER BY l.dropped_at",
+            if downstream.is_some() {
+                "AND d.name = $1"
+            } else {
+                ""
+            }
+        );
+        // Only our own fixed text varies; values are bound.
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        if let Some(ds) = downstream {
+            query = query.bind(ds.to_string());
+        }
+        let rows: Vec<Row> = query
+            .fetch_all(&self.pool)
+            .await
+            .ctx("loading dropped patches")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (ds, package, file, added_at, added_in, dropped_at, dropped_in) in rows {
+            // The verdict of the dropped patch row (the scan that saw it go kept it).
+            let state: Option<(String,)> = sqlx::query_as(
+                "SELECT COALESCE(v.state, p.state) FROM patches p JOIN packages k ON k.id = p.package_id \
+                 JOIN downstreams d ON d.id = k.downstream_id LEFT JOIN verdicts v ON v.patch_id = p.id \
+                 WHERE d.name = $1 AND k.name = $2 AND p.file = $3 ORDER BY p.id DESC LIMIT 1",
+            )
+            .bind(ds.clone())
+            .bind(package.clone())
+            .bind(file.clone())
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("loading a dropped patch's verdict")?;
+            let since: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT MIN(created_at) FROM events WHERE downstream = $1 AND package = $2 \
+                 AND subject = $3 AND to_state = 'droppable'",
+            )
+            .bind(ds.clone())
+            .bind(package.clone())
+            .bind(file.clone())
+            .fetch_optional(&self.pool)
+            .await
+            .ctx("loading when a patch became droppable")?;
+            let droppable_since = since.and_then(|(s,)| s).filter(|s| {
+                parse_any(s)
+                    .zip(parse_any(&dropped_at))
+                    .is_some_and(|(a, b)| a <= b)
+            });
+            out.push(DroppedPatch {
+                days_droppable_to_dropped: droppable_since
+                    .as_deref()
+                    .and_then(|s| days(s, &dropped_at)),
+                days_carried: days(&added_at, &dropped_at).unwrap_or(0.0),
+                downstream: ds,
+                package,
+                file,
+                added_at,
+                added_in,
+                dropped_at,
+                dropped_in,
+                state_at_drop: state.map(|(s,)| s),
+                droppable_since,
+            });
+        }
+        Ok(out)
     }
 
     /// History points of `downstream`, oldest first.
@@ -91,4 +187,35 @@ impl Store {
         .await
         .ctx("loading history")
     }
+}
+
+/// A patch the downstream dropped, with what forkdebt knew of it then.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DroppedPatch {
+    pub downstream: String,
+    pub package: String,
+    pub file: String,
+    /// RFC 3339 in the committer's own zone; full shas.
+    pub added_at: String,
+    pub added_in: String,
+    pub dropped_at: String,
+    pub dropped_in: String,
+    /// The verdict when it left (`droppable`, `merged`, …), when forkdebt had one.
+    pub state_at_drop: Option<String>,
+    /// When forkdebt first said droppable (its event), if it did before the drop.
+    pub droppable_since: Option<String>,
+    /// Days from `droppable_since` to `dropped_at`.
+    pub days_droppable_to_dropped: Option<f64>,
+    /// Days the patch was carried.
+    pub days_carried: f64,
+}
+
+fn parse_any(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
+fn days(from: &str, to: &str) -> Option<f64> {
+    Some((parse_any(to)? - parse_any(from)?).num_seconds() as f64 / 86_400.0)
 }

@@ -24,7 +24,7 @@ mod forks;
 mod heard;
 pub use heard::ListenerState;
 mod history;
-pub use history::HistoryRow;
+pub use history::{DroppedPatch, HistoryRow};
 mod inventory;
 mod leases;
 pub use leases::{Fence, LeaseRow};

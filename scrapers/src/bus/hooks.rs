@@ -67,7 +67,7 @@ fn hmac_hex_matches(secret: &str, body: &[u8], hex_given: &str) -> bool {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 256 {
+    if !s.len().is_multiple_of(2) || s.len() > 256 {
         return None;
     }
     (0..s.len())
@@ -187,15 +187,14 @@ pub fn focus(forge: Forge, event: &str, body: &Value, tracked: &Tracked) -> Focu
                 item(RefKind::PagurePr, format!("{project}#{number}"), "pagure");
             }
         }
-        Forge::Forgejo if event.starts_with("issue") => {
-            // FESCo's tickets moved to Forgejo: the Changes followed are asked again.
-            if s("/repository/name") == Some("fesco") {
-                let changes = tracked.changes();
-                if !changes.is_empty() {
-                    f.items.extend(changes.iter().cloned());
-                    f.sources.insert("fedora_wiki");
-                }
-            }
+        // FESCo's tickets moved to Forgejo: the Changes followed are asked again.
+        Forge::Forgejo
+            if event.starts_with("issue")
+                && s("/repository/name") == Some("fesco")
+                && !tracked.changes().is_empty() =>
+        {
+            f.items.extend(tracked.changes().iter().cloned());
+            f.sources.insert("fedora_wiki");
         }
         _ => {}
     }
