@@ -184,7 +184,7 @@ async fn main() {
             pkg.join(format!("{name}.spec")),
             format!(
                 "Name: {name}\nVersion: 1.0\nRelease: 1.hs\nSummary: s\nLicense: MIT\n\n\
-                 # Resolves: RHEL-{}\nPatch1: 0001-fix.patch\n\n%description\nd\n",
+                 # Resolves: RHEL-{}\nPatch1: 0001-fix.patch\n\n%description\nd\n\n%prep\n%autosetup -p1\n",
                 10000 + i
             ),
         )

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A Koji hub whose latest `systemd` build in every tag is `252-<release>.el9` (the recorded
 /// build's shape, its name and numbers set here).
-fn koji(release: Arc<AtomicU32>) -> Handler {
+pub(crate) fn koji(release: Arc<AtomicU32>) -> Handler {
     let recorded: Vec<Value> =
         serde_json::from_slice(
             &std::fs::read(crate::util::repo_root().join(
@@ -234,7 +234,7 @@ async fn a_change_the_base_took_is_droppable_once_the_base_ships_that_build() {
 
 /// A Red Hat Jira server answering the documented REST shapes: a search of `key in (...)`
 /// (400 for the whole search when one key does not exist, as Jira does), and single issues.
-fn jira() -> Handler {
+pub(crate) fn jira() -> Handler {
     let issue = |key: &str| {
         serde_json::json!({
             "key": key,

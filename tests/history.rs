@@ -291,3 +291,146 @@ async fn history_records_each_patch_s_lifetimes_across_moves_renames_and_zones()
     );
     assert!(!plain.contains("\"dropped\""), "{plain}");
 }
+
+/// Days from droppable to dropped (issue 27): forkdebt says droppable, dist-git drops the
+/// patch a day later; the report, the weekly digest and `/metrics` say so from the same
+/// stored figures.
+#[tokio::test(flavor = "multi_thread")]
+async fn days_from_droppable_to_dropped_are_shown_alike_in_report_digest_and_metrics() {
+    use crate::httpd::{Request, Server};
+    use crate::util::git_env;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_path_buf();
+    let release = Arc::new(AtomicU32::new(20));
+    let (koji, jira) = (
+        crate::base_fork::koji(release.clone()),
+        crate::base_fork::jira(),
+    );
+    let server = Server::start(Arc::new(move |req: &Request| {
+        if req.path.starts_with("/rest/") {
+            jira(req)
+        } else {
+            koji(req)
+        }
+    }))
+    .await;
+    let repo = d.join("distgit");
+    fs::create_dir_all(repo.join("rpms/systemd")).expect("mkdir");
+    git(&repo, &["init", "-q"]);
+    let spec = |patch: bool| {
+        format!(
+            "Name: systemd\nVersion: 252\nRelease: 1.hs\nSummary: s\nLicense: MIT\n\n{}%description\nd\n",
+            if patch {
+                "# Resolves: RHEL-12345\nPatch1: 0001-fix.patch\n\n"
+            } else {
+                ""
+            }
+        )
+    };
+    fs::write(repo.join("rpms/systemd/systemd.spec"), spec(true)).expect("spec");
+    fs::write(
+        repo.join("rpms/systemd/0001-fix.patch"),
+        "--- a/a.c\n+++ b/a.c\n@@ -1 +1 @@\n-a\n+b\n",
+    )
+    .expect("patch");
+    let commit = |msg: &str, when: &str| {
+        git_env(&repo, &["add", "-A"], &[]);
+        git_env(
+            &repo,
+            &["commit", "-qm", msg],
+            &[("GIT_AUTHOR_DATE", when), ("GIT_COMMITTER_DATE", when)],
+        );
+    };
+    commit("systemd for hs", "2026-10-01T10:00:00+0000");
+    let web_port = crate::util::free_port();
+    fs::write(
+        d.join("forkdebt.toml"),
+        format!(
+            "database = \"sqlite://{db}\"\ncontact = \"mailto:ops@example.org\"\n\
+             [sources]\nmin_interval_ms = 0\nmax_retries = 1\n\
+             [sources.jira]\nurl = \"{url}\"\n\
+             [[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"c9s\"\n\
+             [[distro]]\nname = \"c9s\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"c9s-candidate\"\n\
+             [web]\nlisten = \"127.0.0.1:{web_port}\"\n",
+            db = d.join("f.db").display(),
+            url = server.url,
+        ),
+    )
+    .expect("config");
+    let run = |args: &'static [&'static str]| {
+        let d = d.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let mut all = vec!["--config", "forkdebt.toml"];
+                all.extend_from_slice(args);
+                forkdebt_ok(&d, &all)
+            })
+            .await
+            .expect("join")
+        }
+    };
+    run(&["scan"]).await;
+    // The baseline sync (the base ships 252-20), then the base ships 252-40: droppable now.
+    run(&["sync", "--source", "jira", "--source", "koji"]).await;
+    release.store(40, Ordering::SeqCst);
+    run(&["sync", "--source", "koji"]).await;
+    // Dist-git drops the patch a day later.
+    fs::write(repo.join("rpms/systemd/systemd.spec"), spec(false)).expect("spec");
+    fs::remove_file(repo.join("rpms/systemd/0001-fix.patch")).expect("rm");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    commit("drop the fix: c9s has it", &tomorrow);
+    run(&["scan", "--history"]).await;
+
+    let report = run(&["report", "--format", "json", "--dropped"]).await;
+    let v: serde_json::Value = serde_json::from_str(&report).expect("json");
+    let dropped = &v["dropped"][0];
+    assert_eq!(dropped["file"], "0001-fix.patch", "{v:#}");
+    assert_eq!(dropped["state_at_drop"], "droppable", "{v:#}");
+    let days = dropped["days_droppable_to_dropped"]
+        .as_f64()
+        .expect("days to drop");
+    assert!((days - 1.0).abs() < 0.01, "{days}");
+    assert_eq!(
+        v["dropped_summary"]["median_days_droppable_to_dropped"],
+        1.0
+    );
+
+    let digest = run(&["digest", "--dry-run", "--to", "team@example.org"]).await;
+    assert!(
+        digest.contains("dropped 1 this week, median 1.0 days after they became droppable"),
+        "{digest}"
+    );
+
+    let d2 = d.clone();
+    let mut web = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "web"])
+        .current_dir(&d2)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("web");
+    crate::util::wait_for_port(
+        web_port,
+        "the web server",
+        std::time::Duration::from_secs(20),
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{web_port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let _ = web.kill();
+    let _ = web.wait();
+    let median = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(
+                "forkdebt_days_droppable_to_dropped{downstream=\"hs\",quantile=\"0.5\"} ",
+            )
+        })
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert_eq!(median, Some(1.0), "{metrics}");
+}

@@ -21,6 +21,8 @@ pub const STALE_DAYS: i64 = 60;
 
 /// At most this many new patches are listed one by one.
 pub const NEW_SHOWN: usize = 20;
+/// A patch droppable for longer than this is named in the digest's summary.
+pub const OVERDUE_DAYS: i64 = 30;
 
 /// One line of a section: what, the detail, and a link to follow.
 #[derive(Debug, Clone, Serialize)]
@@ -284,6 +286,50 @@ pub async fn build(
         )
     };
 
+    // How fast we act: what dist-git dropped this week, and what stays droppable too long.
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let dropped: Vec<forkdebt_core::store::DroppedPatch> = store
+        .dropped_patches(None)
+        .await?
+        .into_iter()
+        .filter(|d| follows(&d.package) && parse(&d.dropped_at).is_some_and(|t| t >= since))
+        .collect();
+    let since_droppable = store.droppable_since().await?;
+    let mut overdue: Vec<String> = packages
+        .iter()
+        .flat_map(|p| {
+            p.ours()
+                .filter(|sp| sp.state == PatchState::Droppable)
+                .filter_map(|sp| {
+                    let key = (
+                        p.downstream.clone(),
+                        p.package.name.clone(),
+                        sp.patch.file.clone(),
+                    );
+                    let at = parse(since_droppable.get(&key)?)?;
+                    ((now - at.with_timezone(&chrono::Utc)).num_days() > OVERDUE_DAYS)
+                        .then(|| format!("{} {}", p.package.name, sp.patch.file))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    overdue.sort();
+    let dropped_line = (!dropped.is_empty() || !overdue.is_empty()).then(|| {
+        let summary = forkdebt_core::report::dropped_summary(&dropped);
+        let mut line = format!("dropped {} this week", dropped.len());
+        if let Some(m) = summary.median_days_droppable_to_dropped {
+            line.push_str(&format!(", median {m:.1} days after they became droppable"));
+        }
+        if !overdue.is_empty() {
+            line.push_str(&format!(
+                "; {} droppable for more than {OVERDUE_DAYS} days: {}",
+                overdue.len(),
+                overdue.join(", ")
+            ));
+        }
+        line
+    });
+
     let new_total = new.len();
     new.truncate(NEW_SHOWN);
     let carried: usize = table.iter().map(|r| r.carried).sum();
@@ -316,6 +362,7 @@ pub async fn build(
             summary.push(format!("{n} {what}"));
         }
     }
+    summary.extend(dropped_line);
     Ok(Digest {
         recipient: recipient.address.clone(),
         week: iso_week(now.date_naive()),

@@ -116,6 +116,37 @@ async fn render(s: &WebState) -> anyhow::Result<String> {
         errors,
     );
 
+    // How fast dist-git acts on what can be dropped (`scan --history`'s lifetimes).
+    let to_drop = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let mut by_downstream: std::collections::BTreeMap<
+        String,
+        Vec<forkdebt_core::store::DroppedPatch>,
+    > = std::collections::BTreeMap::new();
+    for d in s.store.dropped_patches(None).await? {
+        by_downstream
+            .entry(d.downstream.clone())
+            .or_default()
+            .push(d);
+    }
+    for (ds, list) in &by_downstream {
+        let summary = forkdebt_core::report::dropped_summary(list);
+        for (q, v) in [
+            ("0.5", summary.median_days_droppable_to_dropped),
+            ("0.9", summary.p90_days_droppable_to_dropped),
+        ] {
+            if let Some(v) = v {
+                to_drop
+                    .get_or_create(&labels(&[("downstream", ds), ("quantile", q)]))
+                    .set(v);
+            }
+        }
+    }
+    reg.register(
+        "forkdebt_days_droppable_to_dropped",
+        "Days from forkdebt saying droppable to the dist-git commit dropping the patch",
+        to_drop,
+    );
+
     let pending = Family::<Labels, Gauge>::default();
     for (dest, n) in s.store.outbox_backlog().await? {
         pending

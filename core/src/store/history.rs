@@ -126,11 +126,10 @@ impl Store {
             .ctx("loading dropped patches")?;
         let mut out = Vec::with_capacity(rows.len());
         for (ds, package, file, added_at, added_in, dropped_at, dropped_in) in rows {
-            // The verdict of the dropped patch row (the scan that saw it go kept it).
-            let state: Option<(String,)> = sqlx::query_as(
-                "SELECT COALESCE(v.state, p.state) FROM patches p JOIN packages k ON k.id = p.package_id \
-                 JOIN downstreams d ON d.id = k.downstream_id LEFT JOIN verdicts v ON v.patch_id = p.id \
-                 WHERE d.name = $1 AND k.name = $2 AND p.file = $3 ORDER BY p.id DESC LIMIT 1",
+            // The verdict it had when a scan saw it go: that scan's "… -> dropped" event.
+            let state: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT from_state FROM events WHERE downstream = $1 AND package = $2 \
+                 AND subject = $3 AND to_state = 'dropped' ORDER BY id DESC LIMIT 1",
             )
             .bind(ds.clone())
             .bind(package.clone())
@@ -165,11 +164,32 @@ impl Store {
                 added_in,
                 dropped_at,
                 dropped_in,
-                state_at_drop: state.map(|(s,)| s),
+                state_at_drop: state.and_then(|(s,)| s),
                 droppable_since,
             });
         }
         Ok(out)
+    }
+
+    /// When each patch first became droppable, by `(downstream, package, file)`: the first
+    /// event that said so.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn droppable_since(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String, String), String>> {
+        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT downstream, package, subject, MIN(created_at) FROM events \
+             WHERE to_state = 'droppable' GROUP BY downstream, package, subject",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading when patches became droppable")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(d, p, f, at)| Some(((d, p, f), at?)))
+            .collect())
     }
 
     /// History points of `downstream`, oldest first.
