@@ -664,3 +664,64 @@ fn clients_that_do_not_read_the_report_share_one_copy() {
     assert_eq!(healthz_within_a_second(&w.url), Ok(200));
     drop(readers_that_never_read);
 }
+
+/// The dashboard as people read it (issue 27): at 1400 px and 400 px wide no word of a short
+/// column breaks inside itself (only the evidence and references wrap anywhere); a phone
+/// scrolls the table sideways. Screenshots of both widths go to the test artefacts.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_table_cell_breaks_a_word_on_a_laptop_or_a_phone() {
+    use fantoccini::ClientBuilder;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let db = scanned(&dir);
+    let w = web(&dir, &db);
+    let driver = chromedriver();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"]}),
+    );
+    let c = ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("connect to chromedriver");
+    // Every word (2+ characters) of a cell outside the wrapping columns must sit on one line.
+    const BROKEN_WORDS: &str = r#"
+        const bad = [];
+        for (const cell of document.querySelectorAll('td, th')) {
+            if (cell.closest("td.chain, td.refs, td.wrap")) continue;
+            const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            let node;
+            while ((node = walker.nextNode())) {
+                const re = /\S{2,}/g;
+                let m;
+                while ((m = re.exec(node.textContent))) {
+                    const r = document.createRange();
+                    r.setStart(node, m.index);
+                    r.setEnd(node, m.index + m[0].length);
+                    const lines = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+                    if (lines.size > 1) bad.push(m[0]);
+                }
+            }
+        }
+        return bad;
+    "#;
+    for (width, height) in [(1400u32, 1000u32), (400, 900)] {
+        c.set_window_size(width, height).await.expect("window size");
+        for (page, path) in [("overview", "/"), ("package", "/package/systemd")] {
+            c.goto(&format!("{}{path}", w.url)).await.expect("page");
+            let broken = c.execute(BROKEN_WORDS, vec![]).await.expect("script");
+            assert_eq!(
+                broken,
+                serde_json::json!([]),
+                "{page} at {width} px breaks these words"
+            );
+            let shot = c.screenshot().await.expect("screenshot");
+            std::fs::write(screenshots().join(format!("{page}-{width}.png")), shot).expect("write");
+        }
+    }
+    c.close().await.expect("close");
+}

@@ -257,6 +257,8 @@ pub struct PatchView {
     pub refs: Vec<LinkView>,
     pub chain: Vec<LinkView>,
     pub notes: Vec<String>,
+    /// For a droppable patch: the command that proposes dropping it.
+    pub propose: Option<String>,
 }
 
 pub struct PkgView {
@@ -281,7 +283,7 @@ pub struct PackagePage {
     pub deviations: Vec<DeviationView>,
 }
 
-fn patch_view(sp: &StoredPatch, today: chrono::NaiveDate) -> PatchView {
+fn patch_view(package: &str, sp: &StoredPatch, today: chrono::NaiveDate) -> PatchView {
     let p = &sp.patch;
     let mut notes = Vec::new();
     if let Some(r) = &sp.verdict.rebased_past {
@@ -329,6 +331,8 @@ fn patch_view(sp: &StoredPatch, today: chrono::NaiveDate) -> PatchView {
             })
             .collect(),
         notes,
+        propose: (sp.state == forkdebt_core::model::PatchState::Droppable && p.commit.is_none())
+            .then(|| format!("forkdebt propose {package} {}", p.file)),
     }
 }
 
@@ -367,7 +371,11 @@ pub async fn package(State(s): State<WebState>, Path(name): Path<String>) -> Pag
                 evr: p.package.evr(),
                 spec: p.package.spec_path.clone(),
                 removed: p.removed_at.clone(),
-                patches: p.patches.iter().map(|sp| patch_view(sp, today)).collect(),
+                patches: p
+                    .patches
+                    .iter()
+                    .map(|sp| patch_view(&p.package.name, sp, today))
+                    .collect(),
             })
             .collect(),
         name,
