@@ -284,6 +284,16 @@ async fn history_records_each_patch_s_lifetimes_across_moves_renames_and_zones()
     assert_eq!(dropped[1]["dropped_in"], drop_b_again.as_str());
     let carried_days = dropped[0]["days_carried"].as_f64().expect("days");
     assert!((carried_days - 428.656).abs() < 0.01, "{carried_days}");
+    // Added and dropped per month.
+    assert_eq!(
+        v["churn"],
+        serde_json::json!([
+            {"month": "2017-03", "added": 2, "dropped": 0},
+            {"month": "2018-05", "added": 0, "dropped": 1},
+            {"month": "2020-01", "added": 1, "dropped": 0},
+            {"month": "2021-01", "added": 0, "dropped": 1}
+        ])
+    );
     // Without --dropped the report is as before.
     let plain = forkdebt_ok(
         dir.path(),
@@ -376,6 +386,29 @@ async fn days_from_droppable_to_dropped_are_shown_alike_in_report_digest_and_met
     run(&["sync", "--source", "jira", "--source", "koji"]).await;
     release.store(40, Ordering::SeqCst);
     run(&["sync", "--source", "koji"]).await;
+    // The dashboard, while the patch is droppable: the command that proposes the drop.
+    let mut web = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+        .args(["--config", "forkdebt.toml", "web"])
+        .current_dir(&d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("web");
+    crate::util::wait_for_port(
+        web_port,
+        "the web server",
+        std::time::Duration::from_secs(20),
+    );
+    let page = reqwest::get(format!("http://127.0.0.1:{web_port}/package/systemd"))
+        .await
+        .expect("package page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("<code class=\"propose\">forkdebt propose systemd 0001-fix.patch</code>"),
+        "{page}"
+    );
     // Dist-git drops the patch a day later.
     fs::write(repo.join("rpms/systemd/systemd.spec"), spec(false)).expect("spec");
     fs::remove_file(repo.join("rpms/systemd/0001-fix.patch")).expect("rm");
@@ -403,19 +436,6 @@ async fn days_from_droppable_to_dropped_are_shown_alike_in_report_digest_and_met
         "{digest}"
     );
 
-    let d2 = d.clone();
-    let mut web = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
-        .args(["--config", "forkdebt.toml", "web"])
-        .current_dir(&d2)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("web");
-    crate::util::wait_for_port(
-        web_port,
-        "the web server",
-        std::time::Duration::from_secs(20),
-    );
     let metrics = reqwest::get(format!("http://127.0.0.1:{web_port}/metrics"))
         .await
         .expect("metrics")

@@ -887,3 +887,33 @@ pub fn dropped_summary(dropped: &[crate::store::DroppedPatch]) -> DroppedSummary
             .collect(),
     }
 }
+
+/// Patches added and dropped per month (the month in the committer's own zone).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Churn {
+    pub month: String,
+    pub added: usize,
+    pub dropped: usize,
+}
+
+/// Churn from lifetimes' `(added_at, dropped_at)`, oldest month first.
+pub fn churn(spans: &[(String, Option<String>)]) -> Vec<Churn> {
+    let mut months: std::collections::BTreeMap<String, (usize, usize)> =
+        std::collections::BTreeMap::new();
+    for (added, dropped) in spans {
+        if let Some(m) = added.get(..7) {
+            months.entry(m.to_string()).or_default().0 += 1;
+        }
+        if let Some(m) = dropped.as_deref().and_then(|d| d.get(..7)) {
+            months.entry(m.to_string()).or_default().1 += 1;
+        }
+    }
+    months
+        .into_iter()
+        .map(|(month, (added, dropped))| Churn {
+            month,
+            added,
+            dropped,
+        })
+        .collect()
+}

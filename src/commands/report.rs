@@ -25,6 +25,8 @@ pub async fn run(
                     serde_json::to_value(report::dropped_summary(&list))?,
                 ));
                 extra.push(("dropped", serde_json::to_value(&list)?));
+                let spans = store.lifetime_spans(ds).await?;
+                extra.push(("churn", serde_json::to_value(report::churn(&spans))?));
             }
             // The same contract as the web's /api/report, written a page at a time.
             report::write_json_with(&store, ds, true, &extra, |piece| {

@@ -171,6 +171,31 @@ impl Store {
         Ok(out)
     }
 
+    /// When each lifetime of `downstream`'s patches (or every downstream's) began and ended:
+    /// `(added_at, dropped_at)`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn lifetime_spans(
+        &self,
+        downstream: Option<&str>,
+    ) -> Result<Vec<(String, Option<String>)>> {
+        let sql = format!(
+            "SELECT l.added_at, l.dropped_at FROM lifetimes l JOIN downstreams d ON d.id = l.downstream_id {}",
+            if downstream.is_some() {
+                "WHERE d.name = $1"
+            } else {
+                ""
+            }
+        );
+        // Only our own fixed text varies; values are bound.
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        if let Some(ds) = downstream {
+            query = query.bind(ds.to_string());
+        }
+        query.fetch_all(&self.pool).await.ctx("loading lifetimes")
+    }
+
     /// When each patch first became droppable, by `(downstream, package, file)`: the first
     /// event that said so.
     ///
