@@ -360,3 +360,34 @@ fn an_unreadable_upstream_commit_does_not_stop_the_content_match() {
     let shown = forkdebt_ok(&tree.dir, &["--config", "forkdebt.toml", "show", "r"]);
     assert!(shown.contains(&fixed[..7]), "{shown}");
 }
+
+/// Issue 30 (3): forges treat `OpenPrinting/cups` and `openprinting/cups` as one repository;
+/// an `[[upstream]]` written in another case than the spec's URL still answers its patches.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_configured_in_another_case_answers_the_spec_s_project() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let (up, u) = upstream(&dir);
+    let x = git(&up, &["format-patch", "-1", "--stdout", &u["x"]]);
+    let pkg = Package::new("cups")
+        .version("1")
+        .preamble("URL: https://github.com/OpenPrinting/CUPS")
+        .patch("0001-x.patch", &format!("{x}\n"));
+    let tree = DistGit::new(&dir).package(pkg).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+         [git]\ncache_dir = \"{cache}\"\n\
+         [[upstream]]\nname = \"cups\"\nforge = \"github:openprinting/cups\"\nrepo = \"{up}\"\nrelease_tags = '^v(\\d+)$'\n",
+        cache = dir.join("cache").display(),
+        up = up.display(),
+    ));
+    let d = tree.dir.clone();
+    let said = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"])
+    })
+    .await
+    .expect("scan");
+    assert!(
+        said.contains("upstream git mirrors: 1 patch files are upstream commits by patch-id"),
+        "{said}"
+    );
+}

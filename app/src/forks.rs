@@ -138,7 +138,7 @@ pub async fn match_files(
                     .as_ref()
                     .and_then(forkdebt_core::forge::ForgeProject::of_upstream)
                     .and_then(|p| p.project())
-                    == Some(m.project.clone())
+                    .is_some_and(|p| m.serves(&p))
             })
         })
         .collect();

@@ -162,7 +162,7 @@ pub fn configured(config: &crate::config::Config) -> Vec<MirrorSpec> {
         else {
             continue;
         };
-        if !out.iter().any(|m| m.project == project) {
+        if !out.iter().any(|m| m.serves(&project)) {
             out.push(MirrorSpec {
                 project,
                 repo: f.upstream.clone(),
@@ -186,6 +186,12 @@ pub fn github_auto(project: &str) -> MirrorSpec {
 }
 
 impl MirrorSpec {
+    /// Whether this mirror is `project` as a reference or a spec names it: forges treat
+    /// `OpenPrinting/cups` and `openprinting/cups` as one repository, and so do we.
+    pub fn serves(&self, project: &str) -> bool {
+        self.project.eq_ignore_ascii_case(project)
+    }
+
     /// Opens (clones or fetches) the repository.
     ///
     /// # Errors
@@ -204,5 +210,15 @@ impl MirrorSpec {
             release_tags,
             memo_dir: Some(cache_dir.join("candidates")),
         })
+    }
+}
+
+#[cfg(test)]
+mod case_tests {
+    #[test]
+    fn a_project_is_the_same_in_any_case() {
+        let m = super::github_auto("OpenPrinting/cups");
+        assert!(m.serves("openprinting/cups") && m.serves("OpenPrinting/CUPS"));
+        assert!(!m.serves("openprinting/cups-filters"));
     }
 }

@@ -685,3 +685,27 @@ impl State<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod patch_name_tests {
+    use super::patch_file_name;
+
+    /// Issue 30 (5b): a URL whose fragment names the file as `#./name` (it builds in Fedora).
+    #[test]
+    fn a_url_patch_is_named_by_its_fragment() {
+        assert_eq!(
+            patch_file_name(
+                "https://github.com/O/R/commit/0123456789abcdef0123456789abcdef01234567.patch#./no-custom-parsing.patch"
+            ),
+            "no-custom-parsing.patch"
+        );
+        assert_eq!(
+            patch_file_name("https://example.org/p/x.patch#/renamed.patch"),
+            "renamed.patch"
+        );
+        assert_eq!(
+            patch_file_name("https://example.org/p/x.patch?raw=1"),
+            "x.patch"
+        );
+    }
+}

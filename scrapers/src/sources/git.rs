@@ -49,7 +49,7 @@ impl GitMirrors {
     pub fn spec_for(&self, project: &str, github: bool) -> Option<MirrorSpec> {
         self.configured
             .iter()
-            .find(|m| m.project == project)
+            .find(|m| m.serves(project))
             .cloned()
             .or_else(|| (self.github_auto && github).then(|| mirror::github_auto(project)))
     }
