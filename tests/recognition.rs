@@ -391,3 +391,100 @@ async fn an_upstream_configured_in_another_case_answers_the_spec_s_project() {
         "{said}"
     );
 }
+
+/// Issue 30 (1): with no `release_tags`, each upstream's own scheme is read from its tags:
+/// `FILE5_46` is file 5.46; in a repository tagging two components, the package's tags
+/// count; a release candidate that has the fix is not its first release.
+#[tokio::test(flavor = "multi_thread")]
+async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    // file: FILE5_45, the fix, FILE5_46.
+    let file_up = dir.join("file");
+    std::fs::create_dir_all(file_up.join("src")).expect("mkdir");
+    git(&file_up, &["init", "-q"]);
+    std::fs::write(file_up.join("src/magic.c"), numbered("magic.c")).expect("write");
+    git(&file_up, &["add", "."]);
+    git(&file_up, &["commit", "-qm", "initial"]);
+    git(&file_up, &["tag", "FILE5_45"]);
+    edit(&file_up, "src/magic.c", &[(4, "magic fixed")]);
+    let file_fix = commit(&file_up, "magic: fix");
+    git(&file_up, &["tag", "FILE5_46"]);
+    // jpegxl: two crates in one repository, and a release candidate before the release.
+    let jx = dir.join("jpegxl-rs");
+    std::fs::create_dir_all(jx.join("src")).expect("mkdir");
+    git(&jx, &["init", "-q"]);
+    std::fs::write(jx.join("src/lib.rs"), numbered("lib.rs")).expect("write");
+    git(&jx, &["add", "."]);
+    git(&jx, &["commit", "-qm", "initial"]);
+    git(&jx, &["tag", "jpegxl-rs-v0.11.1"]);
+    git(&jx, &["tag", "jpegxl-sys-v0.11.1"]);
+    edit(&jx, "src/lib.rs", &[(9, "decode fixed")]);
+    let jx_fix = commit(&jx, "decode: fix");
+    // The other crate's release comes first, then the rc, then the release.
+    git(&jx, &["tag", "jpegxl-sys-v0.11.2"]);
+    git(&jx, &["tag", "jpegxl-rs-v0.11.2-rc.1"]);
+    git(&jx, &["commit", "-q", "--allow-empty", "-m", "release"]);
+    git(&jx, &["tag", "jpegxl-rs-v0.11.2"]);
+    let patch = |up: &Path, sha: &str| git(up, &["format-patch", "-1", "--stdout", sha]) + "\n";
+    let tree = DistGit::new(&dir)
+        .package(
+            Package::new("file")
+                .version("5.45")
+                .preamble("URL: https://github.com/file/file")
+                .patch("0001-magic-fix.patch", &patch(&file_up, &file_fix)),
+        )
+        .package(
+            Package::new("rust-jpegxl-rs")
+                .version("0.11.1")
+                .preamble("URL: https://github.com/inflation/jpegxl-rs")
+                .patch("0001-decode-fix.patch", &patch(&jx, &jx_fix)),
+        )
+        .config(&format!(
+            "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+             [git]\ncache_dir = \"{cache}\"\n\
+             [[upstream]]\nname = \"file\"\nforge = \"github:file/file\"\nrepo = \"{file}\"\n\
+             [[upstream]]\nname = \"jpegxl-rs\"\nforge = \"github:inflation/jpegxl-rs\"\nrepo = \"{jx}\"\npackages = [\"rust-jpegxl-rs\"]\n",
+            cache = dir.join("cache").display(),
+            file = file_up.display(),
+            jx = jx.display(),
+        ));
+    let d = tree.dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "sync", "--source", "git"],
+        );
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        )
+    })
+    .await
+    .expect("scan");
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let evidence = |package: &str| -> String {
+        v["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == package)
+            .map(|p| p["patches"][0]["evidence"].to_string())
+            .unwrap_or_else(|| panic!("{package} in {v:#}"))
+    };
+    assert!(
+        evidence("file").contains("first in FILE5_46"),
+        "{}",
+        evidence("file")
+    );
+    let jx_evidence = evidence("rust-jpegxl-rs");
+    assert!(
+        jx_evidence.contains("first in jpegxl-rs-v0.11.2"),
+        "{jx_evidence}"
+    );
+    assert!(
+        !jx_evidence.contains("jpegxl-sys") && !jx_evidence.contains("rc.1"),
+        "{jx_evidence}"
+    );
+}

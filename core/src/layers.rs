@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
         "forge",
         "evidence",
         "observation",
+        "releases",
     ],
     // Pure decisions, and the configuration.
     &["verdict", "change", "config"],

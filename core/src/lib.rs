@@ -41,6 +41,7 @@ pub mod model;
 pub mod observation;
 pub mod origin;
 pub mod propose;
+pub mod releases;
 #[cfg(feature = "store")]
 pub mod report;
 pub mod source;

@@ -137,6 +137,10 @@ impl Facts {
 
 /// `v247`, `systemd-247`, `247.1` -> `247`/`247.1`: the version a release tag names.
 pub fn tag_version(tag: &str) -> Option<String> {
+    // Every shape upstreams tag with (`FILE5_46`, dated `…-Release-2.10.0`, `v3.0.0rc1`).
+    if let Some(v) = crate::releases::read(tag) {
+        return Some(v.version);
+    }
     let start = tag.find(|c: char| c.is_ascii_digit())?;
     let v = &tag[start..];
     Some(v.replace(['_'], ".")).filter(|v| !v.is_empty())

@@ -13,13 +13,27 @@ pub struct Mirror {
     /// The prefix of its reference ids: `systemd/systemd` (GitHub), `group/project` (GitLab).
     pub project: String,
     pub dir: PathBuf,
-    /// Group 1 is the release version.
+    /// Group 1 is the release version (several groups are joined by `.`).
     pub release_tags: Regex,
+    /// Without a configured pattern: the scheme inferred from upstream's own tags, which
+    /// reads them instead of `release_tags`.
+    pub scheme: Option<crate::releases::Scheme>,
     /// Where derived answers about this mirror are remembered between scans.
     pub memo_dir: Option<PathBuf>,
 }
 
 impl Mirror {
+    /// The release version `tag` stands for: by the inferred scheme, else by the pattern.
+    /// Pre-releases and other components' tags are none.
+    pub fn version_of(&self, tag: &str) -> Option<String> {
+        if let Some(s) = &self.scheme {
+            return s.release(tag);
+        }
+        let c = self.release_tags.captures(tag)?;
+        let parts: Vec<&str> = c.iter().skip(1).flatten().map(|m| m.as_str()).collect();
+        (!parts.is_empty()).then(|| parts.join("."))
+    }
+
     /// The full sha `id` (a sha or its prefix) names, if upstream has such a commit.
     ///
     /// # Errors
@@ -99,12 +113,9 @@ impl Mirror {
             return Ok(None);
         }
         let tags = git.lines(&self.dir, &["tag", "--list"], None)?;
-        Ok(tags.into_iter().find(|t| {
-            self.release_tags
-                .captures(t)
-                .and_then(|c| c.get(1))
-                .is_some_and(|v| v.as_str() == version)
-        }))
+        Ok(tags
+            .into_iter()
+            .find(|t| self.version_of(t).is_some_and(|v| v == version)))
     }
 
     /// The lowest-version release tag that contains `sha` (stable-branch tags included).
@@ -120,7 +131,7 @@ impl Mirror {
         Ok(tags
             .into_iter()
             .filter_map(|t| {
-                let v = self.release_tags.captures(&t)?.get(1)?.as_str().to_string();
+                let v = self.version_of(&t)?;
                 Some((v, t))
             })
             .min_by(|a, b| vercmp(&a.0, &b.0).then_with(|| a.1.cmp(&b.1)))
@@ -135,6 +146,9 @@ pub struct MirrorSpec {
     /// URL or local path.
     pub repo: String,
     pub release_tags: String,
+    /// No pattern was configured: infer the scheme from the tags, for these names (the
+    /// repository's, the `[[upstream]]`'s and its packages').
+    pub infer_for: Option<Vec<String>>,
     /// Only commits and trees (releases and existence), no file contents.
     pub blobless: bool,
 }
@@ -146,8 +160,14 @@ pub fn configured(config: &crate::config::Config) -> Vec<MirrorSpec> {
         .upstream
         .iter()
         .filter_map(|u| {
+            let project = u.forge.project()?;
+            let names = std::iter::once(repo_name(&project).to_string())
+                .chain(std::iter::once(u.name.clone()))
+                .chain(u.packages.iter().cloned())
+                .collect();
             Some(MirrorSpec {
-                project: u.forge.project()?,
+                infer_for: u.release_tags.is_none().then_some(names),
+                project,
                 repo: u.repo.clone(),
                 release_tags: u.release_tags().to_string(),
                 blobless: false,
@@ -164,6 +184,10 @@ pub fn configured(config: &crate::config::Config) -> Vec<MirrorSpec> {
         };
         if !out.iter().any(|m| m.serves(&project)) {
             out.push(MirrorSpec {
+                infer_for: f
+                    .release_tags
+                    .is_none()
+                    .then(|| vec![repo_name(&project).to_string(), f.package.clone()]),
                 project,
                 repo: f.upstream.clone(),
                 release_tags: f.release_tags().to_string(),
@@ -181,8 +205,14 @@ pub fn github_auto(project: &str) -> MirrorSpec {
         project: project.to_string(),
         repo: format!("https://github.com/{project}.git"),
         release_tags: crate::config::DEFAULT_RELEASE_TAGS.to_string(),
+        infer_for: Some(vec![repo_name(project).to_string()]),
         blobless: true,
     }
+}
+
+/// `owner/repo` → `repo`.
+fn repo_name(project: &str) -> &str {
+    project.rsplit('/').next().unwrap_or(project)
 }
 
 impl MirrorSpec {
@@ -204,10 +234,23 @@ impl MirrorSpec {
                 dir: self.repo.clone(),
                 message: e.to_string(),
             })?;
+        // Without a pattern, upstream's own tags say how it tags releases.
+        let scheme = match &self.infer_for {
+            Some(names) => {
+                let tags = git.lines(&dir, &["tag", "--list"], None)?;
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                Some(crate::releases::Scheme::infer(
+                    tags.iter().map(String::as_str),
+                    &names,
+                ))
+            }
+            None => None,
+        };
         Ok(Mirror {
             project: self.project.clone(),
             dir,
             release_tags,
+            scheme,
             memo_dir: Some(cache_dir.join("candidates")),
         })
     }
