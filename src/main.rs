@@ -103,6 +103,12 @@ enum Command {
         #[arg(long, value_name = "HOST")]
         reset: Option<String>,
     },
+    /// How an upstream tags its releases: the inferred scheme, three tags with their
+    /// versions, the tags that are not releases.
+    Tags {
+        /// An `[[upstream]]` name or its forge project (`owner/repo`).
+        upstream: String,
+    },
     /// Report carried patches per package.
     Report {
         #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -13,6 +13,7 @@ mod serve;
 mod show;
 mod sources;
 mod sync;
+mod tags;
 mod whereis;
 mod why;
 
@@ -88,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo { sample } => demo::run(&ctx, sample).await,
         Command::Sync { source } => sync::run(&ctx, source).await,
         Command::Sources { reset } => sources::run(&ctx, reset).await,
+        Command::Tags { upstream } => tags::run(&ctx, &upstream).await,
         Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
         Command::Events { since } => events::run(&ctx, since).await,
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,
