@@ -198,7 +198,7 @@ async fn main() {
              [sources.jira]\nurl = \"{url}\"\n\
              [[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\nbase = \"f31\"\n\
              [[distro]]\nname = \"f31\"\nkoji_url = \"{url}/kojihub\"\nkoji_tag = \"f31\"\n\
-             [chat]\npoll_secs = 1\n\
+             [chat]\npoll_secs = 1\nposts_per_hour = 1000\n\
              [chat.irc]\nserver = \"127.0.0.1\"\nport = {irc}\ntls = false\nnick = \"forkdebt\"\nchannels = [\"#hs\"]\nflood_lines = 1000\nflood_window_secs = 1\n\
              [bus]\nenabled = true\nurl = \"{amqp}\"\nca_file = \"{ca}\"\ncert_file = \"{cert}\"\nkey_file = \"{key}\"\ndatagrepper_url = \"\"\n",
             db = dir.join("f.db").display(),
@@ -296,7 +296,20 @@ async fn main() {
         let deadline = sent + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = user.next(left).await.expect("a notice within 30 s");
+            let Some(line) = user.next(left).await else {
+                let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                let report = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
+                    .args(["--config", "forkdebt.toml", "report"])
+                    .current_dir(dir)
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                panic!(
+                    "no notice for {name} within 30 s:\n{}\n{report}",
+                    tail.join("\n")
+                );
+            };
             let text = line.params.last().cloned().unwrap_or_default();
             if text.contains(&name) && text.contains("droppable") {
                 latencies.push(sent.elapsed());
