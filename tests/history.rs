@@ -442,6 +442,27 @@ async fn days_from_droppable_to_dropped_are_shown_alike_in_report_digest_and_met
         .text()
         .await
         .expect("text");
+    // The dashboard: the same median per downstream, and the patch's lifetime as a bar.
+    let get = |path: &'static str| async move {
+        reqwest::get(format!("http://127.0.0.1:{web_port}{path}"))
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text")
+    };
+    let overview = get("/").await;
+    assert!(
+        overview.contains("How fast we act")
+            && overview.contains("<td>hs</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">1.0 d</td>")
+            && overview.contains("Median days from droppable to dropped, by month: 1.0 days in"),
+        "{overview}"
+    );
+    let page = get("/package/systemd").await;
+    assert!(
+        page.contains("Patch lifetimes") && page.contains("<title>0001-fix.patch: 2026-10 to"),
+        "{page}"
+    );
     let _ = web.kill();
     let _ = web.wait();
     let median = metrics

@@ -115,11 +115,23 @@ pub struct EventItem {
 /// list, the trend, the sources and the latest events.
 pub struct Frame {
     pub downstreams: Vec<DsRow>,
+    /// How fast each downstream drops what can be dropped (`scan --history`).
+    pub to_drop: Vec<DropRow>,
+    pub to_drop_chart: String,
     /// The packages with most debt, and how many there are in all.
     pub top: (Vec<PkgRow>, usize),
     pub trend: String,
     pub sources: Vec<SourceRow>,
     pub events: Vec<EventItem>,
+}
+
+/// Days from droppable to dropped, per downstream.
+pub struct DropRow {
+    pub downstream: String,
+    pub dropped: usize,
+    pub after_droppable: usize,
+    pub median: String,
+    pub p90: String,
 }
 
 #[derive(Template)]
@@ -220,6 +232,42 @@ async fn build_frame(
             name: st.source,
         })
         .collect();
+    // The same stored figures as the digest and /metrics.
+    let dropped = store.dropped_patches(None).await?;
+    let mut by_downstream: std::collections::BTreeMap<
+        &str,
+        Vec<forkdebt_core::store::DroppedPatch>,
+    > = std::collections::BTreeMap::new();
+    for d in &dropped {
+        by_downstream
+            .entry(d.downstream.as_str())
+            .or_default()
+            .push(d.clone());
+    }
+    let days = |d: Option<f64>| d.map_or("-".to_string(), |d| format!("{d:.1} d"));
+    let to_drop = by_downstream
+        .iter()
+        .map(|(ds, list)| {
+            let s = forkdebt_core::report::dropped_summary(list);
+            DropRow {
+                downstream: ds.to_string(),
+                dropped: s.dropped,
+                after_droppable: s.after_droppable,
+                median: days(s.median_days_droppable_to_dropped),
+                p90: days(s.p90_days_droppable_to_dropped),
+            }
+        })
+        .collect();
+    let months: Vec<(String, f64)> = forkdebt_core::report::dropped_summary(&dropped)
+        .by_month
+        .into_iter()
+        .filter_map(|m| Some((m.month, m.median_days_droppable_to_dropped?)))
+        .collect();
+    let to_drop_chart = if months.is_empty() {
+        String::new()
+    } else {
+        super::chart::days_to_drop_svg(&months)
+    };
     let since = forkdebt_core::store::timestamp(now - chrono::Duration::days(30));
     let events: Vec<EventItem> = store
         .recent_events(&since, 20)
@@ -236,6 +284,8 @@ async fn build_frame(
         .collect();
     Ok(Frame {
         downstreams,
+        to_drop,
+        to_drop_chart,
         top,
         trend: super::chart::trend_svg(&points),
         sources,
@@ -279,6 +329,8 @@ pub struct DeviationView {
 #[template(path = "web/package.html")]
 pub struct PackagePage {
     pub name: String,
+    /// Its patches' lifetimes as bars (`scan --history`), empty without history.
+    pub lifetimes: String,
     pub found: Vec<PkgView>,
     pub deviations: Vec<DeviationView>,
 }
@@ -363,7 +415,23 @@ pub async fn package(State(s): State<WebState>, Path(name): Path<String>) -> Pag
             description: d.description,
         })
         .collect();
+    let now = chrono::Utc::now().timestamp();
+    let secs = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| d.timestamp())
+    };
+    let lives: Vec<(String, i64, Option<i64>)> = s
+        .store
+        .lifetimes_of(&name)
+        .await?
+        .into_iter()
+        .filter_map(|(file, added, dropped)| {
+            Some((file, secs(&added)?, dropped.as_deref().and_then(secs)))
+        })
+        .collect();
     html(&PackagePage {
+        lifetimes: super::chart::lifetimes_svg(&lives, now),
         found: found
             .iter()
             .map(|p| PkgView {

@@ -196,6 +196,24 @@ impl Store {
         query.fetch_all(&self.pool).await.ctx("loading lifetimes")
     }
 
+    /// The lifetimes of `package`'s patches in every downstream, oldest first:
+    /// `(file, added_at, dropped_at)`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn lifetimes_of(
+        &self,
+        package: &str,
+    ) -> Result<Vec<(String, String, Option<String>)>> {
+        sqlx::query_as(
+            "SELECT file, added_at, dropped_at FROM lifetimes WHERE package = $1 ORDER BY added_at, file",
+        )
+        .bind(package.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading a package's lifetimes")
+    }
+
     /// When each patch first became droppable, by `(downstream, package, file)`: the first
     /// event that said so.
     ///
