@@ -31,11 +31,18 @@ pub fn run(args: &[&str], dir: &Path) -> Run {
 /// [`run`], also for a run that fails (crafted input may rightly fail): `(run, exited 0)`.
 #[allow(dead_code)]
 pub fn run_any(args: &[&str], dir: &Path) -> (Run, bool) {
+    run_any_env(args, dir, &[])
+}
+
+/// [`run_any`] with `env` set for the child.
+#[allow(dead_code)]
+pub fn run_any_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (Run, bool) {
     let start = Instant::now();
     // Reaped below with wait4(2), which also gives its resource usage.
     #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -309,6 +309,7 @@ pub async fn run(
             .apply_inventory(&ds.name, &inv, chrono::Utc::now())
             .await?;
         tracing::info!(downstream = %ds.name, elapsed = ?started.elapsed(), "stored the scan");
+        inventory::phases::add(inventory::phases::Phase::Store, started.elapsed());
         if !roots.is_empty() {
             let abs: Vec<String> = roots
                 .iter()
@@ -374,6 +375,10 @@ pub async fn run(
         }
     }
     store.snapshot_debt(chrono::Utc::now()).await?;
+    // FORKDEBT_SCAN_PHASES=1 (the scan benchmark): CPU time per phase.
+    if let Some(phases) = inventory::phases::report() {
+        say!(tell, "phases (CPU, all threads): {phases}");
+    }
     // Everything readable is stored; what could not be read fails the scan.
     Ok(Outcome {
         failures: unreadable + failed_forks + failed_repos,

@@ -78,13 +78,15 @@ impl Macros {
     }
 
     pub fn expand(&self, s: &str) -> Expanded {
-        let mut out = String::with_capacity(s.len());
-        let mut unresolved = false;
-        self.expand_into(s, 0, &mut out, &mut unresolved);
-        Expanded {
-            text: out,
-            unresolved,
-        }
+        super::phases::time(super::phases::Phase::Macros, || {
+            let mut out = String::with_capacity(s.len());
+            let mut unresolved = false;
+            self.expand_into(s, 0, &mut out, &mut unresolved);
+            Expanded {
+                text: out,
+                unresolved,
+            }
+        })
     }
 
     fn expand_into(&self, s: &str, depth: usize, out: &mut String, unresolved: &mut bool) {

@@ -18,6 +18,7 @@ pub mod filename;
 pub mod history;
 pub mod macros;
 pub mod patch;
+pub mod phases;
 pub mod project;
 pub mod refs;
 pub mod spec;
@@ -87,9 +88,11 @@ pub struct Inventory {
 pub fn scan(roots: &[PathBuf], opts: &ScanOptions) -> Inventory {
     let mut inv = Inventory::default();
     let mut specs: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for root in roots {
-        find_specs(root, &mut specs, &mut inv.warnings, &mut inv.unreadable);
-    }
+    phases::time(phases::Phase::Walk, || {
+        for root in roots {
+            find_specs(root, &mut specs, &mut inv.warnings, &mut inv.unreadable);
+        }
+    });
     drop_stray_copies(&mut specs, &mut inv.warnings);
     specs.sort();
     let scanned: Vec<(SpecScan, Vec<Warning>)> = specs
@@ -324,7 +327,10 @@ fn scan_spec(
 ) -> SpecScan {
     let rel = spec_path.strip_prefix(root).unwrap_or(spec_path);
     let shown = display(rel);
-    let bytes = match read_file(spec_path, &shown, MAX_FILE_BYTES, warnings) {
+    let read = phases::time(phases::Phase::ReadSpec, || {
+        read_file(spec_path, &shown, MAX_FILE_BYTES, warnings)
+    });
+    let bytes = match read {
         Ok(b) => b,
         Err(NotRead::Skipped) => return Ok(None),
         // Not a package that went away: one we cannot see now.
@@ -335,8 +341,11 @@ fn scan_spec(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let spec_dir = spec_path.parent().unwrap_or(root);
-    let lookup =
-        |file: &str, warnings: &mut Vec<Warning>| lookup_on_disk(root, spec_dir, file, warnings);
+    let lookup = |file: &str, warnings: &mut Vec<Warning>| {
+        phases::time(phases::Phase::ReadPatches, || {
+            lookup_on_disk(root, spec_dir, file, warnings)
+        })
+    };
     Ok(scan_spec_bytes(
         &bytes, &shown, &stem, opts, &lookup, warnings,
     ))
@@ -417,7 +426,9 @@ pub fn scan_spec_bytes(
         });
         return None;
     }
-    let spec = spec::parse(bytes, &shown, &opts.macros, warnings);
+    let spec = phases::time(phases::Phase::Parse, || {
+        spec::parse(bytes, &shown, &opts.macros, warnings)
+    });
     let name = match &spec.name {
         Some(n) if crate::model::is_package_name(n) => n.clone(),
         other => {
@@ -480,6 +491,8 @@ pub fn scan_spec_bytes(
     };
     // Bare diffs, reported below if nothing else in the spec names their origin either.
     let mut bare_diffs: Vec<Option<Warning>> = Vec::with_capacity(spec.patches.len());
+    let started = std::time::Instant::now();
+    let read_before = phases::read_patches_nanos();
     for sp in &spec.patches {
         let mut bare = None;
         let p = build_patch(
@@ -504,6 +517,8 @@ pub fn scan_spec_bytes(
         refs::dedup(&mut p.refs);
     }
     refs::dedup(&mut pkg.changelog_refs);
+    // Building the patches, less the time spent reading their files: references.
+    phases::add_references(started.elapsed(), read_before);
     Some(pkg)
 }
 
