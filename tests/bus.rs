@@ -125,21 +125,6 @@ impl Upstream {
     }
 }
 
-fn serve(dir: &Path) -> crate::bot_setup::Serve {
-    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
-        .args(["--config", "forkdebt.toml", "-v", "serve"])
-        .current_dir(dir)
-        .env_remove("FORKDEBT_DATABASE")
-        .env("HOME", dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start forkdebt serve");
-    crate::bot_setup::Serve::new(child)
-}
-
 /// Waits until `serve.log` says `what`.
 async fn logged(dir: &Path, what: &str, within: Duration) -> String {
     let deadline = Instant::now() + within;
@@ -239,7 +224,7 @@ async fn a_koji_message_makes_a_patch_droppable_in_the_channel_once_and_backfill
     .expect("baseline");
     assert_eq!(upstream.asked("http-parser"), 1);
 
-    let _serve = serve(&dir);
+    let _serve = crate::irc::serve(&dir);
     let mut user = User::connect(ircd.port, "maintainer").await;
     crate::irc::join_with_bot(&mut user).await;
     logged(&dir, "bus fedora: listening", Duration::from_secs(20)).await;

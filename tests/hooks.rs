@@ -8,7 +8,6 @@ use crate::httpd::{Reply, Request, Server};
 use crate::util::forkdebt_ok;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,25 +19,6 @@ fn sign(secret: &str, body: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn serve(dir: &Path) -> crate::bot_setup::Serve {
-    let log = std::fs::File::create(dir.join("serve.log")).expect("log");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_forkdebt"))
-        .args(["--config", "forkdebt.toml", "-v", "serve"])
-        .current_dir(dir)
-        .env_remove("FORKDEBT_DATABASE")
-        .env("HOME", dir)
-        .env("HOOK_GH", "gh-s3cret")
-        .env("HOOK_GL", "gl-t0ken")
-        .env("HOOK_FJ", "fj-s3cret")
-        .env("HOOK_PG", "pg-s3cret")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start forkdebt serve");
-    crate::bot_setup::Serve::new(child)
 }
 
 /// How many requests the forges' APIs got whose path contains `part`.
@@ -114,7 +94,15 @@ async fn each_forge_s_signed_webhook_asks_its_item_at_once_and_nothing_else_gets
     tokio::task::spawn_blocking(move || forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]))
         .await
         .expect("scan");
-    let _serve = serve(&dir);
+    let _serve = crate::irc::serve_with_env(
+        &dir,
+        &[
+            ("HOOK_GH", "gh-s3cret"),
+            ("HOOK_GL", "gl-t0ken"),
+            ("HOOK_FJ", "fj-s3cret"),
+            ("HOOK_PG", "pg-s3cret"),
+        ],
+    );
     crate::util::wait_for_port(web_port, "the web server", Duration::from_secs(20));
     let client = reqwest::Client::new();
     let hook = |forge: &str| format!("http://127.0.0.1:{web_port}/hooks/{forge}");

@@ -15,12 +15,18 @@ const QUIET: Duration = Duration::from_millis(700);
 
 /// `forkdebt serve` in `dir`, logging to `serve.log` there.
 pub fn serve(dir: &Path) -> Serve {
+    serve_with_env(dir, &[])
+}
+
+/// [`serve`] with `env` set (the secrets a configuration names).
+pub fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> Serve {
     let log = std::fs::File::create(dir.join("serve.log")).expect("log");
     let child = Command::new(env!("CARGO_BIN_EXE_forkdebt"))
         .args(["--config", "forkdebt.toml", "-v", "serve"])
         .current_dir(dir)
         .env_remove("FORKDEBT_DATABASE")
         .env("HOME", dir)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -363,7 +363,7 @@ impl Hearing {
             Ok(true) => {
                 self.acted_on += 1;
                 tracing::info!(
-                    "{}: {} names {:?} {:?}",
+                    "{}: {:?} names {:?} {:?}",
                     l.origin,
                     msg.topic,
                     focus.packages,
@@ -371,7 +371,7 @@ impl Hearing {
                 );
                 let _ = sink.send(focus).await;
             }
-            Ok(false) => tracing::debug!("{}: {} heard before", l.origin, msg.id),
+            Ok(false) => tracing::debug!("{}: {:?} heard before", l.origin, msg.id),
             Err(e) => tracing::warn!("{}: {e}", l.origin),
         }
     }
