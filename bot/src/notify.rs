@@ -18,6 +18,23 @@ pub type Post<'a> = dyn Fn(String, String) -> BoxFuture<'a, anyhow::Result<()>> 
 /// Waits until a post would leave at once.
 pub type Ready<'a> = dyn Fn() -> BoxFuture<'a, ()> + Send + Sync + 'a;
 
+/// Rung when this process wrote notifications (a sync a bus message or webhook asked for):
+/// the networks deliver at once instead of at their next `poll_secs` tick.
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Asks every network waiting for its next round to deliver now.
+pub fn wake() {
+    WAKE.notify_waiters();
+}
+
+/// Waits for the next delivery round: `tick`, or [`wake`] if sooner.
+pub async fn next_round(tick: &mut tokio::time::Interval) {
+    tokio::select! {
+        _ = tick.tick() => {}
+        _ = WAKE.notified() => {}
+    }
+}
+
 /// How many outbox rows a round claims at most.
 const CLAIM_BATCH: i64 = 500;
 

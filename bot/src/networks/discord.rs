@@ -220,7 +220,7 @@ impl EventHandler for Handler {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(settings.poll);
             loop {
-                tick.tick().await;
+                crate::notify::next_round(&mut tick).await;
                 for &channel in &settings.channels {
                     let http = http.clone();
                     let post = move |key: String, text: String| {

@@ -278,7 +278,7 @@ async fn session(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(settings.poll);
             loop {
-                tick.tick().await;
+                crate::notify::next_round(&mut tick).await;
                 let joined: Vec<(String, Room)> = rooms
                     .lock()
                     .await

@@ -61,6 +61,8 @@ pub(crate) async fn act(
         let quiet = |m: &str| tracing::debug!("{m}");
         match forkdebt_scrapers::sync::run_focused(&store, &config, &focus, &quiet).await {
             Ok(results) => {
+                // What it decided is in the outbox now: the channels hear it at once.
+                crate::notify::wake();
                 let items: i64 = results.iter().map(|r| r.run.items).sum();
                 tracing::info!(
                     "focused sync of {:?} {:?}: {items} items asked ({:.2} s)",

@@ -233,7 +233,7 @@ async fn session(
                     settings.register_timeout
                 );
             }
-            _ = poll.tick(), if registered => {
+            _ = crate::notify::next_round(&mut poll), if registered => {
                 for channel in settings.channels.iter().filter(|c| joined.contains(&c.to_lowercase())) {
                     let dest = IrcSettings::destination(channel);
                     let (s, acks) = (sender.clone(), acks.clone());
