@@ -207,7 +207,13 @@ impl Hop {
             Hop::NotUpstream { commit, .. } => {
                 format!("commit {commit} is not in upstream's git (a PR-branch or downstream sha?)")
             }
-            Hop::FirstRelease { tag, .. } => format!("first in {tag}"),
+            // Say how a tag that does not spell its version was read ("FILE5_46 read as 5.46").
+            Hop::FirstRelease { tag, version } => match version {
+                Some(v) if !tag.contains(v.as_str()) => {
+                    format!("first in {tag} (read as {v})")
+                }
+                _ => format!("first in {tag}"),
+            },
             Hop::FixedIn { evr } => format!("fixed in {evr}"),
             Hop::Bug {
                 id,
