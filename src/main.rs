@@ -109,6 +109,13 @@ enum Command {
         /// An `[[upstream]]` name or its forge project (`owner/repo`).
         upstream: String,
     },
+    /// Which carried patches a rebase to an upstream release drops (default: the newest
+    /// release), which are still needed, which are unknown, with the commit that says so.
+    RebaseCheck {
+        package: String,
+        /// The upstream version to rebase to (`2.13.6`).
+        version: Option<String>,
+    },
     /// Report carried patches per package.
     Report {
         #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -7,6 +7,7 @@ mod digest;
 mod events;
 mod init;
 mod propose;
+mod rebase_check;
 mod report;
 mod scan;
 mod serve;
@@ -90,6 +91,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync { source } => sync::run(&ctx, source).await,
         Command::Sources { reset } => sources::run(&ctx, reset).await,
         Command::Tags { upstream } => tags::run(&ctx, &upstream).await,
+        Command::RebaseCheck { package, version } => {
+            rebase_check::run(&ctx, &package, version).await
+        }
         Command::Why { package, patch } => why::run(&ctx, &package, &patch).await,
         Command::Events { since } => events::run(&ctx, since).await,
         Command::Changes { release, state } => changes::run(&ctx, release, state).await,
