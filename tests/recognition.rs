@@ -488,3 +488,85 @@ async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
         "{jx_evidence}"
     );
 }
+
+/// Issue 30 (2): a stable release that cherry-picked the fix (pybind11's v2.13.6 took
+/// 51c2aa16 from master as 639ca6a7) drops the patch on a rebase to it, though the fix's
+/// first release by ancestry is v3.0.0; with `-x` and without.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let up = dir.join("pybind11");
+    std::fs::create_dir_all(up.join("src")).expect("mkdir");
+    git(&up, &["init", "-q", "-b", "master"]);
+    for f in ["cast.h", "pytypes.h"] {
+        std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
+    }
+    git(&up, &["add", "."]);
+    git(&up, &["commit", "-qm", "initial"]);
+    git(&up, &["tag", "v2.13.5"]);
+    git(&up, &["branch", "v2.13"]);
+    // master: an unrelated change, then the two fixes, released in v3.0.0.
+    edit(&up, "src/cast.h", &[(20, "master only")]);
+    commit(&up, "master: something else");
+    edit(&up, "src/cast.h", &[(3, "gcc 14 fixed")]);
+    let fix_x = commit(&up, "fix: gcc 14 build");
+    edit(&up, "src/pytypes.h", &[(7, "leak fixed")]);
+    let fix_plain = commit(&up, "fix: a leak");
+    edit(&up, "src/pytypes.h", &[(12, "not picked")]);
+    let not_picked = commit(&up, "feature: not for stable");
+    git(&up, &["tag", "v3.0.0"]);
+    // v2.13: both fixes picked (one with -x), released as v2.13.6.
+    git(&up, &["checkout", "-q", "v2.13"]);
+    git(&up, &["cherry-pick", "-x", &fix_x]);
+    let picked_x = git(&up, &["rev-parse", "HEAD"]);
+    git(&up, &["cherry-pick", &fix_plain]);
+    git(&up, &["tag", "v2.13.6"]);
+    git(&up, &["checkout", "-q", "master"]);
+    let patch = |sha: &str| git(&up, &["format-patch", "-1", "--stdout", sha]) + "\n";
+    let tree = DistGit::new(&dir)
+        .package(
+            Package::new("pybind11")
+                .version("2.13.5")
+                .preamble("URL: https://github.com/pybind/pybind11")
+                .patch("0001-gcc14.patch", &patch(&fix_x))
+                .patch("0002-leak.patch", &patch(&fix_plain))
+                .patch("0003-feature.patch", &patch(&not_picked)),
+        )
+        .config(&format!(
+            "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+             [git]\ncache_dir = \"{cache}\"\n\
+             [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n",
+            cache = dir.join("cache").display(),
+            up = up.display(),
+        ));
+    let d = tree.dir.clone();
+    let said = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        forkdebt_ok(
+            &d,
+            &[
+                "--config",
+                "forkdebt.toml",
+                "rebase-check",
+                "pybind11",
+                "2.13.6",
+            ],
+        )
+    })
+    .await
+    .expect("rebase-check");
+    assert!(
+        said.contains(&format!(
+            "0001-gcc14.patch: dropped by the rebase: upstream {} was cherry-picked into v2.13.6 as {} (same patch-id)",
+            &fix_x[..12],
+            &picked_x[..12]
+        )) && said.contains("0002-leak.patch: dropped by the rebase")
+            && said.contains(&format!(
+                "0003-feature.patch: still needed: upstream {} is not in v2.13.6",
+                &not_picked[..12]
+            ))
+            && said.contains("2 dropped by the rebase, 1 still needed, 0 unknown"),
+        "{said}"
+    );
+}

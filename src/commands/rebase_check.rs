@@ -1,7 +1,8 @@
 //! `forkdebt rebase-check PACKAGE [VERSION]`: which carried patches a rebase to an upstream
 //! release drops. Each patch whose upstream commit forkdebt knows (named in it, or matched
 //! by content in the mirror) is dropped by the rebase when the release's tag contains that
-//! commit, still needed when it does not; a patch that reverts an upstream commit is still
+//! commit, or a cherry-pick of it (a stable release: same patch-id or changed lines since
+//! the branches diverged), still needed when it does not; a patch that reverts an upstream commit is still
 //! needed while the release contains the commit it reverts; anything else is unknown.
 
 use super::Context;
@@ -75,6 +76,43 @@ pub async fn run(
             .status()
             .is_ok_and(|s| s.success())
     };
+    // Not an ancestor: was it cherry-picked onto the release's branch (a stable release)?
+    // Upstream's commits since the two diverged, on the same files, compared as the
+    // matcher compares carried patches: patch-id, then the changed lines.
+    let picked = |sha: &str| -> Option<(String, &'static str)> {
+        let base = git
+            .lines(&m.dir, &["merge-base", sha, &tag], None)
+            .ok()?
+            .into_iter()
+            .next()?;
+        let paths = git
+            .lines(
+                &m.dir,
+                &["diff-tree", "--no-commit-id", "--name-only", "-r", sha],
+                None,
+            )
+            .ok()?;
+        let range = format!("{base}..{tag}");
+        let mut argv = vec!["rev-list", range.as_str(), "--"];
+        argv.extend(paths.iter().map(String::as_str));
+        let candidates = git.lines(&m.dir, &argv, None).ok()?;
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut all = vec![sha.to_string()];
+        all.extend(candidates);
+        let facts = forkdebt_core::fork::facts::compute(&git, &m.dir, &all).ok()?;
+        let me = facts.iter().find(|f| f.sha == sha)?;
+        facts.iter().filter(|f| f.sha != sha).find_map(|f| {
+            if !me.patch_id.is_empty() && f.patch_id == me.patch_id {
+                Some((f.sha.clone(), "same patch-id"))
+            } else if !me.content_key.is_empty() && f.content_key == me.content_key {
+                Some((f.sha.clone(), "same changed lines"))
+            } else {
+                None
+            }
+        })
+    };
     let (mut dropped, mut needed, mut unknown) = (0, 0, 0);
     for sp in pkg.ours() {
         let upstream: Vec<(&str, Role)> = sp
@@ -102,6 +140,16 @@ pub async fn run(
         } else if let Some((sha, _)) = upstream.iter().find(|(sha, _)| contains(sha)) {
             dropped += 1;
             format!("dropped by the rebase: upstream {} is in {tag}", short(sha))
+        } else if let Some((sha, (pick, how))) = upstream
+            .iter()
+            .find_map(|(sha, _)| Some((*sha, picked(sha)?)))
+        {
+            dropped += 1;
+            format!(
+                "dropped by the rebase: upstream {} was cherry-picked into {tag} as {} ({how})",
+                short(sha),
+                short(&pick)
+            )
         } else if let Some((sha, _)) = upstream.first() {
             needed += 1;
             format!("still needed: upstream {} is not in {tag}", short(sha))
