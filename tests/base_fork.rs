@@ -3,7 +3,7 @@
 //! become droppable when the base ships the build that has them, not before; a change the
 //! base never took stays ours.
 
-use crate::basedistro::xml_value;
+use crate::basedistro::xmlrpc_reply;
 use crate::builder::{DistGit, Package};
 use crate::httpd::{Handler, Reply, Request, Server};
 use crate::recognition::{commit, edit, git, numbered};
@@ -48,15 +48,7 @@ pub(crate) fn koji(release: Arc<AtomicU32>) -> Handler {
                 Value::Array(vec![Value::Array(found)])
             })
             .collect();
-        Reply::Send {
-            status: 200,
-            headers: vec![("Content-Type".into(), "text/xml".into())],
-            body: format!(
-                "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
-                xml_value(&Value::Array(results))
-            )
-            .into_bytes(),
-        }
+        xmlrpc_reply(&Value::Array(results))
     })
 }
 
@@ -527,15 +519,7 @@ async fn a_base_merge_request_is_followed_to_its_first_build_and_what_ships() {
         } else {
             return Reply::status(400, &[], "only listTagged and getBuild are asked");
         };
-        Reply::Send {
-            status: 200,
-            headers: vec![("Content-Type".into(), "text/xml".into())],
-            body: format!(
-                "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
-                xml_value(&answer)
-            )
-            .into_bytes(),
-        }
+        xmlrpc_reply(&answer)
     }))
     .await;
     let pkg = Package::new("systemd")
@@ -729,15 +713,7 @@ async fn a_patch_the_base_took_after_us_is_ours_until_the_base_ships_it() {
             }
             "/kojihub" if String::from_utf8_lossy(&req.body).contains("<string>listTagged</string>") => {
                 let answer = Value::Array(vec![Value::Array(vec![Value::Array(builds.clone())])]);
-                Reply::Send {
-                    status: 200,
-                    headers: vec![("Content-Type".into(), "text/xml".into())],
-                    body: format!(
-                        "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
-                        xml_value(&answer)
-                    )
-                    .into_bytes(),
-                }
+                xmlrpc_reply(&answer)
             }
             _ => Reply::status(404, &[], "not found"),
         }

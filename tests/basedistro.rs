@@ -276,6 +276,19 @@ fn other_distribution_recordings_parse() {
     assert_eq!(u["alias"], "FEDORA-2022-6746739d52");
 }
 
+/// A Koji hub's XML-RPC answer carrying `v` (one `<param>`).
+pub(crate) fn xmlrpc_reply(v: &Value) -> Reply {
+    Reply::Send {
+        status: 200,
+        headers: vec![("Content-Type".into(), "text/xml".into())],
+        body: format!(
+            "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
+            xml_value(v)
+        )
+        .into_bytes(),
+    }
+}
+
 /// An XML-RPC `<value>` for a JSON value (to answer Koji calls in the fake hub).
 pub(crate) fn xml_value(v: &Value) -> String {
     match v {
@@ -335,15 +348,7 @@ pub fn fake_distro_handler() -> Handler {
                     Value::Array(vec![Value::Array(found)])
                 })
                 .collect();
-            let xml = format!(
-                "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
-                xml_value(&Value::Array(results))
-            );
-            return Reply::Send {
-                status: 200,
-                headers: vec![("Content-Type".into(), "text/xml".into())],
-                body: xml.into_bytes(),
-            };
+            return xmlrpc_reply(&Value::Array(results));
         }
         match req.path.strip_prefix("/repo/") {
             Some(rel) => match std::fs::read(repo.join(rel)) {

@@ -96,15 +96,7 @@ impl Upstream {
                     Value::Array(vec![Value::Array(found)])
                 })
                 .collect();
-            Reply::Send {
-                status: 200,
-                headers: vec![("Content-Type".into(), "text/xml".into())],
-                body: format!(
-                    "<?xml version='1.0'?><methodResponse><params><param>{}</param></params></methodResponse>",
-                    crate::basedistro::xml_value(&Value::Array(results))
-                )
-                .into_bytes(),
-            }
+            crate::basedistro::xmlrpc_reply(&Value::Array(results))
         })
     }
 

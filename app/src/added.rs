@@ -88,11 +88,10 @@ impl FirstAdded {
             }) {
                 Some((repo, rest)) => (repo.clone(), rest),
                 None => {
-                    let (root, dir, prefix) = self
+                    let (_, dir, prefix) = self
                         .folders
                         .iter()
                         .find(|(root, _, _)| root.join(shown).is_file())?;
-                    let _ = root;
                     (
                         Repo {
                             dir: dir.clone(),

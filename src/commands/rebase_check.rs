@@ -122,7 +122,7 @@ pub async fn run(
             .filter(|r| r.kind == RefKind::UpstreamCommit && r.role != Role::Related)
             .filter_map(|r| {
                 let (p, sha) = r.id.rsplit_once('@')?;
-                m.project.eq_ignore_ascii_case(p).then_some((sha, r.role))
+                m.serves(p).then_some((sha, r.role))
             })
             .collect();
         let line = if let Some((sha, _)) = upstream.iter().find(|(_, role)| *role == Role::Reverts)

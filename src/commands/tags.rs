@@ -26,8 +26,8 @@ pub async fn run(ctx: &Context, name: &str) -> anyhow::Result<ExitCode> {
     };
     let git = Git::detect(Some(ctx.config.user_agent()))?;
     let cache = ctx.config.git.cache_dir();
-    let mirror = tokio::task::spawn_blocking(move || spec.open(&git, &cache)).await??;
-    let git = Git::detect(Some(ctx.config.user_agent()))?;
+    let g = git.clone();
+    let mirror = tokio::task::spawn_blocking(move || spec.open(&g, &cache)).await??;
     let tags = git.lines(&mirror.dir, &["tag", "--list"], None)?;
     match &mirror.scheme {
         Some(s) => outln!(

@@ -66,10 +66,7 @@ pub fn match_patch_files(
         else {
             continue;
         };
-        let Some(m) = mirrors
-            .iter()
-            .find(|m| m.project.eq_ignore_ascii_case(&project))
-        else {
+        let Some(m) = mirrors.iter().find(|m| m.serves(&project)) else {
             continue;
         };
         let files: Vec<usize> = (0..pkg.patches.len())

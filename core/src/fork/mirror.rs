@@ -23,6 +23,11 @@ pub struct Mirror {
 }
 
 impl Mirror {
+    /// Whether this mirror is `project` (forges compare names in any case).
+    pub fn serves(&self, project: &str) -> bool {
+        self.project.eq_ignore_ascii_case(project)
+    }
+
     /// The release version `tag` stands for: by the inferred scheme, else by the pattern.
     /// Pre-releases and other components' tags are none.
     pub fn version_of(&self, tag: &str) -> Option<String> {

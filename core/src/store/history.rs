@@ -124,30 +124,24 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .ctx("loading dropped patches")?;
+        // Two queries for all of them, not two per dropped patch: the verdict each had when a
+        // scan saw it go (that scan's "… -> dropped" event), and when each became droppable.
+        let at_drop: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT downstream, package, subject, from_state FROM events \
+             WHERE to_state = 'dropped' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading dropped patches' verdicts")?;
+        let at_drop: std::collections::HashMap<(String, String, String), Option<String>> = at_drop
+            .into_iter()
+            .map(|(d, p, f, state)| ((d, p, f), state))
+            .collect();
+        let since_all = self.droppable_since().await?;
         let mut out = Vec::with_capacity(rows.len());
         for (ds, package, file, added_at, added_in, dropped_at, dropped_in) in rows {
-            // The verdict it had when a scan saw it go: that scan's "… -> dropped" event.
-            let state: Option<(Option<String>,)> = sqlx::query_as(
-                "SELECT from_state FROM events WHERE downstream = $1 AND package = $2 \
-                 AND subject = $3 AND to_state = 'dropped' ORDER BY id DESC LIMIT 1",
-            )
-            .bind(ds.clone())
-            .bind(package.clone())
-            .bind(file.clone())
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("loading a dropped patch's verdict")?;
-            let since: Option<(Option<String>,)> = sqlx::query_as(
-                "SELECT MIN(created_at) FROM events WHERE downstream = $1 AND package = $2 \
-                 AND subject = $3 AND to_state = 'droppable'",
-            )
-            .bind(ds.clone())
-            .bind(package.clone())
-            .bind(file.clone())
-            .fetch_optional(&self.pool)
-            .await
-            .ctx("loading when a patch became droppable")?;
-            let droppable_since = since.and_then(|(s,)| s).filter(|s| {
+            let key = (ds.clone(), package.clone(), file.clone());
+            let droppable_since = since_all.get(&key).cloned().filter(|s| {
                 parse_any(s)
                     .zip(parse_any(&dropped_at))
                     .is_some_and(|(a, b)| a <= b)
@@ -157,6 +151,7 @@ impl Store {
                     .as_deref()
                     .and_then(|s| days(s, &dropped_at)),
                 days_carried: days(&added_at, &dropped_at).unwrap_or(0.0),
+                state_at_drop: at_drop.get(&key).cloned().flatten(),
                 downstream: ds,
                 package,
                 file,
@@ -164,7 +159,6 @@ impl Store {
                 added_in,
                 dropped_at,
                 dropped_in,
-                state_at_drop: state.and_then(|(s,)| s),
                 droppable_since,
             });
         }

@@ -143,7 +143,7 @@ impl Listener {
     /// Listens until `sink` is closed: connects, binds, backfills what was missed, consumes;
     /// reconnects after any failure (1 s, doubling to 30 s).
     pub async fn run(self, sink: mpsc::Sender<Focus>) {
-        let mut hearing = Hearing::new(&self);
+        let mut hearing = Hearing::default();
         let mut failures = 0usize;
         loop {
             match self.session(&mut hearing, &sink).await {
@@ -318,6 +318,7 @@ fn from_delivery(d: &lapin::message::Delivery) -> Option<Message> {
 
 /// The consumer's state between messages: what is tracked (read again every minute) and
 /// counts not yet written to the store.
+#[derive(Default)]
 pub struct Hearing {
     tracked: Tracked,
     tracked_at: Option<std::time::Instant>,
@@ -327,16 +328,6 @@ pub struct Hearing {
 }
 
 impl Hearing {
-    fn new(_listener: &Listener) -> Hearing {
-        Hearing {
-            tracked: Tracked::default(),
-            tracked_at: None,
-            messages: 0,
-            acted_on: 0,
-            newest: None,
-        }
-    }
-
     /// One message: ignored unless it names something tracked and was not handled before.
     async fn hear(&mut self, l: &Listener, msg: &Message, sink: &mpsc::Sender<Focus>) {
         if self.tracked_at.is_none_or(|t| t.elapsed() > TRACKED_FOR) {
