@@ -374,7 +374,9 @@ pub async fn run(
             }
         }
     }
+    let started = std::time::Instant::now();
     store.snapshot_debt(chrono::Utc::now()).await?;
+    inventory::phases::add(inventory::phases::Phase::Store, started.elapsed());
     // FORKDEBT_SCAN_PHASES=1 (the scan benchmark): CPU time per phase.
     if let Some(phases) = inventory::phases::report() {
         say!(tell, "phases (CPU, all threads): {phases}");

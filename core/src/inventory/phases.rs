@@ -22,9 +22,11 @@ pub enum Phase {
     References,
     /// Writing the store.
     Store,
+    /// Deciding the verdicts again (also counted in `Store`).
+    Verdicts,
 }
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
     "walk",
     "read specs",
     "parse",
@@ -32,9 +34,10 @@ const NAMES: [&str; 7] = [
     "read patches",
     "references",
     "store",
+    "  of which verdicts",
 ];
 
-static NANOS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+static NANOS: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
 thread_local! {
     /// This thread's patch-reading time: a spec is built on one thread, so its references

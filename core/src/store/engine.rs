@@ -385,93 +385,179 @@ pub(crate) async fn decide_again(
     let mut events = 0;
     for chunk in package_ids.chunks(IN_CHUNK) {
         let cands = candidates(tx, chunk).await?;
-        let mut debt: HashMap<i64, PackageDebt> = chunk
+        events += decide(tx, chunk, &cands, now, announce, &destinations).await?;
+    }
+    Ok(events)
+}
+
+/// A patch a scan has just stored, to decide from memory rather than read back: the same
+/// facts [`candidates`] reads (file, claims, carried commit, origin, references).
+pub(crate) struct Scanned<'a> {
+    pub patch_id: i64,
+    pub package_id: i64,
+    pub package: &'a Package,
+    pub patch: &'a Patch,
+    pub first_seen: String,
+}
+
+/// The downstream the scanned patches belong to.
+pub(crate) struct ScannedDownstream<'a> {
+    pub name: &'a str,
+    pub base: Option<&'a str>,
+    /// It finished a sync before: changes are announced.
+    pub synced: bool,
+}
+
+/// [`reevaluate`] for the packages a scan has in memory (`scanned`, every carried patch of
+/// each of their packages), without reading them back; 20,000 patches and their references
+/// read back cost a first scan half its store time (`cargo bench --bench scan`).
+pub(crate) async fn reevaluate_scanned(
+    tx: &mut Tx<'_>,
+    downstream: &ScannedDownstream<'_>,
+    scanned: &[Scanned<'_>],
+    now: &str,
+) -> Result<usize> {
+    let destinations = super::outbox::destinations(tx).await?;
+    let mut events = 0;
+    let mut rest = scanned;
+    while !rest.is_empty() {
+        // Whole packages per chunk, about IN_CHUNK patches each.
+        let mut end = rest.len().min(IN_CHUNK);
+        while end < rest.len() && rest[end].package_id == rest[end - 1].package_id {
+            end += 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        rest = tail;
+        let mut package_ids: Vec<i64> = chunk.iter().map(|s| s.package_id).collect();
+        package_ids.dedup();
+        let cands: Vec<Candidate> = chunk
             .iter()
-            .map(|id| (*id, PackageDebt::default()))
+            .map(|s| Candidate {
+                patch_id: s.patch_id,
+                package_id: s.package_id,
+                announce: downstream.synced,
+                downstream: downstream.name.to_string(),
+                base: downstream.base.map(str::to_string),
+                package: Package {
+                    name: s.package.name.clone(),
+                    version: s.package.version.clone(),
+                    ..Package::default()
+                },
+                inventory: s.patch.inventory_state(),
+                lines: i64::from(s.patch.lines_added) + i64::from(s.patch.lines_removed),
+                first_seen: s.first_seen.clone(),
+                patch: Patch {
+                    file: s.patch.file.clone(),
+                    claims: s.patch.claims.clone(),
+                    commit: s.patch.commit.clone(),
+                    origin: s.patch.origin.clone(),
+                    refs: s.patch.refs.clone(),
+                    ..Patch::default()
+                },
+            })
             .collect();
-        if cands.is_empty() {
-            write_package_debt(tx, &debt).await?;
+        events += decide(tx, &package_ids, &cands, now, true, &destinations).await?;
+    }
+    Ok(events)
+}
+
+/// Decides `cands` (every carried patch of `package_ids`) and writes what changed: verdicts,
+/// events, each package's debt. Returns the number of events written.
+async fn decide(
+    tx: &mut Tx<'_>,
+    package_ids: &[i64],
+    cands: &[Candidate],
+    now: &str,
+    announce: bool,
+    destinations: &[String],
+) -> Result<usize> {
+    let mut events = 0;
+    let mut debt: HashMap<i64, PackageDebt> = package_ids
+        .iter()
+        .map(|id| (*id, PackageDebt::default()))
+        .collect();
+    if cands.is_empty() {
+        write_package_debt(tx, &debt).await?;
+        return Ok(0);
+    }
+    let ids: Vec<i64> = cands.iter().map(|c| c.patch_id).collect();
+    let previous = stored_verdicts(tx, &ids).await?;
+    let obs = observations_for(tx, cands).await?;
+    let facts = verdict::Facts::from_observations(&obs);
+    for c in cands {
+        let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
+        // Inherited patches are the base's, not our debt: not counted, never announced.
+        let ours = crate::model::PatchOrigin::is_ours(c.patch.origin.as_ref());
+        if ours {
+            debt.entry(c.package_id).or_default().add(c, v.state);
+        } else {
+            debt.entry(c.package_id).or_default();
+        }
+        let before = previous
+            .get(&c.patch_id)
+            .cloned()
+            .unwrap_or_else(|| Verdict {
+                state: c.inventory,
+                ..Verdict::from_inventory(&c.patch)
+            });
+        if before == v {
             continue;
         }
-        let ids: Vec<i64> = cands.iter().map(|c| c.patch_id).collect();
-        let previous = stored_verdicts(tx, &ids).await?;
-        let obs = observations_for(tx, &cands).await?;
-        let facts = verdict::Facts::from_observations(&obs);
-        for c in &cands {
-            let v = verdict::decide(&c.patch, &c.package, &facts, c.base.as_deref());
-            // Inherited patches are the base's, not our debt: not counted, never announced.
-            let ours = crate::model::PatchOrigin::is_ours(c.patch.origin.as_ref());
-            if ours {
-                debt.entry(c.package_id).or_default().add(c, v.state);
-            } else {
-                debt.entry(c.package_id).or_default();
-            }
-            let before = previous
-                .get(&c.patch_id)
-                .cloned()
-                .unwrap_or_else(|| Verdict {
-                    state: c.inventory,
-                    ..Verdict::from_inventory(&c.patch)
-                });
-            if before == v {
-                continue;
-            }
-            let evidence = crate::evidence::encode(&v.evidence);
-            sqlx::query(
-                "INSERT INTO verdicts (patch_id, state, confidence, evidence, rebased_past, decided_at, first_release) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patch_id) DO UPDATE SET state = excluded.state, \
-                 confidence = excluded.confidence, evidence = excluded.evidence, \
-                 rebased_past = excluded.rebased_past, decided_at = excluded.decided_at, \
-                 first_release = excluded.first_release",
+        let evidence = crate::evidence::encode(&v.evidence);
+        sqlx::query(
+            "INSERT INTO verdicts (patch_id, state, confidence, evidence, rebased_past, decided_at, first_release) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patch_id) DO UPDATE SET state = excluded.state, \
+             confidence = excluded.confidence, evidence = excluded.evidence, \
+             rebased_past = excluded.rebased_past, decided_at = excluded.decided_at, \
+             first_release = excluded.first_release",
+        )
+        .bind(c.patch_id)
+        .bind(v.state.as_str())
+        .bind(v.confidence.as_str())
+        .bind(evidence.clone())
+        .bind(v.rebased_past.clone())
+        .bind(now.to_string())
+        .bind(crate::evidence::first_release(&v.evidence).map(str::to_string))
+        .execute(&mut **tx)
+        .await
+        .ctx("recording a verdict")?;
+        if announce && c.announce && ours && before.state != v.state {
+            super::outbox::write_event(
+                tx,
+                &super::outbox::NewEvent {
+                    downstream: &c.downstream,
+                    package: &c.package.name,
+                    subject: &c.patch.file,
+                    kind: EventKind::PatchState,
+                    from: Some(before.state.as_str()),
+                    to: v.state.as_str(),
+                    evidence: &evidence,
+                },
+                now,
+                destinations,
             )
-            .bind(c.patch_id)
-            .bind(v.state.as_str())
-            .bind(v.confidence.as_str())
-            .bind(evidence.clone())
-            .bind(v.rebased_past.clone())
-            .bind(now.to_string())
-            .bind(crate::evidence::first_release(&v.evidence).map(str::to_string))
-            .execute(&mut **tx)
-            .await
-            .ctx("recording a verdict")?;
-            if announce && c.announce && ours && before.state != v.state {
-                super::outbox::write_event(
-                    tx,
-                    &super::outbox::NewEvent {
-                        downstream: &c.downstream,
-                        package: &c.package.name,
-                        subject: &c.patch.file,
-                        kind: EventKind::PatchState,
-                        from: Some(before.state.as_str()),
-                        to: v.state.as_str(),
-                        evidence: &evidence,
-                    },
-                    now,
-                    &destinations,
-                )
-                .await?;
-                events += 1;
-            }
+            .await?;
+            events += 1;
         }
-        write_package_debt(tx, &debt).await?;
     }
+    write_package_debt(tx, &debt).await?;
     Ok(events)
 }
 
 /// Stores each package's debt (see the `package_debt` migrations).
 async fn write_package_debt(tx: &mut Tx<'_>, debt: &HashMap<i64, PackageDebt>) -> Result<()> {
     const COLUMNS: usize = 8;
+    let backend = super::Backend::of(&**tx);
     let rows: Vec<(&i64, &PackageDebt)> = debt.iter().collect();
     for chunk in rows.chunks(IN_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| format!("({})", placeholders(r * COLUMNS + 1, COLUMNS)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO package_debt (package_id, droppable, merged, sent, kept, unknown, lines, oldest) VALUES {} \
-             ON CONFLICT (package_id) DO UPDATE SET droppable = excluded.droppable, \
+        let sql = super::values_sql(
+            "INSERT INTO package_debt (package_id, droppable, merged, sent, kept, unknown, lines, oldest)",
+            COLUMNS,
+            chunk.len(),
+            "ON CONFLICT (package_id) DO UPDATE SET droppable = excluded.droppable, \
              merged = excluded.merged, sent = excluded.sent, kept = excluded.kept, \
              unknown = excluded.unknown, lines = excluded.lines, oldest = excluded.oldest",
-            values.join(",")
+            backend,
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (id, d) in chunk {

@@ -69,6 +69,10 @@ pub(crate) fn values_sql(
     sql
 }
 
+/// A stored patch as a scan compares it: id, package id, file, fingerprint, dropped at,
+/// whether it is a carried commit (0/1), first seen.
+type KnownPatch = (i64, i64, String, String, Option<String>, i64, String);
+
 fn patch_fingerprint(p: &Patch) -> String {
     fingerprint(&serde_json::to_vec(p).unwrap_or_default())
 }
@@ -197,9 +201,9 @@ impl Store {
             .into_iter()
             .map(|(id, name, fp, _)| (name, (id, fp)))
             .collect();
-        let known: Vec<(i64, i64, String, String, Option<String>, i64)> = sqlx::query_as(
+        let known: Vec<KnownPatch> = sqlx::query_as(
             "SELECT p.id, p.package_id, p.file, p.fingerprint, p.dropped_at, \
-             CAST(CASE WHEN p.carried_commit IS NULL THEN 0 ELSE 1 END AS BIGINT) FROM patches p \
+             CAST(CASE WHEN p.carried_commit IS NULL THEN 0 ELSE 1 END AS BIGINT), p.first_seen FROM patches p \
              JOIN packages k ON k.id = p.package_id WHERE k.downstream_id = $1",
         )
         .bind(ds_id)
@@ -209,7 +213,7 @@ impl Store {
         // Carried commits are only judged by a scan that read the forks.
         let out_of_scope: std::collections::HashSet<i64> = known
             .iter()
-            .filter(|(.., dropped, commit)| *commit == 1 && dropped.is_none() && !inv.forks_read)
+            .filter(|(.., dropped, commit, _)| *commit == 1 && dropped.is_none() && !inv.forks_read)
             .map(|(id, ..)| *id)
             .collect();
         let packages_with_commits: std::collections::HashSet<i64> = known
@@ -217,10 +221,14 @@ impl Store {
             .filter(|(id, ..)| out_of_scope.contains(id))
             .map(|(_, pkg, ..)| *pkg)
             .collect();
-        let known_patches: HashMap<(i64, String), (i64, String, bool)> = known
+        let known_patches: HashMap<(i64, String), (i64, String, bool, String)> = known
             .into_iter()
-            .map(|(id, pkg, file, fp, dropped, _)| ((pkg, file), (id, fp, dropped.is_some())))
+            .map(|(id, pkg, file, fp, dropped, _, first_seen)| {
+                ((pkg, file), (id, fp, dropped.is_some(), first_seen))
+            })
             .collect();
+        // Every patch seen, by (package id, file): its id and first-seen time.
+        let mut stored: HashMap<(i64, &str), (i64, String)> = HashMap::new();
 
         let mut summary = ScanSummary {
             packages: inv.packages.len(),
@@ -281,12 +289,16 @@ impl Store {
                     continue; // the same file named twice in one spec: one row
                 }
                 let fp = patch_fingerprint(patch);
-                match known_patches.get(&(pkg_id, patch.file.clone())) {
-                    Some((id, old, dropped)) if *old == fp && !dropped => {
+                let known = known_patches.get(&(pkg_id, patch.file.clone()));
+                if let Some((id, _, _, first_seen)) = known {
+                    stored.insert((pkg_id, patch.file.as_str()), (*id, first_seen.clone()));
+                }
+                match known {
+                    Some((id, old, dropped, _)) if *old == fp && !dropped => {
                         seen_patch_ids.push(*id);
                         summary.unchanged += 1;
                     }
-                    Some((id, _, _)) => {
+                    Some((id, ..)) => {
                         seen_patch_ids.push(*id);
                         rewritten.push((*id, patch, fp));
                         summary.changed += 1;
@@ -360,6 +372,7 @@ impl Store {
             for (pkg_id, p, _) in chunk {
                 if let Some(id) = ids.get(&(*pkg_id, p.file.clone())) {
                     seen_patch_ids.push(*id);
+                    stored.insert((*pkg_id, p.file.as_str()), (*id, now.clone()));
                     ref_rows.extend(p.refs.iter().map(|r| (*id, r)));
                 }
             }
@@ -401,13 +414,13 @@ impl Store {
         let seen: std::collections::HashSet<i64> = seen_patch_ids.iter().copied().collect();
         let gone: Vec<i64> = known_patches
             .iter()
-            .filter(|((pkg, _), (id, _, dropped))| {
+            .filter(|((pkg, _), (id, _, dropped, _))| {
                 !dropped
                     && !seen.contains(id)
                     && !unseen.contains(pkg)
                     && !out_of_scope.contains(id)
             })
-            .map(|(_, (id, _, _))| *id)
+            .map(|(_, (id, ..))| *id)
             .collect();
         let destinations = super::outbox::destinations(&mut tx).await?;
         for id in &gone {
@@ -467,13 +480,13 @@ impl Store {
         }
         // New debt is news once the downstream has its baseline: each new patch (or carried
         // commit) of ours is announced once, when it first appears.
-        let synced: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT synced_at FROM downstreams WHERE id = $1")
+        let (base, synced): (Option<String>, Option<String>) =
+            sqlx::query_as("SELECT base, synced_at FROM downstreams WHERE id = $1")
                 .bind(ds_id)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await
                 .ctx("reading the downstream's baseline")?;
-        if synced.and_then(|s| s.0).is_some() {
+        if synced.is_some() {
             let names: HashMap<i64, &str> = inv
                 .packages
                 .iter()
@@ -510,8 +523,45 @@ impl Store {
         }
         self.write_deviations(&mut tx, ds_id, inv, &now).await?;
         // Same transaction: what the new inventory changes in the verdicts.
-        let packages = super::engine::packages_of(&mut tx, ds_id).await?;
-        super::engine::reevaluate(&mut tx, &packages, &now).await?;
+        let deciding = std::time::Instant::now();
+        // Packages whose every carried patch this scan saw are decided from memory; the rest
+        // (unreadable now, fork commits not read this time, removed) as stored.
+        let from_memory: std::collections::HashSet<i64> = seen_pkg_ids
+            .iter()
+            .copied()
+            .filter(|id| !unseen.contains(id) && !packages_with_commits.contains(id))
+            .collect();
+        let mut scanned = Vec::with_capacity(summary.patches);
+        for (pkg, pkg_id) in inv.packages.iter().zip(&seen_pkg_ids) {
+            if !from_memory.contains(pkg_id) {
+                continue;
+            }
+            let mut files_here = std::collections::HashSet::new();
+            for patch in pkg.patches.iter().filter(|p| files_here.insert(p.file.as_str())) {
+                if let Some((id, first_seen)) = stored.get(&(*pkg_id, patch.file.as_str())) {
+                    scanned.push(super::engine::Scanned {
+                        patch_id: *id,
+                        package_id: *pkg_id,
+                        package: pkg,
+                        patch,
+                        first_seen: first_seen.clone(),
+                    });
+                }
+            }
+        }
+        let scanned_downstream = super::engine::ScannedDownstream {
+            name: downstream,
+            base: base.as_deref(),
+            synced: synced.is_some(),
+        };
+        super::engine::reevaluate_scanned(&mut tx, &scanned_downstream, &scanned, &now).await?;
+        let rest: Vec<i64> = super::engine::packages_of(&mut tx, ds_id)
+            .await?
+            .into_iter()
+            .filter(|id| !from_memory.contains(id))
+            .collect();
+        super::engine::reevaluate(&mut tx, &rest, &now).await?;
+        crate::inventory::phases::add(crate::inventory::phases::Phase::Verdicts, deciding.elapsed());
         let warnings: Vec<String> = inv.warnings.iter().map(ToString::to_string).collect();
         sqlx::query(
             "INSERT INTO scans (downstream_id, scanned_at, packages, patches, added, changed, dropped, warnings) \

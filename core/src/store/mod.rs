@@ -100,6 +100,18 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend of an open connection (engine code gets a transaction, not the store).
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Backend {
+        // sqlx names them "PostgreSQL" and "SQLite".
+        if conn.backend_name().to_ascii_lowercase().starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
 /// A cheap handle to the database (the pool is reference counted).
 #[derive(Clone)]
 pub struct Store {
