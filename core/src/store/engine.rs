@@ -547,7 +547,7 @@ async fn decide(
 /// Stores each package's debt (see the `package_debt` migrations).
 async fn write_package_debt(tx: &mut Tx<'_>, debt: &HashMap<i64, PackageDebt>) -> Result<()> {
     const COLUMNS: usize = 8;
-    let backend = super::Backend::of(&**tx);
+    let backend = super::Backend::of(tx);
     let rows: Vec<(&i64, &PackageDebt)> = debt.iter().collect();
     for chunk in rows.chunks(IN_CHUNK) {
         let sql = super::values_sql(
