@@ -409,7 +409,12 @@ async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
     git(&file_up, &["tag", "FILE5_45"]);
     edit(&file_up, "src/magic.c", &[(4, "magic fixed")]);
     let file_fix = commit(&file_up, "magic: fix");
-    git(&file_up, &["tag", "FILE5_46"]);
+    // An annotated tag made in +0200: its tagger's date is when upstream released the fix.
+    git_env(
+        &file_up,
+        &["tag", "-a", "FILE5_46", "-m", "file 5.46"],
+        &[("GIT_COMMITTER_DATE", "2024-11-27T10:00:00+02:00")],
+    );
     // jpegxl: two crates in one repository, and a release candidate before the release.
     let jx = dir.join("jpegxl-rs");
     std::fs::create_dir_all(jx.join("src")).expect("mkdir");
@@ -477,6 +482,25 @@ async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
         evidence("file").contains("first in FILE5_46"),
         "{}",
         evidence("file")
+    );
+    // Issue 27: when upstream released it, in the tagger's own zone; the lightweight tag of
+    // the other upstream is dated by its commit.
+    let patch_of = |package: &str| {
+        v["packages"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == package))
+            .map(|p| p["patches"][0].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        patch_of("file")["upstream_released_at"],
+        "2024-11-27T10:00:00+02:00"
+    );
+    assert!(
+        patch_of("rust-jpegxl-rs")["upstream_released_at"]
+            .as_str()
+            .is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_ok()),
+        "{v:#}"
     );
     let jx_evidence = evidence("rust-jpegxl-rs");
     assert!(

@@ -65,6 +65,10 @@ pub enum Hop {
     FirstRelease {
         tag: String,
         version: Option<String>,
+        /// When the tag was made (RFC 3339; the tagger's date, or the commit's for a
+        /// lightweight tag), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
     },
     /// A bug's fix is in this build or version (Bugzilla `cf_fixed_in`).
     FixedIn { evr: String },
@@ -208,7 +212,7 @@ impl Hop {
                 format!("commit {commit} is not in upstream's git (a PR-branch or downstream sha?)")
             }
             // Say how a tag that does not spell its version was read ("FILE5_46 read as 5.46").
-            Hop::FirstRelease { tag, version } => match version {
+            Hop::FirstRelease { tag, version, .. } => match version {
                 Some(v) if !tag.contains(v.as_str()) => {
                     format!("first in {tag} (read as {v})")
                 }
@@ -347,7 +351,10 @@ impl Hop {
     /// When upstream did it (a merge, a bug's change), when known.
     pub fn at(&self) -> Option<&str> {
         match self {
-            Hop::Merged { at, .. } | Hop::Bug { at, .. } | Hop::Note { at, .. } => at.as_deref(),
+            Hop::Merged { at, .. }
+            | Hop::Bug { at, .. }
+            | Hop::Note { at, .. }
+            | Hop::FirstRelease { at, .. } => at.as_deref(),
             _ => None,
         }
     }
@@ -380,6 +387,14 @@ pub fn chain_text(hops: &[Hop]) -> String {
 /// The version of the first release a chain names, if any.
 pub fn first_release(hops: &[Hop]) -> Option<&str> {
     hops.iter().find_map(Hop::first_release)
+}
+
+/// When upstream made the first release a chain names, if known.
+pub fn released_at(hops: &[Hop]) -> Option<&str> {
+    hops.iter().find_map(|h| match h {
+        Hop::FirstRelease { at, .. } => at.as_deref(),
+        _ => None,
+    })
 }
 
 /// Decodes a stored chain; `Err` names what is wrong (the store reports it as damaged).
@@ -415,6 +430,7 @@ mod tests {
             Hop::FirstRelease {
                 tag: "v247".into(),
                 version: Some("247".into()),
+                at: None,
             },
             Hop::Ships {
                 distro: "c9s".into(),

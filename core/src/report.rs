@@ -119,6 +119,9 @@ pub struct PatchReport {
     pub lines_removed: u32,
     pub first_seen: String,
     pub dropped_at: Option<String>,
+    /// When upstream tagged the first release with the fix (RFC 3339), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_released_at: Option<String>,
     pub refs: Vec<RefReport>,
     pub evidence: Vec<String>,
 }
@@ -346,6 +349,8 @@ fn package_report(
                 lines_removed: p.patch.lines_removed,
                 first_seen: p.first_seen.clone(),
                 dropped_at: p.dropped_at.clone(),
+                upstream_released_at: crate::evidence::released_at(&p.verdict.evidence)
+                    .map(str::to_string),
                 refs: p
                     .patch
                     .refs
@@ -826,6 +831,11 @@ pub struct DroppedSummary {
     pub median_days_droppable_to_dropped: Option<f64>,
     pub p90_days_droppable_to_dropped: Option<f64>,
     pub median_days_carried: Option<f64>,
+    /// Of those, dropped after upstream tagged a release with the fix (date known).
+    pub after_upstream_release: usize,
+    /// Days from upstream's release with the fix to the drop.
+    pub median_days_after_upstream_release: Option<f64>,
+    pub p90_days_after_upstream_release: Option<f64>,
     pub by_month: Vec<MonthOfDrops>,
 }
 
@@ -856,6 +866,10 @@ pub fn dropped_summary(dropped: &[crate::store::DroppedPatch]) -> DroppedSummary
         .filter_map(|d| d.days_droppable_to_dropped)
         .collect();
     let carried: Vec<f64> = dropped.iter().map(|d| d.days_carried).collect();
+    let after_release: Vec<f64> = dropped
+        .iter()
+        .filter_map(|d| d.days_after_upstream_release)
+        .collect();
     let mut months: std::collections::BTreeMap<String, Vec<&crate::store::DroppedPatch>> =
         std::collections::BTreeMap::new();
     for d in dropped {
@@ -870,6 +884,9 @@ pub fn dropped_summary(dropped: &[crate::store::DroppedPatch]) -> DroppedSummary
         median_days_droppable_to_dropped: quantile(&waits, 0.5),
         p90_days_droppable_to_dropped: quantile(&waits, 0.9),
         median_days_carried: quantile(&carried, 0.5),
+        after_upstream_release: after_release.len(),
+        median_days_after_upstream_release: quantile(&after_release, 0.5),
+        p90_days_after_upstream_release: quantile(&after_release, 0.9),
         by_month: months
             .into_iter()
             .map(|(month, list)| {

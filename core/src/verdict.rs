@@ -44,6 +44,8 @@ pub struct Facts {
     pub requests: HashMap<(RefKind, String), RequestFact>,
     /// First release tag containing a commit, by `owner/repo@sha`.
     pub releases: HashMap<String, String>,
+    /// When each of those tags was made (RFC 3339), by the same key, when known.
+    pub released_at: HashMap<String, String>,
     /// By Red Hat bug id.
     pub bugs: HashMap<String, BugFact>,
     /// What each base distribution ships, by `distro/package`.
@@ -99,11 +101,18 @@ impl Facts {
             if let Some(sha) = r.superseded_by {
                 // Stored under the request's id; the commit's release goes under the commit.
                 let repo = id.rsplit_once('#').map_or(id.as_str(), |(repo, _)| repo);
+                let item = github::release_item(repo, &sha);
+                if let Some(at) = r.tagged_at {
+                    f.released_at.insert(item.clone(), at);
+                }
                 if let Some(tag) = r.tag {
-                    f.releases.insert(github::release_item(repo, &sha), tag);
+                    f.releases.insert(item, tag);
                 }
                 f.superseded.insert(id.clone(), sha);
                 continue;
+            }
+            if let Some(at) = r.tagged_at {
+                f.released_at.insert(id.clone(), at);
             }
             if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
@@ -435,8 +444,10 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     },
                 ];
                 consider(Standing::Merged, hops.clone(), r.confidence);
-                if let Some(tag) = repo_of(r).and_then(|repo| commit_release(facts, &repo, sha)) {
-                    hops.push(first_release(&tag));
+                if let Some(repo) = repo_of(r)
+                    && let Some(tag) = commit_release(facts, &repo, sha)
+                {
+                    hops.push(first_release(&tag, Some((facts, &github::release_item(&repo, sha)))));
                     release_tag_chain(
                         hops,
                         &tag,
@@ -474,9 +485,11 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 &mut rebased_past,
             );
         }
-        let tag = repo_of(r).and_then(|repo| facts.releases.get(&format!("{repo}@{sha}")).cloned());
-        if let Some(tag) = tag {
-            hops.push(first_release(&tag));
+        let key = repo_of(r).map(|repo| github::release_item(&repo, &sha));
+        if let Some(key) = key
+            && let Some(tag) = facts.releases.get(&key).cloned()
+        {
+            hops.push(first_release(&tag, Some((facts, &key))));
             release_tag_chain(
                 hops,
                 &tag,
@@ -500,7 +513,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         }];
         consider(Standing::Merged, hops.clone(), r.confidence);
         if let Some(tag) = commit_release(facts, &repo, sha) {
-            hops.push(first_release(&tag));
+            hops.push(first_release(&tag, Some((facts, &github::release_item(&repo, sha)))));
             release_tag_chain(
                 hops,
                 &tag,
@@ -541,7 +554,7 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                     commit: r.id.clone(),
                     url: r.url.clone(),
                 },
-                first_release(tag),
+                first_release(tag, Some((facts, &r.id))),
             ];
             release_tag_chain(
                 hops,
@@ -730,7 +743,7 @@ fn carried_commit_chain(
         consider(Standing::Merged, hops, conf);
         return;
     };
-    hops.push(first_release(tag));
+    hops.push(first_release(tag, None));
     let Some(v) = tag_version(tag) else {
         consider(Standing::Released, hops, conf);
         return;
@@ -765,11 +778,13 @@ fn carried_commit_chain(
     }
 }
 
-/// "first in TAG", with the version the tag reads as.
-fn first_release(tag: &str) -> Hop {
+/// "first in TAG", with the version the tag reads as and when it was made (by the
+/// `owner/repo@sha` key its release was found under, when known).
+fn first_release(tag: &str, facts: Option<(&Facts, &str)>) -> Hop {
     Hop::FirstRelease {
         tag: tag.to_string(),
         version: tag_version(tag),
+        at: facts.and_then(|(f, key)| f.released_at.get(key).cloned()),
     }
 }
 

@@ -118,6 +118,7 @@ async fn render(s: &WebState) -> anyhow::Result<String> {
 
     // How fast dist-git acts on what can be dropped (`scan --history`'s lifetimes).
     let to_drop = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let after_release = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
     let mut by_downstream: std::collections::BTreeMap<
         String,
         Vec<forkdebt_core::store::DroppedPatch>,
@@ -130,12 +131,14 @@ async fn render(s: &WebState) -> anyhow::Result<String> {
     }
     for (ds, list) in &by_downstream {
         let summary = forkdebt_core::report::dropped_summary(list);
-        for (q, v) in [
-            ("0.5", summary.median_days_droppable_to_dropped),
-            ("0.9", summary.p90_days_droppable_to_dropped),
+        for (family, q, v) in [
+            (&to_drop, "0.5", summary.median_days_droppable_to_dropped),
+            (&to_drop, "0.9", summary.p90_days_droppable_to_dropped),
+            (&after_release, "0.5", summary.median_days_after_upstream_release),
+            (&after_release, "0.9", summary.p90_days_after_upstream_release),
         ] {
             if let Some(v) = v {
-                to_drop
+                family
                     .get_or_create(&labels(&[("downstream", ds), ("quantile", q)]))
                     .set(v);
             }
@@ -145,6 +148,11 @@ async fn render(s: &WebState) -> anyhow::Result<String> {
         "forkdebt_days_droppable_to_dropped",
         "Days from forkdebt saying droppable to the dist-git commit dropping the patch",
         to_drop,
+    );
+    reg.register(
+        "forkdebt_days_after_upstream_release",
+        "Days from upstream tagging the release with a patch's fix to the dist-git commit dropping it",
+        after_release,
     );
 
     let pending = Family::<Labels, Gauge>::default();

@@ -123,6 +123,30 @@ impl Mirror {
             .find(|t| self.version_of(t).is_some_and(|v| v == version)))
     }
 
+    /// When each tag was made, RFC 3339 in its maker's zone: the tagger's date of an
+    /// annotated tag, the commit's of a lightweight one. One `for-each-ref` for all tags.
+    ///
+    /// # Errors
+    /// git could not run.
+    pub fn tag_dates(&self, git: &Git) -> Result<std::collections::HashMap<String, String>> {
+        let lines = git.lines(
+            &self.dir,
+            &[
+                "for-each-ref",
+                "--format=%(creatordate:iso-strict) %(refname:strip=2)",
+                "refs/tags/",
+            ],
+            None,
+        )?;
+        Ok(lines
+            .into_iter()
+            .filter_map(|l| {
+                let (date, name) = l.split_once(' ')?;
+                (!date.is_empty()).then(|| (name.to_string(), date.to_string()))
+            })
+            .collect())
+    }
+
     /// The lowest-version release tag that contains `sha` (stable-branch tags included).
     ///
     /// # Errors

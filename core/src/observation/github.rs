@@ -73,6 +73,9 @@ pub struct ReleaseTag {
     /// `tag` is then that commit's first release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    /// When `tag` was made (RFC 3339), when known: "days carried after upstream released".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagged_at: Option<String>,
 }
 
 /// The item a release tag is stored under: `owner/repo@sha`.

@@ -138,6 +138,7 @@ impl Store {
             .map(|(d, p, f, state)| ((d, p, f), state))
             .collect();
         let since_all = self.droppable_since().await?;
+        let released_all = self.upstream_released_at().await?;
         let mut out = Vec::with_capacity(rows.len());
         for (ds, package, file, added_at, added_in, dropped_at, dropped_in) in rows {
             let key = (ds.clone(), package.clone(), file.clone());
@@ -146,7 +147,12 @@ impl Store {
                     .zip(parse_any(&dropped_at))
                     .is_some_and(|(a, b)| a <= b)
             });
+            let upstream_released_at = released_all.get(&key).cloned();
             out.push(DroppedPatch {
+                days_after_upstream_release: upstream_released_at
+                    .as_deref()
+                    .and_then(|r| days(r, &dropped_at)),
+                upstream_released_at,
                 days_droppable_to_dropped: droppable_since
                     .as_deref()
                     .and_then(|s| days(s, &dropped_at)),
@@ -229,6 +235,35 @@ impl Store {
             .collect())
     }
 
+    /// When upstream released each patch's fix, by `(downstream, package, file)`: the release
+    /// date the latest event with a dated first release named (events outlive the verdicts
+    /// of dropped patches).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn upstream_released_at(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String, String), String>> {
+        // Only events whose evidence names a dated release; the JSON is then decoded.
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT downstream, package, subject, evidence FROM events \
+             WHERE evidence LIKE '%first-release%' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading upstream release dates")?;
+        let mut out = std::collections::HashMap::new();
+        for (d, p, f, evidence) in rows {
+            let Ok(hops) = crate::evidence::decode(&evidence) else {
+                continue;
+            };
+            if let Some(at) = crate::evidence::released_at(&hops) {
+                out.insert((d, p, f), at.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     /// History points of `downstream`, oldest first.
     ///
     /// # Errors
@@ -263,6 +298,12 @@ pub struct DroppedPatch {
     pub droppable_since: Option<String>,
     /// Days from `droppable_since` to `dropped_at`.
     pub days_droppable_to_dropped: Option<f64>,
+    /// When upstream tagged the first release with the fix, as the last verdict that named
+    /// that release said (RFC 3339 in the tagger's zone).
+    pub upstream_released_at: Option<String>,
+    /// Days from `upstream_released_at` to `dropped_at` (negative: dropped before upstream
+    /// released, e.g. for a rebase onto a snapshot).
+    pub days_after_upstream_release: Option<f64>,
     /// Days the patch was carried.
     pub days_carried: f64,
 }

@@ -169,15 +169,26 @@ impl Source for GitMirrors {
             run.items += requests.len() as i64;
             let answered = tokio::task::spawn_blocking(move || {
                 let m = spec.open(&g, &cache)?;
+                // Every tag's date, read once when the first release is found.
+                let mut dates = None;
+                let mut tagged = |tag: &Option<String>| -> Result<Option<String>, forkdebt_core::git::GitError> {
+                    let Some(tag) = tag else { return Ok(None) };
+                    if dates.is_none() {
+                        dates = Some(m.tag_dates(&g)?);
+                    }
+                    Ok(dates.as_ref().and_then(|d| d.get(tag).cloned()))
+                };
                 let mut out = Vec::new();
                 for (item, n) in requests {
                     if let Some(sha) = m.commit_naming_request(&g, n)? {
                         let tag = m.first_release(&g, &sha)?;
+                        let tagged_at = tagged(&tag)?;
                         out.push((
                             item,
                             ReleaseTag {
                                 tag,
                                 superseded_by: Some(sha),
+                                tagged_at,
                                 ..ReleaseTag::default()
                             },
                         ));
@@ -189,10 +200,14 @@ impl Source for GitMirrors {
                             missing: true,
                             ..ReleaseTag::default()
                         },
-                        Some(full) => ReleaseTag {
-                            tag: m.first_release(&g, &full)?,
-                            ..ReleaseTag::default()
-                        },
+                        Some(full) => {
+                            let tag = m.first_release(&g, &full)?;
+                            ReleaseTag {
+                                tagged_at: tagged(&tag)?,
+                                tag,
+                                ..ReleaseTag::default()
+                            }
+                        }
                     };
                     out.push((item, outcome));
                 }
