@@ -594,3 +594,87 @@ async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch
         "{said}"
     );
 }
+
+/// Issue 30 (4): when upstream tags a new release (here a stable one, v2.13.6, that
+/// cherry-picked one of the two fixes we carry), one event per package says which carried
+/// patches a rebase to it drops; chat lines and the digest show it. The first look at the
+/// project announces nothing, and a release is announced once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let up = dir.join("pybind11");
+    std::fs::create_dir_all(up.join("src")).expect("mkdir");
+    git(&up, &["init", "-q", "-b", "master"]);
+    for f in ["cast.h", "pytypes.h"] {
+        std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
+    }
+    git(&up, &["add", "."]);
+    git(&up, &["commit", "-qm", "initial"]);
+    git(&up, &["tag", "v2.13.5"]);
+    git(&up, &["branch", "v2.13"]);
+    edit(&up, "src/cast.h", &[(3, "gcc 14 fixed")]);
+    let fix = commit(&up, "fix: gcc 14 build");
+    edit(&up, "src/pytypes.h", &[(12, "not picked")]);
+    let feature = commit(&up, "feature: not for stable");
+    let patch = |sha: &str| git(&up, &["format-patch", "-1", "--stdout", sha]) + "\n";
+    let tree = DistGit::new(&dir)
+        .package(
+            Package::new("pybind11")
+                .version("2.13.5")
+                .preamble("URL: https://github.com/pybind/pybind11")
+                .patch("0001-fixed-a-compilation.patch", &patch(&fix))
+                .patch("0002-feature.patch", &patch(&feature)),
+        )
+        .config(&format!(
+            "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+             [git]\ncache_dir = \"{cache}\"\n\
+             [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n",
+            cache = dir.join("cache").display(),
+            up = up.display(),
+        ));
+    let d = tree.dir.clone();
+    let run = move |args: &[&str]| {
+        let mut all = vec!["--config", "forkdebt.toml"];
+        all.extend_from_slice(args);
+        forkdebt_ok(&d, &all)
+    };
+    let (first, events_before) = {
+        let run = run.clone();
+        tokio::task::spawn_blocking(move || {
+            run(&["scan"]);
+            let first = run(&["sync", "--source", "git"]);
+            (first, run(&["events"]))
+        })
+        .await
+        .expect("first sync")
+    };
+    assert!(
+        !events_before.contains("upstream released"),
+        "the first look announces nothing: {first}\n{events_before}"
+    );
+    // Upstream releases 2.13.6 from the stable branch with the fix picked.
+    git(&up, &["checkout", "-q", "v2.13"]);
+    git(&up, &["cherry-pick", "-x", &fix]);
+    git(&up, &["tag", "v2.13.6"]);
+    git(&up, &["checkout", "-q", "master"]);
+    let (events, again, digest) = tokio::task::spawn_blocking(move || {
+        run(&["sync", "--source", "git"]);
+        let events = run(&["events"]);
+        run(&["sync", "--source", "git"]);
+        let again = run(&["events"]);
+        let digest = run(&["digest", "--dry-run", "--to", "team@example.org"]);
+        (events, again, digest)
+    })
+    .await
+    .expect("second sync");
+    let line = "hs pybind11 v2.13.6: - -> upstream-release (upstream released 2.13.6: it has 1 of 2 carried patches (0001-fixed-a-compilation.patch))";
+    assert!(events.contains(line), "{events}");
+    assert_eq!(events.matches("upstream released").count(), 1, "{events}");
+    assert_eq!(again.matches("upstream released").count(), 1, "{again}");
+    assert!(
+        digest.contains("Upstream released (what a rebase to it drops):")
+            && digest.contains("upstream released 2.13.6: it has 1 of 2 carried patches"),
+        "{digest}"
+    );
+}

@@ -97,7 +97,10 @@ pub fn event_text(e: &EventRow) -> String {
     } else {
         format!("[{}] ", e.downstream)
     };
-    if e.kind == EventKind::MissingFix || e.kind == EventKind::Proposed {
+    if matches!(
+        e.kind,
+        EventKind::MissingFix | EventKind::Proposed | EventKind::UpstreamRelease
+    ) {
         // "[hyperscale] systemd core: fix a: upstream fixed a bug in a change we carry: ..."
         return one_line(&format!("{downstream}{what}: {chain}"));
     }
@@ -291,5 +294,30 @@ mod tests {
             "[hyperscale] systemd core: fix a: upstream fixed a bug in a change we carry: 0123456789ab core: fix the fix (fixes ba9876543210)"
         );
         assert!(concerns("systemd", &e));
+    }
+
+    #[test]
+    fn an_upstream_release_reads_as_news_with_what_the_rebase_drops() {
+        let hop = forkdebt_core::evidence::Hop::UpstreamReleased {
+            tag: "FILE5_46".into(),
+            version: "5.46".into(),
+            dropped: vec!["0001-magic-fix.patch".into()],
+            carried: 3,
+        };
+        let e = EventRow {
+            id: 2,
+            downstream: "hs".into(),
+            package: "file".into(),
+            subject: "FILE5_46".into(),
+            kind: EventKind::UpstreamRelease,
+            from_state: None,
+            to_state: EventKind::UpstreamRelease.as_str().into(),
+            evidence: vec![hop],
+            created_at: "2026-12-08T00:00:00Z".into(),
+        };
+        assert_eq!(
+            event_text(&e),
+            "[hs] file FILE5_46: upstream released 5.46 (FILE5_46): it has 1 of 3 carried patches (0001-magic-fix.patch)"
+        );
     }
 }

@@ -156,6 +156,15 @@ pub enum Hop {
         fixes: String,
         url: Option<String>,
     },
+    /// Upstream tagged a new release: what a rebase to it does to the carried patches.
+    UpstreamReleased {
+        tag: String,
+        version: String,
+        /// The carried patches the rebase drops, by file.
+        dropped: Vec<String>,
+        /// Carried patches in all.
+        carried: usize,
+    },
     /// A drop was proposed for review.
     Proposed { url: String },
     /// A proposal was merged or closed.
@@ -322,6 +331,27 @@ impl Hop {
                 short(sha, 12),
                 short(fixes, 12)
             ),
+            Hop::UpstreamReleased {
+                tag,
+                version,
+                dropped,
+                carried,
+            } => {
+                let read_as = if tag.contains(version.as_str()) {
+                    String::new()
+                } else {
+                    format!(" ({tag})")
+                };
+                let which = if dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", dropped.join(", "))
+                };
+                format!(
+                    "upstream released {version}{read_as}: it has {} of {carried} carried patches{which}",
+                    dropped.len()
+                )
+            }
             Hop::Proposed { url } => format!("proposed: {url}"),
             Hop::ProposalState { state, url } => format!("proposal {state}: {url}"),
             Hop::Note { text, .. } => text.clone(),

@@ -447,7 +447,10 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
                 if let Some(repo) = repo_of(r)
                     && let Some(tag) = commit_release(facts, &repo, sha)
                 {
-                    hops.push(first_release(&tag, Some((facts, &github::release_item(&repo, sha)))));
+                    hops.push(first_release(
+                        &tag,
+                        Some((facts, &github::release_item(&repo, sha))),
+                    ));
                     release_tag_chain(
                         hops,
                         &tag,
@@ -513,7 +516,10 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         }];
         consider(Standing::Merged, hops.clone(), r.confidence);
         if let Some(tag) = commit_release(facts, &repo, sha) {
-            hops.push(first_release(&tag, Some((facts, &github::release_item(&repo, sha)))));
+            hops.push(first_release(
+                &tag,
+                Some((facts, &github::release_item(&repo, sha))),
+            ));
             release_tag_chain(
                 hops,
                 &tag,

@@ -55,6 +55,8 @@ pub struct Digest {
     pub missing_fixes: Vec<Item>,
     /// Drop proposals opened, merged or closed this week ("proposed: <MR link>").
     pub proposals: Vec<Item>,
+    /// Upstream releases this week, with what a rebase to each drops.
+    pub releases: Vec<Item>,
     pub waiting: Vec<Item>,
     pub stale: Vec<Item>,
     pub changes: Vec<Item>,
@@ -132,6 +134,9 @@ pub async fn build(
     });
     let proposals = event_items(&events, |e| {
         e.kind == EventKind::Proposed && follows(&e.package)
+    });
+    let releases = event_items(&events, |e| {
+        e.kind == EventKind::UpstreamRelease && follows(&e.package)
     });
     let missing_fixes: Vec<Item> = packages
         .iter()
@@ -356,6 +361,10 @@ pub async fn build(
             proposals.len(),
             "drop proposals opened or decided: review them",
         ),
+        (
+            releases.len(),
+            "upstream releases of packages we patch: see what a rebase drops",
+        ),
         (new_total, "new carried patches this week"),
     ] {
         if n > 0 {
@@ -371,6 +380,7 @@ pub async fn build(
         droppable,
         missing_fixes,
         proposals,
+        releases,
         waiting,
         stale,
         changes,

@@ -134,8 +134,16 @@ async fn render(s: &WebState) -> anyhow::Result<String> {
         for (family, q, v) in [
             (&to_drop, "0.5", summary.median_days_droppable_to_dropped),
             (&to_drop, "0.9", summary.p90_days_droppable_to_dropped),
-            (&after_release, "0.5", summary.median_days_after_upstream_release),
-            (&after_release, "0.9", summary.p90_days_after_upstream_release),
+            (
+                &after_release,
+                "0.5",
+                summary.median_days_after_upstream_release,
+            ),
+            (
+                &after_release,
+                "0.9",
+                summary.p90_days_after_upstream_release,
+            ),
         ] {
             if let Some(v) = v {
                 family

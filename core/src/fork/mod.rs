@@ -19,6 +19,7 @@ pub mod files;
 mod matcher;
 mod memo;
 pub mod mirror;
+pub mod rebase;
 mod releases;
 
 use crate::git::{Git, Result};

@@ -17,6 +17,9 @@ pub enum EventKind {
     MissingFix,
     /// A drop was proposed for review (`subject` is the patch; the evidence links the MR).
     Proposed,
+    /// Upstream tagged a new release (`subject` is the tag; the evidence says which carried
+    /// patches a rebase to it drops).
+    UpstreamRelease,
 }
 
 /// The `to_state` of a [`EventKind::MissingFix`] event.
@@ -29,6 +32,7 @@ impl EventKind {
             EventKind::ChangeState => "change-state",
             EventKind::MissingFix => "missing-fix",
             EventKind::Proposed => "proposed",
+            EventKind::UpstreamRelease => "upstream-release",
         }
     }
 
@@ -38,6 +42,7 @@ impl EventKind {
             EventKind::ChangeState,
             EventKind::MissingFix,
             EventKind::Proposed,
+            EventKind::UpstreamRelease,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -293,5 +298,135 @@ sqlx::query(
             .and_then(|r| r.0)
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default())
+    }
+}
+
+/// One package a new upstream release concerns, and what a rebase to it does.
+#[derive(Debug, Clone)]
+pub struct ReleaseNews {
+    pub downstream: String,
+    pub package: String,
+    /// The carried patches the rebase drops, by file.
+    pub dropped: Vec<String>,
+    /// Its carried patches in all.
+    pub carried: usize,
+}
+
+impl Store {
+    /// The release tags already seen of `project` (`None`: never looked at).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn seen_releases(
+        &self,
+        project: &str,
+    ) -> Result<Option<std::collections::HashSet<String>>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT tag FROM upstream_releases WHERE project = $1")
+                .bind(project.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .ctx("loading seen releases")?;
+        Ok((!rows.is_empty()).then(|| rows.into_iter().map(|r| r.0).collect()))
+    }
+
+    /// Records that `project` has the release `tag` (`version`), and in the same transaction
+    /// one `upstream-release` event per package in `news` (none when the tag was recorded
+    /// before: each release is announced once). Returns the events written.
+    ///
+    /// # Errors
+    /// A database error; nothing is recorded then.
+    pub async fn record_release(
+        &self,
+        project: &str,
+        tag: &str,
+        version: &str,
+        news: &[ReleaseNews],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize> {
+        let now = super::timestamp(now);
+        let mut tx = self.begin_write("recording a release").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO upstream_releases (project, tag, version, seen_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (project, tag) DO NOTHING",
+        )
+        .bind(project.to_string())
+        .bind(tag.to_string())
+        .bind(version.to_string())
+        .bind(now.clone())
+        .execute(&mut *tx)
+        .await
+        .ctx("recording a release")?
+        .rows_affected();
+        let mut written = 0;
+        if inserted > 0 && !news.is_empty() {
+            let destinations = super::outbox::destinations(&mut tx).await?;
+            for n in news {
+                let hops = vec![crate::evidence::Hop::UpstreamReleased {
+                    tag: tag.to_string(),
+                    version: version.to_string(),
+                    dropped: n.dropped.clone(),
+                    carried: n.carried,
+                }];
+                let evidence = crate::evidence::encode(&hops);
+                super::outbox::write_event(
+                    &mut tx,
+                    &super::outbox::NewEvent {
+                        downstream: &n.downstream,
+                        package: &n.package,
+                        subject: tag,
+                        kind: EventKind::UpstreamRelease,
+                        from: None,
+                        to: EventKind::UpstreamRelease.as_str(),
+                        evidence: &evidence,
+                    },
+                    &now,
+                    &destinations,
+                )
+                .await?;
+                written += 1;
+            }
+        }
+        tx.commit().await.ctx("committing a release")?;
+        Ok(written)
+    }
+}
+
+impl Store {
+    /// Records release tags of `project` as seen, announcing nothing: the first look at a
+    /// project, and the tags not worth a notice (pre-releases, a backlog).
+    ///
+    /// # Errors
+    /// A database error; nothing is recorded then.
+    pub async fn remember_releases(
+        &self,
+        project: &str,
+        releases: &[(String, String)],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let now = super::timestamp(now);
+        let mut tx = self.begin_write("recording releases").await?;
+        let backend = super::Backend::of(&tx);
+        for chunk in releases.chunks(super::INSERT_CHUNK_ROWS) {
+            let sql = super::values_sql(
+                "INSERT INTO upstream_releases (project, tag, version, seen_at)",
+                4,
+                chunk.len(),
+                "ON CONFLICT (project, tag) DO NOTHING",
+                backend,
+            );
+            // Only placeholders are generated; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (version, tag) in chunk {
+                q = q
+                    .bind(project.to_string())
+                    .bind(tag.clone())
+                    .bind(version.clone())
+                    .bind(now.clone());
+            }
+            q.execute(&mut *tx).await.ctx("recording releases")?;
+        }
+        tx.commit().await.ctx("committing releases")?;
+        Ok(())
     }
 }

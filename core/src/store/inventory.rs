@@ -537,7 +537,11 @@ impl Store {
                 continue;
             }
             let mut files_here = std::collections::HashSet::new();
-            for patch in pkg.patches.iter().filter(|p| files_here.insert(p.file.as_str())) {
+            for patch in pkg
+                .patches
+                .iter()
+                .filter(|p| files_here.insert(p.file.as_str()))
+            {
                 if let Some((id, first_seen)) = stored.get(&(*pkg_id, patch.file.as_str())) {
                     scanned.push(super::engine::Scanned {
                         patch_id: *id,
@@ -561,7 +565,10 @@ impl Store {
             .filter(|id| !from_memory.contains(id))
             .collect();
         super::engine::reevaluate(&mut tx, &rest, &now).await?;
-        crate::inventory::phases::add(crate::inventory::phases::Phase::Verdicts, deciding.elapsed());
+        crate::inventory::phases::add(
+            crate::inventory::phases::Phase::Verdicts,
+            deciding.elapsed(),
+        );
         let warnings: Vec<String> = inv.warnings.iter().map(ToString::to_string).collect();
         sqlx::query(
             "INSERT INTO scans (downstream_id, scanned_at, packages, patches, added, changed, dropped, warnings) \

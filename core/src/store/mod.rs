@@ -37,7 +37,7 @@ mod upgrade;
 
 pub use debt::{PackageDebtRow, TREND_WEEKS, sparkline, week_ends};
 pub use delivery::{Delivery, Pending};
-pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX};
+pub use events::{ChangeRow, EventKind, EventRow, MISSING_FIX, ReleaseNews};
 pub use inventory::ScanSummary;
 pub(crate) use inventory::{INSERT_CHUNK_ROWS, values_sql};
 pub use lookup::{Carrier, DebtCount, DroppablePatch};
@@ -104,7 +104,11 @@ impl Backend {
     /// The backend of an open connection (engine code gets a transaction, not the store).
     pub(crate) fn of(conn: &sqlx::AnyConnection) -> Backend {
         // sqlx names them "PostgreSQL" and "SQLite".
-        if conn.backend_name().to_ascii_lowercase().starts_with("postgres") {
+        if conn
+            .backend_name()
+            .to_ascii_lowercase()
+            .starts_with("postgres")
+        {
             Backend::Postgres
         } else {
             Backend::Sqlite

@@ -9,13 +9,22 @@
 //! engine reads both alike.
 
 use super::{Context, Source, SourceError};
+use forkdebt_core::evr::vercmp;
+use forkdebt_core::forge::ForgeProject;
 use forkdebt_core::fork::mirror::{self, MirrorSpec};
+use forkdebt_core::fork::rebase;
 use forkdebt_core::git::Git;
+use forkdebt_core::model::Patch;
 use forkdebt_core::model::RefKind;
 use forkdebt_core::observation::{self, github::PullRequest, github::ReleaseTag};
 use forkdebt_core::source::Dataset;
 use forkdebt_core::store::{ItemOutcome, SourceRun};
+use forkdebt_core::store::{PAGE_PACKAGES, ReleaseNews, StoredPackage};
 use std::collections::BTreeMap;
+
+/// New release tags announced per project in one sync, newest first kept: more at once is a
+/// mirror that moved or a project first tagging its history, not news.
+const MAX_RELEASES_ANNOUNCED: usize = 3;
 
 pub const SOURCE: super::Descriptor = super::Descriptor {
     name: "git",
@@ -66,6 +75,19 @@ impl Source for GitMirrors {
     }
 
     async fn sync(&self, cx: &Context<'_>, run: &mut SourceRun) -> Result<(), SourceError> {
+        self.answer_commits(cx, run).await?;
+        self.announce_releases(cx, run).await
+    }
+}
+
+impl GitMirrors {
+    /// For each upstream commit a patch names and each merged or superseded pull request:
+    /// whether upstream has it, and its first release.
+    async fn answer_commits(
+        &self,
+        cx: &Context<'_>,
+        run: &mut SourceRun,
+    ) -> Result<(), SourceError> {
         let store = cx.store;
         let placed = store.observations(Dataset::GithubRelease).await?;
         let done = |item: &str| {
@@ -171,13 +193,14 @@ impl Source for GitMirrors {
                 let m = spec.open(&g, &cache)?;
                 // Every tag's date, read once when the first release is found.
                 let mut dates = None;
-                let mut tagged = |tag: &Option<String>| -> Result<Option<String>, forkdebt_core::git::GitError> {
-                    let Some(tag) = tag else { return Ok(None) };
-                    if dates.is_none() {
-                        dates = Some(m.tag_dates(&g)?);
-                    }
-                    Ok(dates.as_ref().and_then(|d| d.get(tag).cloned()))
-                };
+                let mut tagged =
+                    |tag: &Option<String>| -> Result<Option<String>, forkdebt_core::git::GitError> {
+                        let Some(tag) = tag else { return Ok(None) };
+                        if dates.is_none() {
+                            dates = Some(m.tag_dates(&g)?);
+                        }
+                        Ok(dates.as_ref().and_then(|d| d.get(tag).cloned()))
+                    };
                 let mut out = Vec::new();
                 for (item, n) in requests {
                     if let Some(sha) = m.commit_naming_request(&g, n)? {
@@ -236,6 +259,113 @@ impl Source for GitMirrors {
                     let msg = forkdebt_core::git::redact_userinfo(&e.to_string());
                     run.errors += 1;
                     run.error.get_or_insert(msg);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// New release tags of each configured upstream that serves a scanned package with
+    /// carried patches of ours: one `upstream-release` event per package that is not at that
+    /// version yet, saying which of its patches a rebase to the release drops. The first look
+    /// at a project records its tags and announces nothing; pre-releases are never announced,
+    /// and of many new tags at once (a mirror moved) only the newest few.
+    async fn announce_releases(
+        &self,
+        cx: &Context<'_>,
+        run: &mut SourceRun,
+    ) -> Result<(), SourceError> {
+        let store = cx.store;
+        let mut served: BTreeMap<usize, Vec<StoredPackage>> = BTreeMap::new();
+        for page in store.package_ids(None).await?.chunks(PAGE_PACKAGES) {
+            for p in store.load_packages_by_id(page).await? {
+                if p.removed_at.is_some()
+                    || p.ours().next().is_none()
+                    || !cx.keeps_package(&p.package.name)
+                {
+                    continue;
+                }
+                let project = p
+                    .package
+                    .upstream
+                    .as_ref()
+                    .and_then(ForgeProject::of_upstream)
+                    .and_then(|f| f.project());
+                let Some(i) =
+                    project.and_then(|pr| self.configured.iter().position(|m| m.serves(&pr)))
+                else {
+                    continue;
+                };
+                served.entry(i).or_default().push(p);
+            }
+        }
+        if served.is_empty() {
+            return Ok(());
+        }
+        let git = Git::detect(Some(self.user_agent.clone()))
+            .map_err(|e| SourceError::Failed(e.to_string()))?;
+        for (i, packages) in served {
+            let spec = self.configured[i].clone();
+            let project = spec.project.clone();
+            let seen = store.seen_releases(&project).await?;
+            (cx.progress)(&format!("git: new releases of {project}"));
+            let (g, cache) = (git.clone(), self.cache_dir.clone());
+            let looked = tokio::task::spawn_blocking(move || {
+                let m = spec.open(&g, &cache)?;
+                let all = rebase::releases(&g, &m)?;
+                let Some(seen) = seen else {
+                    return Ok((all, Vec::new()));
+                };
+                let mut new: Vec<(String, String)> = all
+                    .iter()
+                    .filter(|(version, tag)| !seen.contains(tag) && !version.contains('~'))
+                    .cloned()
+                    .collect();
+                let backlog = new.len().saturating_sub(MAX_RELEASES_ANNOUNCED);
+                new.drain(..backlog);
+                let mut news = Vec::new();
+                for (version, tag) in new {
+                    let mut per_package = Vec::new();
+                    for p in &packages {
+                        if vercmp(&p.package.version, &version) != std::cmp::Ordering::Less {
+                            continue; // already at (or past) that release
+                        }
+                        let patches: Vec<&Patch> = p.ours().map(|sp| &sp.patch).collect();
+                        let outcomes = rebase::check(&g, &m, &tag, &patches);
+                        per_package.push(ReleaseNews {
+                            downstream: p.downstream.clone(),
+                            package: p.package.name.clone(),
+                            dropped: patches
+                                .iter()
+                                .zip(&outcomes)
+                                .filter(|(_, o)| matches!(o, rebase::Outcome::Dropped { .. }))
+                                .map(|(p, _)| p.file.clone())
+                                .collect(),
+                            carried: patches.len(),
+                        });
+                    }
+                    news.push((version, tag, per_package));
+                }
+                Ok::<_, forkdebt_core::git::GitError>((all, news))
+            })
+            .await
+            .map_err(|e| SourceError::Failed(e.to_string()))?;
+            match looked {
+                Ok((all, news)) => {
+                    let now = chrono::Utc::now();
+                    for (version, tag, per_package) in &news {
+                        run.items += 1;
+                        store
+                            .record_release(&project, tag, version, per_package, now)
+                            .await?;
+                    }
+                    // The rest (the first look, pre-releases, a backlog): seen, not news.
+                    store.remember_releases(&project, &all, now).await?;
+                }
+                Err(e) => {
+                    run.errors += 1;
+                    run.error
+                        .get_or_insert(forkdebt_core::git::redact_userinfo(&e.to_string()));
                 }
             }
         }

@@ -169,7 +169,35 @@ static_regex!(FEDORA_CHANGE_TEXT, r"\bChanges/([A-Za-z0-9_.+-]+)");
 /// matches (most patch header and `%changelog` lines) costs one automaton pass instead of 27
 /// searches, and a pass skips the patterns the line does not have. Reference extraction was
 /// the scan's largest phase (`cargo bench --bench scan`).
-static PATTERNS: [&std::sync::LazyLock<Regex>; 27] = [&URL, &CVE, &SUSE_BUG, &LAUNCHPAD, &JIRA_RHEL, &PYTHON_GH, &MOZILLA_BUG, &CPAN_RT, &DEBIAN_CLOSES, &DEBIAN_BUG, &NAMED_TRACKER_BUG, &GH_SHORTHAND, &RHBZ_WORD, &CHANGELOG_BUG_WORD, &BUG_WORD, &RESOLVES_BARE, &FEDORA_CHANGE_TEXT, &REVERT_SHA, &FULL_SHA, &SHORT_SHA, &REPO_NUMBER, &CLOSING, &PR_WORD, &ISSUE_WORD, &BANG_NUMBER, &LEADING_NUMBER, &HASH_NUMBER];
+static PATTERNS: [&std::sync::LazyLock<Regex>; 27] = [
+    &URL,
+    &CVE,
+    &SUSE_BUG,
+    &LAUNCHPAD,
+    &JIRA_RHEL,
+    &PYTHON_GH,
+    &MOZILLA_BUG,
+    &CPAN_RT,
+    &DEBIAN_CLOSES,
+    &DEBIAN_BUG,
+    &NAMED_TRACKER_BUG,
+    &GH_SHORTHAND,
+    &RHBZ_WORD,
+    &CHANGELOG_BUG_WORD,
+    &BUG_WORD,
+    &RESOLVES_BARE,
+    &FEDORA_CHANGE_TEXT,
+    &REVERT_SHA,
+    &FULL_SHA,
+    &SHORT_SHA,
+    &REPO_NUMBER,
+    &CLOSING,
+    &PR_WORD,
+    &ISSUE_WORD,
+    &BANG_NUMBER,
+    &LEADING_NUMBER,
+    &HASH_NUMBER,
+];
 static ANY_PATTERN: std::sync::LazyLock<regex::RegexSet> = std::sync::LazyLock::new(|| {
     regex::RegexSet::new(PATTERNS.iter().map(|r| r.as_str())).expect("static regexes")
 });
@@ -219,12 +247,7 @@ pub fn extract(line: &str, ctx: &TextContext<'_>) -> Vec<Reference> {
 }
 
 /// URLs: a full URL is the strongest evidence there is.
-fn urls_in(
-    text: &mut String,
-    hits: &Hits,
-    ctx: &TextContext<'_>,
-    out: &mut Vec<Reference>,
-) {
+fn urls_in(text: &mut String, hits: &Hits, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
     if !hits.may_match(&URL) {
         return;
     }
@@ -341,12 +364,7 @@ fn self_describing_ids(
 }
 
 /// Commits: what a patch reverts first, then a full sha anywhere, a short one only after a word that says "commit".
-fn commit_ids(
-    text: &mut String,
-    hits: &Hits,
-    ctx: &TextContext<'_>,
-    out: &mut Vec<Reference>,
-) {
+fn commit_ids(text: &mut String, hits: &Hits, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
     take(text, hits, &REVERT_SHA, |c| {
         let sha = &c[1];
         if sha.bytes().any(|b| b.is_ascii_alphabetic()) && sha.bytes().any(|b| b.is_ascii_digit()) {
@@ -391,12 +409,7 @@ fn repository_numbers(
 }
 
 /// Numbers whose kind the words say; the project comes from the package's upstream.
-fn worded_numbers(
-    text: &mut String,
-    hits: &Hits,
-    ctx: &TextContext<'_>,
-    out: &mut Vec<Reference>,
-) {
+fn worded_numbers(text: &mut String, hits: &Hits, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
     let closing_role = Role::Related;
     take(text, hits, &CLOSING, |c| {
         let n = &c[1];
@@ -424,18 +437,17 @@ fn worded_numbers(
         out.push(r);
     });
     if matches!(ctx.upstream, Some(UpstreamProject::Gitlab { .. })) {
-        take(text, hits, &BANG_NUMBER, |c| out.push(pr_of_upstream(ctx, &c[1])));
+        take(text, hits, &BANG_NUMBER, |c| {
+            out.push(pr_of_upstream(ctx, &c[1]))
+        });
     }
 }
 
 /// Bare numbers: their magnitude, or ambiguous.
-fn bare_numbers(
-    text: &mut String,
-    hits: &Hits,
-    ctx: &TextContext<'_>,
-    out: &mut Vec<Reference>,
-) {
-    take(text, hits, &LEADING_NUMBER, |c| out.push(bare_number(ctx, &c[1])));
+fn bare_numbers(text: &mut String, hits: &Hits, ctx: &TextContext<'_>, out: &mut Vec<Reference>) {
+    take(text, hits, &LEADING_NUMBER, |c| {
+        out.push(bare_number(ctx, &c[1]))
+    });
     take(text, hits, &HASH_NUMBER, |c| {
         let n = &c[1];
         if ctx.changelog && parse_id(n) >= RHBZ_MIN_BARE_ID {
