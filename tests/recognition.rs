@@ -513,13 +513,9 @@ async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
     );
 }
 
-/// Issue 30 (2): a stable release that cherry-picked the fix (pybind11's v2.13.6 took
-/// 51c2aa16 from master as 639ca6a7) drops the patch on a rebase to it, though the fix's
-/// first release by ancestry is v3.0.0; with `-x` and without.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().to_path_buf();
+/// A pybind11-like upstream in `dir/pybind11`: `src/cast.h` and `src/pytypes.h`, tagged
+/// v2.13.5 with its stable branch `v2.13`, on `master`.
+fn pybind11_upstream(dir: &Path) -> std::path::PathBuf {
     let up = dir.join("pybind11");
     std::fs::create_dir_all(up.join("src")).expect("mkdir");
     git(&up, &["init", "-q", "-b", "master"]);
@@ -530,6 +526,36 @@ async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch
     git(&up, &["commit", "-qm", "initial"]);
     git(&up, &["tag", "v2.13.5"]);
     git(&up, &["branch", "v2.13"]);
+    up
+}
+
+/// A dist-git with pybind11 2.13.5 carrying upstream's commits `(file, sha)` as
+/// format-patch files, and `up` as its `[[upstream]]` mirror.
+fn pybind11_tree(dir: &Path, up: &Path, carried: &[(&str, &str)]) -> DistGit {
+    let mut package = Package::new("pybind11")
+        .version("2.13.5")
+        .preamble("URL: https://github.com/pybind/pybind11");
+    for (file, sha) in carried {
+        let body = git(up, &["format-patch", "-1", "--stdout", sha]) + "\n";
+        package = package.patch(file, &body);
+    }
+    DistGit::new(dir).package(package).config(&format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+         [git]\ncache_dir = \"{cache}\"\n\
+         [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n",
+        cache = dir.join("cache").display(),
+        up = up.display(),
+    ))
+}
+
+/// Issue 30 (2): a stable release that cherry-picked the fix (pybind11's v2.13.6 took
+/// 51c2aa16 from master as 639ca6a7) drops the patch on a rebase to it, though the fix's
+/// first release by ancestry is v3.0.0; with `-x` and without.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let up = pybind11_upstream(&dir);
     // master: an unrelated change, then the two fixes, released in v3.0.0.
     edit(&up, "src/cast.h", &[(20, "master only")]);
     commit(&up, "master: something else");
@@ -547,23 +573,15 @@ async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch
     git(&up, &["cherry-pick", &fix_plain]);
     git(&up, &["tag", "v2.13.6"]);
     git(&up, &["checkout", "-q", "master"]);
-    let patch = |sha: &str| git(&up, &["format-patch", "-1", "--stdout", sha]) + "\n";
-    let tree = DistGit::new(&dir)
-        .package(
-            Package::new("pybind11")
-                .version("2.13.5")
-                .preamble("URL: https://github.com/pybind/pybind11")
-                .patch("0001-gcc14.patch", &patch(&fix_x))
-                .patch("0002-leak.patch", &patch(&fix_plain))
-                .patch("0003-feature.patch", &patch(&not_picked)),
-        )
-        .config(&format!(
-            "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
-             [git]\ncache_dir = \"{cache}\"\n\
-             [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n",
-            cache = dir.join("cache").display(),
-            up = up.display(),
-        ));
+    let tree = pybind11_tree(
+        &dir,
+        &up,
+        &[
+            ("0001-gcc14.patch", &fix_x),
+            ("0002-leak.patch", &fix_plain),
+            ("0003-feature.patch", &not_picked),
+        ],
+    );
     let d = tree.dir.clone();
     let said = tokio::task::spawn_blocking(move || {
         forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
@@ -603,36 +621,19 @@ async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch
 async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
-    let up = dir.join("pybind11");
-    std::fs::create_dir_all(up.join("src")).expect("mkdir");
-    git(&up, &["init", "-q", "-b", "master"]);
-    for f in ["cast.h", "pytypes.h"] {
-        std::fs::write(up.join("src").join(f), numbered(f)).expect("write");
-    }
-    git(&up, &["add", "."]);
-    git(&up, &["commit", "-qm", "initial"]);
-    git(&up, &["tag", "v2.13.5"]);
-    git(&up, &["branch", "v2.13"]);
+    let up = pybind11_upstream(&dir);
     edit(&up, "src/cast.h", &[(3, "gcc 14 fixed")]);
     let fix = commit(&up, "fix: gcc 14 build");
     edit(&up, "src/pytypes.h", &[(12, "not picked")]);
     let feature = commit(&up, "feature: not for stable");
-    let patch = |sha: &str| git(&up, &["format-patch", "-1", "--stdout", sha]) + "\n";
-    let tree = DistGit::new(&dir)
-        .package(
-            Package::new("pybind11")
-                .version("2.13.5")
-                .preamble("URL: https://github.com/pybind/pybind11")
-                .patch("0001-fixed-a-compilation.patch", &patch(&fix))
-                .patch("0002-feature.patch", &patch(&feature)),
-        )
-        .config(&format!(
-            "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
-             [git]\ncache_dir = \"{cache}\"\n\
-             [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n",
-            cache = dir.join("cache").display(),
-            up = up.display(),
-        ));
+    let tree = pybind11_tree(
+        &dir,
+        &up,
+        &[
+            ("0001-fixed-a-compilation.patch", &fix),
+            ("0002-feature.patch", &feature),
+        ],
+    );
     let d = tree.dir.clone();
     let run = move |args: &[&str]| {
         let mut all = vec!["--config", "forkdebt.toml"];
