@@ -530,8 +530,15 @@ fn pybind11_upstream(dir: &Path) -> std::path::PathBuf {
 }
 
 /// A dist-git with pybind11 2.13.5 carrying upstream's commits `(file, sha)` as
-/// format-patch files, and `up` as its `[[upstream]]` mirror.
-fn pybind11_tree(dir: &Path, up: &Path, carried: &[(&str, &str)]) -> DistGit {
+/// format-patch files, and `up` as its `[[upstream]]` mirror; `base` names the downstream's
+/// base distribution and `more` is appended to the configuration.
+fn pybind11_tree(
+    dir: &Path,
+    up: &Path,
+    carried: &[(&str, &str)],
+    base: &str,
+    more: &str,
+) -> DistGit {
     let mut package = Package::new("pybind11")
         .version("2.13.5")
         .preamble("URL: https://github.com/pybind/pybind11");
@@ -540,9 +547,9 @@ fn pybind11_tree(dir: &Path, up: &Path, carried: &[(&str, &str)]) -> DistGit {
         package = package.patch(file, &body);
     }
     DistGit::new(dir).package(package).config(&format!(
-        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n\
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n{base}\n\
          [git]\ncache_dir = \"{cache}\"\n\
-         [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n",
+         [[upstream]]\nname = \"pybind11\"\nforge = \"github:pybind/pybind11\"\nrepo = \"{up}\"\n{more}",
         cache = dir.join("cache").display(),
         up = up.display(),
     ))
@@ -581,6 +588,8 @@ async fn a_rebase_to_a_stable_release_that_cherry_picked_the_fix_drops_the_patch
             ("0002-leak.patch", &fix_plain),
             ("0003-feature.patch", &not_picked),
         ],
+        "",
+        "",
     );
     let d = tree.dir.clone();
     let said = tokio::task::spawn_blocking(move || {
@@ -633,6 +642,8 @@ async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops()
             ("0001-fixed-a-compilation.patch", &fix),
             ("0002-feature.patch", &feature),
         ],
+        "",
+        "",
     );
     let d = tree.dir.clone();
     let run = move |args: &[&str]| {
@@ -678,4 +689,82 @@ async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops()
             && digest.contains("upstream released 2.13.6: it has 1 of 2 carried patches"),
         "{digest}"
     );
+}
+
+/// Issue 30 (2): the base ships the stable release v2.13.6, which cherry-picked the fix we
+/// carry (with `-x`); its first release by ancestry is v3.0.0. The patch is droppable, with
+/// the pick in its evidence; a change that stable release did not pick is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fix_cherry_picked_into_the_stable_release_the_base_ships_is_droppable() {
+    use crate::httpd::{Reply, Request, Server};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let up = pybind11_upstream(&dir);
+    edit(&up, "src/cast.h", &[(3, "gcc 14 fixed")]);
+    let fix = commit(&up, "fix: gcc 14 build");
+    edit(&up, "src/pytypes.h", &[(12, "not picked")]);
+    let feature = commit(&up, "feature: not for stable");
+    git(&up, &["tag", "v3.0.0"]);
+    git(&up, &["checkout", "-q", "v2.13"]);
+    git(&up, &["cherry-pick", "-x", &fix]);
+    let picked = git(&up, &["rev-parse", "HEAD"]);
+    git(&up, &["tag", "v2.13.6"]);
+    git(&up, &["checkout", "-q", "master"]);
+    // The base's compose ships pybind11 2.13.6.
+    let shipped = crate::util::primary("pybind11", "2.13.6", "1.el9");
+    let server = Server::start(std::sync::Arc::new(move |req: &Request| {
+        match req.path.as_str() {
+            "/compose/repodata/repomd.xml" => Reply::json(
+                b"<repomd xmlns=\"http://linux.duke.edu/metadata/repo\"><revision>1</revision>\
+                  <data type=\"primary\"><location href=\"repodata/p-primary.xml.gz\"/></data></repomd>"
+                    .to_vec(),
+            ),
+            "/compose/repodata/p-primary.xml.gz" => Reply::json(shipped.clone()),
+            _ => Reply::status(404, &[], "not found"),
+        }
+    }))
+    .await;
+    let tree = pybind11_tree(
+        &dir,
+        &up,
+        &[("0001-gcc14.patch", &fix), ("0002-feature.patch", &feature)],
+        "base = \"c9s\"",
+        &format!(
+            "[[distro]]\nname = \"c9s\"\nrepodata_url = \"{url}/compose\"\n",
+            url = server.url
+        ),
+    );
+    let d = tree.dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            let mut all = vec!["--config", "forkdebt.toml"];
+            all.extend_from_slice(args);
+            forkdebt_ok(&d, &all)
+        };
+        run(&["scan"]);
+        run(&["sync", "--source", "git", "--source", "repodata"]);
+        run(&["report", "--format", "json"])
+    })
+    .await
+    .expect("sync");
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let patch = |file: &str| {
+        v["packages"][0]["patches"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["file"] == file))
+            .cloned()
+            .unwrap_or_else(|| panic!("{file} in {v:#}"))
+    };
+    let fixed = patch("0001-gcc14.patch");
+    assert_eq!(fixed["state"], "droppable", "{fixed:#}");
+    let evidence = fixed["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!(
+            "cherry-picked into v2.13.6 as {} (same patch-id)",
+            &picked[..12]
+        )) && evidence.contains("c9s ships pybind11-2.13.6-1.el9"),
+        "{evidence}"
+    );
+    let other = patch("0002-feature.patch");
+    assert_ne!(other["state"], "droppable", "{other:#}");
 }

@@ -70,6 +70,13 @@ pub enum Hop {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<String>,
     },
+    /// A release on another branch has a cherry-pick of the change (a stable release).
+    CherryPicked {
+        tag: String,
+        version: Option<String>,
+        commit: String,
+        how: String,
+    },
     /// A bug's fix is in this build or version (Bugzilla `cf_fixed_in`).
     FixedIn { evr: String },
     /// A bug's status.
@@ -227,6 +234,9 @@ impl Hop {
                 }
                 _ => format!("first in {tag}"),
             },
+            Hop::CherryPicked {
+                tag, commit, how, ..
+            } => format!("cherry-picked into {tag} as {} ({how})", short(commit, 12)),
             Hop::FixedIn { evr } => format!("fixed in {evr}"),
             Hop::Bug {
                 id,

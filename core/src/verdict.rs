@@ -46,6 +46,8 @@ pub struct Facts {
     pub releases: HashMap<String, String>,
     /// When each of those tags was made (RFC 3339), by the same key, when known.
     pub released_at: HashMap<String, String>,
+    /// Cherry-picks of a commit into other branches' releases, by the same key.
+    pub picked: HashMap<String, Vec<github::Picked>>,
     /// By Red Hat bug id.
     pub bugs: HashMap<String, BugFact>,
     /// What each base distribution ships, by `distro/package`.
@@ -113,6 +115,9 @@ impl Facts {
             }
             if let Some(at) = r.tagged_at {
                 f.released_at.insert(id.clone(), at);
+            }
+            if !r.picked.is_empty() {
+                f.picked.insert(id.clone(), r.picked);
             }
             if let Some(tag) = r.tag {
                 f.releases.insert(id.clone(), tag);
@@ -489,6 +494,9 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
             );
         }
         let key = repo_of(r).map(|repo| github::release_item(&repo, &sha));
+        if let Some(key) = &key {
+            picked_chain(facts, key, &hops, shipped, r.confidence, &mut consider);
+        }
         if let Some(key) = key
             && let Some(tag) = facts.releases.get(&key).cloned()
         {
@@ -555,13 +563,19 @@ pub fn decide(patch: &Patch, package: &Package, facts: &Facts, base: Option<&str
         .filter(|r| r.kind == RefKind::UpstreamCommit && r.confidence >= Confidence::Medium)
     {
         if let Some(tag) = facts.releases.get(&r.id) {
-            let hops = vec![
-                Hop::CommitUpstream {
-                    commit: r.id.clone(),
-                    url: r.url.clone(),
-                },
-                first_release(tag, Some((facts, &r.id))),
-            ];
+            let upstream = Hop::CommitUpstream {
+                commit: r.id.clone(),
+                url: r.url.clone(),
+            };
+            picked_chain(
+                facts,
+                &r.id,
+                std::slice::from_ref(&upstream),
+                shipped,
+                r.confidence,
+                &mut consider,
+            );
+            let hops = vec![upstream, first_release(tag, Some((facts, &r.id)))];
             release_tag_chain(
                 hops,
                 tag,
@@ -817,6 +831,53 @@ fn release_tag_chain(
             rebased_past,
         );
     }
+}
+
+/// A stable release that cherry-picked the change: droppable when the base ships that
+/// release's series at or past it (2.13.7 has the pick first released in 2.13.6), though the
+/// first release by ancestry (3.0.0) is later. `hops` end before the first release.
+fn picked_chain(
+    facts: &Facts,
+    key: &str,
+    hops: &[Hop],
+    shipped: Option<&ShippedFact>,
+    conf: Confidence,
+    consider: &mut impl FnMut(Standing, Vec<Hop>, Confidence),
+) {
+    let Some(s) = shipped else { return };
+    for p in facts.picked.get(key).into_iter().flatten() {
+        let Some(v) = tag_version(&p.tag) else {
+            continue;
+        };
+        let fixed = Evr::new("", v.clone(), "");
+        if ships(&s.evr, &fixed) && same_series(&s.evr.version, &v) {
+            let mut h = hops.to_vec();
+            h.push(Hop::CherryPicked {
+                tag: p.tag.clone(),
+                version: Some(v.clone()),
+                commit: p.sha.clone(),
+                how: p.how.clone(),
+            });
+            h.push(Hop::Ships {
+                distro: s.distro.clone(),
+                nvr: s.nvr.clone(),
+                fixed: v,
+                from: s.from.clone(),
+            });
+            consider(Standing::Droppable, h, conf);
+            return;
+        }
+    }
+}
+
+/// Two versions of one release series: the same components but the last (`2.13.6` and
+/// `2.13.9`; `255.4` and `255.10`).
+fn same_series(a: &str, b: &str) -> bool {
+    let series = |v: &str| {
+        v.rsplit_once('.')
+            .map_or(String::new(), |(s, _)| s.to_string())
+    };
+    !series(a).is_empty() && series(a) == series(b)
 }
 
 fn released_chain(

@@ -172,6 +172,70 @@ fn cherry_picked(
     })
 }
 
+/// Cherry-picks of `sha` on branches other than the one of its first release `first` (a
+/// stable branch), each with the first release that has it: commits reachable from a tag but
+/// not from `first` (nor from `sha`), touching the same files, with the same patch-id or
+/// changed lines. At most [`MAX_PICK_CANDIDATES`] commits are compared.
+///
+/// # Errors
+/// git failed.
+pub fn picks_elsewhere(
+    git: &Git,
+    mirror: &Mirror,
+    sha: &str,
+    first: Option<&str>,
+) -> crate::git::Result<Vec<crate::observation::github::Picked>> {
+    let dir = &mirror.dir;
+    let paths = git.lines(
+        dir,
+        &["diff-tree", "--no-commit-id", "--name-only", "-r", sha],
+        None,
+    )?;
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let limit = format!("--max-count={MAX_PICK_CANDIDATES}");
+    let not_sha = format!("^{sha}");
+    let mut argv = vec!["rev-list", limit.as_str(), "--tags", not_sha.as_str()];
+    let not_first = first.map(|t| format!("^{t}"));
+    argv.extend(not_first.as_deref());
+    argv.push("--");
+    argv.extend(paths.iter().map(String::as_str));
+    let candidates = git.lines(dir, &argv, None)?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut all = vec![sha.to_string()];
+    all.extend(candidates);
+    let facts = super::facts::compute(git, dir, &all)?;
+    let Some(me) = facts.iter().find(|f| f.sha == sha) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for f in facts.iter().filter(|f| f.sha != sha) {
+        let how = if !me.patch_id.is_empty() && f.patch_id == me.patch_id {
+            "same patch-id"
+        } else if !me.content_key.is_empty() && f.content_key == me.content_key {
+            "same changed lines"
+        } else {
+            continue;
+        };
+        if let Some(tag) = mirror.first_release(git, &f.sha)?
+            && Some(tag.as_str()) != first
+        {
+            out.push(crate::observation::github::Picked {
+                sha: f.sha.clone(),
+                how: how.to_string(),
+                tag,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Commits compared when looking for cherry-picks of one commit.
+pub const MAX_PICK_CANDIDATES: usize = 2_000;
+
 /// The release tags of `mirror`, oldest version first: `(version, tag)`. Pre-releases
 /// (`2.0~rc1`) are included; callers that want releases only skip versions with `~`.
 ///

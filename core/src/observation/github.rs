@@ -76,6 +76,19 @@ pub struct ReleaseTag {
     /// When `tag` was made (RFC 3339), when known: "days carried after upstream released".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tagged_at: Option<String>,
+    /// Releases on other branches that cherry-picked the commit (a stable release before
+    /// `tag`): where each pick first shipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub picked: Vec<Picked>,
+}
+
+/// A cherry-pick of an upstream commit on another branch, and its first release there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Picked {
+    pub sha: String,
+    /// `same patch-id` or `same changed lines`.
+    pub how: String,
+    pub tag: String,
 }
 
 /// The item a release tag is stored under: `owner/repo@sha`.

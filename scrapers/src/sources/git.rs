@@ -225,9 +225,14 @@ impl GitMirrors {
                         },
                         Some(full) => {
                             let tag = m.first_release(&g, &full)?;
+                            // Stable releases that cherry-picked it: extra evidence, so a
+                            // failure here must not cost the first release found above.
+                            let picked = rebase::picks_elsewhere(&g, &m, &full, tag.as_deref())
+                                .unwrap_or_default();
                             ReleaseTag {
                                 tagged_at: tagged(&tag)?,
                                 tag,
+                                picked,
                                 ..ReleaseTag::default()
                             }
                         }
