@@ -64,9 +64,19 @@ pub fn read(tag: &str) -> Option<TagVersion> {
         // `0.94n`: the letter is part of the version.
         (format!("{core}{suffix}"), false)
     } else if POST.is_match(suffix) {
-        // `1.3.0.post6`: after 1.3.0.
         let digits: String = suffix.chars().filter(char::is_ascii_digit).collect();
-        (format!("{core}.post{digits}"), false)
+        let word: String = suffix
+            .chars()
+            .filter(char::is_ascii_alphabetic)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if word == "p" {
+            // OpenSSH's `V_9_8_P1` is the `9.8p1` its packages' Version says.
+            (format!("{core}p{digits}"), false)
+        } else {
+            // `1.3.0.post6`: after 1.3.0.
+            (format!("{core}.post{digits}"), false)
+        }
     } else if PRE.is_match(suffix) {
         let mark: String = suffix
             .chars()
@@ -170,6 +180,7 @@ mod tests {
             ("25.01.19", "25.01.19"),
             ("v252", "252"),
             ("util-linux-2.39.1", "2.39.1"),
+            ("V_9_8_P1", "9.8p1"),
         ] {
             assert_eq!(v(tag), Some((version.to_string(), false)), "{tag}");
         }
