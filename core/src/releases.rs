@@ -32,6 +32,8 @@ static_regex!(
     r"(?i)^[-_.~]?(rc|beta|alpha|dev|pre|preview|a|b)[-_.]?\d*$"
 );
 static_regex!(POST, r"(?i)^[-_.]?(post|p|pl|patch)[-_.]?\d+$");
+// `rpm-4.19.1-release`: a word saying it is the release itself.
+static_regex!(RELEASE_WORD, r"(?i)^[-_.](release|final)$");
 
 /// Reads `tag` as a version, or `None` when it is not one (`latest`, `debian/1.2-3`).
 pub fn read(tag: &str) -> Option<TagVersion> {
@@ -58,7 +60,7 @@ pub fn read(tag: &str) -> Option<TagVersion> {
     let prefix = format!("{}{}", c.get(1)?.as_str(), c.get(2)?.as_str());
     let core = c.get(3)?.as_str().replace('_', ".");
     let suffix = c.get(4)?.as_str();
-    let (version, pre) = if suffix.is_empty() {
+    let (version, pre) = if suffix.is_empty() || RELEASE_WORD.is_match(suffix) {
         (core, false)
     } else if suffix.len() == 1 && suffix.bytes().all(|b| b.is_ascii_lowercase()) {
         // `0.94n`: the letter is part of the version.
@@ -110,6 +112,10 @@ pub struct Scheme {
     pub prefix: String,
 }
 
+/// The package's name as a tag prefix wins while it reads at least 1/this of the tags the
+/// most common prefix reads.
+const NAME_PREFIX_SHARE: usize = 4;
+
 impl Scheme {
     /// The scheme of a repository with `tags`, for a package known as any of `names` (its
     /// name, its crate's, the repository's): the tags whose prefix is one of the names, else
@@ -134,7 +140,15 @@ impl Scheme {
                 [n, bare]
             })
             .collect();
-        if let Some(p) = wanted.iter().find(|w| counts.contains_key(*w)) {
+        // The package's own component prefix, unless it is a handful of old tags beside the
+        // project's usual scheme (NetworkManager: `NETWORKMANAGER_0_6_5_99` and
+        // `NetworkManager-0_3_1` from 2005, then 600 tags like `1.48.0`).
+        let most = counts.values().copied().max().unwrap_or(0);
+        if let Some(p) = wanted.iter().find(|w| {
+            counts
+                .get(*w)
+                .is_some_and(|n| n * NAME_PREFIX_SHARE >= most)
+        }) {
             return Scheme { prefix: p.clone() };
         }
         let prefix = counts
@@ -181,6 +195,7 @@ mod tests {
             ("v252", "252"),
             ("util-linux-2.39.1", "2.39.1"),
             ("V_9_8_P1", "9.8p1"),
+            ("rpm-4.19.1-release", "4.19.1"),
         ] {
             assert_eq!(v(tag), Some((version.to_string(), false)), "{tag}");
         }
@@ -237,5 +252,24 @@ mod tests {
         assert_eq!(plain.release("v1.1").as_deref(), Some("1.1"));
         assert_eq!(plain.release("v2.0rc1"), None);
         assert_eq!(plain.read("v2.0rc1").map(|v| v.pre), Some(true));
+        // A few ancient tags with the package's name do not outvote the project's scheme.
+        let mut nm: Vec<String> = (0..40).map(|i| format!("1.{i}.0")).collect();
+        nm.extend([
+            "NETWORKMANAGER_0_6_5_99".into(),
+            "NetworkManager-0_3_1".into(),
+        ]);
+        let nm = Scheme::infer(nm.iter().map(String::as_str), &["NetworkManager"]);
+        assert_eq!(nm.release("1.39.0").as_deref(), Some("1.39.0"));
+        // rpm: `rpm-4.19.1-release` beside `rpm-4.19.0-beta1`.
+        let rpm = Scheme::infer(
+            [
+                "rpm-4.19.0-beta1",
+                "rpm-4.19.0-release",
+                "rpm-4.19.1-release",
+            ],
+            &["rpm"],
+        );
+        assert_eq!(rpm.release("rpm-4.19.1-release").as_deref(), Some("4.19.1"));
+        assert_eq!(rpm.release("rpm-4.19.0-beta1"), None);
     }
 }
