@@ -670,13 +670,15 @@ async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops()
     git(&up, &["cherry-pick", "-x", &fix]);
     git(&up, &["tag", "v2.13.6"]);
     git(&up, &["checkout", "-q", "master"]);
-    let (events, again, digest) = tokio::task::spawn_blocking(move || {
+    let (events, again, digest, report, table) = tokio::task::spawn_blocking(move || {
         run(&["sync", "--source", "git"]);
         let events = run(&["events"]);
         run(&["sync", "--source", "git"]);
         let again = run(&["events"]);
         let digest = run(&["digest", "--dry-run", "--to", "team@example.org"]);
-        (events, again, digest)
+        let report = run(&["report", "--format", "json"]);
+        let table = run(&["report"]);
+        (events, again, digest, report, table)
     })
     .await
     .expect("second sync");
@@ -688,6 +690,22 @@ async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops()
         digest.contains("Upstream released (what a rebase to it drops):")
             && digest.contains("upstream released 2.13.6: it has 1 of 2 carried patches"),
         "{digest}"
+    );
+    // The report: the release, and what the rebase drops.
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let release = &v["upstream_releases"][0];
+    assert_eq!(release["package"], "pybind11", "{v:#}");
+    assert_eq!(release["tag"], "v2.13.6");
+    assert_eq!(release["version"], "2.13.6");
+    assert_eq!(
+        release["dropped_by_rebase"],
+        serde_json::json!(["0001-fixed-a-compilation.patch"])
+    );
+    assert_eq!(release["carried"], 2);
+    assert!(
+        table.contains("Upstream released (what a rebase to it drops):")
+            && table.contains("[hs] pybind11 v2.13.6: upstream released 2.13.6: it has 1 of 2"),
+        "{table}"
     );
 }
 

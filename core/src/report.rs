@@ -776,6 +776,15 @@ pub async fn write_json_with(
         emit(buf)?;
     }
     let deviations = build_deviations(&store.load_deviations(downstream).await?, &changes);
+    // Upstream releases announced, with what a rebase to each drops.
+    let releases: Vec<serde_json::Value> = store
+        .release_events(downstream)
+        .await?
+        .iter()
+        .map(release_json)
+        .collect();
+    let mut extra: Vec<(&str, serde_json::Value)> = extra.to_vec();
+    extra.insert(0, ("upstream_releases", serde_json::Value::Array(releases)));
     let mut tail = Vec::new();
     if pretty {
         tail.extend_from_slice(if any {
@@ -789,7 +798,7 @@ pub async fn write_json_with(
             b"  ",
             false,
         );
-        for (key, value) in extra {
+        for (key, value) in &extra {
             tail.extend_from_slice(format!(",\n  {}: ", serde_json::to_string(key)?).as_bytes());
             indented(&mut tail, &serde_json::to_vec_pretty(value)?, b"  ", false);
         }
@@ -797,7 +806,7 @@ pub async fn write_json_with(
     } else {
         tail.extend_from_slice(b"],\"deviations\":");
         serde_json::to_writer(&mut tail, &deviations)?;
-        for (key, value) in extra {
+        for (key, value) in &extra {
             tail.extend_from_slice(format!(",{}:", serde_json::to_string(key)?).as_bytes());
             serde_json::to_writer(&mut tail, value)?;
         }
@@ -819,6 +828,31 @@ fn indented(out: &mut Vec<u8>, json: &[u8], indent: &[u8], first: bool) {
         }
         out.extend_from_slice(line);
     }
+}
+
+/// One announced upstream release in the JSON report.
+fn release_json(e: &crate::store::EventRow) -> serde_json::Value {
+    let (mut version, mut dropped, mut carried) = (None, Vec::new(), 0);
+    for h in &e.evidence {
+        if let crate::evidence::Hop::UpstreamReleased {
+            version: v,
+            dropped: d,
+            carried: c,
+            ..
+        } = h
+        {
+            (version, dropped, carried) = (Some(v.clone()), d.clone(), *c);
+        }
+    }
+    serde_json::json!({
+        "downstream": e.downstream,
+        "package": e.package,
+        "tag": e.subject,
+        "version": version,
+        "dropped_by_rebase": dropped,
+        "carried": carried,
+        "seen_at": e.created_at,
+    })
 }
 
 /// How fast the downstream acts on what it can drop: per month of the drop, how many were

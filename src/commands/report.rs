@@ -42,6 +42,13 @@ pub async fn run(
                 outln!("Nothing scanned yet: run `forkdebt scan DIR`.")?;
             } else {
                 out!("{}", table_with_trend(&store, &packages).await?)?;
+                let releases = store.release_events(ds).await?;
+                if !releases.is_empty() {
+                    outln!("\nUpstream released (what a rebase to it drops):")?;
+                    for e in releases.iter().rev().take(MAX_RELEASES_SHOWN) {
+                        outln!("  {}", forkdebt_bot::notify::event_text(e))?;
+                    }
+                }
             }
         }
         Format::Markdown => {
@@ -52,6 +59,9 @@ pub async fn run(
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Release events the table lists, newest first.
+const MAX_RELEASES_SHOWN: usize = 10;
 
 /// The per-package table (verdict states) and, per downstream, the carried-patch trend at
 /// the end of each of the last 12 weeks as a sparkline.

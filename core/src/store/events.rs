@@ -136,6 +136,23 @@ impl Store {
         rows.into_iter().map(Row::decode).collect()
     }
 
+    /// The upstream releases announced for `downstream`'s packages (or every downstream's),
+    /// oldest first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn release_events(&self, downstream: Option<&str>) -> Result<Vec<EventRow>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE kind = $1 AND ($2 = '' OR downstream = $2) ORDER BY id"
+        )))
+        .bind(EventKind::UpstreamRelease.as_str())
+        .bind(downstream.unwrap_or_default().to_string())
+        .fetch_all(&self.pool)
+        .await
+        .ctx("loading release events")?;
+        rows.into_iter().map(Row::decode).collect()
+    }
+
     /// The `limit` newest events created at or after `since`, newest first.
     ///
     /// # Errors
