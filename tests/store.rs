@@ -386,3 +386,76 @@ async fn a_store_with_prose_evidence_upgrades_silently() {
     );
     store.close().await;
 }
+
+/// Upstream releases (issue 30): the first look records a project's tags (or, with none yet,
+/// that it was looked at) and announces nothing; a new tag is announced once, per package,
+/// in the same transaction as the tag.
+async fn releases_are_announced_once(url: &str) {
+    use forkdebt_core::store::ReleaseNews;
+    let store = Store::open(url).await.expect("open");
+    let now = at("2026-12-01T00:00:00Z");
+    assert_eq!(store.seen_releases("org/new").await.expect("seen"), None);
+    // A project without releases yet: looked at, so its first release is news.
+    store
+        .remember_releases("org/new", &[], now)
+        .await
+        .expect("remember");
+    assert!(
+        store
+            .seen_releases("org/new")
+            .await
+            .expect("seen")
+            .is_some()
+    );
+    store
+        .remember_releases(
+            "org/old",
+            &[("1.0".into(), "v1.0".into()), ("1.1".into(), "v1.1".into())],
+            now,
+        )
+        .await
+        .expect("remember");
+    let seen = store
+        .seen_releases("org/old")
+        .await
+        .expect("seen")
+        .expect("some");
+    assert!(seen.contains("v1.0") && seen.contains("v1.1"), "{seen:?}");
+    let news = [ReleaseNews {
+        downstream: "hs".into(),
+        package: "new".into(),
+        dropped: vec!["0001-fix.patch".into()],
+        carried: 2,
+    }];
+    let first = store
+        .record_release("org/new", "v0.1", "0.1", &news, now)
+        .await
+        .expect("record");
+    let again = store
+        .record_release("org/new", "v0.1", "0.1", &news, now)
+        .await
+        .expect("record");
+    assert_eq!((first, again), (1, 0));
+    let events = store.release_events(Some("hs")).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].subject, "v0.1");
+    assert!(
+        store
+            .release_events(Some("other"))
+            .await
+            .expect("events")
+            .is_empty()
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn releases_are_announced_once_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    releases_are_announced_once(&format!("sqlite://{}", dir.path().join("r.db").display())).await;
+}
+
+#[tokio::test]
+async fn releases_are_announced_once_on_postgres() {
+    releases_are_announced_once(&postgres_database().await).await;
+}

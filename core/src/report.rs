@@ -16,6 +16,51 @@ use serde::Serialize;
 pub struct Report {
     pub packages: Vec<PackageReport>,
     pub deviations: Vec<DeviationReport>,
+    /// Upstream releases announced, with what a rebase to each drops (oldest first).
+    pub upstream_releases: Vec<ReleaseReport>,
+}
+
+/// One announced upstream release.
+#[derive(Debug, Serialize)]
+pub struct ReleaseReport {
+    pub downstream: String,
+    pub package: String,
+    pub tag: String,
+    pub version: Option<String>,
+    /// The carried patches a rebase to it drops, by file.
+    pub dropped_by_rebase: Vec<String>,
+    /// Carried patches when it was announced.
+    pub carried: usize,
+    pub seen_at: String,
+}
+
+impl ReleaseReport {
+    /// From an `upstream-release` event.
+    pub fn of(e: &crate::store::EventRow) -> ReleaseReport {
+        let mut r = ReleaseReport {
+            downstream: e.downstream.clone(),
+            package: e.package.clone(),
+            tag: e.subject.clone(),
+            version: None,
+            dropped_by_rebase: Vec::new(),
+            carried: 0,
+            seen_at: e.created_at.clone(),
+        };
+        for h in &e.evidence {
+            if let crate::evidence::Hop::UpstreamReleased {
+                version,
+                dropped,
+                carried,
+                ..
+            } = h
+            {
+                r.version = Some(version.clone());
+                r.dropped_by_rebase = dropped.clone();
+                r.carried = *carried;
+            }
+        }
+        r
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -268,6 +313,7 @@ pub fn build(
             .map(|sp| package_report(sp, changes, &ShippedBuilds::new()))
             .collect(),
         deviations: build_deviations(deviations, changes),
+        upstream_releases: Vec::new(),
     }
 }
 
@@ -684,7 +730,14 @@ pub async fn from_store(
     let packages = store.load_packages(downstream, None).await?;
     let deviations = store.load_deviations(downstream).await?;
     let changes = change_states(store).await?;
-    Ok(build(&packages, &deviations, &changes))
+    let mut report = build(&packages, &deviations, &changes);
+    report.upstream_releases = store
+        .release_events(downstream)
+        .await?
+        .iter()
+        .map(ReleaseReport::of)
+        .collect();
+    Ok(report)
 }
 
 async fn change_states(
@@ -777,14 +830,14 @@ pub async fn write_json_with(
     }
     let deviations = build_deviations(&store.load_deviations(downstream).await?, &changes);
     // Upstream releases announced, with what a rebase to each drops.
-    let releases: Vec<serde_json::Value> = store
+    let releases: Vec<ReleaseReport> = store
         .release_events(downstream)
         .await?
         .iter()
-        .map(release_json)
+        .map(ReleaseReport::of)
         .collect();
     let mut extra: Vec<(&str, serde_json::Value)> = extra.to_vec();
-    extra.insert(0, ("upstream_releases", serde_json::Value::Array(releases)));
+    extra.insert(0, ("upstream_releases", serde_json::to_value(&releases)?));
     let mut tail = Vec::new();
     if pretty {
         tail.extend_from_slice(if any {
@@ -828,31 +881,6 @@ fn indented(out: &mut Vec<u8>, json: &[u8], indent: &[u8], first: bool) {
         }
         out.extend_from_slice(line);
     }
-}
-
-/// One announced upstream release in the JSON report.
-fn release_json(e: &crate::store::EventRow) -> serde_json::Value {
-    let (mut version, mut dropped, mut carried) = (None, Vec::new(), 0);
-    for h in &e.evidence {
-        if let crate::evidence::Hop::UpstreamReleased {
-            version: v,
-            dropped: d,
-            carried: c,
-            ..
-        } = h
-        {
-            (version, dropped, carried) = (Some(v.clone()), d.clone(), *c);
-        }
-    }
-    serde_json::json!({
-        "downstream": e.downstream,
-        "package": e.package,
-        "tag": e.subject,
-        "version": version,
-        "dropped_by_rebase": dropped,
-        "carried": carried,
-        "seen_at": e.created_at,
-    })
 }
 
 /// How fast the downstream acts on what it can drop: per month of the drop, how many were

@@ -424,6 +424,14 @@ impl Store {
         let now = super::timestamp(now);
         let mut tx = self.begin_write("recording releases").await?;
         let backend = super::Backend::of(&tx);
+        // A project with no release yet is marked as looked at (an empty tag, never a real
+        // one), so that its first release is news.
+        let looked = [(String::new(), String::new())];
+        let releases = if releases.is_empty() {
+            &looked[..]
+        } else {
+            releases
+        };
         for chunk in releases.chunks(super::INSERT_CHUNK_ROWS) {
             let sql = super::values_sql(
                 "INSERT INTO upstream_releases (project, tag, version, seen_at)",
