@@ -786,3 +786,101 @@ async fn a_fix_cherry_picked_into_the_stable_release_the_base_ships_is_droppable
     let other = patch("0002-feature.patch");
     assert_ne!(other["state"], "droppable", "{other:#}");
 }
+
+/// Issue 30 (1), more real shapes, none with `release_tags`: alembic's `rel_1_14_1`, a
+/// project tagging `YYYY-MM-DD-Release-X` with a `-Development-…-beta` tag holding the fix in
+/// between (a pre-release is never the first release), and a `.postN` release.
+#[tokio::test(flavor = "multi_thread")]
+async fn underscored_dated_and_post_release_tags_are_read_without_a_pattern() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    // (repository, tags before the fix, tags after it in order, package, its version)
+    type Shape<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a str, &'a str);
+    let shapes: [Shape<'_>; 3] = [
+        (
+            "alembic",
+            &["rel_1_14_0"],
+            &["rel_1_14_1"],
+            "python-alembic",
+            "1.14.0",
+        ),
+        (
+            "gsl",
+            &["2024-01-10-Release-2.9.0"],
+            &[
+                "2024-06-16-Development-2.9.1-beta",
+                "2025-02-10-Release-2.10.0",
+            ],
+            "gsl",
+            "2.9.0",
+        ),
+        ("tool", &["1.3.0"], &["1.3.0.post6"], "python-tool", "1.3.0"),
+    ];
+    let mut tree = DistGit::new(&dir);
+    let mut config = format!(
+        "[[downstream]]\nname = \"hs\"\npaths = [\"distgit\"]\n[git]\ncache_dir = \"{}\"\n",
+        dir.join("cache").display()
+    );
+    for (repo, before, after, package, version) in shapes {
+        let up = dir.join(repo);
+        std::fs::create_dir_all(up.join("src")).expect("mkdir");
+        git(&up, &["init", "-q"]);
+        std::fs::write(up.join("src/main.c"), numbered("main.c")).expect("write");
+        git(&up, &["add", "."]);
+        git(&up, &["commit", "-qm", "initial"]);
+        for t in before {
+            git(&up, &["tag", t]);
+        }
+        edit(&up, "src/main.c", &[(5, "fixed")]);
+        let fix = commit(&up, "fix a crash");
+        for (i, t) in after.iter().enumerate() {
+            if i > 0 {
+                git(&up, &["commit", "-q", "--allow-empty", "-m", "release"]);
+            }
+            git(&up, &["tag", t]);
+        }
+        let body = git(&up, &["format-patch", "-1", "--stdout", &fix]) + "\n";
+        tree = tree.package(
+            Package::new(package)
+                .version(version)
+                .preamble(&format!("URL: https://github.com/upstream/{repo}"))
+                .patch("0001-fix-a-crash.patch", &body),
+        );
+        config.push_str(&format!(
+            "[[upstream]]\nname = \"{repo}\"\nforge = \"github:upstream/{repo}\"\nrepo = \"{}\"\npackages = [\"{package}\"]\n",
+            up.display()
+        ));
+    }
+    let tree = tree.config(&config);
+    let d = tree.dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "sync", "--source", "git"],
+        );
+        forkdebt_ok(
+            &d,
+            &["--config", "forkdebt.toml", "report", "--format", "json"],
+        )
+    })
+    .await
+    .expect("sync");
+    let v: Value = serde_json::from_str(&report).expect("json");
+    let evidence = |package: &str| -> String {
+        v["packages"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == package))
+            .map(|p| p["patches"][0]["evidence"].to_string())
+            .unwrap_or_else(|| panic!("{package} in {v:#}"))
+    };
+    for (package, first) in [
+        ("python-alembic", "first in rel_1_14_1 (read as 1.14.1)"),
+        ("gsl", "first in 2025-02-10-Release-2.10.0"),
+        ("python-tool", "first in 1.3.0.post6"),
+    ] {
+        let e = evidence(package);
+        assert!(e.contains(first), "{package}: {e}");
+        assert!(!e.contains("Development"), "{package}: {e}");
+    }
+}

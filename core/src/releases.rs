@@ -40,8 +40,9 @@ pub fn read(tag: &str) -> Option<TagVersion> {
     // `2025-02-10-Release-2.10.0`, `2024-06-16-Development-2.9.1-beta`.
     if let Some(c) = DATED.captures(tag) {
         let kind = c.get(1)?.as_str();
+        // The date and the kind word differ from tag to tag: they are not a component
+        // prefix, so the prefix is the version part's own and all dated tags are one scheme.
         let mut v = read(c.get(2)?.as_str())?;
-        v.prefix = tag[..tag.len() - c.get(2)?.as_str().len()].to_string();
         if kind.eq_ignore_ascii_case("development") && !v.pre {
             v.pre = true;
             v.version.push_str("~dev");
@@ -211,6 +212,29 @@ mod tests {
         for tag in ["latest", "debian/1.2-3", "v1.2-android-weird", ""] {
             assert_eq!(v(tag), None, "{tag}");
         }
+    }
+
+    #[test]
+    fn dated_release_and_development_tags_are_one_scheme() {
+        let tags = [
+            "2024-01-10-Release-2.9.0",
+            "2024-06-16-Development-2.9.1-beta",
+            "2025-02-10-Release-2.10.0",
+        ];
+        let s = Scheme::infer(tags, &["gsl"]);
+        assert_eq!(
+            s.release("2025-02-10-Release-2.10.0").as_deref(),
+            Some("2.10.0")
+        );
+        assert_eq!(
+            s.release("2024-01-10-Release-2.9.0").as_deref(),
+            Some("2.9.0")
+        );
+        assert_eq!(s.release("2024-06-16-Development-2.9.1-beta"), None);
+        assert!(
+            s.read("2024-06-16-Development-2.9.1-beta")
+                .is_some_and(|v| v.pre)
+        );
     }
 
     #[test]
