@@ -454,30 +454,8 @@ async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
             file = file_up.display(),
             jx = jx.display(),
         ));
-    let d = tree.dir.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
-        forkdebt_ok(
-            &d,
-            &["--config", "forkdebt.toml", "sync", "--source", "git"],
-        );
-        forkdebt_ok(
-            &d,
-            &["--config", "forkdebt.toml", "report", "--format", "json"],
-        )
-    })
-    .await
-    .expect("scan");
-    let v: Value = serde_json::from_str(&report).expect("json");
-    let evidence = |package: &str| -> String {
-        v["packages"]
-            .as_array()
-            .expect("packages")
-            .iter()
-            .find(|p| p["name"] == package)
-            .map(|p| p["patches"][0]["evidence"].to_string())
-            .unwrap_or_else(|| panic!("{package} in {v:#}"))
-    };
+    let v = scan_sync_git_report(&tree).await;
+    let evidence = |package: &str| first_patch_evidence(&v, package);
     assert!(
         evidence("file").contains("first in FILE5_46"),
         "{}",
@@ -511,6 +489,33 @@ async fn release_tags_are_read_in_each_upstream_s_own_scheme() {
         !jx_evidence.contains("jpegxl-sys") && !jx_evidence.contains("rc.1"),
         "{jx_evidence}"
     );
+}
+
+/// `scan`, `sync --source git` and the JSON report of `tree`.
+async fn scan_sync_git_report(tree: &DistGit) -> Value {
+    let d = tree.dir.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            let mut all = vec!["--config", "forkdebt.toml"];
+            all.extend_from_slice(args);
+            forkdebt_ok(&d, &all)
+        };
+        run(&["scan"]);
+        run(&["sync", "--source", "git"]);
+        run(&["report", "--format", "json"])
+    })
+    .await
+    .expect("scan and sync");
+    serde_json::from_str(&report).expect("json")
+}
+
+/// The evidence of `package`'s first patch in a JSON report, as one string.
+fn first_patch_evidence(v: &Value, package: &str) -> String {
+    v["packages"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == package))
+        .map(|p| p["patches"][0]["evidence"].to_string())
+        .unwrap_or_else(|| panic!("{package} in {v:#}"))
 }
 
 /// A pybind11-like upstream in `dir/pybind11`: `src/cast.h` and `src/pytypes.h`, tagged
@@ -852,28 +857,8 @@ async fn underscored_dated_and_post_release_tags_are_read_without_a_pattern() {
         ));
     }
     let tree = tree.config(&config);
-    let d = tree.dir.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        forkdebt_ok(&d, &["--config", "forkdebt.toml", "scan"]);
-        forkdebt_ok(
-            &d,
-            &["--config", "forkdebt.toml", "sync", "--source", "git"],
-        );
-        forkdebt_ok(
-            &d,
-            &["--config", "forkdebt.toml", "report", "--format", "json"],
-        )
-    })
-    .await
-    .expect("sync");
-    let v: Value = serde_json::from_str(&report).expect("json");
-    let evidence = |package: &str| -> String {
-        v["packages"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == package))
-            .map(|p| p["patches"][0]["evidence"].to_string())
-            .unwrap_or_else(|| panic!("{package} in {v:#}"))
-    };
+    let v = scan_sync_git_report(&tree).await;
+    let evidence = |package: &str| first_patch_evidence(&v, package);
     for (package, first) in [
         ("python-alembic", "first in rel_1_14_1 (read as 1.14.1)"),
         ("gsl", "first in 2025-02-10-Release-2.10.0"),
