@@ -7,15 +7,18 @@ use std::time::{Duration, Instant};
 pub struct Run {
     pub wall: Duration,
     pub max_rss_kib: i64,
+    /// User and system CPU time of the process.
+    pub cpu: Duration,
     pub stdout: String,
 }
 
 impl Run {
     pub fn print(&self, name: &str) {
         println!(
-            "{name:28} wall {:>7.3} s   peak RSS {:>6.1} MB",
+            "{name:28} wall {:>7.3} s   peak RSS {:>6.1} MB   CPU {:>7.3} s",
             self.wall.as_secs_f64(),
-            self.max_rss_kib as f64 / 1024.0
+            self.max_rss_kib as f64 / 1024.0,
+            self.cpu.as_secs_f64()
         );
     }
 }
@@ -61,9 +64,13 @@ pub fn run_any_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (Run, boo
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4");
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    let cpu = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
     let run = Run {
         wall,
         max_rss_kib: usage.ru_maxrss,
+        cpu: cpu(usage.ru_utime) + cpu(usage.ru_stime),
         stdout: reader.join().expect("reader").expect("stdout"),
     };
     (run, ok)

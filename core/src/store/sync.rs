@@ -189,7 +189,53 @@ impl Store {
     ) -> Result<()> {
         let now = timestamp(now);
         let mut tx = self.begin_write("starting an observation batch").await?;
+        // New data in multi-row statements (one statement per bug was most of a 5,000-bug
+        // first sync's CPU), when no item comes twice in the batch (then one at a time, in
+        // order, as an upsert touches a row once per statement).
+        let observed: Vec<(&String, &String, &Option<String>)> = outcomes
+            .iter()
+            .filter_map(|(item, o)| match o {
+                ItemOutcome::Observed {
+                    data,
+                    upstream_changed_at,
+                } => Some((item, data, upstream_changed_at)),
+                _ => None,
+            })
+            .collect();
+        let distinct: std::collections::HashSet<&String> =
+            outcomes.iter().map(|(i, _)| i).collect();
+        let batched = distinct.len() == outcomes.len();
+        if batched {
+            let backend = super::Backend::of(&tx);
+            for chunk in observed.chunks(super::INSERT_CHUNK_ROWS) {
+                let sql = super::values_sql(
+                    "INSERT INTO observations (source, item, data, upstream_changed_at, observed_at, checked_at)",
+                    6,
+                    chunk.len(),
+                    "ON CONFLICT (source, item) DO UPDATE SET \
+                     data = excluded.data, upstream_changed_at = excluded.upstream_changed_at, \
+                     observed_at = excluded.observed_at, checked_at = excluded.checked_at, \
+                     last_error = NULL, last_error_at = NULL",
+                    backend,
+                );
+                // Only placeholders are generated; every value is bound.
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (item, data, changed) in chunk {
+                    q = q
+                        .bind(dataset.as_str())
+                        .bind((*item).clone())
+                        .bind((*data).clone())
+                        .bind((*changed).clone())
+                        .bind(now.clone())
+                        .bind(now.clone());
+                }
+                q.execute(&mut *tx).await.ctx("recording observations")?;
+            }
+        }
         for (item, outcome) in outcomes {
+            if batched && matches!(outcome, ItemOutcome::Observed { .. }) {
+                continue;
+            }
             let q = match outcome {
                 ItemOutcome::Observed { data, upstream_changed_at } => sqlx::query(
                     "INSERT INTO observations (source, item, data, upstream_changed_at, observed_at, checked_at) \
