@@ -534,6 +534,15 @@ fn pybind11_upstream(dir: &Path) -> std::path::PathBuf {
     up
 }
 
+/// On master: a fix (`src/cast.h`), then a feature no stable branch takes
+/// (`src/pytypes.h`); their shas.
+fn fix_and_feature(up: &Path) -> (String, String) {
+    edit(up, "src/cast.h", &[(3, "gcc 14 fixed")]);
+    let fix = commit(up, "fix: gcc 14 build");
+    edit(up, "src/pytypes.h", &[(12, "not picked")]);
+    (fix, commit(up, "feature: not for stable"))
+}
+
 /// A dist-git with pybind11 2.13.5 carrying upstream's commits `(file, sha)` as
 /// format-patch files, and `up` as its `[[upstream]]` mirror; `base` names the downstream's
 /// base distribution and `more` is appended to the configuration.
@@ -636,10 +645,7 @@ async fn a_new_upstream_release_is_announced_with_the_patches_the_rebase_drops()
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let up = pybind11_upstream(&dir);
-    edit(&up, "src/cast.h", &[(3, "gcc 14 fixed")]);
-    let fix = commit(&up, "fix: gcc 14 build");
-    edit(&up, "src/pytypes.h", &[(12, "not picked")]);
-    let feature = commit(&up, "feature: not for stable");
+    let (fix, feature) = fix_and_feature(&up);
     let tree = pybind11_tree(
         &dir,
         &up,
@@ -723,10 +729,7 @@ async fn a_fix_cherry_picked_into_the_stable_release_the_base_ships_is_droppable
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let up = pybind11_upstream(&dir);
-    edit(&up, "src/cast.h", &[(3, "gcc 14 fixed")]);
-    let fix = commit(&up, "fix: gcc 14 build");
-    edit(&up, "src/pytypes.h", &[(12, "not picked")]);
-    let feature = commit(&up, "feature: not for stable");
+    let (fix, feature) = fix_and_feature(&up);
     git(&up, &["tag", "v3.0.0"]);
     git(&up, &["checkout", "-q", "v2.13"]);
     git(&up, &["cherry-pick", "-x", &fix]);

@@ -137,39 +137,62 @@ fn cherry_picked(
     sha: &str,
     tag: &str,
 ) -> Option<(String, &'static str)> {
-    let dir = &mirror.dir;
     let base = git
-        .lines(dir, &["merge-base", sha, tag], None)
+        .lines(&mirror.dir, &["merge-base", sha, tag], None)
         .ok()?
         .into_iter()
         .next()?;
-    let paths = git
-        .lines(
-            dir,
-            &["diff-tree", "--no-commit-id", "--name-only", "-r", sha],
-            None,
-        )
-        .ok()?;
     let range = format!("{base}..{tag}");
-    let mut argv = vec!["rev-list", range.as_str(), "--"];
+    same_change_in(git, mirror, sha, &[range.as_str()])
+        .ok()?
+        .into_iter()
+        .next()
+}
+
+/// The commits `rev-list RANGE -- <sha's files>` lists that make the same change as `sha`
+/// (the matcher's tests for carried patches: patch-id, then the changed lines), with how.
+fn same_change_in(
+    git: &Git,
+    mirror: &Mirror,
+    sha: &str,
+    range: &[&str],
+) -> crate::git::Result<Vec<(String, &'static str)>> {
+    let dir = &mirror.dir;
+    let paths = git.lines(
+        dir,
+        &["diff-tree", "--no-commit-id", "--name-only", "-r", sha],
+        None,
+    )?;
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut argv = vec!["rev-list"];
+    argv.extend_from_slice(range);
+    argv.push("--");
     argv.extend(paths.iter().map(String::as_str));
-    let candidates = git.lines(dir, &argv, None).ok()?;
+    let candidates = git.lines(dir, &argv, None)?;
     if candidates.is_empty() {
-        return None;
+        return Ok(Vec::new());
     }
     let mut all = vec![sha.to_string()];
     all.extend(candidates);
-    let facts = super::facts::compute(git, dir, &all).ok()?;
-    let me = facts.iter().find(|f| f.sha == sha)?;
-    facts.iter().filter(|f| f.sha != sha).find_map(|f| {
-        if !me.patch_id.is_empty() && f.patch_id == me.patch_id {
-            Some((f.sha.clone(), "same patch-id"))
-        } else if !me.content_key.is_empty() && f.content_key == me.content_key {
-            Some((f.sha.clone(), "same changed lines"))
-        } else {
-            None
-        }
-    })
+    let facts = super::facts::compute(git, dir, &all)?;
+    let Some(me) = facts.iter().find(|f| f.sha == sha) else {
+        return Ok(Vec::new());
+    };
+    Ok(facts
+        .iter()
+        .filter(|f| f.sha != sha)
+        .filter_map(|f| {
+            if !me.patch_id.is_empty() && f.patch_id == me.patch_id {
+                Some((f.sha.clone(), "same patch-id"))
+            } else if !me.content_key.is_empty() && f.content_key == me.content_key {
+                Some((f.sha.clone(), "same changed lines"))
+            } else {
+                None
+            }
+        })
+        .collect())
 }
 
 /// Cherry-picks of `sha` on branches other than the one of its first release `first` (a
@@ -185,46 +208,18 @@ pub fn picks_elsewhere(
     sha: &str,
     first: Option<&str>,
 ) -> crate::git::Result<Vec<crate::observation::github::Picked>> {
-    let dir = &mirror.dir;
-    let paths = git.lines(
-        dir,
-        &["diff-tree", "--no-commit-id", "--name-only", "-r", sha],
-        None,
-    )?;
-    if paths.is_empty() {
-        return Ok(Vec::new());
-    }
     let limit = format!("--max-count={MAX_PICK_CANDIDATES}");
     let not_sha = format!("^{sha}");
-    let mut argv = vec!["rev-list", limit.as_str(), "--tags", not_sha.as_str()];
     let not_first = first.map(|t| format!("^{t}"));
-    argv.extend(not_first.as_deref());
-    argv.push("--");
-    argv.extend(paths.iter().map(String::as_str));
-    let candidates = git.lines(dir, &argv, None)?;
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut all = vec![sha.to_string()];
-    all.extend(candidates);
-    let facts = super::facts::compute(git, dir, &all)?;
-    let Some(me) = facts.iter().find(|f| f.sha == sha) else {
-        return Ok(Vec::new());
-    };
+    let mut range = vec![limit.as_str(), "--tags", not_sha.as_str()];
+    range.extend(not_first.as_deref());
     let mut out = Vec::new();
-    for f in facts.iter().filter(|f| f.sha != sha) {
-        let how = if !me.patch_id.is_empty() && f.patch_id == me.patch_id {
-            "same patch-id"
-        } else if !me.content_key.is_empty() && f.content_key == me.content_key {
-            "same changed lines"
-        } else {
-            continue;
-        };
-        if let Some(tag) = mirror.first_release(git, &f.sha)?
+    for (pick, how) in same_change_in(git, mirror, sha, &range)? {
+        if let Some(tag) = mirror.first_release(git, &pick)?
             && Some(tag.as_str()) != first
         {
             out.push(crate::observation::github::Picked {
-                sha: f.sha.clone(),
+                sha: pick,
                 how: how.to_string(),
                 tag,
             });
